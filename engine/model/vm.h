@@ -1,0 +1,170 @@
+#pragma once
+// The desired and the live host in one vocabulary: plain values, compared with ==.
+// Config builds these from TOML; the libvirt provider reads live domain XML back into them.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/model/diagnostic.h"
+
+namespace virtform {
+
+enum class DomainType { kvm, qemu };
+enum class FirmwareKind { bios, uefi };
+enum class PowerState { running, stopped };
+enum class RestartPolicy { never, allowed };
+enum class DiskBus { virtio, scsi, sata, usb };
+enum class DiskSource { block, file };
+enum class NicSource { bridge, network };
+enum class GraphicsType { none, spice, vnc };
+
+// A disk of a guest: a whole host block device passed raw, or an image file.
+struct Disk {
+  DiskSource kind = DiskSource::file;
+  std::string source;                  // block device path or image file path: the disk's identity
+  DiskBus bus = DiskBus::virtio;
+  std::string format = "raw";          // "raw" or "qcow2" (block devices are always raw)
+  std::optional<std::uint64_t> size;   // bytes; an image file missing on the host is created
+                                       // with this size (config only, never read back)
+  bool readonly = false;
+  std::optional<unsigned> boot_order;  // 1 for a VM's boot loader image
+  std::string loader;                  // the [loader.X] this disk comes from; "" for plain disks
+  Location where;                      // config only
+
+  bool operator==(const Disk&) const = default;
+};
+
+struct Nic {
+  NicSource kind = NicSource::network;
+  std::string source;                // bridge name or libvirt network name
+  std::string model = "virtio";
+  std::optional<std::string> mac;    // owned only when the config sets it; else libvirt assigns
+  Location where;                    // config only
+
+  bool operator==(const Nic&) const = default;
+};
+
+// A host PCI function passed to the guest.
+struct PciDevice {
+  std::string address;               // canonical "0000:08:00.0"
+  std::optional<std::string> vendor; // expected ids (config only): "1002"
+  std::optional<std::string> device; //   "1638"
+  std::optional<std::string> rom;    // ROM file given to the guest
+  bool managed = true;               // libvirt detaches/reattaches it around the guest's life
+  std::optional<std::string> bind;   // "vfio-pci": virtform binds it before the guest starts
+  Location where;                    // config only
+
+  bool operator==(const PciDevice&) const = default;
+};
+
+struct Firmware {
+  FirmwareKind kind = FirmwareKind::bios;
+  std::string code;           // UEFI code image (OVMF_CODE); empty until resolved from descriptors
+  std::string vars_template;  // UEFI variables template (OVMF_VARS)
+  std::string nvram;          // this VM's own variable store, made from the template by libvirt
+
+  bool operator==(const Firmware&) const = default;
+};
+
+struct Graphics {
+  GraphicsType type = GraphicsType::none;
+  std::string listen;  // address, "" for libvirt's default
+
+  bool operator==(const Graphics&) const = default;
+};
+
+struct Serial {
+  std::string type = "pty";
+
+  bool operator==(const Serial&) const = default;
+};
+
+// One guest. Optional fields are owned only when set: absent means "leave it as it is".
+struct Vm {
+  std::string key;   // config table key: [vm.<key>]; resource address "vm.<key>"
+  std::string name;  // libvirt domain name
+  DomainType type = DomainType::kvm;
+  std::uint64_t memory_kib = 1024 * 1024;
+  unsigned vcpus = 1;
+  std::string machine = "q35";  // alias ("q35", "pc") or a full machine type
+  Firmware firmware;
+  std::optional<std::string> cpu;  // "host-passthrough", "host-model" or a named model
+  std::vector<Disk> disks;         // includes the boot loader disk, first in boot order
+  std::vector<Nic> nics;
+  std::vector<PciDevice> pci;
+  std::optional<Graphics> graphics;
+  std::optional<Serial> serial;
+  std::optional<bool> autostart;
+  std::optional<PowerState> state;
+
+  // How virtform may treat the guest; never part of the domain definition.
+  RestartPolicy restart = RestartPolicy::never;
+  std::chrono::seconds shutdown_timeout{120};
+  bool force_stop = false;
+  bool adopt = false;
+  Location where;  // config only
+
+  bool operator==(const Vm&) const = default;
+};
+
+// A bootloader disk image shared by VMs ([loader.X]).
+struct Loader {
+  std::string key;
+  std::string image;
+  std::optional<std::string> sha256;
+  Location where;
+
+  bool operator==(const Loader&) const = default;
+};
+
+// Everything the configuration declares.
+struct Desired {
+  std::map<std::string, Loader> loaders;  // by key
+  std::vector<Vm> vms;                    // in config order
+
+  const Vm* find_vm(const std::string& key) const;
+};
+
+// One libvirt domain as it is now.
+struct LiveDomain {
+  Vm vm;                 // read back from the persistent (inactive) XML; key from the marker
+  bool managed = false;  // carries virtform's marker in <metadata>
+  bool running = false;  // active right now
+  std::string uuid;
+  std::string xml;       // the persistent definition, kept so updates patch rather than replace
+};
+
+struct LiveNetwork {
+  std::string name;
+  bool active = false;
+};
+
+// The host as it is now: what plan diffs against.
+struct Live {
+  std::vector<LiveDomain> domains;
+  std::vector<LiveNetwork> networks;
+  std::vector<std::string> bridges;  // host bridge interfaces
+
+  const LiveDomain* find_domain(const std::string& name) const;
+  const LiveNetwork* find_network(const std::string& name) const;
+};
+
+// Names used in messages, JSON and XML: "kvm", "uefi", "virtio", ...
+std::string to_string(DomainType value);
+std::string to_string(FirmwareKind value);
+std::string to_string(PowerState value);
+std::string to_string(RestartPolicy value);
+std::string to_string(DiskBus value);
+std::string to_string(DiskSource value);
+std::string to_string(NicSource value);
+std::string to_string(GraphicsType value);
+
+// "4 GiB", "512 MiB", "1536 KiB": the largest unit that divides evenly.
+std::string format_kib(std::uint64_t kib);
+std::string format_bytes(std::uint64_t bytes);
+
+}  // namespace virtform

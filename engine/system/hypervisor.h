@@ -1,0 +1,53 @@
+#pragma once
+// libvirt as the engine sees it: read the live state, and the few operations apply needs.
+// Implemented by providers/libvirt; the engine never includes libvirt itself.
+// Every operation throws SystemError with a message fit for the user when it fails.
+
+#include <stdexcept>
+#include <string>
+
+#include "engine/model/vm.h"
+
+namespace virtform {
+
+class SystemError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class Hypervisor {
+ public:
+  virtual ~Hypervisor() = default;
+
+  virtual std::string uri() const = 0;
+  // All domains (managed or not), networks and bridges.
+  virtual Live read_live() = 0;
+
+  // Defines a new persistent domain for the VM, carrying virtform's managed marker.
+  virtual void define(const Vm& vm) = 0;
+  // Rewrites the persistent definition: the owned fields of `desired` are patched into
+  // `live.xml`, everything else (UUID, MACs, addresses, aliases) is kept. Adds the marker.
+  virtual void redefine(const Vm& desired, const LiveDomain& live) = 0;
+  // Removes the definition only: NVRAM, images and disks stay on the host.
+  virtual void undefine(const std::string& name) = 0;
+
+  virtual void set_autostart(const std::string& name, bool autostart) = 0;
+  virtual void start(const std::string& name) = 0;
+  // Asks the guest to power off (ACPI power button) and returns at once.
+  virtual void request_shutdown(const std::string& name) = 0;
+  // Pulls the plug. Only ever used for VMs that set force_stop = true.
+  virtual void destroy(const std::string& name) = 0;
+  virtual bool is_running(const std::string& name) = 0;
+
+  // Hot-plug changes to the running guest only; the persistent side goes through redefine.
+  virtual void attach_live(const std::string& name, const Disk& disk) = 0;
+  virtual void detach_live(const std::string& name, const Disk& disk) = 0;
+  virtual void attach_live(const std::string& name, const Nic& nic) = 0;
+  virtual void detach_live(const std::string& name, const Nic& nic) = 0;
+  virtual void attach_live(const std::string& name, const PciDevice& device) = 0;
+  virtual void detach_live(const std::string& name, const PciDevice& device) = 0;
+  // Balloon target of the running guest, at most its maximum memory.
+  virtual void set_memory_live(const std::string& name, std::uint64_t kib) = 0;
+};
+
+}  // namespace virtform

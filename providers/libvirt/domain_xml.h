@@ -1,0 +1,37 @@
+#pragma once
+// libvirt domain XML <-> model. Only what virtform owns is read or written; everything else in a
+// live definition (UUID, MACs, PCI addresses, aliases, default controllers) is left untouched.
+
+#include <string>
+
+#include "engine/model/diagnostic.h"
+#include "engine/model/vm.h"
+
+namespace virtform {
+
+// XML namespace of virtform's element in <metadata>; its presence marks a domain as managed.
+inline constexpr const char* kMetadataNamespace = "https://virtform.dev/xmlns/domain/1";
+
+// Reads a domain definition into the model. The VM key comes from virtform's metadata when
+// present, else the domain name. Fills managed, uuid and xml; `running` is left false.
+// Parts of the domain the model cannot express are reported as warnings into `unexpressed`
+// when given (used by import), never dropped from the live domain.
+LiveDomain parse_domain_xml(const std::string& xml, Diagnostics* unexpressed = nullptr);
+
+// A complete new definition for the VM, with virtform's metadata marker.
+std::string render_domain_xml(const Vm& vm);
+
+// The live definition with the owned fields of `desired` patched in and the marker added.
+// Unchanged devices keep their addresses and aliases; new devices get free targets.
+std::string merge_domain_xml(const std::string& live_xml, const Vm& desired);
+
+// Device XML for hot-plug, with a target that is free in `domain_xml`.
+std::string render_disk_xml(const Disk& disk, const std::string& domain_xml);
+std::string render_nic_xml(const Nic& nic);
+std::string render_hostdev_xml(const PciDevice& device);
+// The live device element matching the model (by source / MAC / address), for detaching.
+std::string find_device_xml(const std::string& domain_xml, const Disk& disk);
+std::string find_device_xml(const std::string& domain_xml, const Nic& nic);
+std::string find_device_xml(const std::string& domain_xml, const PciDevice& device);
+
+}  // namespace virtform
