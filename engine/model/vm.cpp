@@ -21,6 +21,10 @@ const LiveNetwork* Live::find_network(const std::string& name) const {
   return it == networks.end() ? nullptr : &*it;
 }
 
+bool Live::file_exists(const std::string& path) const {
+  return std::find(existing_files.begin(), existing_files.end(), path) != existing_files.end();
+}
+
 std::string to_string(DomainType value) { return value == DomainType::kvm ? "kvm" : "qemu"; }
 std::string to_string(FirmwareKind value) { return value == FirmwareKind::bios ? "bios" : "uefi"; }
 std::string to_string(PowerState value) {

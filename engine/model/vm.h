@@ -77,6 +77,15 @@ struct Graphics {
   bool operator==(const Graphics&) const = default;
 };
 
+// Direct kernel boot: the guest starts this kernel instead of a boot loader on a disk.
+struct DirectKernel {
+  std::string kernel;   // kernel image path on the host
+  std::string initrd;   // initramfs path, may be empty
+  std::string cmdline;  // kernel command line, may be empty
+
+  bool operator==(const DirectKernel&) const = default;
+};
+
 struct Serial {
   std::string type = "pty";
 
@@ -93,6 +102,7 @@ struct Vm {
   std::string machine = "q35";  // alias ("q35", "pc") or a full machine type
   Firmware firmware;
   std::optional<std::string> cpu;  // "host-passthrough", "host-model" or a named model
+  std::optional<DirectKernel> kernel;
   std::vector<Disk> disks;         // includes the boot loader disk, first in boot order
   std::vector<Nic> nics;
   std::vector<PciDevice> pci;
@@ -148,6 +158,9 @@ struct Live {
   std::vector<LiveDomain> domains;
   std::vector<LiveNetwork> networks;
   std::vector<std::string> bridges;  // host bridge interfaces
+  std::vector<std::string> existing_files;  // which of the image files the config names exist
+
+  bool file_exists(const std::string& path) const;
 
   const LiveDomain* find_domain(const std::string& name) const;
   const LiveNetwork* find_network(const std::string& name) const;

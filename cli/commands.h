@@ -1,0 +1,23 @@
+#pragma once
+// One function per subcommand; each returns the process exit code.
+
+#include "cli/session.h"
+
+namespace virtform {
+
+int run_validate(const CommonOptions& options);
+
+struct PlanOptions {
+  bool json = false;     // print the plan as JSON instead of text
+  bool restart = false;  // plan as `apply --restart` would
+};
+int run_plan(const CommonOptions& options, const PlanOptions& plan_options);
+
+struct ApplyOptions {
+  bool auto_approve = false;  // no confirmation prompt
+  bool restart = false;       // every VM may be restarted for changes that need it
+  int parallelism = 4;        // steps run at once
+};
+int run_apply(const CommonOptions& options, const ApplyOptions& apply_options);
+
+}  // namespace virtform

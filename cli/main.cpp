@@ -1,0 +1,64 @@
+// virtform: declare the VMs of a libvirt host in TOML, plan against the live host, apply.
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "engine/system/hypervisor.h"
+
+namespace {
+
+void add_common(CLI::App& command, virtform::CommonOptions& options) {
+  command.add_option("paths", options.paths, "Config files or directories (default: .)");
+  command.add_option("-c,--connect", options.uri,
+                     "libvirt URI (default: LIBVIRT_DEFAULT_URI, else qemu:///system)");
+  command.add_option("--host", options.host_dir,
+                     "Plan against a recorded host: DIR/host.xml (libvirt test driver) and "
+                     "DIR/root (its files)");
+  command.add_option("--host-root,--sysfs-root", options.host_root,
+                     "Read the host's files (sysfs, /dev, images) under this directory");
+  command.add_flag("--detailed-exitcode", options.detailed_exitcode,
+                   "Exit 0 for no changes, 1 for errors, 2 when changes are present");
+  command.add_flag("--no-color", options.no_color, "No colours (also when NO_COLOR is set)");
+  command.add_flag("-v,--verbose", options.verbosity, "More logging on stderr (-v, -vv, -vvv)");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"virtform: infrastructure as code for the VMs of a libvirt host"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "virtform 0.1.0");
+
+  virtform::CommonOptions common;
+  virtform::PlanOptions plan_options;
+  virtform::ApplyOptions apply_options;
+
+  auto* validate = app.add_subcommand("validate", "Check the configuration (no connection)");
+  add_common(*validate, common);
+
+  auto* plan = app.add_subcommand("plan", "Show what apply would change on the host");
+  add_common(*plan, common);
+  plan->add_flag("--json", plan_options.json, "Print the plan as JSON");
+  plan->add_flag("--restart", plan_options.restart, "Plan as `apply --restart` would");
+
+  auto* apply = app.add_subcommand("apply", "Make the host match the configuration");
+  add_common(*apply, common);
+  apply->add_flag("--auto-approve", apply_options.auto_approve, "Do not ask for confirmation");
+  apply->add_flag("--restart", apply_options.restart,
+                  "Gracefully restart running guests whose changes need a boot");
+  apply->add_option("--parallelism", apply_options.parallelism, "Steps run at once (default 4)")
+      ->check(CLI::Range(1, 64));
+
+  CLI11_PARSE(app, argc, argv);
+  virtform::configure_logging(common.verbosity);
+  try {
+    if (validate->parsed()) return virtform::run_validate(common);
+    if (plan->parsed()) return virtform::run_plan(common, plan_options);
+    if (apply->parsed()) return virtform::run_apply(common, apply_options);
+  } catch (const std::exception& error) {
+    std::cerr << "error: " << error.what() << "\n";
+    return virtform::kExitError;
+  }
+  return virtform::kExitError;
+}

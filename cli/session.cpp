@@ -1,0 +1,76 @@
+#include "cli/session.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "engine/config/config.h"
+#include "providers/host/rooted_files.h"
+
+namespace virtform {
+
+namespace {
+
+std::string default_uri() {
+  if (const char* uri = std::getenv("LIBVIRT_DEFAULT_URI"); uri && *uri) return uri;
+  return "qemu:///system";
+}
+
+// A test-driver host description may carry the host's files in a root/ beside it.
+std::string root_beside_test_host(const std::string& uri) {
+  const std::string prefix = "test:///";
+  if (uri.rfind(prefix, 0) != 0 || uri == "test:///default") return "";
+  const std::filesystem::path file = "/" + uri.substr(prefix.size());
+  const std::filesystem::path root = file.parent_path() / "root";
+  return std::filesystem::is_directory(root) ? root.string() : "";
+}
+
+void resolve_host(const CommonOptions& options, Session& session) {
+  if (!options.host_dir.empty()) {
+    const std::filesystem::path dir = std::filesystem::absolute(options.host_dir);
+    session.uri = "test://" + (dir / "host.xml").string();
+    session.host_root = (dir / "root").string();
+  } else {
+    session.uri = options.uri.empty() ? default_uri() : options.uri;
+    session.host_root = root_beside_test_host(session.uri);
+  }
+  if (!options.host_root.empty()) session.host_root = options.host_root;
+  if (session.host_root.empty()) session.host_root = "/";
+}
+
+}  // namespace
+
+TextStyle Session::style() const {
+  const bool color =
+      !options.no_color && std::getenv("NO_COLOR") == nullptr && isatty(STDOUT_FILENO);
+  return TextStyle{color};
+}
+
+Session open_session(const CommonOptions& options) {
+  Session session;
+  session.options = options;
+  if (session.options.paths.empty()) session.options.paths = {"."};
+  resolve_host(options, session);
+  session.files = std::make_unique<RootedHostFiles>(session.host_root);
+  session.desired = load_config(session.options.paths, session.diagnostics);
+  resolve_firmware(session.desired, *session.files, session.diagnostics);
+  check_host_files(session.desired, *session.files, session.diagnostics);
+  return session;
+}
+
+void configure_logging(int verbosity) {
+  auto logger = spdlog::stderr_color_mt("virtform");
+  spdlog::set_default_logger(logger);
+  spdlog::set_pattern("%^%l%$: %v");
+  switch (verbosity) {
+    case 0: spdlog::set_level(spdlog::level::warn); break;
+    case 1: spdlog::set_level(spdlog::level::info); break;
+    case 2: spdlog::set_level(spdlog::level::debug); break;
+    default: spdlog::set_level(spdlog::level::trace); break;
+  }
+}
+
+}  // namespace virtform

@@ -1,0 +1,49 @@
+#pragma once
+// What every command shares: the options common to all, and the first stages of the pipeline
+// (config -> desired model -> host checks) run once with every problem collected.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/model/diagnostic.h"
+#include "engine/model/vm.h"
+#include "engine/render/plan_text.h"
+
+namespace virtform {
+
+class HostFiles;
+
+struct CommonOptions {
+  std::vector<std::string> paths;  // config files or directories; default "."
+  std::string uri;                 // -c/--connect; default LIBVIRT_DEFAULT_URI, else qemu:///system
+  std::string host_dir;            // --host DIR: a recorded host (DIR/host.xml + DIR/root)
+  std::string host_root;           // --host-root DIR: where the host's files are read
+  bool detailed_exitcode = false;
+  bool no_color = false;
+  int verbosity = 0;
+};
+
+// Exit codes, as Terraform's --detailed-exitcode has them.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitError = 1;
+inline constexpr int kExitChanges = 2;
+
+struct Session {
+  CommonOptions options;
+  std::string uri;        // resolved
+  std::string host_root;  // resolved
+  std::unique_ptr<HostFiles> files;
+  Desired desired;
+  Diagnostics diagnostics;
+
+  TextStyle style() const;
+};
+
+// Resolves the URI and host root, loads the config and checks it against the host's files.
+Session open_session(const CommonOptions& options);
+
+// Sets up spdlog on stderr with the level -v asks for.
+void configure_logging(int verbosity);
+
+}  // namespace virtform

@@ -1,0 +1,589 @@
+#include "engine/plan/diff.h"
+
+#include <algorithm>
+#include <set>
+
+namespace virtform {
+
+namespace {
+
+std::string vm_address(const std::string& key) { return "vm." + key; }
+
+// ---- How fields are shown ------------------------------------------------------------------
+
+std::string describe(const Disk& disk) {
+  std::string text = to_string(disk.bus) + ", " + disk.format;
+  if (disk.boot_order) text += ", boot " + std::to_string(*disk.boot_order);
+  if (disk.readonly) text += ", readonly";
+  return text;
+}
+
+std::string nic_label(const Nic& nic) {
+  return "nic[" + to_string(nic.kind) + " " + nic.source + "]";
+}
+
+std::string describe(const Nic& nic) {
+  std::string text = nic.model;
+  if (nic.mac) text += ", mac " + *nic.mac;
+  return text;
+}
+
+std::string describe(const PciDevice& device) {
+  std::string text = device.managed ? "managed" : "unmanaged";
+  if (device.bind) text += ", bound to " + *device.bind;
+  if (device.rom) text += ", rom " + *device.rom;
+  return text;
+}
+
+std::string describe(const std::optional<Graphics>& graphics) {
+  if (!graphics || graphics->type == GraphicsType::none) return "none";
+  std::string text = to_string(graphics->type);
+  if (!graphics->listen.empty()) text += " on " + graphics->listen;
+  return text;
+}
+
+std::string describe(const std::optional<Serial>& serial) { return serial ? serial->type : "none"; }
+
+std::string describe(const std::optional<DirectKernel>& kernel) {
+  if (!kernel) return "none";
+  std::string text = kernel->kernel;
+  if (!kernel->initrd.empty()) text += " + " + kernel->initrd;
+  if (!kernel->cmdline.empty()) text += " (" + kernel->cmdline + ")";
+  return text;
+}
+
+std::string describe(const Firmware& firmware) {
+  if (firmware.kind == FirmwareKind::bios) return "bios";
+  return firmware.code.empty() ? "uefi" : "uefi (" + firmware.code + ")";
+}
+
+std::string yes_no(bool value) { return value ? "true" : "false"; }
+
+// ---- Comparing one VM ------------------------------------------------------------------------
+
+// Where a field change lands: `live` when it can be done to the running guest now, otherwise it
+// waits for the next boot, or for the restart apply makes when allowed.
+struct DisruptionRule {
+  bool running = false;
+  bool may_restart = false;
+
+  Disruption for_live_change() const { return running ? Disruption::live : Disruption::none; }
+  Disruption for_boot_change() const {
+    if (!running) return Disruption::none;
+    return may_restart ? Disruption::restart : Disruption::next_boot;
+  }
+};
+
+bool same_disk(const Disk& desired, const Disk& live) {
+  return desired.kind == live.kind && desired.bus == live.bus && desired.format == live.format &&
+         desired.readonly == live.readonly && desired.boot_order == live.boot_order;
+}
+
+bool same_pci(const PciDevice& desired, const PciDevice& live) {
+  return desired.managed == live.managed && desired.rom == live.rom;
+}
+
+bool same_firmware(const Firmware& desired, const Firmware& live) {
+  if (desired.kind != live.kind) return false;
+  if (desired.kind == FirmwareKind::bios) return true;
+  // Paths the config leaves to libvirt or the descriptors are not owned.
+  if (!desired.code.empty() && desired.code != live.code) return false;
+  if (!desired.nvram.empty() && desired.nvram != live.nvram) return false;
+  return true;
+}
+
+// Pairs desired NICs with live ones: by MAC when the config sets one, else by kind, source and
+// model in order. Returns for each desired NIC the index of its live NIC, or -1.
+std::vector<int> match_nics(const std::vector<Nic>& desired, const std::vector<Nic>& live) {
+  std::vector<int> match(desired.size(), -1);
+  std::vector<bool> taken(live.size(), false);
+  auto claim = [&](std::size_t d, auto&& fits) {
+    for (std::size_t l = 0; l < live.size(); ++l) {
+      if (!taken[l] && fits(live[l])) {
+        taken[l] = true;
+        match[d] = static_cast<int>(l);
+        return;
+      }
+    }
+  };
+  for (std::size_t d = 0; d < desired.size(); ++d) {
+    if (desired[d].mac) claim(d, [&](const Nic& l) { return l.mac == desired[d].mac; });
+  }
+  for (std::size_t d = 0; d < desired.size(); ++d) {
+    if (desired[d].mac) continue;
+    claim(d, [&](const Nic& l) {
+      return l.kind == desired[d].kind && l.source == desired[d].source &&
+             l.model == desired[d].model;
+    });
+  }
+  return match;
+}
+
+class VmComparison {
+ public:
+  VmComparison(const Vm& desired, const Vm& live, DisruptionRule rule)
+      : desired_(desired), live_(live), rule_(rule) {}
+
+  std::vector<FieldChange> fields() {
+    compare_scalars();
+    compare_disks();
+    compare_nics();
+    compare_pci();
+    return std::move(fields_);
+  }
+
+ private:
+  void add(std::string field, std::string before, std::string after, Disruption disruption) {
+    fields_.push_back({std::move(field), std::move(before), std::move(after), disruption});
+  }
+  void boot_field(std::string field, std::string before, std::string after) {
+    add(std::move(field), std::move(before), std::move(after), rule_.for_boot_change());
+  }
+
+  void compare_scalars() {
+    if (desired_.type != live_.type)
+      boot_field("type", to_string(live_.type), to_string(desired_.type));
+    if (desired_.memory_kib != live_.memory_kib) compare_memory();
+    if (desired_.vcpus != live_.vcpus)
+      boot_field("vcpus", std::to_string(live_.vcpus), std::to_string(desired_.vcpus));
+    if (!machine_matches(desired_.machine, live_.machine))
+      boot_field("machine", live_.machine, desired_.machine);
+    if (!same_firmware(desired_.firmware, live_.firmware))
+      boot_field("firmware", describe(live_.firmware), describe(desired_.firmware));
+    if (desired_.cpu && desired_.cpu != live_.cpu)
+      boot_field("cpu", live_.cpu.value_or("default"), *desired_.cpu);
+    if (desired_.kernel && desired_.kernel != live_.kernel)
+      boot_field("kernel", describe(live_.kernel), describe(desired_.kernel));
+    if (desired_.graphics && describe(desired_.graphics) != describe(live_.graphics))
+      boot_field("graphics", describe(live_.graphics), describe(desired_.graphics));
+    if (desired_.serial && desired_.serial != live_.serial)
+      boot_field("serial", describe(live_.serial), describe(desired_.serial));
+  }
+
+  // A running guest can give memory back through the balloon, but only a boot raises its maximum.
+  void compare_memory() {
+    const bool shrinks = desired_.memory_kib < live_.memory_kib;
+    add("memory", format_kib(live_.memory_kib), format_kib(desired_.memory_kib),
+        shrinks ? rule_.for_live_change() : rule_.for_boot_change());
+  }
+
+  void compare_disks() {
+    for (const Disk& wanted : desired_.disks) {
+      const Disk* current = find_disk(live_, wanted.source);
+      const std::string field = "disk[" + wanted.source + "]";
+      if (!current) {
+        add(field, "", describe(wanted), disk_plug_disruption(wanted));
+      } else if (!same_disk(wanted, *current)) {
+        boot_field(field, describe(*current), describe(wanted));
+      }
+    }
+    for (const Disk& current : live_.disks) {
+      if (!find_disk(desired_, current.source))
+        add("disk[" + current.source + "]", describe(current), "", disk_plug_disruption(current));
+    }
+  }
+
+  Disruption disk_plug_disruption(const Disk& disk) const {
+    return hot_pluggable(disk.bus) ? rule_.for_live_change() : rule_.for_boot_change();
+  }
+
+  static const Disk* find_disk(const Vm& vm, const std::string& source) {
+    auto it = std::find_if(vm.disks.begin(), vm.disks.end(),
+                           [&](const Disk& d) { return d.source == source; });
+    return it == vm.disks.end() ? nullptr : &*it;
+  }
+
+  void compare_nics() {
+    const std::vector<int> match = match_nics(desired_.nics, live_.nics);
+    std::vector<bool> kept(live_.nics.size(), false);
+    for (std::size_t d = 0; d < desired_.nics.size(); ++d) {
+      const Nic& wanted = desired_.nics[d];
+      if (match[d] < 0) {
+        add(nic_label(wanted), "", describe(wanted), rule_.for_live_change());
+        continue;
+      }
+      const Nic& current = live_.nics[static_cast<std::size_t>(match[d])];
+      kept[static_cast<std::size_t>(match[d])] = true;
+      if (current.kind != wanted.kind || current.source != wanted.source ||
+          current.model != wanted.model)
+        boot_field(nic_label(wanted), nic_label(current) + " " + describe(current),
+                   describe(wanted));
+    }
+    for (std::size_t l = 0; l < live_.nics.size(); ++l) {
+      if (!kept[l])
+        add(nic_label(live_.nics[l]), describe(live_.nics[l]), "", rule_.for_live_change());
+    }
+  }
+
+  // PCI hot-plug depends on free root ports and the device's reset behaviour; virtform does not
+  // promise it, so passthrough changes wait for a boot.
+  void compare_pci() {
+    for (const PciDevice& wanted : desired_.pci) {
+      const PciDevice* current = find_pci(live_, wanted.address);
+      const std::string field = "pci[" + wanted.address + "]";
+      if (!current) {
+        boot_field(field, "", describe(wanted));
+      } else if (!same_pci(wanted, *current)) {
+        boot_field(field, describe(*current), describe(wanted));
+      }
+    }
+    for (const PciDevice& current : live_.pci) {
+      if (!find_pci(desired_, current.address))
+        boot_field("pci[" + current.address + "]", describe(current), "");
+    }
+  }
+
+  static const PciDevice* find_pci(const Vm& vm, const std::string& address) {
+    auto it = std::find_if(vm.pci.begin(), vm.pci.end(),
+                           [&](const PciDevice& p) { return p.address == address; });
+    return it == vm.pci.end() ? nullptr : &*it;
+  }
+
+  const Vm& desired_;
+  const Vm& live_;
+  DisruptionRule rule_;
+  std::vector<FieldChange> fields_;
+};
+
+Disruption worst(const std::vector<FieldChange>& fields) {
+  Disruption result = Disruption::none;
+  for (const FieldChange& field : fields) result = std::max(result, field.disruption);
+  return result;
+}
+
+// Everything a new VM gets, shown as "after" values.
+std::vector<FieldChange> creation_fields(const Vm& vm) {
+  std::vector<FieldChange> fields;
+  auto add = [&](std::string field, std::string after) {
+    fields.push_back({std::move(field), "", std::move(after), Disruption::none});
+  };
+  add("name", vm.name);
+  add("type", to_string(vm.type));
+  add("memory", format_kib(vm.memory_kib));
+  add("vcpus", std::to_string(vm.vcpus));
+  add("machine", vm.machine);
+  add("firmware", describe(vm.firmware));
+  if (vm.firmware.kind == FirmwareKind::uefi) add("nvram", vm.firmware.nvram);
+  if (vm.cpu) add("cpu", *vm.cpu);
+  if (vm.kernel) add("kernel", describe(vm.kernel));
+  for (const Disk& disk : vm.disks) add("disk[" + disk.source + "]", describe(disk));
+  for (const Nic& nic : vm.nics) add(nic_label(nic), describe(nic));
+  for (const PciDevice& device : vm.pci) add("pci[" + device.address + "]", describe(device));
+  if (vm.graphics) add("graphics", describe(vm.graphics));
+  if (vm.serial) add("serial", describe(vm.serial));
+  if (vm.autostart) add("autostart", yes_no(*vm.autostart));
+  if (vm.state) add("state", to_string(*vm.state));
+  return fields;
+}
+
+std::vector<std::string> vm_dependencies(const Vm& vm, const Live& live) {
+  std::set<std::string> deps;
+  for (const Disk& disk : vm.disks) {
+    if (!disk.loader.empty()) deps.insert("loader." + disk.loader);
+    if (disk.kind == DiskSource::file && disk.size && !live.file_exists(disk.source))
+      deps.insert("image." + disk.source);
+  }
+  for (const Nic& nic : vm.nics) deps.insert(to_string(nic.kind) + "." + nic.source);
+  for (const PciDevice& device : vm.pci) {
+    if (device.bind) deps.insert("pci." + device.address);
+  }
+  return {deps.begin(), deps.end()};
+}
+
+class Differ {
+ public:
+  Differ(const Desired& desired, const Live& live, const DiffOptions& options,
+         Diagnostics& diagnostics)
+      : desired_(desired), live_(live), options_(options), diagnostics_(diagnostics) {}
+
+  std::vector<Change> run() {
+    for (const auto& [key, loader] : desired_.loaders) add_loader(loader);
+    add_networks_and_bridges();
+    add_images();
+    for (const Vm& vm : desired_.vms) add_vm(vm);
+    add_orphans();
+    return std::move(changes_);
+  }
+
+ private:
+  void error(const std::string& resource, const Location& where, std::string message) {
+    diagnostics_.push_back({Severity::error, std::move(message), where, resource});
+  }
+
+  void add_loader(const Loader& loader) {
+    Change change;
+    change.address = "loader." + loader.key;
+    change.kind = ResourceKind::loader;
+    change.name = loader.image;
+    changes_.push_back(std::move(change));
+  }
+
+  // Networks and bridges are checked, never changed: a VM cannot start without them.
+  void add_networks_and_bridges() {
+    std::set<std::string> seen;
+    for (const Vm& vm : desired_.vms) {
+      for (const Nic& nic : vm.nics) {
+        const std::string address = to_string(nic.kind) + "." + nic.source;
+        if (!seen.insert(address).second) continue;
+        check_nic_source(vm, nic);
+        Change change;
+        change.address = address;
+        change.kind = nic.kind == NicSource::network ? ResourceKind::network : ResourceKind::bridge;
+        change.name = nic.source;
+        changes_.push_back(std::move(change));
+      }
+    }
+  }
+
+  void check_nic_source(const Vm& vm, const Nic& nic) {
+    if (nic.kind == NicSource::bridge) {
+      const auto& bridges = live_.bridges;
+      if (std::find(bridges.begin(), bridges.end(), nic.source) == bridges.end())
+        error(vm_address(vm.key), nic.where,
+              "bridge '" + nic.source + "' does not exist on the host; create it first");
+      return;
+    }
+    const LiveNetwork* network = live_.find_network(nic.source);
+    if (!network) {
+      error(vm_address(vm.key), nic.where,
+            "libvirt network '" + nic.source + "' does not exist (see `virsh net-list --all`)");
+    } else if (!network->active && vm.state == PowerState::running) {
+      error(vm_address(vm.key), nic.where,
+            "libvirt network '" + nic.source + "' is not active, so the guest cannot start; run " +
+                "`virsh net-start " + nic.source + "` (and `virsh net-autostart " + nic.source +
+                "`)");
+    }
+  }
+
+  void add_images() {
+    std::set<std::string> seen;
+    for (const Vm& vm : desired_.vms) {
+      for (const Disk& disk : vm.disks) {
+        if (disk.kind != DiskSource::file || !disk.size || live_.file_exists(disk.source)) continue;
+        if (!seen.insert(disk.source).second) continue;
+        Change change;
+        change.address = "image." + disk.source;
+        change.kind = ResourceKind::image;
+        change.name = disk.source;
+        change.action = Action::create;
+        change.image_format = disk.format;
+        change.image_bytes = *disk.size;
+        change.fields = {{"format", "", disk.format, Disruption::none},
+                         {"size", "", format_bytes(*disk.size), Disruption::none}};
+        change.reason = "the image file does not exist yet";
+        changes_.push_back(std::move(change));
+      }
+    }
+  }
+
+  void add_vm(const Vm& vm) {
+    const LiveDomain* live = live_.find_domain(vm.name);
+    if (live && !live->managed && !vm.adopt) {
+      error(vm_address(vm.key), vm.where,
+            "a domain named '" + vm.name + "' already exists and is not managed by virtform; " +
+                "set adopt = true in [vm." + vm.key + "] to take it over, or choose another name");
+      return;
+    }
+    if (live) {
+      matched_.insert(live->vm.name);
+      add_update(vm, *live);
+      return;
+    }
+    if (const LiveDomain* renamed = find_renamed(vm)) {
+      matched_.insert(renamed->vm.name);
+      add_replace(vm, *renamed);
+      return;
+    }
+    add_create(vm);
+  }
+
+  // A managed domain made from this [vm.key] under another name: the VM was renamed.
+  const LiveDomain* find_renamed(const Vm& vm) const {
+    for (const LiveDomain& domain : live_.domains) {
+      if (!domain.managed || domain.vm.key != vm.key) continue;
+      if (matched_.count(domain.vm.name) || declared_name(domain.vm.name)) continue;
+      return &domain;
+    }
+    return nullptr;
+  }
+
+  bool declared_name(const std::string& name) const {
+    return std::any_of(desired_.vms.begin(), desired_.vms.end(),
+                       [&](const Vm& vm) { return vm.name == name; });
+  }
+
+  Change vm_change(const Vm& vm, Action action) const {
+    Change change;
+    change.address = vm_address(vm.key);
+    change.kind = ResourceKind::vm;
+    change.name = vm.name;
+    change.action = action;
+    change.desired = vm;
+    change.depends_on = vm_dependencies(vm, live_);
+    return change;
+  }
+
+  void add_create(const Vm& vm) {
+    Change change = vm_change(vm, Action::create);
+    change.fields = creation_fields(vm);
+    change.reason = "no domain named '" + vm.name + "' exists";
+    changes_.push_back(std::move(change));
+  }
+
+  void add_replace(const Vm& vm, const LiveDomain& old) {
+    Change change = vm_change(vm, Action::replace);
+    change.live_name = old.vm.name;
+    change.running = old.running;
+    const bool may_restart = options_.restart_all || vm.restart == RestartPolicy::allowed;
+    if (old.running && !may_restart) {
+      error(vm_address(vm.key), vm.where,
+            "renaming the running domain '" + old.vm.name + "' to '" + vm.name +
+                "' needs it shut down; set restart = \"allowed\", use `apply --restart`, or stop "
+                "it first");
+    }
+    change.fields = creation_fields(vm);
+    change.fields.front().before = old.vm.name;
+    change.disruption = old.running ? Disruption::restart : Disruption::none;
+    change.reason = "the domain is renamed: libvirt renames only by defining anew; disks, "
+                    "images and the old NVRAM file are kept";
+    changes_.push_back(std::move(change));
+  }
+
+  void add_update(const Vm& vm, const LiveDomain& live) {
+    const bool may_restart = options_.restart_all || vm.restart == RestartPolicy::allowed;
+    DisruptionRule rule{live.running, may_restart};
+    Change change = vm_change(vm, Action::update);
+    change.live_name = live.vm.name;
+    change.running = live.running;
+    change.fields = VmComparison(vm, live.vm, rule).fields();
+    add_ownership_fields(vm, live, change.fields);
+    add_power_fields(vm, live, change.fields);
+    change.disruption = worst(change.fields);
+    change.action = change.fields.empty() ? Action::none : Action::update;
+    change.reason = update_reason(change, live.running, may_restart);
+    changes_.push_back(std::move(change));
+  }
+
+  static void add_ownership_fields(const Vm& vm, const LiveDomain& live,
+                                   std::vector<FieldChange>& fields) {
+    if (!live.managed) {
+      fields.push_back({"managed", "no", "yes (adopted)", Disruption::none});
+    } else if (live.vm.key != vm.key) {
+      fields.push_back({"key", live.vm.key, vm.key, Disruption::none});
+    }
+  }
+
+  static void add_power_fields(const Vm& vm, const LiveDomain& live,
+                               std::vector<FieldChange>& fields) {
+    if (vm.autostart && vm.autostart != live.vm.autostart) {
+      fields.push_back({"autostart", yes_no(live.vm.autostart.value_or(false)),
+                        yes_no(*vm.autostart), Disruption::none});
+    }
+    if (vm.state == PowerState::running && !live.running)
+      fields.push_back({"state", "stopped", "running", Disruption::none});
+    if (vm.state == PowerState::stopped && live.running)
+      fields.push_back({"state", "running", "stopped", Disruption::restart});
+  }
+
+  static std::string update_reason(const Change& change, bool running, bool may_restart) {
+    if (change.action == Action::none || !running) return "";
+    switch (change.disruption) {
+      case Disruption::restart:
+        return may_restart ? "the running guest will be shut down gracefully (ACPI) for changes "
+                             "that need a boot"
+                           : "the running guest will be shut down";
+      case Disruption::next_boot:
+        return "the running guest keeps its current configuration until its next boot; set "
+               "restart = \"allowed\" or use `apply --restart` to restart it now";
+      case Disruption::live:
+        return "applied to the running guest without a restart";
+      case Disruption::none:
+        return "";
+    }
+    return "";
+  }
+
+  // Managed domains no longer declared: their definition goes, their data stays.
+  void add_orphans() {
+    for (const LiveDomain& domain : live_.domains) {
+      if (!domain.managed || matched_.count(domain.vm.name)) continue;
+      Change change;
+      change.address = vm_address(domain.vm.key);
+      change.kind = ResourceKind::vm;
+      change.name = domain.vm.name;
+      change.live_name = domain.vm.name;
+      change.action = Action::remove;
+      change.running = domain.running;
+      change.fields = {{"name", domain.vm.name, "", Disruption::none}};
+      if (domain.running)
+        change.fields.push_back({"state", "running", "", Disruption::restart});
+      change.disruption = domain.running ? Disruption::restart : Disruption::none;
+      change.reason =
+          std::string(domain.running ? "the running guest is shut down gracefully, then " : "") +
+          "only the definition is removed: disks, images and NVRAM stay on the host";
+      changes_.push_back(std::move(change));
+    }
+  }
+
+  const Desired& desired_;
+  const Live& live_;
+  const DiffOptions& options_;
+  Diagnostics& diagnostics_;
+  std::set<std::string> matched_;  // live domain names paired with a declared VM
+  std::vector<Change> changes_;
+};
+
+}  // namespace
+
+bool hot_pluggable(DiskBus bus) { return bus != DiskBus::sata; }
+
+bool machine_matches(const std::string& desired, const std::string& live) {
+  if (desired == live) return true;
+  auto versioned = [&](const std::string& family) {
+    return live.rfind("pc-" + family + "-", 0) == 0 || live == family;
+  };
+  if (desired == "q35") return versioned("q35");
+  if (desired == "pc" || desired == "i440fx") return versioned("i440fx");
+  return false;
+}
+
+DeviceDelta device_delta(const Vm& desired, const Vm& live) {
+  DeviceDelta delta;
+  auto has_disk = [](const Vm& vm, const std::string& source) {
+    return std::any_of(vm.disks.begin(), vm.disks.end(),
+                       [&](const Disk& d) { return d.source == source; });
+  };
+  for (const Disk& disk : desired.disks)
+    if (!has_disk(live, disk.source)) delta.disks_added.push_back(disk);
+  for (const Disk& disk : live.disks)
+    if (!has_disk(desired, disk.source)) delta.disks_removed.push_back(disk);
+
+  const std::vector<int> match = match_nics(desired.nics, live.nics);
+  std::vector<bool> kept(live.nics.size(), false);
+  for (std::size_t d = 0; d < desired.nics.size(); ++d) {
+    if (match[d] < 0) {
+      delta.nics_added.push_back(desired.nics[d]);
+    } else {
+      kept[static_cast<std::size_t>(match[d])] = true;
+    }
+  }
+  for (std::size_t l = 0; l < live.nics.size(); ++l)
+    if (!kept[l]) delta.nics_removed.push_back(live.nics[l]);
+
+  auto has_pci = [](const Vm& vm, const std::string& address) {
+    return std::any_of(vm.pci.begin(), vm.pci.end(),
+                       [&](const PciDevice& p) { return p.address == address; });
+  };
+  for (const PciDevice& device : desired.pci)
+    if (!has_pci(live, device.address)) delta.pci_added.push_back(device);
+  for (const PciDevice& device : live.pci)
+    if (!has_pci(desired, device.address)) delta.pci_removed.push_back(device);
+  return delta;
+}
+
+std::vector<Change> diff(const Desired& desired, const Live& live, const DiffOptions& options,
+                         Diagnostics& diagnostics) {
+  return Differ(desired, live, options, diagnostics).run();
+}
+
+}  // namespace virtform

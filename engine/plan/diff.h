@@ -1,0 +1,39 @@
+#pragma once
+// Desired vs live, resource by resource. Only what the config owns is compared, after the live
+// domain has been read back into the same model, so libvirt's normalisation is never a change.
+
+#include <vector>
+
+#include "engine/model/diagnostic.h"
+#include "engine/model/vm.h"
+#include "engine/plan/change.h"
+
+namespace virtform {
+
+struct DiffOptions {
+  bool restart_all = false;  // apply --restart: every VM may be restarted for its changes
+};
+
+// One change per declared VM, per managed domain no longer declared, per image to create, and
+// per loader/network/bridge a VM needs (action none: they are checked, not changed).
+// Conflicts (an unmanaged domain in the way, a missing network) land in `diagnostics`.
+std::vector<Change> diff(const Desired& desired, const Live& live, const DiffOptions& options,
+                         Diagnostics& diagnostics);
+
+// True if the live machine type is what the desired one asks for: "q35" matches
+// "pc-q35-7.2", "pc" matches "pc-i440fx-7.2"; full types must be equal.
+bool machine_matches(const std::string& desired, const std::string& live);
+
+// The differences in hot-pluggable devices between a desired VM and its live domain: what apply
+// attaches to or detaches from a running guest. Disks and NICs only; ordered for determinism.
+struct DeviceDelta {
+  std::vector<Disk> disks_added, disks_removed;
+  std::vector<Nic> nics_added, nics_removed;
+  std::vector<PciDevice> pci_added, pci_removed;
+};
+DeviceDelta device_delta(const Vm& desired, const Vm& live);
+
+// Whether a bus supports hot-plug into a running guest.
+bool hot_pluggable(DiskBus bus);
+
+}  // namespace virtform

@@ -1,0 +1,45 @@
+#include "engine/plan/planner.h"
+
+#include "engine/graph/resource_graph.h"
+
+namespace virtform {
+
+namespace {
+
+std::vector<std::string> host_bridges(const HostFiles& files) {
+  std::vector<std::string> bridges;
+  for (const std::string& name : files.list("/sys/class/net"))
+    if (files.exists("/sys/class/net/" + name + "/bridge")) bridges.push_back(name);
+  return bridges;
+}
+
+std::vector<std::string> existing_images(const HostFiles& files, const Desired& desired) {
+  std::vector<std::string> existing;
+  for (const Vm& vm : desired.vms)
+    for (const Disk& disk : vm.disks)
+      if (disk.kind == DiskSource::file && files.exists(disk.source))
+        existing.push_back(disk.source);
+  return existing;
+}
+
+}  // namespace
+
+Live observe(Hypervisor& hypervisor, const HostFiles& files, const Desired& desired) {
+  Live live = hypervisor.read_live();
+  live.bridges = host_bridges(files);
+  live.existing_files = existing_images(files, desired);
+  return live;
+}
+
+Plan make_plan(const Desired& desired, const Live& live, const DiffOptions& options,
+               const std::string& uri, Diagnostics diagnostics) {
+  Plan plan;
+  plan.uri = uri;
+  plan.changes = diff(desired, live, options, diagnostics);
+  if (!has_errors(diagnostics)) plan.steps = order_steps(plan.changes, diagnostics);
+  plan.diagnostics = std::move(diagnostics);
+  if (has_errors(plan.diagnostics)) plan.steps.clear();
+  return plan;
+}
+
+}  // namespace virtform

@@ -1,0 +1,21 @@
+#pragma once
+// The plan stage: read the live state the config needs, diff, order, and wrap it as a Plan.
+
+#include "engine/model/vm.h"
+#include "engine/plan/diff.h"
+#include "engine/plan/plan.h"
+#include "engine/system/host_files.h"
+#include "engine/system/hypervisor.h"
+
+namespace virtform {
+
+// Everything plan compares against: libvirt's domains and networks, the host's bridges, and
+// which of the image files the config names already exist.
+Live observe(Hypervisor& hypervisor, const HostFiles& files, const Desired& desired);
+
+// Diff and order. `diagnostics` are those found so far (config, host checks); the plan carries
+// them and everything found here. A plan with errors has no steps.
+Plan make_plan(const Desired& desired, const Live& live, const DiffOptions& options,
+               const std::string& uri, Diagnostics diagnostics);
+
+}  // namespace virtform

@@ -1,0 +1,102 @@
+#include "engine/render/plan_text.h"
+
+#include <sstream>
+
+namespace virtform {
+
+namespace {
+
+const char* const kReset = "\033[0m";
+const char* const kBold = "\033[1m";
+
+const char* color_of(Action action) {
+  switch (action) {
+    case Action::create: return "\033[32m";   // green
+    case Action::update: return "\033[33m";   // yellow
+    case Action::replace: return "\033[35m";  // magenta
+    case Action::remove: return "\033[31m";   // red
+    case Action::none: return "";
+  }
+  return "";
+}
+
+std::string paint(const TextStyle& style, const char* color, const std::string& text) {
+  if (!style.color || *color == '\0') return text;
+  return std::string(color) + text + kReset;
+}
+
+std::string headline(const Change& change) {
+  const std::string subject = change.address;
+  switch (change.action) {
+    case Action::create: return "# " + subject + " will be created";
+    case Action::update: return "# " + subject + " will be updated in place";
+    case Action::replace: return "# " + subject + " will be replaced";
+    case Action::remove: return "# " + subject + " will be deleted";
+    case Action::none: return "";
+  }
+  return "";
+}
+
+// The symbol of a field line: added, removed or changed.
+Action field_action(const FieldChange& field) {
+  if (field.before.empty()) return Action::create;
+  if (field.after.empty()) return Action::remove;
+  return Action::update;
+}
+
+std::string field_line(const FieldChange& field, bool running, const TextStyle& style) {
+  const Action action = field_action(field);
+  std::string text = paint(style, color_of(action), symbol(action)) + " " + field.field + ": ";
+  if (action == Action::create) {
+    text += field.after;
+  } else if (action == Action::remove) {
+    text += field.before + " -> (removed)";
+  } else {
+    text += field.before + " -> " + field.after;
+  }
+  if (running && field.disruption != Disruption::none)
+    text += "  " + paint(style, kBold, "(" + to_string(field.disruption) + ")");
+  return text;
+}
+
+void render_change(std::ostringstream& out, const Change& change, const TextStyle& style) {
+  out << "  " << paint(style, kBold, headline(change));
+  if (change.running) out << " (running guest: " << to_string(change.disruption) << ")";
+  out << "\n";
+  out << "  " << paint(style, color_of(change.action), symbol(change.action)) << " "
+      << change.address;
+  if (change.kind == ResourceKind::vm) out << " \"" << change.name << "\"";
+  out << "\n";
+  for (const FieldChange& field : change.fields)
+    out << "      " << field_line(field, change.running, style) << "\n";
+  if (!change.reason.empty()) out << "      # " << change.reason << "\n";
+  out << "\n";
+}
+
+}  // namespace
+
+std::string render_plan_text(const Plan& plan, const TextStyle& style) {
+  std::ostringstream out;
+  if (!plan.has_changes()) {
+    out << paint(style, kBold, "No changes.") << " The host matches the configuration.\n";
+    return out.str();
+  }
+  out << "virtform will perform the following actions on " << plan.uri << ":\n\n";
+  for (const Change& change : plan.changes)
+    if (change.action != Action::none) render_change(out, change, style);
+  const Summary summary = plan.summary();
+  out << paint(style, kBold, "Plan:") << " " << summary.add << " to add, " << summary.change
+      << " to change, " << summary.destroy << " to destroy.\n";
+  return out.str();
+}
+
+std::string render_diagnostics(const Diagnostics& diagnostics, const TextStyle& style) {
+  std::string text;
+  for (const Diagnostic& diagnostic : diagnostics) {
+    const char* color = diagnostic.severity == Severity::error ? "\033[31m" : "\033[33m";
+    text += paint(style, color, format(diagnostic)) + "\n";
+  }
+  return text;
+}
+
+}  // namespace virtform
