@@ -40,7 +40,9 @@ std::string seconds(std::chrono::milliseconds elapsed) {
 
 void report_progress(const ProgressEvent& event) {
   switch (event.kind) {
-    case ProgressEvent::Kind::started: std::cout << event.step_id << ": started\n"; break;
+    case ProgressEvent::Kind::started:
+      std::cout << event.step_id << ": started\n";
+      break;
     case ProgressEvent::Kind::finished:
       std::cout << event.step_id << ": done after " << seconds(event.elapsed) << "\n";
       break;
@@ -65,10 +67,11 @@ int report_result(const ApplyResult& result) {
     return kExitOk;
   }
   std::cout << "\nApply incomplete: " << done << " step(s) done, "
-            << result.count(StepStatus::failed) << " failed, "
-            << result.count(StepStatus::skipped) << " not done.\n";
+            << result.count(StepStatus::failed) << " failed, " << result.count(StepStatus::skipped)
+            << " not done.\n";
   for (const StepResult& step : result.steps)
-    if (step.status != StepStatus::done) std::cout << "  " << step.id << ": " << step.message << "\n";
+    if (step.status != StepStatus::done)
+      std::cout << "  " << step.id << ": " << step.message << "\n";
   std::cout << "Run `virtform plan` to see what remains.\n";
   return kExitError;
 }

@@ -19,8 +19,8 @@ int run_plan(const CommonOptions& options, const PlanOptions& plan_options) {
   }
   LibvirtHypervisor hypervisor(session.uri);
   const Live live = observe(hypervisor, *session.files, session.desired);
-  const Plan plan = make_plan(session.desired, live, DiffOptions{plan_options.restart},
-                              session.uri, session.diagnostics);
+  const Plan plan = make_plan(session.desired, live, DiffOptions{plan_options.restart}, session.uri,
+                              session.diagnostics);
   if (plan_options.json) {
     std::cout << render_plan_json(plan);
   } else {

@@ -66,10 +66,18 @@ void configure_logging(int verbosity) {
   spdlog::set_default_logger(logger);
   spdlog::set_pattern("%^%l%$: %v");
   switch (verbosity) {
-    case 0: spdlog::set_level(spdlog::level::warn); break;
-    case 1: spdlog::set_level(spdlog::level::info); break;
-    case 2: spdlog::set_level(spdlog::level::debug); break;
-    default: spdlog::set_level(spdlog::level::trace); break;
+    case 0:
+      spdlog::set_level(spdlog::level::warn);
+      break;
+    case 1:
+      spdlog::set_level(spdlog::level::info);
+      break;
+    case 2:
+      spdlog::set_level(spdlog::level::debug);
+      break;
+    default:
+      spdlog::set_level(spdlog::level::trace);
+      break;
   }
 }
 

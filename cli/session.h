@@ -9,10 +9,9 @@
 #include "engine/model/diagnostic.h"
 #include "engine/model/vm.h"
 #include "engine/render/plan_text.h"
+#include "engine/system/host_files.h"
 
 namespace virtform {
-
-class HostFiles;
 
 struct CommonOptions {
   std::vector<std::string> paths;  // config files or directories; default "."

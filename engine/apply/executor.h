@@ -31,7 +31,7 @@ struct ApplyResult {
 struct ProgressEvent {
   enum class Kind { started, finished, failed, skipped, waiting } kind;
   std::string step_id;
-  std::string message;                // failures, waits ("waiting for DSM to shut down")
+  std::string message;  // failures, waits ("waiting for DSM to shut down")
   std::chrono::milliseconds elapsed{0};
 };
 using ProgressHook = std::function<void(const ProgressEvent&)>;

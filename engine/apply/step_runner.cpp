@@ -33,15 +33,25 @@ void StepRunner::run(const Step& step) {
     case StepKind::create_image:
       context_.files.create_image(change.name, change.image_format, change.image_bytes);
       return;
-    case StepKind::define: define(change); return;
-    case StepKind::update: update(change); return;
-    case StepKind::start: context_.hypervisor.start(step.target); return;
-    case StepKind::stop: stop(step, change); return;
+    case StepKind::define:
+      define(change);
+      return;
+    case StepKind::update:
+      update(change);
+      return;
+    case StepKind::start:
+      context_.hypervisor.start(step.target);
+      return;
+    case StepKind::stop:
+      stop(step, change);
+      return;
     case StepKind::restart:
       stop(step, change);
       context_.hypervisor.start(step.target);
       return;
-    case StepKind::undefine: context_.hypervisor.undefine(step.target); return;
+    case StepKind::undefine:
+      context_.hypervisor.undefine(step.target);
+      return;
     case StepKind::bind_driver:
     case StepKind::restore_driver:
       throw SystemError("PCI driver binding is not available on this connection");
@@ -106,9 +116,10 @@ void StepRunner::shutdown_gracefully(const Step& step, const std::string& name,
                           "Shut it down from inside, raise shutdown_timeout, or set "
                           "force_stop = true");
       }
-      spdlog::warn("guest '{}' ignored the ACPI shutdown for {}s; force_stop is set: powering "
-                   "it off",
-                   name, timeout.count());
+      spdlog::warn(
+          "guest '{}' ignored the ACPI shutdown for {}s; force_stop is set: powering "
+          "it off",
+          name, timeout.count());
       context_.hypervisor.destroy(name);
       return;
     }

@@ -33,8 +33,8 @@ class StepRunner {
   void update(const Change& change);
   void hot_plug(const Vm& desired, const LiveDomain& live);
   void stop(const Step& step, const Change& change);
-  void shutdown_gracefully(const Step& step, const std::string& name,
-                           std::chrono::seconds timeout, bool force_stop);
+  void shutdown_gracefully(const Step& step, const std::string& name, std::chrono::seconds timeout,
+                           bool force_stop);
 
   StepContext context_;
 };

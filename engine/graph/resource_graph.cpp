@@ -52,10 +52,12 @@ std::vector<Step> vm_steps(const Change& change) {
   switch (change.action) {
     case Action::create:
       chain(steps, make_step(change, StepKind::define, vm->name));
-      if (vm->state == PowerState::running) chain(steps, make_step(change, StepKind::start, vm->name));
+      if (vm->state == PowerState::running)
+        chain(steps, make_step(change, StepKind::start, vm->name));
       break;
     case Action::update:
-      if (needs_update_step(change)) chain(steps, make_step(change, StepKind::update, change.live_name));
+      if (needs_update_step(change))
+        chain(steps, make_step(change, StepKind::update, change.live_name));
       if (has_field(change, "state", "running")) {
         chain(steps, make_step(change, StepKind::start, change.live_name));
       } else if (has_field(change, "state", "stopped")) {
@@ -76,7 +78,8 @@ std::vector<Step> vm_steps(const Change& change) {
       if (change.running) chain(steps, make_step(change, StepKind::stop, change.live_name));
       chain(steps, make_step(change, StepKind::undefine, change.live_name));
       break;
-    case Action::none: break;
+    case Action::none:
+      break;
   }
   return steps;
 }
@@ -84,15 +87,19 @@ std::vector<Step> vm_steps(const Change& change) {
 std::vector<Step> steps_for(const Change& change) {
   if (change.action == Action::none) return {};
   switch (change.kind) {
-    case ResourceKind::vm: return vm_steps(change);
-    case ResourceKind::image: return {make_step(change, StepKind::create_image, change.name)};
+    case ResourceKind::vm:
+      return vm_steps(change);
+    case ResourceKind::image:
+      return {make_step(change, StepKind::create_image, change.name)};
     case ResourceKind::pci:
-      return {make_step(change, change.action == Action::remove ? StepKind::restore_driver
-                                                                 : StepKind::bind_driver,
-                        change.name)};
+      return {make_step(
+          change,
+          change.action == Action::remove ? StepKind::restore_driver : StepKind::bind_driver,
+          change.name)};
     case ResourceKind::loader:
     case ResourceKind::network:
-    case ResourceKind::bridge: return {};
+    case ResourceKind::bridge:
+      return {};
   }
   return {};
 }
@@ -131,7 +138,8 @@ class StepGraph {
           diagnostics_.push_back({Severity::error,
                                   "depends on " + dependency + ", which is neither declared nor " +
                                       "present on the host",
-                                  {}, change.address});
+                                  {},
+                                  change.address});
           ok = false;
           continue;
         }
@@ -210,7 +218,8 @@ class StepGraph {
       for (const std::string& address : members[c]) list += (list.empty() ? "" : ", ") + address;
       diagnostics_.push_back({Severity::error,
                               "dependency cycle between " + list + "; break one of the references",
-                              {}, *members[c].begin()});
+                              {},
+                              *members[c].begin()});
     }
     return static_cast<int>(cyclic.size());
   }
@@ -218,8 +227,8 @@ class StepGraph {
   const std::vector<Change>& changes_;
   Diagnostics& diagnostics_;
   std::vector<Step> steps_;
-  std::map<std::string, std::size_t> index_;                    // step id -> position
-  std::map<std::string, std::vector<std::string>> steps_of_;    // address -> step ids
+  std::map<std::string, std::size_t> index_;                  // step id -> position
+  std::map<std::string, std::vector<std::string>> steps_of_;  // address -> step ids
   std::map<std::string, const Change*> by_address_;
 };
 

@@ -25,8 +25,12 @@ bool Live::file_exists(const std::string& path) const {
   return std::find(existing_files.begin(), existing_files.end(), path) != existing_files.end();
 }
 
-std::string to_string(DomainType value) { return value == DomainType::kvm ? "kvm" : "qemu"; }
-std::string to_string(FirmwareKind value) { return value == FirmwareKind::bios ? "bios" : "uefi"; }
+std::string to_string(DomainType value) {
+  return value == DomainType::kvm ? "kvm" : "qemu";
+}
+std::string to_string(FirmwareKind value) {
+  return value == FirmwareKind::bios ? "bios" : "uefi";
+}
 std::string to_string(PowerState value) {
   return value == PowerState::running ? "running" : "stopped";
 }
@@ -35,20 +39,31 @@ std::string to_string(RestartPolicy value) {
 }
 std::string to_string(DiskBus value) {
   switch (value) {
-    case DiskBus::virtio: return "virtio";
-    case DiskBus::scsi: return "scsi";
-    case DiskBus::sata: return "sata";
-    case DiskBus::usb: return "usb";
+    case DiskBus::virtio:
+      return "virtio";
+    case DiskBus::scsi:
+      return "scsi";
+    case DiskBus::sata:
+      return "sata";
+    case DiskBus::usb:
+      return "usb";
   }
   return "";
 }
-std::string to_string(DiskSource value) { return value == DiskSource::block ? "block" : "file"; }
-std::string to_string(NicSource value) { return value == NicSource::bridge ? "bridge" : "network"; }
+std::string to_string(DiskSource value) {
+  return value == DiskSource::block ? "block" : "file";
+}
+std::string to_string(NicSource value) {
+  return value == NicSource::bridge ? "bridge" : "network";
+}
 std::string to_string(GraphicsType value) {
   switch (value) {
-    case GraphicsType::none: return "none";
-    case GraphicsType::spice: return "spice";
-    case GraphicsType::vnc: return "vnc";
+    case GraphicsType::none:
+      return "none";
+    case GraphicsType::spice:
+      return "spice";
+    case GraphicsType::vnc:
+      return "vnc";
   }
   return "";
 }

@@ -25,11 +25,11 @@ enum class GraphicsType { none, spice, vnc };
 // A disk of a guest: a whole host block device passed raw, or an image file.
 struct Disk {
   DiskSource kind = DiskSource::file;
-  std::string source;                  // block device path or image file path: the disk's identity
+  std::string source;  // block device path or image file path: the disk's identity
   DiskBus bus = DiskBus::virtio;
-  std::string format = "raw";          // "raw" or "qcow2" (block devices are always raw)
-  std::optional<std::uint64_t> size;   // bytes; an image file missing on the host is created
-                                       // with this size (config only, never read back)
+  std::string format = "raw";         // "raw" or "qcow2" (block devices are always raw)
+  std::optional<std::uint64_t> size;  // bytes; an image file missing on the host is created
+                                      // with this size (config only, never read back)
   bool readonly = false;
   std::optional<unsigned> boot_order;  // 1 for a VM's boot loader image
   std::string loader;                  // the [loader.X] this disk comes from; "" for plain disks
@@ -40,23 +40,23 @@ struct Disk {
 
 struct Nic {
   NicSource kind = NicSource::network;
-  std::string source;                // bridge name or libvirt network name
+  std::string source;  // bridge name or libvirt network name
   std::string model = "virtio";
-  std::optional<std::string> mac;    // owned only when the config sets it; else libvirt assigns
-  Location where;                    // config only
+  std::optional<std::string> mac;  // owned only when the config sets it; else libvirt assigns
+  Location where;                  // config only
 
   bool operator==(const Nic&) const = default;
 };
 
 // A host PCI function passed to the guest.
 struct PciDevice {
-  std::string address;               // canonical "0000:08:00.0"
-  std::optional<std::string> vendor; // expected ids (config only): "1002"
-  std::optional<std::string> device; //   "1638"
-  std::optional<std::string> rom;    // ROM file given to the guest
-  bool managed = true;               // libvirt detaches/reattaches it around the guest's life
-  std::optional<std::string> bind;   // "vfio-pci": virtform binds it before the guest starts
-  Location where;                    // config only
+  std::string address;                // canonical "0000:08:00.0"
+  std::optional<std::string> vendor;  // expected ids (config only): "1002"
+  std::optional<std::string> device;  //   "1638"
+  std::optional<std::string> rom;     // ROM file given to the guest
+  bool managed = true;                // libvirt detaches/reattaches it around the guest's life
+  std::optional<std::string> bind;    // "vfio-pci": virtform binds it before the guest starts
+  Location where;                     // config only
 
   bool operator==(const PciDevice&) const = default;
 };
@@ -94,8 +94,9 @@ struct Serial {
 
 // One guest. Optional fields are owned only when set: absent means "leave it as it is".
 struct Vm {
-  std::string key;   // config table key: [vm.<key>]; resource address "vm.<key>"
-  std::string name;  // libvirt domain name
+  std::string key;                  // config table key: [vm.<key>]; resource address "vm.<key>"
+  std::string project = "default";  // the config's project (Desired::project), in the marker
+  std::string name;                 // libvirt domain name
   DomainType type = DomainType::kvm;
   std::uint64_t memory_kib = 1024 * 1024;
   unsigned vcpus = 1;
@@ -103,7 +104,7 @@ struct Vm {
   Firmware firmware;
   std::optional<std::string> cpu;  // "host-passthrough", "host-model" or a named model
   std::optional<DirectKernel> kernel;
-  std::vector<Disk> disks;         // includes the boot loader disk, first in boot order
+  std::vector<Disk> disks;  // includes the boot loader disk, first in boot order
   std::vector<Nic> nics;
   std::vector<PciDevice> pci;
   std::optional<Graphics> graphics;
@@ -133,6 +134,9 @@ struct Loader {
 
 // Everything the configuration declares.
 struct Desired {
+  // Which managed domains this configuration answers for: a managed domain of another project
+  // is never treated as an orphan of this one, so several configs can share a host.
+  std::string project = "default";
   std::map<std::string, Loader> loaders;  // by key
   std::vector<Vm> vms;                    // in config order
 
@@ -145,7 +149,7 @@ struct LiveDomain {
   bool managed = false;  // carries virtform's marker in <metadata>
   bool running = false;  // active right now
   std::string uuid;
-  std::string xml;       // the persistent definition, kept so updates patch rather than replace
+  std::string xml;  // the persistent definition, kept so updates patch rather than replace
 };
 
 struct LiveNetwork {
@@ -157,7 +161,7 @@ struct LiveNetwork {
 struct Live {
   std::vector<LiveDomain> domains;
   std::vector<LiveNetwork> networks;
-  std::vector<std::string> bridges;  // host bridge interfaces
+  std::vector<std::string> bridges;         // host bridge interfaces
   std::vector<std::string> existing_files;  // which of the image files the config names exist
 
   bool file_exists(const std::string& path) const;

@@ -52,18 +52,29 @@ constexpr std::array<std::pair<ResourceKind, const char*>, 6> kKindNames{{
 
 std::string symbol(Action action) {
   switch (action) {
-    case Action::none: return "";
-    case Action::create: return "+";
-    case Action::update: return "~";
-    case Action::replace: return "-/+";
-    case Action::remove: return "-";
+    case Action::none:
+      return "";
+    case Action::create:
+      return "+";
+    case Action::update:
+      return "~";
+    case Action::replace:
+      return "-/+";
+    case Action::remove:
+      return "-";
   }
   return "";
 }
 
-std::string to_string(Action action) { return name_of(kActionNames, action); }
-std::string to_string(Disruption disruption) { return name_of(kDisruptionNames, disruption); }
-std::string to_string(ResourceKind kind) { return name_of(kKindNames, kind); }
+std::string to_string(Action action) {
+  return name_of(kActionNames, action);
+}
+std::string to_string(Disruption disruption) {
+  return name_of(kDisruptionNames, disruption);
+}
+std::string to_string(ResourceKind kind) {
+  return name_of(kKindNames, kind);
+}
 
 std::optional<Action> action_from_string(const std::string& text) {
   return lookup(kActionNames, text);

@@ -35,7 +35,7 @@ struct FieldChange {
 struct Change {
   std::string address;  // "vm.dsm", "image./var/lib/libvirt/images/x.qcow2", "loader.tcrp"
   ResourceKind kind = ResourceKind::vm;
-  std::string name;     // domain name, image path, network name ...
+  std::string name;  // domain name, image path, network name ...
   Action action = Action::none;
   std::vector<FieldChange> fields;
   Disruption disruption = Disruption::none;  // the worst of the fields

@@ -7,7 +7,9 @@ namespace virtform {
 
 namespace {
 
-std::string vm_address(const std::string& key) { return "vm." + key; }
+std::string vm_address(const std::string& key) {
+  return "vm." + key;
+}
 
 // ---- How fields are shown ------------------------------------------------------------------
 
@@ -42,7 +44,9 @@ std::string describe(const std::optional<Graphics>& graphics) {
   return text;
 }
 
-std::string describe(const std::optional<Serial>& serial) { return serial ? serial->type : "none"; }
+std::string describe(const std::optional<Serial>& serial) {
+  return serial ? serial->type : "none";
+}
 
 std::string describe(const std::optional<DirectKernel>& kernel) {
   if (!kernel) return "none";
@@ -57,7 +61,9 @@ std::string describe(const Firmware& firmware) {
   return firmware.code.empty() ? "uefi" : "uefi (" + firmware.code + ")";
 }
 
-std::string yes_no(bool value) { return value ? "true" : "false"; }
+std::string yes_no(bool value) {
+  return value ? "true" : "false";
+}
 
 // ---- Comparing one VM ------------------------------------------------------------------------
 
@@ -146,7 +152,7 @@ class VmComparison {
     if (desired_.memory_kib != live_.memory_kib) compare_memory();
     if (desired_.vcpus != live_.vcpus)
       boot_field("vcpus", std::to_string(live_.vcpus), std::to_string(desired_.vcpus));
-    if (!machine_matches(desired_.machine, live_.machine))
+    if (!same_machine(desired_.machine, live_.machine))
       boot_field("machine", live_.machine, desired_.machine);
     if (!same_firmware(desired_.firmware, live_.firmware))
       boot_field("firmware", describe(live_.firmware), describe(desired_.firmware));
@@ -384,6 +390,13 @@ class Differ {
                 "set adopt = true in [vm." + vm.key + "] to take it over, or choose another name");
       return;
     }
+    if (live && live->managed && live->vm.project != desired_.project && !vm.adopt) {
+      error(vm_address(vm.key), vm.where,
+            "the domain '" + vm.name + "' is managed by the virtform project '" + live->vm.project +
+                "', not '" + desired_.project + "'; set adopt = true in [vm." + vm.key +
+                "] to move it to this project");
+      return;
+    }
     if (live) {
       matched_.insert(live->vm.name);
       add_update(vm, *live);
@@ -400,11 +413,16 @@ class Differ {
   // A managed domain made from this [vm.key] under another name: the VM was renamed.
   const LiveDomain* find_renamed(const Vm& vm) const {
     for (const LiveDomain& domain : live_.domains) {
-      if (!domain.managed || domain.vm.key != vm.key) continue;
+      if (!mine(domain) || domain.vm.key != vm.key) continue;
       if (matched_.count(domain.vm.name) || declared_name(domain.vm.name)) continue;
       return &domain;
     }
     return nullptr;
+  }
+
+  // Managed by this project: only those can be renamed or removed by this configuration.
+  bool mine(const LiveDomain& domain) const {
+    return domain.managed && domain.vm.project == desired_.project;
   }
 
   bool declared_name(const std::string& name) const {
@@ -444,8 +462,9 @@ class Differ {
     change.fields = creation_fields(vm);
     change.fields.front().before = old.vm.name;
     change.disruption = old.running ? Disruption::restart : Disruption::none;
-    change.reason = "the domain is renamed: libvirt renames only by defining anew; disks, "
-                    "images and the old NVRAM file are kept";
+    change.reason =
+        "the domain is renamed: libvirt renames only by defining anew; disks, "
+        "images and the old NVRAM file are kept";
     changes_.push_back(std::move(change));
   }
 
@@ -468,6 +487,8 @@ class Differ {
                                    std::vector<FieldChange>& fields) {
     if (!live.managed) {
       fields.push_back({"managed", "no", "yes (adopted)", Disruption::none});
+    } else if (live.vm.project != vm.project) {
+      fields.push_back({"project", live.vm.project, vm.project, Disruption::none});
     } else if (live.vm.key != vm.key) {
       fields.push_back({"key", live.vm.key, vm.key, Disruption::none});
     }
@@ -506,7 +527,7 @@ class Differ {
   // Managed domains no longer declared: their definition goes, their data stays.
   void add_orphans() {
     for (const LiveDomain& domain : live_.domains) {
-      if (!domain.managed || matched_.count(domain.vm.name)) continue;
+      if (!mine(domain) || matched_.count(domain.vm.name)) continue;
       Change change;
       change.address = vm_address(domain.vm.key);
       change.kind = ResourceKind::vm;
@@ -515,8 +536,7 @@ class Differ {
       change.action = Action::remove;
       change.running = domain.running;
       change.fields = {{"name", domain.vm.name, "", Disruption::none}};
-      if (domain.running)
-        change.fields.push_back({"state", "running", "", Disruption::restart});
+      if (domain.running) change.fields.push_back({"state", "running", "", Disruption::restart});
       change.disruption = domain.running ? Disruption::restart : Disruption::none;
       change.reason =
           std::string(domain.running ? "the running guest is shut down gracefully, then " : "") +
@@ -535,9 +555,11 @@ class Differ {
 
 }  // namespace
 
-bool hot_pluggable(DiskBus bus) { return bus != DiskBus::sata; }
+bool hot_pluggable(DiskBus bus) {
+  return bus != DiskBus::sata;
+}
 
-bool machine_matches(const std::string& desired, const std::string& live) {
+bool same_machine(const std::string& desired, const std::string& live) {
   if (desired == live) return true;
   auto versioned = [&](const std::string& family) {
     return live.rfind("pc-" + family + "-", 0) == 0 || live == family;

@@ -24,14 +24,21 @@ Summary Plan::summary() const {
   Summary summary;
   for (const Change& change : changes) {
     switch (change.action) {
-      case Action::create: ++summary.add; break;
-      case Action::update: ++summary.change; break;
+      case Action::create:
+        ++summary.add;
+        break;
+      case Action::update:
+        ++summary.change;
+        break;
       case Action::replace:
         ++summary.add;
         ++summary.destroy;
         break;
-      case Action::remove: ++summary.destroy; break;
-      case Action::none: break;
+      case Action::remove:
+        ++summary.destroy;
+        break;
+      case Action::none:
+        break;
     }
   }
   return summary;

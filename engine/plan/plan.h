@@ -24,7 +24,7 @@ enum class StepKind {
 };
 
 struct Step {
-  std::string id;                  // "vm.dsm/define"
+  std::string id;  // "vm.dsm/define"
   StepKind kind = StepKind::define;
   std::string address;             // the change this step carries out
   std::string target;              // the domain name or path the step acts on
@@ -42,10 +42,10 @@ struct Summary {
 struct Plan {
   static constexpr int kFormatVersion = 1;
 
-  std::string uri;               // the libvirt connection the plan was made against
-  std::vector<Change> changes;   // every resource, including those without an action
-  std::vector<Step> steps;       // in an order that respects `after`
-  Diagnostics diagnostics;       // warnings kept for display; a plan with errors is not applied
+  std::string uri;              // the libvirt connection the plan was made against
+  std::vector<Change> changes;  // every resource, including those without an action
+  std::vector<Step> steps;      // in an order that respects `after`
+  Diagnostics diagnostics;      // warnings kept for display; a plan with errors is not applied
 
   Summary summary() const;
   bool has_changes() const;

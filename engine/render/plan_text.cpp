@@ -11,11 +11,16 @@ const char* const kBold = "\033[1m";
 
 const char* color_of(Action action) {
   switch (action) {
-    case Action::create: return "\033[32m";   // green
-    case Action::update: return "\033[33m";   // yellow
-    case Action::replace: return "\033[35m";  // magenta
-    case Action::remove: return "\033[31m";   // red
-    case Action::none: return "";
+    case Action::create:
+      return "\033[32m";  // green
+    case Action::update:
+      return "\033[33m";  // yellow
+    case Action::replace:
+      return "\033[35m";  // magenta
+    case Action::remove:
+      return "\033[31m";  // red
+    case Action::none:
+      return "";
   }
   return "";
 }
@@ -28,11 +33,16 @@ std::string paint(const TextStyle& style, const char* color, const std::string& 
 std::string headline(const Change& change) {
   const std::string subject = change.address;
   switch (change.action) {
-    case Action::create: return "# " + subject + " will be created";
-    case Action::update: return "# " + subject + " will be updated in place";
-    case Action::replace: return "# " + subject + " will be replaced";
-    case Action::remove: return "# " + subject + " will be deleted";
-    case Action::none: return "";
+    case Action::create:
+      return "# " + subject + " will be created";
+    case Action::update:
+      return "# " + subject + " will be updated in place";
+    case Action::replace:
+      return "# " + subject + " will be replaced";
+    case Action::remove:
+      return "# " + subject + " will be deleted";
+    case Action::none:
+      return "";
   }
   return "";
 }

@@ -58,8 +58,7 @@ std::unique_ptr<ApplyLock> ApplyLock::acquire(const std::string& uri, const std:
   std::filesystem::create_directories(directory, error);
   const std::string path = directory + "/" + lock_file_name(uri);
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0)
-    throw SystemError("cannot open the apply lock " + path + ": " + std::strerror(errno));
+  if (fd < 0) throw SystemError("cannot open the apply lock " + path + ": " + std::strerror(errno));
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     const std::string holder = read_all(fd);
     close(fd);

@@ -1,0 +1,165 @@
+#include "engine/config/config.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "engine/config/keys.h"
+#include "engine/config/references.h"
+#include "engine/config/table_reader.h"
+#include "engine/config/vm_reader.h"
+
+namespace virtform {
+namespace {
+
+namespace fs = std::filesystem;
+
+void error_in_file(Diagnostics& diagnostics, const std::string& file, std::string message) {
+  diagnostics.push_back({Severity::error, std::move(message), Location{file, 0, 0}, ""});
+}
+
+// The *.toml files of a directory in name order, so that a split config reads predictably.
+std::vector<std::string> toml_files_in(const fs::path& directory, Diagnostics& diagnostics) {
+  std::vector<std::string> files;
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(directory, error)) {
+    if (entry.path().extension() == ".toml" && !entry.is_directory()) {
+      files.push_back(entry.path().string());
+    }
+  }
+  if (error) error_in_file(diagnostics, directory.string(), "cannot read: " + error.message());
+  std::sort(files.begin(), files.end());
+  if (files.empty() && !error) {
+    error_in_file(diagnostics, directory.string(), "no .toml files in this directory");
+  }
+  return files;
+}
+
+std::optional<std::string> read_whole(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Gathers the resources of every file into one Desired.
+class Loading {
+ public:
+  explicit Loading(Diagnostics& diagnostics) : diagnostics_(diagnostics) {}
+
+  void read_path(const std::string& path) {
+    std::error_code error;
+    if (fs::is_directory(path, error)) {
+      for (const std::string& file : toml_files_in(path, diagnostics_)) read_file(file);
+    } else if (fs::exists(path, error)) {
+      read_file(path);
+    } else {
+      error_in_file(diagnostics_, path, "no such file or directory");
+    }
+  }
+
+  Desired finish() {
+    resolve_references(desired_, diagnostics_);
+    for (Vm& vm : desired_.vms) vm.project = desired_.project;
+    return std::move(desired_);
+  }
+
+ private:
+  void read_file(const std::string& file) {
+    auto text = read_whole(file);
+    if (!text) {
+      error_in_file(diagnostics_, file, "cannot read this file");
+      return;
+    }
+    try {
+      toml::table root = toml::parse(*text, file);
+      read_document(root, file);
+    } catch (const toml::parse_error& error) {
+      diagnostics_.push_back({Severity::error, std::string(error.description()),
+                              location_of(error.source(), file), ""});
+    }
+  }
+
+  void read_document(const toml::table& root, const std::string& file) {
+    TableReader top(root, "", file, diagnostics_);
+    top.reject_unknown_keys(keys::kTopLevel);
+    read_project(top);
+    for_each_resource(top, "loader", [&](const toml::table& table, const std::string& key) {
+      if (!first_definition("loader", key, table, file)) return;
+      desired_.loaders.emplace(key, read_loader(table, key, file, diagnostics_));
+    });
+    for_each_resource(top, "vm", [&](const toml::table& table, const std::string& key) {
+      if (!first_definition("vm", key, table, file)) return;
+      desired_.vms.push_back(read_vm(table, key, file, diagnostics_));
+    });
+  }
+
+  // `project = "name"`: set once; every file that sets it must agree.
+  void read_project(TableReader& top) {
+    const auto project = top.string("project");
+    if (!project) return;
+    if (!is_valid_resource_key(*project)) {
+      top.error("project", "a project name may hold only letters, digits, '-' and '_'");
+    } else if (project_where_.empty()) {
+      desired_.project = *project;
+      project_where_ = top.where("project");
+    } else if (*project != desired_.project) {
+      top.error("project", "project is already set to '" + desired_.project + "' at " +
+                               project_where_.str());
+    }
+  }
+
+  // Calls `read` for each [kind.<key>] table; reports anything else found under `kind`.
+  template <typename Read>
+  void for_each_resource(TableReader& top, std::string_view kind, Read read) {
+    const toml::table* resources = top.table(kind);
+    if (!resources) return;
+    for (auto&& [key, node] : *resources) {
+      std::string name(key.str());
+      Location where = location_of(key.source(), top.file());
+      if (!node.is_table()) {
+        report(where, std::string(kind) + "." + name + " must be a table ([" + std::string(kind) +
+                          "." + name + "])");
+      } else if (!is_valid_resource_key(name)) {
+        report(where, "[" + std::string(kind) + "." + name +
+                          "]: a name may hold only letters, digits, '-' and '_'");
+      } else {
+        read(*node.as_table(), name);
+      }
+    }
+  }
+
+  // True the first time a resource is seen; a second definition (in another file) is an error.
+  bool first_definition(const std::string& kind, const std::string& key, const toml::table& table,
+                        const std::string& file) {
+    Location where = location_of(table.source(), file);
+    auto [it, inserted] = seen_.try_emplace(kind + "." + key, where);
+    if (!inserted) {
+      report(where, "[" + kind + "." + key + "] is already defined at " + it->second.str());
+    }
+    return inserted;
+  }
+
+  void report(Location where, std::string message) {
+    diagnostics_.push_back({Severity::error, std::move(message), std::move(where), ""});
+  }
+
+  Diagnostics& diagnostics_;
+  Desired desired_;
+  std::map<std::string, Location> seen_;  // "vm.dsm" -> where it was defined first
+  Location project_where_;                 // where `project` was set first
+};
+
+}  // namespace
+
+Desired load_config(const std::vector<std::string>& paths, Diagnostics& diagnostics) {
+  Loading loading(diagnostics);
+  for (const std::string& path : paths) loading.read_path(path);
+  return loading.finish();
+}
+
+}  // namespace virtform

@@ -1,0 +1,115 @@
+// check_host_files: what the configuration names on the host must be there (or be creatable).
+
+#include <filesystem>
+
+#include "engine/config/config.h"
+
+namespace virtform {
+namespace {
+
+// Kernel names of disks: the kernel numbers them in probe order, which can change between boots.
+bool is_kernel_disk_name(const std::string& path) {
+  static constexpr std::string_view kPrefixes[] = {"/dev/sd",  "/dev/hd",   "/dev/vd",
+                                                   "/dev/xvd", "/dev/nvme", "/dev/mmcblk"};
+  for (std::string_view prefix : kPrefixes) {
+    if (path.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+class HostCheck {
+ public:
+  HostCheck(const HostFiles& files, Diagnostics& diagnostics)
+      : files_(files), diagnostics_(diagnostics) {}
+
+  void loader(const Loader& loader) {
+    if (loader.image.empty() || files_.exists(loader.image)) return;
+    error("loader image " + loader.image + " does not exist", loader.where, "loader." + loader.key);
+  }
+
+  void vm(const Vm& vm) {
+    resource_ = "vm." + vm.key;
+    for (const Disk& disk : vm.disks) {
+      if (!disk.loader.empty()) continue;  // checked once, at its [loader.X]
+      disk.kind == DiskSource::block ? block_disk(disk) : file_disk(disk);
+    }
+    for (const PciDevice& device : vm.pci) {
+      if (device.rom) must_exist(*device.rom, "ROM file", device.where);
+    }
+    if (vm.kernel) {
+      must_exist(vm.kernel->kernel, "kernel", vm.where);
+      if (!vm.kernel->initrd.empty()) must_exist(vm.kernel->initrd, "initrd", vm.where);
+    }
+    if (!vm.firmware.code.empty()) must_exist(vm.firmware.code, "firmware_code", vm.where);
+    if (!vm.firmware.vars_template.empty()) {
+      must_exist(vm.firmware.vars_template, "firmware_vars", vm.where);
+    }
+  }
+
+ private:
+  void block_disk(const Disk& disk) {
+    if (!files_.exists(disk.source)) {
+      error("disk source " + disk.source + " does not exist", disk.where);
+      return;
+    }
+    if (!files_.is_block_device(disk.source)) {
+      error("disk source " + disk.source +
+                " is not a block device; use file = \"...\" for an image file",
+            disk.where);
+      return;
+    }
+    if (is_kernel_disk_name(disk.source)) {
+      warning("disk source " + disk.source +
+                  " is a kernel name that can point at another disk after a reboot; use its "
+                  "/dev/disk/by-id/ name (ls -l /dev/disk/by-id)",
+              disk.where);
+    }
+  }
+
+  void file_disk(const Disk& disk) {
+    if (files_.exists(disk.source)) {
+      if (files_.is_block_device(disk.source)) {
+        error("disk file " + disk.source + " is a block device; use source = \"" + disk.source +
+                  "\" to pass it whole",
+              disk.where);
+      }
+      return;
+    }
+    if (!disk.size) {
+      error("disk file " + disk.source + " does not exist; set size to create it", disk.where);
+      return;
+    }
+    std::string directory = std::filesystem::path(disk.source).parent_path().string();
+    if (!files_.exists(directory)) {
+      error("disk file " + disk.source + " cannot be created: directory " + directory +
+                " does not exist",
+            disk.where);
+    }
+  }
+
+  void must_exist(const std::string& path, const std::string& what, const Location& where) {
+    if (!files_.exists(path)) error(what + " " + path + " does not exist", where);
+  }
+
+  void error(std::string message, const Location& where, std::string resource = "") {
+    diagnostics_.push_back({Severity::error, std::move(message), where,
+                            resource.empty() ? resource_ : std::move(resource)});
+  }
+  void warning(std::string message, const Location& where) {
+    diagnostics_.push_back({Severity::warning, std::move(message), where, resource_});
+  }
+
+  const HostFiles& files_;
+  Diagnostics& diagnostics_;
+  std::string resource_;  // the VM being checked: "vm.dsm"
+};
+
+}  // namespace
+
+void check_host_files(const Desired& desired, const HostFiles& files, Diagnostics& diagnostics) {
+  HostCheck check(files, diagnostics);
+  for (const auto& [key, loader] : desired.loaders) check.loader(loader);
+  for (const Vm& vm : desired.vms) check.vm(vm);
+}
+
+}  // namespace virtform

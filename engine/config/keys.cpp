@@ -1,0 +1,74 @@
+#include "engine/config/keys.h"
+
+#include <algorithm>
+#include <array>
+#include <vector>
+
+namespace virtform::keys {
+namespace {
+
+constexpr std::array<std::string_view, 3> kTopLevelKeys = {"project", "loader", "vm"};
+constexpr std::array<std::string_view, 2> kLoaderKeys = {"image", "sha256"};
+constexpr std::array<std::string_view, 25> kVmKeys = {
+    "name",          "type",     "memory", "vcpus",  "machine",   "firmware", "firmware_code",
+    "firmware_vars", "nvram",    "cpu",    "state",  "autostart", "restart",  "shutdown_timeout",
+    "force_stop",    "adopt",    "kernel", "initrd", "cmdline",   "boot",     "disk",
+    "nic",           "graphics", "serial", "pci"};
+constexpr std::array<std::string_view, 2> kBootKeys = {"loader", "bus"};
+constexpr std::array<std::string_view, 6> kDiskKeys = {"source", "file", "size",
+                                                       "format", "bus",  "readonly"};
+constexpr std::array<std::string_view, 4> kNicKeys = {"bridge", "network", "model", "mac"};
+constexpr std::array<std::string_view, 2> kGraphicsKeys = {"type", "listen"};
+constexpr std::array<std::string_view, 1> kSerialKeys = {"type"};
+constexpr std::array<std::string_view, 6> kPciKeys = {"address", "vendor",  "device",
+                                                      "rom",     "managed", "bind"};
+
+}  // namespace
+
+const std::span<const std::string_view> kTopLevel = kTopLevelKeys;
+const std::span<const std::string_view> kLoader = kLoaderKeys;
+const std::span<const std::string_view> kVm = kVmKeys;
+const std::span<const std::string_view> kBoot = kBootKeys;
+const std::span<const std::string_view> kDisk = kDiskKeys;
+const std::span<const std::string_view> kNic = kNicKeys;
+const std::span<const std::string_view> kGraphics = kGraphicsKeys;
+const std::span<const std::string_view> kSerial = kSerialKeys;
+const std::span<const std::string_view> kPci = kPciKeys;
+
+std::size_t edit_distance(std::string_view from, std::string_view to) {
+  // Optimal string alignment: Levenshtein plus transposition, so "memroy" is one edit away.
+  const std::size_t rows = from.size() + 1, columns = to.size() + 1;
+  std::vector<std::size_t> d(rows * columns);
+  auto at = [&](std::size_t i, std::size_t j) -> std::size_t& { return d[i * columns + j]; };
+  for (std::size_t i = 0; i < rows; ++i) at(i, 0) = i;
+  for (std::size_t j = 0; j < columns; ++j) at(0, j) = j;
+  for (std::size_t i = 1; i < rows; ++i) {
+    for (std::size_t j = 1; j < columns; ++j) {
+      std::size_t cost = from[i - 1] == to[j - 1] ? 0 : 1;
+      at(i, j) = std::min({at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost});
+      if (i > 1 && j > 1 && from[i - 1] == to[j - 2] && from[i - 2] == to[j - 1]) {
+        at(i, j) = std::min(at(i, j), at(i - 2, j - 2) + 1);
+      }
+    }
+  }
+  return at(rows - 1, columns - 1);
+}
+
+std::optional<std::string> nearest(std::string_view word,
+                                   std::span<const std::string_view> candidates) {
+  std::optional<std::string> best;
+  std::size_t best_distance = 0;
+  for (std::string_view candidate : candidates) {
+    std::size_t distance = edit_distance(word, candidate);
+    // A third of the word may be wrong; beyond that a suggestion is more confusing than helpful.
+    std::size_t allowed = std::max<std::size_t>(1, std::min(word.size(), candidate.size()) / 3);
+    if (distance > allowed) continue;
+    if (!best || distance < best_distance) {
+      best = std::string(candidate);
+      best_distance = distance;
+    }
+  }
+  return best;
+}
+
+}  // namespace virtform::keys

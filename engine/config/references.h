@@ -1,0 +1,14 @@
+#pragma once
+// Checks between resources, once every file has been read: a VM's boot loader must be defined,
+// a disk or PCI device belongs to one VM only, and domain names are unique.
+
+#include "engine/model/diagnostic.h"
+#include "engine/model/vm.h"
+
+namespace virtform {
+
+// Gives each boot loader disk its loader's image (dropping disks whose loader is undefined,
+// with an error suggesting the nearest defined one), then reports everything claimed twice.
+void resolve_references(Desired& desired, Diagnostics& diagnostics);
+
+}  // namespace virtform

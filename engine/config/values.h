@@ -1,0 +1,31 @@
+#pragma once
+// Parsing and checking of the scalar values the configuration accepts: sizes, durations, PCI
+// addresses, MAC addresses, checksums. Pure functions, shared by the loader and its tests.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace virtform {
+
+// The size units the configuration accepts, for messages: "KiB, MiB, GiB, TiB".
+inline constexpr std::string_view kSizeUnits = "KiB, MiB, GiB, TiB";
+
+// "120s", "2m", "1h" -> seconds. Nothing on bad input (no unit, negative, overflow).
+std::optional<std::chrono::seconds> parse_duration(std::string_view text);
+
+// "0000:08:00.0" or "08:00.0" (any case) -> "0000:08:00.0". Nothing if it is not a PCI address.
+std::optional<std::string> canonical_pci_address(std::string_view text);
+
+// "52:54:00:AB:cd:ef" -> "52:54:00:ab:cd:ef". Nothing unless six colon-separated hex octets.
+std::optional<std::string> canonical_mac(std::string_view text);
+
+// True if the MAC's first octet has the group bit set; libvirt refuses those for a NIC.
+bool is_multicast_mac(std::string_view canonical);
+
+// True if `text` is exactly `length` hexadecimal digits.
+bool is_hex(std::string_view text, std::size_t length);
+
+}  // namespace virtform

@@ -1,0 +1,351 @@
+#include "engine/config/vm_reader.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "engine/config/keys.h"
+#include "engine/config/table_reader.h"
+#include "engine/config/values.h"
+
+namespace virtform {
+namespace {
+
+std::optional<DiskBus> read_bus(TableReader& reader) {
+  return reader.choice<DiskBus>("bus", {{"virtio", DiskBus::virtio},
+                                        {"scsi", DiskBus::scsi},
+                                        {"sata", DiskBus::sata},
+                                        {"usb", DiskBus::usb}});
+}
+
+void read_power(TableReader& reader, Vm& vm) {
+  vm.state = reader.choice<PowerState>(
+      "state", {{"running", PowerState::running}, {"stopped", PowerState::stopped}});
+  vm.autostart = reader.boolean("autostart");
+  if (auto restart = reader.choice<RestartPolicy>(
+          "restart", {{"never", RestartPolicy::never}, {"allowed", RestartPolicy::allowed}})) {
+    vm.restart = *restart;
+  }
+  if (auto timeout = reader.duration("shutdown_timeout")) vm.shutdown_timeout = *timeout;
+  vm.force_stop = reader.boolean("force_stop").value_or(false);
+  vm.adopt = reader.boolean("adopt").value_or(false);
+}
+
+void read_cpu_and_memory(TableReader& reader, Vm& vm) {
+  if (auto type = reader.choice<DomainType>(
+          "type", {{"kvm", DomainType::kvm}, {"qemu", DomainType::qemu}})) {
+    vm.type = *type;
+  }
+  if (auto kib = reader.size_kib("memory")) vm.memory_kib = *kib;
+  if (auto vcpus = reader.integer("vcpus")) {
+    // 4096 is far beyond any host's CPUs; it only guards against typos and overflow.
+    if (*vcpus < 1 || *vcpus > 4096) {
+      reader.error("vcpus", "vcpus must be between 1 and 4096; got " + std::to_string(*vcpus));
+    } else {
+      vm.vcpus = static_cast<unsigned>(*vcpus);
+    }
+  }
+  if (auto machine = reader.string("machine")) vm.machine = *machine;
+  vm.cpu = reader.string("cpu");
+}
+
+void read_firmware(TableReader& reader, Vm& vm) {
+  if (auto kind = reader.choice<FirmwareKind>(
+          "firmware", {{"bios", FirmwareKind::bios}, {"uefi", FirmwareKind::uefi}})) {
+    vm.firmware.kind = *kind;
+  }
+  auto code = reader.path("firmware_code");
+  auto vars = reader.path("firmware_vars");
+  auto nvram = reader.path("nvram");
+  if (vm.firmware.kind != FirmwareKind::uefi) {
+    for (const char* key : {"firmware_code", "firmware_vars", "nvram"}) {
+      if (reader.has(key)) {
+        reader.error(key, std::string(key) + " applies only with firmware = \"uefi\"");
+      }
+    }
+    return;
+  }
+  // Code and variables come in matching pairs; half of one pair with half of another won't boot.
+  if (reader.has("firmware_code") != reader.has("firmware_vars")) {
+    const char* set = reader.has("firmware_code") ? "firmware_code" : "firmware_vars";
+    reader.error(set, "firmware_code and firmware_vars must be set together");
+  }
+  vm.firmware.code = code.value_or("");
+  vm.firmware.vars_template = vars.value_or("");
+  vm.firmware.nvram =
+      nvram.value_or(std::string(kDefaultNvramDirectory) + "/" + vm.name + "_VARS.fd");
+}
+
+void read_kernel(TableReader& reader, Vm& vm) {
+  auto kernel = reader.path("kernel");
+  auto initrd = reader.path("initrd");
+  auto cmdline = reader.string("cmdline");
+  if (!reader.has("kernel")) {
+    for (const char* key : {"initrd", "cmdline"}) {
+      if (reader.has(key)) reader.error(key, std::string(key) + " needs kernel to be set");
+    }
+    return;
+  }
+  if (kernel) vm.kernel = DirectKernel{*kernel, initrd.value_or(""), cmdline.value_or("")};
+}
+
+// [vm.X.boot]: the loader image becomes the first disk, first in the boot order.
+void read_boot(TableReader& parent, Vm& vm) {
+  const toml::table* table = parent.table("boot");
+  if (!table) return;
+  TableReader reader = parent.child(*table, "boot");
+  reader.reject_unknown_keys(keys::kBoot);
+  auto loader = reader.string("loader");
+  auto bus = read_bus(reader);
+  if (!reader.has("loader")) {
+    reader.error(reader.heading() + " needs loader = \"<name of a [loader.X]>\"");
+  }
+  if (!loader) return;
+  if (vm.kernel) {
+    reader.error("loader", "boot.loader and kernel both choose what the guest boots; set one");
+  }
+  Disk disk;
+  disk.kind = DiskSource::file;
+  disk.bus = bus.value_or(DiskBus::usb);
+  disk.format = "raw";
+  disk.boot_order = 1;
+  disk.loader = *loader;
+  disk.where = reader.where("loader");
+  vm.disks.insert(vm.disks.begin(), std::move(disk));
+}
+
+bool ends_with(const std::string& text, std::string_view suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// One [[vm.X.disk]]; nothing if it names no usable source.
+std::optional<Disk> read_disk(TableReader& reader) {
+  reader.reject_unknown_keys(keys::kDisk);
+  auto source = reader.path("source");
+  auto file = reader.path("file");
+  auto format = reader.choice<std::string>("format", {{"raw", "raw"}, {"qcow2", "qcow2"}});
+  auto size_kib = reader.size_kib("size");
+  auto bus = read_bus(reader);
+  auto readonly = reader.boolean("readonly");
+  bool has_source = reader.has("source"), has_file = reader.has("file");
+  if (has_source && has_file) {
+    reader.error(
+        "a disk sets either source (a whole block device) or file (an image file), not "
+        "both");
+    return std::nullopt;
+  }
+  if (!has_source && !has_file) {
+    reader.error(
+        "a disk needs source = \"/dev/disk/by-id/...\" (a whole block device) or "
+        "file = \"...\" (an image file)");
+    return std::nullopt;
+  }
+  Disk disk;
+  disk.where = reader.where();
+  disk.bus = bus.value_or(DiskBus::virtio);
+  disk.readonly = readonly.value_or(false);
+  if (has_source) {
+    disk.kind = DiskSource::block;
+    if (format == "qcow2") {
+      reader.error("format",
+                   "format \"qcow2\" needs an image file; a block device source is "
+                   "always passed raw");
+    }
+    if (reader.has("size")) {
+      reader.error("size",
+                   "size applies only to image files (file = ...); a block device has "
+                   "its own size");
+    }
+    if (!source) return std::nullopt;
+    disk.source = *source;
+    return disk;
+  }
+  if (!file) return std::nullopt;
+  disk.kind = DiskSource::file;
+  disk.source = *file;
+  disk.format = format.value_or(ends_with(*file, ".qcow2") ? "qcow2" : "raw");
+  if (size_kib) disk.size = *size_kib * 1024;
+  return disk;
+}
+
+// One [[vm.X.nic]]; nothing if it does not say what it connects to.
+std::optional<Nic> read_nic(TableReader& reader) {
+  reader.reject_unknown_keys(keys::kNic);
+  auto bridge = reader.string("bridge");
+  auto network = reader.string("network");
+  auto model = reader.string("model");
+  auto mac_text = reader.string("mac");
+  std::optional<std::string> mac;
+  if (mac_text) {
+    mac = canonical_mac(*mac_text);
+    if (!mac) {
+      reader.error("mac", "mac \"" + *mac_text +
+                              "\" is not a MAC address (six hex octets: \"52:54:00:12:34:56\")");
+    } else if (is_multicast_mac(*mac)) {
+      reader.error("mac", "mac \"" + *mac_text +
+                              "\" is a multicast address; a NIC needs a unicast one (even first "
+                              "octet, e.g. 52:54:00:...)");
+      mac.reset();
+    }
+  }
+  bool has_bridge = reader.has("bridge"), has_network = reader.has("network");
+  if (has_bridge == has_network) {
+    reader.error(has_bridge ? "a nic connects to either a bridge or a network, not both"
+                            : "a nic needs bridge = \"br0\" (a host bridge) or network = "
+                              "\"default\" (a libvirt network)");
+    return std::nullopt;
+  }
+  Nic nic;
+  nic.where = reader.where();
+  nic.kind = has_bridge ? NicSource::bridge : NicSource::network;
+  nic.source = has_bridge ? bridge.value_or("") : network.value_or("");
+  nic.model = model.value_or("virtio");
+  nic.mac = mac;
+  if (nic.source.empty()) return std::nullopt;
+  return nic;
+}
+
+// vendor / device ids: four hex digits, kept in lower case as sysfs shows them.
+std::optional<std::string> read_pci_id(TableReader& reader, std::string_view key) {
+  auto text = reader.string(key);
+  if (!text) return std::nullopt;
+  if (!is_hex(*text, 4)) {
+    reader.error(
+        key, std::string(key) + " must be four hex digits such as \"1002\"; got \"" + *text + "\"");
+    return std::nullopt;
+  }
+  std::string id = *text;
+  std::transform(id.begin(), id.end(), id.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return id;
+}
+
+// One [[vm.X.pci]]; nothing without a valid address.
+std::optional<PciDevice> read_pci(TableReader& reader) {
+  reader.reject_unknown_keys(keys::kPci);
+  PciDevice device;
+  device.where = reader.where();
+  device.vendor = read_pci_id(reader, "vendor");
+  device.device = read_pci_id(reader, "device");
+  device.rom = reader.path("rom");
+  auto managed = reader.boolean("managed");
+  device.bind = reader.choice<std::string>("bind", {{"vfio-pci", "vfio-pci"}});
+  device.managed = managed.value_or(true);
+  if (device.bind) {
+    // virtform binds the device itself, so libvirt must not also detach and reattach it.
+    if (managed == true) {
+      reader.error("managed", "managed = true conflicts with bind = \"" + *device.bind +
+                                  "\": a device virtform binds is unmanaged; drop one of them");
+    }
+    device.managed = false;
+  }
+  auto address_text = reader.string("address");
+  if (!reader.has("address")) {
+    reader.error("a pci device needs address = \"0000:08:00.0\" (see lspci -D)");
+    return std::nullopt;
+  }
+  if (!address_text) return std::nullopt;
+  auto address = canonical_pci_address(*address_text);
+  if (!address) {
+    reader.error("address", "address \"" + *address_text +
+                                "\" is not a PCI address (domain:bus:slot.function, "
+                                "\"0000:08:00.0\" or \"08:00.0\")");
+    return std::nullopt;
+  }
+  device.address = *address;
+  return device;
+}
+
+// Each element of the array of tables `name` through `read`, kept when it reads.
+template <typename Item, typename Read>
+std::vector<Item> read_each(TableReader& parent, std::string_view name, Read read) {
+  std::vector<Item> items;
+  const toml::array* array = parent.array_of_tables(name);
+  if (!array) return items;
+  for (const toml::node& element : *array) {
+    TableReader reader = parent.child(*element.as_table(), name, true);
+    if (auto item = read(reader)) items.push_back(std::move(*item));
+  }
+  return items;
+}
+
+void read_devices(TableReader& reader, Vm& vm) {
+  for (Disk& disk : read_each<Disk>(reader, "disk", read_disk)) vm.disks.push_back(disk);
+  vm.nics = read_each<Nic>(reader, "nic", read_nic);
+  vm.pci = read_each<PciDevice>(reader, "pci", read_pci);
+  if (const toml::table* table = reader.table("graphics")) {
+    TableReader graphics = reader.child(*table, "graphics");
+    graphics.reject_unknown_keys(keys::kGraphics);
+    auto type = graphics.choice<GraphicsType>(
+        "type",
+        {{"spice", GraphicsType::spice}, {"vnc", GraphicsType::vnc}, {"none", GraphicsType::none}});
+    auto listen = graphics.string("listen");
+    if (!graphics.has("type"))
+      graphics.error(graphics.heading() + " needs type = \"spice\", \"vnc\" or \"none\"");
+    if (type == GraphicsType::none && listen) {
+      graphics.error("listen", "listen makes no sense with type = \"none\"");
+    }
+    if (type) vm.graphics = Graphics{*type, listen.value_or("")};
+  }
+  if (const toml::table* table = reader.table("serial")) {
+    TableReader serial = reader.child(*table, "serial");
+    serial.reject_unknown_keys(keys::kSerial);
+    auto type = serial.choice<std::string>("type", {{"pty", "pty"}});
+    if (type || !serial.has("type")) vm.serial = Serial{type.value_or("pty")};
+  }
+}
+
+}  // namespace
+
+bool is_valid_resource_key(const std::string& key) {
+  return !key.empty() && std::all_of(key.begin(), key.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_';
+  });
+}
+
+Loader read_loader(const toml::table& table, const std::string& key, const std::string& file,
+                   Diagnostics& diagnostics) {
+  TableReader reader(table, "loader." + key, file, diagnostics);
+  reader.reject_unknown_keys(keys::kLoader);
+  Loader loader;
+  loader.key = key;
+  loader.where = reader.where();
+  if (auto image = reader.path("image")) {
+    loader.image = *image;
+  } else if (!reader.has("image")) {
+    reader.error(reader.heading() + " needs image = \"/path/to/loader.img\"");
+  }
+  if (auto sha256 = reader.string("sha256")) {
+    if (is_hex(*sha256, 64)) {
+      std::transform(sha256->begin(), sha256->end(), sha256->begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      loader.sha256 = *sha256;
+    } else {
+      reader.error("sha256", "sha256 must be 64 hex digits (the output of sha256sum)");
+    }
+  }
+  return loader;
+}
+
+Vm read_vm(const toml::table& table, const std::string& key, const std::string& file,
+           Diagnostics& diagnostics) {
+  TableReader reader(table, "vm." + key, file, diagnostics);
+  reader.reject_unknown_keys(keys::kVm);
+  Vm vm;
+  vm.key = key;
+  vm.where = reader.where();
+  vm.name = reader.string("name").value_or(key);
+  // libvirt keeps each domain in <name>.xml; a slash would make that a path.
+  if (vm.name.find('/') != std::string::npos) {
+    reader.error("name", "name must not contain '/'");
+  }
+  read_cpu_and_memory(reader, vm);
+  read_firmware(reader, vm);
+  read_power(reader, vm);
+  read_kernel(reader, vm);
+  read_boot(reader, vm);
+  read_devices(reader, vm);
+  return vm;
+}
+
+}  // namespace virtform

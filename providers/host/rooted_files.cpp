@@ -1,0 +1,201 @@
+#include "providers/host/rooted_files.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <sstream>
+
+#include "engine/system/hypervisor.h"
+
+namespace virtform {
+namespace {
+
+// As the kernel's own limit on symlinks followed in one lookup (MAXSYMLINKS).
+constexpr int kMaxSymlinkHops = 40;
+
+std::deque<std::string> components_of(const std::string& path) {
+  std::deque<std::string> components;
+  std::stringstream stream(path);
+  std::string part;
+  while (std::getline(stream, part, '/')) {
+    if (!part.empty() && part != ".") components.push_back(part);
+  }
+  return components;
+}
+
+std::string join(const std::vector<std::string>& components) {
+  std::string path;
+  for (const std::string& part : components) path += "/" + part;
+  return path.empty() ? "/" : path;
+}
+
+std::optional<std::string> read_link(const std::string& path) {
+  std::vector<char> buffer(4096);
+  ssize_t length = ::readlink(path.c_str(), buffer.data(), buffer.size());
+  if (length < 0 || static_cast<std::size_t>(length) >= buffer.size()) return std::nullopt;
+  return std::string(buffer.data(), static_cast<std::size_t>(length));
+}
+
+[[noreturn]] void fail(const std::string& message, int error) {
+  throw SystemError(message + ": " + std::strerror(error));
+}
+
+// Runs `qemu-img create -f qcow2 <path> <bytes>` without a shell; throws with its stderr.
+void run_qemu_img_create(const std::string& path, std::uint64_t bytes) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) fail("cannot create a pipe for qemu-img", errno);
+  std::string size = std::to_string(bytes);
+  pid_t pid = ::fork();
+  if (pid < 0) fail("cannot start qemu-img", errno);
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], STDERR_FILENO);
+    int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) ::dup2(null, STDOUT_FILENO);
+    const char* argv[] = {"qemu-img", "create",     "-q",         "-f",
+                          "qcow2",    path.c_str(), size.c_str(), nullptr};
+    ::execvp("qemu-img", const_cast<char* const*>(argv));
+    std::string message = std::string("cannot run qemu-img: ") + std::strerror(errno) + "\n";
+    (void)!::write(STDERR_FILENO, message.data(), message.size());
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  std::string errors;
+  char buffer[512];
+  ssize_t count;
+  while ((count = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0) {
+    errors.append(buffer, static_cast<std::size_t>(count));
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  while (!errors.empty() && errors.back() == '\n') errors.pop_back();
+  throw SystemError("qemu-img create -f qcow2 " + path + " " + size + " failed" +
+                    (errors.empty() ? std::string() : ": " + errors));
+}
+
+}  // namespace
+
+RootedHostFiles::RootedHostFiles(std::string root) : root_(std::move(root)) {
+  while (!root_.empty() && root_.back() == '/') root_.pop_back();
+}
+
+std::optional<std::string> RootedHostFiles::resolve(const std::string& path) const {
+  std::deque<std::string> pending = components_of(path);
+  std::vector<std::string> resolved;
+  int hops = 0;
+  while (!pending.empty()) {
+    std::string part = std::move(pending.front());
+    pending.pop_front();
+    if (part == "..") {
+      // ".." at the root stays at the root, as it does on the real "/".
+      if (!resolved.empty()) resolved.pop_back();
+      continue;
+    }
+    resolved.push_back(part);
+    std::string here = root_ + join(resolved);
+    struct stat info;
+    if (::lstat(here.c_str(), &info) != 0 || !S_ISLNK(info.st_mode)) continue;
+    if (++hops > kMaxSymlinkHops) return std::nullopt;
+    auto target = read_link(here);
+    if (!target) return std::nullopt;
+    resolved.pop_back();
+    // An absolute target starts again at the root — the recorded tree's, not this machine's.
+    if (!target->empty() && target->front() == '/') resolved.clear();
+    std::deque<std::string> target_parts = components_of(*target);
+    pending.insert(pending.begin(), target_parts.begin(), target_parts.end());
+  }
+  return join(resolved);
+}
+
+std::optional<std::string> RootedHostFiles::real_path(const std::string& path) const {
+  auto resolved = resolve(path);
+  if (!resolved) return std::nullopt;
+  return is_real_host() ? *resolved : root_ + *resolved;
+}
+
+bool RootedHostFiles::exists(const std::string& path) const {
+  auto real = real_path(path);
+  struct stat info;
+  return real && ::lstat(real->c_str(), &info) == 0;
+}
+
+bool RootedHostFiles::is_block_device(const std::string& path) const {
+  auto resolved = resolve(path);
+  if (!resolved) return false;
+  std::string real = is_real_host() ? *resolved : root_ + *resolved;
+  struct stat info;
+  if (::stat(real.c_str(), &info) != 0) return false;
+  if (S_ISBLK(info.st_mode)) return true;
+  return !is_real_host() && S_ISREG(info.st_mode) && resolved->starts_with("/dev/");
+}
+
+std::optional<std::string> RootedHostFiles::read(const std::string& path) const {
+  auto real = real_path(path);
+  if (!real) return std::nullopt;
+  std::ifstream in(*real, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return std::nullopt;
+  return text.str();
+}
+
+std::vector<std::string> RootedHostFiles::list(const std::string& directory) const {
+  std::vector<std::string> names;
+  auto real = real_path(directory);
+  if (!real) return names;
+  DIR* dir = ::opendir(real->c_str());
+  if (!dir) return names;
+  while (const dirent* entry = ::readdir(dir)) {
+    std::string name = entry->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  ::closedir(dir);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void RootedHostFiles::create_image(const std::string& path, const std::string& format,
+                                   std::uint64_t bytes) {
+  if (format != "raw" && format != "qcow2") {
+    throw SystemError("cannot create " + path + ": unknown image format \"" + format + "\"");
+  }
+  if (bytes == 0) throw SystemError("cannot create " + path + ": the size is zero");
+  auto real = real_path(path);
+  if (!real) throw SystemError("cannot create " + path + ": too many levels of symbolic links");
+  // O_EXCL claims the name first, so an existing image is never touched, even by qemu-img.
+  int fd = ::open(real->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST) throw SystemError("refusing to create " + path + ": it already exists");
+    fail("cannot create " + path, errno);
+  }
+  if (format == "raw") {
+    int result = ::ftruncate(fd, static_cast<off_t>(bytes));
+    int error = errno;
+    ::close(fd);
+    if (result != 0) {
+      ::unlink(real->c_str());
+      fail("cannot size " + path + " to " + std::to_string(bytes) + " bytes", error);
+    }
+    return;
+  }
+  ::close(fd);
+  try {
+    run_qemu_img_create(*real, bytes);
+  } catch (...) {
+    ::unlink(real->c_str());
+    throw;
+  }
+}
+
+}  // namespace virtform

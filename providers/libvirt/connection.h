@@ -1,0 +1,58 @@
+#pragma once
+// RAII over libvirt's handles. Every failure becomes a SystemError carrying libvirt's own message
+// (virGetLastErrorMessage), and libvirt's default habit of printing errors to stderr is silenced.
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/system/hypervisor.h"
+
+namespace virtform {
+
+struct DomainFree {
+  void operator()(virDomainPtr domain) const { virDomainFree(domain); }
+};
+struct NetworkFree {
+  void operator()(virNetworkPtr network) const { virNetworkFree(network); }
+};
+// Owned handles; freed (not destroyed) when they go out of scope.
+using DomainHandle = std::unique_ptr<virDomain, DomainFree>;
+using NetworkHandle = std::unique_ptr<virNetwork, NetworkFree>;
+
+// Throws SystemError "<what>: <libvirt's last error message>".
+[[noreturn]] void throw_libvirt_error(const std::string& what);
+// The last libvirt error code of this thread (VIR_ERR_*), VIR_ERR_OK when none.
+int last_libvirt_error_code();
+
+// One read-write connection. libvirt's connections are thread-safe; this class adds no mutable
+// state, so one Connection may serve several threads.
+class Connection {
+ public:
+  // Opens `uri` read-write; throws SystemError when it cannot.
+  explicit Connection(const std::string& uri);
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // The URI as given.
+  const std::string& uri() const { return uri_; }
+  // The raw handle, for calls this class does not wrap.
+  virConnectPtr get() const { return connection_; }
+
+  // The domain called `name`; throws SystemError when there is none.
+  DomainHandle domain(const std::string& name) const;
+  // Every domain, active or not, in one call.
+  std::vector<DomainHandle> all_domains() const;
+  // Every network, active or not, in one call.
+  std::vector<NetworkHandle> all_networks() const;
+
+ private:
+  std::string uri_;                     // as given to the constructor
+  virConnectPtr connection_ = nullptr;  // open for the object's whole life
+};
+
+}  // namespace virtform

@@ -1,0 +1,179 @@
+#include "providers/libvirt/device_xml.h"
+
+#include "providers/libvirt/xml_support.h"
+
+namespace virtform::device_xml {
+
+namespace {
+
+void explain(std::string* why_not, const std::string& reason) {
+  if (why_not) *why_not = reason;
+}
+
+std::string describe_disk(const pugi::xml_node& disk) {
+  return "disk type='" + std::string(disk.attribute("type").as_string()) + "' device='" +
+         disk.attribute("device").as_string("disk") + "' (target " +
+         disk.child("target").attribute("dev").as_string("?") + ")";
+}
+
+std::optional<std::string> disk_source(const pugi::xml_node& disk, DiskSource kind) {
+  pugi::xml_node source = disk.child("source");
+  const char* attribute = kind == DiskSource::block ? "dev" : "file";
+  if (!source.attribute(attribute)) return std::nullopt;
+  return source.attribute(attribute).value();
+}
+
+std::optional<DiskBus> bus_of(const pugi::xml_node& target) {
+  if (target.attribute("bus")) return xml::disk_bus(target.attribute("bus").value());
+  // Older definitions may leave the bus out; libvirt then derives it from the name.
+  std::string dev = target.attribute("dev").as_string();
+  if (dev.rfind("vd", 0) == 0) return DiskBus::virtio;
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Disk> read_disk(const pugi::xml_node& element, std::string* why_not) {
+  std::string type = element.attribute("type").as_string();
+  std::string device = element.attribute("device").as_string("disk");
+  if (device != "disk" || (type != "block" && type != "file")) {
+    explain(why_not, describe_disk(element));
+    return std::nullopt;
+  }
+  Disk disk;
+  disk.kind = type == "block" ? DiskSource::block : DiskSource::file;
+  auto source = disk_source(element, disk.kind);
+  auto bus = bus_of(element.child("target"));
+  if (!source || !bus) {
+    explain(why_not, describe_disk(element) + (source ? " on bus '" : " without a source") +
+                         (source ? element.child("target").attribute("bus").as_string() : "") +
+                         (source ? "'" : ""));
+    return std::nullopt;
+  }
+  disk.source = *source;
+  disk.bus = *bus;
+  disk.format = element.child("driver").attribute("type").as_string("raw");
+  disk.readonly = bool(element.child("readonly"));
+  if (pugi::xml_node boot = element.child("boot"))
+    disk.boot_order = boot.attribute("order").as_uint();
+  return disk;
+}
+
+std::optional<Nic> read_nic(const pugi::xml_node& element, std::string* why_not) {
+  std::string type = element.attribute("type").as_string();
+  if (type != "bridge" && type != "network") {
+    explain(why_not, "interface type='" + type + "'");
+    return std::nullopt;
+  }
+  Nic nic;
+  nic.kind = type == "bridge" ? NicSource::bridge : NicSource::network;
+  nic.source = element.child("source").attribute(type.c_str()).as_string();
+  nic.model = element.child("model").attribute("type").as_string();
+  if (pugi::xml_node mac = element.child("mac")) nic.mac = mac.attribute("address").as_string();
+  return nic;
+}
+
+std::optional<PciDevice> read_hostdev(const pugi::xml_node& element, std::string* why_not) {
+  std::string mode = element.attribute("mode").as_string();
+  std::string type = element.attribute("type").as_string();
+  if (mode != "subsystem" || type != "pci") {
+    explain(why_not, "hostdev mode='" + mode + "' type='" + type + "'");
+    return std::nullopt;
+  }
+  PciDevice device;
+  device.address = xml::pci_address(element.child("source").child("address"));
+  device.managed = std::string(element.attribute("managed").as_string("no")) == "yes";
+  if (pugi::xml_node rom = element.child("rom"); rom.attribute("file")) {
+    device.rom = rom.attribute("file").value();
+  }
+  return device;
+}
+
+pugi::xml_node append_disk(pugi::xml_node parent, const Disk& disk, const std::string& target) {
+  bool block = disk.kind == DiskSource::block;
+  pugi::xml_node element = parent.append_child("disk");
+  element.append_attribute("type") = block ? "block" : "file";
+  element.append_attribute("device") = "disk";
+  pugi::xml_node driver = element.append_child("driver");
+  driver.append_attribute("name") = "qemu";
+  // Whole host disks are raw; bypassing the host cache keeps the guest's writes honest.
+  driver.append_attribute("type") = block ? "raw" : disk.format.c_str();
+  if (block) {
+    driver.append_attribute("cache") = "none";
+    driver.append_attribute("io") = "native";
+  }
+  element.append_child("source").append_attribute(block ? "dev" : "file") = disk.source.c_str();
+  pugi::xml_node target_node = element.append_child("target");
+  target_node.append_attribute("dev") = target.c_str();
+  target_node.append_attribute("bus") = to_string(disk.bus).c_str();
+  if (disk.boot_order) element.append_child("boot").append_attribute("order") = *disk.boot_order;
+  if (disk.readonly) element.append_child("readonly");
+  return element;
+}
+
+pugi::xml_node append_nic(pugi::xml_node parent, const Nic& nic) {
+  std::string type = to_string(nic.kind);
+  pugi::xml_node element = parent.append_child("interface");
+  element.append_attribute("type") = type.c_str();
+  if (nic.mac) element.append_child("mac").append_attribute("address") = nic.mac->c_str();
+  element.append_child("source").append_attribute(type.c_str()) = nic.source.c_str();
+  if (!nic.model.empty())
+    element.append_child("model").append_attribute("type") = nic.model.c_str();
+  return element;
+}
+
+pugi::xml_node append_hostdev(pugi::xml_node parent, const PciDevice& device) {
+  pugi::xml_node element = parent.append_child("hostdev");
+  element.append_attribute("mode") = "subsystem";
+  element.append_attribute("type") = "pci";
+  element.append_attribute("managed") = device.managed ? "yes" : "no";
+  xml::set_pci_address(element.append_child("source").append_child("address"), device.address);
+  if (device.rom) element.append_child("rom").append_attribute("file") = device.rom->c_str();
+  return element;
+}
+
+void append_graphics(pugi::xml_node parent, const Graphics& graphics) {
+  if (graphics.type == GraphicsType::none) return;
+  pugi::xml_node element = parent.append_child("graphics");
+  element.append_attribute("type") = to_string(graphics.type).c_str();
+  element.append_attribute("autoport") = "yes";
+  if (graphics.listen.empty()) return;
+  element.append_attribute("listen") = graphics.listen.c_str();
+  pugi::xml_node listen = element.append_child("listen");
+  listen.append_attribute("type") = "address";
+  listen.append_attribute("address") = graphics.listen.c_str();
+}
+
+void append_serial(pugi::xml_node parent, const Serial& serial) {
+  pugi::xml_node element = parent.append_child("serial");
+  element.append_attribute("type") = serial.type.c_str();
+  element.append_child("target").append_attribute("port") = 0;
+  pugi::xml_node console = parent.append_child("console");
+  console.append_attribute("type") = serial.type.c_str();
+  pugi::xml_node target = console.append_child("target");
+  target.append_attribute("type") = "serial";
+  target.append_attribute("port") = 0;
+}
+
+bool same_disk(const pugi::xml_node& element, const Disk& disk) {
+  std::string type = element.attribute("type").as_string();
+  if (type != to_string(disk.kind)) return false;
+  if (std::string(element.attribute("device").as_string("disk")) != "disk") return false;
+  auto source = disk_source(element, disk.kind);
+  return source && *source == disk.source;
+}
+
+bool same_hostdev(const pugi::xml_node& element, const PciDevice& device) {
+  auto live = read_hostdev(element);
+  return live && live->address == device.address;
+}
+
+std::set<std::string> used_targets(const pugi::xml_node& devices) {
+  std::set<std::string> used;
+  for (pugi::xml_node disk : devices.children("disk")) {
+    used.insert(disk.child("target").attribute("dev").as_string());
+  }
+  return used;
+}
+
+}  // namespace virtform::device_xml

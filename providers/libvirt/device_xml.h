@@ -1,0 +1,41 @@
+#pragma once
+// One device element <-> one model value. Shared by whole-domain parse, render and merge and by
+// hot-plug, so a device is written and recognised the same way everywhere.
+
+#include <optional>
+#include <pugixml.hpp>
+#include <set>
+#include <string>
+
+#include "engine/model/vm.h"
+
+namespace virtform::device_xml {
+
+// A <disk> as the model sees it, or nothing (with the reason in `why_not`) for disks it cannot
+// express: cdroms, network sources, IDE buses...
+std::optional<Disk> read_disk(const pugi::xml_node& disk, std::string* why_not = nullptr);
+// An <interface> of type bridge or network, or nothing with the reason.
+std::optional<Nic> read_nic(const pugi::xml_node& interface, std::string* why_not = nullptr);
+// A PCI <hostdev>, or nothing with the reason (USB, SCSI and mdev host devices).
+std::optional<PciDevice> read_hostdev(const pugi::xml_node& hostdev,
+                                      std::string* why_not = nullptr);
+
+// Appends a <disk> with the given target device name.
+pugi::xml_node append_disk(pugi::xml_node parent, const Disk& disk, const std::string& target);
+// Appends an <interface>; a <mac> only when the model sets one.
+pugi::xml_node append_nic(pugi::xml_node parent, const Nic& nic);
+// Appends a managed or unmanaged PCI <hostdev>.
+pugi::xml_node append_hostdev(pugi::xml_node parent, const PciDevice& device);
+// Appends a <graphics>; nothing for GraphicsType::none.
+void append_graphics(pugi::xml_node parent, const Graphics& graphics);
+// Appends a <serial> and the <console> on it.
+void append_serial(pugi::xml_node parent, const Serial& serial);
+
+// Whether a live element is the model's device: same source, same MAC, same PCI address.
+bool same_disk(const pugi::xml_node& element, const Disk& disk);
+bool same_hostdev(const pugi::xml_node& element, const PciDevice& device);
+
+// Target device names (<target dev>) of every disk under <devices>, cdroms included.
+std::set<std::string> used_targets(const pugi::xml_node& devices);
+
+}  // namespace virtform::device_xml

@@ -1,0 +1,317 @@
+// merge_domain_xml of domain_xml.h: patch the owned fields of a VM into its live definition.
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+#include <vector>
+
+#include "providers/libvirt/device_xml.h"
+#include "providers/libvirt/domain_parts.h"
+#include "providers/libvirt/domain_xml.h"
+#include "providers/libvirt/xml_support.h"
+
+namespace virtform {
+
+namespace {
+
+const std::vector<std::string> kDomainOrder = {
+    "name",      "uuid",      "genid",         "title",     "description", "metadata",
+    "maxMemory", "memory",    "currentMemory", "blkiotune", "memtune",     "memoryBacking",
+    "vcpu",      "iothreads", "cputune",       "resource",  "sysinfo",     "bootloader",
+    "os",        "features",  "cpu",           "clock",     "on_poweroff", "on_reboot",
+    "on_crash",  "pm",        "devices"};
+
+// Whether the desired machine type names the live one: equal, or an alias libvirt expanded at
+// define time ("q35" is now "pc-q35-7.2", "pc" is "pc-i440fx-7.2"). Rewriting it would be drift.
+bool names_live_machine(const std::string& desired, const std::string& live) {
+  if (desired == live) return true;
+  if (desired == "q35") return live.rfind("pc-q35-", 0) == 0;
+  if (desired == "pc") return live.rfind("pc-i440fx-", 0) == 0;
+  return false;
+}
+
+bool is_q35(const std::string& machine) {
+  return machine == "q35" || machine.rfind("pc-q35-", 0) == 0;
+}
+
+// PCI controllers and guest PCI addresses of one chipset do not fit the other (pcie-root vs
+// pci-root); on a switch between q35 and i440fx libvirt lays them out afresh.
+void forget_pci_layout(pugi::xml_node devices) {
+  for (pugi::xml_node device = devices.first_child(); device;) {
+    pugi::xml_node next = device.next_sibling();
+    bool pci_controller = std::string(device.name()) == "controller" &&
+                          std::string(device.attribute("type").as_string()) == "pci";
+    if (pci_controller) {
+      devices.remove_child(device);
+    } else if (pugi::xml_node address = device.child("address");
+               std::string(address.attribute("type").as_string()) == "pci") {
+      device.remove_child(address);
+    }
+    device = next;
+  }
+}
+
+pugi::xml_node domain_child(pugi::xml_node domain, const char* name) {
+  pugi::xml_node child = domain.child(name);
+  return child ? child : domain_parts::insert_ordered(domain, name, kDomainOrder);
+}
+
+void set_size(pugi::xml_node element, std::uint64_t kib) {
+  xml::set_attribute(element, "unit", "KiB");
+  xml::set_text(element, std::to_string(kib));
+}
+
+void merge_resources(pugi::xml_node domain, const Vm& desired) {
+  xml::set_attribute(domain, "type", to_string(desired.type));
+  set_size(domain_child(domain, "memory"), desired.memory_kib);
+  set_size(domain_child(domain, "currentMemory"), desired.memory_kib);
+  pugi::xml_node vcpu = domain_child(domain, "vcpu");
+  xml::set_text(vcpu, std::to_string(desired.vcpus));
+  if (vcpu.attribute("current").as_uint(0) > desired.vcpus) vcpu.remove_attribute("current");
+}
+
+void merge_os(pugi::xml_node domain, const Vm& desired) {
+  pugi::xml_node os = domain_child(domain, "os");
+  pugi::xml_node type = os.child("type");
+  if (!type) type = domain_parts::insert_ordered(os, "type", {"type"});
+  std::string live_machine = type.attribute("machine").as_string();
+  if (!names_live_machine(desired.machine, live_machine)) {
+    if (is_q35(desired.machine) != is_q35(live_machine)) {
+      forget_pci_layout(domain.child("devices"));
+    }
+    xml::set_attribute(type, "machine", desired.machine);
+  }
+  domain_parts::set_firmware(os, desired.firmware);
+  if (desired.kernel) domain_parts::set_kernel(os, *desired.kernel);
+  // libvirt refuses <os><boot dev> next to per-device boot order, which virtform's disks carry.
+  bool ordered = std::any_of(desired.disks.begin(), desired.disks.end(),
+                             [](const Disk& disk) { return disk.boot_order.has_value(); });
+  if (ordered) xml::remove_children(os, "boot");
+}
+
+void merge_cpu(pugi::xml_node domain, const Vm& desired) {
+  if (!desired.cpu) return;
+  pugi::xml_node live = domain.child("cpu");
+  if (domain_parts::cpu_model(live) == desired.cpu) return;
+  // The topology is not virtform's; keep it across a change of model.
+  pugi::xml_document kept;
+  if (pugi::xml_node topology = live.child("topology")) kept.append_copy(topology);
+  if (live) domain.remove_child(live);
+  pugi::xml_node cpu = domain_child(domain, "cpu");
+  domain_parts::write_cpu(cpu, *desired.cpu);
+  if (kept.first_child()) cpu.append_copy(kept.first_child());
+}
+
+// Updates a kept disk element to the desired bus, format, readonly flag and boot order.
+void update_disk(pugi::xml_node element, const Disk& desired, std::set<std::string>& used) {
+  pugi::xml_node target = element.child("target");
+  auto live_bus = xml::disk_bus(target.attribute("bus").as_string());
+  if (live_bus != desired.bus) {
+    used.erase(target.attribute("dev").as_string());
+    std::string name = xml::free_target(desired.bus, used);
+    used.insert(name);
+    xml::set_attribute(target, "dev", name);
+    xml::set_attribute(target, "bus", to_string(desired.bus));
+    // The old bus's address means nothing on the new one; libvirt assigns a fresh one.
+    xml::remove_children(element, "address");
+  }
+  if (desired.kind == DiskSource::file) {
+    xml::set_attribute(xml::child_or_append(element, "driver"), "type", desired.format);
+  }
+  if (desired.readonly && !element.child("readonly")) element.append_child("readonly");
+  if (!desired.readonly) xml::remove_children(element, "readonly");
+  if (desired.boot_order) {
+    xml::set_attribute(xml::child_or_append(element, "boot"), "order",
+                       std::to_string(*desired.boot_order));
+  } else {
+    xml::remove_children(element, "boot");
+  }
+}
+
+void merge_disks(pugi::xml_node devices, const std::vector<Disk>& desired) {
+  std::vector<pugi::xml_node> unclaimed;
+  for (pugi::xml_node element : devices.children("disk")) {
+    if (device_xml::read_disk(element)) unclaimed.push_back(element);
+  }
+  std::vector<pugi::xml_node> matched(desired.size());
+  for (std::size_t i = 0; i < desired.size(); ++i) {
+    auto match = std::find_if(unclaimed.begin(), unclaimed.end(), [&](const pugi::xml_node& e) {
+      return device_xml::same_disk(e, desired[i]);
+    });
+    if (match == unclaimed.end()) continue;
+    matched[i] = *match;
+    unclaimed.erase(match);
+  }
+  // Removed first, so their targets are free for what is added. Disks the model cannot express
+  // (cdroms, network disks) were never candidates: they stay.
+  for (pugi::xml_node stale : unclaimed) devices.remove_child(stale);
+  std::set<std::string> used = device_xml::used_targets(devices);
+  for (std::size_t i = 0; i < desired.size(); ++i) {
+    if (matched[i]) {
+      update_disk(matched[i], desired[i], used);
+      continue;
+    }
+    std::string target = xml::free_target(desired[i].bus, used);
+    used.insert(target);
+    device_xml::append_disk(devices, desired[i], target);
+  }
+  domain_parts::add_disk_controllers(devices, desired);
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return char(std::tolower(c)); });
+  return text;
+}
+
+// Points a kept interface at the desired source and model; its MAC and address stay.
+void update_nic(pugi::xml_node element, const Nic& desired) {
+  std::string type = to_string(desired.kind);
+  auto live = device_xml::read_nic(element);
+  if (live->kind != desired.kind || live->source != desired.source) {
+    xml::set_attribute(element, "type", type);
+    pugi::xml_node source = xml::child_or_append(element, "source");
+    source.remove_attributes();
+    source.append_attribute(type.c_str()) = desired.source.c_str();
+  }
+  if (live->model != desired.model) {
+    xml::set_attribute(xml::child_or_append(element, "model"), "type", desired.model);
+  }
+}
+
+void merge_nics(pugi::xml_node devices, const std::vector<Nic>& desired) {
+  std::vector<pugi::xml_node> unclaimed;
+  for (pugi::xml_node element : devices.children("interface")) {
+    if (device_xml::read_nic(element)) unclaimed.push_back(element);
+  }
+  auto claim = [&](auto predicate) -> pugi::xml_node {
+    auto it = std::find_if(unclaimed.begin(), unclaimed.end(), predicate);
+    if (it == unclaimed.end()) return {};
+    pugi::xml_node element = *it;
+    unclaimed.erase(it);
+    return element;
+  };
+  std::vector<pugi::xml_node> matched(desired.size());
+  // MACs first, so a NIC matched by its kind and source cannot take another's MAC-matched one.
+  for (std::size_t i = 0; i < desired.size(); ++i) {
+    if (!desired[i].mac) continue;
+    matched[i] = claim([&](const pugi::xml_node& e) {
+      auto live = device_xml::read_nic(e);
+      return live->mac && lower(*live->mac) == lower(*desired[i].mac);
+    });
+  }
+  for (std::size_t i = 0; i < desired.size(); ++i) {
+    if (desired[i].mac) continue;
+    matched[i] = claim([&](const pugi::xml_node& e) {
+      auto live = device_xml::read_nic(e);
+      return live->kind == desired[i].kind && live->source == desired[i].source &&
+             live->model == desired[i].model;
+    });
+  }
+  for (std::size_t i = 0; i < desired.size(); ++i) {
+    if (matched[i]) {
+      update_nic(matched[i], desired[i]);
+    } else {
+      device_xml::append_nic(devices, desired[i]);
+    }
+  }
+  for (pugi::xml_node stale : unclaimed) devices.remove_child(stale);
+}
+
+void update_hostdev(pugi::xml_node element, const PciDevice& desired) {
+  xml::set_attribute(element, "managed", desired.managed ? "yes" : "no");
+  if (desired.rom) {
+    xml::set_attribute(xml::child_or_append(element, "rom"), "file", *desired.rom);
+  } else if (pugi::xml_node rom = element.child("rom")) {
+    rom.remove_attribute("file");
+    if (!rom.first_attribute()) element.remove_child(rom);
+  }
+}
+
+void merge_hostdevs(pugi::xml_node devices, const std::vector<PciDevice>& desired) {
+  std::vector<pugi::xml_node> unclaimed;
+  for (pugi::xml_node element : devices.children("hostdev")) {
+    if (device_xml::read_hostdev(element)) unclaimed.push_back(element);
+  }
+  for (const PciDevice& device : desired) {
+    auto match = std::find_if(unclaimed.begin(), unclaimed.end(), [&](const pugi::xml_node& e) {
+      return device_xml::same_hostdev(e, device);
+    });
+    if (match == unclaimed.end()) {
+      device_xml::append_hostdev(devices, device);
+      continue;
+    }
+    update_hostdev(*match, device);
+    unclaimed.erase(match);
+  }
+  for (pugi::xml_node stale : unclaimed) devices.remove_child(stale);
+}
+
+// libvirt gives a SPICE guest a SPICE audio backend and refuses it once SPICE is gone.
+void drop_spice_audio(pugi::xml_node devices) {
+  for (pugi::xml_node audio = devices.child("audio"); audio;) {
+    pugi::xml_node next = audio.next_sibling("audio");
+    if (std::string(audio.attribute("type").as_string()) == "spice") devices.remove_child(audio);
+    audio = next;
+  }
+}
+
+void merge_graphics(pugi::xml_node devices, const std::optional<Graphics>& desired) {
+  if (!desired) return;
+  if (desired->type != GraphicsType::spice) drop_spice_audio(devices);
+  pugi::xml_node live = devices.child("graphics");
+  if (desired->type == GraphicsType::none) {
+    xml::remove_children(devices, "graphics");
+    return;
+  }
+  if (live && to_string(desired->type) == live.attribute("type").as_string()) {
+    std::string listen =
+        live.attribute("listen").as_string(live.child("listen").attribute("address").as_string());
+    if (listen == desired->listen) return;
+  }
+  pugi::xml_document fresh;
+  device_xml::append_graphics(fresh, *desired);
+  if (live) {
+    devices.insert_copy_before(fresh.first_child(), live);
+    devices.remove_child(live);
+  } else {
+    devices.append_copy(fresh.first_child());
+  }
+}
+
+void merge_serial(pugi::xml_node devices, const std::optional<Serial>& desired) {
+  if (!desired) return;
+  pugi::xml_node serial = devices.child("serial");
+  if (!serial) {
+    device_xml::append_serial(devices, *desired);
+    return;
+  }
+  if (desired->type == serial.attribute("type").as_string()) return;
+  xml::set_attribute(serial, "type", desired->type);
+  // The old type's source (a pty path, a file) does not fit the new one.
+  xml::remove_children(serial, "source");
+  if (pugi::xml_node console = devices.child("console")) {
+    xml::set_attribute(console, "type", desired->type);
+    xml::remove_children(console, "source");
+  }
+}
+
+}  // namespace
+
+std::string merge_domain_xml(const std::string& live_xml, const Vm& desired) {
+  pugi::xml_document document = xml::load(live_xml, "live domain definition");
+  pugi::xml_node domain = document.child("domain");
+  domain_parts::set_marker(domain, desired.key, desired.project);
+  merge_resources(domain, desired);
+  merge_os(domain, desired);
+  merge_cpu(domain, desired);
+  pugi::xml_node devices = domain_child(domain, "devices");
+  merge_disks(devices, desired.disks);
+  merge_nics(devices, desired.nics);
+  merge_hostdevs(devices, desired.pci);
+  merge_graphics(devices, desired.graphics);
+  merge_serial(devices, desired.serial);
+  return xml::save(document);
+}
+
+}  // namespace virtform

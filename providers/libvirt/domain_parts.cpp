@@ -1,0 +1,162 @@
+#include "providers/libvirt/domain_parts.h"
+
+#include <algorithm>
+
+#include "providers/libvirt/domain_xml.h"
+#include "providers/libvirt/xml_support.h"
+
+namespace virtform::domain_parts {
+
+namespace {
+
+const std::vector<std::string> kDomainOrder = {"name",  "uuid",        "genid",
+                                               "title", "description", "metadata"};
+const std::vector<std::string> kOsOrder = {"type",   "firmware", "loader", "nvram",
+                                           "kernel", "initrd",   "cmdline"};
+
+// Any controller of the type will do, even libvirt's slower defaults (lsilogic, piix3-uhci):
+// it is not virtio-scsi's place to replace what a live guest already uses. Only "none" is unusable.
+bool has_usable_controller(const pugi::xml_node& devices, const char* type) {
+  for (pugi::xml_node controller : devices.children("controller")) {
+    if (std::string(controller.attribute("type").as_string()) == type &&
+        std::string(controller.attribute("model").as_string()) != "none") {
+      return true;
+    }
+  }
+  return false;
+}
+
+void add_controller(pugi::xml_node devices, const char* type, const char* model) {
+  // A USB controller with model='none' forbids USB devices; it has to go before one is added.
+  for (pugi::xml_node controller = devices.child("controller"); controller;) {
+    pugi::xml_node next = controller.next_sibling("controller");
+    if (std::string(controller.attribute("type").as_string()) == type &&
+        std::string(controller.attribute("model").as_string()) == "none") {
+      devices.remove_child(controller);
+    }
+    controller = next;
+  }
+  pugi::xml_node controller = devices.append_child("controller");
+  controller.append_attribute("type") = type;
+  controller.append_attribute("model") = model;
+}
+
+}  // namespace
+
+pugi::xml_node insert_ordered(pugi::xml_node parent, const char* name,
+                              const std::vector<std::string>& order) {
+  auto rank = [&](const std::string& element) {
+    auto it = std::find(order.begin(), order.end(), element);
+    return it == order.end() ? -1 : int(it - order.begin());
+  };
+  int own = rank(name);
+  pugi::xml_node after;
+  for (pugi::xml_node child : parent.children()) {
+    int other = rank(child.name());
+    if (other >= 0 && other < own) after = child;
+    if (other > own)
+      return after ? parent.insert_child_after(name, after)
+                   : parent.insert_child_before(name, child);
+  }
+  return after ? parent.insert_child_after(name, after) : parent.append_child(name);
+}
+
+void set_marker(pugi::xml_node domain, const std::string& key, const std::string& project) {
+  pugi::xml_node metadata = domain.child("metadata");
+  if (!metadata) metadata = insert_ordered(domain, "metadata", kDomainOrder);
+  for (pugi::xml_node child : metadata.children()) {
+    if (xml::in_namespace(child, kMetadataNamespace)) {
+      xml::set_attribute(child, "key", key);
+      xml::set_attribute(child, "project", project);
+      return;
+    }
+  }
+  pugi::xml_node marker = metadata.append_child("virtform:vm");
+  marker.append_attribute("xmlns:virtform") = kMetadataNamespace;
+  marker.append_attribute("key") = key.c_str();
+  marker.append_attribute("project") = project.c_str();
+}
+
+void set_firmware(pugi::xml_node os, const Firmware& firmware) {
+  if (firmware.kind == FirmwareKind::bios) {
+    os.remove_attribute("firmware");
+    xml::remove_children(os, "firmware");
+    xml::remove_children(os, "loader");
+    xml::remove_children(os, "nvram");
+    return;
+  }
+  pugi::xml_node loader = os.child("loader");
+  bool live_uefi =
+      os.attribute("firmware") || std::string(loader.attribute("type").as_string()) == "pflash";
+  if (firmware.code.empty()) {
+    if (!live_uefi) xml::set_attribute(os, "firmware", "efi");
+    return;
+  }
+  if (loader.text().as_string() != firmware.code) {
+    // An explicit code path replaces libvirt's own pick, which may have other requirements.
+    os.remove_attribute("firmware");
+    xml::remove_children(os, "firmware");
+    xml::remove_children(os, "loader");
+    loader = insert_ordered(os, "loader", kOsOrder);
+    loader.append_attribute("readonly") = "yes";
+    loader.append_attribute("type") = "pflash";
+    xml::set_text(loader, firmware.code);
+  }
+  if (firmware.vars_template.empty() && firmware.nvram.empty()) return;
+  pugi::xml_node nvram = os.child("nvram");
+  if (!nvram) nvram = insert_ordered(os, "nvram", kOsOrder);
+  if (!firmware.vars_template.empty())
+    xml::set_attribute(nvram, "template", firmware.vars_template);
+  if (!firmware.nvram.empty()) xml::set_text(nvram, firmware.nvram);
+}
+
+void set_kernel(pugi::xml_node os, const DirectKernel& kernel) {
+  auto set_or_remove = [&](const char* name, const std::string& value) {
+    if (value.empty()) {
+      xml::remove_children(os, name);
+      return;
+    }
+    pugi::xml_node element = os.child(name);
+    if (!element) element = insert_ordered(os, name, kOsOrder);
+    xml::set_text(element, value);
+  };
+  set_or_remove("kernel", kernel.kernel);
+  set_or_remove("initrd", kernel.initrd);
+  set_or_remove("cmdline", kernel.cmdline);
+}
+
+std::optional<std::string> cpu_model(const pugi::xml_node& cpu) {
+  if (!cpu) return std::nullopt;
+  std::string mode = cpu.attribute("mode").as_string("custom");
+  if (mode != "custom") return mode;
+  std::string model = cpu.child("model").text().as_string();
+  if (model.empty()) return std::nullopt;
+  return model;
+}
+
+void write_cpu(pugi::xml_node cpu, const std::string& model) {
+  if (model == "host-passthrough" || model == "host-model") {
+    cpu.append_attribute("mode") = model.c_str();
+    cpu.append_attribute("check") = "none";
+    return;
+  }
+  cpu.append_attribute("mode") = "custom";
+  cpu.append_attribute("match") = "exact";
+  pugi::xml_node element = cpu.append_child("model");
+  element.append_attribute("fallback") = "allow";
+  xml::set_text(element, model);
+}
+
+void add_disk_controllers(pugi::xml_node devices, const std::vector<Disk>& disks) {
+  auto on = [&](DiskBus bus) {
+    return std::any_of(disks.begin(), disks.end(), [&](const Disk& d) { return d.bus == bus; });
+  };
+  if (on(DiskBus::scsi) && !has_usable_controller(devices, "scsi")) {
+    add_controller(devices, "scsi", "virtio-scsi");
+  }
+  if (on(DiskBus::usb) && !has_usable_controller(devices, "usb")) {
+    add_controller(devices, "usb", "qemu-xhci");
+  }
+}
+
+}  // namespace virtform::domain_parts

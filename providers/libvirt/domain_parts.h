@@ -1,0 +1,36 @@
+#pragma once
+// Domain-level pieces written the same way by render (into a new domain) and merge (into a live
+// one): the managed marker, firmware, CPU, direct kernel boot and the controllers disks need.
+
+#include <optional>
+#include <pugixml.hpp>
+#include <string>
+#include <vector>
+
+#include "engine/model/vm.h"
+
+namespace virtform::domain_parts {
+
+// Adds or updates virtform's marker in <metadata>, creating <metadata> where libvirt puts it.
+void set_marker(pugi::xml_node domain, const std::string& key, const std::string& project);
+
+// Rewrites <os>'s loader, nvram and firmware attribute for the firmware kind. A UEFI firmware
+// with no code path asks libvirt to pick one (firmware='efi'); a live choice it made is kept.
+void set_firmware(pugi::xml_node os, const Firmware& firmware);
+// Rewrites <os>'s kernel, initrd and cmdline.
+void set_kernel(pugi::xml_node os, const DirectKernel& kernel);
+// The model's CPU for a <cpu> element: its mode, or the custom model's name; nothing when absent.
+std::optional<std::string> cpu_model(const pugi::xml_node& cpu);
+// Fills an empty <cpu> element for "host-passthrough", "host-model" or a named model.
+void write_cpu(pugi::xml_node cpu, const std::string& model);
+
+// Adds a virtio-scsi controller when a disk is on scsi and a qemu-xhci USB controller when a
+// disk is on usb, unless the devices already have a usable one.
+void add_disk_controllers(pugi::xml_node devices, const std::vector<Disk>& disks);
+
+// Inserts a new child called `name` among `parent`'s children following `order` (the element
+// names in the order libvirt's schema expects them); appended when no neighbour is known.
+pugi::xml_node insert_ordered(pugi::xml_node parent, const char* name,
+                              const std::vector<std::string>& order);
+
+}  // namespace virtform::domain_parts

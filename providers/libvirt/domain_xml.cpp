@@ -1,0 +1,165 @@
+#include "providers/libvirt/domain_xml.h"
+
+#include <set>
+
+#include "providers/libvirt/device_xml.h"
+#include "providers/libvirt/domain_parts.h"
+#include "providers/libvirt/xml_support.h"
+
+namespace virtform {
+
+namespace {
+
+// Devices with no counterpart in the model at all; their presence is worth telling at import.
+const char* const kForeignDevices[] = {"filesystem", "sound",   "tpm",      "redirdev",
+                                       "smartcard",  "shmem",   "watchdog", "vsock",
+                                       "rng",        "channel", "parallel", "hub"};
+
+void warn(Diagnostics* unexpressed, const Vm& vm, const std::string& message) {
+  if (!unexpressed) return;
+  unexpressed->push_back(
+      {Severity::warning, "not expressed in virtform: " + message, {}, "vm." + vm.key});
+}
+
+// virtform's metadata marker, or an empty node when the domain is not managed.
+pugi::xml_node find_marker(const pugi::xml_node& domain) {
+  for (pugi::xml_node child : domain.child("metadata").children()) {
+    std::string name = child.name();
+    bool is_vm = name == "vm" || (name.size() > 3 && name.compare(name.size() - 3, 3, ":vm") == 0);
+    if (is_vm && xml::in_namespace(child, kMetadataNamespace)) return child;
+  }
+  return {};
+}
+
+void read_identity(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* unexpressed) {
+  Vm& vm = live.vm;
+  vm.name = domain.child("name").text().as_string();
+  live.uuid = domain.child("uuid").text().as_string();
+  const pugi::xml_node marker = find_marker(domain);
+  live.managed = !marker.empty();
+  const std::string key = marker.attribute("key").as_string();
+  vm.key = key.empty() ? vm.name : key;
+  // Markers written before projects existed belong to the default project.
+  vm.project = marker.attribute("project").as_string("default");
+  std::string type = domain.attribute("type").as_string();
+  if (type == "qemu") {
+    vm.type = DomainType::qemu;
+  } else {
+    vm.type = DomainType::kvm;
+    if (type != "kvm") warn(unexpressed, vm, "domain type '" + type + "'");
+  }
+}
+
+void read_resources(const pugi::xml_node& domain, Vm& vm) {
+  if (auto kib = xml::size_kib(domain.child("memory"))) vm.memory_kib = *kib;
+  vm.vcpus = domain.child("vcpu").text().as_uint(1);
+}
+
+void read_os(const pugi::xml_node& os, Vm& vm) {
+  vm.machine = os.child("type").attribute("machine").as_string();
+  pugi::xml_node loader = os.child("loader");
+  bool pflash = std::string(loader.attribute("type").as_string()) == "pflash";
+  bool efi = std::string(os.attribute("firmware").as_string()) == "efi";
+  if (pflash || efi) {
+    vm.firmware.kind = FirmwareKind::uefi;
+    vm.firmware.code = loader.text().as_string();
+    vm.firmware.vars_template = os.child("nvram").attribute("template").as_string();
+    vm.firmware.nvram = os.child("nvram").text().as_string();
+  }
+  if (pugi::xml_node kernel = os.child("kernel")) {
+    vm.kernel = DirectKernel{kernel.text().as_string(), os.child("initrd").text().as_string(),
+                             os.child("cmdline").text().as_string()};
+  }
+}
+
+void read_disks(const pugi::xml_node& devices, Vm& vm, Diagnostics* unexpressed) {
+  for (pugi::xml_node element : devices.children("disk")) {
+    std::string why_not;
+    if (auto disk = device_xml::read_disk(element, &why_not)) {
+      vm.disks.push_back(*disk);
+    } else {
+      warn(unexpressed, vm, why_not);
+    }
+  }
+}
+
+void read_nics(const pugi::xml_node& devices, Vm& vm, Diagnostics* unexpressed) {
+  for (pugi::xml_node element : devices.children("interface")) {
+    std::string why_not;
+    if (auto nic = device_xml::read_nic(element, &why_not)) {
+      vm.nics.push_back(*nic);
+    } else {
+      warn(unexpressed, vm, why_not);
+    }
+  }
+}
+
+void read_hostdevs(const pugi::xml_node& devices, Vm& vm, Diagnostics* unexpressed) {
+  for (pugi::xml_node element : devices.children("hostdev")) {
+    std::string why_not;
+    if (auto device = device_xml::read_hostdev(element, &why_not)) {
+      vm.pci.push_back(*device);
+    } else {
+      warn(unexpressed, vm, why_not);
+    }
+  }
+}
+
+void read_graphics(const pugi::xml_node& devices, Vm& vm, Diagnostics* unexpressed) {
+  vm.graphics = Graphics{};
+  pugi::xml_node element = devices.child("graphics");
+  if (!element) return;
+  std::string type = element.attribute("type").as_string();
+  if (type == "spice" || type == "vnc") {
+    vm.graphics->type = type == "spice" ? GraphicsType::spice : GraphicsType::vnc;
+    vm.graphics->listen = element.attribute("listen").as_string(
+        element.child("listen").attribute("address").as_string());
+  } else {
+    warn(unexpressed, vm, "graphics type='" + type + "'");
+  }
+  for (pugi::xml_node extra = element.next_sibling("graphics"); extra;
+       extra = extra.next_sibling("graphics")) {
+    warn(unexpressed, vm,
+         std::string("a second graphics type='") + extra.attribute("type").as_string() + "'");
+  }
+}
+
+void read_serial(const pugi::xml_node& devices, Vm& vm) {
+  if (pugi::xml_node serial = devices.child("serial")) {
+    vm.serial = Serial{serial.attribute("type").as_string("pty")};
+  }
+}
+
+void report_foreign_devices(const pugi::xml_node& devices, const Vm& vm, Diagnostics* unexpressed) {
+  for (const char* name : kForeignDevices) {
+    for (pugi::xml_node element : devices.children(name)) {
+      std::string type =
+          element.attribute("type").as_string(element.attribute("model").as_string());
+      warn(unexpressed, vm, std::string(name) + (type.empty() ? "" : " type='" + type + "'"));
+    }
+  }
+}
+
+}  // namespace
+
+LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed) {
+  pugi::xml_document document = xml::load(text, "domain definition");
+  pugi::xml_node domain = document.child("domain");
+  LiveDomain live;
+  live.xml = text;
+  read_identity(domain, live, unexpressed);
+  Vm& vm = live.vm;
+  read_resources(domain, vm);
+  read_os(domain.child("os"), vm);
+  vm.cpu = domain_parts::cpu_model(domain.child("cpu"));
+  pugi::xml_node devices = domain.child("devices");
+  read_disks(devices, vm, unexpressed);
+  read_nics(devices, vm, unexpressed);
+  read_hostdevs(devices, vm, unexpressed);
+  read_graphics(devices, vm, unexpressed);
+  read_serial(devices, vm);
+  report_foreign_devices(devices, vm, unexpressed);
+  return live;
+}
+
+}  // namespace virtform

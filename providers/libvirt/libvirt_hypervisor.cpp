@@ -1,0 +1,190 @@
+#include "providers/libvirt/libvirt_hypervisor.h"
+
+#include <memory>
+
+#include "providers/libvirt/domain_xml.h"
+
+namespace virtform {
+
+namespace {
+
+// libvirt returns XML as malloc'ed C strings.
+std::string take_string(char* text) {
+  std::unique_ptr<char, decltype(&free)> owned(text, &free);
+  return text ? std::string(text) : std::string();
+}
+
+// Whether the driver refused the flags themselves rather than the operation.
+bool flags_unsupported() {
+  int code = last_libvirt_error_code();
+  return code == VIR_ERR_NO_SUPPORT || code == VIR_ERR_INVALID_ARG ||
+         code == VIR_ERR_ARGUMENT_UNSUPPORTED;
+}
+
+LiveDomain read_domain(virDomainPtr domain) {
+  std::string name = virDomainGetName(domain);
+  // The persistent definition is what virtform owns; for a transient domain libvirt returns the
+  // live one under the same flag.
+  std::string xml = take_string(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE));
+  if (xml.empty()) throw_libvirt_error("cannot read the definition of domain '" + name + "'");
+  int autostart = 0;
+  if (virDomainGetAutostart(domain, &autostart) < 0) {
+    throw_libvirt_error("cannot read autostart of domain '" + name + "'");
+  }
+  int active = virDomainIsActive(domain);
+  if (active < 0) throw_libvirt_error("cannot read the state of domain '" + name + "'");
+  LiveDomain live = parse_domain_xml(xml);
+  live.running = active == 1;
+  live.vm.autostart = autostart != 0;
+  live.vm.state = live.running ? PowerState::running : PowerState::stopped;
+  return live;
+}
+
+LiveNetwork read_network(virNetworkPtr network) {
+  LiveNetwork live;
+  live.name = virNetworkGetName(network);
+  int active = virNetworkIsActive(network);
+  if (active < 0) throw_libvirt_error("cannot read the state of network '" + live.name + "'");
+  live.active = active == 1;
+  return live;
+}
+
+}  // namespace
+
+LibvirtHypervisor::LibvirtHypervisor(const std::string& uri) : connection_(uri) {}
+
+std::string LibvirtHypervisor::uri() const {
+  return connection_.uri();
+}
+
+Live LibvirtHypervisor::read_live() {
+  Live live;
+  for (const DomainHandle& domain : connection_.all_domains()) {
+    live.domains.push_back(read_domain(domain.get()));
+  }
+  for (const NetworkHandle& network : connection_.all_networks()) {
+    live.networks.push_back(read_network(network.get()));
+  }
+  return live;
+}
+
+void LibvirtHypervisor::define_xml(const std::string& xml, const std::string& name) {
+  DomainHandle domain(
+      virDomainDefineXMLFlags(connection_.get(), xml.c_str(), VIR_DOMAIN_DEFINE_VALIDATE));
+  if (!domain) throw_libvirt_error("cannot define domain '" + name + "'");
+}
+
+void LibvirtHypervisor::define(const Vm& vm) {
+  define_xml(render_domain_xml(vm), vm.name);
+}
+
+void LibvirtHypervisor::redefine(const Vm& desired, const LiveDomain& live) {
+  define_xml(merge_domain_xml(live.xml, desired), desired.name);
+}
+
+void LibvirtHypervisor::undefine(const std::string& name) {
+  DomainHandle domain = connection_.domain(name);
+  int snapshots = virDomainSnapshotNum(domain.get(), 0);
+  if (snapshots > 0) {
+    throw SystemError("domain '" + name + "' has " + std::to_string(snapshots) +
+                      " snapshot(s); virtform keeps them and does not undefine it");
+  }
+  if (virDomainUndefineFlags(domain.get(), VIR_DOMAIN_UNDEFINE_KEEP_NVRAM) == 0) return;
+  if (!flags_unsupported() || virDomainUndefine(domain.get()) < 0) {
+    throw_libvirt_error("cannot undefine domain '" + name + "'");
+  }
+}
+
+void LibvirtHypervisor::set_autostart(const std::string& name, bool autostart) {
+  if (virDomainSetAutostart(connection_.domain(name).get(), autostart ? 1 : 0) < 0) {
+    throw_libvirt_error("cannot set autostart of domain '" + name + "'");
+  }
+}
+
+void LibvirtHypervisor::start(const std::string& name) {
+  if (virDomainCreate(connection_.domain(name).get()) < 0) {
+    throw_libvirt_error("cannot start domain '" + name + "'");
+  }
+}
+
+void LibvirtHypervisor::request_shutdown(const std::string& name) {
+  DomainHandle domain = connection_.domain(name);
+  if (virDomainShutdownFlags(domain.get(), VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN) == 0) return;
+  // Drivers without the ACPI flag (the test driver) still have their own default way.
+  if (!flags_unsupported() || virDomainShutdown(domain.get()) < 0) {
+    throw_libvirt_error("cannot shut down domain '" + name + "'");
+  }
+}
+
+void LibvirtHypervisor::destroy(const std::string& name) {
+  if (virDomainDestroy(connection_.domain(name).get()) < 0) {
+    throw_libvirt_error("cannot stop domain '" + name + "'");
+  }
+}
+
+bool LibvirtHypervisor::is_running(const std::string& name) {
+  int active = virDomainIsActive(connection_.domain(name).get());
+  if (active < 0) throw_libvirt_error("cannot read the state of domain '" + name + "'");
+  return active == 1;
+}
+
+std::string LibvirtHypervisor::live_xml(virDomainPtr domain, const std::string& name) const {
+  std::string xml = take_string(virDomainGetXMLDesc(domain, 0));
+  if (xml.empty()) throw_libvirt_error("cannot read domain '" + name + "'");
+  return xml;
+}
+
+void LibvirtHypervisor::attach_xml(const std::string& name, const std::string& device_xml) {
+  DomainHandle domain = connection_.domain(name);
+  if (virDomainAttachDeviceFlags(domain.get(), device_xml.c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    throw_libvirt_error("cannot attach a device to running domain '" + name + "'");
+  }
+}
+
+void LibvirtHypervisor::detach_xml(const std::string& name, const std::string& device_xml,
+                                   const std::string& what) {
+  if (device_xml.empty()) {
+    throw SystemError("running domain '" + name + "' has no " + what + " to detach");
+  }
+  DomainHandle domain = connection_.domain(name);
+  if (virDomainDetachDeviceFlags(domain.get(), device_xml.c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    throw_libvirt_error("cannot detach " + what + " from running domain '" + name + "'");
+  }
+}
+
+void LibvirtHypervisor::attach_live(const std::string& name, const Disk& disk) {
+  std::string xml = live_xml(connection_.domain(name).get(), name);
+  attach_xml(name, render_disk_xml(disk, xml));
+}
+
+void LibvirtHypervisor::detach_live(const std::string& name, const Disk& disk) {
+  std::string xml = live_xml(connection_.domain(name).get(), name);
+  detach_xml(name, find_device_xml(xml, disk), "disk " + disk.source);
+}
+
+void LibvirtHypervisor::attach_live(const std::string& name, const Nic& nic) {
+  attach_xml(name, render_nic_xml(nic));
+}
+
+void LibvirtHypervisor::detach_live(const std::string& name, const Nic& nic) {
+  std::string xml = live_xml(connection_.domain(name).get(), name);
+  detach_xml(name, find_device_xml(xml, nic), "interface on " + nic.source);
+}
+
+void LibvirtHypervisor::attach_live(const std::string& name, const PciDevice& device) {
+  attach_xml(name, render_hostdev_xml(device));
+}
+
+void LibvirtHypervisor::detach_live(const std::string& name, const PciDevice& device) {
+  std::string xml = live_xml(connection_.domain(name).get(), name);
+  detach_xml(name, find_device_xml(xml, device), "PCI device " + device.address);
+}
+
+void LibvirtHypervisor::set_memory_live(const std::string& name, std::uint64_t kib) {
+  DomainHandle domain = connection_.domain(name);
+  if (virDomainSetMemoryFlags(domain.get(), kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+    throw_libvirt_error("cannot set the memory of running domain '" + name + "'");
+  }
+}
+
+}  // namespace virtform

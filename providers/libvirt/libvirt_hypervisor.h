@@ -1,0 +1,50 @@
+#pragma once
+// The Hypervisor interface carried out with libvirt: domains are defined from rendered XML,
+// redefined from merged XML, and read back through domain_xml.
+
+#include <string>
+
+#include "engine/system/hypervisor.h"
+#include "providers/libvirt/connection.h"
+
+namespace virtform {
+
+class LibvirtHypervisor : public Hypervisor {
+ public:
+  // Opens `uri` read-write ("qemu:///system", "test:///default", "test:///path/host.xml").
+  explicit LibvirtHypervisor(const std::string& uri);
+
+  std::string uri() const override;
+  // One listing of domains, then per domain its XML, autostart flag and activity; networks.
+  Live read_live() override;
+
+  void define(const Vm& vm) override;
+  void redefine(const Vm& desired, const LiveDomain& live) override;
+  // Refuses domains with snapshots, whose metadata would otherwise be lost with them.
+  void undefine(const std::string& name) override;
+
+  void set_autostart(const std::string& name, bool autostart) override;
+  void start(const std::string& name) override;
+  void request_shutdown(const std::string& name) override;
+  void destroy(const std::string& name) override;
+  bool is_running(const std::string& name) override;
+
+  void attach_live(const std::string& name, const Disk& disk) override;
+  void detach_live(const std::string& name, const Disk& disk) override;
+  void attach_live(const std::string& name, const Nic& nic) override;
+  void detach_live(const std::string& name, const Nic& nic) override;
+  void attach_live(const std::string& name, const PciDevice& device) override;
+  void detach_live(const std::string& name, const PciDevice& device) override;
+  void set_memory_live(const std::string& name, std::uint64_t kib) override;
+
+ private:
+  // The running guest's current XML (not the persistent one), for hot-plug.
+  std::string live_xml(virDomainPtr domain, const std::string& name) const;
+  void define_xml(const std::string& xml, const std::string& name);
+  void attach_xml(const std::string& name, const std::string& device_xml);
+  void detach_xml(const std::string& name, const std::string& device_xml, const std::string& what);
+
+  Connection connection_;  // read-write, shared by every call; libvirt synchronises it
+};
+
+}  // namespace virtform

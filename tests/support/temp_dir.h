@@ -1,0 +1,34 @@
+#pragma once
+// A temporary directory for a test, removed with everything in it when the test ends.
+
+#include <filesystem>
+#include <string>
+
+namespace virtform::testing {
+
+class TempDir {
+ public:
+  // Creates a fresh directory under $TMPDIR (or /tmp) named "<prefix>-XXXXXX".
+  explicit TempDir(const std::string& prefix = "virtform-test");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  // The directory's absolute path, without a trailing slash.
+  const std::string& path() const { return path_; }
+  // path() + "/" + relative.
+  std::string operator/(const std::string& relative) const;
+
+  // Writes `content` to `relative` (creating parent directories); returns the full path.
+  std::string write_file(const std::string& relative, const std::string& content) const;
+  // Creates the directory `relative` and its parents; returns the full path.
+  std::string make_dir(const std::string& relative) const;
+  // Creates a symlink at `relative` holding `target` verbatim (creating parent directories);
+  // returns the link's full path.
+  std::string symlink(const std::string& relative, const std::string& target) const;
+
+ private:
+  std::string path_;
+};
+
+}  // namespace virtform::testing

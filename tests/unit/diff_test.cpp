@@ -1,0 +1,312 @@
+#include "engine/plan/diff.h"
+
+#include <catch2/catch.hpp>
+
+namespace virtform {
+namespace {
+
+Vm small_vm(const std::string& key) {
+  Vm vm;
+  vm.key = key;
+  vm.name = key;
+  vm.project = "default";
+  vm.type = DomainType::qemu;
+  vm.memory_kib = 512 * 1024;
+  vm.vcpus = 1;
+  vm.machine = "q35";
+  return vm;
+}
+
+Disk file_disk(const std::string& path, DiskBus bus) {
+  Disk disk;
+  disk.kind = DiskSource::file;
+  disk.source = path;
+  disk.bus = bus;
+  return disk;
+}
+
+LiveDomain live_of(Vm vm, bool running, bool managed = true) {
+  LiveDomain domain;
+  domain.managed = managed;
+  domain.running = running;
+  // libvirt expands the machine alias; the diff must not see that as a change.
+  if (vm.machine == "q35") vm.machine = "pc-q35-7.2";
+  domain.vm = std::move(vm);
+  return domain;
+}
+
+const Change& change_at(const std::vector<Change>& changes, const std::string& address) {
+  for (const Change& change : changes)
+    if (change.address == address) return change;
+  FAIL("no change for " << address);
+  throw std::logic_error("unreachable");
+}
+
+const FieldChange* field_of(const Change& change, const std::string& name) {
+  for (const FieldChange& field : change.fields)
+    if (field.field == name) return &field;
+  return nullptr;
+}
+
+std::vector<Change> run_diff(const Desired& desired, const Live& live, Diagnostics& diagnostics,
+                             DiffOptions options = {}) {
+  return diff(desired, live, options, diagnostics);
+}
+
+TEST_CASE("a declared VM with no domain is created with every field shown", "[diff]") {
+  Desired desired;
+  desired.vms.push_back(small_vm("nas"));
+  Diagnostics diagnostics;
+  const auto changes = run_diff(desired, Live{}, diagnostics);
+  const Change& change = change_at(changes, "vm.nas");
+  CHECK(change.action == Action::create);
+  REQUIRE(field_of(change, "memory"));
+  CHECK(field_of(change, "memory")->after == "512 MiB");
+  CHECK(diagnostics.empty());
+}
+
+TEST_CASE("libvirt's normalisation is never a change", "[diff]") {
+  Vm vm = small_vm("nas");
+  vm.disks.push_back(file_disk("/images/a.img", DiskBus::virtio));
+  Nic nic;
+  nic.source = "default";
+  vm.nics.push_back(nic);
+  Live live;
+  LiveDomain domain = live_of(vm, false);
+  domain.vm.nics[0].mac = "52:54:00:aa:bb:cc";  // libvirt assigns a MAC
+  domain.vm.firmware.nvram = "/var/lib/libvirt/qemu/nvram/nas_VARS.fd";
+  live.domains.push_back(domain);
+  live.networks.push_back({"default", true});
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  const auto changes = run_diff(desired, live, diagnostics);
+  CHECK(change_at(changes, "vm.nas").action == Action::none);
+  CHECK(diagnostics.empty());
+}
+
+TEST_CASE("machine aliases match versioned machine types only within their family", "[diff]") {
+  CHECK(same_machine("q35", "pc-q35-7.2"));
+  CHECK(same_machine("pc", "pc-i440fx-7.2"));
+  CHECK(same_machine("pc-q35-7.2", "pc-q35-7.2"));
+  CHECK_FALSE(same_machine("q35", "pc-i440fx-7.2"));
+  CHECK_FALSE(same_machine("pc", "pc-q35-7.2"));
+  CHECK_FALSE(same_machine("pc-q35-6.2", "pc-q35-7.2"));
+}
+
+TEST_CASE("changes to a stopped guest carry no disruption", "[diff]") {
+  Vm vm = small_vm("nas");
+  Live live;
+  live.domains.push_back(live_of(vm, false));
+  vm.memory_kib = 1024 * 1024;
+  vm.vcpus = 2;
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  const auto changes = run_diff(desired, live, diagnostics);
+  const Change& change = change_at(changes, "vm.nas");
+  CHECK(change.action == Action::update);
+  CHECK(change.disruption == Disruption::none);
+  REQUIRE(field_of(change, "memory"));
+  CHECK(field_of(change, "memory")->before == "512 MiB");
+  CHECK(field_of(change, "memory")->after == "1 GiB");
+  REQUIRE(field_of(change, "vcpus"));
+  CHECK(change.fields.size() == 2);
+}
+
+TEST_CASE("a running guest's changes are live, next boot or restart", "[diff]") {
+  Vm vm = small_vm("nas");
+  Live live;
+  live.domains.push_back(live_of(vm, true));
+  Desired desired;
+
+  SECTION("a hot-pluggable disk and a smaller balloon are live") {
+    vm.disks.push_back(file_disk("/images/b.img", DiskBus::virtio));
+    vm.memory_kib = 256 * 1024;
+    desired.vms.push_back(vm);
+    Diagnostics diagnostics;
+    const auto changes = run_diff(desired, live, diagnostics);
+    const Change& change = change_at(changes, "vm.nas");
+    CHECK(field_of(change, "disk[/images/b.img]")->disruption == Disruption::live);
+    CHECK(field_of(change, "memory")->disruption == Disruption::live);
+    CHECK(change.disruption == Disruption::live);
+  }
+  SECTION("more vcpus wait for the next boot when restarts are not allowed") {
+    vm.vcpus = 4;
+    desired.vms.push_back(vm);
+    Diagnostics diagnostics;
+    const auto changes = run_diff(desired, live, diagnostics);
+    const Change& change = change_at(changes, "vm.nas");
+    CHECK(change.disruption == Disruption::next_boot);
+    CHECK(change.reason.find("next boot") != std::string::npos);
+  }
+  SECTION("with restart = allowed the same change restarts the guest") {
+    vm.vcpus = 4;
+    vm.restart = RestartPolicy::allowed;
+    desired.vms.push_back(vm);
+    Diagnostics diagnostics;
+    const auto changes = run_diff(desired, live, diagnostics);
+    CHECK(change_at(changes, "vm.nas").disruption == Disruption::restart);
+  }
+  SECTION("apply --restart allows it for every VM") {
+    vm.memory_kib = 2 * 1024 * 1024;
+    desired.vms.push_back(vm);
+    Diagnostics diagnostics;
+    const auto changes = run_diff(desired, live, diagnostics, DiffOptions{true});
+    CHECK(change_at(changes, "vm.nas").disruption == Disruption::restart);
+  }
+  SECTION("a SATA disk cannot be hot-plugged") {
+    vm.disks.push_back(file_disk("/images/c.img", DiskBus::sata));
+    desired.vms.push_back(vm);
+    Diagnostics diagnostics;
+    const auto changes = run_diff(desired, live, diagnostics);
+    CHECK(change_at(changes, "vm.nas").disruption == Disruption::next_boot);
+  }
+}
+
+TEST_CASE("an unmanaged domain in the way is an error unless adopted", "[diff]") {
+  Vm vm = small_vm("nas");
+  Live live;
+  live.domains.push_back(live_of(vm, false, /*managed=*/false));
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  run_diff(desired, live, diagnostics);
+  REQUIRE(has_errors(diagnostics));
+  CHECK(diagnostics[0].message.find("adopt = true") != std::string::npos);
+  CHECK(diagnostics[0].resource == "vm.nas");
+
+  desired.vms[0].adopt = true;
+  Diagnostics adopted;
+  const auto changes = run_diff(desired, live, adopted);
+  const Change& change = change_at(changes, "vm.nas");
+  CHECK_FALSE(has_errors(adopted));
+  CHECK(change.action == Action::update);
+  CHECK(field_of(change, "managed"));
+}
+
+TEST_CASE("unmanaged domains are never deleted, managed orphans are", "[diff]") {
+  Live live;
+  live.domains.push_back(live_of(small_vm("theirs"), true, /*managed=*/false));
+  live.domains.push_back(live_of(small_vm("old"), true, /*managed=*/true));
+  Diagnostics diagnostics;
+  const auto changes = run_diff(Desired{}, live, diagnostics);
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].address == "vm.old");
+  CHECK(changes[0].action == Action::remove);
+  CHECK(changes[0].running);
+  CHECK(changes[0].reason.find("disks, images and NVRAM stay") != std::string::npos);
+}
+
+TEST_CASE("another project's domains are neither orphans nor taken over silently", "[diff]") {
+  Vm theirs = small_vm("web");
+  theirs.project = "other-repo";
+  Live live;
+  live.domains.push_back(live_of(theirs, true));
+  Diagnostics diagnostics;
+  CHECK(run_diff(Desired{}, live, diagnostics).empty());
+
+  Desired desired;
+  desired.vms.push_back(small_vm("web"));
+  run_diff(desired, live, diagnostics);
+  REQUIRE(has_errors(diagnostics));
+  CHECK(diagnostics[0].message.find("project 'other-repo'") != std::string::npos);
+
+  desired.vms[0].adopt = true;
+  Diagnostics adopted;
+  const auto changes = run_diff(desired, live, adopted);
+  CHECK_FALSE(has_errors(adopted));
+  const FieldChange* project = field_of(change_at(changes, "vm.web"), "project");
+  REQUIRE(project);
+  CHECK(project->before == "other-repo");
+  CHECK(project->after == "default");
+}
+
+TEST_CASE("a renamed VM is replaced, keeping its data", "[diff]") {
+  Vm old = small_vm("nas");
+  old.name = "NAS-old";
+  Live live;
+  live.domains.push_back(live_of(old, false));
+  Vm renamed = small_vm("nas");
+  renamed.name = "NAS";
+  Desired desired;
+  desired.vms.push_back(renamed);
+  Diagnostics diagnostics;
+  const auto changes = run_diff(desired, live, diagnostics);
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].action == Action::replace);
+  CHECK(changes[0].live_name == "NAS-old");
+  CHECK(field_of(changes[0], "name")->before == "NAS-old");
+}
+
+TEST_CASE("missing images are created first, missing networks and bridges are errors", "[diff]") {
+  Vm vm = small_vm("nas");
+  Disk image = file_disk("/images/new.qcow2", DiskBus::virtio);
+  image.format = "qcow2";
+  image.size = 1ULL << 30;
+  vm.disks.push_back(image);
+  Nic bridged;
+  bridged.kind = NicSource::bridge;
+  bridged.source = "br0";
+  Nic networked;
+  networked.source = "lan";
+  vm.nics = {bridged, networked};
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  const auto changes = run_diff(desired, Live{}, diagnostics);
+  const Change& created = change_at(changes, "image./images/new.qcow2");
+  CHECK(created.action == Action::create);
+  CHECK(created.image_bytes == (1ULL << 30));
+  const Change& guest = change_at(changes, "vm.nas");
+  CHECK(std::count(guest.depends_on.begin(), guest.depends_on.end(), "image./images/new.qcow2"));
+  REQUIRE(diagnostics.size() == 2);
+  CHECK(diagnostics[0].message.find("bridge 'br0'") != std::string::npos);
+  CHECK(diagnostics[1].message.find("network 'lan'") != std::string::npos);
+}
+
+TEST_CASE("power state and autostart are owned only when declared", "[diff]") {
+  Vm vm = small_vm("nas");
+  Live live;
+  LiveDomain domain = live_of(vm, false);
+  domain.vm.autostart = false;
+  live.domains.push_back(domain);
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  const auto unchanged = run_diff(desired, live, diagnostics);
+  CHECK(change_at(unchanged, "vm.nas").action == Action::none);
+
+  desired.vms[0].state = PowerState::running;
+  desired.vms[0].autostart = true;
+  const auto changes = run_diff(desired, live, diagnostics);
+  const Change& change = change_at(changes, "vm.nas");
+  CHECK(field_of(change, "state")->after == "running");
+  CHECK(field_of(change, "autostart")->after == "true");
+}
+
+TEST_CASE("NICs pair by MAC when set, else by source and model", "[diff]") {
+  Vm vm = small_vm("fw");
+  Nic lan;
+  lan.kind = NicSource::bridge;
+  lan.source = "br0";
+  Nic wan = lan;
+  wan.source = "br1";
+  vm.nics = {lan, wan};
+  LiveDomain domain = live_of(vm, true);
+  domain.vm.nics[0].mac = "52:54:00:00:00:01";
+  domain.vm.nics[1].mac = "52:54:00:00:00:02";
+  const DeviceDelta same = device_delta(vm, domain.vm);
+  CHECK(same.nics_added.empty());
+  CHECK(same.nics_removed.empty());
+
+  vm.nics[1].model = "e1000e";
+  const DeviceDelta changed = device_delta(vm, domain.vm);
+  REQUIRE(changed.nics_added.size() == 1);
+  CHECK(changed.nics_added[0].model == "e1000e");
+  REQUIRE(changed.nics_removed.size() == 1);
+  CHECK(changed.nics_removed[0].mac == "52:54:00:00:00:02");
+}
+
+}  // namespace
+}  // namespace virtform

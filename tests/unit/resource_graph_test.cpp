@@ -1,0 +1,113 @@
+#include "engine/graph/resource_graph.h"
+
+#include <catch2/catch.hpp>
+
+namespace virtform {
+namespace {
+
+Change vm_change(const std::string& key, Action action, std::vector<std::string> depends_on = {}) {
+  Change change;
+  change.address = "vm." + key;
+  change.kind = ResourceKind::vm;
+  change.name = key;
+  change.live_name = key;
+  change.action = action;
+  change.depends_on = std::move(depends_on);
+  if (action == Action::create || action == Action::update || action == Action::replace) {
+    Vm vm;
+    vm.key = key;
+    vm.name = key;
+    vm.state = PowerState::running;
+    change.desired = vm;
+  }
+  return change;
+}
+
+Change image_change(const std::string& path) {
+  Change change;
+  change.address = "image." + path;
+  change.kind = ResourceKind::image;
+  change.name = path;
+  change.action = Action::create;
+  return change;
+}
+
+std::size_t position(const std::vector<Step>& steps, const std::string& id) {
+  for (std::size_t i = 0; i < steps.size(); ++i)
+    if (steps[i].id == id) return i;
+  FAIL("no step " << id);
+  return 0;
+}
+
+TEST_CASE("images are created before the VM is defined, and it is defined before it starts",
+          "[graph]") {
+  Diagnostics diagnostics;
+  const auto steps =
+      order_steps({vm_change("nas", Action::create, {"image./a.qcow2"}), image_change("/a.qcow2")},
+                  diagnostics);
+  REQUIRE(diagnostics.empty());
+  REQUIRE(steps.size() == 3);
+  CHECK(position(steps, "image./a.qcow2/create-image") < position(steps, "vm.nas/define"));
+  CHECK(position(steps, "vm.nas/define") < position(steps, "vm.nas/start"));
+  const Step& define = steps[position(steps, "vm.nas/define")];
+  CHECK(define.after == std::vector<std::string>{"image./a.qcow2/create-image"});
+}
+
+TEST_CASE("a running VM is stopped before it is undefined", "[graph]") {
+  Change removed = vm_change("old", Action::remove);
+  removed.running = true;
+  Diagnostics diagnostics;
+  const auto steps = order_steps({removed}, diagnostics);
+  REQUIRE(steps.size() == 2);
+  CHECK(steps[0].id == "vm.old/stop");
+  CHECK(steps[1].id == "vm.old/undefine");
+  CHECK(steps[1].after == std::vector<std::string>{"vm.old/stop"});
+}
+
+TEST_CASE("a replace stops, undefines the old name, defines and starts the new one", "[graph]") {
+  Change replaced = vm_change("nas", Action::replace);
+  replaced.live_name = "NAS-old";
+  replaced.running = true;
+  Diagnostics diagnostics;
+  const auto steps = order_steps({replaced}, diagnostics);
+  REQUIRE(steps.size() == 4);
+  CHECK(steps[0].id == "vm.nas/stop");
+  CHECK(steps[0].target == "NAS-old");
+  CHECK(steps[1].id == "vm.nas/undefine");
+  CHECK(steps[2].id == "vm.nas/define");
+  CHECK(steps[2].target == "nas");
+  CHECK(steps[3].id == "vm.nas/start");
+}
+
+TEST_CASE("a missing dependency is an error naming both resources", "[graph]") {
+  Diagnostics diagnostics;
+  const auto steps = order_steps({vm_change("nas", Action::create, {"network.lan"})}, diagnostics);
+  CHECK(steps.empty());
+  REQUIRE(diagnostics.size() == 1);
+  CHECK(diagnostics[0].resource == "vm.nas");
+  CHECK(diagnostics[0].message.find("network.lan") != std::string::npos);
+}
+
+TEST_CASE("a cycle is an error naming every resource in it", "[graph]") {
+  Diagnostics diagnostics;
+  const auto steps = order_steps(
+      {vm_change("a", Action::create, {"vm.b"}), vm_change("b", Action::create, {"vm.c"}),
+       vm_change("c", Action::create, {"vm.a"}), vm_change("d", Action::create)},
+      diagnostics);
+  CHECK(steps.empty());
+  REQUIRE(diagnostics.size() == 1);
+  const std::string& message = diagnostics[0].message;
+  CHECK(message.find("vm.a, vm.b, vm.c") != std::string::npos);
+  CHECK(message.find("vm.d") == std::string::npos);
+}
+
+TEST_CASE("the DOT output labels nodes with their planned action", "[graph]") {
+  const std::string dot =
+      to_dot({vm_change("nas", Action::create, {"image./a.qcow2"}), image_change("/a.qcow2")});
+  CHECK(dot.find("digraph") != std::string::npos);
+  CHECK(dot.find("\"+ vm.nas\"") != std::string::npos);
+  CHECK(dot.find("1->0") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace virtform

@@ -1,0 +1,149 @@
+// RootedHostFiles: symlinks resolved inside the root, recorded block devices, image creation.
+
+#include "providers/host/rooted_files.h"
+
+#include <sys/stat.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "engine/system/hypervisor.h"
+#include "support/temp_dir.h"
+
+namespace virtform {
+namespace {
+
+using testing::TempDir;
+
+std::string read_real(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// A recorded host: a disk reached through by-id links written the three ways udev and people do.
+struct Tree {
+  TempDir root{"virtform-root"};
+  RootedHostFiles files{root.path()};
+
+  Tree() {
+    root.write_file("dev/sdb", "");
+    root.write_file("etc/hostname", "nas\n");
+    root.symlink("dev/disk/by-id/ata-RELATIVE", "../../sdb");
+    root.symlink("dev/disk/by-id/ata-ABSOLUTE", "/dev/sdb");
+    root.symlink("dev/disk/by-id/ata-CHAIN", "ata-ABSOLUTE");
+    root.symlink("dev/disk/by-id/escape", "../../../../../../etc/hostname");
+    root.symlink("loop/a", "b");
+    root.symlink("loop/b", "a");
+    root.symlink("images", "/var/lib/libvirt/images");
+    root.make_dir("var/lib/libvirt/images");
+  }
+};
+
+}  // namespace
+
+TEST_CASE("symlinks resolve inside the root, never outside it", "[rooted_files]") {
+  Tree tree;
+  CHECK(tree.files.resolve("/dev/disk/by-id/ata-RELATIVE") == "/dev/sdb");
+  CHECK(tree.files.resolve("/dev/disk/by-id/ata-ABSOLUTE") == "/dev/sdb");
+  CHECK(tree.files.resolve("/dev/disk/by-id/ata-CHAIN") == "/dev/sdb");
+  // Climbing above the root stays at the root, as ".." at "/" does.
+  CHECK(tree.files.resolve("/dev/disk/by-id/escape") == "/etc/hostname");
+  CHECK(tree.files.read("/dev/disk/by-id/escape") == "nas\n");
+  CHECK(tree.files.resolve("/images/new.img") == "/var/lib/libvirt/images/new.img");
+  CHECK(tree.files.real_path("/dev/disk/by-id/ata-CHAIN") == tree.root / "dev/sdb");
+  CHECK_FALSE(tree.files.resolve("/loop/a").has_value());
+  CHECK_FALSE(tree.files.exists("/loop/a"));
+}
+
+TEST_CASE("exists, read and list see the recorded tree", "[rooted_files]") {
+  Tree tree;
+  CHECK(tree.files.exists("/dev/disk/by-id/ata-RELATIVE"));
+  CHECK(tree.files.exists("/etc/hostname"));
+  CHECK_FALSE(tree.files.exists("/etc/passwd"));
+  tree.root.symlink("dev/disk/by-id/ata-DANGLING", "../../sdz");
+  CHECK_FALSE(tree.files.exists("/dev/disk/by-id/ata-DANGLING"));
+  CHECK(tree.files.read("/etc/hostname") == "nas\n");
+  CHECK_FALSE(tree.files.read("/etc/passwd").has_value());
+  CHECK(tree.files.list("/dev/disk/by-id") == std::vector<std::string>{"ata-ABSOLUTE", "ata-CHAIN",
+                                                                       "ata-DANGLING",
+                                                                       "ata-RELATIVE", "escape"});
+  CHECK(tree.files.list("/no/such/dir").empty());
+}
+
+TEST_CASE("a recorded tree stands files under /dev in for block devices", "[rooted_files]") {
+  Tree tree;
+  CHECK(tree.files.is_block_device("/dev/sdb"));
+  CHECK(tree.files.is_block_device("/dev/disk/by-id/ata-CHAIN"));
+  CHECK_FALSE(tree.files.is_block_device("/etc/hostname"));
+  CHECK_FALSE(tree.files.is_block_device("/dev/disk/by-id/escape"));  // leads out of /dev
+  CHECK_FALSE(tree.files.is_block_device("/dev/sdz"));
+}
+
+TEST_CASE("on the real host only real block devices count", "[rooted_files]") {
+  RootedHostFiles host("/");
+  CHECK(host.exists("/dev/null"));
+  CHECK_FALSE(host.is_block_device("/dev/null"));  // a character device
+  CHECK_FALSE(host.is_block_device("/etc/hostname"));
+  CHECK(host.list("/").size() > 3);
+  TempDir dir;
+  std::string file = dir.write_file("dev/sdb", "");
+  CHECK(host.exists(file));
+  CHECK_FALSE(host.is_block_device(file));
+}
+
+TEST_CASE("raw images are sparse files of the requested size", "[rooted_files]") {
+  Tree tree;
+  const std::uint64_t size = 8ull << 30;
+  tree.files.create_image("/images/disk.img", "raw", size);
+  struct stat info;
+  REQUIRE(::stat((tree.root / "var/lib/libvirt/images/disk.img").c_str(), &info) == 0);
+  CHECK(static_cast<std::uint64_t>(info.st_size) == size);
+  CHECK(info.st_blocks < 64);  // sparse: no data written
+}
+
+TEST_CASE("qcow2 images are made by qemu-img with the requested virtual size", "[rooted_files]") {
+  Tree tree;
+  const std::uint64_t size = 32ull << 30;
+  tree.files.create_image("/var/lib/libvirt/images/cache.qcow2", "qcow2", size);
+  std::string image = read_real(tree.root / "var/lib/libvirt/images/cache.qcow2");
+  REQUIRE(image.size() > 32);
+  CHECK(image.substr(0, 4) == "QFI\xfb");
+  std::uint64_t virtual_size = 0;  // big-endian at offset 24 of the qcow2 header
+  for (int i = 0; i < 8; ++i) {
+    virtual_size = (virtual_size << 8) | static_cast<unsigned char>(image[24 + i]);
+  }
+  CHECK(virtual_size == size);
+}
+
+TEST_CASE("create_image never overwrites", "[rooted_files]") {
+  Tree tree;
+  tree.root.write_file("var/lib/libvirt/images/keep.img", "precious");
+  for (const char* format : {"raw", "qcow2"}) {
+    INFO(format);
+    REQUIRE_THROWS_WITH(tree.files.create_image("/images/keep.img", format, 1 << 20),
+                        "refusing to create /images/keep.img: it already exists");
+    CHECK(read_real(tree.root / "var/lib/libvirt/images/keep.img") == "precious");
+  }
+}
+
+TEST_CASE("create_image failures are clear and leave nothing behind", "[rooted_files]") {
+  Tree tree;
+  CHECK_THROWS_AS(tree.files.create_image("/images/x.vmdk", "vmdk", 1 << 20), SystemError);
+  CHECK_THROWS_WITH(tree.files.create_image("/images/zero.img", "raw", 0),
+                    "cannot create /images/zero.img: the size is zero");
+  CHECK_THROWS_WITH(tree.files.create_image("/no/dir/x.img", "raw", 1 << 20),
+                    Catch::StartsWith("cannot create /no/dir/x.img: No such file"));
+  // qemu-img refuses sizes beyond what qcow2 can address; its own words reach the user.
+  try {
+    tree.files.create_image("/images/huge.qcow2", "qcow2", 1ull << 62);
+    FAIL("qemu-img accepted a 4 EiB image");
+  } catch (const SystemError& error) {
+    std::string message = error.what();
+    CHECK(message.find("qemu-img create -f qcow2 ") != std::string::npos);
+    CHECK(message.find("failed: ") != std::string::npos);
+  }
+  CHECK_FALSE(tree.files.exists("/images/huge.qcow2"));
+  CHECK_FALSE(tree.files.exists("/images/zero.img"));
+}
+
+}  // namespace virtform
