@@ -150,6 +150,9 @@ struct LiveDomain {
   bool running = false;  // active right now
   std::string uuid;
   std::string xml;  // the persistent definition, kept so updates patch rather than replace
+  // What a running guest booted with (its live definition): a persistent change that has not
+  // reached it yet shows here as a difference. Empty when the domain is not running.
+  std::optional<Vm> booted;
 };
 
 struct LiveNetwork {

@@ -21,11 +21,13 @@ bool flags_unsupported() {
          code == VIR_ERR_ARGUMENT_UNSUPPORTED;
 }
 
-LiveDomain read_domain(virDomainPtr domain) {
+// Nothing when the domain went away while the host was being read (another tool undefined it).
+std::optional<LiveDomain> read_domain(virDomainPtr domain) {
   std::string name = virDomainGetName(domain);
   // The persistent definition is what virtform owns; for a transient domain libvirt returns the
   // live one under the same flag.
   std::string xml = take_string(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE));
+  if (xml.empty() && last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return std::nullopt;
   if (xml.empty()) throw_libvirt_error("cannot read the definition of domain '" + name + "'");
   int autostart = 0;
   if (virDomainGetAutostart(domain, &autostart) < 0) {
@@ -37,6 +39,11 @@ LiveDomain read_domain(virDomainPtr domain) {
   live.running = active == 1;
   live.vm.autostart = autostart != 0;
   live.vm.state = live.running ? PowerState::running : PowerState::stopped;
+  if (live.running) {
+    // One more round trip, for running guests only: what the guest is actually running with.
+    const std::string booted = take_string(virDomainGetXMLDesc(domain, 0));
+    if (!booted.empty()) live.booted = parse_domain_xml(booted).vm;
+  }
   return live;
 }
 
@@ -60,7 +67,7 @@ std::string LibvirtHypervisor::uri() const {
 Live LibvirtHypervisor::read_live() {
   Live live;
   for (const DomainHandle& domain : connection_.all_domains()) {
-    live.domains.push_back(read_domain(domain.get()));
+    if (auto read = read_domain(domain.get())) live.domains.push_back(std::move(*read));
   }
   for (const NetworkHandle& network : connection_.all_networks()) {
     live.networks.push_back(read_network(network.get()));

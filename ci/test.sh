@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh Debian 12 machine (as root) to a verdict: installs the
+# packages, starts virtlogd/libvirtd if none answers, builds, builds the end-to-end guest, then
+# runs the unit tests in parallel and the end-to-end tests one at a time. Non-zero on any failure.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+build_dir=${BUILD_DIR:-$root/build}
+export BUILD_DIR=$build_dir
+
+step() { printf '\n== %s ==\n' "$*"; }
+
+step "packages"
+bash ci/install-deps.sh
+
+step "libvirtd"
+bash ci/start-libvirt.sh
+
+step "build"
+bash ci/build.sh
+
+step "end-to-end guest"
+# The tests find it beside the virtform binary (and would build it themselves if missing).
+bash tests/e2e/guest/build-guest.sh "$build_dir/e2e-guest"
+
+status=0
+step "unit tests"
+ctest --test-dir "$build_dir" --output-on-failure -L unit -j 2 || status=1
+
+step "end-to-end tests"
+# Serial: they share one libvirtd and boot guests under TCG.
+ctest --test-dir "$build_dir" --output-on-failure -L e2e || status=1
+
+if ((status != 0)); then
+  echo "test: FAILED" >&2
+else
+  echo "test: all passed"
+fi
+exit "$status"

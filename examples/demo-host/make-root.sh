@@ -1,0 +1,154 @@
+#!/bin/bash
+# Records examples/demo-host/root: the sysfs, proc and dev files virtform reads, for the seed's
+# Ryzen 5 5350GE / ASRock B450M host (all 21 IOMMU groups of its listing) with the DSM guest's
+# two 10 TB disks on the SAS2008 HBA. Plans of the examples run offline against it:
+#   virtform plan --sysfs-root examples/demo-host/root examples/passthrough
+# Re-run after changing this script; the tree is committed.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")" && pwd)/root"
+rm -rf "$root"
+mkdir -p "$root"/sys/{bus/pci/devices,kernel/iommu_groups,block,class/iommu,class/net} \
+         "$root"/dev/disk/by-id "$root"/proc/self "$root/sys/module/vfio_pci"
+
+# A relative symlink, as the kernel makes them: link <target> <link>.
+link() {
+  mkdir -p "$(dirname "$2")"
+  ln -sfn "$(realpath -m --relative-to="$(dirname "$2")" "$1")" "$2"
+}
+
+driver() {
+  local dir="$root/sys/bus/pci/drivers/$1"
+  mkdir -p "$dir"
+  touch "$dir/bind" "$dir/unbind" "$dir/new_id" "$dir/remove_id"
+}
+
+declare -A device_path
+# pci <address> <vendor:device> <class> <driver or -> <group> <parent or -> [boot_vga]
+pci() {
+  local address=$1 ids=$2 class=$3 drv=$4 group=$5 parent=$6 boot=${7:-0}
+  local base="$root/sys/devices/pci0000:00"
+  local dir="${parent/#-/}"
+  dir="${dir:+${device_path[$parent]}}"
+  dir="${dir:-$base}/$address"
+  device_path[$address]=$dir
+  mkdir -p "$dir"
+  echo "0x${ids%%:*}" >"$dir/vendor"
+  echo "0x${ids##*:}" >"$dir/device"
+  echo "0x1849" >"$dir/subsystem_vendor"
+  echo "0x${ids##*:}" >"$dir/subsystem_device"
+  echo "0x$class" >"$dir/class"
+  echo "(null)" >"$dir/driver_override"
+  [[ $class == 03* ]] && echo "$boot" >"$dir/boot_vga"
+  {
+    [[ $drv != - ]] && echo "DRIVER=$drv"
+    echo "PCI_CLASS=$(printf '%X' "0x$class")"
+    echo "PCI_ID=${ids^^}"
+    echo "PCI_SUBSYS_ID=1849:${ids##*:}" | tr 'a-f' 'A-F'
+    echo "PCI_SLOT_NAME=$address"
+  } >"$dir/uevent"
+  link "$dir" "$root/sys/bus/pci/devices/$address"
+  if [[ $drv != - ]]; then
+    driver "$drv"
+    link "$root/sys/bus/pci/drivers/$drv" "$dir/driver"
+    link "$dir" "$root/sys/bus/pci/drivers/$drv/$address"
+  fi
+  link "$root/sys/kernel/iommu_groups/$group" "$dir/iommu_group"
+  link "$dir" "$root/sys/kernel/iommu_groups/$group/devices/$address"
+}
+
+pci 0000:00:01.0 1022:1632 060000 -           0  -
+pci 0000:00:01.1 1022:1633 060400 pcieport    1  -
+pci 0000:00:02.0 1022:1632 060000 -           2  -
+pci 0000:00:02.1 1022:1634 060400 pcieport    3  -
+pci 0000:00:02.2 1022:1634 060400 pcieport    4  -
+pci 0000:00:08.0 1022:1632 060000 -           5  -
+pci 0000:00:08.1 1022:1635 060400 pcieport    6  -
+pci 0000:00:08.2 1022:1635 060400 pcieport    7  -
+pci 0000:00:14.0 1022:790b 0c0500 piix4_smbus 8  -
+pci 0000:00:14.3 1022:790e 060100 -           8  -
+for function in 0 1 2 3 4 5 6 7; do
+  pci "0000:00:18.$function" "1022:$(printf '%04x' $((0x166a + function)))" 060000 - 9 -
+done
+pci 0000:01:00.0 1000:0072 010700 mpt3sas       10 0000:00:01.1
+pci 0000:02:00.0 1022:43d5 0c0330 xhci_hcd      11 0000:00:02.1
+pci 0000:02:00.1 1022:43c8 010601 ahci          11 0000:00:02.1
+pci 0000:02:00.2 1022:43c6 060400 pcieport      11 0000:00:02.1
+pci 0000:03:00.0 1022:43c7 060400 pcieport      11 0000:02:00.2
+pci 0000:03:01.0 1022:43c7 060400 pcieport      11 0000:02:00.2
+pci 0000:03:04.0 1022:43c7 060400 pcieport      11 0000:02:00.2
+pci 0000:05:00.0 10ec:8168 020000 r8169         11 0000:03:01.0
+pci 0000:06:00.0 15b3:1003 020000 mlx4_core     11 0000:03:04.0
+pci 0000:07:00.0 8086:f1a6 010802 nvme          12 0000:00:02.2
+pci 0000:08:00.0 1002:1638 030000 amdgpu        13 0000:00:08.1 1
+pci 0000:08:00.1 1002:1637 040300 snd_hda_intel 14 0000:00:08.1
+pci 0000:08:00.2 1022:15df 108000 ccp           15 0000:00:08.1
+pci 0000:08:00.3 1022:1639 0c0330 xhci_hcd      16 0000:00:08.1
+pci 0000:08:00.4 1022:1639 0c0330 xhci_hcd      17 0000:00:08.1
+pci 0000:08:00.6 1022:15e3 040300 snd_hda_intel 18 0000:00:08.1
+pci 0000:09:00.0 1022:7901 010601 ahci          19 0000:00:08.2
+pci 0000:09:00.1 1022:7901 010601 ahci          20 0000:00:08.2
+driver vfio-pci
+touch "$root/sys/bus/pci/drivers_probe"
+mkdir -p "$root/sys/devices/virtual/iommu/ivhd0"
+link "$root/sys/devices/virtual/iommu/ivhd0" "$root/sys/class/iommu/ivhd0"
+mkdir -p "$root/sys/class/net/br0/bridge" "$root/sys/class/net/enp5s0"
+
+mountinfo="$root/proc/self/mountinfo"
+echo "22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw" >"$mountinfo"
+printf 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n' >"$root/proc/swaps"
+index=0
+mount_id=29
+# disk <name> <bytes> <model> <controller> <by-id> <partitions> [node:mountpoint|node:swap]...
+disk() {
+  local name=$1 bytes=$2 model=$3 controller=$4 id=$5 parts=$6
+  shift 6
+  local lun="${device_path[$controller]}/host$index/target$index:0:0/$index:0:0:0"
+  local dir="$lun/block/$name" minor=$((16 * index))
+  mkdir -p "$dir/holders"
+  echo "$model" >"$lun/model"
+  link "$lun" "$dir/device"
+  echo $((bytes / 512)) >"$dir/size"
+  echo 0 >"$dir/removable"
+  echo "8:$minor" >"$dir/dev"
+  link "$dir" "$root/sys/block/$name"
+  # A regular file under dev/ stands for a block device in a recorded host.
+  : >"$root/dev/$name"
+  link "$root/dev/$name" "$root/dev/disk/by-id/$id"
+  local number part
+  for ((number = 1; number <= parts; number++)); do
+    part=$name$number
+    [[ $name == *[0-9] ]] && part=${name}p$number
+    mkdir -p "$dir/$part/holders"
+    echo "$number" >"$dir/$part/partition"
+    echo "8:$((minor + number))" >"$dir/$part/dev"
+    : >"$root/dev/$part"
+    link "$root/dev/$part" "$root/dev/disk/by-id/$id-part$number"
+  done
+  local use node what
+  for use in "$@"; do
+    node=${use%%:*} what=${use#*:}
+    if [[ $what == swap ]]; then
+      printf '/dev/%s\tpartition\t8388604\t0\t-2\n' "$node" >>"$root/proc/swaps"
+    else
+      mount_id=$((mount_id + 1))
+      echo "$mount_id 1 $(cat "$dir/${node#$name}/dev" 2>/dev/null || cat "$dir/$node/dev") / $what rw,relatime shared:1 - ext4 /dev/$node rw" >>"$mountinfo"
+    fi
+  done
+  index=$((index + 1))
+}
+
+disk nvme0n1 274877906944 "INTEL SSDPEKKW256G8" 0000:07:00.0 \
+  nvme-INTEL_SSDPEKKW256G8_BTHH81234567256B 3 nvme0n1p1:/boot/efi nvme0n1p2:/ nvme0n1p3:swap
+disk sda 4000787030016 "ST4000VN008-2DR166" 0000:09:00.0 ata-ST4000VN008-2DR166_ZDH1A2B3 1 \
+  sda1:/srv/media
+# The DSM guest's disks, under the by-id names examples/dsm uses.
+disk sdb 10000831348736 "WDC WD100EMAZ-00WJTA0" 0000:01:00.0 ata-EXAMPLE_SERIAL_1 0
+disk sdc 10000831348736 "WDC WD100EMAZ-00WJTA0" 0000:01:00.0 ata-EXAMPLE_SERIAL_2 0
+
+# Files the examples name: the APU's dumped vBIOS (a stub with the ROM signature) and the DSM
+# loader image (empty: plans only check that it exists).
+mkdir -p "$root/var/lib/virtform/rom" "$root/var/lib/virtform/images"
+printf '\x55\xaa' >"$root/var/lib/virtform/rom/vbios_1002_1638.bin"
+: >"$root/var/lib/virtform/images/tinycore-redpill-uefi.v0.9.2.9.img"
+echo "wrote $root"

@@ -1,0 +1,165 @@
+#include "tests/support/process.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace virtform {
+namespace {
+
+std::string join(const std::vector<std::string>& argv) {
+  std::string joined;
+  for (const std::string& arg : argv) {
+    if (!joined.empty()) joined += ' ';
+    joined += arg;
+  }
+  return joined;
+}
+
+// The parent's environment with `extra` laid over it, as the "KEY=value" strings execve wants.
+std::vector<std::string> merged_environment(const std::map<std::string, std::string>& extra) {
+  std::vector<std::string> entries;
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    std::string text = *entry;
+    std::string key = text.substr(0, text.find('='));
+    if (!extra.contains(key)) entries.push_back(std::move(text));
+  }
+  for (const auto& [key, value] : extra) entries.push_back(key + "=" + value);
+  return entries;
+}
+
+std::vector<char*> pointers_to(std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  for (std::string& text : strings) pointers.push_back(text.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+// Runs in the child between fork and exec: only async-signal-safe calls from here on.
+[[noreturn]] void exec_child(int out_write, int err_write, char** argv, char** envp) {
+  int null_fd = open("/dev/null", O_RDONLY);
+  if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
+  dup2(out_write, STDOUT_FILENO);
+  dup2(err_write, STDERR_FILENO);
+  execvpe(argv[0], argv, envp);
+  const char message[] = "process: exec failed\n";
+  ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
+  (void)ignored;
+  _exit(127);
+}
+
+// Appends what is available on `fd` to `sink`; false at end of file.
+bool drain(int fd, std::string& sink) {
+  char buffer[65536];
+  ssize_t count = read(fd, buffer, sizeof buffer);
+  if (count > 0) {
+    sink.append(buffer, static_cast<std::size_t>(count));
+    return true;
+  }
+  return count < 0 && (errno == EINTR || errno == EAGAIN);
+}
+
+}  // namespace
+
+std::string ProcessResult::describe() const {
+  std::string text = "$ " + command + "\nexit code: " + std::to_string(exit_code);
+  if (timed_out) text += " (timed out)";
+  text += "\n--- stdout ---\n" + out + "\n--- stderr ---\n" + err;
+  return text;
+}
+
+Process::Process(std::vector<std::string> argv, const std::map<std::string, std::string>& extra_env)
+    : argv_(std::move(argv)), started_(std::chrono::steady_clock::now()) {
+  if (argv_.empty()) throw std::runtime_error("process: empty command");
+  int out_pipe[2];
+  int err_pipe[2];
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) throw std::runtime_error("process: pipe failed");
+  if (pipe2(err_pipe, O_CLOEXEC) != 0) {
+    close(out_pipe[0]);
+    close(out_pipe[1]);
+    throw std::runtime_error("process: pipe failed");
+  }
+  // Everything the child needs is built before fork, so the child only calls exec.
+  std::vector<std::string> args = argv_;
+  std::vector<std::string> env = merged_environment(extra_env);
+  std::vector<char*> arg_pointers = pointers_to(args);
+  std::vector<char*> env_pointers = pointers_to(env);
+
+  pid_ = fork();
+  if (pid_ == 0) exec_child(out_pipe[1], err_pipe[1], arg_pointers.data(), env_pointers.data());
+  close(out_pipe[1]);
+  close(err_pipe[1]);
+  out_fd_ = out_pipe[0];
+  err_fd_ = err_pipe[0];
+  if (pid_ < 0) {
+    close(out_fd_);
+    close(err_fd_);
+    throw std::runtime_error("process: fork failed: " + std::string(std::strerror(errno)));
+  }
+}
+
+Process::~Process() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (out_fd_ >= 0) close(out_fd_);
+  if (err_fd_ >= 0) close(err_fd_);
+}
+
+void Process::kill(int signal) {
+  if (pid_ > 0) ::kill(pid_, signal);
+}
+
+ProcessResult Process::wait(std::chrono::milliseconds timeout) {
+  ProcessResult result;
+  result.command = join(argv_);
+  bool out_open = true;
+  bool err_open = true;
+  const auto deadline = started_ + timeout;
+  while (out_open || err_open) {
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (remaining.count() <= 0 && !result.timed_out) {
+      // Still running past its deadline: kill it and keep reading until the pipes close.
+      ::kill(pid_, SIGKILL);
+      result.timed_out = true;
+    }
+    pollfd fds[2] = {{out_open ? out_fd_ : -1, POLLIN, 0}, {err_open ? err_fd_ : -1, POLLIN, 0}};
+    int wait_ms =
+        result.timed_out ? 1000 : static_cast<int>(std::min<long long>(remaining.count(), 1000));
+    int ready = poll(fds, 2, wait_ms);
+    if (ready < 0 && errno != EINTR) break;
+    // A killed child whose pipes are still held open by its own children: stop waiting.
+    if (ready == 0 && result.timed_out) break;
+    if (out_open && (fds[0].revents & (POLLIN | POLLHUP | POLLERR))) {
+      out_open = drain(out_fd_, result.out);
+    }
+    if (err_open && (fds[1].revents & (POLLIN | POLLHUP | POLLERR))) {
+      err_open = drain(err_fd_, result.err);
+    }
+  }
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  if (WIFEXITED(status)) result.exit_code = WEXITSTATUS(status);
+  if (WIFSIGNALED(status)) result.exit_code = 128 + WTERMSIG(status);
+  return result;
+}
+
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          const std::map<std::string, std::string>& extra_env,
+                          std::chrono::milliseconds timeout) {
+  return Process(argv, extra_env).wait(timeout);
+}
+
+}  // namespace virtform

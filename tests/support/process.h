@@ -1,0 +1,62 @@
+#pragma once
+// Runs a program directly (fork + exec, no shell, so arguments need no quoting) and captures its
+// stdout, stderr and exit code. Used by the end-to-end tests to drive the virtform binary and the
+// few host tools they need (losetup, sha256sum, qemu-img).
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace virtform {
+
+// What a finished process left behind.
+struct ProcessResult {
+  int exit_code = -1;      // the exit status, or 128 + signal number when it was killed
+  std::string out;         // everything written to stdout
+  std::string err;         // everything written to stderr
+  bool timed_out = false;  // killed because it ran past its deadline
+  std::string command;     // the argument vector joined by spaces, for messages
+
+  // stdout and stderr together, for "the message appears somewhere" checks.
+  std::string output() const { return out + err; }
+  // A multi-line account of the run for test failure messages.
+  std::string describe() const;
+};
+
+// A child process started at construction; its stdin is /dev/null.
+class Process {
+ public:
+  // Starts argv[0] (looked up in PATH) with `extra_env` added to this process's environment.
+  // Throws std::runtime_error when the program cannot be started.
+  explicit Process(std::vector<std::string> argv,
+                   const std::map<std::string, std::string>& extra_env = {});
+  // Kills the child (by its PID) if it is still running, and reaps it.
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  // The child's process ID.
+  pid_t pid() const { return pid_; }
+  // Reads both pipes to the end and reaps the child; kills it with SIGKILL once `timeout` has
+  // passed since it started. Call once.
+  ProcessResult wait(std::chrono::milliseconds timeout = std::chrono::minutes(10));
+  // Sends `signal` to the child.
+  void kill(int signal);
+
+ private:
+  std::vector<std::string> argv_;                  // what was started
+  pid_t pid_ = -1;                                 // the child, -1 once reaped
+  int out_fd_ = -1;                                // read end of the child's stdout
+  int err_fd_ = -1;                                // read end of the child's stderr
+  std::chrono::steady_clock::time_point started_;  // for the deadline
+};
+
+// Starts a program and waits for it: Process(argv, extra_env).wait(timeout).
+ProcessResult run_process(const std::vector<std::string>& argv,
+                          const std::map<std::string, std::string>& extra_env = {},
+                          std::chrono::milliseconds timeout = std::chrono::minutes(10));
+
+}  // namespace virtform

@@ -1,0 +1,203 @@
+// The whole pipeline (config -> plan -> apply -> plan) against libvirt's real test driver.
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <csignal>
+#include <filesystem>
+
+#include "engine/apply/step_runner.h"
+#include "engine/config/config.h"
+#include "engine/plan/planner.h"
+#include "providers/host/apply_lock.h"
+#include "providers/host/rooted_files.h"
+#include "providers/libvirt/libvirt_hypervisor.h"
+#include "support/temp_dir.h"
+
+namespace virtform {
+namespace {
+
+using testing::TempDir;
+
+// A clock that only moves when apply waits, so timeouts are reached without waiting.
+class ManualClock : public Clock {
+ public:
+  std::chrono::steady_clock::time_point now() const override { return now_; }
+  void sleep_for(std::chrono::milliseconds duration) override { now_ += duration; }
+
+ private:
+  std::chrono::steady_clock::time_point now_{};
+};
+
+// The test driver powers a guest off as soon as it is asked; a guest that ignores the ACPI
+// power button is one on which the request does nothing.
+class GuestIgnoringAcpi : public LibvirtHypervisor {
+ public:
+  using LibvirtHypervisor::LibvirtHypervisor;
+  void request_shutdown(const std::string&) override {}
+};
+
+struct Host {
+  explicit Host(const std::string& uri = "test:///default") : hypervisor(uri) {}
+  LibvirtHypervisor hypervisor;
+  RootedHostFiles files{"/"};
+};
+
+Plan plan_for(Host& host, const std::vector<std::string>& paths, DiffOptions options = {}) {
+  Diagnostics diagnostics;
+  Desired desired = load_config(paths, diagnostics);
+  check_host_files(desired, host.files, diagnostics);
+  REQUIRE_FALSE(has_errors(diagnostics));
+  const Live live = observe(host.hypervisor, host.files, desired);
+  return make_plan(desired, live, options, host.hypervisor.uri(), diagnostics);
+}
+
+ApplyResult apply_plan(Host& host, Hypervisor& hypervisor, const Plan& plan, Clock& clock) {
+  const Live live = hypervisor.read_live();
+  StepRunner runner(StepContext{plan, live, hypervisor, host.files, clock, nullptr});
+  return execute(
+      plan.steps, [&](const Step& step) { runner.run(step); }, 2, nullptr);
+}
+
+ApplyResult apply_plan(Host& host, const Plan& plan) {
+  SystemClock clock;
+  return apply_plan(host, host.hypervisor, plan, clock);
+}
+
+const Change* vm_change(const Plan& plan, const std::string& key) {
+  return plan.find("vm." + key);
+}
+
+std::string unique_name(const std::string& stem) {
+  return "vfunit-" + std::to_string(getpid()) + "-" + stem;
+}
+
+std::string vm_toml(const TempDir& dir, const std::string& name, const std::string& memory,
+                    const std::string& extra = "") {
+  return "project = \"" + name + "\"\n[vm.guest]\nname = \"" + name +
+         "\"\ntype = \"qemu\"\nmemory = \"" + memory +
+         "\"\nstate = \"running\"\nautostart = true\n[[vm.guest.disk]]\nfile = \"" +
+         (dir / "data.qcow2") + "\"\nsize = \"64MiB\"\n" + extra;
+}
+
+TEST_CASE("apply then plan shows no changes; removal keeps the images", "[apply][libvirt]") {
+  TempDir dir;
+  Host host;
+  const std::string name = unique_name("cycle");
+  const std::string config = dir.write_file("vm.toml", vm_toml(dir, name, "128MiB"));
+
+  const Plan first = plan_for(host, {config});
+  REQUIRE(first.has_changes());
+  CHECK(vm_change(first, "guest")->action == Action::create);
+  REQUIRE(first.find("image." + (dir / "data.qcow2")));
+  REQUIRE(apply_plan(host, first).ok());
+  CHECK(std::filesystem::exists(dir / "data.qcow2"));
+  CHECK(host.hypervisor.is_running(name));
+
+  const Plan second = plan_for(host, {config});
+  CHECK_FALSE(second.has_changes());
+
+  dir.write_file("vm.toml", vm_toml(dir, name, "256MiB"));
+  const Plan grown = plan_for(host, {config});
+  const Change* change = vm_change(grown, "guest");
+  REQUIRE(change);
+  CHECK(change->action == Action::update);
+  REQUIRE(change->fields.size() == 1);
+  CHECK(change->fields[0].field == "memory");
+  CHECK(change->disruption == Disruption::next_boot);
+  REQUIRE(apply_plan(host, grown).ok());
+  CHECK_FALSE(plan_for(host, {config}).has_changes());
+
+  dir.write_file("vm.toml", "project = \"" + name + "\"\n");
+  const Plan removal = plan_for(host, {config});
+  REQUIRE(vm_change(removal, "guest"));
+  CHECK(vm_change(removal, "guest")->action == Action::remove);
+  REQUIRE(apply_plan(host, removal).ok());
+  CHECK_FALSE(host.hypervisor.read_live().find_domain(name));
+  CHECK(std::filesystem::exists(dir / "data.qcow2"));
+  CHECK_FALSE(plan_for(host, {config}).has_changes());
+}
+
+TEST_CASE("a restart that times out fails clearly and leaves the guest running",
+          "[apply][libvirt]") {
+  TempDir dir;
+  Host host;
+  const std::string name = unique_name("stubborn");
+  const std::string config = dir.write_file("vm.toml", vm_toml(dir, name, "128MiB"));
+  REQUIRE(apply_plan(host, plan_for(host, {config})).ok());
+
+  std::string text = vm_toml(dir, name, "256MiB");
+  text.insert(text.find("state ="), "restart = \"allowed\"\nshutdown_timeout = \"20s\"\n");
+  dir.write_file("vm.toml", text);
+  const Plan plan = plan_for(host, {config});
+  REQUIRE(vm_change(plan, "guest")->disruption == Disruption::restart);
+  REQUIRE(plan.find_step("vm.guest/restart"));
+
+  GuestIgnoringAcpi stubborn("test:///default");
+  ManualClock clock;
+  const ApplyResult result = apply_plan(host, stubborn, plan, clock);
+  CHECK_FALSE(result.ok());
+  bool reported = false;
+  for (const StepResult& step : result.steps) {
+    if (step.id == "vm.guest/restart") {
+      CHECK(step.status == StepStatus::failed);
+      CHECK(step.message.find("did not shut down within 20s") != std::string::npos);
+      reported = true;
+    }
+  }
+  CHECK(reported);
+  CHECK(host.hypervisor.is_running(name));
+
+  SECTION("with force_stop it is powered off after the timeout and started again") {
+    text.insert(text.find("state ="), "force_stop = true\n");
+    dir.write_file("vm.toml", text);
+    const Plan forced = plan_for(host, {config});
+    CHECK(apply_plan(host, stubborn, forced, clock).ok());
+    CHECK(host.hypervisor.is_running(name));
+  }
+  host.hypervisor.destroy(name);
+  host.hypervisor.undefine(name);
+}
+
+TEST_CASE("a second apply on the same URI is refused at once, naming the holder", "[apply]") {
+  TempDir dir;
+  setenv("VIRTFORM_LOCK_DIR", dir.path().c_str(), 1);
+  const std::string uri = "test:///lock-" + std::to_string(getpid());
+  {
+    auto held = ApplyLock::acquire(uri, "virtform apply");
+    try {
+      ApplyLock::acquire(uri, "virtform apply");
+      FAIL("the second apply got the lock");
+    } catch (const SystemError& error) {
+      CHECK(std::string(error.what()).find("pid " + std::to_string(getpid())) != std::string::npos);
+    }
+  }
+  CHECK_NOTHROW(ApplyLock::acquire(uri, "virtform apply"));
+
+  SECTION("a lock left by a killed apply does not block the next one") {
+    int ready[2];
+    REQUIRE(pipe(ready) == 0);
+    const pid_t child = fork();
+    if (child == 0) {
+      auto lock = ApplyLock::acquire(uri, "virtform apply");
+      (void)!write(ready[1], "x", 1);
+      pause();
+      _exit(0);
+    }
+    char byte = 0;
+    REQUIRE(read(ready[0], &byte, 1) == 1);
+    CHECK_THROWS_WITH(ApplyLock::acquire(uri, "virtform apply"),
+                      Catch::Contains("pid " + std::to_string(child)));
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
+    CHECK_NOTHROW(ApplyLock::acquire(uri, "virtform apply"));
+    close(ready[0]);
+    close(ready[1]);
+  }
+  unsetenv("VIRTFORM_LOCK_DIR");
+}
+
+}  // namespace
+}  // namespace virtform
