@@ -475,12 +475,39 @@ class Differ {
     change.live_name = live.vm.name;
     change.running = live.running;
     change.fields = VmComparison(vm, live.vm, rule).fields();
+    if (may_restart) add_pending_boot_fields(vm, live, change.fields);
     add_ownership_fields(vm, live, change.fields);
     add_power_fields(vm, live, change.fields);
     change.disruption = worst(change.fields);
     change.action = change.fields.empty() ? Action::none : Action::update;
     change.reason = update_reason(change, live.running, may_restart);
     changes_.push_back(std::move(change));
+  }
+
+  // Changes already in the persistent definition that the running guest has not booted yet (an
+  // earlier apply chose "next boot", or its restart timed out). With restarts allowed they still
+  // need one. Only fields libvirt reports the same way in both definitions are compared: a
+  // host-model CPU, for one, is expanded in the running definition.
+  static void add_pending_boot_fields(const Vm& vm, const LiveDomain& live,
+                                      std::vector<FieldChange>& fields) {
+    if (!live.running || !live.booted) return;
+    const Vm& booted = *live.booted;
+    auto pending = [&](const std::string& field, std::string before, std::string after) {
+      for (const FieldChange& existing : fields)
+        if (existing.field == field) return;
+      fields.push_back({field, std::move(before), std::move(after) + " (pending restart)",
+                        Disruption::restart});
+    };
+    // A smaller memory is reached through the balloon; only a larger one needs a boot.
+    if (vm.memory_kib > booted.memory_kib)
+      pending("memory", format_kib(booted.memory_kib), format_kib(vm.memory_kib));
+    if (vm.vcpus != booted.vcpus)
+      pending("vcpus", std::to_string(booted.vcpus), std::to_string(vm.vcpus));
+    if (!same_machine(vm.machine, booted.machine)) pending("machine", booted.machine, vm.machine);
+    if (!same_firmware(vm.firmware, booted.firmware))
+      pending("firmware", describe(booted.firmware), describe(vm.firmware));
+    if (vm.kernel && vm.kernel != booted.kernel)
+      pending("kernel", describe(booted.kernel), describe(vm.kernel));
   }
 
   static void add_ownership_fields(const Vm& vm, const LiveDomain& live,

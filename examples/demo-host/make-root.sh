@@ -152,3 +152,23 @@ mkdir -p "$root/var/lib/virtform/rom" "$root/var/lib/virtform/images"
 printf '\x55\xaa' >"$root/var/lib/virtform/rom/vbios_1002_1638.bin"
 : >"$root/var/lib/virtform/images/tinycore-redpill-uefi.v0.9.2.9.img"
 echo "wrote $root"
+
+# QEMU's firmware descriptor for plain OVMF, as Debian's ovmf package installs it, so that
+# firmware = "uefi" resolves on the recorded host as it would on the real one.
+mkdir -p "$root/usr/share/qemu/firmware" "$root/usr/share/OVMF"
+cat >"$root/usr/share/qemu/firmware/60-edk2-x86_64.json" <<'JSON'
+{
+    "description": "UEFI firmware for x86_64, without Secure Boot without SMM, with empty varstore",
+    "interface-types": ["uefi"],
+    "mapping": {
+        "device": "flash",
+        "executable": {"filename": "/usr/share/OVMF/OVMF_CODE_4M.fd", "format": "raw"},
+        "nvram-template": {"filename": "/usr/share/OVMF/OVMF_VARS_4M.fd", "format": "raw"}
+    },
+    "targets": [{"architecture": "x86_64", "machines": ["pc-i440fx-*", "pc-q35-*"]}],
+    "features": ["acpi-s3", "amd-sev", "verbose-dynamic"],
+    "tags": []
+}
+JSON
+: >"$root/usr/share/OVMF/OVMF_CODE_4M.fd"
+: >"$root/usr/share/OVMF/OVMF_VARS_4M.fd"

@@ -150,6 +150,14 @@ TEST_CASE("a restart that times out fails clearly and leaves the guest running",
   CHECK(reported);
   CHECK(host.hypervisor.is_running(name));
 
+  // The definition already has the new memory; the running guest does not. The plan says so.
+  const Plan after = plan_for(host, {config});
+  const Change* pending = vm_change(after, "guest");
+  REQUIRE(pending);
+  CHECK(pending->action == Action::update);
+  CHECK(pending->disruption == Disruption::restart);
+  REQUIRE(after.find_step("vm.guest/restart"));
+
   SECTION("with force_stop it is powered off after the timeout and started again") {
     text.insert(text.find("state ="), "force_stop = true\n");
     dir.write_file("vm.toml", text);

@@ -164,6 +164,37 @@ TEST_CASE("a running guest's changes are live, next boot or restart", "[diff]") 
   }
 }
 
+TEST_CASE("a definition the running guest has not booted yet needs a restart only if allowed",
+          "[diff]") {
+  Vm vm = small_vm("nas");
+  vm.memory_kib = 1024 * 1024;
+  Live live;
+  LiveDomain domain = live_of(vm, true);
+  domain.booted = domain.vm;
+  domain.booted->memory_kib = 512 * 1024;  // booted before the last apply grew it
+  live.domains.push_back(domain);
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  const auto quiet = run_diff(desired, live, diagnostics);
+  CHECK(change_at(quiet, "vm.nas").action == Action::none);
+
+  desired.vms[0].restart = RestartPolicy::allowed;
+  const auto changes = run_diff(desired, live, diagnostics);
+  const Change& change = change_at(changes, "vm.nas");
+  CHECK(change.action == Action::update);
+  CHECK(change.disruption == Disruption::restart);
+  REQUIRE(field_of(change, "memory"));
+  CHECK(field_of(change, "memory")->before == "512 MiB");
+
+  SECTION("a smaller memory reached through the balloon is not pending") {
+    desired.vms[0].memory_kib = 256 * 1024;
+    live.domains[0].vm.memory_kib = 256 * 1024;
+    const auto ballooned = run_diff(desired, live, diagnostics);
+    CHECK(change_at(ballooned, "vm.nas").action == Action::none);
+  }
+}
+
 TEST_CASE("an unmanaged domain in the way is an error unless adopted", "[diff]") {
   Vm vm = small_vm("nas");
   Live live;
