@@ -11,6 +11,8 @@
 #include "engine/plan/planner.h"
 #include "providers/host/apply_lock.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
+#include "providers/sysfs/driver_binder.h"
+#include "providers/sysfs/sysfs_reader.h"
 
 namespace virtform {
 
@@ -60,6 +62,12 @@ void report_progress(const ProgressEvent& event) {
   std::cout << std::flush;
 }
 
+bool binds_pci(const Plan& plan) {
+  for (const Step& step : plan.steps)
+    if (step.kind == StepKind::bind_driver || step.kind == StepKind::restore_driver) return true;
+  return false;
+}
+
 int report_result(const ApplyResult& result) {
   const int done = result.count(StepStatus::done);
   if (result.ok()) {
@@ -87,7 +95,8 @@ int run_apply(const CommonOptions& options, const ApplyOptions& apply_options) {
   // Taken before the live state is read, so the plan shown is the one carried out.
   const auto lock = ApplyLock::acquire(session.uri, "virtform apply");
   LibvirtHypervisor hypervisor(session.uri);
-  const Live live = observe(hypervisor, *session.files, session.desired);
+  const Live live =
+      observe(hypervisor, *session.files, read_host_devices(session.host_root), session.desired);
   const Plan plan = make_plan(session.desired, live, DiffOptions{apply_options.restart},
                               session.uri, session.diagnostics);
   std::cerr << render_diagnostics(plan.diagnostics, session.style());
@@ -97,7 +106,17 @@ int run_apply(const CommonOptions& options, const ApplyOptions& apply_options) {
   if (!confirmed(apply_options)) return kExitError;
 
   SystemClock clock;
-  StepRunner runner(StepContext{plan, live, hypervisor, *session.files, clock, report_progress});
+  StepContext context{plan, live, hypervisor, *session.files, clock, report_progress};
+  // sysfs is written only when the plan binds or restores PCI functions; on the real host that
+  // is what the user just confirmed.
+  std::unique_ptr<RootedSysfsWriter> sysfs;
+  std::unique_ptr<DriverBinder> binder;
+  if (binds_pci(plan)) {
+    sysfs = std::make_unique<RootedSysfsWriter>(session.host_root, /*allow_real_sysfs=*/true);
+    binder = std::make_unique<DriverBinder>(*sysfs, session.host_root);
+    context.pci_drivers = binder.get();
+  }
+  StepRunner runner(context);
   std::cout << "\n";
   const ApplyResult result = execute(
       plan.steps, [&](const Step& step) { runner.run(step); }, apply_options.parallelism,

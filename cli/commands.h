@@ -20,4 +20,10 @@ struct ApplyOptions {
 };
 int run_apply(const CommonOptions& options, const ApplyOptions& apply_options);
 
+struct HostOptions {
+  bool json = false;     // JSON instead of tables
+  bool offline = false;  // do not ask libvirt which domains claim what
+};
+int run_host(const CommonOptions& options, const HostOptions& host_options);
+
 }  // namespace virtform

@@ -50,12 +50,20 @@ int main(int argc, char** argv) {
   apply->add_option("--parallelism", apply_options.parallelism, "Steps run at once (default 4)")
       ->check(CLI::Range(1, 64));
 
+  virtform::HostOptions host_options;
+  auto* host = app.add_subcommand(
+      "host", "Show the host's IOMMU groups, PCI devices and disks, and which VM claims each");
+  add_common(*host, common);
+  host->add_flag("--json", host_options.json, "Print the inventory as JSON");
+  host->add_flag("--offline", host_options.offline, "Do not connect to libvirt");
+
   CLI11_PARSE(app, argc, argv);
   virtform::configure_logging(common.verbosity);
   try {
     if (validate->parsed()) return virtform::run_validate(common);
     if (plan->parsed()) return virtform::run_plan(common, plan_options);
     if (apply->parsed()) return virtform::run_apply(common, apply_options);
+    if (host->parsed()) return virtform::run_host(common, host_options);
   } catch (const std::exception& error) {
     std::cerr << "error: " << error.what() << "\n";
     return virtform::kExitError;

@@ -8,6 +8,7 @@
 #include "engine/plan/planner.h"
 #include "engine/render/plan_json.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
+#include "providers/sysfs/sysfs_reader.h"
 
 namespace virtform {
 
@@ -18,7 +19,8 @@ int run_plan(const CommonOptions& options, const PlanOptions& plan_options) {
     return kExitError;
   }
   LibvirtHypervisor hypervisor(session.uri);
-  const Live live = observe(hypervisor, *session.files, session.desired);
+  const Live live =
+      observe(hypervisor, *session.files, read_host_devices(session.host_root), session.desired);
   const Plan plan = make_plan(session.desired, live, DiffOptions{plan_options.restart}, session.uri,
                               session.diagnostics);
   if (plan_options.json) {

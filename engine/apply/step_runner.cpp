@@ -53,9 +53,18 @@ void StepRunner::run(const Step& step) {
       context_.hypervisor.undefine(step.target);
       return;
     case StepKind::bind_driver:
+      pci_drivers().bind(step.target, "vfio-pci");
+      return;
     case StepKind::restore_driver:
-      throw SystemError("PCI driver binding is not available on this connection");
+      pci_drivers().restore(step.target);
+      return;
   }
+}
+
+PciDrivers& StepRunner::pci_drivers() {
+  if (!context_.pci_drivers)
+    throw SystemError("PCI functions cannot be bound to other drivers on this host");
+  return *context_.pci_drivers;
 }
 
 void StepRunner::define(const Change& change) {

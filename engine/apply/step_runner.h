@@ -8,6 +8,7 @@
 #include "engine/system/clock.h"
 #include "engine/system/host_files.h"
 #include "engine/system/hypervisor.h"
+#include "engine/system/pci_drivers.h"
 
 namespace virtform {
 
@@ -17,7 +18,8 @@ struct StepContext {
   Hypervisor& hypervisor;
   HostFiles& files;
   Clock& clock;
-  ProgressHook progress;  // for long waits
+  ProgressHook progress;              // for long waits
+  PciDrivers* pci_drivers = nullptr;  // for bind = "vfio-pci"; absent where nothing can bind
 };
 
 class StepRunner {
@@ -29,6 +31,7 @@ class StepRunner {
 
  private:
   const Change& change_of(const Step& step) const;
+  PciDrivers& pci_drivers();
   void define(const Change& change);
   void update(const Change& change);
   void hot_plug(const Vm& desired, const LiveDomain& live);

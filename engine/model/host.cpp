@@ -68,11 +68,6 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 14> kBaseCla
     {"ff", "Unassigned class"},
 }};
 
-bool is_hex(std::string_view text) {
-  return std::all_of(text.begin(), text.end(),
-                     [](unsigned char c) { return std::isxdigit(c) != 0; });
-}
-
 std::string lower(std::string text) {
   for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return text;
@@ -180,16 +175,6 @@ std::string format_disk_size(std::uint64_t bytes) {
   const bool whole = value == static_cast<double>(static_cast<std::uint64_t>(value));
   std::snprintf(text, sizeof text, whole ? "%.0f %s" : "%.1f %s", value, kUnits[unit]);
   return text;
-}
-
-std::string canonical_pci_address(const std::string& text) {
-  std::string address = lower(text);
-  if (address.size() == 7) address = "0000:" + address;  // "08:00.0"
-  const bool shaped = address.size() == 12 && address[4] == ':' && address[7] == ':' &&
-                      address[10] == '.' && is_hex(address.substr(0, 4)) &&
-                      is_hex(address.substr(5, 2)) && is_hex(address.substr(8, 2)) &&
-                      address[11] >= '0' && address[11] <= '7';
-  return shaped ? address : "";
 }
 
 }  // namespace virtform

@@ -81,7 +81,5 @@ struct HostDevices {
 std::string pci_class_name(const std::string& class_code);
 // A disk size as lsblk shows it: "10T" is "10 TiB", "9.1 TiB", "476.9 GiB", "512 B".
 std::string format_disk_size(std::uint64_t bytes);
-// "0000:08:00.0" for "08:00.0", "0000:08:00.0" and upper-case spellings; "" when malformed.
-std::string canonical_pci_address(const std::string& text);
 
 }  // namespace virtform

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/model/diagnostic.h"
+#include "engine/model/host.h"
 
 namespace virtform {
 
@@ -166,6 +167,7 @@ struct Live {
   std::vector<LiveNetwork> networks;
   std::vector<std::string> bridges;         // host bridge interfaces
   std::vector<std::string> existing_files;  // which of the image files the config names exist
+  HostDevices devices;  // PCI functions, IOMMU groups and block devices of the host
 
   bool file_exists(const std::string& path) const;
 

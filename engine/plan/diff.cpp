@@ -306,8 +306,10 @@ class Differ {
     for (const auto& [key, loader] : desired_.loaders) add_loader(loader);
     add_networks_and_bridges();
     add_images();
+    add_pci_bindings();
     for (const Vm& vm : desired_.vms) add_vm(vm);
     add_orphans();
+    add_pci_restores();
     return std::move(changes_);
   }
 
@@ -378,6 +380,56 @@ class Differ {
                          {"size", "", format_bytes(*disk.size), Disruption::none}};
         change.reason = "the image file does not exist yet";
         changes_.push_back(std::move(change));
+      }
+    }
+  }
+
+  // Functions a VM asks virtform to bind (bind = "vfio-pci") before its guest starts.
+  void add_pci_bindings() {
+    for (const Vm& vm : desired_.vms) {
+      for (const PciDevice& device : vm.pci) {
+        if (!device.bind) continue;
+        Change change;
+        change.address = "pci." + device.address;
+        change.kind = ResourceKind::pci;
+        change.name = device.address;
+        const PciFunction* function = live_.devices.find_pci(device.address);
+        const std::string driver = function ? function->driver : "";
+        if (function && driver != *device.bind) {
+          change.action = Action::update;
+          change.fields = {
+              {"driver", driver.empty() ? "(none)" : driver, *device.bind, Disruption::none}};
+          change.reason = "taken from the host before " + vm_address(vm.key) + " starts";
+        }
+        changes_.push_back(std::move(change));
+      }
+    }
+  }
+
+  // Functions virtform bound for a guest that no longer declares them go back to the host,
+  // after the guest has let go of them (the removal runs after the VM's own steps).
+  void add_pci_restores() {
+    std::set<std::string> declared;
+    for (const Vm& vm : desired_.vms)
+      for (const PciDevice& device : vm.pci) declared.insert(device.address);
+    for (const LiveDomain& domain : live_.domains) {
+      if (!mine(domain)) continue;
+      for (const PciDevice& device : domain.vm.pci) {
+        const PciFunction* function = live_.devices.find_pci(device.address);
+        if (device.managed || declared.count(device.address) || !function) continue;
+        if (function->driver != "vfio-pci") continue;
+        if (!declared.insert(device.address).second) continue;
+        Change change;
+        change.address = "pci." + device.address;
+        change.kind = ResourceKind::pci;
+        change.name = device.address;
+        change.action = Action::remove;
+        change.fields = {{"driver", "vfio-pci", "host driver", Disruption::none}};
+        change.reason = "no VM declares it any more: it goes back to its host driver";
+        changes_.push_back(change);
+        for (Change& guest : changes_)
+          if (guest.kind == ResourceKind::vm && guest.live_name == domain.vm.name)
+            guest.depends_on.push_back(change.address);
       }
     }
   }
@@ -495,8 +547,8 @@ class Differ {
     auto pending = [&](const std::string& field, std::string before, std::string after) {
       for (const FieldChange& existing : fields)
         if (existing.field == field) return;
-      fields.push_back({field, std::move(before), std::move(after) + " (pending restart)",
-                        Disruption::restart});
+      fields.push_back(
+          {field, std::move(before), std::move(after) + " (pending restart)", Disruption::restart});
     };
     // A smaller memory is reached through the balloon; only a larger one needs a boot.
     if (vm.memory_kib > booted.memory_kib)

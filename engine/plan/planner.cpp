@@ -1,17 +1,11 @@
 #include "engine/plan/planner.h"
 
+#include "engine/checks/passthrough.h"
 #include "engine/graph/resource_graph.h"
 
 namespace virtform {
 
 namespace {
-
-std::vector<std::string> host_bridges(const HostFiles& files) {
-  std::vector<std::string> bridges;
-  for (const std::string& name : files.list("/sys/class/net"))
-    if (files.exists("/sys/class/net/" + name + "/bridge")) bridges.push_back(name);
-  return bridges;
-}
 
 std::vector<std::string> existing_images(const HostFiles& files, const Desired& desired) {
   std::vector<std::string> existing;
@@ -24,9 +18,11 @@ std::vector<std::string> existing_images(const HostFiles& files, const Desired& 
 
 }  // namespace
 
-Live observe(Hypervisor& hypervisor, const HostFiles& files, const Desired& desired) {
+Live observe(Hypervisor& hypervisor, const HostFiles& files, HostDevices devices,
+             const Desired& desired) {
   Live live = hypervisor.read_live();
-  live.bridges = host_bridges(files);
+  live.bridges = devices.bridges;
+  live.devices = std::move(devices);
   live.existing_files = existing_images(files, desired);
   return live;
 }
@@ -35,6 +31,7 @@ Plan make_plan(const Desired& desired, const Live& live, const DiffOptions& opti
                const std::string& uri, Diagnostics diagnostics) {
   Plan plan;
   plan.uri = uri;
+  check_passthrough(desired, live, live.devices, diagnostics);
   plan.changes = diff(desired, live, options, diagnostics);
   if (!has_errors(diagnostics)) plan.steps = order_steps(plan.changes, diagnostics);
   plan.diagnostics = std::move(diagnostics);

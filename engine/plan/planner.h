@@ -9,11 +9,12 @@
 
 namespace virtform {
 
-// Everything plan compares against: libvirt's domains and networks, the host's bridges, and
-// which of the image files the config names already exist.
-Live observe(Hypervisor& hypervisor, const HostFiles& files, const Desired& desired);
+// Everything plan compares against: libvirt's domains and networks, the host's devices and
+// bridges (read by the sysfs provider), and which of the image files the config names exist.
+Live observe(Hypervisor& hypervisor, const HostFiles& files, HostDevices devices,
+             const Desired& desired);
 
-// Diff and order. `diagnostics` are those found so far (config, host checks); the plan carries
+// Passthrough checks, diff and order. `diagnostics` are those found so far (config, host checks); the plan carries
 // them and everything found here. A plan with errors has no steps.
 Plan make_plan(const Desired& desired, const Live& live, const DiffOptions& options,
                const std::string& uri, Diagnostics diagnostics);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "engine/config/values.h"
 #include "engine/model/host.h"
 #include "engine/system/hypervisor.h"
 
@@ -26,7 +27,7 @@ std::string normalise_root(const std::string& root) {
 
 // Addresses end up in paths; anything but a well-formed one could climb out of sysfs.
 std::string checked_address(const std::string& address) {
-  const std::string canonical = canonical_pci_address(address);
+  const std::string canonical = canonical_pci_address(address).value_or("");
   if (canonical.empty()) throw SystemError("'" + address + "' is not a PCI address");
   return canonical;
 }

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "engine/system/pci_drivers.h"
 #include "engine/system/sysfs_writer.h"
 
 namespace virtform {
@@ -22,7 +23,7 @@ class RootedSysfsWriter : public SysfsWriter {
   std::string root_;  // "" for the real "/", else the tree's directory
 };
 
-class DriverBinder {
+class DriverBinder : public PciDrivers {
  public:
   // `root` is where the driver links are read back ("/" or the tree `writer` writes to).
   DriverBinder(SysfsWriter& writer, std::string root);
@@ -34,11 +35,11 @@ class DriverBinder {
   // Binds the function to `driver`: sets driver_override, unbinds it from its current driver,
   // asks the kernel to probe it, then reads the driver link back. Nothing is written when it is
   // already bound there. Throws SystemError naming the cause when the driver does not take it.
-  void bind(const std::string& address, const std::string& driver = "vfio-pci");
+  void bind(const std::string& address, const std::string& driver = "vfio-pci") override;
 
   // Gives the function back to the host: clears driver_override, unbinds it from vfio-pci or
   // pci-stub and re-probes so that its own driver returns. Returns the driver now bound.
-  std::string restore(const std::string& address);
+  std::string restore(const std::string& address) override;
 
  private:
   SysfsWriter& writer_;  // where the writes go

@@ -14,6 +14,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "engine/config/values.h"
+
 namespace virtform {
 
 namespace {
@@ -256,7 +258,7 @@ std::string controller_from_path(const std::string& path) {
     auto end = path.find('/', begin);
     if (end == std::string::npos) end = path.size();
     const std::string component = path.substr(begin, end - begin);
-    if (!canonical_pci_address(component).empty() && component.size() == 12) {
+    if (canonical_pci_address(component).has_value() && component.size() == 12) {
       controller = component;
     }
     begin = end + 1;

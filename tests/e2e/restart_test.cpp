@@ -79,7 +79,7 @@ TEST_CASE("a running guest keeps running for next-boot changes and restarts when
   CHECK(detailed_plan_exit(session, config) == 0);
 
   // Now a restart is allowed: one more vCPU makes apply shut the guest down over ACPI and start
-  // it again.
+  // it again. The memory already in the definition but not yet booted shows as pending too.
   config = session.write_config(kernel_guest_toml("run", name, initrd, "160MiB", 2,
                                                   "restart = \"allowed\"\n"
                                                   "shutdown_timeout = \"60s\"\n"));
@@ -87,8 +87,10 @@ TEST_CASE("a running guest keeps running for next-boot changes and restarts when
   ours = changes_inside(plan, session.prefix());
   REQUIRE(ours.size() == 1);
   INFO(ours[0].dump(2));
-  CHECK(field_names(ours[0]) == std::vector<std::string>{"vcpus"});
+  CHECK(field_names(ours[0]) == std::vector<std::string>{"memory", "vcpus"});
   CHECK(field_of(ours[0], "vcpus").value("disruption", "") == "restart");
+  CHECK(field_of(ours[0], "memory").value("before", "") == "128 MiB");
+  CHECK(field_of(ours[0], "memory").value("after", "") == "160 MiB (pending restart)");
   CHECK(ours[0].value("disruption", "") == "restart");
 
   ProcessResult restarted = session.apply(config);

@@ -140,6 +140,8 @@ class Session {
 
   // "vfe2e-<pid>-<random>-": every domain a test creates starts with it.
   const std::string& prefix() const { return prefix_; }
+  // The virtform project of this session's configs: the prefix without its trailing '-'.
+  std::string project() const { return prefix_.substr(0, prefix_.size() - 1); }
   // prefix + suffix.
   std::string domain(std::string_view suffix) const { return prefix_ + std::string(suffix); }
   // The session's temp dir, for images and configs.

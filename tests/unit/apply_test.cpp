@@ -50,7 +50,7 @@ Plan plan_for(Host& host, const std::vector<std::string>& paths, DiffOptions opt
   Desired desired = load_config(paths, diagnostics);
   check_host_files(desired, host.files, diagnostics);
   REQUIRE_FALSE(has_errors(diagnostics));
-  const Live live = observe(host.hypervisor, host.files, desired);
+  const Live live = observe(host.hypervisor, host.files, HostDevices{}, desired);
   return make_plan(desired, live, options, host.hypervisor.uri(), diagnostics);
 }
 
