@@ -11,7 +11,7 @@ packages=(
   # a libvirtd to test against, and what its guests run on
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils ovmf libxml2-utils
   # end-to-end tests: loop devices, checksums, and the tiny guest (tests/e2e/guest)
-  mount coreutils file busybox-static cpio gzip xz-utils ca-certificates
+  mount e2fsprogs coreutils file busybox-static cpio gzip xz-utils ca-certificates
 )
 
 missing=()

@@ -10,7 +10,7 @@
 namespace virtform {
 
 int run_host(const CommonOptions& options, const HostOptions& host_options) {
-  Session session = open_session(options);
+  Session session = open_session(options, /*config_required=*/false);
   // The inventory is useful even with a broken config: claims come from what could be read.
   std::cerr << render_diagnostics(session.diagnostics, session.style());
   const HostDevices devices = read_host_devices(session.host_root);

@@ -49,12 +49,13 @@ TextStyle Session::style() const {
   return TextStyle{color};
 }
 
-Session open_session(const CommonOptions& options) {
+Session open_session(const CommonOptions& options, bool config_required) {
   Session session;
   session.options = options;
-  if (session.options.paths.empty()) session.options.paths = {"."};
   resolve_host(options, session);
   session.files = std::make_unique<RootedHostFiles>(session.host_root);
+  if (session.options.paths.empty() && !config_required) return session;
+  if (session.options.paths.empty()) session.options.paths = {"."};
   session.desired = load_config(session.options.paths, session.diagnostics);
   resolve_firmware(session.desired, *session.files, session.diagnostics);
   check_host_files(session.desired, *session.files, session.diagnostics);

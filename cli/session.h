@@ -40,7 +40,8 @@ struct Session {
 };
 
 // Resolves the URI and host root, loads the config and checks it against the host's files.
-Session open_session(const CommonOptions& options);
+// Without `config_required`, no PATH means no config (virtform host) rather than ".".
+Session open_session(const CommonOptions& options, bool config_required = true);
 
 // Sets up spdlog on stderr with the level -v asks for.
 void configure_logging(int verbosity);

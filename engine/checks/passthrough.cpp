@@ -3,15 +3,11 @@
 #include <algorithm>
 #include <set>
 
+#include "engine/model/text.h"
+
 namespace virtform {
 
 namespace {
-
-std::string join(const std::vector<std::string>& parts, const std::string& separator) {
-  std::string out;
-  for (const auto& part : parts) out += (out.empty() ? "" : separator) + part;
-  return out;
-}
 
 std::string vm_label(const Vm& vm) {
   return "vm." + vm.key;

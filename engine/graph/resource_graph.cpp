@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "engine/model/text.h"
+
 namespace virtform {
 
 namespace {
@@ -214,8 +216,7 @@ class StepGraph {
       if (boost::source(*edge, graph) == boost::target(*edge, graph))
         cyclic.insert(static_cast<std::size_t>(component[boost::source(*edge, graph)]));
     for (std::size_t c : cyclic) {
-      std::string list;
-      for (const std::string& address : members[c]) list += (list.empty() ? "" : ", ") + address;
+      const std::string list = join({members[c].begin(), members[c].end()}, ", ");
       diagnostics_.push_back({Severity::error,
                               "dependency cycle between " + list + "; break one of the references",
                               {},

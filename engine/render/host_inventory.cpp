@@ -5,16 +5,11 @@
 #include <set>
 
 #include "engine/checks/passthrough.h"
+#include "engine/model/text.h"
 
 namespace virtform {
 
 namespace {
-
-std::string join(const std::vector<std::string>& parts, const std::string& separator) {
-  std::string out;
-  for (const auto& part : parts) out += (out.empty() ? "" : separator) + part;
-  return out;
-}
 
 InventoryDevice inventory_device(const PciFunction& function, const Claims& claims) {
   return {function, pci_class_name(function.class_code), claims.pci_labels(function.address)};

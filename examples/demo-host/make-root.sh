@@ -151,6 +151,8 @@ disk sdc 10000831348736 "WDC WD100EMAZ-00WJTA0" 0000:01:00.0 ata-EXAMPLE_SERIAL_
 mkdir -p "$root/var/lib/virtform/rom" "$root/var/lib/virtform/images"
 printf '\x55\xaa' >"$root/var/lib/virtform/rom/vbios_1002_1638.bin"
 : >"$root/var/lib/virtform/images/tinycore-redpill-uefi.v0.9.2.9.img"
+mkdir -p "$root/var/lib/libvirt/images" "$root/var/lib/libvirt/qemu/nvram"
+touch "$root/var/lib/libvirt/images/.keep"
 echo "wrote $root"
 
 # QEMU's firmware descriptor for plain OVMF, as Debian's ovmf package installs it, so that
