@@ -20,6 +20,8 @@ struct ApplyOptions {
 };
 int run_apply(const CommonOptions& options, const ApplyOptions& apply_options);
 
+int run_graph(const CommonOptions& options);
+
 struct HostOptions {
   bool json = false;     // JSON instead of tables
   bool offline = false;  // do not ask libvirt which domains claim what

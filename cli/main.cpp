@@ -57,6 +57,9 @@ int main(int argc, char** argv) {
   host->add_flag("--json", host_options.json, "Print the inventory as JSON");
   host->add_flag("--offline", host_options.offline, "Do not connect to libvirt");
 
+  auto* graph = app.add_subcommand("graph", "Print the dependency graph as Graphviz DOT");
+  add_common(*graph, common);
+
   CLI11_PARSE(app, argc, argv);
   virtform::configure_logging(common.verbosity);
   try {
@@ -64,6 +67,7 @@ int main(int argc, char** argv) {
     if (plan->parsed()) return virtform::run_plan(common, plan_options);
     if (apply->parsed()) return virtform::run_apply(common, apply_options);
     if (host->parsed()) return virtform::run_host(common, host_options);
+    if (graph->parsed()) return virtform::run_graph(common);
   } catch (const std::exception& error) {
     std::cerr << "error: " << error.what() << "\n";
     return virtform::kExitError;

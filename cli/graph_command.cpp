@@ -1,0 +1,28 @@
+// virtform graph: the dependency graph as Graphviz DOT, nodes labelled with their planned action.
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "engine/graph/resource_graph.h"
+#include "engine/plan/planner.h"
+#include "providers/libvirt/libvirt_hypervisor.h"
+#include "providers/sysfs/sysfs_reader.h"
+
+namespace virtform {
+
+int run_graph(const CommonOptions& options) {
+  Session session = open_session(options);
+  if (has_errors(session.diagnostics)) {
+    std::cerr << render_diagnostics(session.diagnostics, session.style());
+    return kExitError;
+  }
+  LibvirtHypervisor hypervisor(session.uri);
+  const Live live = observe(hypervisor, *session.files, read_host_devices(session.host_root),
+                            session.desired);
+  const Plan plan = make_plan(session.desired, live, {}, session.uri, session.diagnostics);
+  std::cerr << render_diagnostics(plan.diagnostics, session.style());
+  std::cout << to_dot(plan.changes);
+  return has_errors(plan.diagnostics) ? kExitError : kExitOk;
+}
+
+}  // namespace virtform
