@@ -39,6 +39,7 @@ class Scheduler {
   ApplyResult run(int parallelism) {
     const int workers = std::max(1, std::min<int>(parallelism, static_cast<int>(steps_.size())));
     std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(workers));
     for (int i = 0; i < workers; ++i) threads.emplace_back([this] { work(); });
     for (std::thread& thread : threads) thread.join();
     return std::move(result_);

@@ -85,17 +85,35 @@ void StepRunner::update(const Change& change) {
 
 // What a running guest can take now: devices on hot-pluggable buses and a smaller balloon.
 // Everything else waits for the persistent definition to be booted.
+// A refusal (no free slot, a guest that does not answer the unplug request) is not fatal: the
+// persistent definition still gets the change, and the guest sees it at its next boot.
 void StepRunner::hot_plug(const Vm& desired, const LiveDomain& live) {
   const std::string& name = live.vm.name;
+  Hypervisor& hypervisor = context_.hypervisor;
   const DeviceDelta delta = device_delta(desired, live.vm);
+  auto attempt = [&](const std::string& what, auto&& operation) {
+    try {
+      operation();
+    } catch (const SystemError& error) {
+      spdlog::warn(
+          "{}: {} could not be done to the running guest ({}); it takes effect at the "
+          "next boot",
+          name, what, error.what());
+    }
+  };
   for (const Disk& disk : delta.disks_removed)
-    if (hot_pluggable(disk.bus)) context_.hypervisor.detach_live(name, disk);
-  for (const Nic& nic : delta.nics_removed) context_.hypervisor.detach_live(name, nic);
+    if (hot_pluggable(disk.bus))
+      attempt("unplugging disk " + disk.source, [&] { hypervisor.detach_live(name, disk); });
+  for (const Nic& nic : delta.nics_removed)
+    attempt("unplugging a NIC on " + nic.source, [&] { hypervisor.detach_live(name, nic); });
   for (const Disk& disk : delta.disks_added)
-    if (hot_pluggable(disk.bus)) context_.hypervisor.attach_live(name, disk);
-  for (const Nic& nic : delta.nics_added) context_.hypervisor.attach_live(name, nic);
+    if (hot_pluggable(disk.bus))
+      attempt("plugging disk " + disk.source, [&] { hypervisor.attach_live(name, disk); });
+  for (const Nic& nic : delta.nics_added)
+    attempt("plugging a NIC on " + nic.source, [&] { hypervisor.attach_live(name, nic); });
   if (desired.memory_kib < live.vm.memory_kib)
-    context_.hypervisor.set_memory_live(name, desired.memory_kib);
+    attempt("shrinking the memory balloon",
+            [&] { hypervisor.set_memory_live(name, desired.memory_kib); });
 }
 
 void StepRunner::stop(const Step& step, const Change& change) {

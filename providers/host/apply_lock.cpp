@@ -65,11 +65,10 @@ std::unique_ptr<ApplyLock> ApplyLock::acquire(const std::string& uri, const std:
     throw SystemError("another apply is running against " + uri + ": " +
                       (holder.empty() ? "holder unknown" : holder) + " (lock " + path + ")");
   }
-  // The previous holder, if any, is gone: its record is stale and replaced.
+  // The previous holder, if any, is gone: its record is stale and replaced. A failed write only
+  // costs the next contender the holder's name; the lock is held all the same.
   const std::string record = holder_record(command);
-  if (ftruncate(fd, 0) != 0 || pwrite(fd, record.data(), record.size(), 0) < 0) {
-    // The lock is held all the same; the record only helps people.
-  }
+  if (ftruncate(fd, 0) == 0) (void)!pwrite(fd, record.data(), record.size(), 0);
   return std::unique_ptr<ApplyLock>(new ApplyLock(fd, path));
 }
 

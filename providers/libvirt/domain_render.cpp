@@ -48,9 +48,29 @@ void render_disks(pugi::xml_node devices, const std::vector<Disk>& disks) {
   domain_parts::add_disk_controllers(devices, disks);
 }
 
+// q35 has no hot-pluggable slot of its own: libvirt gives each device a root port and no more.
+// A few spare ones let disks and NICs be hot-plugged into the running guest later.
+constexpr int kSpareRootPorts = 4;
+
+bool is_q35(const std::string& machine) {
+  return machine == "q35" || machine.rfind("pc-q35-", 0) == 0;
+}
+
 void render_devices(pugi::xml_node domain, const Vm& vm) {
   pugi::xml_node devices = domain.append_child("devices");
   render_disks(devices, vm.disks);
+  if (is_q35(vm.machine)) {
+    // Controllers without an index take the first free one, and index 0 must be the root.
+    pugi::xml_node root = devices.append_child("controller");
+    root.append_attribute("type") = "pci";
+    root.append_attribute("index") = "0";
+    root.append_attribute("model") = "pcie-root";
+    for (int port = 0; port < kSpareRootPorts; ++port) {
+      pugi::xml_node controller = devices.append_child("controller");
+      controller.append_attribute("type") = "pci";
+      controller.append_attribute("model") = "pcie-root-port";
+    }
+  }
   for (const Nic& nic : vm.nics) device_xml::append_nic(devices, nic);
   for (const PciDevice& device : vm.pci) device_xml::append_hostdev(devices, device);
   if (vm.graphics) device_xml::append_graphics(devices, *vm.graphics);

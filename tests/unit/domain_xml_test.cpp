@@ -191,6 +191,18 @@ std::string target_of(const std::string& xml, const std::string& source) {
       .as_string();
 }
 
+TEST_CASE("q35 guests get spare root ports so devices can be hot-plugged later", "[domain_xml]") {
+  auto count_ports = [](const std::string& xml) {
+    pugi::xml_document document;
+    document.load_string(xml.c_str());
+    return document.select_nodes("/domain/devices/controller[@model='pcie-root-port']").size();
+  };
+  Vm vm = dsm_model();
+  CHECK(count_ports(render_domain_xml(vm)) == 4);
+  vm.machine = "pc";
+  CHECK(count_ports(render_domain_xml(vm)) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("parse of libvirt's read-back equals the rendered model on owned fields",

@@ -55,7 +55,9 @@ struct DemoHost {
     SystemClock clock;
     const Live live = hypervisor->read_live();
     StepRunner runner(StepContext{plan, live, *hypervisor, files, clock, nullptr});
-    return execute(plan.steps, [&](const Step& step) { runner.run(step); }, 4, nullptr).ok();
+    return execute(
+               plan.steps, [&](const Step& step) { runner.run(step); }, 4, nullptr)
+        .ok();
   }
 };
 

@@ -69,8 +69,7 @@ TEST_CASE("a function already on vfio-pci needs nothing", "[pci]") {
   CHECK(diagnostics.empty());
 }
 
-TEST_CASE("a function no longer declared goes back to the host after its guest drops it",
-          "[pci]") {
+TEST_CASE("a function no longer declared goes back to the host after its guest drops it", "[pci]") {
   Live live = host_with_gpu_on("vfio-pci");
   LiveDomain domain;
   domain.managed = true;

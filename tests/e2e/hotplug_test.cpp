@@ -1,0 +1,50 @@
+// A disk added to a running guest is a live change: it is hot-plugged (on one of the spare root
+// ports virtform gives q35 guests), the guest keeps running, and the plan after is empty.
+
+#include <catch2/catch.hpp>
+
+#include "tests/e2e/e2e_helpers.h"
+
+namespace virtform::e2e {
+namespace {
+
+TEST_CASE("a disk added to a running guest is hot-plugged without a restart", "[e2e]") {
+  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  Session session;
+  Libvirt& libvirt = session.libvirt();
+  const std::string name = session.domain("plug");
+  const std::string base = kernel_guest_toml("plug", name, guest_images().initrd_ignore, "128MiB",
+                                             1, "restart = \"never\"\n");
+  std::string config = session.write_config(base);
+  ProcessResult created = session.apply(config);
+  INFO(created.describe());
+  REQUIRE(created.exit_code == 0);
+  REQUIRE(libvirt.is_running(name));
+  const int id = libvirt.id(name);
+
+  const std::string image = (session.dir() / "hot.qcow2").string();
+  config = session.write_config(base + "\n[[vm.plug.disk]]\nfile = " + quoted(image) +
+                                "\nsize = \"32MiB\"\nbus = \"virtio\"\n");
+  const nlohmann::json plan = session.plan_json(config);
+  const std::vector<nlohmann::json> ours = changes_inside(plan, session.prefix());
+  nlohmann::json guest;
+  for (const nlohmann::json& change : ours)
+    if (change.value("kind", "") == "vm") guest = change;
+  INFO(plan.dump(2));
+  REQUIRE(guest.is_object());
+  CHECK(field_of(guest, "disk[" + image + "]").value("disruption", "") == "live");
+  CHECK(guest.value("disruption", "") == "live");
+
+  ProcessResult plugged = session.apply(config);
+  INFO(plugged.describe());
+  REQUIRE(plugged.exit_code == 0);
+  CHECK(libvirt.id(name) == id);
+  CHECK(libvirt.xml(name).find(image) != std::string::npos);        // the running guest has it
+  CHECK(libvirt.xml(name, true).find(image) != std::string::npos);  // and so does its definition
+  ProcessResult again = session.virtform({"plan", config, "-c", uri(), "--detailed-exitcode"});
+  INFO(again.describe());
+  CHECK(again.exit_code == 0);
+}
+
+}  // namespace
+}  // namespace virtform::e2e
