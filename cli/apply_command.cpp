@@ -3,12 +3,16 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "engine/apply/executor.h"
 #include "engine/apply/step_runner.h"
+#include "engine/model/text.h"
+#include "engine/plan/fingerprint.h"
 #include "engine/plan/planner.h"
+#include "engine/render/plan_json.h"
 #include "providers/host/apply_lock.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
 #include "providers/sysfs/driver_binder.h"
@@ -84,23 +88,9 @@ int report_result(const ApplyResult& result) {
   return kExitError;
 }
 
-}  // namespace
-
-int run_apply(const CommonOptions& options, const ApplyOptions& apply_options) {
-  Session session = open_session(options);
-  if (has_errors(session.diagnostics)) {
-    std::cerr << render_diagnostics(session.diagnostics, session.style());
-    return kExitError;
-  }
-  // Taken before the live state is read, so the plan shown is the one carried out.
-  const auto lock = ApplyLock::acquire(session.uri, "virtform apply");
-  LibvirtHypervisor hypervisor(session.uri);
-  const Live live =
-      observe(hypervisor, *session.files, read_host_devices(session.host_root), session.desired);
-  const Plan plan = make_plan(session.desired, live, DiffOptions{apply_options.restart},
-                              session.uri, session.diagnostics);
-  std::cerr << render_diagnostics(plan.diagnostics, session.style());
-  if (has_errors(plan.diagnostics)) return kExitError;
+// Shows the plan, asks, and carries it out against the live state it was checked against.
+int carry_out(const Session& session, const Plan& plan, const Live& live, Hypervisor& hypervisor,
+              const ApplyOptions& apply_options) {
   std::cout << render_plan_text(plan, session.style());
   if (!plan.has_changes()) return kExitOk;
   if (!confirmed(apply_options)) return kExitError;
@@ -122,6 +112,72 @@ int run_apply(const CommonOptions& options, const ApplyOptions& apply_options) {
       plan.steps, [&](const Step& step) { runner.run(step); }, apply_options.parallelism,
       report_progress);
   return report_result(result);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw SystemError("cannot read the plan file " + path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The declared VMs a saved plan carries: what its fingerprint was taken against.
+Desired declared_in(const Plan& plan) {
+  Desired desired;
+  for (const Change& change : plan.changes)
+    if (change.kind == ResourceKind::vm && change.desired) desired.vms.push_back(*change.desired);
+  if (!desired.vms.empty()) desired.project = desired.vms.front().project;
+  return desired;
+}
+
+// apply --plan FILE: exactly that plan, or nothing if the host (or, when PATHs are given, the
+// configuration) moved on since it was made.
+int apply_saved_plan(CommonOptions options, const ApplyOptions& apply_options) {
+  const Plan plan = parse_plan_json(read_file(apply_options.plan_file));
+  if (!options.uri.empty() && options.uri != plan.uri && options.host_dir.empty())
+    throw SystemError("the plan was made against " + plan.uri + ", not " + options.uri);
+  if (options.host_dir.empty()) options.uri = plan.uri;
+  const Session session = open_session(options, /*config_required=*/false);
+  if (has_errors(plan.diagnostics))
+    throw SystemError("the saved plan has errors; it cannot be applied");
+  if (!options.paths.empty()) {
+    std::cerr << render_diagnostics(session.diagnostics, session.style());
+    if (has_errors(session.diagnostics)) return kExitError;
+    if (config_digest(session.desired) != plan.config_digest)
+      throw SystemError(
+          "the configuration changed since this plan was made; run `virtform plan` "
+          "again");
+  }
+  const auto lock = ApplyLock::acquire(session.uri, "virtform apply --plan");
+  LibvirtHypervisor hypervisor(session.uri);
+  const Desired declared = declared_in(plan);
+  const Live live =
+      observe(hypervisor, *session.files, read_host_devices(session.host_root), declared);
+  const std::vector<std::string> moved = staleness(plan.fingerprint, fingerprint(declared, live));
+  if (!moved.empty())
+    throw SystemError("the host changed since this plan was made: " + join(moved, "; ") +
+                      ". Run `virtform plan` again");
+  return carry_out(session, plan, live, hypervisor, apply_options);
+}
+
+}  // namespace
+
+int run_apply(const CommonOptions& options, const ApplyOptions& apply_options) {
+  if (!apply_options.plan_file.empty()) return apply_saved_plan(options, apply_options);
+  Session session = open_session(options);
+  if (has_errors(session.diagnostics)) {
+    std::cerr << render_diagnostics(session.diagnostics, session.style());
+    return kExitError;
+  }
+  // Taken before the live state is read, so the plan shown is the one carried out.
+  const auto lock = ApplyLock::acquire(session.uri, "virtform apply");
+  LibvirtHypervisor hypervisor(session.uri);
+  const Live live =
+      observe(hypervisor, *session.files, read_host_devices(session.host_root), session.desired);
+  const Plan plan = make_plan(session.desired, live, DiffOptions{apply_options.restart},
+                              session.uri, session.diagnostics);
+  std::cerr << render_diagnostics(plan.diagnostics, session.style());
+  if (has_errors(plan.diagnostics)) return kExitError;
+  return carry_out(session, plan, live, hypervisor, apply_options);
 }
 
 }  // namespace virtform

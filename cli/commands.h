@@ -10,6 +10,7 @@ int run_validate(const CommonOptions& options);
 struct PlanOptions {
   bool json = false;     // print the plan as JSON instead of text
   bool restart = false;  // plan as `apply --restart` would
+  std::string out;       // also save the plan (JSON) to this file, for `apply --plan`
 };
 int run_plan(const CommonOptions& options, const PlanOptions& plan_options);
 
@@ -17,6 +18,7 @@ struct ApplyOptions {
   bool auto_approve = false;  // no confirmation prompt
   bool restart = false;       // every VM may be restarted for changes that need it
   int parallelism = 4;        // steps run at once
+  std::string plan_file;      // apply exactly this saved plan, if the host has not changed
 };
 int run_apply(const CommonOptions& options, const ApplyOptions& apply_options);
 
@@ -27,5 +29,18 @@ struct HostOptions {
   bool offline = false;  // do not ask libvirt which domains claim what
 };
 int run_host(const CommonOptions& options, const HostOptions& host_options);
+
+struct ImportOptions {
+  std::vector<std::string> domains;  // libvirt domain names to import
+  std::string output;                // write the TOML here instead of stdout
+};
+// Writes TOML for existing domains (implemented in import_command.cpp).
+int run_import(const CommonOptions& options, const ImportOptions& import_options);
+
+struct CaptureOptions {
+  std::string directory;  // where the snapshot goes: DIR/host.xml and DIR/root
+};
+// Records what plan needs from this host (implemented in capture_command.cpp).
+int run_capture(const CommonOptions& options, const CaptureOptions& capture_options);
 
 }  // namespace virtform

@@ -41,12 +41,15 @@ int main(int argc, char** argv) {
   add_common(*plan, common);
   plan->add_flag("--json", plan_options.json, "Print the plan as JSON");
   plan->add_flag("--restart", plan_options.restart, "Plan as `apply --restart` would");
+  plan->add_option("--out", plan_options.out, "Save the plan as JSON, for `apply --plan FILE`");
 
   auto* apply = app.add_subcommand("apply", "Make the host match the configuration");
   add_common(*apply, common);
   apply->add_flag("--auto-approve", apply_options.auto_approve, "Do not ask for confirmation");
   apply->add_flag("--restart", apply_options.restart,
                   "Gracefully restart running guests whose changes need a boot");
+  apply->add_option("--plan", apply_options.plan_file,
+                    "Apply this saved plan (from `plan --out`); refused if the host changed");
   apply->add_option("--parallelism", apply_options.parallelism, "Steps run at once (default 4)")
       ->check(CLI::Range(1, 64));
 
@@ -60,6 +63,27 @@ int main(int argc, char** argv) {
   auto* graph = app.add_subcommand("graph", "Print the dependency graph as Graphviz DOT");
   add_common(*graph, common);
 
+  virtform::ImportOptions import_options;
+  auto* import = app.add_subcommand(
+      "import", "Write TOML for existing domains, to adopt them with no changes");
+  import->add_option("domains", import_options.domains, "Domain names")->required();
+  import->add_option("-c,--connect", common.uri,
+                     "libvirt URI (default: LIBVIRT_DEFAULT_URI, else qemu:///system)");
+  import->add_option("-o,--output", import_options.output, "Write to this file, not stdout");
+  import->add_flag("-v,--verbose", common.verbosity, "More logging on stderr");
+
+  virtform::CaptureOptions capture_options;
+  auto* capture = app.add_subcommand(
+      "capture",
+      "Record this host (libvirt and sysfs) into DIR for offline plans: plan --host DIR");
+  capture->add_option("directory", capture_options.directory, "Where to write the snapshot")
+      ->required();
+  capture->add_option("-c,--connect", common.uri,
+                      "libvirt URI (default: LIBVIRT_DEFAULT_URI, else qemu:///system)");
+  capture->add_option("--host-root,--sysfs-root", common.host_root,
+                      "Read the host's files under this directory instead of /");
+  capture->add_flag("-v,--verbose", common.verbosity, "More logging on stderr");
+
   CLI11_PARSE(app, argc, argv);
   virtform::configure_logging(common.verbosity);
   try {
@@ -68,6 +92,8 @@ int main(int argc, char** argv) {
     if (apply->parsed()) return virtform::run_apply(common, apply_options);
     if (host->parsed()) return virtform::run_host(common, host_options);
     if (graph->parsed()) return virtform::run_graph(common);
+    if (import->parsed()) return virtform::run_import(common, import_options);
+    if (capture->parsed()) return virtform::run_capture(common, capture_options);
   } catch (const std::exception& error) {
     std::cerr << "error: " << error.what() << "\n";
     return virtform::kExitError;

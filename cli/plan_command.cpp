@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -23,6 +24,11 @@ int run_plan(const CommonOptions& options, const PlanOptions& plan_options) {
       observe(hypervisor, *session.files, read_host_devices(session.host_root), session.desired);
   const Plan plan = make_plan(session.desired, live, DiffOptions{plan_options.restart}, session.uri,
                               session.diagnostics);
+  if (!plan_options.out.empty() && !has_errors(plan.diagnostics)) {
+    std::ofstream out(plan_options.out);
+    out << render_plan_json(plan);
+    if (!out.flush()) throw SystemError("cannot write the plan to " + plan_options.out);
+  }
   if (plan_options.json) {
     std::cout << render_plan_json(plan);
   } else {

@@ -7,6 +7,7 @@
 
 #include "engine/model/diagnostic.h"
 #include "engine/plan/change.h"
+#include "engine/plan/fingerprint.h"
 
 namespace virtform {
 
@@ -46,6 +47,8 @@ struct Plan {
   std::vector<Change> changes;  // every resource, including those without an action
   std::vector<Step> steps;      // in an order that respects `after`
   Diagnostics diagnostics;      // warnings kept for display; a plan with errors is not applied
+  Fingerprint fingerprint;      // the live state it was computed from (saved plans are checked)
+  std::string config_digest;    // the declared model it was computed from
 
   Summary summary() const;
   bool has_changes() const;

@@ -35,6 +35,8 @@ Plan make_plan(const Desired& desired, const Live& live, const DiffOptions& opti
   plan.changes = diff(desired, live, options, diagnostics);
   if (!has_errors(diagnostics)) plan.steps = order_steps(plan.changes, diagnostics);
   plan.diagnostics = std::move(diagnostics);
+  plan.fingerprint = fingerprint(desired, live);
+  plan.config_digest = config_digest(desired);
   if (has_errors(plan.diagnostics)) plan.steps.clear();
   return plan;
 }

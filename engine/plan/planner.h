@@ -14,8 +14,8 @@ namespace virtform {
 Live observe(Hypervisor& hypervisor, const HostFiles& files, HostDevices devices,
              const Desired& desired);
 
-// Passthrough checks, diff and order. `diagnostics` are those found so far (config, host checks); the plan carries
-// them and everything found here. A plan with errors has no steps.
+// Passthrough checks, diff and order. `diagnostics` are those found so far (config, host checks);
+// the plan carries them and everything found here. A plan with errors has no steps.
 Plan make_plan(const Desired& desired, const Live& live, const DiffOptions& options,
                const std::string& uri, Diagnostics diagnostics);
 

@@ -2,11 +2,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/plan/model_json.h"
+
 namespace virtform {
 
 namespace {
 
 using nlohmann::json;
+
+// ---- Writing ---------------------------------------------------------------------------------
 
 json field_json(const FieldChange& field) {
   return {{"field", field.field},
@@ -18,15 +22,19 @@ json field_json(const FieldChange& field) {
 json change_json(const Change& change) {
   json fields = json::array();
   for (const FieldChange& field : change.fields) fields.push_back(field_json(field));
-  return {{"address", change.address},
-          {"kind", to_string(change.kind)},
-          {"name", change.name},
-          {"action", to_string(change.action)},
-          {"disruption", to_string(change.disruption)},
-          {"running", change.running},
-          {"fields", fields},
-          {"reason", change.reason},
-          {"depends_on", change.depends_on}};
+  json out = {{"address", change.address},
+              {"kind", to_string(change.kind)},
+              {"name", change.name},
+              {"action", to_string(change.action)},
+              {"disruption", to_string(change.disruption)},
+              {"running", change.running},
+              {"fields", fields},
+              {"reason", change.reason},
+              {"depends_on", change.depends_on}};
+  if (!change.live_name.empty()) out["live_name"] = change.live_name;
+  if (change.kind == ResourceKind::image)
+    out["image"] = {{"format", change.image_format}, {"bytes", change.image_bytes}};
+  return out;
 }
 
 json step_json(const Step& step) {
@@ -48,12 +56,116 @@ json diagnostic_json(const Diagnostic& diagnostic) {
   return value;
 }
 
+// ---- Reading ---------------------------------------------------------------------------------
+
+template <typename Enum>
+Enum parsed(const std::optional<Enum>& value, const std::string& what, const std::string& text) {
+  if (!value) throw PlanFileError("unknown " + what + " '" + text + "'");
+  return *value;
+}
+
+Change change_from(const json& in, const std::map<std::string, Vm>& declared) {
+  Change change;
+  change.address = in.at("address").get<std::string>();
+  const std::string kind = in.at("kind").get<std::string>();
+  change.kind = parsed(resource_kind_from_string(kind), "resource kind", kind);
+  change.name = in.at("name").get<std::string>();
+  const std::string action = in.at("action").get<std::string>();
+  change.action = parsed(action_from_string(action), "action", action);
+  const std::string disruption = in.at("disruption").get<std::string>();
+  change.disruption = parsed(disruption_from_string(disruption), "disruption", disruption);
+  change.running = in.at("running").get<bool>();
+  change.reason = in.at("reason").get<std::string>();
+  change.depends_on = in.at("depends_on").get<std::vector<std::string>>();
+  change.live_name = in.value("live_name", "");
+  for (const json& field : in.at("fields")) {
+    const std::string text = field.at("disruption").get<std::string>();
+    change.fields.push_back({field.at("field").get<std::string>(),
+                             field.at("before").get<std::string>(),
+                             field.at("after").get<std::string>(),
+                             parsed(disruption_from_string(text), "disruption", text)});
+  }
+  if (in.contains("image")) {
+    change.image_format = in.at("image").at("format").get<std::string>();
+    change.image_bytes = in.at("image").at("bytes").get<std::uint64_t>();
+  }
+  if (change.kind == ResourceKind::vm && change.action != Action::remove) {
+    auto found = declared.find(change.address);
+    if (found == declared.end())
+      throw PlanFileError(change.address + " changes a VM the plan does not declare");
+    change.desired = found->second;
+  }
+  return change;
+}
+
+Step step_from(const json& in) {
+  Step step;
+  step.id = in.at("id").get<std::string>();
+  const std::string kind = in.at("kind").get<std::string>();
+  step.kind = parsed(step_kind_from_string(kind), "step kind", kind);
+  step.address = in.at("address").get<std::string>();
+  step.target = in.at("target").get<std::string>();
+  step.after = in.at("after").get<std::vector<std::string>>();
+  return step;
+}
+
+Diagnostic diagnostic_from(const json& in) {
+  Diagnostic diagnostic;
+  diagnostic.severity = in.at("severity") == "error" ? Severity::error : Severity::warning;
+  diagnostic.message = in.at("message").get<std::string>();
+  diagnostic.resource = in.value("resource", "");
+  if (in.contains("location")) {
+    const json& where = in.at("location");
+    diagnostic.where = {where.at("file").get<std::string>(), where.at("line").get<int>(),
+                        where.at("column").get<int>()};
+  }
+  return diagnostic;
+}
+
+Plan plan_from(const json& document) {
+  const std::string version = document.at("format_version").get<std::string>();
+  if (version != std::to_string(Plan::kFormatVersion))
+    throw PlanFileError("plan format version " + version +
+                        " is not supported (this virtform "
+                        "reads version " +
+                        std::to_string(Plan::kFormatVersion) + ")");
+  std::map<std::string, Vm> declared;
+  for (const json& vm : document.at("declared")) {
+    Vm model = vm_from_json(vm);
+    declared["vm." + model.key] = model;
+  }
+  Plan plan;
+  plan.uri = document.at("uri").get<std::string>();
+  for (const json& change : document.at("changes"))
+    plan.changes.push_back(change_from(change, declared));
+  // Declared VMs with nothing to do still count: they are what the fingerprint was taken of.
+  for (const auto& [address, vm] : declared) {
+    if (plan.find(address)) continue;
+    Change unchanged;
+    unchanged.address = address;
+    unchanged.name = vm.name;
+    unchanged.live_name = vm.name;
+    unchanged.desired = vm;
+    plan.changes.push_back(unchanged);
+  }
+  for (const json& step : document.at("steps")) plan.steps.push_back(step_from(step));
+  for (const json& diagnostic : document.at("diagnostics"))
+    plan.diagnostics.push_back(diagnostic_from(diagnostic));
+  plan.fingerprint = document.at("fingerprint").get<Fingerprint>();
+  plan.config_digest = document.at("config_digest").get<std::string>();
+  return plan;
+}
+
 }  // namespace
 
 std::string render_plan_json(const Plan& plan) {
   json changes = json::array();
-  for (const Change& change : plan.changes)
+  json declared = json::array();
+  for (const Change& change : plan.changes) {
     if (change.action != Action::none) changes.push_back(change_json(change));
+    if (change.kind == ResourceKind::vm && change.desired)
+      declared.push_back(vm_to_json(*change.desired));
+  }
   json steps = json::array();
   for (const Step& step : plan.steps) steps.push_back(step_json(step));
   json diagnostics = json::array();
@@ -66,8 +178,21 @@ std::string render_plan_json(const Plan& plan) {
       {"changes", changes},
       {"steps", steps},
       {"summary", {{"add", summary.add}, {"change", summary.change}, {"destroy", summary.destroy}}},
-      {"diagnostics", diagnostics}};
+      {"diagnostics", diagnostics},
+      {"declared", declared},
+      {"fingerprint", plan.fingerprint},
+      {"config_digest", plan.config_digest}};
   return document.dump(2) + "\n";
+}
+
+Plan parse_plan_json(const std::string& text) {
+  try {
+    return plan_from(json::parse(text));
+  } catch (const PlanFileError&) {
+    throw;
+  } catch (const std::exception& error) {
+    throw PlanFileError(std::string("not a virtform plan: ") + error.what());
+  }
 }
 
 }  // namespace virtform

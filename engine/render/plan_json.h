@@ -2,6 +2,7 @@
 // The plan for machines: versioned JSON rendered from the same Plan value as the text.
 // schemas/plan.schema.json documents the format.
 
+#include <stdexcept>
 #include <string>
 
 #include "engine/plan/plan.h"
@@ -9,7 +10,17 @@
 namespace virtform {
 
 // {"format_version": "1", "uri": ..., "changes": [...], "steps": [...], "summary": {...},
-//  "diagnostics": [...]}. Changes without an action are left out.
+//  "diagnostics": [...], "declared": [...], "fingerprint": {...}, "config_digest": ...}.
+// Changes without an action are left out of "changes"; "declared" holds every declared VM, so a
+// saved plan can be applied, and checked for staleness, without the configuration.
 std::string render_plan_json(const Plan& plan);
+
+// Reads a plan written by render_plan_json. Throws PlanFileError naming what is wrong with it.
+Plan parse_plan_json(const std::string& text);
+
+class PlanFileError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 }  // namespace virtform

@@ -1,0 +1,12 @@
+#pragma once
+// SHA-256, for fingerprints of the state a plan was made from and for image contents.
+
+#include <string>
+#include <string_view>
+
+namespace virtform {
+
+// Lower-case hex SHA-256 of the bytes.
+std::string sha256_hex(std::string_view bytes);
+
+}  // namespace virtform

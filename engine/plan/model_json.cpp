@@ -1,0 +1,180 @@
+#include "engine/plan/model_json.h"
+
+#include <stdexcept>
+
+namespace virtform {
+
+namespace {
+
+using nlohmann::json;
+
+template <typename T>
+void put(json& out, const char* key, const std::optional<T>& value) {
+  if (value) out[key] = *value;
+}
+
+template <typename T>
+std::optional<T> get_optional(const json& in, const char* key) {
+  if (!in.contains(key) || in.at(key).is_null()) return std::nullopt;
+  return in.at(key).get<T>();
+}
+
+// Enum values travel by the names the config uses; an unknown one means a corrupt plan file.
+template <typename Enum>
+Enum enum_from(const json& in, const char* key, std::initializer_list<Enum> values) {
+  const std::string text = in.at(key).get<std::string>();
+  for (Enum value : values)
+    if (to_string(value) == text) return value;
+  throw std::runtime_error(std::string("unknown ") + key + " '" + text + "'");
+}
+
+json disk_json(const Disk& disk) {
+  json out = {{"kind", to_string(disk.kind)}, {"source", disk.source},
+              {"bus", to_string(disk.bus)},   {"format", disk.format},
+              {"readonly", disk.readonly},    {"loader", disk.loader}};
+  put(out, "size", disk.size);
+  put(out, "boot_order", disk.boot_order);
+  return out;
+}
+
+Disk disk_from(const json& in) {
+  Disk disk;
+  disk.kind = enum_from(in, "kind", {DiskSource::block, DiskSource::file});
+  disk.source = in.at("source").get<std::string>();
+  disk.bus = enum_from(in, "bus", {DiskBus::virtio, DiskBus::scsi, DiskBus::sata, DiskBus::usb});
+  disk.format = in.at("format").get<std::string>();
+  disk.readonly = in.at("readonly").get<bool>();
+  disk.loader = in.at("loader").get<std::string>();
+  disk.size = get_optional<std::uint64_t>(in, "size");
+  disk.boot_order = get_optional<unsigned>(in, "boot_order");
+  return disk;
+}
+
+json nic_json(const Nic& nic) {
+  json out = {{"kind", to_string(nic.kind)}, {"source", nic.source}, {"model", nic.model}};
+  put(out, "mac", nic.mac);
+  return out;
+}
+
+Nic nic_from(const json& in) {
+  Nic nic;
+  nic.kind = enum_from(in, "kind", {NicSource::bridge, NicSource::network});
+  nic.source = in.at("source").get<std::string>();
+  nic.model = in.at("model").get<std::string>();
+  nic.mac = get_optional<std::string>(in, "mac");
+  return nic;
+}
+
+json pci_json(const PciDevice& device) {
+  json out = {{"address", device.address}, {"managed", device.managed}};
+  put(out, "vendor", device.vendor);
+  put(out, "device", device.device);
+  put(out, "rom", device.rom);
+  put(out, "bind", device.bind);
+  return out;
+}
+
+PciDevice pci_from(const json& in) {
+  PciDevice device;
+  device.address = in.at("address").get<std::string>();
+  device.managed = in.at("managed").get<bool>();
+  device.vendor = get_optional<std::string>(in, "vendor");
+  device.device = get_optional<std::string>(in, "device");
+  device.rom = get_optional<std::string>(in, "rom");
+  device.bind = get_optional<std::string>(in, "bind");
+  return device;
+}
+
+template <typename T, typename Convert>
+json list_json(const std::vector<T>& items, Convert convert) {
+  json out = json::array();
+  for (const T& item : items) out.push_back(convert(item));
+  return out;
+}
+
+template <typename T, typename Convert>
+std::vector<T> list_from(const json& in, Convert convert) {
+  std::vector<T> items;
+  for (const json& item : in) items.push_back(convert(item));
+  return items;
+}
+
+}  // namespace
+
+json vm_to_json(const Vm& vm) {
+  json out = {
+      {"key", vm.key},
+      {"project", vm.project},
+      {"name", vm.name},
+      {"type", to_string(vm.type)},
+      {"memory_kib", vm.memory_kib},
+      {"vcpus", vm.vcpus},
+      {"machine", vm.machine},
+      {"firmware",
+       {{"kind", to_string(vm.firmware.kind)},
+        {"code", vm.firmware.code},
+        {"vars_template", vm.firmware.vars_template},
+        {"nvram", vm.firmware.nvram}}},
+      {"disks", list_json(vm.disks, disk_json)},
+      {"nics", list_json(vm.nics, nic_json)},
+      {"pci", list_json(vm.pci, pci_json)},
+      {"restart", to_string(vm.restart)},
+      {"shutdown_timeout_s", vm.shutdown_timeout.count()},
+      {"force_stop", vm.force_stop},
+      {"adopt", vm.adopt},
+  };
+  put(out, "cpu", vm.cpu);
+  if (vm.kernel)
+    out["kernel"] = {{"kernel", vm.kernel->kernel},
+                     {"initrd", vm.kernel->initrd},
+                     {"cmdline", vm.kernel->cmdline}};
+  if (vm.graphics)
+    out["graphics"] = {{"type", to_string(vm.graphics->type)}, {"listen", vm.graphics->listen}};
+  if (vm.serial) out["serial"] = {{"type", vm.serial->type}};
+  put(out, "autostart", vm.autostart);
+  if (vm.state) out["state"] = to_string(*vm.state);
+  return out;
+}
+
+Vm vm_from_json(const json& in) {
+  Vm vm;
+  vm.key = in.at("key").get<std::string>();
+  vm.project = in.at("project").get<std::string>();
+  vm.name = in.at("name").get<std::string>();
+  vm.type = enum_from(in, "type", {DomainType::kvm, DomainType::qemu});
+  vm.memory_kib = in.at("memory_kib").get<std::uint64_t>();
+  vm.vcpus = in.at("vcpus").get<unsigned>();
+  vm.machine = in.at("machine").get<std::string>();
+  const json& firmware = in.at("firmware");
+  vm.firmware.kind = enum_from(firmware, "kind", {FirmwareKind::bios, FirmwareKind::uefi});
+  vm.firmware.code = firmware.at("code").get<std::string>();
+  vm.firmware.vars_template = firmware.at("vars_template").get<std::string>();
+  vm.firmware.nvram = firmware.at("nvram").get<std::string>();
+  vm.disks = list_from<Disk>(in.at("disks"), disk_from);
+  vm.nics = list_from<Nic>(in.at("nics"), nic_from);
+  vm.pci = list_from<PciDevice>(in.at("pci"), pci_from);
+  vm.restart = enum_from(in, "restart", {RestartPolicy::never, RestartPolicy::allowed});
+  vm.shutdown_timeout = std::chrono::seconds(in.at("shutdown_timeout_s").get<std::int64_t>());
+  vm.force_stop = in.at("force_stop").get<bool>();
+  vm.adopt = in.at("adopt").get<bool>();
+  vm.cpu = get_optional<std::string>(in, "cpu");
+  if (in.contains("kernel")) {
+    const json& kernel = in.at("kernel");
+    vm.kernel =
+        DirectKernel{kernel.at("kernel").get<std::string>(), kernel.at("initrd").get<std::string>(),
+                     kernel.at("cmdline").get<std::string>()};
+  }
+  if (in.contains("graphics")) {
+    const json& graphics = in.at("graphics");
+    vm.graphics = Graphics{
+        enum_from(graphics, "type", {GraphicsType::none, GraphicsType::spice, GraphicsType::vnc}),
+        graphics.at("listen").get<std::string>()};
+  }
+  if (in.contains("serial")) vm.serial = Serial{in.at("serial").at("type").get<std::string>()};
+  vm.autostart = get_optional<bool>(in, "autostart");
+  if (in.contains("state"))
+    vm.state = enum_from(in, "state", {PowerState::running, PowerState::stopped});
+  return vm;
+}
+
+}  // namespace virtform

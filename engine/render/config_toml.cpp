@@ -1,0 +1,382 @@
+#include "engine/render/config_toml.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "engine/config/firmware.h"
+
+namespace virtform {
+namespace {
+
+bool is_valid_key(const std::string& key) {
+  return !key.empty() && std::all_of(key.begin(), key.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '-' || c == '_';
+  });
+}
+
+// `key`, or key-2, key-3, ... when it is taken.
+std::string unique_key(const std::string& key, std::set<std::string>& taken) {
+  std::string candidate = key;
+  for (int n = 2; !taken.insert(candidate).second; ++n) candidate = key + "-" + std::to_string(n);
+  return candidate;
+}
+
+std::string file_name_of(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// "tinycore-redpill-uefi.v0.9.2.9.img" -> "tinycore-redpill-uefi-v0-9-2-9".
+std::string loader_key_for(const std::string& image) {
+  std::string stem = file_name_of(image);
+  const auto dot = stem.rfind('.');
+  if (dot != std::string::npos && dot > 0) stem.erase(dot);
+  return resource_key_from(stem);
+}
+
+bool ends_with(const std::string& text, const std::string& suffix) {
+  return text.size() >= suffix.size() &&
+         text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// What the config assumes when a disk file's format is not written.
+std::string default_format_for(const std::string& file) {
+  return ends_with(file, ".qcow2") ? "qcow2" : "raw";
+}
+
+// The loader disk the config makes from [vm.X.boot] is exactly this: raw, writable, first in
+// the boot order. Only the usb bus is taken as a loader: a disk booted first on another bus is
+// the guest's own system disk.
+bool is_loader_disk(const Disk& disk) {
+  return disk.kind == DiskSource::file && disk.bus == DiskBus::usb && disk.format == "raw" &&
+         !disk.readonly && disk.boot_order == 1u;
+}
+
+class Importer {
+ public:
+  Importer(const HostFiles& files, Diagnostics& warnings) : files_(files), warnings_(warnings) {}
+
+  Desired run(const std::vector<ImportSource>& sources) {
+    desired_.project = project_of(sources);
+    for (const ImportSource& source : sources) add_vm(source);
+    return std::move(desired_);
+  }
+
+ private:
+  // The project of the managed domains, when they have one other than the default.
+  static std::string project_of(const std::vector<ImportSource>& sources) {
+    for (const ImportSource& source : sources) {
+      if (source.domain.managed && source.domain.vm.project != "default")
+        return source.domain.vm.project;
+    }
+    return "default";
+  }
+
+  void warn(const Vm& vm, const std::string& message) {
+    warnings_.push_back(
+        {Severity::warning, "not expressed in virtform: " + message, {}, "vm." + vm.key});
+  }
+
+  std::string key_for(const LiveDomain& domain) {
+    // A managed domain keeps its key, so the plan sees the same resource and no rename.
+    const std::string wanted = domain.managed && is_valid_key(domain.vm.key)
+                                    ? domain.vm.key
+                                    : resource_key_from(domain.vm.name);
+    return unique_key(wanted, keys_);
+  }
+
+  void add_vm(const ImportSource& source) {
+    const LiveDomain& domain = source.domain;
+    Vm vm = domain.vm;
+    vm.key = key_for(domain);
+    vm.project = desired_.project;
+    vm.state.reset();  // left alone: importing does not decide whether the guest runs
+    vm.adopt = !domain.managed || domain.vm.project != desired_.project;
+    for (Diagnostic warning : source.unexpressed) {
+      warning.resource = "vm." + vm.key;
+      warnings_.push_back(std::move(warning));
+    }
+    if (domain.managed && domain.vm.project != desired_.project)
+      warn(vm, "the domain belongs to the virtform project '" + domain.vm.project +
+                   "'; adopting it moves it to '" + desired_.project + "'");
+    take_loader(vm);
+    check_disks(vm);
+    check_firmware(vm);
+    check_serial(vm);
+    desired_.vms.push_back(std::move(vm));
+  }
+
+  // The first raw usb file booted first becomes a [loader.X] (shared when the image is).
+  void take_loader(Vm& vm) {
+    auto found = std::find_if(vm.disks.begin(), vm.disks.end(), is_loader_disk);
+    if (found == vm.disks.end()) return;
+    found->loader = loader_key(found->source);
+    std::rotate(vm.disks.begin(), found, found + 1);  // [vm.X.boot] is written first
+  }
+
+  std::string loader_key(const std::string& image) {
+    for (const auto& [key, loader] : desired_.loaders)
+      if (loader.image == image) return key;
+    Loader loader;
+    loader.key = unique_key(loader_key_for(image), loader_keys_);
+    loader.image = image;
+    desired_.loaders[loader.key] = loader;
+    return loader.key;
+  }
+
+  void check_disks(const Vm& vm) {
+    for (const Disk& disk : vm.disks) {
+      if (!disk.loader.empty()) continue;
+      if (disk.boot_order)
+        warn(vm, "boot order " + std::to_string(*disk.boot_order) + " of disk " + disk.source +
+                     " (only a [vm.X.boot] loader is booted first; the plan shows the difference)");
+      if (disk.kind == DiskSource::block && disk.format != "raw")
+        warn(vm, "format '" + disk.format + "' of block device " + disk.source +
+                     " (whole disks are raw; the plan shows the difference)");
+    }
+  }
+
+  void check_firmware(Vm& vm) {
+    Firmware& firmware = vm.firmware;
+    if (firmware.kind != FirmwareKind::uefi) return;
+    if (firmware.code.empty()) {
+      warn(vm,
+           "UEFI firmware left for libvirt to choose (firmware='efi'); virtform names the image "
+           "from QEMU's firmware descriptors, so the plan shows a firmware change");
+      return;
+    }
+    if (firmware.vars_template.empty()) firmware.vars_template = vars_template_for(firmware.code);
+    if (firmware.vars_template.empty())
+      warn(vm, "UEFI code " + firmware.code +
+                   " has no variables template that virtform can name (set firmware_vars); "
+                   "firmware_code is left out");
+    if (firmware.nvram.empty())
+      warn(vm, "UEFI without an NVRAM path; virtform gives it the default one");
+  }
+
+  // The template QEMU's descriptors pair with the code image; else OVMF's naming convention.
+  std::string vars_template_for(const std::string& code) const {
+    const std::string directory = kFirmwareDescriptorDirectory;
+    for (const std::string& name : files_.list(directory)) {
+      if (!ends_with(name, ".json")) continue;
+      const std::string path = directory + "/" + name;
+      auto text = files_.read(path);
+      auto descriptor = text ? parse_firmware_descriptor(*text, path) : std::nullopt;
+      if (descriptor && descriptor->executable == code && !descriptor->nvram_template.empty())
+        return descriptor->nvram_template;
+    }
+    const auto at = code.rfind("CODE");
+    if (at == std::string::npos) return "";
+    std::string vars = code;
+    vars.replace(at, 4, "VARS");
+    return files_.exists(vars) ? vars : "";
+  }
+
+  void check_serial(Vm& vm) {
+    if (!vm.serial || vm.serial->type == "pty") return;
+    warn(vm, "serial type='" + vm.serial->type + "' (left as it is)");
+    vm.serial.reset();
+  }
+
+  const HostFiles& files_;
+  Diagnostics& warnings_;
+  Desired desired_;
+  std::set<std::string> keys_;         // VM keys handed out
+  std::set<std::string> loader_keys_;  // loader keys handed out
+};
+
+// ---- Writing TOML ----------------------------------------------------------------------------
+
+// "4 GiB" -> "4GiB", as the docs write sizes.
+std::string size_text(std::uint64_t kib) {
+  std::string text = format_kib(kib);
+  text.erase(std::remove(text.begin(), text.end(), ' '), text.end());
+  return text;
+}
+
+class TomlWriter {
+ public:
+  void line(const std::string& text) { out_ << text << "\n"; }
+  void blank() { out_ << "\n"; }
+  void string(const std::string& key, const std::string& value) {
+    line(key + " = " + toml_string(value));
+  }
+  void integer(const std::string& key, std::uint64_t value) {
+    line(key + " = " + std::to_string(value));
+  }
+  void boolean(const std::string& key, bool value) {
+    line(key + " = " + (value ? "true" : "false"));
+  }
+  std::string text() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+};
+
+void write_loaders(TomlWriter& out, const Desired& desired) {
+  for (const auto& [key, loader] : desired.loaders) {
+    out.line("[loader." + key + "]");
+    out.string("image", loader.image);
+    if (loader.sha256) out.string("sha256", *loader.sha256);
+    out.blank();
+  }
+}
+
+void write_firmware(TomlWriter& out, const Firmware& firmware) {
+  out.string("firmware", to_string(firmware.kind));
+  if (firmware.kind != FirmwareKind::uefi) return;
+  // Code and variables go together, or neither is written.
+  if (!firmware.code.empty() && !firmware.vars_template.empty()) {
+    out.string("firmware_code", firmware.code);
+    out.string("firmware_vars", firmware.vars_template);
+  }
+  if (!firmware.nvram.empty()) out.string("nvram", firmware.nvram);
+}
+
+void write_scalars(TomlWriter& out, const Vm& vm) {
+  out.string("name", vm.name);
+  out.string("type", to_string(vm.type));
+  out.string("memory", size_text(vm.memory_kib));
+  out.integer("vcpus", vm.vcpus);
+  out.string("machine", vm.machine);
+  write_firmware(out, vm.firmware);
+  if (vm.cpu) out.string("cpu", *vm.cpu);
+  if (vm.kernel) {
+    out.string("kernel", vm.kernel->kernel);
+    if (!vm.kernel->initrd.empty()) out.string("initrd", vm.kernel->initrd);
+    if (!vm.kernel->cmdline.empty()) out.string("cmdline", vm.kernel->cmdline);
+  }
+  if (vm.state) out.string("state", to_string(*vm.state));
+  if (vm.autostart) out.boolean("autostart", *vm.autostart);
+  if (vm.adopt) out.boolean("adopt", true);
+}
+
+void write_disk(TomlWriter& out, const std::string& table, const Disk& disk) {
+  if (!disk.loader.empty()) {
+    out.line("[" + table + ".boot]");
+    out.string("loader", disk.loader);
+    out.string("bus", to_string(disk.bus));
+    out.blank();
+    return;
+  }
+  out.line("[[" + table + ".disk]]");
+  const bool block = disk.kind == DiskSource::block;
+  out.string(block ? "source" : "file", disk.source);
+  out.string("bus", to_string(disk.bus));
+  if (!block && disk.format != default_format_for(disk.source)) out.string("format", disk.format);
+  if (disk.readonly) out.boolean("readonly", true);
+  out.blank();
+}
+
+void write_nic(TomlWriter& out, const std::string& table, const Nic& nic) {
+  out.line("[[" + table + ".nic]]");
+  out.string(to_string(nic.kind), nic.source);
+  out.string("model", nic.model);
+  // The live MAC pairs this entry with its interface, whatever else changes.
+  if (nic.mac) out.string("mac", *nic.mac);
+  out.blank();
+}
+
+void write_pci(TomlWriter& out, const std::string& table, const PciDevice& device) {
+  out.line("[[" + table + ".pci]]");
+  out.string("address", device.address);
+  if (device.bind) out.string("bind", *device.bind);
+  if (!device.managed && !device.bind) out.boolean("managed", false);
+  if (device.rom) out.string("rom", *device.rom);
+  out.blank();
+}
+
+void write_vm(TomlWriter& out, const Vm& vm, const Diagnostics& warnings) {
+  const std::string table = "vm." + vm.key;
+  out.line("[" + table + "]");
+  for (const Diagnostic& warning : warnings) {
+    if (warning.resource != table) continue;
+    std::string message = warning.message;
+    const std::string prefix = "not expressed in virtform: ";
+    if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
+    out.line("# not expressed: " + message);
+  }
+  write_scalars(out, vm);
+  out.blank();
+  for (const Disk& disk : vm.disks) write_disk(out, table, disk);
+  for (const Nic& nic : vm.nics) write_nic(out, table, nic);
+  for (const PciDevice& device : vm.pci) write_pci(out, table, device);
+  if (vm.graphics && vm.graphics->type != GraphicsType::none) {
+    out.line("[" + table + ".graphics]");
+    out.string("type", to_string(vm.graphics->type));
+    if (!vm.graphics->listen.empty()) out.string("listen", vm.graphics->listen);
+    out.blank();
+  }
+  if (vm.serial) {
+    out.line("[" + table + ".serial]");
+    out.string("type", vm.serial->type);
+    out.blank();
+  }
+}
+
+}  // namespace
+
+std::string resource_key_from(const std::string& name) {
+  if (name.empty()) return "vm";
+  std::string key = name;
+  std::replace_if(
+      key.begin(), key.end(),
+      [](unsigned char c) { return !(std::isalnum(c) || c == '-' || c == '_'); }, '-');
+  return key;
+}
+
+Desired desired_from_live(const std::vector<ImportSource>& sources, const HostFiles& files,
+                          Diagnostics& warnings) {
+  return Importer(files, warnings).run(sources);
+}
+
+std::string render_config_toml(const Desired& desired, const Diagnostics& warnings) {
+  TomlWriter out;
+  if (desired.project != "default") {
+    out.string("project", desired.project);
+    out.blank();
+  }
+  write_loaders(out, desired);
+  for (const Vm& vm : desired.vms) write_vm(out, vm, warnings);
+  std::string text = out.text();
+  while (text.size() > 1 && text.ends_with("\n\n")) text.pop_back();
+  return text;
+}
+
+std::string toml_string(const std::string& text) {
+  std::string quoted = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"':
+        quoted += "\\\"";
+        break;
+      case '\\':
+        quoted += "\\\\";
+        break;
+      case '\n':
+        quoted += "\\n";
+        break;
+      case '\t':
+        quoted += "\\t";
+        break;
+      case '\r':
+        quoted += "\\r";
+        break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          char escape[8];
+          std::snprintf(escape, sizeof escape, "\\u%04X", c);
+          quoted += escape;
+        } else {
+          quoted += static_cast<char>(c);
+        }
+    }
+  }
+  return quoted + "\"";
+}
+
+}  // namespace virtform
