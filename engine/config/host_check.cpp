@@ -23,8 +23,20 @@ class HostCheck {
       : files_(files), diagnostics_(diagnostics) {}
 
   void loader(const Loader& loader) {
-    if (loader.image.empty() || files_.exists(loader.image)) return;
-    error("loader image " + loader.image + " does not exist", loader.where, "loader." + loader.key);
+    if (loader.image.empty()) return;
+    if (!files_.exists(loader.image)) {
+      error("loader image " + loader.image + " does not exist", loader.where,
+            "loader." + loader.key);
+      return;
+    }
+    if (!loader.sha256) return;
+    const auto actual = files_.sha256(loader.image);
+    if (actual != loader.sha256) {
+      error("loader image " + loader.image + " has sha256 " + actual.value_or("(unreadable)") +
+                ", not the " + *loader.sha256 + " this loader names: it is not the image the " +
+                "config means. Restore that image, or set sha256 to the new one",
+            loader.where, "loader." + loader.key);
+    }
   }
 
   void vm(const Vm& vm) {

@@ -27,6 +27,7 @@ void attach_loader_images(Desired& desired, Diagnostics& diagnostics) {
       auto found = desired.loaders.find(disk.loader);
       if (found != desired.loaders.end()) {
         disk.source = found->second.image;
+        disk.sha256 = found->second.sha256;
         return false;
       }
       std::string message = "boot.loader \"" + disk.loader + "\" is not defined";

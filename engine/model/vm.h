@@ -34,6 +34,8 @@ struct Disk {
   bool readonly = false;
   std::optional<unsigned> boot_order;  // 1 for a VM's boot loader image
   std::string loader;                  // the [loader.X] this disk comes from; "" for plain disks
+  std::optional<std::string> sha256;   // a loader image's content, when the loader names it;
+                                       // recorded in virtform's metadata, so a new image shows
   Location where;                      // config only
 
   bool operator==(const Disk&) const = default;

@@ -17,6 +17,7 @@ std::string describe(const Disk& disk) {
   std::string text = to_string(disk.bus) + ", " + disk.format;
   if (disk.boot_order) text += ", boot " + std::to_string(*disk.boot_order);
   if (disk.readonly) text += ", readonly";
+  if (disk.sha256) text += ", sha256 " + disk.sha256->substr(0, 12);
   return text;
 }
 
@@ -82,7 +83,8 @@ struct DisruptionRule {
 
 bool same_disk(const Disk& desired, const Disk& live) {
   return desired.kind == live.kind && desired.bus == live.bus && desired.format == live.format &&
-         desired.readonly == live.readonly && desired.boot_order == live.boot_order;
+         desired.readonly == live.readonly && desired.boot_order == live.boot_order &&
+         (!desired.sha256 || desired.sha256 == live.sha256);
 }
 
 bool same_pci(const PciDevice& desired, const PciDevice& live) {

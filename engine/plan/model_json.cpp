@@ -34,6 +34,7 @@ json disk_json(const Disk& disk) {
               {"readonly", disk.readonly},    {"loader", disk.loader}};
   put(out, "size", disk.size);
   put(out, "boot_order", disk.boot_order);
+  put(out, "sha256", disk.sha256);
   return out;
 }
 
@@ -47,6 +48,7 @@ Disk disk_from(const json& in) {
   disk.loader = in.at("loader").get<std::string>();
   disk.size = get_optional<std::uint64_t>(in, "size");
   disk.boot_order = get_optional<unsigned>(in, "boot_order");
+  disk.sha256 = get_optional<std::string>(in, "sha256");
   return disk;
 }
 

@@ -114,16 +114,18 @@ class Importer {
   void take_loader(Vm& vm) {
     auto found = std::find_if(vm.disks.begin(), vm.disks.end(), is_loader_disk);
     if (found == vm.disks.end()) return;
-    found->loader = loader_key(found->source);
+    found->loader = loader_key(*found);
     std::rotate(vm.disks.begin(), found, found + 1);  // [vm.X.boot] is written first
   }
 
-  std::string loader_key(const std::string& image) {
+  std::string loader_key(const Disk& disk) {
     for (const auto& [key, loader] : desired_.loaders)
-      if (loader.image == image) return key;
+      if (loader.image == disk.source) return key;
     Loader loader;
-    loader.key = unique_key(loader_key_for(image), loader_keys_);
-    loader.image = image;
+    loader.key = unique_key(loader_key_for(disk.source), loader_keys_);
+    loader.image = disk.source;
+    // The digest virtform recorded for the image: declaring it keeps the content check.
+    loader.sha256 = disk.sha256;
     desired_.loaders[loader.key] = loader;
     return loader.key;
   }

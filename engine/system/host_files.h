@@ -19,6 +19,8 @@ class HostFiles {
   virtual bool is_block_device(const std::string& path) const = 0;
   // The whole file, or nothing if it cannot be read.
   virtual std::optional<std::string> read(const std::string& path) const = 0;
+  // Lower-case hex SHA-256 of the file's contents, or nothing if it cannot be read.
+  virtual std::optional<std::string> sha256(const std::string& path) const = 0;
   // Names of the entries of a directory, sorted; empty if it does not exist.
   virtual std::vector<std::string> list(const std::string& directory) const = 0;
   // Creates a disk image of the given format ("raw" or "qcow2") and virtual size. Never

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,8 +12,10 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
+#include "engine/model/digest.h"
 #include "engine/system/hypervisor.h"
 
 namespace virtform {
@@ -196,6 +199,25 @@ void RootedHostFiles::create_image(const std::string& path, const std::string& f
     ::unlink(real->c_str());
     throw;
   }
+}
+
+std::optional<std::string> RootedHostFiles::sha256(const std::string& path) const {
+  const auto real = real_path(path);
+  if (!real) return std::nullopt;
+  std::ifstream in(*real, std::ios::binary);
+  if (!in) return std::nullopt;
+  // Streamed: loader images run to hundreds of MiB.
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
+                                                                  &EVP_MD_CTX_free);
+  EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
+  std::vector<char> buffer(1 << 20);
+  while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0)
+    EVP_DigestUpdate(context.get(), buffer.data(), static_cast<std::size_t>(in.gcount()));
+  if (in.bad()) return std::nullopt;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(context.get(), digest, &length);
+  return to_hex(digest, length);
 }
 
 }  // namespace virtform

@@ -21,6 +21,7 @@ class RootedHostFiles : public HostFiles {
   // device nodes.
   bool is_block_device(const std::string& path) const override;
   std::optional<std::string> read(const std::string& path) const override;
+  std::optional<std::string> sha256(const std::string& path) const override;
   std::vector<std::string> list(const std::string& directory) const override;
   // "raw": a sparse file; "qcow2": through `qemu-img create`. Throws SystemError, and never
   // overwrites an existing file.

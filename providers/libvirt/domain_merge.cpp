@@ -301,7 +301,7 @@ void merge_serial(pugi::xml_node devices, const std::optional<Serial>& desired) 
 std::string merge_domain_xml(const std::string& live_xml, const Vm& desired) {
   pugi::xml_document document = xml::load(live_xml, "live domain definition");
   pugi::xml_node domain = document.child("domain");
-  domain_parts::set_marker(domain, desired.key, desired.project);
+  domain_parts::set_marker(domain, desired);
   merge_resources(domain, desired);
   merge_os(domain, desired);
   merge_cpu(domain, desired);

@@ -61,20 +61,26 @@ pugi::xml_node insert_ordered(pugi::xml_node parent, const char* name,
   return after ? parent.insert_child_after(name, after) : parent.append_child(name);
 }
 
-void set_marker(pugi::xml_node domain, const std::string& key, const std::string& project) {
+void set_marker(pugi::xml_node domain, const Vm& vm) {
   pugi::xml_node metadata = domain.child("metadata");
   if (!metadata) metadata = insert_ordered(domain, "metadata", kDomainOrder);
-  for (pugi::xml_node child : metadata.children()) {
-    if (xml::in_namespace(child, kMetadataNamespace)) {
-      xml::set_attribute(child, "key", key);
-      xml::set_attribute(child, "project", project);
-      return;
-    }
+  pugi::xml_node marker;
+  for (pugi::xml_node child : metadata.children())
+    if (xml::in_namespace(child, kMetadataNamespace)) marker = child;
+  if (!marker) {
+    marker = metadata.append_child("virtform:vm");
+    marker.append_attribute("xmlns:virtform") = kMetadataNamespace;
   }
-  pugi::xml_node marker = metadata.append_child("virtform:vm");
-  marker.append_attribute("xmlns:virtform") = kMetadataNamespace;
-  marker.append_attribute("key") = key.c_str();
-  marker.append_attribute("project") = project.c_str();
+  xml::set_attribute(marker, "key", vm.key);
+  xml::set_attribute(marker, "project", vm.project);
+  // Loader images whose content the config names: a new image then shows in the plan.
+  while (pugi::xml_node image = marker.first_child()) marker.remove_child(image);
+  for (const Disk& disk : vm.disks) {
+    if (!disk.sha256) continue;
+    pugi::xml_node image = marker.append_child("virtform:image");
+    image.append_attribute("path") = disk.source.c_str();
+    image.append_attribute("sha256") = disk.sha256->c_str();
+  }
 }
 
 void set_firmware(pugi::xml_node os, const Firmware& firmware) {

@@ -12,7 +12,7 @@
 namespace virtform::domain_parts {
 
 // Adds or updates virtform's marker in <metadata>, creating <metadata> where libvirt puts it.
-void set_marker(pugi::xml_node domain, const std::string& key, const std::string& project);
+void set_marker(pugi::xml_node domain, const Vm& vm);
 
 // Rewrites <os>'s loader, nvram and firmware attribute for the firmware kind. A UEFI firmware
 // with no code path asks libvirt to pick one (firmware='efi'); a live choice it made is kept.

@@ -93,7 +93,7 @@ std::string render_domain_xml(const Vm& vm) {
   pugi::xml_node domain = document.append_child("domain");
   domain.append_attribute("type") = to_string(vm.type).c_str();
   append_text(domain, "name", vm.name.empty() ? vm.key : vm.name);
-  domain_parts::set_marker(domain, vm.key, vm.project);
+  domain_parts::set_marker(domain, vm);
   append_size(domain, "memory", vm.memory_kib);
   append_size(domain, "currentMemory", vm.memory_kib);
   pugi::xml_node vcpu = domain.append_child("vcpu");

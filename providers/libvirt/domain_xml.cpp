@@ -140,6 +140,17 @@ void report_foreign_devices(const pugi::xml_node& devices, const Vm& vm, Diagnos
   }
 }
 
+// The loader image contents virtform recorded when it last wrote the definition.
+void read_image_digests(const pugi::xml_node& marker, Vm& vm) {
+  for (pugi::xml_node image : marker.children()) {
+    const std::string name = image.name();
+    if (name != "image" && !name.ends_with(":image")) continue;
+    const std::string path = image.attribute("path").as_string();
+    for (Disk& disk : vm.disks)
+      if (disk.source == path) disk.sha256 = image.attribute("sha256").as_string();
+  }
+}
+
 }  // namespace
 
 LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed) {
@@ -154,6 +165,7 @@ LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed) {
   vm.cpu = domain_parts::cpu_model(domain.child("cpu"));
   pugi::xml_node devices = domain.child("devices");
   read_disks(devices, vm, unexpressed);
+  read_image_digests(find_marker(domain), vm);
   read_nics(devices, vm, unexpressed);
   read_hostdevs(devices, vm, unexpressed);
   read_graphics(devices, vm, unexpressed);
