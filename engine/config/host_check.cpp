@@ -7,16 +7,6 @@
 namespace virtform {
 namespace {
 
-// Kernel names of disks: the kernel numbers them in probe order, which can change between boots.
-bool is_kernel_disk_name(const std::string& path) {
-  static constexpr std::string_view kPrefixes[] = {"/dev/sd",  "/dev/hd",   "/dev/vd",
-                                                   "/dev/xvd", "/dev/nvme", "/dev/mmcblk"};
-  for (std::string_view prefix : kPrefixes) {
-    if (path.starts_with(prefix)) return true;
-  }
-  return false;
-}
-
 class HostCheck {
  public:
   HostCheck(const HostFiles& files, Diagnostics& diagnostics)
@@ -70,12 +60,7 @@ class HostCheck {
             disk.where);
       return;
     }
-    if (is_kernel_disk_name(disk.source)) {
-      warning("disk source " + disk.source +
-                  " is a kernel name that can point at another disk after a reboot; use its "
-                  "/dev/disk/by-id/ name (ls -l /dev/disk/by-id)",
-              disk.where);
-    }
+    // A /dev/sdX name is warned about by the passthrough checks, which know its by-id name.
   }
 
   void file_disk(const Disk& disk) {
@@ -106,9 +91,6 @@ class HostCheck {
   void error(std::string message, const Location& where, std::string resource = "") {
     diagnostics_.push_back({Severity::error, std::move(message), where,
                             resource.empty() ? resource_ : std::move(resource)});
-  }
-  void warning(std::string message, const Location& where) {
-    diagnostics_.push_back({Severity::warning, std::move(message), where, resource_});
   }
 
   const HostFiles& files_;

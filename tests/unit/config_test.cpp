@@ -813,15 +813,4 @@ TEST_CASE("check_host_files reports what is missing, where it was declared", "[c
   }
 }
 
-TEST_CASE("check_host_files warns about kernel disk names like /dev/sdb", "[config][host]") {
-  RecordedHost host;
-  TempDir dir;
-  Diagnostic d = single(check(host, dir, "[vm.a]\n[[vm.a.disk]]\nsource = \"/dev/sdb\"\n"));
-  CHECK(d.severity == Severity::warning);
-  CHECK(d.message ==
-        "disk source /dev/sdb is a kernel name that can point at another disk after "
-        "a reboot; use its /dev/disk/by-id/ name (ls -l /dev/disk/by-id)");
-  CHECK(d.where.line == 2);
-}
-
 }  // namespace virtform
