@@ -27,6 +27,7 @@ bash tests/e2e/guest/build-guest.sh "$build_dir/e2e-guest"
 status=0
 step "unit tests"
 ctest --test-dir "$build_dir" --output-on-failure -L unit -j 2 || status=1
+step "schemas"; bash ci/check-schemas.sh || status=1
 
 step "end-to-end tests"
 # Serial: they share one libvirtd and boot guests under TCG.
