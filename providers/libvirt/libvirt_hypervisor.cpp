@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "providers/capture/libvirt_recorder.h"
 #include "providers/libvirt/domain_xml.h"
 
 namespace virtform {
@@ -37,7 +38,8 @@ std::optional<LiveDomain> read_domain(virDomainPtr domain) {
   if (active < 0) throw_libvirt_error("cannot read the state of domain '" + name + "'");
   LiveDomain live = parse_domain_xml(xml);
   live.running = active == 1;
-  live.vm.autostart = autostart != 0;
+  // A recorded host (virtform capture) keeps autostart in the metadata: the test driver has none.
+  live.vm.autostart = autostart != 0 || recorded_autostart(xml);
   live.vm.state = live.running ? PowerState::running : PowerState::stopped;
   if (live.running) {
     // One more round trip, for running guests only: what the guest is actually running with.
