@@ -83,7 +83,8 @@ struct DisruptionRule {
 
 bool same_disk(const Disk& desired, const Disk& live) {
   return desired.kind == live.kind && desired.bus == live.bus && desired.format == live.format &&
-         desired.readonly == live.readonly && desired.boot_order == live.boot_order &&
+         desired.readonly == live.readonly &&
+         (!desired.boot_order || desired.boot_order == live.boot_order) &&
          (!desired.sha256 || desired.sha256 == live.sha256);
 }
 

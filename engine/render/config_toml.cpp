@@ -84,8 +84,8 @@ class Importer {
   std::string key_for(const LiveDomain& domain) {
     // A managed domain keeps its key, so the plan sees the same resource and no rename.
     const std::string wanted = domain.managed && is_valid_key(domain.vm.key)
-                                    ? domain.vm.key
-                                    : resource_key_from(domain.vm.name);
+                                   ? domain.vm.key
+                                   : resource_key_from(domain.vm.name);
     return unique_key(wanted, keys_);
   }
 
@@ -132,10 +132,8 @@ class Importer {
 
   void check_disks(const Vm& vm) {
     for (const Disk& disk : vm.disks) {
+      // A boot order on a plain disk is not owned: it stays in the domain as it is.
       if (!disk.loader.empty()) continue;
-      if (disk.boot_order)
-        warn(vm, "boot order " + std::to_string(*disk.boot_order) + " of disk " + disk.source +
-                     " (only a [vm.X.boot] loader is booted first; the plan shows the difference)");
       if (disk.kind == DiskSource::block && disk.format != "raw")
         warn(vm, "format '" + disk.format + "' of block device " + disk.source +
                      " (whole disks are raw; the plan shows the difference)");

@@ -120,11 +120,11 @@ void update_disk(pugi::xml_node element, const Disk& desired, std::set<std::stri
   }
   if (desired.readonly && !element.child("readonly")) element.append_child("readonly");
   if (!desired.readonly) xml::remove_children(element, "readonly");
+  // Boot order is owned only where the config sets it (the loader disk); a boot order someone
+  // gave another disk by hand stays.
   if (desired.boot_order) {
     xml::set_attribute(xml::child_or_append(element, "boot"), "order",
                        std::to_string(*desired.boot_order));
-  } else {
-    xml::remove_children(element, "boot");
   }
 }
 

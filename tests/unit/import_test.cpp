@@ -1,0 +1,360 @@
+// virtform import: live domains -> TOML -> config -> plan. Domains from the repo's fixtures (and
+// the seed's own DSM definition) are put on a copy of the demo host (libvirt's test driver plus
+// the recorded host files), imported, and the imported TOML is planned: nothing changes but the
+// adoption of unmanaged domains; after applying that, nothing changes at all.
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "engine/apply/step_runner.h"
+#include "engine/config/config.h"
+#include "engine/plan/planner.h"
+#include "engine/render/config_toml.h"
+#include "providers/host/rooted_files.h"
+#include "providers/libvirt/domain_xml.h"
+#include "providers/libvirt/libvirt_hypervisor.h"
+#include "providers/sysfs/sysfs_reader.h"
+#include "support/process.h"
+#include "support/temp_dir.h"
+
+namespace virtform {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+const std::string kSource = VIRTFORM_SOURCE_DIR;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
+    text.replace(at, from.size(), to);
+}
+
+std::string fixture(const std::string& name) {
+  return read_text(kSource + "/tests/fixtures/libvirt/" + name);
+}
+
+// The seed's DSM definition as this test host can hold it: its 'host-bridge' network is the
+// demo host's 'default' one. Everything else (the kvm type, /dev/sdX disks, the old machine type,
+// OVMF without a variables template, the usb hub) stays as the seed has it.
+std::string seed_dsm_for_demo_host() {
+  std::string xml = fixture("seed-dsm.xml");
+  replace_all(xml, "network='host-bridge'", "network='default'");
+  return xml;
+}
+
+// A copy of the demo host with extra domains in its test-driver description.
+struct ImportHost {
+  TempDir dir{"virtform-import"};
+  std::string root;
+  std::string host_xml;
+  std::unique_ptr<LibvirtHypervisor> hypervisor;
+
+  explicit ImportHost(const std::vector<std::string>& domains = {}) {
+    fs::copy(kSource + "/examples/demo-host", dir.path(),
+             fs::copy_options::recursive | fs::copy_options::copy_symlinks);
+    root = dir / "root";
+    host_xml = dir / "host.xml";
+    std::string text = read_text(host_xml);
+    std::string inserted;
+    for (const std::string& domain : domains) inserted += domain + "\n";
+    text.insert(text.rfind("</node>"), inserted);
+    std::ofstream(host_xml) << text;
+    hypervisor = std::make_unique<LibvirtHypervisor>("test://" + host_xml);
+  }
+
+  // A file on the host (the domains' disks, kernels, ROMs are files the config checks for).
+  void add_file(const std::string& path) {
+    const fs::path real = root + path;
+    if (fs::exists(real) || fs::is_symlink(real)) return;
+    fs::create_directories(real.parent_path());
+    std::ofstream(real) << "virtform test file\n";
+  }
+
+  void add_files_named_by(const Desired& desired) {
+    for (const auto& [key, loader] : desired.loaders) add_file(loader.image);
+    for (const Vm& vm : desired.vms) {
+      for (const Disk& disk : vm.disks)
+        if (disk.loader.empty()) add_file(disk.source);
+      for (const PciDevice& device : vm.pci)
+        if (device.rom) add_file(*device.rom);
+      if (vm.kernel) add_file(vm.kernel->kernel);
+      if (vm.kernel && !vm.kernel->initrd.empty()) add_file(vm.kernel->initrd);
+    }
+  }
+
+  // `virtform import` in-process: what run_import does, on this host's connection.
+  std::string import(const std::vector<std::string>& names, Diagnostics& warnings) {
+    const Live live = hypervisor->read_live();
+    std::vector<ImportSource> sources;
+    for (const std::string& name : names) {
+      const LiveDomain* domain = live.find_domain(name);
+      REQUIRE(domain != nullptr);
+      ImportSource source{*domain, {}};
+      parse_domain_xml(domain->xml, &source.unexpressed);
+      sources.push_back(std::move(source));
+    }
+    RootedHostFiles files(root);
+    const Desired desired = desired_from_live(sources, files, warnings);
+    add_files_named_by(desired);
+    const std::string toml = render_config_toml(desired, warnings);
+    std::ofstream(dir / "imported.toml") << toml;
+    return toml;
+  }
+
+  Plan plan(const std::vector<std::string>& paths) {
+    RootedHostFiles files(root);
+    Diagnostics diagnostics;
+    Desired desired = load_config(paths, diagnostics);
+    resolve_firmware(desired, files, diagnostics);
+    check_host_files(desired, files, diagnostics);
+    const Live live = observe(*hypervisor, files, read_host_devices(root), desired);
+    return make_plan(desired, live, {}, hypervisor->uri(), diagnostics);
+  }
+
+  Plan plan_imported() { return plan({dir / "imported.toml"}); }
+
+  bool apply(const Plan& plan) {
+    RootedHostFiles files(root);
+    SystemClock clock;
+    const Live live = hypervisor->read_live();
+    StepRunner runner(StepContext{plan, live, *hypervisor, files, clock, nullptr});
+    return execute(
+               plan.steps, [&](const Step& step) { runner.run(step); }, 4, nullptr)
+        .ok();
+  }
+
+  std::string persistent_xml(const std::string& name) {
+    const LiveDomain* domain = nullptr;
+    const Live live = hypervisor->read_live();
+    domain = live.find_domain(name);
+    REQUIRE(domain != nullptr);
+    return domain->xml;
+  }
+};
+
+std::string errors_of(const Plan& plan) {
+  std::string text;
+  for (const Diagnostic& diagnostic : plan.diagnostics)
+    if (diagnostic.severity == Severity::error) text += format(diagnostic) + "\n";
+  return text;
+}
+
+std::string fields_of(const Change& change) {
+  std::string text;
+  for (const FieldChange& field : change.fields)
+    text += field.field + ": " + field.before + " -> " + field.after + "\n";
+  return text;
+}
+
+// No errors, and nothing to do; with `adopting`, unmanaged domains may show their adoption,
+// and the fields in `warned` (what import warned it cannot express) must differ.
+void check_no_changes(const Plan& plan, bool adopting, const std::set<std::string>& warned = {}) {
+  INFO(errors_of(plan));
+  REQUIRE_FALSE(has_errors(plan.diagnostics));
+  std::set<std::string> differing;
+  for (const Change& change : plan.changes) {
+    INFO(change.address << "\n" << fields_of(change));
+    if (change.action == Action::none) continue;
+    CHECK(change.action == Action::update);
+    for (const FieldChange& field : change.fields) {
+      if (field.field == "managed") {
+        CHECK(adopting);
+      } else {
+        differing.insert(field.field);
+      }
+    }
+  }
+  CHECK(differing == warned);
+}
+
+// Import -> plan (only adoption, and what import warned about) -> apply -> plan (nothing) -> the
+// domains kept their UUIDs.
+void check_round_trip(ImportHost& host, const std::vector<std::string>& names,
+                      const std::set<std::string>& warned = {}) {
+  std::map<std::string, std::string> uuids;
+  for (const LiveDomain& domain : host.hypervisor->read_live().domains)
+    uuids[domain.vm.name] = domain.uuid;
+  Diagnostics warnings;
+  const std::string toml = host.import(names, warnings);
+  INFO("imported:\n" << toml);
+  CHECK(std::count(toml.begin(), toml.end(), '#') >= static_cast<long>(warned.size()));
+  const Plan first = host.plan_imported();
+  check_no_changes(first, true, warned);
+  REQUIRE(host.apply(first));
+  const Plan second = host.plan_imported();
+  check_no_changes(second, false);
+  for (const LiveDomain& domain : host.hypervisor->read_live().domains) {
+    if (std::find(names.begin(), names.end(), domain.vm.name) == names.end()) continue;
+    CHECK(domain.managed);
+    CHECK(domain.uuid == uuids[domain.vm.name]);
+  }
+}
+
+bool has_warning(const Diagnostics& warnings, const std::string& resource,
+                 const std::string& text) {
+  return std::any_of(warnings.begin(), warnings.end(), [&](const Diagnostic& warning) {
+    return warning.severity == Severity::warning && warning.resource == resource &&
+           warning.message.find(text) != std::string::npos;
+  });
+}
+
+TEST_CASE("resource keys are made from domain names", "[import]") {
+  CHECK(resource_key_from("DSM") == "DSM");
+  CHECK(resource_key_from("home-assistant_2") == "home-assistant_2");
+  CHECK(resource_key_from("Windows 11 (gaming)") == "Windows-11--gaming-");
+  CHECK(resource_key_from("a.b/c") == "a-b-c");
+}
+
+TEST_CASE("strings in the imported TOML read back exactly", "[import]") {
+  TempDir dir;
+  Desired desired;
+  Vm vm;
+  vm.key = "odd";
+  vm.name = "odd \"name\" with \\ and\ttab and ünïcode";
+  vm.kernel = DirectKernel{"/boot/vmlinuz", "", "console=ttyS0 root=\"LABEL=a b\""};
+  vm.adopt = true;
+  desired.vms.push_back(vm);
+  std::ofstream(dir / "odd.toml") << render_config_toml(desired, {});
+  Diagnostics diagnostics;
+  const Desired read = load_config({dir / "odd.toml"}, diagnostics);
+  INFO(render_config_toml(desired, {}));
+  REQUIRE_FALSE(has_errors(diagnostics));
+  REQUIRE(read.vms.size() == 1);
+  CHECK(read.vms[0].name == vm.name);
+  CHECK(read.vms[0].kernel == vm.kernel);
+  CHECK(read.vms[0].adopt);
+}
+
+TEST_CASE("each fixture domain imports, adopts with no other change and then plans none",
+          "[import]") {
+  // What the vocabulary cannot say and the plan therefore shows: UEFI left for libvirt to pick
+  // (firmware='efi'). A boot order on a plain disk is not owned, so it is no difference.
+  const std::map<std::string, std::set<std::string>> fixtures = {
+      {"test-dsm.xml", {}},    {"test-minimal.xml", {}}, {"test-gpu.xml", {"firmware"}},
+      {"qemu-extras.xml", {}}, {"qemu-minimal.xml", {}},
+  };
+  for (const auto& [name, warned] : fixtures) {
+    SECTION(name) {
+      const std::string xml = fixture(name);
+      ImportHost host({xml});
+      const std::string domain = parse_domain_xml(xml).vm.name;
+      check_round_trip(host, {domain}, warned);
+    }
+  }
+  SECTION("the demo host's own unmanaged guest") {
+    ImportHost host;
+    check_round_trip(host, {"homeassistant"});
+  }
+}
+
+TEST_CASE("the seed's DSM imports as a loader, whole disks and a NIC with its MAC", "[import]") {
+  ImportHost host({seed_dsm_for_demo_host()});
+  // The seed's host had Debian's 2 MiB OVMF pair, which the descriptors do not describe.
+  host.add_file("/usr/share/OVMF/OVMF_CODE.fd");
+  host.add_file("/usr/share/OVMF/OVMF_VARS.fd");
+  Diagnostics warnings;
+  const std::string toml = host.import({"DSM"}, warnings);
+  INFO(toml);
+  CHECK(toml.find("[loader.tinycore-redpill-uefi-v0-9-2-8]") != std::string::npos);
+  CHECK(toml.find("image = \"/image/tinycore-redpill-uefi.v0.9.2.8.img\"") != std::string::npos);
+  CHECK(toml.find("[vm.DSM.boot]\nloader = \"tinycore-redpill-uefi-v0-9-2-8\"\nbus = \"usb\"") !=
+        std::string::npos);
+  CHECK(toml.find("memory = \"4GiB\"") != std::string::npos);
+  CHECK(toml.find("machine = \"pc-q35-4.2\"") != std::string::npos);
+  CHECK(toml.find("firmware_code = \"/usr/share/OVMF/OVMF_CODE.fd\"\n"
+                  "firmware_vars = \"/usr/share/OVMF/OVMF_VARS.fd\"") != std::string::npos);
+  CHECK(toml.find("nvram = \"/var/lib/libvirt/qemu/nvram/DSM_VARS.fd\"") != std::string::npos);
+  CHECK(toml.find("mac = \"52:54:00:a1:b2:c3\"") != std::string::npos);
+  CHECK(toml.find("source = \"/dev/sdb\"\nbus = \"scsi\"") != std::string::npos);
+  CHECK(toml.find("adopt = true") != std::string::npos);
+  CHECK(toml.find("project") == std::string::npos);
+  // What virtform cannot say is told and kept.
+  CHECK(has_warning(warnings, "vm.DSM", "hub"));
+  CHECK(toml.find("# not expressed: hub") != std::string::npos);
+
+  const Plan first = host.plan_imported();
+  check_no_changes(first, true);
+  REQUIRE(host.apply(first));
+  check_no_changes(host.plan_imported(), false);
+  const std::string after = host.persistent_xml("DSM");
+  CHECK(after.find("<hub") != std::string::npos);
+  CHECK(after.find("186682f9-0f0b-4a9e-867b-364706339405") != std::string::npos);
+}
+
+TEST_CASE("the examples applied on the demo host import with no changes", "[import]") {
+  for (const std::string example : {"dsm", "passthrough"}) {
+    SECTION(example) {
+      ImportHost host;
+      const Plan created = host.plan({kSource + "/examples/" + example});
+      INFO(errors_of(created));
+      REQUIRE_FALSE(has_errors(created.diagnostics));
+      REQUIRE(host.apply(created));
+      Diagnostics diagnostics;
+      const Desired declared = load_config({kSource + "/examples/" + example}, diagnostics);
+      std::vector<std::string> names;
+      for (const Vm& vm : declared.vms) names.push_back(vm.name);
+      Diagnostics warnings;
+      const std::string toml = host.import(names, warnings);
+      INFO(toml);
+      // Managed domains keep their keys and need no adopting.
+      CHECK(toml.find("adopt") == std::string::npos);
+      for (const Vm& vm : declared.vms)
+        CHECK(toml.find("[vm." + vm.key + "]") != std::string::npos);
+      check_no_changes(host.plan_imported(), false);
+    }
+  }
+}
+
+TEST_CASE("a managed domain of another project is imported into that project", "[import]") {
+  ImportHost host;
+  const std::string config = host.dir / "homelab.toml";
+  std::ofstream(config) << "project = \"homelab\"\n[vm.ha2]\nname = \"ha-copy\"\ntype = \"qemu\"\n"
+                           "memory = \"256MiB\"\n";
+  REQUIRE(host.apply(host.plan({config})));
+  Diagnostics warnings;
+  const std::string toml = host.import({"ha-copy"}, warnings);
+  INFO(toml);
+  CHECK(toml.rfind("project = \"homelab\"\n", 0) == 0);
+  CHECK(toml.find("[vm.ha2]") != std::string::npos);
+  check_no_changes(host.plan_imported(), false);
+}
+
+TEST_CASE("virtform import writes the file, warns on stderr and refuses unknown names",
+          "[import]") {
+  ImportHost host({fixture("qemu-extras.xml")});
+  const std::string out = host.dir / "extras.toml";
+  ProcessResult result = run_process(
+      {VIRTFORM_BINARY, "import", "vfxmltest-extras", "-c", "test://" + host.host_xml, "-o", out});
+  INFO(result.out << result.err);
+  REQUIRE(result.exit_code == 0);
+  CHECK(result.out.empty());
+  CHECK(result.err.find("warning: vm.vfxmltest-extras: not expressed in virtform: filesystem") !=
+        std::string::npos);
+  const std::string toml = read_text(out);
+  CHECK(toml.find("# not expressed: filesystem") != std::string::npos);
+  Diagnostics diagnostics;
+  load_config({out}, diagnostics);
+  CHECK_FALSE(has_errors(diagnostics));
+
+  ProcessResult missing =
+      run_process({VIRTFORM_BINARY, "import", "no-such-domain", "-c", "test://" + host.host_xml});
+  CHECK(missing.exit_code == 1);
+  CHECK(missing.err.find("no domain named 'no-such-domain'") != std::string::npos);
+  CHECK(missing.out.empty());
+}
+
+}  // namespace
+}  // namespace virtform
