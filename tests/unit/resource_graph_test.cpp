@@ -1,6 +1,10 @@
 #include "engine/graph/resource_graph.h"
 
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+
+#include "support/temp_dir.h"
 
 namespace virtform {
 namespace {
@@ -107,6 +111,26 @@ TEST_CASE("the DOT output labels nodes with their planned action", "[graph]") {
   CHECK(dot.find("digraph") != std::string::npos);
   CHECK(dot.find("\"+ vm.nas\"") != std::string::npos);
   CHECK(dot.find("1->0") != std::string::npos);
+}
+
+TEST_CASE("Graphviz's dot reads the DOT output back with every node", "[graph]") {
+  testing::TempDir dir;
+  const std::string path = dir / "plan.dot";
+  std::ofstream(path) << to_dot({vm_change("nas", Action::create, {"image./a.qcow2"}),
+                                 image_change("/a.qcow2"), vm_change("old", Action::remove)});
+  // -Tplain lists "node <id> ... <label> ..." and "edge <tail> <head> ..." lines.
+  FILE* pipe = popen(("dot -Tplain " + path + " 2>&1").c_str(), "r");
+  REQUIRE(pipe);
+  std::string output;
+  char buffer[256];
+  while (fgets(buffer, sizeof buffer, pipe)) output += buffer;
+  const int status = pclose(pipe);
+  INFO(output);
+  CHECK(status == 0);
+  CHECK(output.find("\"+ vm.nas\"") != std::string::npos);
+  CHECK(output.find("\"- vm.old\"") != std::string::npos);
+  CHECK(output.find("\"+ image./a.qcow2\"") != std::string::npos);
+  CHECK(output.find("edge 1 0") != std::string::npos);
 }
 
 }  // namespace
