@@ -22,8 +22,9 @@ int run_plan(const CommonOptions& options, const PlanOptions& plan_options) {
   LibvirtHypervisor hypervisor(session.uri);
   const Live live =
       observe(hypervisor, *session.files, read_host_devices(session.host_root), session.desired);
-  const Plan plan = make_plan(session.desired, live, DiffOptions{plan_options.restart}, session.uri,
-                              session.diagnostics);
+  Plan plan = make_plan(session.desired, live, DiffOptions{plan_options.restart}, session.uri,
+                        session.diagnostics);
+  if (plan_options.json || !plan_options.out.empty()) seal(plan, session.desired, live);
   if (!plan_options.out.empty() && !has_errors(plan.diagnostics)) {
     std::ofstream out(plan_options.out);
     out << render_plan_json(plan);

@@ -22,7 +22,7 @@ const LiveNetwork* Live::find_network(const std::string& name) const {
 }
 
 bool Live::file_exists(const std::string& path) const {
-  return std::find(existing_files.begin(), existing_files.end(), path) != existing_files.end();
+  return existing_files.count(path) != 0;
 }
 
 std::string to_string(DomainType value) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -167,8 +168,8 @@ struct LiveNetwork {
 struct Live {
   std::vector<LiveDomain> domains;
   std::vector<LiveNetwork> networks;
-  std::vector<std::string> bridges;         // host bridge interfaces
-  std::vector<std::string> existing_files;  // which of the image files the config names exist
+  std::vector<std::string> bridges;      // host bridge interfaces
+  std::set<std::string> existing_files;  // which of the image files the config names exist
   HostDevices devices;  // PCI functions, IOMMU groups and block devices of the host
 
   bool file_exists(const std::string& path) const;

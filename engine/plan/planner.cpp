@@ -7,12 +7,11 @@ namespace virtform {
 
 namespace {
 
-std::vector<std::string> existing_images(const HostFiles& files, const Desired& desired) {
-  std::vector<std::string> existing;
+std::set<std::string> existing_images(const HostFiles& files, const Desired& desired) {
+  std::set<std::string> existing;
   for (const Vm& vm : desired.vms)
     for (const Disk& disk : vm.disks)
-      if (disk.kind == DiskSource::file && files.exists(disk.source))
-        existing.push_back(disk.source);
+      if (disk.kind == DiskSource::file && files.exists(disk.source)) existing.insert(disk.source);
   return existing;
 }
 
@@ -35,10 +34,13 @@ Plan make_plan(const Desired& desired, const Live& live, const DiffOptions& opti
   plan.changes = diff(desired, live, options, diagnostics);
   if (!has_errors(diagnostics)) plan.steps = order_steps(plan.changes, diagnostics);
   plan.diagnostics = std::move(diagnostics);
-  plan.fingerprint = fingerprint(desired, live);
-  plan.config_digest = config_digest(desired);
   if (has_errors(plan.diagnostics)) plan.steps.clear();
   return plan;
+}
+
+void seal(Plan& plan, const Desired& desired, const Live& live) {
+  plan.fingerprint = fingerprint(desired, live);
+  plan.config_digest = config_digest(desired);
 }
 
 }  // namespace virtform

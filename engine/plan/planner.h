@@ -19,4 +19,8 @@ Live observe(Hypervisor& hypervisor, const HostFiles& files, HostDevices devices
 Plan make_plan(const Desired& desired, const Live& live, const DiffOptions& options,
                const std::string& uri, Diagnostics diagnostics);
 
+// Records what the plan was computed from (fingerprint, config digest), for a plan that is saved
+// or printed as JSON. Kept out of make_plan: it costs a digest of every domain.
+void seal(Plan& plan, const Desired& desired, const Live& live);
+
 }  // namespace virtform

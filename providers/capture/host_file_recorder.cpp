@@ -76,7 +76,8 @@ class Recorder {
   // index lines that mention vfio (the rest of the index says nothing plan needs).
   void record_iommu_and_vfio() {
     for (const auto& unit : list("sys/class/iommu")) entry_dir(fs::path("sys/class/iommu") / unit);
-    if (host_exists("sys/module/vfio_pci")) make_dir("sys/module/vfio_pci");
+    // A file inside, as the kernel has: a snapshot is committed to git, which keeps no empty dir.
+    if (host_exists("sys/module/vfio_pci")) write_file("sys/module/vfio_pci/initstate", "live\n");
     copy_file("proc/sys/kernel/osrelease");
     const std::string release = trimmed(read_host("proc/sys/kernel/osrelease"));
     if (release.empty()) return;
@@ -121,7 +122,7 @@ class Recorder {
     copy_file("proc/swaps");
     for (const auto& name : list("sys/class/net")) {
       const fs::path bridge = fs::path("sys/class/net") / name / "bridge";
-      if (host_exists(bridge)) make_dir(bridge);
+      if (host_exists(bridge)) copy_or_mark(bridge / "bridge_id");
     }
   }
 
@@ -258,6 +259,16 @@ class Recorder {
   }
 
   void make_dir(const fs::path& path) { fs::create_directories(out(path)); }
+
+  // The file as the host has it, or an empty one: either way the directory survives git.
+  void copy_or_mark(const fs::path& path) {
+    make_dir(path.parent_path());
+    if (host_exists(path)) {
+      copy_file(path);
+    } else {
+      write_file(path, "");
+    }
+  }
 
   void write_file(const fs::path& path, const std::string& content) {
     const fs::path full = out(path);

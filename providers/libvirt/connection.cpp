@@ -41,9 +41,9 @@ DomainHandle Connection::domain(const std::string& name) const {
   return domain;
 }
 
-std::vector<DomainHandle> Connection::all_domains() const {
+std::vector<DomainHandle> Connection::all_domains(unsigned int flags) const {
   virDomainPtr* raw = nullptr;
-  int count = virConnectListAllDomains(connection_, &raw, 0);
+  int count = virConnectListAllDomains(connection_, &raw, flags);
   if (count < 0) throw_libvirt_error("cannot list domains on " + uri_);
   std::vector<DomainHandle> domains;
   for (int i = 0; i < count; ++i) domains.emplace_back(raw[i]);

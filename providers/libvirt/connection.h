@@ -45,8 +45,8 @@ class Connection {
 
   // The domain called `name`; throws SystemError when there is none.
   DomainHandle domain(const std::string& name) const;
-  // Every domain, active or not, in one call.
-  std::vector<DomainHandle> all_domains() const;
+  // Every domain, or only those matching VIR_CONNECT_LIST_DOMAINS_* `flags`: one round trip.
+  std::vector<DomainHandle> all_domains(unsigned int flags = 0) const;
   // Every network, active or not, in one call.
   std::vector<NetworkHandle> all_networks() const;
 

@@ -1,6 +1,7 @@
 #include "providers/libvirt/libvirt_hypervisor.h"
 
 #include <memory>
+#include <set>
 
 #include "providers/capture/libvirt_recorder.h"
 #include "providers/libvirt/domain_xml.h"
@@ -23,23 +24,17 @@ bool flags_unsupported() {
 }
 
 // Nothing when the domain went away while the host was being read (another tool undefined it).
-std::optional<LiveDomain> read_domain(virDomainPtr domain) {
+std::optional<LiveDomain> read_domain(virDomainPtr domain, bool active, bool autostart) {
   std::string name = virDomainGetName(domain);
   // The persistent definition is what virtform owns; for a transient domain libvirt returns the
   // live one under the same flag.
   std::string xml = take_string(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE));
   if (xml.empty() && last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return std::nullopt;
   if (xml.empty()) throw_libvirt_error("cannot read the definition of domain '" + name + "'");
-  int autostart = 0;
-  if (virDomainGetAutostart(domain, &autostart) < 0) {
-    throw_libvirt_error("cannot read autostart of domain '" + name + "'");
-  }
-  int active = virDomainIsActive(domain);
-  if (active < 0) throw_libvirt_error("cannot read the state of domain '" + name + "'");
   LiveDomain live = parse_domain_xml(xml);
-  live.running = active == 1;
+  live.running = active;
   // A recorded host (virtform capture) keeps autostart in the metadata: the test driver has none.
-  live.vm.autostart = autostart != 0 || recorded_autostart(xml);
+  live.vm.autostart = autostart || recorded_autostart(xml);
   live.vm.state = live.running ? PowerState::running : PowerState::stopped;
   if (live.running) {
     // One more round trip, for running guests only: what the guest is actually running with.
@@ -47,6 +42,12 @@ std::optional<LiveDomain> read_domain(virDomainPtr domain) {
     if (!booted.empty()) live.booted = parse_domain_xml(booted).vm;
   }
   return live;
+}
+
+std::set<std::string> names_of(const std::vector<DomainHandle>& domains) {
+  std::set<std::string> names;
+  for (const DomainHandle& domain : domains) names.insert(virDomainGetName(domain.get()));
+  return names;
 }
 
 LiveNetwork read_network(virNetworkPtr network) {
@@ -67,9 +68,18 @@ std::string LibvirtHypervisor::uri() const {
 }
 
 Live LibvirtHypervisor::read_live() {
+  // Power state and autostart come from two filtered listings, not two calls per domain, so
+  // plan costs little more than the unavoidable one definition fetched per domain.
+  const std::set<std::string> active =
+      names_of(connection_.all_domains(VIR_CONNECT_LIST_DOMAINS_ACTIVE));
+  const std::set<std::string> autostarted =
+      names_of(connection_.all_domains(VIR_CONNECT_LIST_DOMAINS_AUTOSTART));
   Live live;
   for (const DomainHandle& domain : connection_.all_domains()) {
-    if (auto read = read_domain(domain.get())) live.domains.push_back(std::move(*read));
+    const std::string name = virDomainGetName(domain.get());
+    if (auto read =
+            read_domain(domain.get(), active.count(name) != 0, autostarted.count(name) != 0))
+      live.domains.push_back(std::move(*read));
   }
   for (const NetworkHandle& network : connection_.all_networks()) {
     live.networks.push_back(read_network(network.get()));

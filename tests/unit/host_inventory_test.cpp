@@ -78,8 +78,11 @@ TEST_CASE("inventory: live domains claim devices and disks", "[inventory]") {
   LiveDomain domain;
   domain.vm.name = "nas";
   domain.managed = true;  // even an orphan claims what it holds today
-  domain.vm.disks.push_back(
-      {DiskSource::block, "/dev/sdc", DiskBus::scsi, "raw", {}, false, {}, "", {}});
+  Disk whole;
+  whole.kind = DiskSource::block;
+  whole.source = "/dev/sdc";
+  whole.bus = DiskBus::scsi;
+  domain.vm.disks.push_back(whole);
   domain.vm.pci.push_back({"0000:01:00.0", {}, {}, {}, true, {}, {}});
   live.domains.push_back(domain);
   const auto inventory = build_host_inventory(host, {}, live);

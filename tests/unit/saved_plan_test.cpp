@@ -32,7 +32,12 @@ struct DemoPlan {
     return observe(hypervisor, files, read_host_devices(kSource + "/examples/demo-host/root"),
                    desired);
   }
-  Plan plan() { return make_plan(desired, live(), {}, hypervisor.uri(), {}); }
+  Plan plan() {
+    const Live now = live();
+    Plan made = make_plan(desired, now, {}, hypervisor.uri(), {});
+    seal(made, desired, now);
+    return made;
+  }
 };
 
 TEST_CASE("a saved plan reads back as the same plan", "[saved-plan]") {

@@ -311,7 +311,9 @@ struct DemoHost {
     resolve_firmware(desired, files, diagnostics);
     check_host_files(desired, files, diagnostics);
     const Live live = observe(*hypervisor, files, read_host_devices(root), desired);
-    return make_plan(desired, live, {}, hypervisor->uri(), diagnostics);
+    Plan plan = make_plan(desired, live, {}, hypervisor->uri(), diagnostics);
+    seal(plan, desired, live);
+    return plan;
   }
 
   bool apply(const Plan& plan) {

@@ -1,0 +1,193 @@
+#!/usr/bin/env bash
+# Times `virtform plan` against the libvirt floor on fleets of N managed VMs defined in the real
+# libvirtd, plus the apply that defines them and the host-device side on a generated sysfs tree.
+# Prints a table and one machine-readable BENCH line per N. Every domain it defines is named
+# vfbench-<pid>-*, and all of them are undefined on exit, whatever happens.
+#
+#   bench/run.sh [BUILD_DIR]       default build/; needs root (qemu:///system) and the targets
+#                                  virtform, bench_floor and bench_host_devices built
+# Environment: BENCH_SIZES (default "10 100 1000"), BENCH_REPEATS (default 3),
+#              BENCH_URI (default qemu:///system), BENCH_DEVICES (default 2000).
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$repo/build}" && pwd)
+uri=${BENCH_URI:-qemu:///system}
+sizes=${BENCH_SIZES:-"10 100 1000"}
+repeats=${BENCH_REPEATS:-3}
+devices=${BENCH_DEVICES:-2000}
+virtform=$build/virtform
+floor=$build/bench/bench_floor
+host_bench=$build/bench/bench_host_devices
+prefix=vfbench-$$
+work=$(mktemp -d "/tmp/$prefix.XXXXXX")
+
+for tool in "$virtform" "$floor" "$host_bench"; do
+  [[ -x $tool ]] || { echo "run.sh: $tool is missing; build it first" >&2; exit 1; }
+done
+if [[ ! -x /usr/bin/time ]]; then
+  apt-get install -y -qq time >/dev/null
+fi
+
+# Undefines our domains (and only ours: the name must start with "$prefix-") in one virsh
+# session, so a 1000-VM fleet goes in seconds; then removes the temporary files.
+cleanup() {
+  local names
+  names=$(virsh -c "$uri" list --all --name 2>/dev/null | grep "^$prefix-" || true)
+  if [[ -n $names ]]; then
+    sed 's/^/undefine --domain /' <<<"$names" | virsh -c "$uri" >/dev/null 2>&1 || true
+  fi
+  local left
+  left=$(virsh -c "$uri" list --all --name 2>/dev/null | grep -c "^$prefix-" || true)
+  [[ $left == 0 ]] || echo "run.sh: $left domains named $prefix-* could not be undefined" >&2
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+now_ns() { date +%s%N; }
+
+# Runs "$@" $repeats times; sets median_ms (wall), median_cpu_ms (user + system: what the
+# process itself spent, less sensitive to a loaded machine) and median_rss_kib (peak resident
+# set), the last two from /usr/bin/time. The command's exit status must be $expect_status (plan's --detailed-exitcode).
+measure() {
+  local expect_status=$1 out=$2
+  shift 2
+  local -a times=() rss=() cpu=()
+  for ((r = 0; r < repeats; ++r)); do
+    local start end status=0
+    start=$(now_ns)
+    /usr/bin/time -f '%M %U %S' -o "$work/rss" "$@" >"$out" 2>"$out.err" || status=$?
+    end=$(now_ns)
+    if [[ $status != "$expect_status" ]]; then
+      echo "run.sh: '$*' exited $status, expected $expect_status" >&2
+      tail -5 "$out.err" >&2
+      exit 1
+    fi
+    times+=($(((end - start) / 1000)))
+    read -r peak user system <<<"$(tail -1 "$work/rss")"
+    rss+=("$peak")
+    cpu+=("$(awk -v u="$user" -v s="$system" 'BEGIN { printf "%.0f", (u + s) * 1000 }')")
+  done
+  median_ms=$(printf '%s\n' "${times[@]}" | sort -n | awk -v n="$repeats" 'NR == int(n / 2) + 1 { printf "%.1f", $1 / 1000 }')
+  median_rss_kib=$(printf '%s\n' "${rss[@]}" | sort -n | awk -v n="$repeats" 'NR == int(n / 2) + 1')
+  median_cpu_ms=$(printf '%s\n' "${cpu[@]}" | sort -n | awk -v n="$repeats" 'NR == int(n / 2) + 1')
+}
+
+# An apply may meet another apply on the same URI (tests share the daemon): wait for the lock.
+apply_config() {
+  local config=$1
+  shift
+  for ((attempt = 0; attempt < 60; ++attempt)); do
+    if "$virtform" apply "$config" -c "$uri" --auto-approve --no-color "$@" >"$work/apply.out" 2>&1; then
+      return 0
+    fi
+    grep -q "another apply is running" "$work/apply.out" || { tail -20 "$work/apply.out" >&2; return 1; }
+    sleep 2
+  done
+  echo "run.sh: the apply lock on $uri stayed busy" >&2
+  return 1
+}
+
+# Seconds (ms resolution) an apply of `config` takes; the apply must succeed.
+timed_apply() {
+  local start end
+  start=$(now_ns)
+  apply_config "$@"
+  end=$(now_ns)
+  awk -v ns=$((end - start)) 'BEGIN { printf "%.1f", ns / 1e6 }'
+}
+
+expect_plan() {  # config, the summary line plan must print ("No changes.", "Plan: 0 to add, ...")
+  "$virtform" plan "$1" -c "$uri" --no-color >"$work/plan.out" 2>&1 || true
+  grep -qF "$2" "$work/plan.out" || {
+    echo "run.sh: plan of $1 is not '$2':" >&2
+    tail -5 "$work/plan.out" >&2
+    exit 1
+  }
+}
+
+declare -a rows=() lines=()
+per_domain_at=() plan_ms_at=() domains_at=()
+disks=$work/disks
+
+echo "fleet prefix $prefix, uri $uri, $repeats repeats (median), $(nproc) cores"
+previous=0
+for n in $sizes; do
+  config=$work/fleet-$n changed=$work/fleet-$n-changed
+  "$repo/bench/fleet.sh" "$config" "$disks" "$prefix" "$n" 256
+  "$repo/bench/fleet.sh" "$changed" "$disks" "$prefix" "$n" 320
+  apply_ms=$(timed_apply "$config" --parallelism 4)
+  echo "n=$n: apply defined $((n - previous)) VMs in ${apply_ms} ms (--parallelism 4)"
+  previous=$n
+  expect_plan "$config" "No changes."
+  expect_plan "$changed" "Plan: 0 to add, $n to change, 0 to destroy."
+
+  measure 0 "$work/floor.out" "$floor" "$uri"
+  floor_ms=$median_ms floor_cpu_ms=$median_cpu_ms
+  domains=$(awk '{ for (i = 1; i <= NF; ++i) if ($i ~ /^domains=/) print substr($i, 9) }' "$work/floor.out")
+  # The floor plus the two per-domain state calls plan makes today: how much of the gap is RPCs.
+  measure 0 "$work/floor.out" "$floor" "$uri" --with-state
+  floor_state_ms=$median_ms
+  measure 0 "$work/plan.txt" "$virtform" plan "$config" -c "$uri" --no-color --detailed-exitcode
+  plan_ms=$median_ms plan_rss=$median_rss_kib plan_cpu_ms=$median_cpu_ms
+  measure 2 "$work/plan.txt" "$virtform" plan "$changed" -c "$uri" --no-color --detailed-exitcode
+  changed_ms=$median_ms changed_rss=$median_rss_kib
+
+  read -r ratio changed_ratio per_domain_us <<<"$(awk -v f="$floor_ms" -v p="$plan_ms" -v c="$changed_ms" -v d="$domains" \
+    'BEGIN { printf "%.2f %.2f %.0f", p / f, c / f, p * 1000 / d }')"
+  peak_rss=$((plan_rss > changed_rss ? plan_rss : changed_rss))
+  per_domain_at[$n]=$per_domain_us plan_ms_at[$n]=$plan_ms domains_at[$n]=$domains
+  rows+=("$(printf '%6s %8s %10s %12s %10s %6s %13s %6s %9s %10s %10s' "$n" "$domains" "$floor_ms" "$floor_state_ms" "$plan_ms" "$ratio" \
+    "$changed_ms" "$changed_ratio" "$peak_rss" "$per_domain_us" "$apply_ms")")
+  lines+=("BENCH n=$n domains=$domains floor_ms=$floor_ms floor_state_ms=$floor_state_ms plan_ms=$plan_ms ratio=$ratio changed_plan_ms=$changed_ms changed_ratio=$changed_ratio rss_kib=$peak_rss per_domain_us=$per_domain_us floor_cpu_ms=$floor_cpu_ms plan_cpu_ms=$plan_cpu_ms apply_p4_ms=$apply_ms load=$(cut -d' ' -f1 /proc/loadavg)")
+done
+
+# Defining 100 new VMs (a project of their own beside the fleet), one step at a time and then
+# with the default parallelism; removed again by applying the project with no VMs.
+apply_prefix=$prefix-apply
+apply_config_dir=$work/apply-100 empty=$work/apply-empty
+"$repo/bench/fleet.sh" "$apply_config_dir" "$disks" "$apply_prefix" 100 256
+mkdir -p "$empty" && printf 'project = "%s"\n' "$apply_prefix" >"$empty/00-project.toml"
+serial_ms=$(timed_apply "$apply_config_dir" --parallelism 1)
+serial_remove_ms=$(timed_apply "$empty" --parallelism 1)
+parallel_ms=$(timed_apply "$apply_config_dir")
+parallel_remove_ms=$(timed_apply "$empty")
+lines+=("BENCH_APPLY n=100 define_p1_ms=$serial_ms define_default_ms=$parallel_ms undefine_p1_ms=$serial_remove_ms undefine_default_ms=$parallel_remove_ms")
+
+host_line=$("$host_bench" "$devices" "$repeats")
+lines+=("$host_line")
+
+echo
+printf '%6s %8s %10s %12s %10s %6s %13s %6s %9s %10s %10s\n' n domains floor_ms +state_ms plan_ms ratio \
+  changed_ms ratio rss_kib us/domain apply_ms
+printf '%s\n' "${rows[@]}"
+echo
+echo "apply, 100 new VMs: --parallelism 1 ${serial_ms} ms, default (4) ${parallel_ms} ms"
+echo "host devices ($devices): $host_line"
+echo
+printf '%s\n' "${lines[@]}"
+
+# The targets, checked on what was just measured.
+failed=0
+check() {  # description, awk condition
+  if awk "BEGIN { exit !($2) }"; then echo "PASS $1"; else echo "MISS $1"; failed=1; fi
+}
+last=${sizes##* }
+if [[ -n ${per_domain_at[1000]:-} && -n ${per_domain_at[100]:-} ]]; then
+  check "plan <= 1.3 x floor at n=1000 (${ratio})" "$ratio <= 1.3"
+  check "per-domain time at 1000 <= 1.5 x at 100 (${per_domain_at[1000]} vs ${per_domain_at[100]} us)" \
+    "${per_domain_at[1000]} <= 1.5 * ${per_domain_at[100]}"
+  # Per-domain time at 100 still carries the fixed start-up cost; the marginal cost of a domain
+  # (the slope between sizes) is what a quadratic step would make grow.
+  if [[ -n ${plan_ms_at[10]:-} ]]; then
+    read -r slope_low slope_high <<<"$(awk -v a="${plan_ms_at[10]}" -v b="${plan_ms_at[100]}" -v c="${plan_ms_at[1000]}" \
+      -v da="${domains_at[10]}" -v db="${domains_at[100]}" -v dc="${domains_at[1000]}" \
+      'BEGIN { printf "%.0f %.0f", (b - a) * 1000 / (db - da), (c - b) * 1000 / (dc - db) }')"
+    echo "BENCH_SLOPE us_per_domain_10_100=$slope_low us_per_domain_100_1000=$slope_high"
+  fi
+fi
+check "peak RSS of plan < 64 MiB at n=$last (${peak_rss} KiB)" "$peak_rss < 65536"
+host_ms=$(sed 's/.*total_ms=\([0-9.]*\).*/\1/' <<<"$host_line")
+check "host-device part < 100 ms with $devices devices (${host_ms} ms)" "$host_ms < 100"
+exit $failed
