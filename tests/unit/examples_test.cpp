@@ -16,6 +16,7 @@
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
 #include "providers/sysfs/sysfs_reader.h"
+#include "support/pipeline.h"
 #include "support/temp_dir.h"
 
 namespace virtform {
@@ -41,24 +42,10 @@ struct DemoHost {
   }
 
   Plan plan(const std::string& example) {
-    RootedHostFiles files(root);
-    Diagnostics diagnostics;
-    Desired desired = load_config({kSource + "/examples/" + example}, diagnostics);
-    resolve_firmware(desired, files, diagnostics);
-    check_host_files(desired, files, diagnostics);
-    const Live live = observe(*hypervisor, files, read_host_devices(root), desired);
-    return make_plan(desired, live, {}, hypervisor->uri(), diagnostics);
+    return testing::plan_in_process(*hypervisor, root, {kSource + "/examples/" + example});
   }
 
-  bool apply(const Plan& plan) {
-    RootedHostFiles files(root);
-    SystemClock clock;
-    const Live live = hypervisor->read_live();
-    StepRunner runner(StepContext{plan, live, *hypervisor, files, clock, nullptr});
-    return execute(
-               plan.steps, [&](const Step& step) { runner.run(step); }, 4, nullptr)
-        .ok();
-  }
+  bool apply(const Plan& plan) { return testing::apply_in_process(*hypervisor, root, plan); }
 };
 
 std::string errors_of(const Plan& plan) {

@@ -19,6 +19,7 @@
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
 #include "providers/sysfs/sysfs_reader.h"
+#include "support/pipeline.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
@@ -115,26 +116,12 @@ struct ImportHost {
   }
 
   Plan plan(const std::vector<std::string>& paths) {
-    RootedHostFiles files(root);
-    Diagnostics diagnostics;
-    Desired desired = load_config(paths, diagnostics);
-    resolve_firmware(desired, files, diagnostics);
-    check_host_files(desired, files, diagnostics);
-    const Live live = observe(*hypervisor, files, read_host_devices(root), desired);
-    return make_plan(desired, live, {}, hypervisor->uri(), diagnostics);
+    return testing::plan_in_process(*hypervisor, root, paths);
   }
 
   Plan plan_imported() { return plan({dir / "imported.toml"}); }
 
-  bool apply(const Plan& plan) {
-    RootedHostFiles files(root);
-    SystemClock clock;
-    const Live live = hypervisor->read_live();
-    StepRunner runner(StepContext{plan, live, *hypervisor, files, clock, nullptr});
-    return execute(
-               plan.steps, [&](const Step& step) { runner.run(step); }, 4, nullptr)
-        .ok();
-  }
+  bool apply(const Plan& plan) { return testing::apply_in_process(*hypervisor, root, plan); }
 
   std::string persistent_xml(const std::string& name) {
     const LiveDomain* domain = nullptr;

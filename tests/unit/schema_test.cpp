@@ -28,6 +28,7 @@
 #include "providers/libvirt/libvirt_hypervisor.h"
 #include "providers/sysfs/sysfs_reader.h"
 #include "support/json_schema.h"
+#include "support/pipeline.h"
 #include "support/temp_dir.h"
 
 namespace virtform {
@@ -305,26 +306,10 @@ struct DemoHost {
   }
 
   Plan plan(const std::string& config) {
-    RootedHostFiles files(root);
-    Diagnostics diagnostics;
-    Desired desired = load_config({config}, diagnostics);
-    resolve_firmware(desired, files, diagnostics);
-    check_host_files(desired, files, diagnostics);
-    const Live live = observe(*hypervisor, files, read_host_devices(root), desired);
-    Plan plan = make_plan(desired, live, {}, hypervisor->uri(), diagnostics);
-    seal(plan, desired, live);
-    return plan;
+    return testing::plan_in_process(*hypervisor, root, {config});
   }
 
-  bool apply(const Plan& plan) {
-    RootedHostFiles files(root);
-    SystemClock clock;
-    const Live live = hypervisor->read_live();
-    StepRunner runner(StepContext{plan, live, *hypervisor, files, clock, nullptr});
-    return execute(
-               plan.steps, [&](const Step& step) { runner.run(step); }, 4, nullptr)
-        .ok();
-  }
+  bool apply(const Plan& plan) { return testing::apply_in_process(*hypervisor, root, plan); }
 };
 
 std::string example(const std::string& name) {
