@@ -674,14 +674,6 @@ DeviceDelta device_delta(const Vm& desired, const Vm& live) {
   for (std::size_t l = 0; l < live.nics.size(); ++l)
     if (!kept[l]) delta.nics_removed.push_back(live.nics[l]);
 
-  auto has_pci = [](const Vm& vm, const std::string& address) {
-    return std::any_of(vm.pci.begin(), vm.pci.end(),
-                       [&](const PciDevice& p) { return p.address == address; });
-  };
-  for (const PciDevice& device : desired.pci)
-    if (!has_pci(live, device.address)) delta.pci_added.push_back(device);
-  for (const PciDevice& device : live.pci)
-    if (!has_pci(desired, device.address)) delta.pci_removed.push_back(device);
   return delta;
 }
 

@@ -25,11 +25,11 @@ std::vector<Change> diff(const Desired& desired, const Live& live, const DiffOpt
 bool same_machine(const std::string& desired, const std::string& live);
 
 // The differences in hot-pluggable devices between a desired VM and its live domain: what apply
-// attaches to or detaches from a running guest. Disks and NICs only; ordered for determinism.
+// attaches to or detaches from a running guest. Disks and NICs only (PCI changes wait for a
+// boot); in config order.
 struct DeviceDelta {
   std::vector<Disk> disks_added, disks_removed;
   std::vector<Nic> nics_added, nics_removed;
-  std::vector<PciDevice> pci_added, pci_removed;
 };
 DeviceDelta device_delta(const Vm& desired, const Vm& live);
 

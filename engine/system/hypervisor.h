@@ -44,8 +44,6 @@ class Hypervisor {
   virtual void detach_live(const std::string& name, const Disk& disk) = 0;
   virtual void attach_live(const std::string& name, const Nic& nic) = 0;
   virtual void detach_live(const std::string& name, const Nic& nic) = 0;
-  virtual void attach_live(const std::string& name, const PciDevice& device) = 0;
-  virtual void detach_live(const std::string& name, const PciDevice& device) = 0;
   // Balloon target of the running guest, at most its maximum memory.
   virtual void set_memory_live(const std::string& name, std::uint64_t kib) = 0;
 };

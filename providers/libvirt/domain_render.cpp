@@ -122,11 +122,6 @@ std::string render_nic_xml(const Nic& nic) {
   return xml::save(device_xml::append_nic(document, nic));
 }
 
-std::string render_hostdev_xml(const PciDevice& device) {
-  pugi::xml_document document;
-  return xml::save(device_xml::append_hostdev(document, device));
-}
-
 std::string find_device_xml(const std::string& domain_xml, const Disk& disk) {
   pugi::xml_document domain = xml::load(domain_xml, "domain definition");
   for (pugi::xml_node element : devices_of(domain).children("disk")) {
@@ -149,14 +144,6 @@ std::string find_device_xml(const std::string& domain_xml, const Nic& nic) {
     }
   }
   return save_or_empty(fallback);
-}
-
-std::string find_device_xml(const std::string& domain_xml, const PciDevice& device) {
-  pugi::xml_document domain = xml::load(domain_xml, "domain definition");
-  for (pugi::xml_node element : devices_of(domain).children("hostdev")) {
-    if (device_xml::same_hostdev(element, device)) return xml::save(element);
-  }
-  return "";
 }
 
 }  // namespace virtform

@@ -28,10 +28,8 @@ std::string merge_domain_xml(const std::string& live_xml, const Vm& desired);
 // Device XML for hot-plug, with a target that is free in `domain_xml`.
 std::string render_disk_xml(const Disk& disk, const std::string& domain_xml);
 std::string render_nic_xml(const Nic& nic);
-std::string render_hostdev_xml(const PciDevice& device);
-// The live device element matching the model (by source / MAC / address), for detaching.
+// The live device element matching the model (by source / MAC), for detaching.
 std::string find_device_xml(const std::string& domain_xml, const Disk& disk);
 std::string find_device_xml(const std::string& domain_xml, const Nic& nic);
-std::string find_device_xml(const std::string& domain_xml, const PciDevice& device);
 
 }  // namespace virtform

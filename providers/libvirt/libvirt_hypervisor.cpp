@@ -190,15 +190,6 @@ void LibvirtHypervisor::detach_live(const std::string& name, const Nic& nic) {
   detach_xml(name, find_device_xml(xml, nic), "interface on " + nic.source);
 }
 
-void LibvirtHypervisor::attach_live(const std::string& name, const PciDevice& device) {
-  attach_xml(name, render_hostdev_xml(device));
-}
-
-void LibvirtHypervisor::detach_live(const std::string& name, const PciDevice& device) {
-  std::string xml = live_xml(connection_.domain(name).get(), name);
-  detach_xml(name, find_device_xml(xml, device), "PCI device " + device.address);
-}
-
 void LibvirtHypervisor::set_memory_live(const std::string& name, std::uint64_t kib) {
   DomainHandle domain = connection_.domain(name);
   if (virDomainSetMemoryFlags(domain.get(), kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {

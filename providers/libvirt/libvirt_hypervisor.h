@@ -33,8 +33,6 @@ class LibvirtHypervisor : public Hypervisor {
   void detach_live(const std::string& name, const Disk& disk) override;
   void attach_live(const std::string& name, const Nic& nic) override;
   void detach_live(const std::string& name, const Nic& nic) override;
-  void attach_live(const std::string& name, const PciDevice& device) override;
-  void detach_live(const std::string& name, const PciDevice& device) override;
   void set_memory_live(const std::string& name, std::uint64_t kib) override;
 
  private:
