@@ -1,13 +1,13 @@
 #include "engine/plan/plan.h"
 
 #include <algorithm>
-#include <array>
-#include <utility>
+
+#include "engine/model/enum_names.h"
 
 namespace virtform {
 
 namespace {
-constexpr std::array<std::pair<StepKind, const char*>, 9> kStepNames{{
+constexpr EnumNames<StepKind, 9> kStepNames{{
     {StepKind::create_image, "create-image"},
     {StepKind::define, "define"},
     {StepKind::update, "update"},
@@ -61,15 +61,11 @@ const Step* Plan::find_step(const std::string& id) const {
 }
 
 std::string to_string(StepKind kind) {
-  for (const auto& [value, name] : kStepNames)
-    if (value == kind) return name;
-  return "";
+  return name_of_enum(kStepNames, kind);
 }
 
 std::optional<StepKind> step_kind_from_string(const std::string& text) {
-  for (const auto& [value, name] : kStepNames)
-    if (text == name) return value;
-  return std::nullopt;
+  return enum_from_name(kStepNames, text);
 }
 
 }  // namespace virtform
