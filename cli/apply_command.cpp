@@ -16,7 +16,6 @@
 #include "providers/host/apply_lock.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
 #include "providers/sysfs/driver_binder.h"
-#include "providers/sysfs/sysfs_reader.h"
 
 namespace virtform {
 
@@ -150,8 +149,7 @@ int apply_saved_plan(CommonOptions options, const ApplyOptions& apply_options) {
   const auto lock = ApplyLock::acquire(session.uri, "virtform apply --plan");
   LibvirtHypervisor hypervisor(session.uri);
   const Desired declared = declared_in(plan);
-  const Live live =
-      observe(hypervisor, *session.files, read_host_devices(session.host_root), declared);
+  const Live live = observe_host(session, hypervisor, declared);
   const std::vector<std::string> moved = staleness(plan.fingerprint, fingerprint(declared, live));
   if (!moved.empty())
     throw SystemError("the host changed since this plan was made: " + join(moved, "; ") +
@@ -171,8 +169,7 @@ int run_apply(const CommonOptions& options, const ApplyOptions& apply_options) {
   // Taken before the live state is read, so the plan shown is the one carried out.
   const auto lock = ApplyLock::acquire(session.uri, "virtform apply");
   LibvirtHypervisor hypervisor(session.uri);
-  const Live live =
-      observe(hypervisor, *session.files, read_host_devices(session.host_root), session.desired);
+  const Live live = observe_host(session, hypervisor, session.desired);
   const Plan plan = make_plan(session.desired, live, DiffOptions{apply_options.restart},
                               session.uri, session.diagnostics);
   std::cerr << render_diagnostics(plan.diagnostics, session.style());

@@ -6,7 +6,6 @@
 #include "engine/graph/resource_graph.h"
 #include "engine/plan/planner.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
-#include "providers/sysfs/sysfs_reader.h"
 
 namespace virtform {
 
@@ -17,8 +16,7 @@ int run_graph(const CommonOptions& options) {
     return kExitError;
   }
   LibvirtHypervisor hypervisor(session.uri);
-  const Live live =
-      observe(hypervisor, *session.files, read_host_devices(session.host_root), session.desired);
+  const Live live = observe_host(session, hypervisor, session.desired);
   const Plan plan = make_plan(session.desired, live, {}, session.uri, session.diagnostics);
   std::cerr << render_diagnostics(plan.diagnostics, session.style());
   std::cout << to_dot(plan.changes);

@@ -9,7 +9,6 @@
 #include "engine/plan/planner.h"
 #include "engine/render/plan_json.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
-#include "providers/sysfs/sysfs_reader.h"
 
 namespace virtform {
 
@@ -20,8 +19,7 @@ int run_plan(const CommonOptions& options, const PlanOptions& plan_options) {
     return kExitError;
   }
   LibvirtHypervisor hypervisor(session.uri);
-  const Live live =
-      observe(hypervisor, *session.files, read_host_devices(session.host_root), session.desired);
+  const Live live = observe_host(session, hypervisor, session.desired);
   Plan plan = make_plan(session.desired, live, DiffOptions{plan_options.restart}, session.uri,
                         session.diagnostics);
   if (plan_options.json || !plan_options.out.empty()) seal(plan, session.desired, live);

@@ -8,7 +8,9 @@
 #include <filesystem>
 
 #include "engine/config/config.h"
+#include "engine/plan/planner.h"
 #include "providers/host/rooted_files.h"
+#include "providers/sysfs/sysfs_reader.h"
 
 namespace virtform {
 
@@ -60,6 +62,10 @@ Session open_session(const CommonOptions& options, bool config_required) {
   resolve_firmware(session.desired, *session.files, session.diagnostics);
   check_host_files(session.desired, *session.files, session.diagnostics);
   return session;
+}
+
+Live observe_host(const Session& session, Hypervisor& hypervisor, const Desired& desired) {
+  return observe(hypervisor, *session.files, read_host_devices(session.host_root), desired);
 }
 
 void configure_logging(int verbosity) {

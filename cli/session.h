@@ -10,6 +10,7 @@
 #include "engine/model/vm.h"
 #include "engine/render/plan_text.h"
 #include "engine/system/host_files.h"
+#include "engine/system/hypervisor.h"
 
 namespace virtform {
 
@@ -42,6 +43,10 @@ struct Session {
 // Resolves the URI and host root, loads the config and checks it against the host's files.
 // Without `config_required`, no PATH means no config (virtform host) rather than ".".
 Session open_session(const CommonOptions& options, bool config_required = true);
+
+// The live state plan compares `desired` against: libvirt through `hypervisor`, the host's
+// devices and files under the session's host root.
+Live observe_host(const Session& session, Hypervisor& hypervisor, const Desired& desired);
 
 // Sets up spdlog on stderr with the level -v asks for.
 void configure_logging(int verbosity);

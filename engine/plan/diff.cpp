@@ -299,6 +299,15 @@ std::vector<std::string> vm_dependencies(const Vm& vm, const Live& live) {
   return {deps.begin(), deps.end()};
 }
 
+// A resource other than a VM, addressed "<kind>.<name>".
+Change resource_change(ResourceKind kind, const std::string& name) {
+  Change change;
+  change.address = to_string(kind) + "." + name;
+  change.kind = kind;
+  change.name = name;
+  return change;
+}
+
 class Differ {
  public:
   Differ(const Desired& desired, const Live& live, const DiffOptions& options,
@@ -337,10 +346,9 @@ class Differ {
         const std::string address = to_string(nic.kind) + "." + nic.source;
         if (!seen.insert(address).second) continue;
         check_nic_source(vm, nic);
-        Change change;
-        change.address = address;
-        change.kind = nic.kind == NicSource::network ? ResourceKind::network : ResourceKind::bridge;
-        change.name = nic.source;
+        Change change = resource_change(
+            nic.kind == NicSource::network ? ResourceKind::network : ResourceKind::bridge,
+            nic.source);
         changes_.push_back(std::move(change));
       }
     }
@@ -372,10 +380,7 @@ class Differ {
       for (const Disk& disk : vm.disks) {
         if (disk.kind != DiskSource::file || !disk.size || live_.file_exists(disk.source)) continue;
         if (!seen.insert(disk.source).second) continue;
-        Change change;
-        change.address = "image." + disk.source;
-        change.kind = ResourceKind::image;
-        change.name = disk.source;
+        Change change = resource_change(ResourceKind::image, disk.source);
         change.action = Action::create;
         change.image_format = disk.format;
         change.image_bytes = *disk.size;
@@ -392,10 +397,7 @@ class Differ {
     for (const Vm& vm : desired_.vms) {
       for (const PciDevice& device : vm.pci) {
         if (!device.bind) continue;
-        Change change;
-        change.address = "pci." + device.address;
-        change.kind = ResourceKind::pci;
-        change.name = device.address;
+        Change change = resource_change(ResourceKind::pci, device.address);
         const PciFunction* function = live_.devices.find_pci(device.address);
         const std::string driver = function ? function->driver : "";
         if (function && driver != *device.bind) {
@@ -422,10 +424,7 @@ class Differ {
         if (device.managed || declared.count(device.address) || !function) continue;
         if (function->driver != "vfio-pci") continue;
         if (!declared.insert(device.address).second) continue;
-        Change change;
-        change.address = "pci." + device.address;
-        change.kind = ResourceKind::pci;
-        change.name = device.address;
+        Change change = resource_change(ResourceKind::pci, device.address);
         change.action = Action::remove;
         change.fields = {{"driver", "vfio-pci", "host driver", Disruption::none}};
         change.reason = "no VM declares it any more: it goes back to its host driver";
