@@ -8,6 +8,8 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libvirt-dev libtomlplusplus-dev libboost-graph-dev libspdlog-dev catch2 libpugixml-dev
   libcli11-dev nlohmann-json3-dev libssl-dev
+  # fuzzing (ci/fuzz.sh): clang and its libFuzzer/sanitizer runtimes
+  clang libclang-rt-14-dev
   # a libvirtd to test against, and what its guests run on
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils ovmf libxml2-utils
   # end-to-end tests: loop devices, checksums, and the tiny guest (tests/e2e/guest)

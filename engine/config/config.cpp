@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
 #include "engine/config/keys.h"
 #include "engine/config/references.h"
@@ -38,6 +40,61 @@ std::vector<std::string> toml_files_in(const fs::path& directory, Diagnostics& d
   return files;
 }
 
+// toml++'s words for a syntax error; a string left open at the end of its line is reported as
+// a control character (the line break) inside it, which says nothing about the missing quote.
+std::string syntax_message(const toml::parse_error& error, const std::string& text) {
+  std::string message(error.description());
+  if (message.find("unescaped control characters") == std::string::npos) return message;
+  std::istringstream lines(text);
+  std::string line;
+  std::size_t number = 0;
+  while (number < error.source().begin.line && std::getline(lines, line)) ++number;
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  if (error.source().begin.column != line.size() + 1) return message;
+  return "this string is not closed before the end of the line (only \"\"\"...\"\"\" strings may "
+         "span lines)";
+}
+
+// toml++ bounds nested arrays and inline tables (256 levels) but not dotted keys, and its parser
+// and its tables recurse once per level: a key "a.a.a..." of 40,000 parts overflows the stack.
+// A dotted key cannot span lines and virtform's keys have at most three parts, so a line with
+// more dots than this outside strings and comments is refused before toml++ sees it.
+constexpr int kMaxDotsPerLine = 64;
+
+// The first line (from 1) with more than kMaxDotsPerLine dots outside strings and comments.
+std::optional<int> line_too_deep(std::string_view text) {
+  int line = 1, dots = 0;
+  std::string_view quote;  // the open string's delimiter: " ' """ or '''
+  bool comment = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') {
+      ++line;
+      dots = 0;
+      comment = false;
+      if (quote.size() == 1) quote = {};  // only """ and ''' strings go on past a line's end
+    } else if (comment) {
+      continue;
+    } else if (!quote.empty()) {
+      if (c == '\\' && quote[0] == '"' && i + 1 < text.size() && text[i + 1] != '\n') {
+        ++i;  // an escaped character, perhaps a quote
+      } else if (text.substr(i, quote.size()) == quote) {
+        i += quote.size() - 1;
+        quote = {};
+      }
+    } else if (c == '#') {
+      comment = true;
+    } else if (c == '"' || c == '\'') {
+      const bool triple = text.substr(i, 3) == std::string(3, c);
+      quote = text.substr(i, triple ? 3 : 1);
+      i += quote.size() - 1;
+    } else if (c == '.' && ++dots > kMaxDotsPerLine) {
+      return line;
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<std::string> read_whole(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return std::nullopt;
@@ -62,6 +119,25 @@ class Loading {
     }
   }
 
+  // One file's TOML text; `source` is the name its diagnostics give.
+  void read_text(const std::string& text, const std::string& source) {
+    if (auto line = line_too_deep(text)) {
+      diagnostics_.push_back({Severity::error,
+                              "more than " + std::to_string(kMaxDotsPerLine) +
+                                  " dots on one line outside strings: keys nested this deep are "
+                                  "not virtform's (its deepest is vm.NAME.disk)",
+                              Location{source, *line, 1}, ""});
+      return;
+    }
+    try {
+      toml::table root = toml::parse(text, source);
+      read_document(root, source);
+    } catch (const toml::parse_error& error) {
+      diagnostics_.push_back(
+          {Severity::error, syntax_message(error, text), location_of(error.source(), source), ""});
+    }
+  }
+
   Desired finish() {
     resolve_references(desired_, diagnostics_);
     for (Vm& vm : desired_.vms) vm.project = desired_.project;
@@ -75,13 +151,7 @@ class Loading {
       error_in_file(diagnostics_, file, "cannot read this file");
       return;
     }
-    try {
-      toml::table root = toml::parse(*text, file);
-      read_document(root, file);
-    } catch (const toml::parse_error& error) {
-      diagnostics_.push_back({Severity::error, std::string(error.description()),
-                              location_of(error.source(), file), ""});
-    }
+    read_text(*text, file);
   }
 
   void read_document(const toml::table& root, const std::string& file) {
@@ -108,8 +178,8 @@ class Loading {
       desired_.project = *project;
       project_where_ = top.where("project");
     } else if (*project != desired_.project) {
-      top.error("project", "project is already set to '" + desired_.project + "' at " +
-                               project_where_.str());
+      top.error("project",
+                "project is already set to '" + desired_.project + "' at " + project_where_.str());
     }
   }
 
@@ -151,7 +221,7 @@ class Loading {
   Diagnostics& diagnostics_;
   Desired desired_;
   std::map<std::string, Location> seen_;  // "vm.dsm" -> where it was defined first
-  Location project_where_;                 // where `project` was set first
+  Location project_where_;                // where `project` was set first
 };
 
 }  // namespace
@@ -159,6 +229,13 @@ class Loading {
 Desired load_config(const std::vector<std::string>& paths, Diagnostics& diagnostics) {
   Loading loading(diagnostics);
   for (const std::string& path : paths) loading.read_path(path);
+  return loading.finish();
+}
+
+Desired load_config_text(const std::string& text, const std::string& source,
+                         Diagnostics& diagnostics) {
+  Loading loading(diagnostics);
+  loading.read_text(text, source);
   return loading.finish();
 }
 

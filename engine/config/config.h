@@ -17,6 +17,10 @@ namespace virtform {
 // `diagnostics`. The returned model holds whatever could be read.
 Desired load_config(const std::vector<std::string>& paths, Diagnostics& diagnostics);
 
+// The same for one file's text already in memory; `source` names it in diagnostics.
+Desired load_config_text(const std::string& text, const std::string& source,
+                         Diagnostics& diagnostics);
+
 // Checks that need the host's files: loader images exist, whole-disk sources exist.
 void check_host_files(const Desired& desired, const HostFiles& files, Diagnostics& diagnostics);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 
 #include "engine/config/config.h"
 #include "engine/config/keys.h"
@@ -34,6 +35,20 @@ std::string describe(const toml::node& node) {
     default:
       return "nothing";
   }
+}
+
+// An absolute path with no empty, "." or ".." component and no trailing slash: what
+// lexically_normal() would return unchanged.
+bool is_lexically_normal(std::string_view path) {
+  if (path == "/") return true;
+  if (path.back() == '/') return false;
+  for (std::size_t start = 1; start <= path.size();) {
+    const std::size_t end = std::min(path.find('/', start), path.size());
+    const std::string_view part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
 }
 
 // "vm.dsm" + "disk" -> "vm.dsm.disk"; at the top level just the key.
@@ -115,6 +130,7 @@ std::optional<std::string> TableReader::path(std::string_view key) {
     return std::nullopt;
   }
   // "/a//b/./c" and "/a/b/c" name the same file; compare and report them the same way.
+  if (is_lexically_normal(*value)) return value;  // most are: spare thousands of path objects
   return std::filesystem::path(*value).lexically_normal().string();
 }
 
@@ -166,8 +182,10 @@ std::optional<std::chrono::seconds> TableReader::duration(std::string_view key) 
   if (!node) return std::nullopt;
   std::optional<std::chrono::seconds> result;
   if (node->is_integer()) {
+    // The same bound as "90s": apply adds the timeout to a clock counting nanoseconds.
     std::int64_t seconds = *node->value<std::int64_t>();
-    if (seconds >= 0) result = std::chrono::seconds(seconds);
+    if (seconds >= 0 && seconds <= std::numeric_limits<int>::max())
+      result = std::chrono::seconds(seconds);
   } else if (node->is_string()) {
     result = parse_duration(*node->value<std::string>());
   } else {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 
 #include "engine/config/keys.h"
 #include "engine/config/table_reader.h"
@@ -164,7 +165,12 @@ std::optional<Disk> read_disk(TableReader& reader) {
   disk.kind = DiskSource::file;
   disk.source = *file;
   disk.format = format.value_or(ends_with(*file, ".qcow2") ? "qcow2" : "raw");
-  if (size_kib) disk.size = *size_kib * 1024;
+  if (size_kib && *size_kib > std::numeric_limits<std::uint64_t>::max() / 1024) {
+    // In bytes it would wrap around to a tiny image.
+    reader.error("size", "size must be less than 16 EiB");
+  } else if (size_kib) {
+    disk.size = *size_kib * 1024;
+  }
   return disk;
 }
 

@@ -1,6 +1,7 @@
 #include "engine/plan/model_json.h"
 
 #include <stdexcept>
+#include <type_traits>
 
 namespace virtform {
 
@@ -16,7 +17,11 @@ void put(json& out, const char* key, const std::optional<T>& value) {
 template <typename T>
 std::optional<T> get_optional(const json& in, const char* key) {
   if (!in.contains(key) || in.at(key).is_null()) return std::nullopt;
-  return in.at(key).get<T>();
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    return integer_at<T>(in, key);
+  } else {
+    return in.at(key).get<T>();
+  }
 }
 
 // Enum values travel by the names the config uses; an unknown one means a corrupt plan file.
@@ -144,8 +149,8 @@ Vm vm_from_json(const json& in) {
   vm.project = in.at("project").get<std::string>();
   vm.name = in.at("name").get<std::string>();
   vm.type = enum_from(in, "type", {DomainType::kvm, DomainType::qemu});
-  vm.memory_kib = in.at("memory_kib").get<std::uint64_t>();
-  vm.vcpus = in.at("vcpus").get<unsigned>();
+  vm.memory_kib = integer_at<std::uint64_t>(in, "memory_kib");
+  vm.vcpus = integer_at<unsigned>(in, "vcpus");
   vm.machine = in.at("machine").get<std::string>();
   const json& firmware = in.at("firmware");
   vm.firmware.kind = enum_from(firmware, "kind", {FirmwareKind::bios, FirmwareKind::uefi});
@@ -156,7 +161,9 @@ Vm vm_from_json(const json& in) {
   vm.nics = list_from<Nic>(in.at("nics"), nic_from);
   vm.pci = list_from<PciDevice>(in.at("pci"), pci_from);
   vm.restart = enum_from(in, "restart", {RestartPolicy::never, RestartPolicy::allowed});
-  vm.shutdown_timeout = std::chrono::seconds(in.at("shutdown_timeout_s").get<std::int64_t>());
+  // The config's own bounds: apply adds the timeout to a clock in nanoseconds.
+  vm.shutdown_timeout = std::chrono::seconds(
+      integer_at<int>(in, "shutdown_timeout_s", 0, std::numeric_limits<int>::max()));
   vm.force_stop = in.at("force_stop").get<bool>();
   vm.adopt = in.at("adopt").get<bool>();
   vm.cpu = get_optional<std::string>(in, "cpu");

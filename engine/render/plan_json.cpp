@@ -1,6 +1,7 @@
 #include "engine/render/plan_json.h"
 
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "engine/plan/model_json.h"
 
@@ -87,7 +88,7 @@ Change change_from(const json& in, const std::map<std::string, Vm>& declared) {
   }
   if (in.contains("image")) {
     change.image_format = in.at("image").at("format").get<std::string>();
-    change.image_bytes = in.at("image").at("bytes").get<std::uint64_t>();
+    change.image_bytes = integer_at<std::uint64_t>(in.at("image"), "bytes");
   }
   if (change.kind == ResourceKind::vm && change.action != Action::remove) {
     auto found = declared.find(change.address);
@@ -116,10 +117,26 @@ Diagnostic diagnostic_from(const json& in) {
   diagnostic.resource = in.value("resource", "");
   if (in.contains("location")) {
     const json& where = in.at("location");
-    diagnostic.where = {where.at("file").get<std::string>(), where.at("line").get<int>(),
-                        where.at("column").get<int>()};
+    diagnostic.where = {where.at("file").get<std::string>(), integer_at<int>(where, "line"),
+                        integer_at<int>(where, "column")};
   }
   return diagnostic;
+}
+
+// apply follows the saved order, so a step may wait only for steps saved before it: one that
+// names an unknown or a later step (a cycle, once edited in) could never run.
+void check_steps(const Plan& plan) {
+  std::set<std::string> earlier;
+  for (const Step& step : plan.steps) {
+    if (!plan.find(step.address))
+      throw PlanFileError("step " + step.id + " is for " + step.address +
+                          ", which the plan does not change");
+    for (const std::string& id : step.after)
+      if (!earlier.count(id))
+        throw PlanFileError("step " + step.id + " waits for " + id +
+                            ", which is not an earlier step of the plan");
+    if (!earlier.insert(step.id).second) throw PlanFileError("step " + step.id + " appears twice");
+  }
 }
 
 Plan plan_from(const json& document) {
@@ -149,6 +166,7 @@ Plan plan_from(const json& document) {
     plan.changes.push_back(unchanged);
   }
   for (const json& step : document.at("steps")) plan.steps.push_back(step_from(step));
+  check_steps(plan);
   for (const json& diagnostic : document.at("diagnostics"))
     plan.diagnostics.push_back(diagnostic_from(diagnostic));
   plan.fingerprint = document.at("fingerprint").get<Fingerprint>();

@@ -80,8 +80,13 @@ std::optional<PciDevice> read_hostdev(const pugi::xml_node& element, std::string
     explain(why_not, "hostdev mode='" + mode + "' type='" + type + "'");
     return std::nullopt;
   }
+  const auto canonical = xml::pci_address(element.child("source").child("address"));
+  if (!canonical) {
+    explain(why_not, "hostdev whose PCI address is not made of numbers");
+    return std::nullopt;
+  }
   PciDevice device;
-  device.address = xml::pci_address(element.child("source").child("address"));
+  device.address = *canonical;
   device.managed = std::string(element.attribute("managed").as_string("no")) == "yes";
   if (pugi::xml_node rom = element.child("rom"); rom.attribute("file")) {
     device.rom = rom.attribute("file").value();

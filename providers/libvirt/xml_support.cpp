@@ -1,6 +1,7 @@
 #include "providers/libvirt/xml_support.h"
 
 #include <cstdio>
+#include <limits>
 #include <sstream>
 
 #include "engine/system/hypervisor.h"
@@ -41,8 +42,15 @@ std::optional<double> kib_per_unit(const std::string& unit) {
   return std::nullopt;
 }
 
-unsigned hex_attribute(const pugi::xml_node& node, const char* name) {
-  return static_cast<unsigned>(std::stoul(node.attribute(name).as_string("0"), nullptr, 0));
+// An address attribute ("0x08"), nothing when it is not a number that fits.
+std::optional<unsigned> hex_attribute(const pugi::xml_node& node, const char* name) {
+  try {
+    const unsigned long value = std::stoul(node.attribute(name).as_string("0"), nullptr, 0);
+    if (value > std::numeric_limits<unsigned>::max()) return std::nullopt;
+    return static_cast<unsigned>(value);
+  } catch (const std::exception&) {  // std::stoul: not a number, or out of range
+    return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -52,7 +60,10 @@ std::optional<std::uint64_t> size_kib(const pugi::xml_node& element) {
   std::string text = element.text().as_string();
   if (!factor || text.empty()) return std::nullopt;
   try {
-    return static_cast<std::uint64_t>(static_cast<double>(std::stoull(text)) * *factor);
+    const double kib = static_cast<double>(std::stoull(text)) * *factor;
+    // 2^64 KiB and beyond is no real size, and converting it to an integer would be undefined.
+    if (kib >= 18446744073709551616.0) return std::nullopt;
+    return static_cast<std::uint64_t>(kib);
   } catch (const std::exception&) {
     return std::nullopt;
   }
@@ -70,11 +81,12 @@ bool in_namespace(const pugi::xml_node& element, const std::string& uri) {
   return false;
 }
 
-std::string pci_address(const pugi::xml_node& address) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%04x:%02x:%02x.%x", hex_attribute(address, "domain"),
-                hex_attribute(address, "bus"), hex_attribute(address, "slot"),
-                hex_attribute(address, "function"));
+std::optional<std::string> pci_address(const pugi::xml_node& address) {
+  const auto domain = hex_attribute(address, "domain"), bus = hex_attribute(address, "bus"),
+             slot = hex_attribute(address, "slot"), function = hex_attribute(address, "function");
+  if (!domain || !bus || !slot || !function) return std::nullopt;
+  char text[48];
+  std::snprintf(text, sizeof text, "%04x:%02x:%02x.%x", *domain, *bus, *slot, *function);
   return text;
 }
 

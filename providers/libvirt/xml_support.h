@@ -23,8 +23,9 @@ std::optional<std::uint64_t> size_kib(const pugi::xml_node& element);
 // Whether `element` lives in the XML namespace `uri`, through its prefix or a default xmlns.
 bool in_namespace(const pugi::xml_node& element, const std::string& uri);
 
-// "0000:08:00.0" from a libvirt <address domain='0x0000' bus='0x08' slot='0x00' function='0x0'/>.
-std::string pci_address(const pugi::xml_node& address);
+// "0000:08:00.0" from a libvirt <address domain='0x0000' bus='0x08' slot='0x00' function='0x0'/>;
+// nothing when an attribute is not a number.
+std::optional<std::string> pci_address(const pugi::xml_node& address);
 // Sets domain/bus/slot/function attributes on `address` from "0000:08:00.0".
 void set_pci_address(pugi::xml_node address, const std::string& canonical);
 
