@@ -126,7 +126,8 @@ for n in $sizes; do
   measure 0 "$work/floor.out" "$floor" "$uri"
   floor_ms=$median_ms floor_cpu_ms=$median_cpu_ms
   domains=$(awk '{ for (i = 1; i <= NF; ++i) if ($i ~ /^domains=/) print substr($i, 9) }' "$work/floor.out")
-  # The floor plus the two per-domain state calls plan makes today: how much of the gap is RPCs.
+  # The floor plus two state calls per domain, as plan made them before it used filtered
+  # listings: what two more round trips per domain would cost.
   measure 0 "$work/floor.out" "$floor" "$uri" --with-state
   floor_state_ms=$median_ms
   measure 0 "$work/plan.txt" "$virtform" plan "$config" -c "$uri" --no-color --detailed-exitcode

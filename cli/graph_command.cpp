@@ -5,18 +5,18 @@
 #include "cli/commands.h"
 #include "engine/graph/resource_graph.h"
 #include "engine/plan/planner.h"
-#include "providers/libvirt/libvirt_hypervisor.h"
 
 namespace virtform {
 
 int run_graph(const CommonOptions& options) {
-  Session session = open_session(options);
+  Session session = open_host(options);
+  std::future<Live> libvirt = read_libvirt_meanwhile(session.uri);  // as plan does
+  read_session_config(session);
   if (has_errors(session.diagnostics)) {
     std::cerr << render_diagnostics(session.diagnostics, session.style());
     return kExitError;
   }
-  LibvirtHypervisor hypervisor(session.uri);
-  const Live live = observe_host(session, hypervisor, session.desired);
+  const Live live = observe_host(session, libvirt.get(), session.desired);
   const Plan plan = make_plan(session.desired, live, {}, session.uri, session.diagnostics);
   std::cerr << render_diagnostics(plan.diagnostics, session.style());
   std::cout << to_dot(plan.changes);

@@ -8,25 +8,26 @@
 #include "cli/commands.h"
 #include "engine/plan/planner.h"
 #include "engine/render/plan_json.h"
-#include "providers/libvirt/libvirt_hypervisor.h"
+#include "providers/host/file_writer.h"
 
 namespace virtform {
 
 int run_plan(const CommonOptions& options, const PlanOptions& plan_options) {
-  Session session = open_session(options);
+  Session session = open_host(options);
+  // Most of plan's time is libvirt's round trips, and they need nothing from the config.
+  std::future<Live> libvirt = read_libvirt_meanwhile(session.uri);
+  read_session_config(session);
   if (has_errors(session.diagnostics)) {
+    // libvirt's answer (or its error) is waited for and dropped after these are printed.
     std::cerr << render_diagnostics(session.diagnostics, session.style());
     return kExitError;
   }
-  LibvirtHypervisor hypervisor(session.uri);
-  const Live live = observe_host(session, hypervisor, session.desired);
+  const Live live = observe_host(session, libvirt.get(), session.desired);
   Plan plan = make_plan(session.desired, live, DiffOptions{plan_options.restart}, session.uri,
                         session.diagnostics);
   if (plan_options.json || !plan_options.out.empty()) seal(plan, session.desired, live);
   if (!plan_options.out.empty() && !has_errors(plan.diagnostics)) {
-    std::ofstream out(plan_options.out);
-    out << render_plan_json(plan);
-    if (!out.flush()) throw SystemError("cannot write the plan to " + plan_options.out);
+    write_file_atomically(plan_options.out, render_plan_json(plan));
   }
   if (plan_options.json) {
     std::cout << render_plan_json(plan);

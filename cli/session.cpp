@@ -10,6 +10,7 @@
 #include "engine/config/config.h"
 #include "engine/plan/planner.h"
 #include "providers/host/rooted_files.h"
+#include "providers/libvirt/libvirt_hypervisor.h"
 #include "providers/sysfs/sysfs_reader.h"
 
 namespace virtform {
@@ -30,8 +31,21 @@ std::string root_beside_test_host(const std::string& uri) {
   return std::filesystem::is_directory(root) ? root.string() : "";
 }
 
+// A mistyped --host or --host-root would otherwise read as a host with nothing on it.
+void require_recorded_host(const std::string& dir) {
+  if (!std::filesystem::exists(std::filesystem::path(dir) / "host.xml"))
+    throw SystemError("--host " + dir + ": no host.xml in it; record a host there with " +
+                      "`virtform capture " + dir + "`");
+}
+
+void require_host_root(const std::string& dir) {
+  if (!std::filesystem::is_directory(dir))
+    throw SystemError("--host-root " + dir + ": no such directory");
+}
+
 void resolve_host(const CommonOptions& options, Session& session) {
   if (!options.host_dir.empty()) {
+    require_recorded_host(options.host_dir);
     const std::filesystem::path dir = std::filesystem::absolute(options.host_dir);
     session.uri = "test://" + (dir / "host.xml").string();
     session.host_root = (dir / "root").string();
@@ -39,7 +53,10 @@ void resolve_host(const CommonOptions& options, Session& session) {
     session.uri = options.uri.empty() ? default_uri() : options.uri;
     session.host_root = root_beside_test_host(session.uri);
   }
-  if (!options.host_root.empty()) session.host_root = options.host_root;
+  if (!options.host_root.empty()) {
+    require_host_root(options.host_root);
+    session.host_root = options.host_root;
+  }
   if (session.host_root.empty()) session.host_root = "/";
 }
 
@@ -52,20 +69,37 @@ TextStyle Session::style() const {
 }
 
 Session open_session(const CommonOptions& options, bool config_required) {
+  Session session = open_host(options);
+  read_session_config(session, config_required);
+  return session;
+}
+
+Session open_host(const CommonOptions& options) {
   Session session;
   session.options = options;
   resolve_host(options, session);
   session.files = std::make_unique<RootedHostFiles>(session.host_root);
-  if (session.options.paths.empty() && !config_required) return session;
+  return session;
+}
+
+void read_session_config(Session& session, bool config_required) {
+  if (session.options.paths.empty() && !config_required) return;
   if (session.options.paths.empty()) session.options.paths = {"."};
   session.desired = load_config(session.options.paths, session.diagnostics);
   resolve_firmware(session.desired, *session.files, session.diagnostics);
   check_host_files(session.desired, *session.files, session.diagnostics);
-  return session;
 }
 
 Live observe_host(const Session& session, Hypervisor& hypervisor, const Desired& desired) {
   return observe(hypervisor, *session.files, read_host_devices(session.host_root), desired);
+}
+
+Live observe_host(const Session& session, Live libvirt, const Desired& desired) {
+  return observe(std::move(libvirt), *session.files, read_host_devices(session.host_root), desired);
+}
+
+std::future<Live> read_libvirt_meanwhile(const std::string& uri) {
+  return std::async(std::launch::async, [uri] { return LibvirtHypervisor(uri).read_live(); });
 }
 
 void configure_logging(int verbosity) {

@@ -142,8 +142,10 @@ std::vector<const PciFunction*> HostDevices::siblings(const std::string& address
   std::vector<const PciFunction*> found;
   const PciFunction* self = find_pci(address);
   if (self == nullptr) return found;
+  // "0000:08:00." — compared as a prefix, so the scan builds no strings.
+  const std::string slot_prefix = self->slot() + ".";
   for (const auto& function : pci) {
-    if (function.address != address && function.slot() == self->slot()) {
+    if (function.address != address && function.address.starts_with(slot_prefix)) {
       found.push_back(&function);
     }
   }

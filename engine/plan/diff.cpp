@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace virtform {
 
@@ -312,7 +314,11 @@ class Differ {
  public:
   Differ(const Desired& desired, const Live& live, const DiffOptions& options,
          Diagnostics& diagnostics)
-      : desired_(desired), live_(live), options_(options), diagnostics_(diagnostics) {}
+      : desired_(desired), live_(live), options_(options), diagnostics_(diagnostics) {
+    // Looked up once per declared VM: a scan each time would make plan quadratic in domains.
+    for (const LiveDomain& domain : live_.domains) live_by_name_.emplace(domain.vm.name, &domain);
+    for (const Vm& vm : desired_.vms) declared_names_.insert(vm.name);
+  }
 
   std::vector<Change> run() {
     for (const auto& [key, loader] : desired_.loaders) add_loader(loader);
@@ -437,7 +443,8 @@ class Differ {
   }
 
   void add_vm(const Vm& vm) {
-    const LiveDomain* live = live_.find_domain(vm.name);
+    const auto found = live_by_name_.find(vm.name);
+    const LiveDomain* live = found == live_by_name_.end() ? nullptr : found->second;
     if (live && !live->managed && !vm.adopt) {
       error(vm_address(vm.key), vm.where,
             "a domain named '" + vm.name + "' already exists and is not managed by virtform; " +
@@ -479,10 +486,7 @@ class Differ {
     return domain.managed && domain.vm.project == desired_.project;
   }
 
-  bool declared_name(const std::string& name) const {
-    return std::any_of(desired_.vms.begin(), desired_.vms.end(),
-                       [&](const Vm& vm) { return vm.name == name; });
-  }
+  bool declared_name(const std::string& name) const { return declared_names_.count(name) != 0; }
 
   Change vm_change(const Vm& vm, Action action) const {
     Change change;
@@ -631,6 +635,8 @@ class Differ {
   const DiffOptions& options_;
   Diagnostics& diagnostics_;
   std::set<std::string> matched_;  // live domain names paired with a declared VM
+  std::unordered_map<std::string, const LiveDomain*> live_by_name_;  // the first of each name
+  std::unordered_set<std::string> declared_names_;                   // of the declared VMs
   std::vector<Change> changes_;
 };
 

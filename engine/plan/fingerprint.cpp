@@ -17,13 +17,15 @@ std::set<std::string> named_domains(const Desired& desired, const Live& live) {
   return names;
 }
 
+// One pass over the live domains (a lookup per name would be quadratic); a named domain that is
+// absent is recorded by omission: its absence is what the plan saw.
 void add_domains(const Desired& desired, const Live& live, Fingerprint& print) {
-  for (const std::string& name : named_domains(desired, live)) {
-    const LiveDomain* domain = live.find_domain(name);
-    if (!domain) continue;  // absent: its absence is what the plan saw, recorded by omission
-    print["domain " + name] =
-        sha256_hex(domain->xml + (domain->running ? "|running" : "|stopped") +
-                   (domain->vm.autostart.value_or(false) ? "|autostart" : ""));
+  const std::set<std::string> names = named_domains(desired, live);
+  for (const LiveDomain& domain : live.domains) {
+    if (names.count(domain.vm.name) == 0) continue;
+    print.emplace("domain " + domain.vm.name,
+                  sha256_hex(domain.xml + (domain.running ? "|running" : "|stopped") +
+                             (domain.vm.autostart.value_or(false) ? "|autostart" : "")));
   }
 }
 

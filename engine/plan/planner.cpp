@@ -19,7 +19,11 @@ std::set<std::string> existing_images(const HostFiles& files, const Desired& des
 
 Live observe(Hypervisor& hypervisor, const HostFiles& files, HostDevices devices,
              const Desired& desired) {
-  Live live = hypervisor.read_live();
+  return observe(hypervisor.read_live(), files, std::move(devices), desired);
+}
+
+Live observe(Live libvirt, const HostFiles& files, HostDevices devices, const Desired& desired) {
+  Live live = std::move(libvirt);
   live.bridges = devices.bridges;
   live.devices = std::move(devices);
   live.existing_files = existing_images(files, desired);

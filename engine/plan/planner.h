@@ -13,6 +13,9 @@ namespace virtform {
 // bridges (read by the sysfs provider), and which of the image files the config names exist.
 Live observe(Hypervisor& hypervisor, const HostFiles& files, HostDevices devices,
              const Desired& desired);
+// The same, with libvirt's part (domains and networks) already read, as Hypervisor::read_live
+// gives it.
+Live observe(Live libvirt, const HostFiles& files, HostDevices devices, const Desired& desired);
 
 // Passthrough checks, diff and order. `diagnostics` are those found so far (config, host checks);
 // the plan carries them and everything found here. A plan with errors has no steps.

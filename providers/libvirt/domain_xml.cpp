@@ -131,6 +131,7 @@ void read_serial(const pugi::xml_node& devices, Vm& vm) {
 }
 
 void report_foreign_devices(const pugi::xml_node& devices, const Vm& vm, Diagnostics* unexpressed) {
+  if (!unexpressed) return;  // a scan of every device per name, wasted when no one asks
   for (const char* name : kForeignDevices) {
     for (pugi::xml_node element : devices.children(name)) {
       std::string type =

@@ -1,5 +1,6 @@
 #include "providers/libvirt/libvirt_hypervisor.h"
 
+#include <future>
 #include <memory>
 #include <set>
 
@@ -23,26 +24,82 @@ bool flags_unsupported() {
          code == VIR_ERR_ARGUMENT_UNSUPPORTED;
 }
 
+// A domain's definitions as libvirt sent them, before they are parsed.
+struct FetchedDomain {
+  std::string xml;         // the persistent definition
+  std::string booted_xml;  // what a running guest booted with; empty when it is not running
+  bool active = false;
+  bool autostart = false;
+};
+
 // Nothing when the domain went away while the host was being read (another tool undefined it).
-std::optional<LiveDomain> read_domain(virDomainPtr domain, bool active, bool autostart) {
-  std::string name = virDomainGetName(domain);
+std::optional<FetchedDomain> fetch_domain(virDomainPtr domain, bool active, bool autostart) {
   // The persistent definition is what virtform owns; for a transient domain libvirt returns the
   // live one under the same flag.
-  std::string xml = take_string(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE));
-  if (xml.empty() && last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return std::nullopt;
-  if (xml.empty()) throw_libvirt_error("cannot read the definition of domain '" + name + "'");
-  LiveDomain live = parse_domain_xml(xml);
-  live.running = active;
-  // A recorded host (virtform capture) keeps autostart in the metadata: the test driver has none.
-  live.vm.autostart = autostart || recorded_autostart(xml);
-  live.vm.state = live.running ? PowerState::running : PowerState::stopped;
-  if (live.running) {
-    // One more round trip, for running guests only: what the guest is actually running with.
-    const std::string booted = take_string(virDomainGetXMLDesc(domain, 0));
-    if (!booted.empty()) live.booted = parse_domain_xml(booted).vm;
+  FetchedDomain fetched{take_string(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE)), "",
+                        active, autostart};
+  if (fetched.xml.empty() && last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return std::nullopt;
+  if (fetched.xml.empty()) {
+    throw_libvirt_error("cannot read the definition of domain '" +
+                        std::string(virDomainGetName(domain)) + "'");
   }
+  // One more round trip, for running guests only: what the guest is actually running with.
+  if (active) fetched.booted_xml = take_string(virDomainGetXMLDesc(domain, 0));
+  return fetched;
+}
+
+LiveDomain parse_fetched(const FetchedDomain& fetched) {
+  LiveDomain live = parse_domain_xml(fetched.xml);
+  live.running = fetched.active;
+  // A recorded host (virtform capture) keeps autostart in the metadata: the test driver has none.
+  live.vm.autostart = fetched.autostart || recorded_autostart(fetched.xml);
+  live.vm.state = live.running ? PowerState::running : PowerState::stopped;
+  if (!fetched.booted_xml.empty()) live.booted = parse_domain_xml(fetched.booted_xml).vm;
   return live;
 }
+
+std::vector<LiveDomain> parse_batch(const std::vector<FetchedDomain>& batch) {
+  std::vector<LiveDomain> parsed;
+  parsed.reserve(batch.size());
+  for (const FetchedDomain& fetched : batch) parsed.push_back(parse_fetched(fetched));
+  return parsed;
+}
+
+// Domains fetched one after the other are parsed a batch at a time on a second thread, while
+// the next batch is fetched: libvirt's round trips leave the CPU idle, and parsing is most of
+// the work plan does per domain. One batch is parsed at a time; the order is kept.
+class DomainParser {
+ public:
+  explicit DomainParser(std::vector<LiveDomain>& out) : out_(out) {}
+
+  void add(FetchedDomain fetched) {
+    batch_.push_back(std::move(fetched));
+    if (batch_.size() < kBatchSize) return;
+    collect();
+    parsing_ = std::async(std::launch::async, parse_batch, std::move(batch_));
+    batch_.clear();
+  }
+
+  // The last batch is parsed here, as there is nothing left to fetch meanwhile.
+  void finish() {
+    collect();
+    for (LiveDomain& live : parse_batch(batch_)) out_.push_back(std::move(live));
+    batch_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kBatchSize = 64;
+
+  // Waits for the batch being parsed; rethrows its error (malformed XML).
+  void collect() {
+    if (!parsing_.valid()) return;
+    for (LiveDomain& live : parsing_.get()) out_.push_back(std::move(live));
+  }
+
+  std::vector<LiveDomain>& out_;
+  std::vector<FetchedDomain> batch_;
+  std::future<std::vector<LiveDomain>> parsing_;
+};
 
 std::set<std::string> names_of(const std::vector<DomainHandle>& domains) {
   std::set<std::string> names;
@@ -67,6 +124,10 @@ std::string LibvirtHypervisor::uri() const {
   return connection_.uri();
 }
 
+bool LibvirtHypervisor::connected() const {
+  return virConnectIsAlive(connection_.get()) == 1;
+}
+
 Live LibvirtHypervisor::read_live() {
   // Power state and autostart come from two filtered listings, not two calls per domain, so
   // plan costs little more than the unavoidable one definition fetched per domain.
@@ -75,12 +136,14 @@ Live LibvirtHypervisor::read_live() {
   const std::set<std::string> autostarted =
       names_of(connection_.all_domains(VIR_CONNECT_LIST_DOMAINS_AUTOSTART));
   Live live;
+  DomainParser parser(live.domains);
   for (const DomainHandle& domain : connection_.all_domains()) {
     const std::string name = virDomainGetName(domain.get());
-    if (auto read =
-            read_domain(domain.get(), active.count(name) != 0, autostarted.count(name) != 0))
-      live.domains.push_back(std::move(*read));
+    if (auto fetched =
+            fetch_domain(domain.get(), active.count(name) != 0, autostarted.count(name) != 0))
+      parser.add(std::move(*fetched));
   }
+  parser.finish();
   for (const NetworkHandle& network : connection_.all_networks()) {
     live.networks.push_back(read_network(network.get()));
   }
@@ -114,14 +177,18 @@ void LibvirtHypervisor::undefine(const std::string& name) {
   }
 }
 
+// The domain handle is held until the error is read: freeing it resets libvirt's last error, and
+// the message would read "no error".
 void LibvirtHypervisor::set_autostart(const std::string& name, bool autostart) {
-  if (virDomainSetAutostart(connection_.domain(name).get(), autostart ? 1 : 0) < 0) {
+  DomainHandle domain = connection_.domain(name);
+  if (virDomainSetAutostart(domain.get(), autostart ? 1 : 0) < 0) {
     throw_libvirt_error("cannot set autostart of domain '" + name + "'");
   }
 }
 
 void LibvirtHypervisor::start(const std::string& name) {
-  if (virDomainCreate(connection_.domain(name).get()) < 0) {
+  DomainHandle domain = connection_.domain(name);
+  if (virDomainCreate(domain.get()) < 0) {
     throw_libvirt_error("cannot start domain '" + name + "'");
   }
 }
@@ -136,13 +203,15 @@ void LibvirtHypervisor::request_shutdown(const std::string& name) {
 }
 
 void LibvirtHypervisor::destroy(const std::string& name) {
-  if (virDomainDestroy(connection_.domain(name).get()) < 0) {
+  DomainHandle domain = connection_.domain(name);
+  if (virDomainDestroy(domain.get()) < 0) {
     throw_libvirt_error("cannot stop domain '" + name + "'");
   }
 }
 
 bool LibvirtHypervisor::is_running(const std::string& name) {
-  int active = virDomainIsActive(connection_.domain(name).get());
+  DomainHandle domain = connection_.domain(name);
+  int active = virDomainIsActive(domain.get());
   if (active < 0) throw_libvirt_error("cannot read the state of domain '" + name + "'");
   return active == 1;
 }

@@ -15,7 +15,8 @@ class LibvirtHypervisor : public Hypervisor {
   explicit LibvirtHypervisor(const std::string& uri);
 
   std::string uri() const override;
-  // One listing of domains, then per domain its XML, autostart flag and activity; networks.
+  // Three listings of domains (all, active, autostarted), then each one's XML, parsed on a second
+  // thread while the next are fetched; networks.
   Live read_live() override;
 
   void define(const Vm& vm) override;
@@ -34,6 +35,10 @@ class LibvirtHypervisor : public Hypervisor {
   void attach_live(const std::string& name, const Nic& nic) override;
   void detach_live(const std::string& name, const Nic& nic) override;
   void set_memory_live(const std::string& name, std::uint64_t kib) override;
+
+  // Whether the connection to the daemon is still open (a stopped or restarted libvirtd closes
+  // it for good).
+  bool connected() const;
 
  private:
   // The running guest's current XML (not the persistent one), for hot-plug.

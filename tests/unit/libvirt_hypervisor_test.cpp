@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <memory>
 
 namespace virtform {
 namespace {
@@ -158,6 +159,42 @@ TEST_CASE("power, autostart and undefine", "[libvirt]") {
   CHECK(hypervisor.read_live().find_domain(vm.name) == nullptr);
 }
 
+TEST_CASE("read_live returns every domain once, in libvirt's order, across parse batches",
+          "[libvirt]") {
+  LibvirtHypervisor hypervisor("test:///default");
+  // More domains than one parse batch holds, and a running one among them.
+  constexpr int kCount = 150;
+  std::vector<std::unique_ptr<Cleanup>> cleanups;
+  for (int i = 0; i < kCount; ++i) {
+    Vm vm = small_vm("many" + std::to_string(i));
+    vm.memory_kib = static_cast<std::uint64_t>(128 + i) * 1024;
+    hypervisor.define(vm);
+    cleanups.push_back(std::make_unique<Cleanup>(hypervisor, vm.name));
+  }
+  hypervisor.start(unique_name("many77"));
+
+  const Live live = hypervisor.read_live();
+
+  virConnectPtr connection = virConnectOpen("test:///default");
+  REQUIRE(connection != nullptr);
+  virDomainPtr* listed = nullptr;
+  const int count = virConnectListAllDomains(connection, &listed, 0);
+  REQUIRE(count == static_cast<int>(live.domains.size()));
+  for (int i = 0; i < count; ++i) {
+    CHECK(live.domains[static_cast<std::size_t>(i)].vm.name == virDomainGetName(listed[i]));
+    virDomainFree(listed[i]);
+  }
+  free(listed);
+  virConnectClose(connection);
+  for (int i = 0; i < kCount; ++i) {
+    const LiveDomain& domain = require_domain(live, unique_name("many" + std::to_string(i)));
+    CHECK(domain.vm.key == "many" + std::to_string(i));
+    CHECK(domain.vm.memory_kib == static_cast<std::uint64_t>(128 + i) * 1024);
+    CHECK(domain.running == (i == 77));
+    CHECK(domain.booted.has_value() == (i == 77));
+  }
+}
+
 TEST_CASE("undefine refuses a domain with snapshots", "[libvirt]") {
   LibvirtHypervisor hypervisor("test:///default");
   Vm vm = small_vm("snapshots");
@@ -192,6 +229,14 @@ TEST_CASE("libvirt's errors arrive as SystemError with libvirt's message", "[lib
   Vm clash = small_vm("clash");
   hypervisor.define(clash);
   Cleanup cleanup(hypervisor, clash.name);
+  // libvirt's reason outlives the domain handle, whose release would reset it to "no error".
+  CHECK_THROWS_WITH(
+      hypervisor.destroy(clash.name),
+      Catch::Contains(clash.name) && Catch::Contains("not running", Catch::CaseSensitive::No));
+  hypervisor.start(clash.name);
+  CHECK_THROWS_WITH(hypervisor.start(clash.name),
+                    Catch::Contains("already running", Catch::CaseSensitive::No));
+  hypervisor.destroy(clash.name);
   Vm broken = clash;
   broken.name = unique_name("broken");
   broken.disks[1].source = "";  // libvirt insists on a source for block disks

@@ -1,7 +1,6 @@
 #include "providers/sysfs/sysfs_reader.h"
 
 #include <catch2/catch.hpp>
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -135,22 +134,14 @@ TEST_CASE("reader: an empty root reads as an empty host", "[sysfs]") {
   CHECK_FALSE(host.iommu_enabled);
 }
 
-TEST_CASE("reader: 2000 PCI functions read in well under 100 ms", "[sysfs][performance]") {
+// How fast this is read is bench/'s business (bench_host_devices); here only that a tree of the
+// size the benchmark uses is read whole.
+TEST_CASE("reader: a generated tree of 2000 PCI functions is read whole", "[sysfs]") {
   const FixtureTree tree(virtform::testing::generated_host(2000));
-  // The best of three: the first read also pays for cold dentry caches, which a CI machine's
-  // noise can stretch; the reader's own cost is what this guards.
-  auto best = std::chrono::milliseconds::max();
-  HostDevices host;
-  for (int run = 0; run < 3; ++run) {
-    const auto start = std::chrono::steady_clock::now();
-    host = read_host_devices(tree.root());
-    best = std::min(best, std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::steady_clock::now() - start));
-  }
+  const HostDevices host = read_host_devices(tree.root());
   CHECK(host.pci.size() == 2000);
   CHECK(host.iommu_groups.size() > 500);
   CHECK(host.find_pci("0003:2e:00.1") != nullptr);
-  CHECK(best.count() < 100);
 }
 
 TEST_CASE("reader: the demo host's recorded tree matches the seed listing", "[sysfs]") {
