@@ -2,14 +2,20 @@
 # Makes sure a libvirtd answers on qemu:///system. These machines have no systemd (PID 1 is
 # something else), so when none answers, virtlogd and libvirtd are started as daemons here.
 # A libvirtd that is already running is used as it is and never stopped or restarted.
+# The PID of a libvirtd started here is recorded in /run/virtform-ci/libvirtd.pid: the fault
+# tests restart that daemon, and only that one, in the middle of an apply.
 set -euo pipefail
 
 uri=qemu:///system
 wait_seconds=${VIRTFORM_LIBVIRT_WAIT:-60}
+record=/run/virtform-ci/libvirtd.pid
 
 answers() { timeout 10 virsh -c "$uri" uri >/dev/null 2>&1; }
 # A daemon is running when its pidfile names a live process (no procps on minimal images).
 running() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# A record naming a daemon that is gone would let a later one be taken for ours.
+if [[ -f "$record" ]] && ! running "$record"; then rm -f "$record"; fi
 
 if answers; then
   echo "start-libvirt: libvirtd already answers on $uri"
@@ -28,14 +34,21 @@ if ! running /run/virtlogd.pid; then
   echo "start-libvirt: starting virtlogd"
   virtlogd -d
 fi
+started_here=false
 if ! running /run/libvirtd.pid; then
   echo "start-libvirt: starting libvirtd"
   libvirtd -d
+  started_here=true
 fi
 
 for ((second = 0; second < wait_seconds; ++second)); do
   if answers; then
     echo "start-libvirt: libvirtd answers on $uri after ${second}s"
+    if [[ $started_here == true ]]; then
+      mkdir -p "$(dirname "$record")"
+      cp /run/libvirtd.pid "$record"
+      echo "start-libvirt: recorded libvirtd PID $(cat "$record") in $record"
+    fi
     exit 0
   fi
   sleep 1

@@ -88,8 +88,8 @@ int report_result(const ApplyResult& result) {
 }
 
 // Shows the plan, asks, and carries it out against the live state it was checked against.
-int carry_out(const Session& session, const Plan& plan, const Live& live, Hypervisor& hypervisor,
-              const ApplyOptions& apply_options) {
+int carry_out(const Session& session, const Plan& plan, const Live& live,
+              LibvirtHypervisor& hypervisor, const ApplyOptions& apply_options) {
   std::cout << render_plan_text(plan, session.style());
   if (!plan.has_changes()) return kExitOk;
   if (!confirmed(apply_options)) return kExitError;
@@ -110,6 +110,11 @@ int carry_out(const Session& session, const Plan& plan, const Live& live, Hyperv
   const ApplyResult result = execute(
       plan.steps, [&](const Step& step) { runner.run(step); }, apply_options.parallelism,
       report_progress);
+  // A libvirtd that stopped or restarted fails every step left, each with libvirt's terse words.
+  if (!result.ok() && !hypervisor.connected())
+    std::cerr << "error: lost the connection to libvirtd at " << session.uri
+              << " during the apply (it stopped or restarted); once it answers again, "
+                 "`virtform plan` shows what remains\n";
   return report_result(result);
 }
 
@@ -117,6 +122,15 @@ std::string read_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw SystemError("cannot read the plan file " + path);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// The saved plan in `path`; what is wrong with a damaged one is reported with the file's name.
+Plan read_plan(const std::string& path) {
+  try {
+    return parse_plan_json(read_file(path));
+  } catch (const PlanFileError& error) {
+    throw PlanFileError(path + ": " + error.what());
+  }
 }
 
 // The declared VMs a saved plan carries: what its fingerprint was taken against.
@@ -131,20 +145,21 @@ Desired declared_in(const Plan& plan) {
 // apply --plan FILE: exactly that plan, or nothing if the host (or, when PATHs are given, the
 // configuration) moved on since it was made.
 int apply_saved_plan(CommonOptions options, const ApplyOptions& apply_options) {
-  const Plan plan = parse_plan_json(read_file(apply_options.plan_file));
+  const Plan plan = read_plan(apply_options.plan_file);
   if (!options.uri.empty() && options.uri != plan.uri && options.host_dir.empty())
     throw SystemError("the plan was made against " + plan.uri + ", not " + options.uri);
   if (options.host_dir.empty()) options.uri = plan.uri;
   const Session session = open_session(options, /*config_required=*/false);
   if (has_errors(plan.diagnostics))
-    throw SystemError("the saved plan has errors; it cannot be applied");
+    throw SystemError(apply_options.plan_file +
+                      ": the saved plan has errors; it cannot be applied");
   if (!options.paths.empty()) {
     std::cerr << render_diagnostics(session.diagnostics, session.style());
     if (has_errors(session.diagnostics)) return kExitError;
     if (config_digest(session.desired) != plan.config_digest)
-      throw SystemError(
-          "the configuration changed since this plan was made; run `virtform plan` "
-          "again");
+      throw SystemError(apply_options.plan_file +
+                        ": the configuration changed since this plan was made; run `virtform "
+                        "plan` again");
   }
   const auto lock = ApplyLock::acquire(session.uri, "virtform apply --plan");
   LibvirtHypervisor hypervisor(session.uri);

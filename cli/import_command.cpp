@@ -2,11 +2,11 @@
 // applying it (adopting unmanaged ones) plans no changes. What virtform's vocabulary cannot say
 // is printed as a warning and written as a comment; the domain keeps it either way.
 
-#include <fstream>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "engine/render/config_toml.h"
+#include "providers/host/file_writer.h"
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
 
@@ -37,11 +37,13 @@ bool write_output(const std::string& path, const std::string& text) {
     std::cout << text;
     return bool(std::cout);
   }
-  std::ofstream file(path, std::ios::trunc);
-  file << text;
-  file.close();
-  if (!file) std::cerr << "error: cannot write " << path << "\n";
-  return bool(file);
+  try {
+    write_file_atomically(path, text);
+    return true;
+  } catch (const SystemError& error) {
+    std::cerr << "error: " << error.what() << "\n";
+    return false;
+  }
 }
 
 }  // namespace

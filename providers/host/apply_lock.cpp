@@ -1,6 +1,7 @@
 #include "providers/host/apply_lock.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 #include "engine/system/hypervisor.h"
 
@@ -33,6 +35,29 @@ std::string read_all(int fd) {
   while ((got = read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<size_t>(got));
   while (!text.empty() && text.back() == '\n') text.pop_back();
   return text;
+}
+
+// Whether a record ("pid N (command) since T") names a process that is still there.
+bool names_live_process(const std::string& record) {
+  if (!record.starts_with("pid ")) return false;
+  const pid_t pid = static_cast<pid_t>(std::atol(record.c_str() + 4));
+  return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+// The holder writes its record just after it takes the lock, so a contender that looks at that
+// moment finds no record or the previous, dead holder's. It looks again for a moment before it
+// settles for "holder unknown".
+std::string current_holder(int fd) {
+  constexpr int kAttempts = 50;
+  constexpr auto kPause = std::chrono::milliseconds(10);
+  std::string record;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    record = read_all(fd);
+    record = record.substr(0, record.find('\n'));
+    if (names_live_process(record)) return record;
+    std::this_thread::sleep_for(kPause);
+  }
+  return "";
 }
 
 std::string holder_record(const std::string& command) {
@@ -60,15 +85,17 @@ std::unique_ptr<ApplyLock> ApplyLock::acquire(const std::string& uri, const std:
   const int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) throw SystemError("cannot open the apply lock " + path + ": " + std::strerror(errno));
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    const std::string holder = read_all(fd);
+    const std::string holder = current_holder(fd);
     close(fd);
     throw SystemError("another apply is running against " + uri + ": " +
                       (holder.empty() ? "holder unknown" : holder) + " (lock " + path + ")");
   }
-  // The previous holder, if any, is gone: its record is stale and replaced. A failed write only
-  // costs the next contender the holder's name; the lock is held all the same.
+  // The previous holder, if any, is gone: its record is stale and replaced, in one write over it
+  // (the file is never empty meanwhile), then cut to length. A failed write only costs the next
+  // contender the holder's name; the lock is held all the same.
   const std::string record = holder_record(command);
-  if (ftruncate(fd, 0) == 0) (void)!pwrite(fd, record.data(), record.size(), 0);
+  if (pwrite(fd, record.data(), record.size(), 0) == static_cast<ssize_t>(record.size()))
+    (void)!ftruncate(fd, static_cast<off_t>(record.size()));
   return std::unique_ptr<ApplyLock>(new ApplyLock(fd, path));
 }
 

@@ -51,8 +51,11 @@ std::optional<std::string> read_link(const std::string& path) {
   throw SystemError(message + ": " + std::strerror(error));
 }
 
-// Runs `qemu-img create -f qcow2 <path> <bytes>` without a shell; throws with its stderr.
-void run_qemu_img_create(const std::string& path, std::uint64_t bytes) {
+// Runs `qemu-img create -f qcow2 <target> <bytes>` without a shell; throws with its stderr, in
+// which `target` reads as `shown`. `inherited_fd`, if not -1, stays open in qemu-img: the target
+// may be that descriptor's /proc/self/fd path.
+void run_qemu_img_create(const std::string& target, const std::string& shown, std::uint64_t bytes,
+                         int inherited_fd = -1) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) fail("cannot create a pipe for qemu-img", errno);
   std::string size = std::to_string(bytes);
@@ -62,8 +65,9 @@ void run_qemu_img_create(const std::string& path, std::uint64_t bytes) {
     ::dup2(pipe_fds[1], STDERR_FILENO);
     int null = ::open("/dev/null", O_WRONLY);
     if (null >= 0) ::dup2(null, STDOUT_FILENO);
-    const char* argv[] = {"qemu-img", "create",     "-q",         "-f",
-                          "qcow2",    path.c_str(), size.c_str(), nullptr};
+    if (inherited_fd >= 0) ::fcntl(inherited_fd, F_SETFD, 0);
+    const char* argv[] = {"qemu-img", "create",       "-q",         "-f",
+                          "qcow2",    target.c_str(), size.c_str(), nullptr};
     ::execvp("qemu-img", const_cast<char* const*>(argv));
     std::string message = std::string("cannot run qemu-img: ") + std::strerror(errno) + "\n";
     (void)!::write(STDERR_FILENO, message.data(), message.size());
@@ -81,9 +85,48 @@ void run_qemu_img_create(const std::string& path, std::uint64_t bytes) {
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  // An unnamed file cannot be deleted by name, which qemu-img tries after a failure: that is
+  // not the user's concern.
+  const std::string cleanup = "qemu-img: Error when deleting file " + target + ": ";
+  if (auto at = errors.find(cleanup); inherited_fd >= 0 && at != std::string::npos)
+    errors.erase(at, errors.find('\n', at) - at + 1);
   while (!errors.empty() && errors.back() == '\n') errors.pop_back();
-  throw SystemError("qemu-img create -f qcow2 " + path + " " + size + " failed" +
+  for (auto at = errors.find(target); at != std::string::npos; at = errors.find(target, at))
+    errors.replace(at, target.size(), shown);
+  throw SystemError("qemu-img create -f qcow2 " + shown + " " + size + " failed" +
                     (errors.empty() ? std::string() : ": " + errors));
+}
+
+// Gives the image its size: a sparse raw file, or a qcow2 header written by qemu-img.
+void write_image(int fd, const std::string& target, const std::string& shown,
+                 const std::string& format, std::uint64_t bytes) {
+  if (format == "qcow2") return run_qemu_img_create(target, shown, bytes, fd);
+  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0)
+    fail("cannot size " + shown + " to " + std::to_string(bytes) + " bytes", errno);
+}
+
+// Closes a descriptor when it goes out of scope.
+struct ClosedOnExit {
+  int fd;
+  ~ClosedOnExit() { ::close(fd); }
+};
+
+// For file systems without unnamed files: the name is claimed with O_EXCL (an existing image is
+// never touched, even by qemu-img) and removed again if the image cannot be made.
+void create_in_place(const std::string& path, const std::string& real, const std::string& format,
+                     std::uint64_t bytes) {
+  int fd = ::open(real.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (errno == EEXIST) throw SystemError("refusing to create " + path + ": it already exists");
+    fail("cannot create " + path, errno);
+  }
+  ClosedOnExit closer{fd};
+  try {
+    write_image(fd, real, real, format, bytes);
+  } catch (...) {
+    ::unlink(real.c_str());
+    throw;
+  }
 }
 
 }  // namespace
@@ -121,6 +164,9 @@ std::optional<std::string> RootedHostFiles::resolve(const std::string& path) con
 }
 
 std::optional<std::string> RootedHostFiles::real_path(const std::string& path) const {
+  // On the real host the kernel follows the links itself, in one system call rather than an
+  // lstat per path component: links cannot lead out of "/".
+  if (is_real_host() && path.starts_with('/')) return path;
   auto resolved = resolve(path);
   if (!resolved) return std::nullopt;
   return is_real_host() ? *resolved : root_ + *resolved;
@@ -129,17 +175,16 @@ std::optional<std::string> RootedHostFiles::real_path(const std::string& path) c
 bool RootedHostFiles::exists(const std::string& path) const {
   auto real = real_path(path);
   struct stat info;
-  return real && ::lstat(real->c_str(), &info) == 0;
+  return real && ::stat(real->c_str(), &info) == 0;
 }
 
 bool RootedHostFiles::is_block_device(const std::string& path) const {
-  auto resolved = resolve(path);
-  if (!resolved) return false;
-  std::string real = is_real_host() ? *resolved : root_ + *resolved;
+  auto real = real_path(path);
   struct stat info;
-  if (::stat(real.c_str(), &info) != 0) return false;
+  if (!real || ::stat(real->c_str(), &info) != 0) return false;
   if (S_ISBLK(info.st_mode)) return true;
-  return !is_real_host() && S_ISREG(info.st_mode) && resolved->starts_with("/dev/");
+  // A recording holds no device nodes: a regular file under its /dev stands for one.
+  return !is_real_host() && S_ISREG(info.st_mode) && real->starts_with(root_ + "/dev/");
 }
 
 std::optional<std::string> RootedHostFiles::read(const std::string& path) const {
@@ -168,6 +213,10 @@ std::vector<std::string> RootedHostFiles::list(const std::string& directory) con
   return names;
 }
 
+// A new image appears under its name complete or not at all: it is made as an unnamed file in its
+// directory (O_TMPFILE) and linked in once whole. A kill, a Ctrl-C that stops qemu-img too, or a
+// full disk never leaves an empty or half-written image that the next plan would take for the
+// real one.
 void RootedHostFiles::create_image(const std::string& path, const std::string& format,
                                    std::uint64_t bytes) {
   if (format != "raw" && format != "qcow2") {
@@ -176,28 +225,22 @@ void RootedHostFiles::create_image(const std::string& path, const std::string& f
   if (bytes == 0) throw SystemError("cannot create " + path + ": the size is zero");
   auto real = real_path(path);
   if (!real) throw SystemError("cannot create " + path + ": too many levels of symbolic links");
-  // O_EXCL claims the name first, so an existing image is never touched, even by qemu-img.
-  int fd = ::open(real->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
+  struct stat info;
+  if (::lstat(real->c_str(), &info) == 0)
+    throw SystemError("refusing to create " + path + ": it already exists");
+  const std::string directory = real->substr(0, real->rfind('/') + 1);
+  int fd = ::open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+  if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+    return create_in_place(path, *real, format, bytes);
+  }
+  if (fd < 0) fail("cannot create " + path, errno);
+  ClosedOnExit closer{fd};
+  const std::string unnamed = "/proc/self/fd/" + std::to_string(fd);
+  write_image(fd, unnamed, *real, format, bytes);
+  // linkat never replaces: an image someone made meanwhile is kept, and this one is dropped.
+  if (::linkat(AT_FDCWD, unnamed.c_str(), AT_FDCWD, real->c_str(), AT_SYMLINK_FOLLOW) != 0) {
     if (errno == EEXIST) throw SystemError("refusing to create " + path + ": it already exists");
     fail("cannot create " + path, errno);
-  }
-  if (format == "raw") {
-    int result = ::ftruncate(fd, static_cast<off_t>(bytes));
-    int error = errno;
-    ::close(fd);
-    if (result != 0) {
-      ::unlink(real->c_str());
-      fail("cannot size " + path + " to " + std::to_string(bytes) + " bytes", error);
-    }
-    return;
-  }
-  ::close(fd);
-  try {
-    run_qemu_img_create(*real, bytes);
-  } catch (...) {
-    ::unlink(real->c_str());
-    throw;
   }
 }
 

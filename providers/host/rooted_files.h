@@ -32,7 +32,8 @@ class RootedHostFiles : public HostFiles {
   // for "/dev/disk/by-id/ata-X"); nothing if the links loop or go too deep. The target need
   // not exist.
   std::optional<std::string> resolve(const std::string& path) const;
-  // Where a host path lives on this machine's file system: root + resolved path.
+  // Where a host path lives on this machine's file system: root + resolved path; on the real
+  // host the path itself, for the kernel to resolve.
   std::optional<std::string> real_path(const std::string& path) const;
 
  private:

@@ -35,7 +35,8 @@ class MountedFileSystem {
   std::filesystem::path where_;
 };
 
-TEST_CASE("a mounted whole disk is refused; an unused one is attached and stays in sync", "[e2e]") {
+TEST_CASE("a mounted whole disk is refused, and an unused one is attached and stays in sync",
+          "[e2e]") {
   VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
   Session session;
   Libvirt& libvirt = session.libvirt();

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <fstream>
 #include <mutex>
 #include <pugixml.hpp>
@@ -158,6 +159,9 @@ LoopDevice::~LoopDevice() {
 }
 
 Libvirt::Libvirt() {
+  // A libvirtd that stops (the fault tests restart it) must fail calls with EPIPE, not end the
+  // test run with SIGPIPE before the sessions have cleaned up.
+  std::signal(SIGPIPE, SIG_IGN);
   virSetErrorFunc(nullptr, ignore_libvirt_error);
   connection_ = virConnectOpen(uri().c_str());
   if (connection_ == nullptr) throw std::runtime_error(last_libvirt_error());
@@ -167,9 +171,22 @@ Libvirt::~Libvirt() {
   if (connection_ != nullptr) virConnectClose(connection_);
 }
 
+virConnectPtr Libvirt::connection() {
+  // A restarted libvirtd (the fault tests restart it) closes every connection for good. With no
+  // event loop, libvirt notices only on the next call: one cheap round trip asks.
+  unsigned long version = 0;
+  if (virConnectIsAlive(connection_) == 1 && virConnectGetLibVersion(connection_, &version) == 0)
+    return connection_;
+  virConnectPtr fresh = virConnectOpen(uri().c_str());
+  if (fresh == nullptr) throw std::runtime_error(last_libvirt_error());
+  virConnectClose(connection_);
+  connection_ = fresh;
+  return connection_;
+}
+
 std::vector<std::string> Libvirt::domain_names() {
   virDomainPtr* domains = nullptr;
-  int count = virConnectListAllDomains(connection_, &domains, 0);
+  int count = virConnectListAllDomains(connection(), &domains, 0);
   if (count < 0) throw std::runtime_error(last_libvirt_error());
   std::vector<std::string> names;
   for (int i = 0; i < count; ++i) {
@@ -181,23 +198,23 @@ std::vector<std::string> Libvirt::domain_names() {
 }
 
 bool Libvirt::exists(const std::string& name) {
-  DomainHandle handle{virDomainLookupByName(connection_, name.c_str())};
+  DomainHandle handle{virDomainLookupByName(connection(), name.c_str())};
   return handle.domain != nullptr;
 }
 
 bool Libvirt::is_running(const std::string& name) {
-  DomainHandle handle{virDomainLookupByName(connection_, name.c_str())};
+  DomainHandle handle{virDomainLookupByName(connection(), name.c_str())};
   return handle.domain != nullptr && virDomainIsActive(handle.domain) == 1;
 }
 
 int Libvirt::id(const std::string& name) {
-  DomainHandle handle{virDomainLookupByName(connection_, name.c_str())};
+  DomainHandle handle{virDomainLookupByName(connection(), name.c_str())};
   if (handle.domain == nullptr || virDomainIsActive(handle.domain) != 1) return -1;
   return static_cast<int>(virDomainGetID(handle.domain));
 }
 
 std::string Libvirt::xml(const std::string& name, bool inactive) {
-  DomainHandle handle{virDomainLookupByName(connection_, name.c_str())};
+  DomainHandle handle{virDomainLookupByName(connection(), name.c_str())};
   if (handle.domain == nullptr) throw std::runtime_error("no domain " + name);
   char* text = virDomainGetXMLDesc(handle.domain, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
   if (text == nullptr) throw std::runtime_error(last_libvirt_error());
@@ -215,19 +232,19 @@ bool Libvirt::is_managed(const std::string& name) {
 }
 
 void Libvirt::define(const std::string& domain_xml) {
-  DomainHandle handle{virDomainDefineXML(connection_, domain_xml.c_str())};
+  DomainHandle handle{virDomainDefineXML(connection(), domain_xml.c_str())};
   if (handle.domain == nullptr) throw std::runtime_error(last_libvirt_error());
 }
 
 void Libvirt::start(const std::string& name) {
-  DomainHandle handle{virDomainLookupByName(connection_, name.c_str())};
+  DomainHandle handle{virDomainLookupByName(connection(), name.c_str())};
   if (handle.domain == nullptr || virDomainCreate(handle.domain) != 0) {
     throw std::runtime_error("cannot start " + name + ": " + last_libvirt_error());
   }
 }
 
 void Libvirt::remove(const std::string& name) {
-  DomainHandle handle{virDomainLookupByName(connection_, name.c_str())};
+  DomainHandle handle{virDomainLookupByName(connection(), name.c_str())};
   if (handle.domain == nullptr) return;
   if (virDomainIsActive(handle.domain) == 1) virDomainDestroy(handle.domain);
   virDomainUndefineFlags(handle.domain, VIR_DOMAIN_UNDEFINE_KEEP_NVRAM |
@@ -237,7 +254,7 @@ void Libvirt::remove(const std::string& name) {
 }
 
 bool Libvirt::has_network(const std::string& network) {
-  virNetworkPtr handle = virNetworkLookupByName(connection_, network.c_str());
+  virNetworkPtr handle = virNetworkLookupByName(connection(), network.c_str());
   if (handle == nullptr) return false;
   virNetworkFree(handle);
   return true;

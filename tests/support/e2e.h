@@ -120,6 +120,9 @@ class Libvirt {
   bool has_network(const std::string& network);
 
  private:
+  // The open connection, opened again if libvirtd was restarted since.
+  virConnectPtr connection();
+
   virConnectPtr connection_ = nullptr;  // owned
 };
 

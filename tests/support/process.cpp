@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -44,7 +45,9 @@ std::vector<char*> pointers_to(std::vector<std::string>& strings) {
 }
 
 // Runs in the child between fork and exec: only async-signal-safe calls from here on.
-[[noreturn]] void exec_child(int out_write, int err_write, char** argv, char** envp) {
+[[noreturn]] void exec_child(int out_write, int err_write, char** argv, char** envp,
+                             bool own_group) {
+  if (own_group) setpgid(0, 0);
   int null_fd = open("/dev/null", O_RDONLY);
   if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
   dup2(out_write, STDOUT_FILENO);
@@ -76,8 +79,11 @@ std::string ProcessResult::describe() const {
   return text;
 }
 
-Process::Process(std::vector<std::string> argv, const std::map<std::string, std::string>& extra_env)
-    : argv_(std::move(argv)), started_(std::chrono::steady_clock::now()) {
+Process::Process(std::vector<std::string> argv, const std::map<std::string, std::string>& extra_env,
+                 bool own_process_group)
+    : argv_(std::move(argv)),
+      own_group_(own_process_group),
+      started_(std::chrono::steady_clock::now()) {
   if (argv_.empty()) throw std::runtime_error("process: empty command");
   int out_pipe[2];
   int err_pipe[2];
@@ -94,7 +100,11 @@ Process::Process(std::vector<std::string> argv, const std::map<std::string, std:
   std::vector<char*> env_pointers = pointers_to(env);
 
   pid_ = fork();
-  if (pid_ == 0) exec_child(out_pipe[1], err_pipe[1], arg_pointers.data(), env_pointers.data());
+  if (pid_ == 0) {
+    exec_child(out_pipe[1], err_pipe[1], arg_pointers.data(), env_pointers.data(), own_group_);
+  }
+  // Also here, so the group exists before the constructor returns, whoever runs first.
+  if (pid_ > 0 && own_group_) setpgid(pid_, pid_);
   close(out_pipe[1]);
   close(err_pipe[1]);
   out_fd_ = out_pipe[0];
@@ -108,7 +118,7 @@ Process::Process(std::vector<std::string> argv, const std::map<std::string, std:
 
 Process::~Process() {
   if (pid_ > 0) {
-    ::kill(pid_, SIGKILL);
+    ::kill(own_group_ ? -pid_ : pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
   if (out_fd_ >= 0) close(out_fd_);
@@ -119,10 +129,29 @@ void Process::kill(int signal) {
   if (pid_ > 0) ::kill(pid_, signal);
 }
 
+void Process::kill_group(int signal) {
+  if (pid_ > 0 && own_group_) ::kill(-pid_, signal);
+}
+
+bool Process::wait_for_output(const std::string& needle, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!out_closed_ && out_read_.find(needle) == std::string::npos) {
+    auto remaining = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (remaining.count() <= 0) break;
+    pollfd fd = {out_fd_, POLLIN, 0};
+    int ready = poll(&fd, 1, static_cast<int>(std::min<long long>(remaining.count(), 1000)));
+    if (ready < 0 && errno != EINTR) break;
+    if (ready > 0) out_closed_ = !drain(out_fd_, out_read_);
+  }
+  return out_read_.find(needle) != std::string::npos;
+}
+
 ProcessResult Process::wait(std::chrono::milliseconds timeout) {
   ProcessResult result;
   result.command = join(argv_);
-  bool out_open = true;
+  result.out = std::move(out_read_);
+  bool out_open = !out_closed_;
   bool err_open = true;
   const auto deadline = started_ + timeout;
   while (out_open || err_open) {

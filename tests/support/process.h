@@ -30,10 +30,14 @@ struct ProcessResult {
 class Process {
  public:
   // Starts argv[0] (looked up in PATH) with `extra_env` added to this process's environment.
-  // Throws std::runtime_error when the program cannot be started.
+  // With `own_process_group` the child leads a process group of its own, so that it can be
+  // signalled together with the programs it starts, as a terminal's Ctrl-C or a service manager
+  // would. Throws std::runtime_error when the program cannot be started.
   explicit Process(std::vector<std::string> argv,
-                   const std::map<std::string, std::string>& extra_env = {});
-  // Kills the child (by its PID) if it is still running, and reaps it.
+                   const std::map<std::string, std::string>& extra_env = {},
+                   bool own_process_group = false);
+  // Kills the child (by its PID; its whole group if it has its own) if it is still running, and
+  // reaps it.
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -43,14 +47,22 @@ class Process {
   // Reads both pipes to the end and reaps the child; kills it with SIGKILL once `timeout` has
   // passed since it started. Call once.
   ProcessResult wait(std::chrono::milliseconds timeout = std::chrono::minutes(10));
+  // Reads the child's stdout until it holds `needle` (true), the child closes it, or `timeout`
+  // passes (false). What is read is part of wait()'s result all the same.
+  bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout);
   // Sends `signal` to the child.
   void kill(int signal);
+  // Sends `signal` to the child's process group (only with `own_process_group`).
+  void kill_group(int signal);
 
  private:
   std::vector<std::string> argv_;                  // what was started
   pid_t pid_ = -1;                                 // the child, -1 once reaped
+  bool own_group_ = false;                         // the child leads process group pid_
   int out_fd_ = -1;                                // read end of the child's stdout
   int err_fd_ = -1;                                // read end of the child's stderr
+  std::string out_read_;                           // stdout read by wait_for_output
+  bool out_closed_ = false;                        // wait_for_output saw stdout's end
   std::chrono::steady_clock::time_point started_;  // for the deadline
 };
 

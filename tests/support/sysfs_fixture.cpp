@@ -439,7 +439,7 @@ FixtureHost generated_host(int device_count) {
     ++made;
     const int functions = 1 + group % 4;
     for (int function = 0; function < functions && made < device_count; ++function, ++made) {
-      char address[16];
+      char address[32];  // room for any int, so the compiler sees no truncation
       std::snprintf(address, sizeof address, "%04x:%02x:00.%x", domain, slot + 1, function);
       const auto& [class_code, driver] = kEndpoints[(group + function) % kEndpoints.size()];
       char ids[16];

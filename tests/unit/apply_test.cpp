@@ -1,6 +1,7 @@
 // The whole pipeline (config -> plan -> apply -> plan) against libvirt's real test driver.
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -201,6 +202,39 @@ TEST_CASE("a second apply on the same URI is refused at once, naming the holder"
     kill(child, SIGKILL);
     waitpid(child, nullptr, 0);
     CHECK_NOTHROW(ApplyLock::acquire(uri, "virtform apply"));
+    close(ready[0]);
+    close(ready[1]);
+  }
+
+  SECTION("a contender that looks before the holder wrote its record waits for the record") {
+    const std::string path = ApplyLock::acquire(uri, "virtform apply")->path();
+    // The file still names an earlier holder, long gone.
+    const pid_t gone = fork();
+    if (gone == 0) _exit(0);
+    waitpid(gone, nullptr, 0);
+    const std::string stale = "pid " + std::to_string(gone) + " (virtform apply) since then\n";
+    dir.write_file(std::filesystem::path(path).filename().string(), stale);
+    int ready[2];
+    REQUIRE(pipe(ready) == 0);
+    const pid_t child = fork();
+    if (child == 0) {
+      // Takes the lock as acquire does, but writes its record only a moment later.
+      const int fd = open(path.c_str(), O_RDWR);
+      flock(fd, LOCK_EX);
+      (void)!write(ready[1], "x", 1);
+      usleep(100 * 1000);
+      const std::string record = "pid " + std::to_string(getpid()) + " (virtform apply)\n";
+      (void)!pwrite(fd, record.data(), record.size(), 0);
+      (void)!ftruncate(fd, static_cast<off_t>(record.size()));
+      pause();
+      _exit(0);
+    }
+    char byte = 0;
+    REQUIRE(read(ready[0], &byte, 1) == 1);
+    CHECK_THROWS_WITH(ApplyLock::acquire(uri, "virtform apply"),
+                      Catch::Contains("pid " + std::to_string(child)));
+    kill(child, SIGKILL);
+    waitpid(child, nullptr, 0);
     close(ready[0]);
     close(ready[1]);
   }

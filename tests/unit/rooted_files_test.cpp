@@ -89,6 +89,14 @@ TEST_CASE("on the real host only real block devices count", "[rooted_files]") {
   std::string file = dir.write_file("dev/sdb", "");
   CHECK(host.exists(file));
   CHECK_FALSE(host.is_block_device(file));
+  // The kernel follows links on the real host: a link counts as its target, a dangling one as
+  // missing.
+  dir.symlink("link", file);
+  dir.symlink("dangling", dir.path() + "/no-such-file");
+  CHECK(host.exists(dir.path() + "/link"));
+  CHECK(host.read(dir.path() + "/link") == "");
+  CHECK_FALSE(host.exists(dir.path() + "/dangling"));
+  CHECK_FALSE(host.exists(dir.path() + "/dev/sdb/below-a-file"));
 }
 
 TEST_CASE("raw images are sparse files of the requested size", "[rooted_files]") {
