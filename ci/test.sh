@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine (as root) to a verdict: installs the
 # packages, starts virtlogd/libvirtd if none answers, builds, builds the end-to-end guest, then
-# runs the unit tests in parallel and the end-to-end tests one at a time. Non-zero on any failure.
+# runs the unit tests in parallel, the end-to-end tests one at a time, then the fault-injection
+# tests, and last the unit and end-to-end tests under ASan + UBSan. Non-zero on any failure.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -27,11 +28,23 @@ bash tests/e2e/guest/build-guest.sh "$build_dir/e2e-guest"
 status=0
 step "unit tests"
 ctest --test-dir "$build_dir" --output-on-failure -L unit -j 2 || status=1
+step "fuzzing"
+# libFuzzer on the config loader, the domain XML reader and the plan-file reader, FUZZ_SECONDS
+# (default 60) each, in a clang build of its own (build-fuzz/).
+bash ci/fuzz.sh || status=1
 step "schemas"; bash ci/check-schemas.sh || status=1
 
 step "end-to-end tests"
 # Serial: they share one libvirtd and boot guests under TCG.
 ctest --test-dir "$build_dir" --output-on-failure -L e2e || status=1
+
+step "fault injection"
+# Serial as well: kills of apply, a libvirtd restart, full and read-only file systems.
+ctest --test-dir "$build_dir" --output-on-failure -L faults || status=1
+
+step "sanitizers"
+# Unit and end-to-end tests again, everything built with ASan + UBSan (build-asan/).
+bash ci/sanitize.sh || status=1
 
 if ((status != 0)); then
   echo "test: FAILED" >&2

@@ -1,9 +1,13 @@
 // virtform: declare the VMs of a libvirt host in TOML, plan against the live host, apply.
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <csignal>
 #include <iostream>
 
 #include "cli/commands.h"
+#include "engine/config/keys.h"
+#include "engine/model/text.h"
 #include "engine/system/hypervisor.h"
 
 namespace {
@@ -23,9 +27,36 @@ void add_common(CLI::App& command, virtform::CommonOptions& options) {
   command.add_flag("-v,--verbose", options.verbosity, "More logging on stderr (-v, -vv, -vvv)");
 }
 
+// "unknown command 'plna'; did you mean 'plan'?" when the first word names no command, else "".
+std::string unknown_command(const CLI::App& app, int argc, char** argv) {
+  if (argc < 2 || argv[1][0] == '-') return "";
+  std::vector<std::string> names;
+  for (const CLI::App* command : app.get_subcommands([](const CLI::App*) { return true; }))
+    names.push_back(command->get_name());
+  if (std::find(names.begin(), names.end(), argv[1]) != names.end()) return "";
+  std::string message = std::string("unknown command '") + argv[1] + "'";
+  const std::vector<std::string_view> candidates(names.begin(), names.end());
+  if (auto nearest = virtform::keys::nearest(argv[1], candidates))
+    return message + "; did you mean '" + *nearest + "'?";
+  return message + " (commands: " + virtform::join(names, ", ") + ")";
+}
+
+// --help and --version end the run with 0, as CLI11 has them. Any other usage error is an error
+// like the rest: "error: ..." naming the command or flag, and exit 1.
+int usage_error(const CLI::App& app, const CLI::ParseError& error, int argc, char** argv) {
+  if (error.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(error);
+  std::string message = unknown_command(app, argc, argv);
+  if (message.empty()) message = error.what();
+  std::cerr << "error: " << message << "\nRun with --help for more information.\n";
+  return virtform::kExitError;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  // libvirt's client writes to the daemon's socket: a libvirtd that stops or restarts must fail
+  // the call (EPIPE) with an error, not end virtform silently with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"virtform: infrastructure as code for the VMs of a libvirt host"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "virtform 0.1.0");
@@ -84,7 +115,11 @@ int main(int argc, char** argv) {
                       "Read the host's files under this directory instead of /");
   capture->add_flag("-v,--verbose", common.verbosity, "More logging on stderr");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return usage_error(app, error, argc, argv);
+  }
   virtform::configure_logging(common.verbosity);
   try {
     if (validate->parsed()) return virtform::run_validate(common);
