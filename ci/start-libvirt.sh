@@ -17,6 +17,16 @@ running() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 # A record naming a daemon that is gone would let a later one be taken for ours.
 if [[ -f "$record" ]] && ! running "$record"; then rm -f "$record"; fi
 
+# Without udev, /dev/kvm stays root's alone (0600). QEMU's capability probe still finds KVM, but
+# libvirtd's check that the qemu user can open it fails, so it throws its cache away and probes
+# QEMU again (4-8 s) on every call. Give the node the owner and mode Debian's udev rule gives it.
+if [[ -c /dev/kvm && $(id -u) -eq 0 ]] && getent group kvm >/dev/null &&
+  [[ $(stat -c '%G %a' /dev/kvm) != "kvm 660" && $(stat -c '%a' /dev/kvm) == 600 ]]; then
+  echo "start-libvirt: /dev/kvm to root:kvm 0660, as udev would set it"
+  chgrp kvm /dev/kvm
+  chmod 0660 /dev/kvm
+fi
+
 if answers; then
   echo "start-libvirt: libvirtd already answers on $uri"
   exit 0
