@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite again, under AddressSanitizer and UndefinedBehaviorSanitizer: builds every
 # target with -DVIRTFORM_SANITIZE=ON into its own directory (ASAN_BUILD_DIR, default build-asan),
-# then runs the unit tests in parallel and the end-to-end tests one at a time. The virtform binary
-# the tests spawn is the sanitized one; the end-to-end guest is the main build's (BUILD_DIR,
-# default build; ci/test.sh builds it). Any memory error, leak or undefined behaviour fails the
+# then runs the unit tests in parallel, and the end-to-end and fault-injection tests one at a time.
+# The virtform binary the tests spawn is the sanitized one; the end-to-end guest is the main
+# build's (BUILD_DIR, default build; ci/test.sh builds it). Any memory error, leak or undefined behaviour fails the
 # test it happens in. Non-zero on any failure. Assumes the packages are installed and libvirtd
 # answers (ci/test.sh sees to both).
 set -euo pipefail
@@ -42,6 +42,11 @@ step "end-to-end tests"
 started=$SECONDS
 ctest --test-dir "$build_dir" --output-on-failure -L e2e || status=1
 echo "sanitize: end-to-end tests took $(seconds_since "$started")"
+
+step "fault injection"
+started=$SECONDS
+ctest --test-dir "$build_dir" --output-on-failure -L faults || status=1
+echo "sanitize: fault-injection tests took $(seconds_since "$started")"
 
 if ((status != 0)); then
   echo "sanitize: FAILED" >&2

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine (as root) to a verdict: installs the
 # packages, starts virtlogd/libvirtd if none answers, builds, builds the end-to-end guest, then
-# runs the unit tests in parallel, the end-to-end tests one at a time, then the fault-injection
-# tests, and last the unit and end-to-end tests under ASan + UBSan. Non-zero on any failure.
+# runs the unit tests in parallel, the fuzzers for a bounded time, the schema checks, the
+# end-to-end and fault-injection tests one at a time, and last the unit, end-to-end and fault
+# tests again under ASan + UBSan. Non-zero on any failure.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -43,7 +44,7 @@ step "fault injection"
 ctest --test-dir "$build_dir" --output-on-failure -L faults || status=1
 
 step "sanitizers"
-# Unit and end-to-end tests again, everything built with ASan + UBSan (build-asan/).
+# Unit, end-to-end and fault tests again, everything built with ASan + UBSan (build-asan/).
 bash ci/sanitize.sh || status=1
 
 if ((status != 0)); then

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <csignal>
 #include <filesystem>
+#include <functional>
 
 #include "engine/apply/step_runner.h"
 #include "engine/config/config.h"
@@ -170,6 +171,41 @@ TEST_CASE("a restart that times out fails clearly and leaves the guest running",
   host.hypervisor.undefine(name);
 }
 
+// A process that takes the apply lock in `hold` and writes a byte to `ready` once it holds it;
+// the constructor returns when that byte arrives. kill_now() (or the destructor) ends it with
+// SIGKILL, as a crash would, releasing nothing by itself.
+class LockHolder {
+ public:
+  explicit LockHolder(const std::function<void(int ready)>& hold) {
+    int ready[2];
+    REQUIRE(pipe(ready) == 0);
+    pid_ = fork();
+    if (pid_ == 0) {
+      hold(ready[1]);
+      _exit(0);
+    }
+    char byte = 0;
+    const bool holding = read(ready[0], &byte, 1) == 1;
+    close(ready[0]);
+    close(ready[1]);
+    REQUIRE(holding);
+  }
+  ~LockHolder() { kill_now(); }
+  LockHolder(const LockHolder&) = delete;
+  LockHolder& operator=(const LockHolder&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void kill_now() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
 TEST_CASE("a second apply on the same URI is refused at once, naming the holder", "[apply]") {
   TempDir dir;
   setenv("VIRTFORM_LOCK_DIR", dir.path().c_str(), 1);
@@ -186,24 +222,15 @@ TEST_CASE("a second apply on the same URI is refused at once, naming the holder"
   CHECK_NOTHROW(ApplyLock::acquire(uri, "virtform apply"));
 
   SECTION("a lock left by a killed apply does not block the next one") {
-    int ready[2];
-    REQUIRE(pipe(ready) == 0);
-    const pid_t child = fork();
-    if (child == 0) {
+    LockHolder holder([&](int ready) {
       auto lock = ApplyLock::acquire(uri, "virtform apply");
-      (void)!write(ready[1], "x", 1);
+      (void)!write(ready, "x", 1);
       pause();
-      _exit(0);
-    }
-    char byte = 0;
-    REQUIRE(read(ready[0], &byte, 1) == 1);
+    });
     CHECK_THROWS_WITH(ApplyLock::acquire(uri, "virtform apply"),
-                      Catch::Contains("pid " + std::to_string(child)));
-    kill(child, SIGKILL);
-    waitpid(child, nullptr, 0);
+                      Catch::Contains("pid " + std::to_string(holder.pid())));
+    holder.kill_now();
     CHECK_NOTHROW(ApplyLock::acquire(uri, "virtform apply"));
-    close(ready[0]);
-    close(ready[1]);
   }
 
   SECTION("a contender that looks before the holder wrote its record waits for the record") {
@@ -214,29 +241,19 @@ TEST_CASE("a second apply on the same URI is refused at once, naming the holder"
     waitpid(gone, nullptr, 0);
     const std::string stale = "pid " + std::to_string(gone) + " (virtform apply) since then\n";
     dir.write_file(std::filesystem::path(path).filename().string(), stale);
-    int ready[2];
-    REQUIRE(pipe(ready) == 0);
-    const pid_t child = fork();
-    if (child == 0) {
-      // Takes the lock as acquire does, but writes its record only a moment later.
+    // Takes the lock as acquire does, but writes its record only a moment later.
+    LockHolder holder([&](int ready) {
       const int fd = open(path.c_str(), O_RDWR);
       flock(fd, LOCK_EX);
-      (void)!write(ready[1], "x", 1);
+      (void)!write(ready, "x", 1);
       usleep(100 * 1000);
       const std::string record = "pid " + std::to_string(getpid()) + " (virtform apply)\n";
       (void)!pwrite(fd, record.data(), record.size(), 0);
       (void)!ftruncate(fd, static_cast<off_t>(record.size()));
       pause();
-      _exit(0);
-    }
-    char byte = 0;
-    REQUIRE(read(ready[0], &byte, 1) == 1);
+    });
     CHECK_THROWS_WITH(ApplyLock::acquire(uri, "virtform apply"),
-                      Catch::Contains("pid " + std::to_string(child)));
-    kill(child, SIGKILL);
-    waitpid(child, nullptr, 0);
-    close(ready[0]);
-    close(ready[1]);
+                      Catch::Contains("pid " + std::to_string(holder.pid())));
   }
   unsetenv("VIRTFORM_LOCK_DIR");
 }
