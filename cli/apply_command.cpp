@@ -147,7 +147,8 @@ Desired declared_in(const Plan& plan) {
 int apply_saved_plan(CommonOptions options, const ApplyOptions& apply_options) {
   const Plan plan = read_plan(apply_options.plan_file);
   if (!options.uri.empty() && options.uri != plan.uri && options.host_dir.empty())
-    throw SystemError("the plan was made against " + plan.uri + ", not " + options.uri);
+    throw SystemError(apply_options.plan_file + ": the plan was made against " + plan.uri +
+                      ", not " + options.uri);
   if (options.host_dir.empty()) options.uri = plan.uri;
   const Session session = open_session(options, /*config_required=*/false);
   if (has_errors(plan.diagnostics))
@@ -167,8 +168,8 @@ int apply_saved_plan(CommonOptions options, const ApplyOptions& apply_options) {
   const Live live = observe_host(session, hypervisor, declared);
   const std::vector<std::string> moved = staleness(plan.fingerprint, fingerprint(declared, live));
   if (!moved.empty())
-    throw SystemError("the host changed since this plan was made: " + join(moved, "; ") +
-                      ". Run `virtform plan` again");
+    throw SystemError(apply_options.plan_file + ": the host changed since this plan was made: " +
+                      join(moved, "; ") + ". Run `virtform plan` again");
   return carry_out(session, plan, live, hypervisor, apply_options);
 }
 
