@@ -95,6 +95,18 @@ std::optional<int> line_too_deep(std::string_view text) {
   return std::nullopt;
 }
 
+// "vm.a must be a table ([vm.a])"
+std::string not_a_table(std::string_view kind, const std::string& name) {
+  const std::string address = std::string(kind) + "." + name;
+  return address + " must be a table ([" + address + "])";
+}
+
+// "[vm.my vm]: a name may hold only ..."
+std::string not_a_valid_key(std::string_view kind, const std::string& name) {
+  return "[" + std::string(kind) + "." + name +
+         "]: a name may hold only letters, digits, '-' and '_'";
+}
+
 std::optional<std::string> read_whole(const std::string& file) {
   std::ifstream in(file, std::ios::binary);
   if (!in) return std::nullopt;
@@ -192,11 +204,9 @@ class Loading {
       std::string name(key.str());
       Location where = location_of(key.source(), top.file());
       if (!node.is_table()) {
-        report(where, std::string(kind) + "." + name + " must be a table ([" + std::string(kind) +
-                          "." + name + "])");
+        report(where, not_a_table(kind, name));
       } else if (!is_valid_resource_key(name)) {
-        report(where, "[" + std::string(kind) + "." + name +
-                          "]: a name may hold only letters, digits, '-' and '_'");
+        report(where, not_a_valid_key(kind, name));
       } else {
         read(*node.as_table(), name);
       }

@@ -11,7 +11,7 @@
 namespace virtform::e2e {
 namespace {
 
-constexpr std::uint64_t kMiB = 1024 * 1024;
+constexpr std::uint64_t kMiB = 1024ULL * 1024;
 
 std::string whole_disk_toml(const Session& session, const std::string& device) {
   return "[vm.nas]\nname = " + quoted(session.domain("nas")) +

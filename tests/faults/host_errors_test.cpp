@@ -12,7 +12,7 @@
 namespace virtform::e2e {
 namespace {
 
-constexpr std::uint64_t kMiB = 1024 * 1024;
+constexpr std::uint64_t kMiB = 1024ULL * 1024;
 
 std::string stopped_vm(const Session& session, const std::string& key,
                        const std::string& extra = "") {

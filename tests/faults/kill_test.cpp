@@ -21,7 +21,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr std::uint64_t kMiB = 1024 * 1024;
+constexpr std::uint64_t kMiB = 1024ULL * 1024;
 
 // What a disk image apply creates from `size` must look like once it exists.
 struct CreatedImage {
@@ -104,7 +104,7 @@ class Fleet {
 
  private:
   std::string vm(const std::string& key, FleetShape& shape, const std::string& memory,
-                 unsigned vcpus, const std::string& machine, std::string suffix = "") const {
+                 unsigned vcpus, const std::string& machine, const std::string& suffix = "") const {
     const std::string name = session_.domain(suffix.empty() ? key : suffix);
     shape.domains.insert(name);
     return "\n[vm." + key + "]\nname = " + quoted(name) +

@@ -140,7 +140,7 @@ TEST_CASE("libvirtd restarted during an apply: a clear error, and the next apply
   CHECK(converged.exit_code == 0);
   CHECK(detailed_plan(session, config).exit_code == 0);
   for (const std::string& name : domains_under(session)) CHECK(libvirt.is_managed(name));
-  CHECK(memory_kib(libvirt.xml(deaf, true)) == 96 * 1024);
+  CHECK(memory_kib(libvirt.xml(deaf, true)) == 96ULL * 1024);
 }
 
 }  // namespace virtform::e2e

@@ -77,7 +77,7 @@ TEST_CASE("of two applies started at once, one proceeds and the other fails at o
   CHECK_FALSE(lost_the_race(won));
   CHECK(won.exit_code == 0);
   REQUIRE(session.libvirt().is_running(name));
-  CHECK(memory_kib(session.libvirt().xml(name)) == 160 * 1024);
+  CHECK(memory_kib(session.libvirt().xml(name)) == 160ULL * 1024);
 }
 
 TEST_CASE("a lock left by a killed apply does not block the next apply", "[faults]") {
@@ -100,7 +100,7 @@ TEST_CASE("a lock left by a killed apply does not block the next apply", "[fault
   INFO(next.describe());
   CHECK(next.exit_code == 0);
   CHECK(std::chrono::steady_clock::now() - started < 30s);
-  CHECK(memory_kib(session.libvirt().xml(name, true)) == 160 * 1024);
+  CHECK(memory_kib(session.libvirt().xml(name, true)) == 160ULL * 1024);
 }
 
 }  // namespace virtform::e2e

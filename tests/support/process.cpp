@@ -11,8 +11,6 @@
 #include <cstring>
 #include <stdexcept>
 
-extern char** environ;
-
 namespace virtform {
 namespace {
 
@@ -33,12 +31,14 @@ std::vector<std::string> merged_environment(const std::map<std::string, std::str
     std::string key = text.substr(0, text.find('='));
     if (!extra.contains(key)) entries.push_back(std::move(text));
   }
-  for (const auto& [key, value] : extra) entries.push_back(key + "=" + value);
+  for (const auto& [key, value] : extra)
+    entries.push_back(std::string(key).append("=").append(value));
   return entries;
 }
 
 std::vector<char*> pointers_to(std::vector<std::string>& strings) {
   std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
   for (std::string& text : strings) pointers.push_back(text.data());
   pointers.push_back(nullptr);
   return pointers;

@@ -31,7 +31,7 @@ TEST_CASE("config text is read like a file and its diagnostics name the source",
   CHECK(diagnostics[0].where.file == "inline.toml");
   CHECK(diagnostics[0].where.line == 3);
   REQUIRE(desired.vms.size() == 1);
-  CHECK(desired.vms[0].memory_kib == 2 * 1024 * 1024);
+  CHECK(desired.vms[0].memory_kib == 2ULL * 1024 * 1024);
 }
 
 TEST_CASE("a shutdown_timeout too long for apply's clock is refused", "[hostile]") {

@@ -26,7 +26,7 @@ Vm small_vm(const std::string& key) {
   vm.key = key;
   vm.name = unique_name(key);
   vm.type = DomainType::qemu;
-  vm.memory_kib = 128 * 1024;
+  vm.memory_kib = 128ULL * 1024;
   vm.vcpus = 2;
   vm.cpu = "host-model";
   Disk boot;
@@ -118,7 +118,7 @@ TEST_CASE("redefine patches the live definition and keeps UUID and MAC", "[libvi
   LiveDomain before = require_domain(hypervisor.read_live(), vm.name);
 
   Vm desired = vm;
-  desired.memory_kib = 256 * 1024;
+  desired.memory_kib = 256ULL * 1024;
   Disk extra;
   extra.source = "/var/lib/libvirt/images/extra.qcow2";
   extra.format = "qcow2";
@@ -147,7 +147,7 @@ TEST_CASE("power, autostart and undefine", "[libvirt]") {
   LiveDomain running = require_domain(hypervisor.read_live(), vm.name);
   CHECK(running.running);
   CHECK(running.vm.state == PowerState::running);
-  hypervisor.set_memory_live(vm.name, 64 * 1024);
+  hypervisor.set_memory_live(vm.name, 64ULL * 1024);
   // The test driver powers off at once on a shutdown request.
   hypervisor.request_shutdown(vm.name);
   CHECK_FALSE(hypervisor.is_running(vm.name));
@@ -257,7 +257,7 @@ TEST_CASE("the demo host has the default network, an unmanaged guest and no DSM"
   CHECK_FALSE(homeassistant.managed);
   CHECK(homeassistant.running);
   CHECK(homeassistant.vm.key == "homeassistant");
-  CHECK(homeassistant.vm.memory_kib == 2 * 1024 * 1024);
+  CHECK(homeassistant.vm.memory_kib == 2ULL * 1024 * 1024);
   REQUIRE(homeassistant.vm.disks.size() == 1);
   CHECK(homeassistant.vm.disks[0].format == "qcow2");
   CHECK(live.find_domain("DSM") == nullptr);
