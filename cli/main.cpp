@@ -121,17 +121,26 @@ int main(int argc, char** argv) {
     return usage_error(app, error, argc, argv);
   }
   virtform::configure_logging(common.verbosity);
-  try {
-    if (validate->parsed()) return virtform::run_validate(common);
-    if (plan->parsed()) return virtform::run_plan(common, plan_options);
-    if (apply->parsed()) return virtform::run_apply(common, apply_options);
-    if (host->parsed()) return virtform::run_host(common, host_options);
-    if (graph->parsed()) return virtform::run_graph(common);
-    if (import->parsed()) return virtform::run_import(common, import_options);
-    if (capture->parsed()) return virtform::run_capture(common, capture_options);
-  } catch (const std::exception& error) {
-    std::cerr << "error: " << error.what() << "\n";
+  auto run = [&]() -> int {
+    try {
+      if (validate->parsed()) return virtform::run_validate(common);
+      if (plan->parsed()) return virtform::run_plan(common, plan_options);
+      if (apply->parsed()) return virtform::run_apply(common, apply_options);
+      if (host->parsed()) return virtform::run_host(common, host_options);
+      if (graph->parsed()) return virtform::run_graph(common);
+      if (import->parsed()) return virtform::run_import(common, import_options);
+      if (capture->parsed()) return virtform::run_capture(common, capture_options);
+    } catch (const std::exception& error) {
+      std::cerr << "error: " << error.what() << "\n";
+    }
+    return virtform::kExitError;
+  };
+  const int status = run();
+  // With SIGPIPE ignored, output lost to a closed pipe (`virtform plan | head`) or a full disk
+  // shows only here; a plan that was not all shown must not look like a success.
+  if (!std::cout.flush()) {
+    std::cerr << "error: cannot write to standard output\n";
     return virtform::kExitError;
   }
-  return virtform::kExitError;
+  return status;
 }

@@ -98,8 +98,28 @@ Live observe_host(const Session& session, Live libvirt, const Desired& desired) 
   return observe(std::move(libvirt), *session.files, read_host_devices(session.host_root), desired);
 }
 
+namespace {
+
+// Whether connecting to `uri` may cross a network or ask for a password (ssh): a host is named,
+// the transport is not the local socket, or it is an alias libvirt's config resolves.
+bool may_be_remote(const std::string& uri) {
+  const auto separator = uri.find("://");
+  if (separator == std::string::npos) return true;
+  const std::string scheme = uri.substr(0, separator);
+  const auto plus = scheme.find('+');
+  if (plus != std::string::npos && scheme.substr(plus + 1) != "unix") return true;
+  const auto rest = uri.find_first_not_of('/', separator + 3);
+  return rest != std::string::npos && rest == separator + 3;
+}
+
+}  // namespace
+
 std::future<Live> read_libvirt_meanwhile(const std::string& uri) {
-  return std::async(std::launch::async, [uri] { return LibvirtHypervisor(uri).read_live(); });
+  auto read = [uri] { return LibvirtHypervisor(uri).read_live(); };
+  // A remote host is not contacted before the config is known to be valid: a typo must not cost
+  // a network time-out or an ssh password prompt. Its read runs when get() is called.
+  if (may_be_remote(uri)) return std::async(std::launch::deferred, read);
+  return std::async(std::launch::async, read);
 }
 
 void configure_logging(int verbosity) {

@@ -58,7 +58,8 @@ Live observe_host(const Session& session, Live libvirt, const Desired& desired);
 
 // libvirt's domains and networks, read on a thread of their own. They do not depend on the
 // config, and libvirt's round trips leave the CPU free to load it meanwhile. get() gives them or
-// rethrows the read's error; a future dropped unread waits for the read and discards it.
+// rethrows the read's error; a future dropped unread waits for the read and discards it. A
+// remote URI is read only at get(), once the config has been found valid.
 std::future<Live> read_libvirt_meanwhile(const std::string& uri);
 
 // Sets up spdlog on stderr with the level -v asks for.

@@ -45,8 +45,9 @@ bool names_live_process(const std::string& record) {
 }
 
 // The holder writes its record just after it takes the lock, so a contender that looks at that
-// moment finds no record or the previous, dead holder's. It looks again for a moment before it
-// settles for "holder unknown".
+// moment finds no record or the previous, dead holder's. It looks again for a moment; after that
+// the record is taken as it is, even naming a process it cannot see (one in another PID
+// namespace sharing the lock directory), and only no record at all is "holder unknown".
 std::string current_holder(int fd) {
   constexpr int kAttempts = 50;
   constexpr auto kPause = std::chrono::milliseconds(10);
@@ -57,7 +58,7 @@ std::string current_holder(int fd) {
     if (names_live_process(record)) return record;
     std::this_thread::sleep_for(kPause);
   }
-  return "";
+  return record;
 }
 
 std::string holder_record(const std::string& command) {

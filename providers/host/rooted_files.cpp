@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -66,6 +67,7 @@ void run_qemu_img_create(const std::string& target, const std::string& shown, st
     int null = ::open("/dev/null", O_WRONLY);
     if (null >= 0) ::dup2(null, STDOUT_FILENO);
     if (inherited_fd >= 0) ::fcntl(inherited_fd, F_SETFD, 0);
+    ::signal(SIGPIPE, SIG_DFL);  // virtform ignores it (for libvirt's socket); qemu-img need not
     const char* argv[] = {"qemu-img", "create",       "-q",         "-f",
                           "qcow2",    target.c_str(), size.c_str(), nullptr};
     ::execvp("qemu-img", const_cast<char* const*>(argv));
@@ -91,7 +93,8 @@ void run_qemu_img_create(const std::string& target, const std::string& shown, st
   if (auto at = errors.find(cleanup); inherited_fd >= 0 && at != std::string::npos)
     errors.erase(at, errors.find('\n', at) - at + 1);
   while (!errors.empty() && errors.back() == '\n') errors.pop_back();
-  for (auto at = errors.find(target); at != std::string::npos; at = errors.find(target, at))
+  for (auto at = errors.find(target); at != std::string::npos;
+       at = errors.find(target, at + shown.size()))
     errors.replace(at, target.size(), shown);
   throw SystemError("qemu-img create -f qcow2 " + shown + " " + size + " failed" +
                     (errors.empty() ? std::string() : ": " + errors));
@@ -103,6 +106,15 @@ void write_image(int fd, const std::string& target, const std::string& shown,
   if (format == "qcow2") return run_qemu_img_create(target, shown, bytes, fd);
   if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0)
     fail("cannot size " + shown + " to " + std::to_string(bytes) + " bytes", errno);
+}
+
+// Flushes a directory's entries (a name just linked in) to disk. Best effort: the image is made
+// and named by then, and a failure here says nothing about it that the next plan would not see.
+void sync_directory(const std::string& directory) {
+  const int fd = ::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  (void)::fsync(fd);
+  ::close(fd);
 }
 
 // Closes a descriptor when it goes out of scope.
@@ -223,25 +235,31 @@ void RootedHostFiles::create_image(const std::string& path, const std::string& f
     throw SystemError("cannot create " + path + ": unknown image format \"" + format + "\"");
   }
   if (bytes == 0) throw SystemError("cannot create " + path + ": the size is zero");
-  auto real = real_path(path);
-  if (!real) throw SystemError("cannot create " + path + ": too many levels of symbolic links");
+  // Links are followed by hand here even on the real host: a path that is a dangling link does
+  // not exist for `exists`, so the plan creates it, and the image is made where the link leads.
+  auto resolved = resolve(path);
+  if (!resolved) throw SystemError("cannot create " + path + ": too many levels of symbolic links");
+  const std::string real = is_real_host() ? *resolved : root_ + *resolved;
   struct stat info;
-  if (::lstat(real->c_str(), &info) == 0)
+  if (::lstat(real.c_str(), &info) == 0)
     throw SystemError("refusing to create " + path + ": it already exists");
-  const std::string directory = real->substr(0, real->rfind('/') + 1);
+  const std::string directory = real.substr(0, real.rfind('/') + 1);
   int fd = ::open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
   if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
-    return create_in_place(path, *real, format, bytes);
+    return create_in_place(path, real, format, bytes);
   }
   if (fd < 0) fail("cannot create " + path, errno);
   ClosedOnExit closer{fd};
   const std::string unnamed = "/proc/self/fd/" + std::to_string(fd);
-  write_image(fd, unnamed, *real, format, bytes);
+  write_image(fd, unnamed, real, format, bytes);
+  // On disk before it has a name, so a power loss cannot leave a named but empty image.
+  if (::fsync(fd) != 0) fail("cannot write " + path, errno);
   // linkat never replaces: an image someone made meanwhile is kept, and this one is dropped.
-  if (::linkat(AT_FDCWD, unnamed.c_str(), AT_FDCWD, real->c_str(), AT_SYMLINK_FOLLOW) != 0) {
+  if (::linkat(AT_FDCWD, unnamed.c_str(), AT_FDCWD, real.c_str(), AT_SYMLINK_FOLLOW) != 0) {
     if (errno == EEXIST) throw SystemError("refusing to create " + path + ": it already exists");
     fail("cannot create " + path, errno);
   }
+  sync_directory(directory);
 }
 
 std::optional<std::string> RootedHostFiles::sha256(const std::string& path) const {

@@ -33,16 +33,16 @@ struct FetchedDomain {
 };
 
 // Nothing when the domain went away while the host was being read (another tool undefined it).
-std::optional<FetchedDomain> fetch_domain(virDomainPtr domain, bool active, bool autostart) {
+std::optional<FetchedDomain> fetch_domain(virDomainPtr domain, const std::string& name, bool active,
+                                          bool autostart) {
   // The persistent definition is what virtform owns; for a transient domain libvirt returns the
   // live one under the same flag.
   FetchedDomain fetched{take_string(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE)), "",
                         active, autostart};
   if (fetched.xml.empty() && last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return std::nullopt;
-  if (fetched.xml.empty()) {
-    throw_libvirt_error("cannot read the definition of domain '" +
-                        std::string(virDomainGetName(domain)) + "'");
-  }
+  // `name` comes from the caller: virDomainGetName here would reset the error before it is read.
+  if (fetched.xml.empty())
+    throw_libvirt_error("cannot read the definition of domain '" + name + "'");
   // One more round trip, for running guests only: what the guest is actually running with.
   if (active) fetched.booted_xml = take_string(virDomainGetXMLDesc(domain, 0));
   return fetched;
@@ -140,7 +140,7 @@ Live LibvirtHypervisor::read_live() {
   for (const DomainHandle& domain : connection_.all_domains()) {
     const std::string name = virDomainGetName(domain.get());
     if (auto fetched =
-            fetch_domain(domain.get(), active.count(name) != 0, autostarted.count(name) != 0))
+            fetch_domain(domain.get(), name, active.count(name) != 0, autostarted.count(name) != 0))
       parser.add(std::move(*fetched));
   }
   parser.finish();

@@ -42,11 +42,14 @@ std::optional<double> kib_per_unit(const std::string& unit) {
   return std::nullopt;
 }
 
-// An address attribute ("0x08"), nothing when it is not a number that fits.
+// An address attribute ("0x08", or decimal, as libvirt reads them), nothing when it is not
+// wholly a number that fits ("0x08zz" is not 8).
 std::optional<unsigned> hex_attribute(const pugi::xml_node& node, const char* name) {
   try {
-    const unsigned long value = std::stoul(node.attribute(name).as_string("0"), nullptr, 0);
-    if (value > std::numeric_limits<unsigned>::max()) return std::nullopt;
+    const std::string text = node.attribute(name).as_string("0");
+    std::size_t end = 0;
+    const unsigned long value = std::stoul(text, &end, 0);
+    if (end != text.size() || value > std::numeric_limits<unsigned>::max()) return std::nullopt;
     return static_cast<unsigned>(value);
   } catch (const std::exception&) {  // std::stoul: not a number, or out of range
     return std::nullopt;

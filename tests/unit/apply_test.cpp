@@ -255,6 +255,22 @@ TEST_CASE("a second apply on the same URI is refused at once, naming the holder"
     CHECK_THROWS_WITH(ApplyLock::acquire(uri, "virtform apply"),
                       Catch::Contains("pid " + std::to_string(holder.pid())));
   }
+
+  SECTION("a record naming a process it cannot see is still shown") {
+    // As from an apply in another PID namespace that shares the lock directory.
+    const std::string path = ApplyLock::acquire(uri, "virtform apply")->path();
+    const std::string record = "pid 2147483646 (virtform apply) since 2026-12-01T08:00:00Z";
+    LockHolder holder([&](int ready) {
+      const int fd = open(path.c_str(), O_RDWR);
+      flock(fd, LOCK_EX);
+      const std::string line = record + "\n";
+      (void)!pwrite(fd, line.data(), line.size(), 0);
+      (void)!ftruncate(fd, static_cast<off_t>(line.size()));
+      (void)!write(ready, "x", 1);
+      pause();
+    });
+    CHECK_THROWS_WITH(ApplyLock::acquire(uri, "virtform apply"), Catch::Contains(record));
+  }
   unsetenv("VIRTFORM_LOCK_DIR");
 }
 

@@ -2,6 +2,8 @@
 
 #include "providers/host/file_writer.h"
 
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -36,9 +38,6 @@ TEST_CASE("a file is written whole, replacing the old one, with nothing left bes
   write_file_atomically(path, "second, longer");
   CHECK(read_text(path) == "second, longer");
   CHECK(names_in(dir.path()) == std::vector<std::string>{"plan.json"});
-  CHECK((std::filesystem::status(path).permissions() & std::filesystem::perms::all) ==
-        (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
-         std::filesystem::perms::group_read | std::filesystem::perms::others_read));
 }
 
 TEST_CASE("a file that cannot be written is named with the reason, and the old one is kept",
@@ -53,6 +52,41 @@ TEST_CASE("a file that cannot be written is named with the reason, and the old o
                     Catch::StartsWith("cannot write " + blocked + ": "));
   CHECK(read_text(dir / "blocked/keep") == "kept");
   CHECK(names_in(dir.path()) == std::vector<std::string>{"blocked"});
+}
+
+TEST_CASE("the file replaced keeps its mode, a new one follows the umask", "[file_writer]") {
+  testing::TempDir dir;
+  namespace fs = std::filesystem;
+  const std::string kept = dir / "kept.json";
+  write_file_atomically(kept, "first");
+  fs::permissions(kept, fs::perms::owner_read | fs::perms::owner_write);
+  write_file_atomically(kept, "second");
+  CHECK(read_text(kept) == "second");
+  CHECK((fs::status(kept).permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write));
+
+  const mode_t old_mask = ::umask(027);
+  write_file_atomically(dir / "new.json", "text");
+  ::umask(old_mask);
+  CHECK((fs::status(dir / "new.json").permissions() & fs::perms::all) ==
+        (fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read));
+}
+
+TEST_CASE("a link stays a link, and what is not a regular file is written as it is",
+          "[file_writer]") {
+  testing::TempDir dir;
+  namespace fs = std::filesystem;
+  dir.make_dir("plans");
+  dir.write_file("plans/real.json", "old");
+  dir.symlink("plan.json", "plans/real.json");
+  write_file_atomically(dir / "plan.json", "new");
+  CHECK(fs::is_symlink(dir / "plan.json"));
+  CHECK(read_text(dir / "plans/real.json") == "new");
+  CHECK(names_in(dir / "plans") == std::vector<std::string>{"real.json"});
+
+  // `import -o /dev/stdout` and the like: no temporary file can go beside a device.
+  CHECK_NOTHROW(write_file_atomically("/dev/null", "discarded"));
+  CHECK(fs::is_character_file("/dev/null"));
 }
 
 }  // namespace

@@ -127,6 +127,8 @@ TEST_CASE("a host device whose address is not a number is reported, not thrown",
       "<hostdev mode='subsystem' type='pci'><source>"
       "<address domain='0x1ffffffff' bus='0x08' slot='0x00' function='0x0'/></source></hostdev>"
       "<hostdev mode='subsystem' type='pci'><source>"
+      "<address domain='0x0000' bus='0x08zz' slot='0x00' function='0x2'/></source></hostdev>"
+      "<hostdev mode='subsystem' type='pci'><source>"
       "<address domain='0x0000' bus='0x08' slot='0x00' function='0x1'/></source></hostdev>"
       "</devices></domain>";
   Diagnostics unexpressed;
@@ -134,7 +136,7 @@ TEST_CASE("a host device whose address is not a number is reported, not thrown",
   REQUIRE_NOTHROW(live = parse_domain_xml(xml, &unexpressed));
   REQUIRE(live.vm.pci.size() == 1);
   CHECK(live.vm.pci[0].address == "0000:08:00.1");
-  REQUIRE(unexpressed.size() == 2);
+  REQUIRE(unexpressed.size() == 3);
   CHECK(unexpressed[0].message.find("PCI address") != std::string::npos);
 }
 

@@ -1,7 +1,13 @@
 // virtform plan as a process: libvirt is read while the config loads, and whichever fails is
-// reported as it was when the two ran one after the other.
+// reported as it was when the two ran one after the other; output that is lost is an error.
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <thread>
 
 #include "support/process.h"
 #include "support/temp_dir.h"
@@ -39,6 +45,75 @@ TEST_CASE("plan of a valid config reports libvirt's error", "[plan_command]") {
   CHECK(result.exit_code == 1);
   CHECK(contains(result.err, "error: cannot connect to " + kUnreachable));
   CHECK(result.out.empty());
+}
+
+// A TCP port on the loopback that accepts connections and counts them, standing in for a remote
+// libvirtd that never answers.
+class CountingListener {
+ public:
+  CountingListener() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(fd_, 8) == 0);
+    socklen_t length = sizeof address;
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    port_ = ntohs(address.sin_port);
+  }
+  ~CountingListener() { ::close(fd_); }
+  CountingListener(const CountingListener&) = delete;
+  CountingListener& operator=(const CountingListener&) = delete;
+
+  std::string uri() const { return "qemu+tcp://127.0.0.1:" + std::to_string(port_) + "/system"; }
+  // The connections made so far (each is closed at once, which fails libvirt's handshake).
+  int accepted() {
+    int count = 0;
+    for (int client; (client = ::accept(fd_, nullptr, nullptr)) >= 0; ++count) ::close(client);
+    return count;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_CASE("a remote host is not contacted for a config with errors", "[plan_command]") {
+  TempDir dir{"virtform-plan"};
+  CountingListener remote;
+  const std::string bad = dir.write_file("bad.toml", "[vm.a]\nmemory = \"lots\"\n");
+  ProcessResult refused = run_process({VIRTFORM_BINARY, "plan", bad, "-c", remote.uri()});
+  INFO(refused.describe());
+  CHECK(refused.exit_code == 1);
+  CHECK(contains(refused.err, "bad.toml:2:"));
+  CHECK(remote.accepted() == 0);
+
+  // A valid one is planned against it: the connection is made, and fails once the listener
+  // closes it (libvirt would wait for the handshake's answer for ever).
+  const std::string good = dir.write_file("ok.toml", "[vm.a]\nmemory = \"1 GiB\"\n");
+  Process plan({VIRTFORM_BINARY, "plan", good, "-c", remote.uri()});
+  int connections = 0;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (connections == 0 && std::chrono::steady_clock::now() < deadline) {
+    connections = remote.accepted();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ProcessResult planned = plan.wait(std::chrono::seconds(60));
+  INFO(planned.describe());
+  CHECK(connections >= 1);
+  CHECK(planned.exit_code == 1);
+  CHECK(contains(planned.err, "error: cannot connect to " + remote.uri()));
+}
+
+TEST_CASE("a plan that cannot be written out is an error, not a success", "[plan_command]") {
+  const std::string plan = std::string(VIRTFORM_BINARY) + " plan " + VIRTFORM_SOURCE_DIR +
+                           "/examples/dsm --host " + VIRTFORM_SOURCE_DIR + "/examples/demo-host";
+  ProcessResult result = run_process({"sh", "-c", plan + " --no-color >/dev/full"});
+  INFO(result.describe());
+  CHECK(result.exit_code == 1);
+  CHECK(contains(result.err, "error: cannot write to standard output"));
 }
 
 }  // namespace virtform

@@ -134,6 +134,22 @@ TEST_CASE("create_image never overwrites", "[rooted_files]") {
   }
 }
 
+TEST_CASE("on the real host an image at a dangling link is made where the link leads",
+          "[rooted_files]") {
+  RootedHostFiles host("/");
+  TempDir dir;
+  dir.make_dir("images");
+  dir.symlink("disk.qcow2", dir.path() + "/images/disk.qcow2");
+  const std::string link = dir.path() + "/disk.qcow2";
+  REQUIRE_FALSE(host.exists(link));  // what plan sees: an image to create
+  host.create_image(link, "qcow2", 1 << 20);
+  CHECK(std::filesystem::is_symlink(link));
+  CHECK(read_real(dir.path() + "/images/disk.qcow2").substr(0, 4) == "QFI\xfb");
+  CHECK(host.exists(link));  // and the next plan has nothing left to do
+  CHECK_THROWS_WITH(host.create_image(link, "qcow2", 1 << 20),
+                    "refusing to create " + link + ": it already exists");
+}
+
 TEST_CASE("create_image failures are clear and leave nothing behind", "[rooted_files]") {
   Tree tree;
   CHECK_THROWS_AS(tree.files.create_image("/images/x.vmdk", "vmdk", 1 << 20), SystemError);
@@ -149,6 +165,8 @@ TEST_CASE("create_image failures are clear and leave nothing behind", "[rooted_f
     std::string message = error.what();
     CHECK(message.find("qemu-img create -f qcow2 ") != std::string::npos);
     CHECK(message.find("failed: ") != std::string::npos);
+    // qemu-img wrote to an unnamed file; the user is told the image's own name.
+    CHECK(message.find("/proc/self/fd") == std::string::npos);
   }
   CHECK_FALSE(tree.files.exists("/images/huge.qcow2"));
   CHECK_FALSE(tree.files.exists("/images/zero.img"));
