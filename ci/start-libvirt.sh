@@ -11,11 +11,19 @@ wait_seconds=${VIRTFORM_LIBVIRT_WAIT:-60}
 record=/run/virtform-ci/libvirtd.pid
 
 answers() { timeout 10 virsh -c "$uri" uri >/dev/null 2>&1; }
-# A daemon is running when its pidfile names a live process (no procps on minimal images).
-running() { [[ -s "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A daemon is running when its pidfile names a live process of that program, not a zombie and
+# not another program that was given the PID since (no procps on minimal images).
+running() {
+  local pidfile=$1 program=$2 pid
+  [[ -s "$pidfile" ]] || return 1
+  pid=$(cat "$pidfile")
+  [[ -r /proc/$pid/stat ]] || return 1
+  [[ $(cat "/proc/$pid/comm" 2>/dev/null) == "$program" ]] || return 1
+  [[ $(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null) != Z ]]
+}
 
 # A record naming a daemon that is gone would let a later one be taken for ours.
-if [[ -f "$record" ]] && ! running "$record"; then rm -f "$record"; fi
+if [[ -f "$record" ]] && ! running "$record" libvirtd; then rm -f "$record"; fi
 
 # Without udev, /dev/kvm stays root's alone (0600). QEMU's capability probe still finds KVM, but
 # libvirtd's check that the qemu user can open it fails, so it throws its cache away and probes
@@ -40,12 +48,12 @@ fi
 # The daemons expect their runtime directories; a fresh container may not have them.
 mkdir -p /run/libvirt /var/run/libvirt /var/lib/libvirt /var/log/libvirt/qemu
 
-if ! running /run/virtlogd.pid; then
+if ! running /run/virtlogd.pid virtlogd; then
   echo "start-libvirt: starting virtlogd"
   virtlogd -d
 fi
 started_here=false
-if ! running /run/libvirtd.pid; then
+if ! running /run/libvirtd.pid libvirtd; then
   echo "start-libvirt: starting libvirtd"
   libvirtd -d
   started_here=true

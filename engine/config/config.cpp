@@ -12,6 +12,7 @@
 #include "engine/config/keys.h"
 #include "engine/config/references.h"
 #include "engine/config/table_reader.h"
+#include "engine/config/text_guard.h"
 #include "engine/config/vm_reader.h"
 
 namespace virtform {
@@ -55,46 +56,6 @@ std::string syntax_message(const toml::parse_error& error, const std::string& te
          "span lines)";
 }
 
-// toml++ bounds nested arrays and inline tables (256 levels) but not dotted keys, and its parser
-// and its tables recurse once per level: a key "a.a.a..." of 40,000 parts overflows the stack.
-// A dotted key cannot span lines and virtform's keys have at most three parts, so a line with
-// more dots than this outside strings and comments is refused before toml++ sees it.
-constexpr int kMaxDotsPerLine = 64;
-
-// The first line (from 1) with more than kMaxDotsPerLine dots outside strings and comments.
-std::optional<int> line_too_deep(std::string_view text) {
-  int line = 1, dots = 0;
-  std::string_view quote;  // the open string's delimiter: " ' """ or '''
-  bool comment = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '\n') {
-      ++line;
-      dots = 0;
-      comment = false;
-      if (quote.size() == 1) quote = {};  // only """ and ''' strings go on past a line's end
-    } else if (comment) {
-      continue;
-    } else if (!quote.empty()) {
-      if (c == '\\' && quote[0] == '"' && i + 1 < text.size() && text[i + 1] != '\n') {
-        ++i;  // an escaped character, perhaps a quote
-      } else if (text.substr(i, quote.size()) == quote) {
-        i += quote.size() - 1;
-        quote = {};
-      }
-    } else if (c == '#') {
-      comment = true;
-    } else if (c == '"' || c == '\'') {
-      const bool triple = text.substr(i, 3) == std::string(3, c);
-      quote = text.substr(i, triple ? 3 : 1);
-      i += quote.size() - 1;
-    } else if (c == '.' && ++dots > kMaxDotsPerLine) {
-      return line;
-    }
-  }
-  return std::nullopt;
-}
-
 // "vm.a must be a table ([vm.a])"
 std::string not_a_table(std::string_view kind, const std::string& name) {
   const std::string address = std::string(kind) + "." + name;
@@ -133,12 +94,9 @@ class Loading {
 
   // One file's TOML text; `source` is the name its diagnostics give.
   void read_text(const std::string& text, const std::string& source) {
-    if (auto line = line_too_deep(text)) {
-      diagnostics_.push_back({Severity::error,
-                              "more than " + std::to_string(kMaxDotsPerLine) +
-                                  " dots on one line outside strings: keys nested this deep are "
-                                  "not virtform's (its deepest is vm.NAME.disk)",
-                              Location{source, *line, 1}, ""});
+    if (auto problem = refused_before_parsing(text)) {
+      diagnostics_.push_back({Severity::error, problem->message,
+                              Location{source, problem->line, problem->column}, ""});
       return;
     }
     try {

@@ -198,6 +198,8 @@ TEST_CASE("a missing loader image or firmware file is refused by name before any
   ProcessResult planned = session.virtform({"plan", config, "-c", uri(), "--out", saved});
   INFO(planned.describe());
   REQUIRE(planned.exit_code == 0);
+  // Meant to be refused; were it not, it must still stay inside the sandbox.
+  REQUIRE(session.foreign_changes(nlohmann::json::parse(read_text(saved))).empty());
   std::filesystem::remove(late);
   ProcessResult stale = session.virtform({"apply", "--plan", saved, "-c", uri(), "--auto-approve"});
   INFO(stale.describe());

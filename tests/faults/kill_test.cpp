@@ -285,7 +285,8 @@ TEST_CASE("apply killed at random points of a multi-VM plan always converges, ke
   int kills = 0;
   int finished_first = 0;
   std::map<std::string, int> landed;  // where in the apply the kills fell
-  for (; kills < wanted && round < 3 + 2 * wanted; ++round) {
+  // Room for an apply in four to finish before its kill, as they do more often on a loaded machine.
+  for (; kills < wanted && round < 3 + 4 * wanted; ++round) {
     const FleetShape shape = fleet.shape(round);
     const std::string config = session.write_config(shape.toml);
     // Never apply something that reaches outside the sandbox, even when it is to be killed.
@@ -341,6 +342,7 @@ TEST_CASE("apply killed at random points of a multi-VM plan always converges, ke
   for (const auto& [where, count] : landed)
     std::cout << "kill test: " << count << " kills " << where << std::endl;
   CHECK(kills >= wanted);
+  CHECK(landed["among the steps"] > 0);
 }
 
 TEST_CASE("an apply killed with qemu-img while it creates images leaves no partial image",

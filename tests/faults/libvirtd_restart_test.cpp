@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -90,6 +91,9 @@ TEST_CASE("libvirtd restarted during an apply: a clear error, and the next apply
   if (!daemon) {
     const std::string reason = std::string("no libvirtd recorded in ") + kRecordedPid +
                                " (only one started by ci/start-libvirt.sh is restarted)";
+    // CI starts its own daemon (ci/start-libvirt.sh), so there a missing record is a failure:
+    // a skip would pass without testing anything.
+    if (std::getenv("CI") != nullptr) FAIL(reason);
     WARN("skipped: " << reason);
     std::cout << "skipped: " << reason << std::endl;
     return;
@@ -110,26 +114,29 @@ TEST_CASE("libvirtd restarted during an apply: a clear error, and the next apply
   REQUIRE(session.foreign_changes(session.plan_json(config)).empty());
   Process apply({VIRTFORM_BINARY, "apply", config, "-c", uri(), "--auto-approve"},
                 {{"NO_COLOR", "1"}});
-  // Once the independent definitions are done, the restart is sitting in its shutdown wait.
+  // The independent definitions done and the restart begun: it sits in its shutdown wait, which
+  // the deaf guest makes last 60 s.
   REQUIRE(wait_until([&] { return domains_under(session).size() == 4; }, 60s));
-  std::this_thread::sleep_for(1s);
+  REQUIRE(apply.wait_for_output("vm.deaf/restart: started", 60s));
 
   LibvirtdRestart restart(*daemon);
-  const auto restarted = std::chrono::steady_clock::now();
   restart.stop();
+  const auto stopped = std::chrono::steady_clock::now();
+  // The apply ends while the daemon is down, well before the guest's shutdown timeout: it
+  // neither hangs nor waits for libvirtd to come back.
+  const bool ended_while_down = wait_until([&] { return has_exited(apply.pid()); }, 40s);
+  const auto took = std::chrono::steady_clock::now() - stopped;
   restart.start();
   REQUIRE(restart.started());
   const ProcessResult interrupted = apply.wait(2min);
-  const auto took = std::chrono::steady_clock::now() - restarted;
-  std::cout << "libvirtd restart test: libvirtd " << *daemon << " restarted; apply ended "
+  std::cout << "libvirtd restart test: libvirtd " << *daemon << " stopped; apply ended "
             << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
-            << " ms after the restart began, exit " << interrupted.exit_code << std::endl;
+            << " ms later, exit " << interrupted.exit_code << std::endl;
   INFO(interrupted.describe());
-  // A clear error naming what was lost, well before the guest's 60 s shutdown timeout.
+  CHECK(ended_while_down);
   CHECK(interrupted.exit_code == 1);
   CHECK(interrupted.output().find("lost the connection to libvirtd") != std::string::npos);
   CHECK(interrupted.output().find(deaf) != std::string::npos);
-  CHECK(took < 45s);
 
   // The guest outlived the daemon's restart, and a new apply converges (without a restart now).
   CHECK(libvirt.id(deaf) == deaf_id);

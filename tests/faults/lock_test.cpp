@@ -86,8 +86,8 @@ TEST_CASE("a lock left by a killed apply does not block the next apply", "[fault
   const std::string name = session.domain("busy");
   const std::string config = busy_guest_needing_restart(session, name, false);
   std::unique_ptr<Process> holder = start_apply(config);
-  // Reading the host and sending the power button takes well under this.
-  std::this_thread::sleep_for(3s);
+  // It holds the lock from before it reads the host; its restart step waits for the deaf guest.
+  REQUIRE(holder->wait_for_output("vm.busy/restart: started", 60s));
   holder->kill(SIGKILL);
   ProcessResult killed = holder->wait(1min);
   REQUIRE(killed.exit_code == 128 + SIGKILL);

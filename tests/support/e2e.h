@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -31,10 +32,13 @@ std::string skip_reason(bool needs_virtform = true);
 
 // Catch2 v2 has no SKIP: leave the test case early, loudly, when the environment is not there.
 // ci/test.sh provides root and a libvirtd, so in CI nothing is skipped.
+// Under CI (the CI variable set, as .ci/run has it) a skip is a failure: ci/test.sh provides the
+// environment, and a test that skipped would pass having tested nothing.
 #define VIRTFORM_E2E_REQUIRE_ENVIRONMENT(...)                               \
   do {                                                                      \
     const std::string e2e_skip = ::virtform::e2e::skip_reason(__VA_ARGS__); \
     if (!e2e_skip.empty()) {                                                \
+      if (std::getenv("CI") != nullptr) FAIL("cannot run: " << e2e_skip);   \
       WARN("skipped: " << e2e_skip);                                        \
       std::cout << "skipped: " << e2e_skip << std::endl;                    \
       return;                                                               \

@@ -159,7 +159,7 @@ ProcessResult Process::wait(std::chrono::milliseconds timeout) {
         deadline - std::chrono::steady_clock::now());
     if (remaining.count() <= 0 && !result.timed_out) {
       // Still running past its deadline: kill it and keep reading until the pipes close.
-      ::kill(pid_, SIGKILL);
+      ::kill(own_group_ ? -pid_ : pid_, SIGKILL);  // qemu-img and the like with it
       result.timed_out = true;
     }
     pollfd fds[2] = {{out_open ? out_fd_ : -1, POLLIN, 0}, {err_open ? err_fd_ : -1, POLLIN, 0}};

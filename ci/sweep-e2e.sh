@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# What an end-to-end or fault test process leaves behind when it dies before its destructors run
+# (a crash, a sanitizer abort, ctest's timeout): its domains, tmpfs mounts, loop devices, and a
+# libvirtd it stopped to restart. Run between the test steps of ci/test.sh, when no test runs.
+#
+# It touches only what the tests make: domains named vfe2e-<PID>-* whose test process <PID> is
+# gone (undefined keeping NVRAM; their images are in the tests' own temp directories), and
+# mounts and loop devices under /var/tmp/virtform-e2e-*. Nothing else on the host.
+set -euo pipefail
+
+uri=qemu:///system
+temp_glob='/var/tmp/virtform-e2e-*'
+swept=0
+
+say() {
+  echo "sweep-e2e: $*"
+  swept=$((swept + 1))
+}
+
+# libvirtd first: a fault test that died while it had the daemon stopped left it so.
+bash "$(dirname "${BASH_SOURCE[0]}")/start-libvirt.sh" >/dev/null
+
+while read -r name; do
+  [[ $name =~ ^vfe2e-([0-9]+)- ]] || continue
+  pid=${BASH_REMATCH[1]}
+  if kill -0 "$pid" 2>/dev/null; then continue; fi
+  say "domain $name (test process $pid is gone)"
+  virsh -q -c "$uri" destroy "$name" >/dev/null 2>&1 || true
+  virsh -q -c "$uri" undefine "$name" --keep-nvram --snapshots-metadata --managed-save \
+    >/dev/null 2>&1 || true
+done < <(virsh -q -c "$uri" list --all --name 2>/dev/null)
+
+# Innermost first, so a mount inside another comes off before it.
+while read -r target; do
+  [[ -n $target ]] || continue
+  say "mount $target"
+  umount -l "$target" || true
+done < <(awk '{ print $5 }' /proc/self/mountinfo | grep -E '^/var/tmp/virtform-e2e-' | sort -r)
+
+while read -r device backing; do
+  # shellcheck disable=SC2053  # the glob is meant
+  [[ $backing == $temp_glob ]] || continue
+  say "loop device $device ($backing)"
+  losetup -d "$device" || true
+done < <(losetup -l -n -O NAME,BACK-FILE 2>/dev/null)
+
+if ((swept == 0)); then
+  echo "sweep-e2e: nothing left behind"
+else
+  echo "sweep-e2e: removed $swept things a dead test left behind"
+fi

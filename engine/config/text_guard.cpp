@@ -1,0 +1,99 @@
+#include "engine/config/text_guard.h"
+
+namespace virtform {
+namespace {
+
+// toml++ bounds nested arrays and inline tables (256 levels) but not dotted keys, and its parser
+// and its tables recurse once per level: a key "a.a.a..." of 40,000 parts overflows the stack.
+// A dotted key cannot span lines and virtform's keys have at most three parts.
+constexpr int kMaxDotsPerLine = 64;
+
+bool is_utf8_continuation(char c) {
+  return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
+
+// Walks the text as TOML's lexer would, knowing only strings, comments and line breaks.
+class Scanner {
+ public:
+  explicit Scanner(std::string_view text) : text_(text) {}
+
+  std::optional<TextProblem> run() {
+    if (text_.starts_with("\xEF\xBB\xBF")) at_ = 3;  // a byte-order mark, which toml++ skips
+    for (; at_ < text_.size(); ++at_) {
+      const char c = text_[at_];
+      if (!is_utf8_continuation(c)) ++column_;
+      if (c == '\n') {
+        new_line();
+      } else if (comment_) {
+        continue;
+      } else if (!quote_.empty()) {
+        in_string(c);
+      } else if (auto problem = outside_strings(c)) {
+        return problem;
+      }
+    }
+    return std::nullopt;
+  }
+
+ private:
+  void new_line() {
+    ++line_;
+    column_ = 0;
+    dots_ = 0;
+    comment_ = false;
+    if (quote_.size() == 1) quote_ = {};  // only """ and ''' strings go on past a line's end
+  }
+
+  void in_string(char c) {
+    if (c == '\\' && quote_[0] == '"' && at_ + 1 < text_.size() && text_[at_ + 1] != '\n') {
+      ++at_;  // an escaped character, perhaps a quote
+      if (!is_utf8_continuation(text_[at_])) ++column_;
+    } else if (text_.substr(at_, quote_.size()) == quote_) {
+      skip(quote_.size() - 1);
+      quote_ = {};
+    }
+  }
+
+  std::optional<TextProblem> outside_strings(char c) {
+    if (c == '#') {
+      comment_ = true;
+    } else if (c == '"' || c == '\'') {
+      const bool triple = text_.substr(at_, 3) == std::string(3, c);
+      quote_ = text_.substr(at_, triple ? 3 : 1);
+      skip(quote_.size() - 1);
+    } else if (c == '.' && ++dots_ > kMaxDotsPerLine) {
+      return TextProblem{line_, 1,
+                         "more than " + std::to_string(kMaxDotsPerLine) +
+                             " dots on one line outside strings: keys nested this deep are not "
+                             "virtform's (its deepest is vm.NAME.disk)"};
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      return TextProblem{line_, column_,
+                         "a non-ASCII character outside a string or comment: TOML keys are "
+                         "ASCII letters, digits, '-' and '_' (write a quoted key, \"...\", for "
+                         "any other)"};
+    }
+    return std::nullopt;
+  }
+
+  // Skips ASCII delimiter characters after the current one.
+  void skip(std::size_t count) {
+    at_ += count;
+    column_ += static_cast<int>(count);
+  }
+
+  std::string_view text_;
+  std::size_t at_ = 0;
+  int line_ = 1;
+  int column_ = 0;          // of text_[at_], once counted
+  int dots_ = 0;            // on this line, outside strings and comments
+  bool comment_ = false;    // inside a comment, up to the line's end
+  std::string_view quote_;  // the open string's delimiter: " ' """ or '''
+};
+
+}  // namespace
+
+std::optional<TextProblem> refused_before_parsing(std::string_view text) {
+  return Scanner(text).run();
+}
+
+}  // namespace virtform
