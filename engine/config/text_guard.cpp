@@ -1,5 +1,7 @@
 #include "engine/config/text_guard.h"
 
+#include <utility>
+
 namespace virtform {
 namespace {
 
@@ -10,6 +12,14 @@ constexpr int kMaxDotsPerLine = 64;
 
 bool is_utf8_continuation(char c) {
   return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
+}
+
+// What may stand just before a quote that opens a string: the start of a line, white space, or
+// the punctuation before a key or a value. After anything else (`x = 1"é"`) the quote is part of
+// a bare token, and toml++ scans on over what follows as it does over any bare text.
+bool may_open_string_after(char previous) {
+  return previous == '\n' || previous == ' ' || previous == '\t' || previous == '=' ||
+         previous == '[' || previous == '{' || previous == ',' || previous == '.';
 }
 
 // Walks the text as TOML's lexer would, knowing only strings, comments and line breaks.
@@ -37,6 +47,7 @@ class Scanner {
 
  private:
   void new_line() {
+    previous_ = '\n';
     ++line_;
     column_ = 0;
     dots_ = 0;
@@ -51,13 +62,15 @@ class Scanner {
     } else if (text_.substr(at_, quote_.size()) == quote_) {
       skip(quote_.size() - 1);
       quote_ = {};
+      previous_ = c;
     }
   }
 
   std::optional<TextProblem> outside_strings(char c) {
+    const char previous = std::exchange(previous_, c);
     if (c == '#') {
       comment_ = true;
-    } else if (c == '"' || c == '\'') {
+    } else if ((c == '"' || c == '\'') && may_open_string_after(previous)) {
       const bool triple = text_.substr(at_, 3) == std::string(3, c);
       quote_ = text_.substr(at_, triple ? 3 : 1);
       skip(quote_.size() - 1);
@@ -87,6 +100,7 @@ class Scanner {
   int column_ = 0;          // of text_[at_], once counted
   int dots_ = 0;            // on this line, outside strings and comments
   bool comment_ = false;    // inside a comment, up to the line's end
+  char previous_ = '\n';    // the last character outside strings and comments
   std::string_view quote_;  // the open string's delimiter: " ' """ or '''
 };
 

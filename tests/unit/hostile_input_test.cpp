@@ -89,12 +89,20 @@ TEST_CASE("a non-ASCII character in a bare key is refused before toml++ sees it"
   CHECK(diagnostics[0].where.line == 2);
   CHECK(diagnostics[0].where.column == 15);
 
+  // A quote glued to a bare value opens no string: toml++ reads on over it as bare text.
+  diagnostics.clear();
+  load_config_text("[vm.a]\nshutdown_timeout = 844\"\xc3\xa9\"\n", "glued.toml", diagnostics);
+  REQUIRE(diagnostics.size() == 1);
+  CHECK(diagnostics[0].where.column == 24);
+  CHECK(diagnostics[0].message.find("non-ASCII character outside a string") != std::string::npos);
+
   // In strings, comments and quoted keys they are TOML like any other character; so is a
   // leading byte-order mark.
   diagnostics.clear();
   const Desired desired = load_config_text(
       "\xef\xbb\xbf# caf\xc3\xa9\n[vm.a]\nname = \"caf\xc3\xa9\"  # \xcd\x9b\n"
-      "[vm.b]\nname = '\xcd\x9b'\n",
+      "[vm.b]\nname = '\xcd\x9b'\ncmdline = "
+      "[\"\xc3\xa9\",\"\xc3\xa9\"]\n\"k\xc3\xa9y\".\"\xc3\xa9\" = 1\n",
       "strings.toml", diagnostics);
   INFO(messages(diagnostics));
   REQUIRE(desired.vms.size() == 2);
