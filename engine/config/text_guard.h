@@ -1,8 +1,9 @@
 #pragma once
 // Checks on a configuration's text before toml++ parses it, for inputs toml++ 3.3 cannot take
-// safely: dotted keys deep enough to overflow its stack, and non-ASCII characters in bare keys,
-// which reach an "unreachable" branch of its Unicode tables (undefined behaviour). Neither is
-// valid in a virtform config, so refusing them up front costs no real input.
+// safely: dotted keys deep enough to overflow its stack, and non-ASCII characters outside
+// strings and comments (in bare keys and values), which reach an "unreachable" branch of its
+// Unicode tables (undefined behaviour). Neither is valid TOML for virtform, so refusing them up
+// front costs no real input.
 
 #include <optional>
 #include <string>
