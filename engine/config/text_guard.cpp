@@ -15,6 +15,10 @@ bool is_utf8_continuation(char c) {
   return (static_cast<unsigned char>(c) & 0xC0) == 0x80;
 }
 
+bool is_non_ascii(char c) {
+  return static_cast<unsigned char>(c) >= 0x80;
+}
+
 // What ends a bare value (a number, a date, true) for toml++: it reads on over anything else,
 // quotes and brackets included, classifying every character it meets.
 bool is_value_terminator(char c) {
@@ -45,9 +49,7 @@ class Scanner {
         new_line();
       } else if (comment_) {
         continue;
-      } else if (!quote_.empty()) {
-        in_string(c);
-      } else if (auto problem = outside_strings(c)) {
+      } else if (auto problem = quote_.empty() ? outside_strings(c) : in_string(c)) {
         return problem;
       }
     }
@@ -67,16 +69,38 @@ class Scanner {
     if (brackets_.empty()) expecting_value_ = false;  // the next line starts with a key
   }
 
-  void in_string(char c) {
-    if (c == '\\' && quote_[0] == '"' && at_ + 1 < text_.size() && text_[at_ + 1] != '\n') {
-      ++at_;  // an escaped character, perhaps a quote
-      if (!is_utf8_continuation(text_[at_])) ++column_;
+  std::optional<TextProblem> in_string(char c) {
+    const bool multi_line_basic = quote_ == "\"\"\"";
+    if (skipping_after_line_end_) {
+      if (c == ' ' || c == '\t' || c == '\r') return std::nullopt;
+      skipping_after_line_end_ = false;
+      if (is_non_ascii(c)) return after_backslash(column_);
+    }
+    if (c == '\\' && quote_[0] == '"' && at_ + 1 < text_.size()) {
+      const char next = text_[at_ + 1];
+      // toml++ asks whether the character after a backslash in a """ string, or the first one
+      // after a line-ending backslash, is white space: for a non-ASCII one that is undefined.
+      if (multi_line_basic && is_non_ascii(next)) return after_backslash(column_ + 1);
+      if (multi_line_basic && (next == ' ' || next == '\t' || next == '\r' || next == '\n')) {
+        skipping_after_line_end_ = true;
+      } else if (next != '\n') {
+        ++at_;  // an escaped character, perhaps a quote
+        ++column_;
+      }
     } else if (text_.substr(at_, quote_.size()) == quote_) {
       skip(quote_.size() - 1);
       quote_ = {};
       previous_ = c;
       expecting_value_ = false;
     }
+    return std::nullopt;
+  }
+
+  TextProblem after_backslash(int column) const {
+    return {line_, column,
+            "a non-ASCII character just after a backslash in a \"\"\" string (or after a "
+            "line-ending backslash's white space): virtform's TOML reader cannot take it there; "
+            "write it as \\uXXXX"};
   }
 
   std::optional<TextProblem> outside_strings(char c) {
@@ -142,7 +166,7 @@ class Scanner {
                              " dots on one line outside strings: keys nested this deep are not "
                              "virtform's (its deepest is vm.NAME.disk)"};
     }
-    if (static_cast<unsigned char>(c) >= 0x80) {
+    if (is_non_ascii(c)) {
       return TextProblem{line_, column_,
                          "a non-ASCII character outside a string or comment: TOML keys are "
                          "ASCII letters, digits, '-' and '_' (write a quoted key, \"...\", for "
@@ -160,14 +184,15 @@ class Scanner {
   std::string_view text_;
   std::size_t at_ = 0;
   int line_ = 1;
-  int column_ = 0;                // of text_[at_], once counted
-  int dots_ = 0;                  // on this line, outside strings and comments
-  bool comment_ = false;          // inside a comment, up to the line's end
-  std::string_view quote_;        // the open string's delimiter: " ' """ or '''
-  char previous_ = '\n';          // the last character outside strings and comments
-  bool expecting_value_ = false;  // after '=', or between an array's elements
-  bool in_value_token_ = false;   // inside a bare value, up to a value terminator
-  std::vector<char> brackets_;    // the arrays ('[') and inline tables ('{') values opened
+  int column_ = 0;                        // of text_[at_], once counted
+  int dots_ = 0;                          // on this line, outside strings and comments
+  bool comment_ = false;                  // inside a comment, up to the line's end
+  std::string_view quote_;                // the open string's delimiter: " ' """ or '''
+  char previous_ = '\n';                  // the last character outside strings and comments
+  bool expecting_value_ = false;          // after '=', or between an array's elements
+  bool in_value_token_ = false;           // inside a bare value, up to a value terminator
+  std::vector<char> brackets_;            // the arrays ('[') and inline tables ('{') values opened
+  bool skipping_after_line_end_ = false;  // in a """ string, after a line-ending backslash
 };
 
 }  // namespace

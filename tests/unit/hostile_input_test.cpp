@@ -100,6 +100,19 @@ TEST_CASE("a non-ASCII character in a bare key is refused before toml++ sees it"
     CHECK(diagnostics[0].message.find("non-ASCII character outside a string") != std::string::npos);
   }
 
+  // In a """ string, toml++ asks whether the character after a backslash, or the first after a
+  // line-ending backslash's white space, is white space.
+  for (const char* escaped : {"project = \"\"\"\n00e9\\\xc3\xa9\"\"\"\n",
+                              "project = \"\"\"a \\  \n\n   \xc3\xa9\"\"\"\n"}) {
+    INFO(escaped);
+    diagnostics.clear();
+    load_config_text(escaped, "escaped.toml", diagnostics);
+    REQUIRE(diagnostics.size() == 1);
+    CHECK(diagnostics[0].where.line ==
+          (std::string(escaped).find("00e9") != std::string::npos ? 2 : 3));
+    CHECK(diagnostics[0].message.find("just after a backslash") != std::string::npos);
+  }
+
   // In strings, comments and quoted keys they are TOML like any other character; so is a
   // leading byte-order mark.
   diagnostics.clear();
