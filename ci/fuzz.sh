@@ -11,6 +11,7 @@
 #   FUZZ_RSS_MB=2048     memory one run may use before it counts as out-of-memory
 #   FUZZ_BUILD_DIR=...   build directory (default build-fuzz)
 #   FUZZ_TARGETS="..."   which targets (default all three)
+#   FUZZ_CMAKE_ARGS=...  more CMake options (-DVIRTFORM_TOML_FROM_HEADERS=ON: toml++ instrumented)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -23,7 +24,7 @@ jobs=${JOBS:-$(nproc)}
 
 started=$SECONDS
 CC=clang CXX=clang++ cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DVIRTFORM_FUZZ=ON -DVIRTFORM_TESTS=OFF -DVIRTFORM_BENCH=OFF >/dev/null
+  -DVIRTFORM_FUZZ=ON -DVIRTFORM_TESTS=OFF -DVIRTFORM_BENCH=OFF ${FUZZ_CMAKE_ARGS:-} >/dev/null
 cmake --build "$build_dir" -j "$jobs" --target fuzzers
 echo "fuzz: built in $((SECONDS - started)) s"
 
