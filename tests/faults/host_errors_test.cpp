@@ -4,13 +4,14 @@
 // next plan does not show.
 
 #include <catch2/catch.hpp>
-#include <fstream>
-#include <sstream>
 
 #include "tests/faults/fault_helpers.h"
+#include "tests/support/temp_dir.h"
 
 namespace virtform::e2e {
 namespace {
+
+using testing::read_file;
 
 constexpr std::uint64_t kMiB = 1024ULL * 1024;
 
@@ -22,13 +23,6 @@ std::string stopped_vm(const Session& session, const std::string& key,
 
 std::string created_disk(const std::string& key, const std::string& path) {
   return "\n[[vm." + key + ".disk]]\nfile = " + quoted(path) + "\nsize = \"16MiB\"\n";
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 bool mentions(const ProcessResult& result, const std::string& text) {
@@ -68,7 +62,7 @@ TEST_CASE("a full disk fails image creation and plan --out by name and leaves no
   ProcessResult first = session.virtform({"plan", config, "-c", uri(), "--out", saved});
   INFO(first.describe());
   REQUIRE(first.exit_code == 0);
-  const std::string saved_before = read_text(saved);
+  const std::string saved_before = read_file(saved);
   REQUIRE(saved_before.find("\"changes\"") != std::string::npos);
   disk.fill();
 
@@ -78,7 +72,7 @@ TEST_CASE("a full disk fails image creation and plan --out by name and leaves no
   CHECK(no_room.exit_code == 1);
   CHECK(mentions(no_room, saved));
   CHECK(mentions(no_room, "No space left on device"));
-  CHECK(read_text(saved) == saved_before);
+  CHECK(read_file(saved) == saved_before);
   CHECK(unexpected_files(disk.path(), {"filler", "plan.json"}).empty());
 
   // The image cannot be made: apply names it; the VM that needs it waits, the other is defined.
@@ -199,7 +193,7 @@ TEST_CASE("a missing loader image or firmware file is refused by name before any
   INFO(planned.describe());
   REQUIRE(planned.exit_code == 0);
   // Meant to be refused; were it not, it must still stay inside the sandbox.
-  REQUIRE(session.foreign_changes(nlohmann::json::parse(read_text(saved))).empty());
+  REQUIRE(session.foreign_changes(nlohmann::json::parse(read_file(saved))).empty());
   std::filesystem::remove(late);
   ProcessResult stale = session.virtform({"apply", "--plan", saved, "-c", uri(), "--auto-approve"});
   INFO(stale.describe());

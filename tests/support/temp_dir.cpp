@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <vector>
 
@@ -51,6 +52,11 @@ std::string TempDir::symlink(const std::string& relative, const std::string& tar
   fs::create_directories(full.parent_path());
   fs::create_symlink(target, full);
   return full.string();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 }  // namespace virtform::testing

@@ -1,5 +1,6 @@
 #pragma once
-// A temporary directory for a test, removed with everything in it when the test ends.
+// A temporary directory for a test, removed with everything in it when the test ends; and reading
+// back the files a test made.
 
 #include <filesystem>
 #include <string>
@@ -30,5 +31,8 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// The whole content of the file at `path`, byte for byte; "" when it cannot be read.
+std::string read_file(const std::string& path);
 
 }  // namespace virtform::testing

@@ -9,7 +9,6 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include "providers/capture/host_file_recorder.h"
@@ -24,6 +23,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::FixtureTree;
+using testing::read_file;
 using testing::TempDir;
 
 void check_same_devices(const HostDevices& recorded, const HostDevices& original) {
@@ -44,13 +44,6 @@ std::string record_tree(const std::string& host_root, const TempDir& out) {
   return request.snapshot_root;
 }
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 // Every entry of a tree with its kind, link target or content: two equal listings are two
 // equal trees.
 std::string describe_tree(const fs::path& root) {
@@ -63,7 +56,7 @@ std::string describe_tree(const fs::path& root) {
     if (fs::is_symlink(path)) {
       out << "-> " << fs::read_symlink(path).string();
     } else if (fs::is_regular_file(path)) {
-      out << "= " << read_text(path);
+      out << "= " << read_file(path);
     } else {
       out << "/";
     }
@@ -142,7 +135,7 @@ TEST_CASE("the demo host's tree records with the same devices and firmware", "[c
   check_same_devices(read_host_devices(recorded), read_host_devices(demo));
   // The firmware descriptor is copied; the images it names are empty placeholders.
   const std::string descriptor = "/usr/share/qemu/firmware/60-edk2-x86_64.json";
-  CHECK(read_text(recorded + descriptor) == read_text(demo + descriptor));
+  CHECK(read_file(recorded + descriptor) == read_file(demo + descriptor));
   CHECK(fs::file_size(recorded + "/usr/share/OVMF/OVMF_CODE_4M.fd") == 0);
   // By-id links keep the kernel's relative form and lead to placeholders inside the recording.
   const fs::path link = recorded + "/dev/disk/by-id/ata-EXAMPLE_SERIAL_1";
@@ -225,7 +218,7 @@ TEST_CASE("capture refuses a foreign directory and repeats identically", "[captu
   request.directory = out.make_dir("someone-else");
   out.write_file("someone-else/notes.txt", "keep me");
   CHECK_THROWS_WITH(capture_host(request), Catch::Contains("no previous capture"));
-  CHECK(read_text(out / "someone-else/notes.txt") == "keep me");
+  CHECK(read_file(out / "someone-else/notes.txt") == "keep me");
 
   request.directory = out / "snapshot";
   const CaptureSummary summary = capture_host(request);

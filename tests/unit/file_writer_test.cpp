@@ -6,8 +6,6 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "engine/system/hypervisor.h"
 #include "tests/support/temp_dir.h"
@@ -15,12 +13,7 @@
 namespace virtform {
 namespace {
 
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+using testing::read_file;
 
 std::vector<std::string> names_in(const std::string& directory) {
   std::vector<std::string> names;
@@ -34,9 +27,9 @@ TEST_CASE("a file is written whole, replacing the old one, with nothing left bes
   testing::TempDir dir;
   const std::string path = dir / "plan.json";
   write_file_atomically(path, "first");
-  CHECK(read_text(path) == "first");
+  CHECK(read_file(path) == "first");
   write_file_atomically(path, "second, longer");
-  CHECK(read_text(path) == "second, longer");
+  CHECK(read_file(path) == "second, longer");
   CHECK(names_in(dir.path()) == std::vector<std::string>{"plan.json"});
 }
 
@@ -50,7 +43,7 @@ TEST_CASE("a file that cannot be written is named with the reason, and the old o
   dir.write_file("blocked/keep", "kept");
   CHECK_THROWS_WITH(write_file_atomically(blocked, "text"),
                     Catch::StartsWith("cannot write " + blocked + ": "));
-  CHECK(read_text(dir / "blocked/keep") == "kept");
+  CHECK(read_file(dir / "blocked/keep") == "kept");
   CHECK(names_in(dir.path()) == std::vector<std::string>{"blocked"});
 }
 
@@ -61,7 +54,7 @@ TEST_CASE("the file replaced keeps its mode, a new one follows the umask", "[fil
   write_file_atomically(kept, "first");
   fs::permissions(kept, fs::perms::owner_read | fs::perms::owner_write);
   write_file_atomically(kept, "second");
-  CHECK(read_text(kept) == "second");
+  CHECK(read_file(kept) == "second");
   CHECK((fs::status(kept).permissions() & fs::perms::all) ==
         (fs::perms::owner_read | fs::perms::owner_write));
 
@@ -81,7 +74,7 @@ TEST_CASE("a link stays a link, and what is not a regular file is written as it 
   dir.symlink("plan.json", "plans/real.json");
   write_file_atomically(dir / "plan.json", "new");
   CHECK(fs::is_symlink(dir / "plan.json"));
-  CHECK(read_text(dir / "plans/real.json") == "new");
+  CHECK(read_file(dir / "plans/real.json") == "new");
   CHECK(names_in(dir / "plans") == std::vector<std::string>{"real.json"});
 
   // `import -o /dev/stdout` and the like: no temporary file can go beside a device.

@@ -27,16 +27,10 @@ namespace virtform {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::read_file;
 using testing::TempDir;
 
 const std::string kSource = VIRTFORM_SOURCE_DIR;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 void replace_all(std::string& text, const std::string& from, const std::string& to) {
   for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size()))
@@ -44,7 +38,7 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
 }
 
 std::string fixture(const std::string& name) {
-  return read_text(kSource + "/tests/fixtures/libvirt/" + name);
+  return read_file(kSource + "/tests/fixtures/libvirt/" + name);
 }
 
 // The seed's DSM definition as this test host can hold it: its 'host-bridge' network is the
@@ -68,7 +62,7 @@ struct ImportHost {
              fs::copy_options::recursive | fs::copy_options::copy_symlinks);
     root = dir / "root";
     host_xml = dir / "host.xml";
-    std::string text = read_text(host_xml);
+    std::string text = read_file(host_xml);
     std::string inserted;
     for (const std::string& domain : domains) inserted += domain + "\n";
     text.insert(text.rfind("</node>"), inserted);
@@ -330,7 +324,7 @@ TEST_CASE("virtform import writes the file, warns on stderr and refuses unknown 
   CHECK(result.out.empty());
   CHECK(result.err.find("warning: vm.vfxmltest-extras: not expressed in virtform: filesystem") !=
         std::string::npos);
-  const std::string toml = read_text(out);
+  const std::string toml = read_file(out);
   CHECK(toml.find("# not expressed: filesystem") != std::string::npos);
   Diagnostics diagnostics;
   load_config({out}, diagnostics);

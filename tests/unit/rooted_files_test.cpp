@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 
 #include <catch2/catch.hpp>
-#include <fstream>
 
 #include "engine/system/hypervisor.h"
 #include "support/temp_dir.h"
@@ -13,12 +12,8 @@
 namespace virtform {
 namespace {
 
+using testing::read_file;
 using testing::TempDir;
-
-std::string read_real(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // A recorded host: a disk reached through by-id links written the three ways udev and people do.
 struct Tree {
@@ -113,7 +108,7 @@ TEST_CASE("qcow2 images are made by qemu-img with the requested virtual size", "
   Tree tree;
   const std::uint64_t size = 32ull << 30;
   tree.files.create_image("/var/lib/libvirt/images/cache.qcow2", "qcow2", size);
-  std::string image = read_real(tree.root / "var/lib/libvirt/images/cache.qcow2");
+  std::string image = read_file(tree.root / "var/lib/libvirt/images/cache.qcow2");
   REQUIRE(image.size() > 32);
   CHECK(image.substr(0, 4) == "QFI\xfb");
   std::uint64_t virtual_size = 0;  // big-endian at offset 24 of the qcow2 header
@@ -130,7 +125,7 @@ TEST_CASE("create_image never overwrites", "[rooted_files]") {
     INFO(format);
     REQUIRE_THROWS_WITH(tree.files.create_image("/images/keep.img", format, 1 << 20),
                         "refusing to create /images/keep.img: it already exists");
-    CHECK(read_real(tree.root / "var/lib/libvirt/images/keep.img") == "precious");
+    CHECK(read_file(tree.root / "var/lib/libvirt/images/keep.img") == "precious");
   }
 }
 
@@ -144,7 +139,7 @@ TEST_CASE("on the real host an image at a dangling link is made where the link l
   REQUIRE_FALSE(host.exists(link));  // what plan sees: an image to create
   host.create_image(link, "qcow2", 1 << 20);
   CHECK(std::filesystem::is_symlink(link));
-  CHECK(read_real(dir.path() + "/images/disk.qcow2").substr(0, 4) == "QFI\xfb");
+  CHECK(read_file(dir.path() + "/images/disk.qcow2").substr(0, 4) == "QFI\xfb");
   CHECK(host.exists(link));  // and the next plan has nothing left to do
   CHECK_THROWS_WITH(host.create_image(link, "qcow2", 1 << 20),
                     "refusing to create " + link + ": it already exists");
