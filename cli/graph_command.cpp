@@ -9,14 +9,12 @@
 namespace virtform {
 
 int run_graph(const CommonOptions& options) {
-  Session session = open_host(options);
-  std::future<Live> libvirt = read_libvirt_meanwhile(session.uri);  // as plan does
-  read_session_config(session);
-  if (has_errors(session.diagnostics)) {
+  auto [session, observed] = open_observed_session(options);
+  if (!observed) {
     std::cerr << render_diagnostics(session.diagnostics, session.style());
     return kExitError;
   }
-  const Live live = observe_host(session, libvirt.get(), session.desired);
+  const Live& live = *observed;
   const Plan plan = make_plan(session.desired, live, {}, session.uri, session.diagnostics);
   std::cerr << render_diagnostics(plan.diagnostics, session.style());
   std::cout << to_dot(plan.changes);

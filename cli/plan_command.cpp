@@ -13,16 +13,12 @@
 namespace virtform {
 
 int run_plan(const CommonOptions& options, const PlanOptions& plan_options) {
-  Session session = open_host(options);
-  // Most of plan's time is libvirt's round trips, and they need nothing from the config.
-  std::future<Live> libvirt = read_libvirt_meanwhile(session.uri);
-  read_session_config(session);
-  if (has_errors(session.diagnostics)) {
-    // libvirt's answer (or its error) is waited for and dropped after these are printed.
+  auto [session, observed] = open_observed_session(options);
+  if (!observed) {
     std::cerr << render_diagnostics(session.diagnostics, session.style());
     return kExitError;
   }
-  const Live live = observe_host(session, libvirt.get(), session.desired);
+  const Live& live = *observed;
   Plan plan = make_plan(session.desired, live, DiffOptions{plan_options.restart}, session.uri,
                         session.diagnostics);
   if (plan_options.json || !plan_options.out.empty()) seal(plan, session.desired, live);

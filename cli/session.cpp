@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 
 #include "engine/config/config.h"
 #include "engine/plan/planner.h"
@@ -60,6 +61,47 @@ void resolve_host(const CommonOptions& options, Session& session) {
   if (session.host_root.empty()) session.host_root = "/";
 }
 
+// The host (URI, root, files): open_session's first half.
+Session open_host(const CommonOptions& options) {
+  Session session;
+  session.options = options;
+  resolve_host(options, session);
+  session.files = std::make_unique<RootedHostFiles>(session.host_root);
+  return session;
+}
+
+// The config, checked against the host's files: open_session's second half. Without
+// `config_required`, no PATH means no config rather than ".".
+void read_session_config(Session& session, bool config_required) {
+  if (session.options.paths.empty() && !config_required) return;
+  if (session.options.paths.empty()) session.options.paths = {"."};
+  session.desired = load_config(session.options.paths, session.diagnostics);
+  resolve_firmware(session.desired, *session.files, session.diagnostics);
+  check_host_files(session.desired, *session.files, session.diagnostics);
+}
+
+// Whether connecting to `uri` may cross a network or ask for a password (ssh): a host is named,
+// the transport is not the local socket, or it is an alias libvirt's config resolves.
+bool may_be_remote(const std::string& uri) {
+  const auto separator = uri.find("://");
+  if (separator == std::string::npos) return true;
+  const std::string scheme = uri.substr(0, separator);
+  const auto plus = scheme.find('+');
+  if (plus != std::string::npos && scheme.substr(plus + 1) != "unix") return true;
+  const auto rest = uri.find_first_not_of('/', separator + 3);
+  return rest != std::string::npos && rest == separator + 3;
+}
+
+// libvirt's domains and networks, read on a thread of their own; get() gives them or rethrows the
+// read's error, and a future dropped unread waits for the read and discards it.
+std::future<Live> read_libvirt_meanwhile(const std::string& uri) {
+  auto read = [uri] { return LibvirtHypervisor(uri).read_live(); };
+  // A remote host is not contacted before the config is known to be valid: a typo must not cost
+  // a network time-out or an ssh password prompt. Its read runs when get() is called.
+  if (may_be_remote(uri)) return std::async(std::launch::deferred, read);
+  return std::async(std::launch::async, read);
+}
+
 }  // namespace
 
 TextStyle Session::style() const {
@@ -74,52 +116,19 @@ Session open_session(const CommonOptions& options, bool config_required) {
   return session;
 }
 
-Session open_host(const CommonOptions& options) {
-  Session session;
-  session.options = options;
-  resolve_host(options, session);
-  session.files = std::make_unique<RootedHostFiles>(session.host_root);
-  return session;
-}
-
-void read_session_config(Session& session, bool config_required) {
-  if (session.options.paths.empty() && !config_required) return;
-  if (session.options.paths.empty()) session.options.paths = {"."};
-  session.desired = load_config(session.options.paths, session.diagnostics);
-  resolve_firmware(session.desired, *session.files, session.diagnostics);
-  check_host_files(session.desired, *session.files, session.diagnostics);
-}
-
 Live observe_host(const Session& session, Hypervisor& hypervisor, const Desired& desired) {
   return observe(hypervisor, *session.files, read_host_devices(session.host_root), desired);
 }
 
-Live observe_host(const Session& session, Live libvirt, const Desired& desired) {
-  return observe(std::move(libvirt), *session.files, read_host_devices(session.host_root), desired);
-}
-
-namespace {
-
-// Whether connecting to `uri` may cross a network or ask for a password (ssh): a host is named,
-// the transport is not the local socket, or it is an alias libvirt's config resolves.
-bool may_be_remote(const std::string& uri) {
-  const auto separator = uri.find("://");
-  if (separator == std::string::npos) return true;
-  const std::string scheme = uri.substr(0, separator);
-  const auto plus = scheme.find('+');
-  if (plus != std::string::npos && scheme.substr(plus + 1) != "unix") return true;
-  const auto rest = uri.find_first_not_of('/', separator + 3);
-  return rest != std::string::npos && rest == separator + 3;
-}
-
-}  // namespace
-
-std::future<Live> read_libvirt_meanwhile(const std::string& uri) {
-  auto read = [uri] { return LibvirtHypervisor(uri).read_live(); };
-  // A remote host is not contacted before the config is known to be valid: a typo must not cost
-  // a network time-out or an ssh password prompt. Its read runs when get() is called.
-  if (may_be_remote(uri)) return std::async(std::launch::deferred, read);
-  return std::async(std::launch::async, read);
+ObservedSession open_observed_session(const CommonOptions& options) {
+  ObservedSession observed{open_host(options), std::nullopt};
+  Session& session = observed.session;
+  std::future<Live> libvirt = read_libvirt_meanwhile(session.uri);
+  read_session_config(session, /*config_required=*/true);
+  if (has_errors(session.diagnostics)) return observed;
+  observed.live =
+      observe(libvirt.get(), *session.files, read_host_devices(session.host_root), session.desired);
+  return observed;
 }
 
 void configure_logging(int verbosity) {

@@ -2,8 +2,8 @@
 // What every command shares: the options common to all, and the first stages of the pipeline
 // (config -> desired model -> host checks) run once with every problem collected.
 
-#include <future>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,22 +45,21 @@ struct Session {
 // Without `config_required`, no PATH means no config (virtform host) rather than ".".
 Session open_session(const CommonOptions& options, bool config_required = true);
 
-// open_session in its two halves, for a command that reads libvirt while the config loads: the
-// host (URI, root, files), then the config, checked against the host's files.
-Session open_host(const CommonOptions& options);
-void read_session_config(Session& session, bool config_required = true);
-
 // The live state plan compares `desired` against: libvirt through `hypervisor`, the host's
 // devices and files under the session's host root.
 Live observe_host(const Session& session, Hypervisor& hypervisor, const Desired& desired);
-// The same, with libvirt's part already read (by read_libvirt_meanwhile).
-Live observe_host(const Session& session, Live libvirt, const Desired& desired);
 
-// libvirt's domains and networks, read on a thread of their own. They do not depend on the
-// config, and libvirt's round trips leave the CPU free to load it meanwhile. get() gives them or
-// rethrows the read's error; a future dropped unread waits for the read and discards it. A
-// remote URI is read only at get(), once the config has been found valid.
-std::future<Live> read_libvirt_meanwhile(const std::string& uri);
+// open_session and the live state the config is compared against, for the commands that only
+// read (plan, graph).
+struct ObservedSession {
+  Session session;
+  std::optional<Live> live;  // nothing when the config has errors (in session.diagnostics)
+};
+// libvirt's domains and networks need nothing from the config, and its round trips leave the CPU
+// free: they are read on a thread of their own while the config loads. A remote host is read only
+// once the config is found valid; with errors in it, a local read is waited for and dropped.
+// libvirt's error, if any, is thrown once the config is found valid.
+ObservedSession open_observed_session(const CommonOptions& options);
 
 // Sets up spdlog on stderr with the level -v asks for.
 void configure_logging(int verbosity);
