@@ -3,12 +3,15 @@
 # something else), so when none answers, virtlogd and libvirtd are started as daemons here.
 # A libvirtd that is already running is used as it is and never stopped or restarted.
 # The PID of a libvirtd started here is recorded in /run/virtform-ci/libvirtd.pid: the fault
-# tests restart that daemon, and only that one, in the middle of an apply.
+# tests restart that daemon, and only that one, in the middle of an apply. Such a daemon logs its
+# warnings and errors to /var/log/libvirt/virtform-ci-libvirtd.log, which ci/test.sh shows when a
+# test fails.
 set -euo pipefail
 
 uri=qemu:///system
 wait_seconds=${VIRTFORM_LIBVIRT_WAIT:-60}
 record=/run/virtform-ci/libvirtd.pid
+log=/var/log/libvirt/virtform-ci-libvirtd.log
 
 answers() { timeout 10 virsh -c "$uri" uri >/dev/null 2>&1; }
 # A daemon is running when its pidfile names a live process of that program, not a zombie and
@@ -35,9 +38,27 @@ if [[ -c /dev/kvm && $(id -u) -eq 0 ]] && getent group kvm >/dev/null &&
   chmod 0660 /dev/kvm
 fi
 
+# libvirtd probes QEMU's capabilities at the first call that needs them, after every start (the
+# cached ones do not survive it on these machines: the host CPU they record differs between
+# probes). Probing here, and retrying a probe that fails, keeps that 4-8 s and any failure of it
+# out of whichever test happens to run first.
+probe_qemu() {
+  local attempt error
+  for attempt in 1 2 3; do
+    if error=$(timeout 120 virsh -c "$uri" domcapabilities --virttype qemu 2>&1 >/dev/null); then
+      echo "start-libvirt: QEMU capabilities probed (attempt $attempt)"
+      return 0
+    fi
+    echo "start-libvirt: probing QEMU's capabilities failed (attempt $attempt): $error" >&2
+    sleep 2
+  done
+  return 1
+}
+
 if answers; then
   echo "start-libvirt: libvirtd already answers on $uri"
-  exit 0
+  probe_qemu
+  exit
 fi
 
 if [[ $(id -u) -ne 0 ]]; then
@@ -55,7 +76,7 @@ fi
 started_here=false
 if ! running /run/libvirtd.pid libvirtd; then
   echo "start-libvirt: starting libvirtd"
-  libvirtd -d
+  LIBVIRT_LOG_OUTPUTS="3:file:$log" libvirtd -d
   started_here=true
 fi
 
@@ -67,7 +88,8 @@ for ((second = 0; second < wait_seconds; ++second)); do
       cp /run/libvirtd.pid "$record"
       echo "start-libvirt: recorded libvirtd PID $(cat "$record") in $record"
     fi
-    exit 0
+    probe_qemu
+    exit
   fi
   sleep 1
 done

@@ -13,6 +13,27 @@ export BUILD_DIR=$build_dir
 
 step() { printf '\n== %s ==\n' "$*"; }
 
+# The test steps' output is also kept, so that a failure can be summed up at the very end, where
+# a reader of a long CI log looks first.
+logs=$build_dir/test-logs
+libvirtd_log=/var/log/libvirt/virtform-ci-libvirtd.log
+run_logged() {
+  local name=$1
+  shift
+  "$@" 2>&1 | tee "$logs/$name.log"
+}
+summarize_failures() {
+  step "failure summary"
+  grep -h -E -e '\*\*\*(Failed|Exception|Timeout)|FAILED:|: FAILED after |^ *error[:[]|^ *exit code: |sanitize: FAILED' \
+    "$logs"/*.log | head -n 80 || true
+  if [[ -s $libvirtd_log ]]; then
+    # Without D-Bus, udev, dnsmasq and /dev/mem every start logs the same few errors; they are left out.
+    echo "-- the last errors in $libvirtd_log --"
+    grep -E ' (error|warning) : ' "$libvirtd_log" | grep -v -E 'DBus|dmidecode|DMI|dnsmasq' |
+      tail -n 20 || true
+  fi
+}
+
 step "packages"
 bash ci/install-deps.sh
 
@@ -27,8 +48,10 @@ step "end-to-end guest"
 bash tests/e2e/guest/build-guest.sh "$build_dir/e2e-guest"
 
 status=0
+mkdir -p "$logs"
+rm -f "$logs"/*.log
 step "unit tests"
-ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -L unit -j 2 || status=1
+run_logged unit ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -L unit -j 2 || status=1
 step "fuzzing"
 # libFuzzer on the config loader, the domain XML reader and the plan-file reader, FUZZ_SECONDS
 # (default 60) each, in a clang build of its own (build-fuzz/).
@@ -37,19 +60,21 @@ step "schemas"; bash ci/check-schemas.sh || status=1
 
 step "end-to-end tests"
 # Serial: they share one libvirtd and boot guests under TCG.
-ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -L e2e || status=1
+run_logged e2e ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -L e2e || status=1
 bash "$root/ci/sweep-e2e.sh" || status=1
 
 step "fault injection"
 # Serial as well: kills of apply, a libvirtd restart, full and read-only file systems.
-ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -L faults || status=1
+run_logged faults ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -L faults ||
+  status=1
 bash "$root/ci/sweep-e2e.sh" || status=1
 
 step "sanitizers"
 # Unit, end-to-end and fault tests again, everything built with ASan + UBSan (build-asan/).
-bash ci/sanitize.sh || status=1
+run_logged sanitize bash ci/sanitize.sh || status=1
 
 if ((status != 0)); then
+  summarize_failures
   echo "test: FAILED" >&2
 else
   echo "test: all passed"
