@@ -22,12 +22,15 @@ run_logged() {
   shift
   "$@" 2>&1 | tee "$logs/$name.log"
 }
+# What a failing test prints first: ctest's verdict, Catch's failed assertion, the command's exit
+# code and virtform's errors, failed steps of an apply, and the scripts' own failure lines.
+failure_lines='\*\*\*(Failed|Exception|Timeout)|FAILED:|: FAILED after |^ *error[:[]|^ *exit code: '
+failure_lines+='|sanitize: FAILED|^start-libvirt: .*fail'
 summarize_failures() {
   step "failure summary"
-  grep -h -E -e '\*\*\*(Failed|Exception|Timeout)|FAILED:|: FAILED after |^ *error[:[]|^ *exit code: |sanitize: FAILED' \
-    "$logs"/*.log | head -n 80 || true
+  grep -h -E -e "$failure_lines" "$logs"/*.log | head -n 80 || true
   if [[ -s $libvirtd_log ]]; then
-    # Without D-Bus, udev, dnsmasq and /dev/mem every start logs the same few errors; they are left out.
+    # Without D-Bus, udev, dnsmasq and /dev/mem, every start logs the same few errors: left out.
     echo "-- the last errors in $libvirtd_log --"
     grep -E ' (error|warning) : ' "$libvirtd_log" | grep -v -E 'DBus|dmidecode|DMI|dnsmasq' |
       tail -n 20 || true
@@ -37,8 +40,13 @@ summarize_failures() {
 step "packages"
 bash ci/install-deps.sh
 
+status=0
+mkdir -p "$logs"
+rm -f "$logs"/*.log
+
 step "libvirtd"
-bash ci/start-libvirt.sh
+# A libvirtd that cannot probe QEMU fails the end-to-end tests, not the unit tests and fuzzing.
+run_logged libvirtd bash ci/start-libvirt.sh || status=1
 
 step "build"
 bash ci/build.sh
@@ -47,9 +55,6 @@ step "end-to-end guest"
 # The tests find it beside the virtform binary (and would build it themselves if missing).
 bash tests/e2e/guest/build-guest.sh "$build_dir/e2e-guest"
 
-status=0
-mkdir -p "$logs"
-rm -f "$logs"/*.log
 step "unit tests"
 run_logged unit ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -L unit -j 2 || status=1
 step "fuzzing"
