@@ -14,6 +14,8 @@ packages=(
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils ovmf libxml2-utils
   # end-to-end tests: loop devices, checksums, and the tiny guest (tests/e2e/guest)
   mount e2fsprogs coreutils file busybox-static cpio gzip xz-utils ca-certificates
+  # fault tests: a FUSE file system without unnamed files (O_TMPFILE), for image creation there
+  bindfs
   # virtform graph output is checked by parsing it back with dot
   graphviz
 )

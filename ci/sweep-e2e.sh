@@ -3,14 +3,20 @@
 # (a crash, a sanitizer abort, ctest's timeout): its domains, tmpfs mounts, loop devices, and a
 # libvirtd it stopped to restart. Run between the test steps of ci/test.sh, when no test runs.
 #
-# It touches only what the tests make: domains named vfe2e-<PID>-* whose test process <PID> is
-# gone (undefined keeping NVRAM; their images are in the tests' own temp directories), and
-# mounts and loop devices under /var/tmp/virtform-e2e-*. Nothing else on the host.
+# It touches only what the tests make, and only once the test process <PID> that made it is gone:
+# domains named vfe2e-<PID>-* (undefined keeping NVRAM; their images are in the tests' own temp
+# directories), and mounts and loop devices under /var/tmp/virtform-e2e-<PID>-*. Nothing else on
+# the host, and nothing of a test still running.
 set -euo pipefail
 
 uri=qemu:///system
-temp_glob='/var/tmp/virtform-e2e-*'
 swept=0
+
+# Whether a test temp path (/var/tmp/virtform-e2e-<PID>-...) belongs to a test that is gone.
+left_by_dead_test() {
+  [[ $1 =~ ^/var/tmp/virtform-e2e-([0-9]+)- ]] || return 1
+  ! kill -0 "${BASH_REMATCH[1]}" 2>/dev/null
+}
 
 say() {
   echo "sweep-e2e: $*"
@@ -32,14 +38,13 @@ done < <(virsh -q -c "$uri" list --all --name 2>/dev/null)
 
 # Innermost first, so a mount inside another comes off before it.
 while read -r target; do
-  [[ -n $target ]] || continue
+  left_by_dead_test "$target" || continue
   say "mount $target"
   umount -l "$target" || true
 done < <(awk '{ print $5 }' /proc/self/mountinfo | grep -E '^/var/tmp/virtform-e2e-' | sort -r)
 
 while read -r device backing; do
-  # shellcheck disable=SC2053  # the glob is meant
-  [[ $backing == $temp_glob ]] || continue
+  left_by_dead_test "$backing" || continue
   say "loop device $device ($backing)"
   losetup -d "$device" || true
 done < <(losetup -l -n -O NAME,BACK-FILE 2>/dev/null)

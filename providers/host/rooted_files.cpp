@@ -8,13 +8,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <sstream>
+#include <string_view>
 
 #include "engine/model/digest.h"
 #include "engine/system/hypervisor.h"
@@ -123,20 +127,85 @@ struct ClosedOnExit {
   ~ClosedOnExit() { ::close(fd); }
 };
 
-// For file systems without unnamed files: the name is claimed with O_EXCL (an existing image is
-// never touched, even by qemu-img) and removed again if the image cannot be made.
-void create_in_place(const std::string& path, const std::string& real, const std::string& format,
-                     std::uint64_t bytes) {
-  int fd = ::open(real.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    if (errno == EEXIST) throw SystemError("refusing to create " + path + ": it already exists");
-    fail("cannot create " + path, errno);
+SystemError already_exists(const std::string& path) {
+  return SystemError("refusing to create " + path + ": it already exists");
+}
+
+// The hidden name an image is made under where there are no unnamed files: ".NAME.virtform-"
+// and six hex digits.
+constexpr std::size_t kHiddenSuffixDigits = 6;
+std::string hidden_prefix(const std::string& name) {
+  return "." + name + ".virtform-";
+}
+
+// Removes what an apply killed while it made the image `name` in `directory` left: its hidden
+// files, which nothing else has a use for (the lock keeps applies apart).
+void remove_stale_hidden(const std::string& directory, const std::string& name) {
+  DIR* dir = ::opendir(directory.c_str());
+  if (!dir) return;
+  const std::string prefix = hidden_prefix(name);
+  while (const dirent* entry = ::readdir(dir)) {
+    const std::string_view entry_name = entry->d_name;
+    if (entry_name.size() != prefix.size() + kHiddenSuffixDigits || !entry_name.starts_with(prefix))
+      continue;
+    const std::string_view digits = entry_name.substr(prefix.size());
+    if (std::all_of(digits.begin(), digits.end(), [](char c) { return std::isxdigit(c) != 0; }))
+      ::unlink((directory + std::string(entry_name)).c_str());
   }
+  ::closedir(dir);
+}
+
+// Opens a new, empty file under a hidden name beside `real`, returned in `temporary`. Mode 0644
+// less the umask, as for every image.
+int open_hidden_beside(const std::string& real, const std::string& path, std::string& temporary) {
+  const std::size_t slash = real.rfind('/');
+  const std::string directory = real.substr(0, slash + 1);
+  const std::string name = real.substr(slash + 1);
+  remove_stale_hidden(directory, name);
+  std::random_device random;
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    char suffix[kHiddenSuffixDigits + 1];
+    std::snprintf(suffix, sizeof suffix, "%06x", random() & 0xffffffU);
+    temporary = directory + hidden_prefix(name) + suffix;
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd >= 0 || errno != EEXIST) {
+      if (fd < 0) fail("cannot create " + path, errno);
+      return fd;
+    }
+  }
+  fail("cannot create " + path, EEXIST);
+}
+
+// Gives the finished image at `temporary` its name, never replacing a file someone made there
+// meanwhile: link(2), or rename(2) with RENAME_NOREPLACE where the file system has no links.
+void give_name(const std::string& temporary, const std::string& real, const std::string& path) {
+  if (::link(temporary.c_str(), real.c_str()) == 0) {
+    ::unlink(temporary.c_str());
+    return;
+  }
+  if (errno == EEXIST) throw already_exists(path);
+  if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
+    fail("cannot create " + path, errno);
+  if (::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, real.c_str(), RENAME_NOREPLACE) == 0)
+    return;
+  if (errno == EEXIST) throw already_exists(path);
+  fail("cannot create " + path, errno);
+}
+
+// For file systems without unnamed files (FUSE, some network file systems): the image is made
+// under a hidden name in its directory and named once whole, so a kill or a full disk leaves at
+// most that hidden file, never a partial image under the name the plan looks for.
+void create_beside(const std::string& path, const std::string& real, const std::string& format,
+                   std::uint64_t bytes) {
+  std::string temporary;
+  const int fd = open_hidden_beside(real, path, temporary);
   ClosedOnExit closer{fd};
   try {
-    write_image(fd, real, real, format, bytes);
+    write_image(fd, temporary, real, format, bytes);
+    if (::fsync(fd) != 0) fail("cannot write " + path, errno);
+    give_name(temporary, real, path);
   } catch (...) {
-    ::unlink(real.c_str());
+    ::unlink(temporary.c_str());
     throw;
   }
 }
@@ -226,9 +295,9 @@ std::vector<std::string> RootedHostFiles::list(const std::string& directory) con
 }
 
 // A new image appears under its name complete or not at all: it is made as an unnamed file in its
-// directory (O_TMPFILE) and linked in once whole. A kill, a Ctrl-C that stops qemu-img too, or a
-// full disk never leaves an empty or half-written image that the next plan would take for the
-// real one.
+// directory (O_TMPFILE) and linked in once whole, or, where the file system has no unnamed files,
+// under a hidden name (create_beside). A kill, a Ctrl-C that stops qemu-img too, or a full disk
+// never leaves an empty or half-written image that the next plan would take for the real one.
 void RootedHostFiles::create_image(const std::string& path, const std::string& format,
                                    std::uint64_t bytes) {
   if (format != "raw" && format != "qcow2") {
@@ -241,12 +310,13 @@ void RootedHostFiles::create_image(const std::string& path, const std::string& f
   if (!resolved) throw SystemError("cannot create " + path + ": too many levels of symbolic links");
   const std::string real = is_real_host() ? *resolved : root_ + *resolved;
   struct stat info;
-  if (::lstat(real.c_str(), &info) == 0)
-    throw SystemError("refusing to create " + path + ": it already exists");
+  if (::lstat(real.c_str(), &info) == 0) throw already_exists(path);
   const std::string directory = real.substr(0, real.rfind('/') + 1);
   int fd = ::open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
   if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
-    return create_in_place(path, real, format, bytes);
+    create_beside(path, real, format, bytes);
+    sync_directory(directory);
+    return;
   }
   if (fd < 0) fail("cannot create " + path, errno);
   ClosedOnExit closer{fd};
@@ -256,7 +326,7 @@ void RootedHostFiles::create_image(const std::string& path, const std::string& f
   if (::fsync(fd) != 0) fail("cannot write " + path, errno);
   // linkat never replaces: an image someone made meanwhile is kept, and this one is dropped.
   if (::linkat(AT_FDCWD, unnamed.c_str(), AT_FDCWD, real.c_str(), AT_SYMLINK_FOLLOW) != 0) {
-    if (errno == EEXIST) throw SystemError("refusing to create " + path + ": it already exists");
+    if (errno == EEXIST) throw already_exists(path);
     fail("cannot create " + path, errno);
   }
   sync_directory(directory);

@@ -1,6 +1,8 @@
 #include "tests/faults/fault_helpers.h"
 
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -34,6 +36,27 @@ TmpfsMount::TmpfsMount(const fs::path& where, std::uint64_t bytes) : where_(wher
 
 TmpfsMount::~TmpfsMount() {
   umount2(where_.c_str(), MNT_DETACH);
+}
+
+BindfsMount::BindfsMount(const fs::path& source, const fs::path& where) : where_(where) {
+  fs::create_directories(source);
+  fs::create_directories(where_);
+  ProcessResult mounted = run_process({"bindfs", source.string(), where_.string()});
+  if (mounted.exit_code != 0)
+    throw std::runtime_error("cannot mount bindfs at " + where_.string() + ":\n" +
+                             mounted.describe());
+}
+
+BindfsMount::~BindfsMount() {
+  // The bindfs process ends once its file system is unmounted.
+  umount2(where_.c_str(), MNT_DETACH);
+}
+
+bool supports_unnamed_files(const fs::path& directory) {
+  const int fd = open(directory.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  close(fd);
+  return true;
 }
 
 void TmpfsMount::set_read_only(bool read_only) {

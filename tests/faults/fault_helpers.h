@@ -42,6 +42,24 @@ class TmpfsMount {
   std::uint64_t bytes_;
 };
 
+// `source` mounted again at `where` (created if missing) by bindfs, a FUSE file system, for as
+// long as it lives: a file system without unnamed files (O_TMPFILE), like many network ones.
+class BindfsMount {
+ public:
+  BindfsMount(const std::filesystem::path& source, const std::filesystem::path& where);
+  ~BindfsMount();
+  BindfsMount(const BindfsMount&) = delete;
+  BindfsMount& operator=(const BindfsMount&) = delete;
+
+  const std::filesystem::path& path() const { return where_; }
+
+ private:
+  std::filesystem::path where_;
+};
+
+// Whether `directory` takes unnamed files (open with O_TMPFILE).
+bool supports_unnamed_files(const std::filesystem::path& directory);
+
 // The PIDs of the processes `pid` has started that are still running (from
 // /proc/<pid>/task/*/children).
 std::vector<pid_t> children_of(pid_t pid);

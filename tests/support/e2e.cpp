@@ -128,7 +128,8 @@ bool wait_until(const std::function<bool()>& condition, std::chrono::millisecond
 }
 
 TempDir::TempDir() {
-  std::string pattern = "/var/tmp/virtform-e2e-XXXXXX";
+  // The PID tells ci/sweep-e2e.sh whether the test that made it is still running.
+  std::string pattern = "/var/tmp/virtform-e2e-" + std::to_string(getpid()) + "-XXXXXX";
   if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
   path_ = pattern;
   // The qemu user must be able to reach image files in here.
