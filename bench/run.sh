@@ -31,6 +31,7 @@ fi
 
 # Undefines our domains (and only ours: the name must start with "$prefix-") in one virsh
 # session, so a 1000-VM fleet goes in seconds; then removes the temporary files.
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   local names
   names=$(virsh -c "$uri" list --all --name 2>/dev/null | grep "^$prefix-" || true)

@@ -20,11 +20,12 @@ seconds=${FUZZ_SECONDS:-60}
 timeout=${FUZZ_TIMEOUT:-10}
 rss_mb=${FUZZ_RSS_MB:-2048}
 read -r -a targets <<<"${FUZZ_TARGETS:-fuzz_config fuzz_domain_xml fuzz_plan_file}"
+read -r -a extra_cmake_args <<<"${FUZZ_CMAKE_ARGS:-}"
 jobs=${JOBS:-$(nproc)}
 
 started=$SECONDS
 CC=clang CXX=clang++ cmake -S "$root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DVIRTFORM_FUZZ=ON -DVIRTFORM_TESTS=OFF -DVIRTFORM_BENCH=OFF ${FUZZ_CMAKE_ARGS:-} >/dev/null
+  -DVIRTFORM_FUZZ=ON -DVIRTFORM_TESTS=OFF -DVIRTFORM_BENCH=OFF "${extra_cmake_args[@]}" >/dev/null
 cmake --build "$build_dir" -j "$jobs" --target fuzzers
 echo "fuzz: built in $((SECONDS - started)) s"
 
@@ -63,8 +64,10 @@ for target in "${targets[@]}"; do
     summary+=("$(summarize "$target" "$log")  FAILED")
     # The report: sanitizer output or libFuzzer's reason, and the input it saved.
     grep -v '^#[0-9]' "$log" | tail -60 >&2
+    newest=$(find "$artifacts" -maxdepth 1 -type f -printf '%T@ %f\n' | sort -rn | head -3 |
+      cut -d' ' -f2- | tr '\n' ' ')
     echo "fuzz: $target FAILED; reproduce with $build_dir/fuzz/$target and the input in" \
-      "$artifacts/:" $(ls -t "$artifacts" | head -3) >&2
+      "$artifacts/: $newest" >&2
   fi
 done
 

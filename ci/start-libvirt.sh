@@ -45,12 +45,12 @@ fi
 probe_qemu() {
   local attempt error
   for attempt in 1 2 3; do
-    if error=$(timeout 120 virsh -c "$uri" domcapabilities --virttype qemu 2>&1 >/dev/null); then
+    ((attempt == 1)) || sleep 2
+    if error=$(timeout 60 virsh -c "$uri" domcapabilities --virttype qemu 2>&1 >/dev/null); then
       echo "start-libvirt: QEMU capabilities probed (attempt $attempt)"
       return 0
     fi
     echo "start-libvirt: probing QEMU's capabilities failed (attempt $attempt): $error" >&2
-    sleep 2
   done
   return 1
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What an end-to-end or fault test process leaves behind when it dies before its destructors run
 # (a crash, a sanitizer abort, ctest's timeout): its domains, tmpfs mounts, loop devices, and a
-# libvirtd it stopped to restart. Run between the test steps of ci/test.sh, when no test runs.
+# libvirtd it stopped to restart. ci/test.sh runs it after each step of real-daemon tests, and a
+# fault test runs it against leftovers it plants.
 #
 # It touches only what the tests make, and only once the test process <PID> that made it is gone:
 # domains named vfe2e-<PID>-* (undefined keeping NVRAM; their images are in the tests' own temp
@@ -9,7 +10,7 @@
 # the host, and nothing of a test still running.
 set -euo pipefail
 
-uri=qemu:///system
+uri=${VIRTFORM_E2E_URI:-qemu:///system}
 swept=0
 
 # Whether a test temp path (/var/tmp/virtform-e2e-<PID>-...) belongs to a test that is gone.
@@ -24,7 +25,9 @@ say() {
 }
 
 # libvirtd first: a fault test that died while it had the daemon stopped left it so.
-bash "$(dirname "${BASH_SOURCE[0]}")/start-libvirt.sh" >/dev/null
+# If none can be started, the mounts and loop devices are still swept.
+bash "$(dirname "${BASH_SOURCE[0]}")/start-libvirt.sh" >/dev/null ||
+  echo "sweep-e2e: no libvirtd answers; domains are not swept" >&2
 
 while read -r name; do
   [[ $name =~ ^vfe2e-([0-9]+)- ]] || continue

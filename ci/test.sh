@@ -25,15 +25,23 @@ run_logged() {
 # What a failing test prints first: ctest's verdict, Catch's failed assertion, the command's exit
 # code and virtform's errors, failed steps of an apply, and the scripts' own failure lines.
 failure_lines='\*\*\*(Failed|Exception|Timeout)|FAILED:|: FAILED after |^ *error[:[]|^ *exit code: '
-failure_lines+='|sanitize: FAILED|^start-libvirt: .*fail'
+failure_lines+='|ERROR: [A-Za-z]+Sanitizer|runtime error: |: error: |sanitize: FAILED|fuzz: .*FAILED'
+failure_lines+='|^start-libvirt: .*(fail|did not answer|needs root)|^sweep-e2e: no libvirtd'
 summarize_failures() {
   step "failure summary"
-  grep -h -E -e "$failure_lines" "$logs"/*.log | head -n 80 || true
+  local found
+  found=$(grep -h -E -e "$failure_lines" "$logs"/*.log || true)
+  if [[ -n $found ]]; then
+    head -n 80 <<<"$found"
+  else
+    echo "(no failure line recognised: see the failing step's output above)"
+  fi
   if [[ -s $libvirtd_log ]]; then
-    # Without D-Bus, udev, dnsmasq and /dev/mem, every start logs the same few errors: left out.
+    # Only this run's part of the log. Left out: what every start logs without D-Bus, udev,
+    # dnsmasq and /dev/mem, and the socket errors of clients the fault tests kill.
     echo "-- the last errors in $libvirtd_log --"
-    grep -E ' (error|warning) : ' "$libvirtd_log" | grep -v -E 'DBus|dmidecode|DMI|dnsmasq' |
-      tail -n 20 || true
+    tail -c +$((libvirtd_log_start + 1)) "$libvirtd_log" | grep -E ' (error|warning) : ' |
+      grep -v -E 'DBus|dmidecode|DMI|dnsmasq|virNetSocket' | tail -n 20 || true
   fi
 }
 
@@ -43,6 +51,7 @@ bash ci/install-deps.sh
 status=0
 mkdir -p "$logs"
 rm -f "$logs"/*.log
+libvirtd_log_start=$(stat -c %s "$libvirtd_log" 2>/dev/null || echo 0)
 
 step "libvirtd"
 # A libvirtd that cannot probe QEMU fails the end-to-end tests, not the unit tests and fuzzing.
@@ -60,19 +69,20 @@ run_logged unit ctest --test-dir "$build_dir" --output-on-failure --no-tests=err
 step "fuzzing"
 # libFuzzer on the config loader, the domain XML reader and the plan-file reader, FUZZ_SECONDS
 # (default 60) each, in a clang build of its own (build-fuzz/).
-bash ci/fuzz.sh || status=1
-step "schemas"; bash ci/check-schemas.sh || status=1
+run_logged fuzz bash ci/fuzz.sh || status=1
+step "schemas"
+run_logged schemas bash ci/check-schemas.sh || status=1
 
 step "end-to-end tests"
 # Serial: they share one libvirtd and boot guests under TCG.
 run_logged e2e ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -L e2e || status=1
-bash "$root/ci/sweep-e2e.sh" || status=1
+run_logged sweep-e2e bash "$root/ci/sweep-e2e.sh" || status=1
 
 step "fault injection"
 # Serial as well: kills of apply, a libvirtd restart, full and read-only file systems.
 run_logged faults ctest --test-dir "$build_dir" --output-on-failure --no-tests=error -L faults ||
   status=1
-bash "$root/ci/sweep-e2e.sh" || status=1
+run_logged sweep-faults bash "$root/ci/sweep-e2e.sh" || status=1
 
 step "sanitizers"
 # Unit, end-to-end and fault tests again, everything built with ASan + UBSan (build-asan/).

@@ -91,8 +91,8 @@ void run_qemu_img_create(const std::string& target, const std::string& shown, st
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
-  // An unnamed file cannot be deleted by name, which qemu-img tries after a failure: that is
-  // not the user's concern.
+  // After a failure qemu-img deletes its target by name, which an unnamed file does not have (and
+  // a hidden one is deleted by virtform anyway): its complaint about that is not the user's.
   const std::string cleanup = "qemu-img: Error when deleting file " + target + ": ";
   if (auto at = errors.find(cleanup); inherited_fd >= 0 && at != std::string::npos)
     errors.erase(at, errors.find('\n', at) - at + 1);
@@ -139,7 +139,9 @@ std::string hidden_prefix(const std::string& name) {
 }
 
 // Removes what an apply killed while it made the image `name` in `directory` left: its hidden
-// files, which nothing else has a use for (the lock keeps applies apart).
+// files. Only an apply making the very same image at this moment (from another host sharing the
+// directory: the lock keeps this host's applies apart) could still be writing one, and of two
+// such applies one must fail anyway.
 void remove_stale_hidden(const std::string& directory, const std::string& name) {
   DIR* dir = ::opendir(directory.c_str());
   if (!dir) return;
@@ -149,7 +151,8 @@ void remove_stale_hidden(const std::string& directory, const std::string& name) 
     if (entry_name.size() != prefix.size() + kHiddenSuffixDigits || !entry_name.starts_with(prefix))
       continue;
     const std::string_view digits = entry_name.substr(prefix.size());
-    if (std::all_of(digits.begin(), digits.end(), [](char c) { return std::isxdigit(c) != 0; }))
+    if (std::all_of(digits.begin(), digits.end(),
+                    [](char c) { return std::isxdigit(static_cast<unsigned char>(c)) != 0; }))
       ::unlink((directory + std::string(entry_name)).c_str());
   }
   ::closedir(dir);
@@ -176,33 +179,45 @@ int open_hidden_beside(const std::string& real, const std::string& path, std::st
   fail("cannot create " + path, EEXIST);
 }
 
+// Whether a rename(2) failure says the call is not supported, rather than that it failed.
+bool unsupported(int error) {
+  return error == EINVAL || error == ENOSYS || error == EOPNOTSUPP || error == EPERM;
+}
+
 // Gives the finished image at `temporary` its name, never replacing a file someone made there
-// meanwhile: link(2), or rename(2) with RENAME_NOREPLACE where the file system has no links.
+// meanwhile: link(2), else rename(2) with RENAME_NOREPLACE, else (a FUSE server with neither)
+// a plain rename once the name is seen to be free, which only a file made in between could lose.
 void give_name(const std::string& temporary, const std::string& real, const std::string& path) {
   if (::link(temporary.c_str(), real.c_str()) == 0) {
     ::unlink(temporary.c_str());
     return;
   }
   if (errno == EEXIST) throw already_exists(path);
-  if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS)
-    fail("cannot create " + path, errno);
+  if (!unsupported(errno)) fail("cannot create " + path, errno);
   if (::renameat2(AT_FDCWD, temporary.c_str(), AT_FDCWD, real.c_str(), RENAME_NOREPLACE) == 0)
     return;
   if (errno == EEXIST) throw already_exists(path);
-  fail("cannot create " + path, errno);
+  if (!unsupported(errno)) fail("cannot create " + path, errno);
+  struct stat info;
+  if (::lstat(real.c_str(), &info) == 0) throw already_exists(path);
+  if (::rename(temporary.c_str(), real.c_str()) != 0) fail("cannot create " + path, errno);
 }
 
-// For file systems without unnamed files (FUSE, some network file systems): the image is made
+// For file systems without unnamed files (FUSE, NFS): the image is made
 // under a hidden name in its directory and named once whole, so a kill or a full disk leaves at
 // most that hidden file, never a partial image under the name the plan looks for.
 void create_beside(const std::string& path, const std::string& real, const std::string& format,
                    std::uint64_t bytes) {
   std::string temporary;
   const int fd = open_hidden_beside(real, path, temporary);
-  ClosedOnExit closer{fd};
   try {
-    write_image(fd, temporary, real, format, bytes);
-    if (::fsync(fd) != 0) fail("cannot write " + path, errno);
+    {
+      ClosedOnExit closer{fd};
+      write_image(fd, temporary, real, format, bytes);
+      if (::fsync(fd) != 0) fail("cannot write " + path, errno);
+    }
+    // Closed before it is named: FUSE and NFS keep a file that is open when its name goes away
+    // under a hidden name of their own (.fuse_hidden*, .nfs*) until it is closed.
     give_name(temporary, real, path);
   } catch (...) {
     ::unlink(temporary.c_str());

@@ -39,6 +39,8 @@ TmpfsMount::~TmpfsMount() {
 }
 
 BindfsMount::BindfsMount(const fs::path& source, const fs::path& where) : where_(where) {
+  if (!fs::exists("/dev/fuse"))
+    throw std::runtime_error("cannot mount bindfs: no /dev/fuse (is the fuse module loaded?)");
   fs::create_directories(source);
   fs::create_directories(where_);
   ProcessResult mounted = run_process({"bindfs", source.string(), where_.string()});

@@ -376,6 +376,7 @@ int kill_while_making_images(Session& session, const std::filesystem::path& dire
   constexpr int kImages = 6;
   constexpr int kAttempts = 4;
   int caught = 0;
+  std::set<std::string> whole_after_kill;  // over all attempts: a hidden file outlives its own
   for (int attempt = 0; attempt < kAttempts; ++attempt) {
     std::map<std::string, CreatedImage> images;
     std::string toml = "[vm.many]\nname = " + quoted(session.domain("many")) +
@@ -403,7 +404,6 @@ int kill_while_making_images(Session& session, const std::filesystem::path& dire
     if (!seen || killed.exit_code != 128 + SIGKILL) continue;
     ++caught;
 
-    std::set<std::string> whole_after_kill;
     for (const auto& [path, image] : images) {
       if (!std::filesystem::exists(path)) continue;
       INFO("left behind by the kill");
@@ -433,10 +433,12 @@ TEST_CASE("an apply killed with qemu-img while it creates images leaves no parti
           "[faults]") {
   VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
   Session session;
-  REQUIRE(supports_unnamed_files(session.dir()));
+  // Where the temp directory has no unnamed files either (overlayfs before Linux 6.6), this is
+  // the hidden-name path again; said, so that the figure is read right.
+  const bool unnamed = supports_unnamed_files(session.dir());
   const int caught = kill_while_making_images(session, session.dir());
-  std::cout << "image kill test: caught qemu-img at work in " << caught << " of 4 applies"
-            << std::endl;
+  std::cout << "image kill test (" << (unnamed ? "O_TMPFILE" : "no O_TMPFILE here")
+            << "): caught qemu-img at work in " << caught << " of 4 applies" << std::endl;
   CHECK(caught > 0);
 }
 

@@ -2,10 +2,12 @@
 // many network file systems are. The image is made under a hidden name and named once whole.
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 
@@ -40,11 +42,16 @@ std::vector<std::string> names_in(const std::filesystem::path& directory) {
 
 TEST_CASE("without unnamed files, images are made whole under a hidden name and then named",
           "[faults]") {
-  VIRTFORM_E2E_REQUIRE_ENVIRONMENT(false);
+  // Mounting needs root; libvirt is not involved.
+  if (::geteuid() != 0) {
+    if (std::getenv("CI") != nullptr) FAIL("cannot run: mounting bindfs needs root");
+    WARN("skipped: mounting bindfs needs root");
+    return;
+  }
   TempDir temp;
   BindfsMount fuse(temp.path() / "source", temp.path() / "fuse");
   REQUIRE_FALSE(supports_unnamed_files(fuse.path()));
-  const std::filesystem::path dir = fuse.path();
+  const std::filesystem::path& dir = fuse.path();
   RootedHostFiles files;
 
   // What an apply killed while it made a.raw left, and two files that only look like it.

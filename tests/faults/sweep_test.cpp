@@ -2,10 +2,13 @@
 // killed (its domains, a tmpfs mount, a loop device) is removed, and what a test process that is
 // still running has is not.
 
+#include <signal.h>
 #include <sys/mount.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <iostream>
+#include <map>
 #include <sstream>
 
 #include "tests/faults/fault_helpers.h"
@@ -20,11 +23,13 @@ std::string minimal_domain_xml(const std::string& name) {
 
 // A test process that dies by SIGKILL after it defined a domain named after its PID (from a
 // definition whose name is NAME), and mounted a tmpfs and attached a loop device in a temp
-// directory named after it too: what a crashed test leaves. Prints the domain and the directory.
+// directory named after it too: what a crashed test leaves. Prints the domain and the directory
+// first, so that the test can clean up whatever step of it fails.
 constexpr const char* kDyingTestScript = R"(set -eu
 uri=$1 xml=$2
 name="vfe2e-$$-swept"
 dir="/var/tmp/virtform-e2e-$$-dying"
+echo "$name $dir"
 mkdir "$dir"
 echo "${xml//NAME/$name}" >"$dir/swept.xml"
 virsh -q -c "$uri" define "$dir/swept.xml" >/dev/null
@@ -32,7 +37,6 @@ mkdir -p "$dir/mnt"
 mount -t tmpfs -o size=1m tmpfs "$dir/mnt"
 truncate -s 1M "$dir/loop.img"
 losetup --find "$dir/loop.img"
-echo "$name $dir"
 kill -KILL $$
 )";
 
@@ -54,7 +58,11 @@ class Leftovers {
  public:
   explicit Leftovers(Libvirt& libvirt) : libvirt_(libvirt) {}
   ~Leftovers() {
-    if (!domain.empty()) libvirt_.remove(domain);
+    try {
+      if (!domain.empty()) libvirt_.remove(domain);
+    } catch (const std::exception& error) {
+      std::cerr << "sweep test: cannot remove " << domain << ": " << error.what() << '\n';
+    }
     if (dir.empty()) return;
     umount2((dir / "mnt").c_str(), MNT_DETACH);
     std::istringstream devices(loop_devices_of((dir / "loop.img").string()));
@@ -93,6 +101,7 @@ TEST_CASE("the CI sweep removes what a killed test left behind, and spares a run
   printed >> leftovers.domain >> dir;
   leftovers.dir = dir;
   REQUIRE(leftovers.domain.starts_with("vfe2e-"));
+  REQUIRE(died.exit_code == 128 + SIGKILL);
   REQUIRE(dir.starts_with("/var/tmp/virtform-e2e-"));
   REQUIRE(session.libvirt().exists(leftovers.domain));
   const std::string mount_point = dir + "/mnt";
@@ -101,7 +110,8 @@ TEST_CASE("the CI sweep removes what a killed test left behind, and spares a run
   REQUIRE_FALSE(loop_devices_of(backing_file).empty());
 
   const std::string sweep = std::string(VIRTFORM_SOURCE_DIR) + "/ci/sweep-e2e.sh";
-  ProcessResult swept = run_process({"bash", sweep});
+  const std::map<std::string, std::string> environment{{"VIRTFORM_E2E_URI", uri()}};
+  ProcessResult swept = run_process({"bash", sweep}, environment);
   INFO(swept.describe());
   CHECK(swept.exit_code == 0);
   CHECK(swept.out.find("domain " + leftovers.domain) != std::string::npos);
@@ -116,7 +126,7 @@ TEST_CASE("the CI sweep removes what a killed test left behind, and spares a run
   CHECK(loop_devices_of(live_loop.backing_file().string()).find(live_loop.device()) !=
         std::string::npos);
 
-  ProcessResult again = run_process({"bash", sweep});
+  ProcessResult again = run_process({"bash", sweep}, environment);
   INFO(again.describe());
   CHECK(again.exit_code == 0);
   CHECK(again.out.find("nothing left behind") != std::string::npos);
