@@ -2,6 +2,7 @@
 // The Hypervisor interface carried out with libvirt: domains are defined from rendered XML,
 // redefined from merged XML, and read back through domain_xml.
 
+#include <mutex>
 #include <string>
 
 #include "engine/system/hypervisor.h"
@@ -47,7 +48,9 @@ class LibvirtHypervisor : public Hypervisor {
   void attach_xml(const std::string& name, const std::string& device_xml);
   void detach_xml(const std::string& name, const std::string& device_xml, const std::string& what);
 
-  Connection connection_;  // read-write, shared by every call; libvirt synchronises it
+  Connection connection_;      // read-write, shared by every call; libvirt synchronises it
+  std::mutex first_define_;    // held through the first validating define (see define_xml)
+  bool defined_once_ = false;  // guarded by first_define_
 };
 
 }  // namespace virtform
