@@ -2,6 +2,7 @@
 
 #include <future>
 #include <memory>
+#include <mutex>
 #include <set>
 
 #include "providers/capture/libvirt_recorder.h"
@@ -116,6 +117,17 @@ LiveNetwork read_network(virNetworkPtr network) {
   return live;
 }
 
+// The first validating define of this process runs alone (define_xml), the rest in parallel.
+// libxml2 before 2.12 (Debian 12 has 2.9.14) builds its schema type tables at a process's first
+// schema parse without a lock, so two first validating defines at once (in libvirtd, or in
+// virtform itself with the test driver) could race there, and one failed with "Unable to parse
+// RNG ...: Error type 'unsignedLong' is not exported": the first apply after a libvirtd start,
+// now and then; 1.5-2.5 % of fresh test-driver applies of several new VMs
+// (tests/faults/first_define_race_test.cpp). virtform's own defines no longer race each other;
+// another client defining at the same moment on a just-started libvirtd still can.
+std::mutex first_define;
+bool defined_once = false;  // guarded by first_define: set once a define has succeeded
+
 }  // namespace
 
 LibvirtHypervisor::LibvirtHypervisor(const std::string& uri) : connection_(uri) {}
@@ -150,19 +162,14 @@ Live LibvirtHypervisor::read_live() {
   return live;
 }
 
-// The first validating define runs alone, the rest in parallel. libxml2 before 2.12 (Debian 12
-// has 2.9.14) builds its schema type tables at the first schema parse without a lock, so the
-// first two validating defines of a process (libvirtd, or virtform itself with the test driver)
-// can race there, and one fails with "Unable to parse RNG ...: Error type 'unsignedLong' is not
-// exported". The first apply after a libvirtd start failed so now and then; with the test driver
-// 1.5-2.5 % of fresh applies of several new VMs did (tests/faults/first_define_race_test.cpp).
 void LibvirtHypervisor::define_xml(const std::string& xml, const std::string& name) {
-  std::unique_lock first(first_define_);
-  if (defined_once_) first.unlock();
+  std::unique_lock first(first_define);
+  if (defined_once) first.unlock();
   DomainHandle domain(
       virDomainDefineXMLFlags(connection_.get(), xml.c_str(), VIR_DOMAIN_DEFINE_VALIDATE));
   if (first.owns_lock()) {
-    defined_once_ = true;
+    // A define that failed may have failed before any schema was parsed: the next runs alone too.
+    defined_once = domain != nullptr;
     first.unlock();
   }
   if (!domain) throw_libvirt_error("cannot define domain '" + name + "'");

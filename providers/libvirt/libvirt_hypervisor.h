@@ -2,7 +2,6 @@
 // The Hypervisor interface carried out with libvirt: domains are defined from rendered XML,
 // redefined from merged XML, and read back through domain_xml.
 
-#include <mutex>
 #include <string>
 
 #include "engine/system/hypervisor.h"
