@@ -13,11 +13,12 @@ set -euo pipefail
 uri=${VIRTFORM_E2E_URI:-qemu:///system}
 swept=0
 
-# Whether a test temp path (/var/tmp/virtform-e2e-<PID>-...) belongs to a test that is gone.
-left_by_dead_test() {
-  [[ $1 =~ ^/var/tmp/virtform-e2e-([0-9]+)- ]] || return 1
+# made_by_dead_test TEXT PREFIX: whether TEXT is PREFIX<PID>-... and test process <PID> is gone.
+made_by_dead_test() {
+  [[ $1 =~ ^$2([0-9]+)- ]] || return 1
   ! kill -0 "${BASH_REMATCH[1]}" 2>/dev/null
 }
+temp_prefix=/var/tmp/virtform-e2e-
 
 say() {
   echo "sweep-e2e: $*"
@@ -30,10 +31,8 @@ bash "$(dirname "${BASH_SOURCE[0]}")/start-libvirt.sh" >/dev/null ||
   echo "sweep-e2e: no libvirtd answers; domains are not swept" >&2
 
 while read -r name; do
-  [[ $name =~ ^vfe2e-([0-9]+)- ]] || continue
-  pid=${BASH_REMATCH[1]}
-  if kill -0 "$pid" 2>/dev/null; then continue; fi
-  say "domain $name (test process $pid is gone)"
+  made_by_dead_test "$name" vfe2e- || continue
+  say "domain $name (its test process is gone)"
   virsh -q -c "$uri" destroy "$name" >/dev/null 2>&1 || true
   virsh -q -c "$uri" undefine "$name" --keep-nvram --snapshots-metadata --managed-save \
     >/dev/null 2>&1 || true
@@ -41,13 +40,13 @@ done < <(virsh -q -c "$uri" list --all --name 2>/dev/null)
 
 # Innermost first, so a mount inside another comes off before it.
 while read -r target; do
-  left_by_dead_test "$target" || continue
+  made_by_dead_test "$target" "$temp_prefix" || continue
   say "mount $target"
   umount -l "$target" || true
-done < <(awk '{ print $5 }' /proc/self/mountinfo | grep -E '^/var/tmp/virtform-e2e-' | sort -r)
+done < <(awk '{ print $5 }' /proc/self/mountinfo | grep -F "$temp_prefix" | sort -r)
 
 while read -r device backing; do
-  left_by_dead_test "$backing" || continue
+  made_by_dead_test "$backing" "$temp_prefix" || continue
   say "loop device $device ($backing)"
   losetup -d "$device" || true
 done < <(losetup -l -n -O NAME,BACK-FILE 2>/dev/null)

@@ -159,7 +159,8 @@ void remove_stale_hidden(const std::string& directory, const std::string& name) 
 }
 
 // Opens a new, empty file under a hidden name beside `real`, returned in `temporary`. Mode 0644
-// less the umask, as for every image.
+// less the umask, as for every image: not mkstemp, whose 0600 would have to be widened by reading
+// the umask, which (umask(2) sets it to read it) races the files other steps create meanwhile.
 int open_hidden_beside(const std::string& real, const std::string& path, std::string& temporary) {
   const std::size_t slash = real.rfind('/');
   const std::string directory = real.substr(0, slash + 1);
@@ -179,7 +180,8 @@ int open_hidden_beside(const std::string& real, const std::string& path, std::st
   fail("cannot create " + path, EEXIST);
 }
 
-// Whether a rename(2) failure says the call is not supported, rather than that it failed.
+// Whether link(2) or rename(2) failed because the file system does not support the call, rather
+// than for a reason that any other way to name the file would meet too.
 bool unsupported(int error) {
   return error == EINVAL || error == ENOSYS || error == EOPNOTSUPP || error == EPERM;
 }

@@ -47,9 +47,7 @@ class LibvirtHypervisor : public Hypervisor {
   void attach_xml(const std::string& name, const std::string& device_xml);
   void detach_xml(const std::string& name, const std::string& device_xml, const std::string& what);
 
-  Connection connection_;      // read-write, shared by every call; libvirt synchronises it
-  std::mutex first_define_;    // held through the first validating define (see define_xml)
-  bool defined_once_ = false;  // guarded by first_define_
+  Connection connection_;  // read-write, shared by every call; libvirt synchronises it
 };
 
 }  // namespace virtform

@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -52,6 +53,13 @@ BindfsMount::BindfsMount(const fs::path& source, const fs::path& where) : where_
 BindfsMount::~BindfsMount() {
   // The bindfs process ends once its file system is unmounted.
   umount2(where_.c_str(), MNT_DETACH);
+}
+
+nlohmann::json image_info(const std::string& path) {
+  ProcessResult info = run_process({"qemu-img", "info", "--output=json", "-U", path});
+  INFO(path << "\n" << info.describe());
+  REQUIRE(info.exit_code == 0);
+  return nlohmann::json::parse(info.out);
 }
 
 bool supports_unnamed_files(const fs::path& directory) {

@@ -57,6 +57,10 @@ class BindfsMount {
   std::filesystem::path where_;
 };
 
+// `qemu-img info` of an image, parsed; requires that qemu-img can read it. -U: a running guest
+// may hold the image's lock.
+nlohmann::json image_info(const std::string& path);
+
 // Whether `directory` takes unnamed files (open with O_TMPFILE).
 bool supports_unnamed_files(const std::filesystem::path& directory);
 

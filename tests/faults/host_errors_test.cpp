@@ -97,9 +97,7 @@ TEST_CASE("a full disk fails image creation and plan --out by name and leaves no
   // With room again, apply finishes the work.
   std::filesystem::remove(disk.path() / "filler");
   require_converged(session, config);
-  ProcessResult info = run_process({"qemu-img", "info", "--output=json", image});
-  REQUIRE(info.exit_code == 0);
-  CHECK(nlohmann::json::parse(info.out).value("format", "") == "qcow2");
+  CHECK(image_info(image).value("format", "") == "qcow2");
 }
 
 TEST_CASE("an unwritable NVRAM directory fails the start by name, and the plan shows the start",
@@ -226,9 +224,7 @@ TEST_CASE("libvirt refusing one definition mid-plan: named, the rest done, the n
   CHECK_FALSE(libvirt.exists(session.domain("refused")));
 
   // Its image was made, whole; only the definition is left, and the plan says so.
-  ProcessResult info = run_process({"qemu-img", "info", "--output=json", image});
-  REQUIRE(info.exit_code == 0);
-  CHECK(nlohmann::json::parse(info.out).value("virtual-size", 0ULL) == 16 * kMiB);
+  CHECK(image_info(image).value("virtual-size", 0ULL) == 16 * kMiB);
   const nlohmann::json plan = session.plan_json(config);
   CHECK(image_change(plan, image).is_null());
   std::vector<nlohmann::json> left = changes_inside(plan, session.prefix());

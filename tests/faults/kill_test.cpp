@@ -29,6 +29,14 @@ struct CreatedImage {
   std::uint64_t bytes = 0;
 };
 
+// Whether qemu-img reads `path` as an image of this format and size: an empty file passes for a
+// raw image of 0 bytes, so format and size tell a half-made image apart.
+void check_image(const std::string& path, const CreatedImage& image) {
+  const nlohmann::json info = image_info(path);
+  CHECK(info.value("format", "") == image.format);
+  CHECK(info.value("virtual-size", 0ULL) == image.bytes);
+}
+
 // Files that exist before the first apply: their bytes must never change.
 struct FleetFiles {
   std::string data_a;   // random contents, on alpha
@@ -149,16 +157,6 @@ class DiskLedger {
   std::size_t size() const { return sums_.size(); }
 
  private:
-  static void check_image(const std::string& path, const CreatedImage& image) {
-    // -U: a running guest holds the image's lock.
-    ProcessResult info = run_process({"qemu-img", "info", "--output=json", "-U", path});
-    INFO(info.describe());
-    REQUIRE(info.exit_code == 0);
-    const nlohmann::json parsed = nlohmann::json::parse(info.out);
-    CHECK(parsed.value("format", "") == image.format);
-    CHECK(parsed.value("virtual-size", 0ULL) == image.bytes);
-  }
-
   std::map<std::string, std::string> sums_;
 };
 
@@ -357,16 +355,6 @@ std::set<std::string> hidden_files(const std::filesystem::path& directory) {
   return names;
 }
 
-// Whether qemu-img reads `path` as an image of this format and size: an empty file passes for a
-// raw image of 0 bytes, so format and size tell a half-made image apart.
-void check_whole(const std::string& path, const CreatedImage& image) {
-  ProcessResult info = run_process({"qemu-img", "info", "--output=json", "-U", path});
-  INFO(path << "\n" << info.describe());
-  REQUIRE(info.exit_code == 0);
-  CHECK(nlohmann::json::parse(info.out).value("format", "") == image.format);
-  CHECK(nlohmann::json::parse(info.out).value("virtual-size", 0ULL) == image.bytes);
-}
-
 // Applies that make six qcow2 images in `directory`, each killed with its process group the
 // moment a qemu-img is seen at work: every image is then whole or absent, and the next apply
 // makes the rest, leaving no hidden file but next to an image the kill found whole (a kill
@@ -407,7 +395,7 @@ int kill_while_making_images(Session& session, const std::filesystem::path& dire
     for (const auto& [path, image] : images) {
       if (!std::filesystem::exists(path)) continue;
       INFO("left behind by the kill");
-      check_whole(path, image);
+      check_image(path, image);
       whole_after_kill.insert(std::filesystem::path(path).filename().string());
     }
     CHECK(unexpected_files(directory, {"attempt", "config", "."}).empty());
@@ -417,7 +405,7 @@ int kill_while_making_images(Session& session, const std::filesystem::path& dire
     INFO(applied.describe());
     REQUIRE(applied.exit_code == 0);
     CHECK(detailed_plan(session, config).exit_code == 0);
-    for (const auto& [path, image] : images) check_whole(path, image);
+    for (const auto& [path, image] : images) check_image(path, image);
     for (const std::string& hidden : hidden_files(directory)) {
       INFO("hidden file left after the next apply: " << hidden);
       const std::string image = hidden.substr(1, hidden.rfind(".virtform-") - 1);

@@ -19,13 +19,6 @@ namespace {
 
 constexpr std::uint64_t kMiB = 1024ULL * 1024;
 
-nlohmann::json image_info(const std::filesystem::path& path) {
-  ProcessResult info = run_process({"qemu-img", "info", "--output=json", path.string()});
-  INFO(info.describe());
-  REQUIRE(info.exit_code == 0);
-  return nlohmann::json::parse(info.out);
-}
-
 void write_text(const std::filesystem::path& path, const std::string& text) {
   std::ofstream(path, std::ios::binary) << text;
 }
@@ -48,6 +41,7 @@ TEST_CASE("without unnamed files, images are made whole under a hidden name and 
     WARN("skipped: mounting bindfs needs root");
     return;
   }
+  // Under /var/tmp/virtform-e2e-<PID>-*, so that ci/sweep-e2e.sh unmounts it should this die.
   TempDir temp;
   BindfsMount fuse(temp.path() / "source", temp.path() / "fuse");
   REQUIRE_FALSE(supports_unnamed_files(fuse.path()));
@@ -63,8 +57,8 @@ TEST_CASE("without unnamed files, images are made whole under a hidden name and 
   files.create_image((dir / "c.qcow2").string(), "qcow2", 64 * kMiB);
 
   CHECK(std::filesystem::file_size(dir / "a.raw") == 8 * kMiB);
-  CHECK(image_info(dir / "c.qcow2").value("format", "") == "qcow2");
-  CHECK(image_info(dir / "c.qcow2").value("virtual-size", 0ULL) == 64 * kMiB);
+  CHECK(image_info((dir / "c.qcow2").string()).value("format", "") == "qcow2");
+  CHECK(image_info((dir / "c.qcow2").string()).value("virtual-size", 0ULL) == 64 * kMiB);
   struct stat info {};
   REQUIRE(::stat((dir / "c.qcow2").c_str(), &info) == 0);
   const mode_t mask = ::umask(0);
