@@ -256,6 +256,33 @@ void drop_spice_audio(pugi::xml_node devices) {
   }
 }
 
+std::string graphics_listen(pugi::xml_node graphics) {
+  return graphics.attribute("listen").as_string(
+      graphics.child("listen").attribute("address").as_string());
+}
+
+// Only the address is owned: a password, keymap or port set by another tool stays.
+void set_graphics_listen(pugi::xml_node graphics, const std::string& address) {
+  if (address.empty()) {
+    graphics.remove_attribute("listen");
+    xml::remove_children(graphics, "listen");
+    return;
+  }
+  xml::set_attribute(graphics, "listen", address);
+  pugi::xml_node listen = graphics.child("listen");
+  if (!listen) listen = graphics.prepend_child("listen");
+  for (pugi::xml_attribute attribute = listen.first_attribute(); attribute;) {
+    pugi::xml_attribute next = attribute.next_attribute();
+    listen.remove_attribute(attribute);
+    attribute = next;
+  }
+  listen.append_attribute("type") = "address";
+  listen.append_attribute("address") = address.c_str();
+}
+
+// What a console keeps across a change of protocol: VNC and SPICE both take these.
+const char* const kKeptGraphicsAttributes[] = {"passwd", "passwdValidTo", "connected", "keymap"};
+
 void merge_graphics(pugi::xml_node devices, const std::optional<Graphics>& desired) {
   if (!desired) return;
   if (desired->type != GraphicsType::spice) drop_spice_audio(devices);
@@ -265,18 +292,21 @@ void merge_graphics(pugi::xml_node devices, const std::optional<Graphics>& desir
     return;
   }
   if (live && to_string(desired->type) == live.attribute("type").as_string()) {
-    std::string listen =
-        live.attribute("listen").as_string(live.child("listen").attribute("address").as_string());
-    if (listen == desired->listen) return;
+    if (graphics_listen(live) != desired->listen) set_graphics_listen(live, desired->listen);
+    return;
   }
   pugi::xml_document fresh;
   device_xml::append_graphics(fresh, *desired);
-  if (live) {
-    devices.insert_copy_before(fresh.first_child(), live);
-    devices.remove_child(live);
-  } else {
-    devices.append_copy(fresh.first_child());
+  pugi::xml_node graphics = fresh.first_child();
+  if (!live) {
+    devices.append_copy(graphics);
+    return;
   }
+  for (const char* name : kKeptGraphicsAttributes)
+    if (pugi::xml_attribute kept = live.attribute(name))
+      xml::set_attribute(graphics, name, kept.as_string());
+  devices.insert_copy_before(graphics, live);
+  devices.remove_child(live);
 }
 
 void merge_serial(pugi::xml_node devices, const std::optional<Serial>& desired) {
