@@ -2,7 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <set>
+
+#include "engine/model/text.h"
 #include "engine/plan/diff.h"
+#include "engine/plan/fingerprint.h"
 
 namespace virtform {
 
@@ -12,11 +19,29 @@ constexpr std::chrono::milliseconds kPollInterval{250};
 constexpr std::chrono::seconds kProgressInterval{5};
 // A guest removed from the config has no shutdown_timeout of its own any more.
 constexpr std::chrono::seconds kDefaultShutdownTimeout{120};
+// How long a hot-plug or unplug may take to show in the running guest's live definition: a guest
+// acknowledges an unplug request in its own time.
+constexpr std::chrono::seconds kLiveChangeWait{10};
 
 bool changes_field(const Change& change, const std::string& name) {
   for (const FieldChange& field : change.fields)
     if (field.field == name) return true;
   return false;
+}
+
+// How a domain moved between two readings, in words; "" when it did not.
+std::string what_changed(const LiveDomain* then, const LiveDomain* now) {
+  if (!then && !now) return "";
+  if (!then) return "a domain of that name was defined";
+  if (!now) return "it was undefined";
+  if (domain_fingerprint(*then) == domain_fingerprint(*now)) return "";
+  std::vector<std::string> moved;
+  if (then->xml != now->xml) moved.emplace_back("its definition was edited");
+  if (then->running != now->running)
+    moved.emplace_back(now->running ? "it was started" : "it was shut down");
+  if (then->vm.autostart.value_or(false) != now->vm.autostart.value_or(false))
+    moved.emplace_back("its autostart was changed");
+  return join(moved, ", ");
 }
 
 }  // namespace
@@ -33,11 +58,29 @@ void StepRunner::run(const Step& step) {
     case StepKind::create_image:
       context_.files.create_image(change.name, change.image_format, change.image_bytes);
       return;
+    case StepKind::bind_driver:
+      pci_drivers().bind(step.target, "vfio-pci");
+      return;
+    case StepKind::restore_driver:
+      pci_drivers().restore(step.target);
+      return;
+    default:
+      break;
+  }
+  const std::optional<LiveDomain> current = unchanged_since_plan(step.target);
+  run_on_domain(step, change, current);
+  remember(step.target);
+}
+
+void StepRunner::run_on_domain(const Step& step, const Change& change,
+                               const std::optional<LiveDomain>& current) {
+  switch (step.kind) {
     case StepKind::define:
       define(change);
       return;
     case StepKind::update:
-      update(change);
+      if (!current) throw SystemError("domain '" + step.target + "' disappeared since the plan");
+      update(step, change, *current);
       return;
     case StepKind::start:
       context_.hypervisor.start(step.target);
@@ -52,13 +95,35 @@ void StepRunner::run(const Step& step) {
     case StepKind::undefine:
       context_.hypervisor.undefine(step.target);
       return;
-    case StepKind::bind_driver:
-      pci_drivers().bind(step.target, "vfio-pci");
-      return;
-    case StepKind::restore_driver:
-      pci_drivers().restore(step.target);
-      return;
+    default:
+      throw SystemError("step " + step.id + " does not act on a domain");
   }
+}
+
+const LiveDomain* StepRunner::expected_state(const std::string& name) {
+  std::lock_guard lock(expected_mutex_);
+  auto [entry, added] = expected_.try_emplace(name);
+  if (added) {
+    const LiveDomain* planned = context_.live.find_domain(name);
+    if (planned) entry->second = *planned;
+  }
+  return entry->second ? &*entry->second : nullptr;
+}
+
+std::optional<LiveDomain> StepRunner::unchanged_since_plan(const std::string& name) {
+  std::optional<LiveDomain> now = context_.hypervisor.read_domain(name);
+  const LiveDomain* then = expected_state(name);
+  const std::string moved = what_changed(then, now ? &*now : nullptr);
+  if (!moved.empty())
+    throw SystemError("domain '" + name + "' changed since the plan (" + moved +
+                      "); run `virtform plan` again");
+  return now;
+}
+
+void StepRunner::remember(const std::string& name) {
+  std::optional<LiveDomain> now = context_.hypervisor.read_domain(name);
+  std::lock_guard lock(expected_mutex_);
+  expected_[name] = std::move(now);
 }
 
 PciDrivers& StepRunner::pci_drivers() {
@@ -73,47 +138,137 @@ void StepRunner::define(const Change& change) {
   if (vm.autostart) context_.hypervisor.set_autostart(vm.name, *vm.autostart);
 }
 
-void StepRunner::update(const Change& change) {
+// The definition is merged into the one just read and checked, so the window in which another
+// tool's edit could be lost is that of one define call. A guest that restarts next boots the new
+// definition anyway; one that keeps running is given what it can take now.
+void StepRunner::update(const Step& step, const Change& change, const LiveDomain& live) {
   const Vm& desired = *change.desired;
-  const LiveDomain* live = context_.live.find_domain(change.live_name);
-  if (!live) throw SystemError("domain '" + change.live_name + "' disappeared since the plan");
-  if (live->running) hot_plug(desired, *live);
-  context_.hypervisor.redefine(desired, *live);
+  context_.hypervisor.redefine(desired, live);
   if (changes_field(change, "autostart"))
-    context_.hypervisor.set_autostart(live->vm.name, desired.autostart.value_or(false));
+    context_.hypervisor.set_autostart(live.vm.name, desired.autostart.value_or(false));
+  if (!live.running || context_.plan.find_step(step.address + "/restart")) return;
+  const std::vector<std::string> missed = hot_plug(desired, live);
+  if (!missed.empty())
+    throw SystemError("the definition of '" + live.vm.name +
+                      "' is updated, but the running guest did not take " + join(missed, "; ") +
+                      "; that takes effect at its next boot");
 }
 
+namespace {
+
+// A change made to a running guest, and how its live definition shows it was taken.
+struct LiveChange {
+  std::string what;
+  std::function<void()> make;
+  std::function<bool(const Vm& booted)> taken;
+};
+
+bool has_disk(const Vm& vm, const std::string& source) {
+  return std::any_of(vm.disks.begin(), vm.disks.end(),
+                     [&](const Disk& disk) { return disk.source == source; });
+}
+
+// libvirt writes MACs in lower case; a config may not.
+bool same_mac(const std::string& a, const std::string& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+bool has_mac(const Vm& vm, const std::string& mac) {
+  return std::any_of(vm.nics.begin(), vm.nics.end(),
+                     [&](const Nic& nic) { return nic.mac && same_mac(*nic.mac, mac); });
+}
+
+// The MAC libvirt gave an added NIC in the new persistent definition: the guest then keeps one
+// address across the hot-plug and its next boot.
+std::optional<std::string> persistent_mac(const Nic& added, const Vm& before, const Vm& after,
+                                          std::set<std::string>& taken) {
+  if (added.mac) return added.mac;
+  for (const Nic& nic : after.nics) {
+    if (!nic.mac || has_mac(before, *nic.mac) || taken.count(*nic.mac)) continue;
+    if (nic.kind == added.kind && nic.source == added.source && nic.model == added.model) {
+      taken.insert(*nic.mac);
+      return nic.mac;
+    }
+  }
+  return std::nullopt;
+}
+
+// The changes the running guest's live definition does not show, once they had time to land.
+std::vector<const LiveChange*> not_taken(Hypervisor& hypervisor, Clock& clock,
+                                         const std::string& name,
+                                         const std::vector<const LiveChange*>& made) {
+  std::vector<const LiveChange*> pending = made;
+  const auto deadline = clock.now() + kLiveChangeWait;
+  while (!pending.empty()) {
+    const std::optional<LiveDomain> now = hypervisor.read_domain(name);
+    if (!now || !now->booted) break;
+    std::erase_if(pending, [&](const LiveChange* change) { return change->taken(*now->booted); });
+    if (pending.empty() || clock.now() >= deadline) break;
+    clock.sleep_for(kPollInterval);
+  }
+  return pending;
+}
+
+}  // namespace
+
 // What a running guest can take now: devices on hot-pluggable buses and a smaller balloon.
-// Everything else waits for the persistent definition to be booted.
-// A refusal (no free slot, a guest that does not answer the unplug request) is not fatal: the
-// persistent definition still gets the change, and the guest sees it at its next boot.
-void StepRunner::hot_plug(const Vm& desired, const LiveDomain& live) {
+// Everything else waits for the persistent definition to be booted. Each plug and unplug is
+// checked in the guest's live definition: libvirt returns from an unplug before a guest that
+// never acknowledges it has let go. Returns what the guest did not take, with the reason.
+std::vector<std::string> StepRunner::hot_plug(const Vm& desired, const LiveDomain& live) {
   const std::string& name = live.vm.name;
   Hypervisor& hypervisor = context_.hypervisor;
   const DeviceDelta delta = device_delta(desired, live.vm);
-  auto attempt = [&](const std::string& what, auto&& operation) {
-    try {
-      operation();
-    } catch (const SystemError& error) {
-      spdlog::warn(
-          "{}: {} could not be done to the running guest ({}); it takes effect at the "
-          "next boot",
-          name, what, error.what());
-    }
-  };
+  const std::optional<LiveDomain> redefined = hypervisor.read_domain(name);
+  std::set<std::string> macs_used;
+  std::vector<LiveChange> changes;
   for (const Disk& disk : delta.disks_removed)
     if (hot_pluggable(disk.bus))
-      attempt("unplugging disk " + disk.source, [&] { hypervisor.detach_live(name, disk); });
+      changes.push_back(
+          {"the unplug of disk " + disk.source, [&, disk] { hypervisor.detach_live(name, disk); },
+           [source = disk.source](const Vm& booted) { return !has_disk(booted, source); }});
   for (const Nic& nic : delta.nics_removed)
-    attempt("unplugging a NIC on " + nic.source, [&] { hypervisor.detach_live(name, nic); });
+    changes.push_back({"the unplug of the NIC on " + nic.source,
+                       [&, nic] { hypervisor.detach_live(name, nic); },
+                       [mac = nic.mac.value_or("")](const Vm& booted) {
+                         return mac.empty() || !has_mac(booted, mac);
+                       }});
   for (const Disk& disk : delta.disks_added)
     if (hot_pluggable(disk.bus))
-      attempt("plugging disk " + disk.source, [&] { hypervisor.attach_live(name, disk); });
-  for (const Nic& nic : delta.nics_added)
-    attempt("plugging a NIC on " + nic.source, [&] { hypervisor.attach_live(name, nic); });
-  if (desired.memory_kib < live.vm.memory_kib)
-    attempt("shrinking the memory balloon",
-            [&] { hypervisor.set_memory_live(name, desired.memory_kib); });
+      changes.push_back(
+          {"disk " + disk.source, [&, disk] { hypervisor.attach_live(name, disk); },
+           [source = disk.source](const Vm& booted) { return has_disk(booted, source); }});
+  for (Nic nic : delta.nics_added) {
+    if (redefined) nic.mac = persistent_mac(nic, live.vm, redefined->vm, macs_used);
+    changes.push_back({"a NIC on " + nic.source, [&, nic] { hypervisor.attach_live(name, nic); },
+                       [mac = nic.mac.value_or("")](const Vm& booted) {
+                         return mac.empty() || has_mac(booted, mac);
+                       }});
+  }
+  std::vector<std::string> missed;
+  std::vector<const LiveChange*> made;
+  for (const LiveChange& change : changes) {
+    try {
+      change.make();
+      made.push_back(&change);
+    } catch (const SystemError& error) {
+      missed.push_back(change.what + " (" + error.what() + ")");
+    }
+  }
+  for (const LiveChange* change : not_taken(hypervisor, context_.clock, name, made))
+    missed.push_back(change->what + " (the guest did not take it within " +
+                     std::to_string(kLiveChangeWait.count()) + "s)");
+  if (desired.memory_kib < live.vm.memory_kib) {
+    try {
+      hypervisor.set_memory_live(name, desired.memory_kib);
+    } catch (const SystemError& error) {
+      missed.push_back("the smaller memory balloon (" + std::string(error.what()) + ")");
+    }
+  }
+  return missed;
 }
 
 void StepRunner::stop(const Step& step, const Change& change) {
@@ -124,6 +279,15 @@ void StepRunner::stop(const Step& step, const Change& change) {
   } else {
     shutdown_gracefully(step, step.target, kDefaultShutdownTimeout, false);
   }
+}
+
+// What is true of a guest that did not shut down in time: a restart's update step has already
+// saved the new definition.
+std::string StepRunner::still_running(const Step& step) const {
+  if (step.kind == StepKind::restart && context_.plan.find_step(step.address + "/update"))
+    return "it is still running its old definition (the new one is saved and takes effect at its "
+           "next boot)";
+  return "it is still running";
 }
 
 void StepRunner::shutdown_gracefully(const Step& step, const std::string& name,
@@ -138,8 +302,9 @@ void StepRunner::shutdown_gracefully(const Step& step, const std::string& name,
     if (now >= deadline) {
       if (!force_stop) {
         throw SystemError("guest '" + name + "' did not shut down within " +
-                          std::to_string(timeout.count()) +
-                          "s of the ACPI power button; it is still running and unchanged. "
+                          std::to_string(timeout.count()) + "s of the ACPI power button; " +
+                          still_running(step) +
+                          ", and may still act on the button press later. "
                           "Shut it down from inside, raise shutdown_timeout, or set "
                           "force_stop = true");
       }

@@ -2,6 +2,10 @@
 // Carries out one step of a plan through the system interfaces. Driven by the plan's changes and
 // the live state read just before apply; never by the configuration.
 
+#include <map>
+#include <mutex>
+#include <optional>
+
 #include "engine/apply/executor.h"
 #include "engine/model/vm.h"
 #include "engine/plan/plan.h"
@@ -33,13 +37,28 @@ class StepRunner {
   const Change& change_of(const Step& step) const;
   PciDrivers& pci_drivers();
   void define(const Change& change);
-  void update(const Change& change);
-  void hot_plug(const Vm& desired, const LiveDomain& live);
+  void update(const Step& step, const Change& change, const LiveDomain& live);
+  std::vector<std::string> hot_plug(const Vm& desired, const LiveDomain& live);
   void stop(const Step& step, const Change& change);
+  std::string still_running(const Step& step) const;
   void shutdown_gracefully(const Step& step, const std::string& name, std::chrono::seconds timeout,
                            bool force_stop);
 
+  // Optimistic concurrency: a step that writes a domain first checks that the domain is still
+  // as the plan saw it (or as this apply's own earlier steps left it), so an edit made by another
+  // tool meanwhile is refused, never overwritten. Returns the domain as it is now.
+  std::optional<LiveDomain> unchanged_since_plan(const std::string& name);
+  // Records how a step left the domain, as the baseline of its next step.
+  void remember(const std::string& name);
+  // The domain as the next step on it expects it; nullptr when it expects none.
+  const LiveDomain* expected_state(const std::string& name);
+  void run_on_domain(const Step& step, const Change& change,
+                     const std::optional<LiveDomain>& current);
+
   StepContext context_;
+  std::mutex expected_mutex_;
+  // Per domain: as the plan saw it, then as each step of this apply left it.
+  std::map<std::string, std::optional<LiveDomain>> expected_;
 };
 
 }  // namespace virtform

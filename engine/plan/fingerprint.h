@@ -17,6 +17,10 @@ using Fingerprint = std::map<std::string, std::string>;
 
 Fingerprint fingerprint(const Desired& desired, const Live& live);
 
+// The digest a fingerprint holds for one domain: its persistent definition, power state and
+// autostart. Apply compares it before each step that writes the domain.
+std::string domain_fingerprint(const LiveDomain& domain);
+
 // Digest of the declared model (not of the TOML text: comments and layout do not matter).
 std::string config_digest(const Desired& desired);
 

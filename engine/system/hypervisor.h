@@ -3,6 +3,7 @@
 // Implemented by providers/libvirt; the engine never includes libvirt itself.
 // Every operation throws SystemError with a message fit for the user when it fails.
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -22,6 +23,8 @@ class Hypervisor {
   virtual std::string uri() const = 0;
   // All domains (managed or not), networks and bridges.
   virtual Live read_live() = 0;
+  // One domain as read_live reads it, now; nothing when there is no domain of that name.
+  virtual std::optional<LiveDomain> read_domain(const std::string& name) = 0;
 
   // Defines a new persistent domain for the VM, carrying virtform's managed marker.
   virtual void define(const Vm& vm) = 0;

@@ -162,6 +162,22 @@ Live LibvirtHypervisor::read_live() {
   return live;
 }
 
+std::optional<LiveDomain> LibvirtHypervisor::read_domain(const std::string& name) {
+  DomainHandle domain(virDomainLookupByName(connection_.get(), name.c_str()));
+  if (!domain) {
+    if (last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return std::nullopt;
+    throw_libvirt_error("cannot look up domain '" + name + "'");
+  }
+  const int active = virDomainIsActive(domain.get());
+  if (active < 0) throw_libvirt_error("cannot read the state of domain '" + name + "'");
+  int autostart = 0;
+  if (virDomainGetAutostart(domain.get(), &autostart) < 0)
+    throw_libvirt_error("cannot read the autostart of domain '" + name + "'");
+  const auto fetched = fetch_domain(domain.get(), name, active == 1, autostart == 1);
+  if (!fetched) return std::nullopt;
+  return parse_fetched(*fetched);
+}
+
 void LibvirtHypervisor::define_xml(const std::string& xml, const std::string& name) {
   std::unique_lock first(first_define);
   if (defined_once) first.unlock();

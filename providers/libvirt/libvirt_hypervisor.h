@@ -18,6 +18,7 @@ class LibvirtHypervisor : public Hypervisor {
   // Three listings of domains (all, active, autostarted), then each one's XML, parsed on a second
   // thread while the next are fetched; networks.
   Live read_live() override;
+  std::optional<LiveDomain> read_domain(const std::string& name) override;
 
   void define(const Vm& vm) override;
   void redefine(const Vm& desired, const LiveDomain& live) override;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -45,11 +46,11 @@ std::vector<char*> pointers_to(std::vector<std::string>& strings) {
 }
 
 // Runs in the child between fork and exec: only async-signal-safe calls from here on.
-[[noreturn]] void exec_child(int out_write, int err_write, char** argv, char** envp,
+[[noreturn]] void exec_child(int in_fd, int out_write, int err_write, char** argv, char** envp,
                              bool own_group) {
   if (own_group) setpgid(0, 0);
-  int null_fd = open("/dev/null", O_RDONLY);
-  if (null_fd >= 0) dup2(null_fd, STDIN_FILENO);
+  if (in_fd < 0) in_fd = open("/dev/null", O_RDONLY);
+  if (in_fd >= 0) dup2(in_fd, STDIN_FILENO);
   dup2(out_write, STDOUT_FILENO);
   dup2(err_write, STDERR_FILENO);
   execvpe(argv[0], argv, envp);
@@ -80,7 +81,7 @@ std::string ProcessResult::describe() const {
 }
 
 Process::Process(std::vector<std::string> argv, const std::map<std::string, std::string>& extra_env,
-                 bool own_process_group)
+                 bool own_process_group, Stdin stdin_from)
     : argv_(std::move(argv)),
       own_group_(own_process_group),
       started_(std::chrono::steady_clock::now()) {
@@ -93,6 +94,20 @@ Process::Process(std::vector<std::string> argv, const std::map<std::string, std:
     close(out_pipe[1]);
     throw std::runtime_error("process: pipe failed");
   }
+  int terminal_side = -1;
+  if (stdin_from == Stdin::terminal &&
+      openpty(&terminal_fd_, &terminal_side, nullptr, nullptr, nullptr) != 0) {
+    close(out_pipe[0]);
+    close(out_pipe[1]);
+    close(err_pipe[0]);
+    close(err_pipe[1]);
+    throw std::runtime_error("process: openpty failed");
+  }
+  // dup2 gives the child its stdin without these flags; no other child inherits either side.
+  if (terminal_fd_ >= 0) {
+    fcntl(terminal_fd_, F_SETFD, FD_CLOEXEC);
+    fcntl(terminal_side, F_SETFD, FD_CLOEXEC);
+  }
   // Everything the child needs is built before fork, so the child only calls exec.
   std::vector<std::string> args = argv_;
   std::vector<std::string> env = merged_environment(extra_env);
@@ -101,8 +116,10 @@ Process::Process(std::vector<std::string> argv, const std::map<std::string, std:
 
   pid_ = fork();
   if (pid_ == 0) {
-    exec_child(out_pipe[1], err_pipe[1], arg_pointers.data(), env_pointers.data(), own_group_);
+    exec_child(terminal_side, out_pipe[1], err_pipe[1], arg_pointers.data(), env_pointers.data(),
+               own_group_);
   }
+  if (terminal_side >= 0) close(terminal_side);
   // Also here, so the group exists before the constructor returns, whoever runs first.
   if (pid_ > 0 && own_group_) setpgid(pid_, pid_);
   close(out_pipe[1]);
@@ -112,6 +129,7 @@ Process::Process(std::vector<std::string> argv, const std::map<std::string, std:
   if (pid_ < 0) {
     close(out_fd_);
     close(err_fd_);
+    if (terminal_fd_ >= 0) close(terminal_fd_);
     throw std::runtime_error("process: fork failed: " + std::string(std::strerror(errno)));
   }
 }
@@ -123,6 +141,13 @@ Process::~Process() {
   }
   if (out_fd_ >= 0) close(out_fd_);
   if (err_fd_ >= 0) close(err_fd_);
+  if (terminal_fd_ >= 0) close(terminal_fd_);
+}
+
+void Process::write_input(const std::string& text) {
+  if (terminal_fd_ < 0) throw std::runtime_error("process: the child has no terminal to type on");
+  if (write(terminal_fd_, text.data(), text.size()) != static_cast<ssize_t>(text.size()))
+    throw std::runtime_error("process: cannot type on the child's terminal");
 }
 
 void Process::kill(int signal) {

@@ -26,7 +26,11 @@ struct ProcessResult {
   std::string describe() const;
 };
 
-// A child process started at construction; its stdin is /dev/null.
+// Where a child's stdin comes from: /dev/null, or a pseudo-terminal the test types into
+// (write_input), for programs that ask only when they have a terminal.
+enum class Stdin { null, terminal };
+
+// A child process started at construction.
 class Process {
  public:
   // Starts argv[0] (looked up in PATH) with `extra_env` added to this process's environment.
@@ -35,7 +39,7 @@ class Process {
   // would. Throws std::runtime_error when the program cannot be started.
   explicit Process(std::vector<std::string> argv,
                    const std::map<std::string, std::string>& extra_env = {},
-                   bool own_process_group = false);
+                   bool own_process_group = false, Stdin stdin_from = Stdin::null);
   // Kills the child (by its PID; its whole group if it has its own) if it is still running, and
   // reaps it.
   ~Process();
@@ -50,6 +54,8 @@ class Process {
   // Reads the child's stdout until it holds `needle` (true), the child closes it, or `timeout`
   // passes (false). What is read is part of wait()'s result all the same.
   bool wait_for_output(const std::string& needle, std::chrono::milliseconds timeout);
+  // Types `text` on the child's terminal (Stdin::terminal only).
+  void write_input(const std::string& text);
   // Sends `signal` to the child.
   void kill(int signal);
   // Sends `signal` to the child's process group (only with `own_process_group`).
@@ -61,6 +67,7 @@ class Process {
   bool own_group_ = false;                         // the child leads process group pid_
   int out_fd_ = -1;                                // read end of the child's stdout
   int err_fd_ = -1;                                // read end of the child's stderr
+  int terminal_fd_ = -1;                           // master side of the child's stdin terminal
   std::string out_read_;                           // stdout read by wait_for_output
   bool out_closed_ = false;                        // wait_for_output saw stdout's end
   std::chrono::steady_clock::time_point started_;  // for the deadline

@@ -1,0 +1,179 @@
+// Optimistic concurrency in apply: a step that writes a domain refuses when another tool changed
+// the domain after the plan was made, and leaves that tool's edit in place. libvirt's test
+// driver, shared by every connection of this process, plays both virtform and the other tool.
+
+#include "engine/apply/step_runner.h"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+#include "engine/config/config.h"
+#include "engine/plan/planner.h"
+#include "providers/host/rooted_files.h"
+#include "providers/libvirt/connection.h"
+#include "providers/libvirt/libvirt_hypervisor.h"
+#include "support/temp_dir.h"
+
+namespace virtform {
+namespace {
+
+using testing::TempDir;
+
+constexpr const char* kUri = "test:///default";
+
+struct Planned {
+  Plan plan;
+  Live live;  // what the plan was made from
+};
+
+Planned plan_for(LibvirtHypervisor& hypervisor, const HostFiles& files, const std::string& config) {
+  Diagnostics diagnostics;
+  Desired desired = load_config({config}, diagnostics);
+  check_host_files(desired, files, diagnostics);
+  REQUIRE_FALSE(has_errors(diagnostics));
+  Live live = observe(hypervisor, files, HostDevices{}, desired);
+  Plan plan = make_plan(desired, live, DiffOptions{}, hypervisor.uri(), diagnostics);
+  return {std::move(plan), std::move(live)};
+}
+
+ApplyResult apply(LibvirtHypervisor& hypervisor, HostFiles& files, const Planned& planned) {
+  SystemClock clock;
+  StepRunner runner(StepContext{planned.plan, planned.live, hypervisor, files, clock, nullptr});
+  return execute(
+      planned.plan.steps, [&](const Step& step) { runner.run(step); }, 2, nullptr);
+}
+
+const StepResult* result_of(const ApplyResult& result, const std::string& id) {
+  for (const StepResult& step : result.steps)
+    if (step.id == id) return &step;
+  return nullptr;
+}
+
+// Another tool's connection, making the edits `virsh desc --config`, `virsh start` or
+// `virsh define` would.
+class OtherTool {
+ public:
+  void describe(const std::string& name, const std::string& text) {
+    DomainHandle domain = connection_.domain(name);
+    REQUIRE(virDomainSetMetadata(domain.get(), VIR_DOMAIN_METADATA_DESCRIPTION, text.c_str(),
+                                 nullptr, nullptr, VIR_DOMAIN_AFFECT_CONFIG) == 0);
+  }
+  void start(const std::string& name) {
+    REQUIRE(virDomainCreate(connection_.domain(name).get()) == 0);
+  }
+  std::string inactive_xml(const std::string& name) {
+    char* xml = virDomainGetXMLDesc(connection_.domain(name).get(), VIR_DOMAIN_XML_INACTIVE);
+    std::string text = xml ? xml : "";
+    free(xml);
+    return text;
+  }
+  void define(const std::string& xml) {
+    DomainHandle domain(virDomainDefineXML(connection_.get(), xml.c_str()));
+    REQUIRE(domain);
+  }
+  void remove(const std::string& name) {
+    DomainHandle domain(virDomainLookupByName(connection_.get(), name.c_str()));
+    if (!domain) return;
+    if (virDomainIsActive(domain.get()) == 1) virDomainDestroy(domain.get());
+    virDomainUndefine(domain.get());
+  }
+
+ private:
+  Connection connection_{kUri};
+};
+
+std::string guest_toml(const TempDir& dir, const std::string& name, const std::string& memory,
+                       const std::string& state) {
+  return "project = \"" + name + "\"\n[vm.guest]\nname = \"" + name +
+         "\"\ntype = \"qemu\"\nmemory = \"" + memory + "\"\nstate = \"" + state +
+         "\"\nrestart = \"allowed\"\n[[vm.guest.disk]]\nfile = \"" + (dir / "data.qcow2") +
+         "\"\nsize = \"64MiB\"\n";
+}
+
+TEST_CASE("an edit made by another tool after the plan is refused, never overwritten",
+          "[apply][libvirt]") {
+  TempDir dir;
+  LibvirtHypervisor hypervisor(kUri);
+  RootedHostFiles files("/");
+  OtherTool other;
+  const std::string name = "vfunit-" + std::to_string(getpid()) + "-concurrent";
+  const std::string config = dir.write_file("vm.toml", guest_toml(dir, name, "128MiB", "running"));
+  REQUIRE(apply(hypervisor, files, plan_for(hypervisor, files, config)).ok());
+
+  SECTION("a definition edited while apply waited: the update fails, its restart is skipped") {
+    dir.write_file("vm.toml", guest_toml(dir, name, "256MiB", "running"));
+    const Planned grown = plan_for(hypervisor, files, config);
+    REQUIRE(grown.plan.find_step("vm.guest/update"));
+    REQUIRE(grown.plan.find_step("vm.guest/restart"));
+
+    other.describe(name, "edited by hand");
+    const ApplyResult result = apply(hypervisor, files, grown);
+    CHECK_FALSE(result.ok());
+    const StepResult* update = result_of(result, "vm.guest/update");
+    REQUIRE(update);
+    CHECK(update->status == StepStatus::failed);
+    CHECK(update->message == "domain '" + name +
+                                 "' changed since the plan (its definition was edited); run "
+                                 "`virtform plan` again");
+    const StepResult* restart = result_of(result, "vm.guest/restart");
+    REQUIRE(restart);
+    CHECK(restart->status == StepStatus::skipped);
+
+    const std::string xml = other.inactive_xml(name);
+    CHECK(xml.find("<description>edited by hand</description>") != std::string::npos);
+    CHECK(xml.find("<memory unit='KiB'>131072</memory>") != std::string::npos);
+
+    // Planned again, the edit is the baseline, and it survives the update.
+    REQUIRE(apply(hypervisor, files, plan_for(hypervisor, files, config)).ok());
+    const std::string updated = other.inactive_xml(name);
+    CHECK(updated.find("<description>edited by hand</description>") != std::string::npos);
+    CHECK(updated.find("<memory unit='KiB'>262144</memory>") != std::string::npos);
+  }
+
+  SECTION("a guest started by another tool is not changed as if it were stopped") {
+    hypervisor.destroy(name);
+    dir.write_file("vm.toml", guest_toml(dir, name, "256MiB", "stopped"));
+    const Planned grown = plan_for(hypervisor, files, config);
+    REQUIRE(grown.plan.find_step("vm.guest/update"));
+    other.start(name);
+    const ApplyResult result = apply(hypervisor, files, grown);
+    const StepResult* update = result_of(result, "vm.guest/update");
+    REQUIRE(update);
+    CHECK(update->status == StepStatus::failed);
+    CHECK(update->message.find("(it was started)") != std::string::npos);
+    CHECK(hypervisor.is_running(name));
+  }
+
+  SECTION("a domain defined under the name after the plan is not redefined") {
+    const std::string newcomer = name + "-new";
+    std::string toml = guest_toml(dir, name, "128MiB", "running");
+    toml += "[vm.second]\nname = \"" + newcomer + "\"\ntype = \"qemu\"\nmemory = \"64MiB\"\n";
+    dir.write_file("vm.toml", toml);
+    const Planned planned = plan_for(hypervisor, files, config);
+    REQUIRE(planned.plan.find_step("vm.second/define"));
+    other.define("<domain type='test'><name>" + newcomer +
+                 "</name><memory>32768</memory><os><type>hvm</type></os></domain>");
+    const ApplyResult result = apply(hypervisor, files, planned);
+    const StepResult* define = result_of(result, "vm.second/define");
+    REQUIRE(define);
+    CHECK(define->status == StepStatus::failed);
+    CHECK(define->message.find("(a domain of that name was defined)") != std::string::npos);
+    const std::string xml = other.inactive_xml(newcomer);
+    CHECK(xml.find("virtform.dev") == std::string::npos);
+    CHECK(xml.find("<memory unit='KiB'>32768</memory>") != std::string::npos);
+    other.remove(newcomer);
+  }
+
+  SECTION("the steps of one apply do not take each other's changes for outside edits") {
+    dir.write_file("vm.toml", guest_toml(dir, name, "256MiB", "running"));
+    const Planned grown = plan_for(hypervisor, files, config);
+    const ApplyResult result = apply(hypervisor, files, grown);
+    CHECK(result.ok());
+    CHECK(result.count(StepStatus::done) == 2);  // update, then restart of the updated guest
+  }
+  other.remove(name);
+}
+
+}  // namespace
+}  // namespace virtform
