@@ -9,6 +9,8 @@
 #include "cli/commands.h"
 #include "engine/apply/executor.h"
 #include "engine/apply/step_runner.h"
+#include "engine/checks/passthrough.h"
+#include "engine/config/config.h"
 #include "engine/model/text.h"
 #include "engine/plan/fingerprint.h"
 #include "engine/plan/planner.h"
@@ -170,6 +172,17 @@ int apply_saved_plan(CommonOptions options, const ApplyOptions& apply_options) {
   if (!moved.empty())
     throw SystemError(apply_options.plan_file + ": the host changed since this plan was made: " +
                       join(moved, "; ") + ". Run `virtform plan` again");
+  // The checks plan ran are run again on the host as it is now: what was safe to hand to a guest
+  // then (an unmounted disk, a viable IOMMU group) need not be now.
+  Diagnostics checks;
+  check_host_files(declared, *session.files, checks);
+  check_passthrough(declared, live, live.devices, checks);
+  if (has_errors(checks)) {
+    std::cerr << render_diagnostics(checks, session.style());
+    throw SystemError(apply_options.plan_file +
+                      ": the host no longer passes the checks this plan passed; nothing was "
+                      "applied. Run `virtform plan` again");
+  }
   return carry_out(session, plan, live, hypervisor, apply_options);
 }
 

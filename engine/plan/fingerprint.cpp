@@ -3,6 +3,7 @@
 #include <set>
 
 #include "engine/model/digest.h"
+#include "engine/model/text.h"
 #include "engine/plan/model_json.h"
 
 namespace virtform {
@@ -23,13 +24,61 @@ void add_domains(const Desired& desired, const Live& live, Fingerprint& print) {
   const std::set<std::string> names = named_domains(desired, live);
   for (const LiveDomain& domain : live.domains) {
     if (names.count(domain.vm.name) == 0) continue;
-    print.emplace("domain " + domain.vm.name,
-                  sha256_hex(domain.xml + (domain.running ? "|running" : "|stopped") +
-                             (domain.vm.autostart.value_or(false) ? "|autostart" : "")));
+    print.emplace("domain " + domain.vm.name, domain_fingerprint(domain));
   }
 }
 
+// What the safety checks read about a whole disk: whether the host itself still uses it.
+std::string block_state(const HostDevices& devices, const std::string& path) {
+  const BlockDevice* block = devices.resolve_block(path);
+  if (!block) return "absent";
+  std::string state = block->name;
+  if (!block->mountpoints.empty()) state += ", mounted at " + join(block->mountpoints, " ");
+  if (!block->holders.empty()) state += ", held by " + join(block->holders, " ");
+  if (block->swap) state += ", swap";
+  return state;
+}
+
+// What the passthrough checks read about a function: its driver and its IOMMU group's members
+// with theirs.
+std::string pci_state(const HostDevices& devices, const std::string& address) {
+  const PciFunction* function = devices.find_pci(address);
+  if (!function) return "absent";
+  std::string state = "driver=" + function->driver;
+  if (!function->iommu_group) return state;
+  state += ", group " + std::to_string(*function->iommu_group) + ":";
+  auto group = devices.iommu_groups.find(*function->iommu_group);
+  if (group == devices.iommu_groups.end()) return state;
+  for (const std::string& member : group->second) {
+    const PciFunction* other = devices.find_pci(member);
+    state += " " + member + "=" + (other ? other->driver : "?");
+  }
+  return state;
+}
+
+// Which domains use each disk source, image and PCI address: what the claim checks read.
+using Claims = std::map<std::string, std::vector<std::string>>;
+
+Claims claims_of(const Live& live) {
+  Claims claims;
+  for (const LiveDomain& domain : live.domains) {
+    for (const Disk& disk : domain.vm.disks) claims[disk.source].push_back(domain.vm.name);
+    for (const PciDevice& device : domain.vm.pci) claims[device.address].push_back(domain.vm.name);
+  }
+  return claims;
+}
+
+// The domains other than the VM's own that already use `source`.
+std::string claimants(const Claims& claims, const Vm& vm, const std::string& source) {
+  std::vector<std::string> others;
+  if (auto found = claims.find(source); found != claims.end())
+    for (const std::string& name : found->second)
+      if (name != vm.name) others.push_back(name);
+  return others.empty() ? "none" : join(others, " ");
+}
+
 void add_named_resources(const Desired& desired, const Live& live, Fingerprint& print) {
+  const Claims claims = claims_of(live);
   for (const Vm& vm : desired.vms) {
     for (const Nic& nic : vm.nics) {
       if (nic.kind == NicSource::network) {
@@ -39,12 +88,16 @@ void add_named_resources(const Desired& desired, const Live& live, Fingerprint& 
                                                            : "inactive";
       }
     }
-    for (const Disk& disk : vm.disks)
+    for (const Disk& disk : vm.disks) {
       if (disk.kind == DiskSource::file)
         print["file " + disk.source] = live.file_exists(disk.source) ? "present" : "absent";
+      else
+        print["disk " + disk.source] = block_state(live.devices, disk.source);
+      print["claims on " + disk.source] = claimants(claims, vm, disk.source);
+    }
     for (const PciDevice& device : vm.pci) {
-      const PciFunction* function = live.devices.find_pci(device.address);
-      print["pci " + device.address] = function ? "driver=" + function->driver : "absent";
+      print["pci " + device.address] = pci_state(live.devices, device.address);
+      print["claims on " + device.address] = claimants(claims, vm, device.address);
     }
   }
 }
@@ -59,6 +112,11 @@ std::string describe_change(const std::string& resource, const std::string& then
 }
 
 }  // namespace
+
+std::string domain_fingerprint(const LiveDomain& domain) {
+  return sha256_hex(domain.xml + (domain.running ? "|running" : "|stopped") +
+                    (domain.vm.autostart.value_or(false) ? "|autostart" : ""));
+}
 
 Fingerprint fingerprint(const Desired& desired, const Live& live) {
   Fingerprint print;

@@ -72,5 +72,26 @@ TEST_CASE("a mounted whole disk is refused, and an unused one is attached and st
   CHECK(sha256_of(unused.device()) == before);
 }
 
+TEST_CASE("a disk mounted after plan --out is not handed to the guest by apply --plan", "[e2e]") {
+  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  Session session;
+  const std::string name = session.domain("nas");
+  const LoopDevice& disk = session.add_loop_device(64 * kMiB);
+  const std::string config = session.write_config(whole_disk_toml(session, disk.device()));
+  const std::string plan_file = (session.dir() / "plan.json").string();
+  REQUIRE(session.foreign_changes(session.plan_json(config)).empty());
+  ProcessResult planned = session.virtform({"plan", config, "-c", uri(), "--out", plan_file});
+  INFO(planned.describe());
+  REQUIRE(planned.exit_code == 0);
+
+  MountedFileSystem mounted(disk.device(), session.dir() / "mnt");
+  ProcessResult refused = session.virtform({"apply", "--plan", plan_file, "--auto-approve"});
+  INFO(refused.describe());
+  CHECK(refused.exit_code == 1);
+  CHECK(refused.err.find("the host changed since this plan was made") != std::string::npos);
+  CHECK(refused.err.find("mounted at " + (session.dir() / "mnt").string()) != std::string::npos);
+  CHECK_FALSE(session.libvirt().exists(name));
+}
+
 }  // namespace
 }  // namespace virtform::e2e
