@@ -48,9 +48,20 @@ void render_disks(pugi::xml_node devices, const std::vector<Disk>& disks) {
   domain_parts::add_disk_controllers(devices, disks);
 }
 
-// q35 has no hot-pluggable slot of its own: libvirt gives each device a root port and no more.
-// A few spare ones let disks and NICs be hot-plugged into the running guest later.
-constexpr int kSpareRootPorts = 4;
+// q35 has no hot-pluggable slot of its own: libvirt gives each device a root port and no more,
+// and puts the guest's own devices on the ports a definition lists first. So the ports are
+// counted as one per device that takes one, plus a few spare ones, which let disks and NICs be
+// hot-plugged into the running guest later.
+constexpr std::size_t kSpareRootPorts = 4;
+
+// Devices that take a PCIe root port of their own on q35: virtio disks, NICs, host devices, the
+// virtio-scsi and USB controllers, the balloon. Counted generously: a spare port costs nothing.
+std::size_t devices_on_root_ports(const Vm& vm) {
+  std::size_t count = vm.nics.size() + vm.pci.size() + 3;  // USB, SCSI controllers, balloon
+  for (const Disk& disk : vm.disks)
+    if (disk.bus == DiskBus::virtio) ++count;
+  return count;
+}
 
 bool is_q35(const std::string& machine) {
   return machine == "q35" || machine.rfind("pc-q35-", 0) == 0;
@@ -65,7 +76,8 @@ void render_devices(pugi::xml_node domain, const Vm& vm) {
     root.append_attribute("type") = "pci";
     root.append_attribute("index") = "0";
     root.append_attribute("model") = "pcie-root";
-    for (int port = 0; port < kSpareRootPorts; ++port) {
+    const std::size_t ports = devices_on_root_ports(vm) + kSpareRootPorts;
+    for (std::size_t port = 0; port < ports; ++port) {
       pugi::xml_node controller = devices.append_child("controller");
       controller.append_attribute("type") = "pci";
       controller.append_attribute("model") = "pcie-root-port";

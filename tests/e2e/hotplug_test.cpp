@@ -46,5 +46,32 @@ TEST_CASE("a disk added to a running guest is hot-plugged without a restart", "[
   CHECK(again.exit_code == 0);
 }
 
+TEST_CASE("a guest whose own virtio disks fill the first ports still takes a hot-plugged one",
+          "[e2e]") {
+  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  Session session;
+  Libvirt& libvirt = session.libvirt();
+  const std::string name = session.domain("full");
+  std::string base = kernel_guest_toml("full", name, guest_images().initrd_ignore, "128MiB", 1,
+                                       "restart = \"never\"\n");
+  for (int i = 0; i < 5; ++i)
+    base += "\n[[vm.full.disk]]\nfile = " +
+            quoted((session.dir() / ("own" + std::to_string(i) + ".qcow2")).string()) +
+            "\nsize = \"16MiB\"\nbus = \"virtio\"\n";
+  std::string config = session.write_config(base);
+  ProcessResult created = session.apply(config);
+  INFO(created.describe());
+  REQUIRE(created.exit_code == 0);
+  REQUIRE(libvirt.is_running(name));
+
+  const std::string image = (session.dir() / "hot.qcow2").string();
+  config = session.write_config(base + "\n[[vm.full.disk]]\nfile = " + quoted(image) +
+                                "\nsize = \"16MiB\"\nbus = \"virtio\"\n");
+  ProcessResult plugged = session.apply(config);
+  INFO(plugged.describe());
+  REQUIRE(plugged.exit_code == 0);
+  CHECK(libvirt.xml(name).find(image) != std::string::npos);  // in the running guest
+}
+
 }  // namespace
 }  // namespace virtform::e2e

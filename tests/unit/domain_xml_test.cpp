@@ -197,8 +197,14 @@ TEST_CASE("q35 guests get spare root ports so devices can be hot-plugged later",
     document.load_string(xml.c_str());
     return document.select_nodes("/domain/devices/controller[@model='pcie-root-port']").size();
   };
+  // DSM: a NIC, the SCSI and USB controllers, the balloon take four (USB and SCSI disks do
+  // not take a port of their own); four are spare. Each virtio disk and NIC takes one more.
   Vm vm = dsm_model();
-  CHECK(count_ports(render_domain_xml(vm)) == 4);
+  CHECK(count_ports(render_domain_xml(vm)) >= 4 + 4);
+  const std::size_t before = count_ports(render_domain_xml(vm));
+  vm.disks.push_back(file_disk("/var/lib/libvirt/images/more.qcow2", DiskBus::virtio, "qcow2"));
+  vm.nics.push_back(vm.nics.front());
+  CHECK(count_ports(render_domain_xml(vm)) == before + 2);
   vm.machine = "pc";
   CHECK(count_ports(render_domain_xml(vm)) == 0);
 }
