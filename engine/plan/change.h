@@ -42,6 +42,9 @@ struct Change {
   std::string reason;                        // why, in words; display only
   bool running = false;                      // a guest that is running now
   std::vector<std::string> depends_on;       // addresses of resources this one needs
+  // vm: differences between the persistent definition and what the running guest booted that
+  // this plan does not act on (restarts are not allowed): shown, never applied.
+  std::vector<FieldChange> pending_boot;
 
   std::optional<Vm> desired;  // vm: the definition apply makes (create, update, replace)
   std::string live_name;      // vm: the domain apply changes or removes (may differ on replace)

@@ -533,7 +533,11 @@ class Differ {
     change.live_name = live.vm.name;
     change.running = live.running;
     change.fields = VmComparison(vm, live.vm, rule).fields();
-    if (may_restart) add_pending_boot_fields(vm, live, change.fields);
+    if (may_restart) {
+      add_pending_boot_fields(vm, live, change.fields, Disruption::restart);
+    } else {
+      add_pending_boot_fields(vm, live, change.pending_boot, Disruption::next_boot);
+    }
     add_ownership_fields(vm, live, change.fields);
     add_power_fields(vm, live, change.fields);
     change.disruption = worst(change.fields);
@@ -543,18 +547,20 @@ class Differ {
   }
 
   // Changes already in the persistent definition that the running guest has not booted yet (an
-  // earlier apply chose "next boot", or its restart timed out). With restarts allowed they still
-  // need one. Only fields libvirt reports the same way in both definitions are compared: a
-  // host-model CPU, for one, is expanded in the running definition.
+  // earlier apply chose "next boot", a hot-plug the guest did not take, or a restart that timed
+  // out). With restarts allowed they still need one; without, they are shown as pending. Only
+  // fields libvirt reports the same way in both definitions are compared: a host-model CPU, for
+  // one, is expanded in the running definition.
   static void add_pending_boot_fields(const Vm& vm, const LiveDomain& live,
-                                      std::vector<FieldChange>& fields) {
+                                      std::vector<FieldChange>& fields, Disruption disruption) {
     if (!live.running || !live.booted) return;
     const Vm& booted = *live.booted;
+    const std::string note =
+        disruption == Disruption::restart ? " (pending restart)" : " (pending next boot)";
     auto pending = [&](const std::string& field, std::string before, std::string after) {
       for (const FieldChange& existing : fields)
         if (existing.field == field) return;
-      fields.push_back(
-          {field, std::move(before), std::move(after) + " (pending restart)", Disruption::restart});
+      fields.push_back({field, std::move(before), std::move(after) + note, disruption});
     };
     // A smaller memory is reached through the balloon; only a larger one needs a boot.
     if (vm.memory_kib > booted.memory_kib)
@@ -566,6 +572,28 @@ class Differ {
       pending("firmware", describe(booted.firmware), describe(vm.firmware));
     if (vm.kernel && vm.kernel != booted.kernel)
       pending("kernel", describe(booted.kernel), describe(vm.kernel));
+    // Devices are compared between the two definitions libvirt keeps, not with the config:
+    // what the persistent one has and the guest does not is exactly what did not reach it.
+    auto has_disk = [](const Vm& in, const std::string& source) {
+      return std::any_of(in.disks.begin(), in.disks.end(),
+                         [&](const Disk& disk) { return disk.source == source; });
+    };
+    for (const Disk& disk : live.vm.disks)
+      if (!has_disk(booted, disk.source))
+        pending("disk[" + disk.source + "]", "not in the running guest", "attached");
+    for (const Disk& disk : booted.disks)
+      if (!has_disk(live.vm, disk.source))
+        pending("disk[" + disk.source + "]", "still in the running guest", "detached");
+    auto has_nic = [](const Vm& in, const std::optional<std::string>& mac) {
+      return !mac || std::any_of(in.nics.begin(), in.nics.end(),
+                                 [&](const Nic& nic) { return nic.mac == mac; });
+    };
+    for (const Nic& nic : live.vm.nics)
+      if (!has_nic(booted, nic.mac))
+        pending(nic_label(nic), "not in the running guest", "attached");
+    for (const Nic& nic : booted.nics)
+      if (!has_nic(live.vm, nic.mac))
+        pending(nic_label(nic), "still in the running guest", "detached");
   }
 
   static void add_ownership_fields(const Vm& vm, const LiveDomain& live,

@@ -1,5 +1,6 @@
 #include "engine/render/plan_json.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -20,9 +21,14 @@ json field_json(const FieldChange& field) {
           {"disruption", to_string(field.disruption)}};
 }
 
+json fields_json(const std::vector<FieldChange>& fields) {
+  json out = json::array();
+  for (const FieldChange& field : fields) out.push_back(field_json(field));
+  return out;
+}
+
 json change_json(const Change& change) {
-  json fields = json::array();
-  for (const FieldChange& field : change.fields) fields.push_back(field_json(field));
+  json fields = fields_json(change.fields);
   json out = {{"address", change.address},
               {"kind", to_string(change.kind)},
               {"name", change.name},
@@ -65,6 +71,17 @@ Enum parsed(const std::optional<Enum>& value, const std::string& what, const std
   return *value;
 }
 
+std::vector<FieldChange> fields_from(const json& in) {
+  std::vector<FieldChange> fields;
+  for (const json& field : in) {
+    const std::string text = field.at("disruption").get<std::string>();
+    fields.push_back({field.at("field").get<std::string>(), field.at("before").get<std::string>(),
+                      field.at("after").get<std::string>(),
+                      parsed(disruption_from_string(text), "disruption", text)});
+  }
+  return fields;
+}
+
 Change change_from(const json& in, const std::map<std::string, Vm>& declared) {
   Change change;
   change.address = in.at("address").get<std::string>();
@@ -79,13 +96,7 @@ Change change_from(const json& in, const std::map<std::string, Vm>& declared) {
   change.reason = in.at("reason").get<std::string>();
   change.depends_on = in.at("depends_on").get<std::vector<std::string>>();
   change.live_name = in.value("live_name", "");
-  for (const json& field : in.at("fields")) {
-    const std::string text = field.at("disruption").get<std::string>();
-    change.fields.push_back({field.at("field").get<std::string>(),
-                             field.at("before").get<std::string>(),
-                             field.at("after").get<std::string>(),
-                             parsed(disruption_from_string(text), "disruption", text)});
-  }
+  change.fields = fields_from(in.at("fields"));
   if (in.contains("image")) {
     change.image_format = in.at("image").at("format").get<std::string>();
     change.image_bytes = integer_at<std::uint64_t>(in.at("image"), "bytes");
@@ -165,6 +176,15 @@ Plan plan_from(const json& document) {
     unchanged.desired = vm;
     plan.changes.push_back(unchanged);
   }
+  for (const json& pending : document.value("pending_next_boot", json::array())) {
+    const std::string address = pending.at("address").get<std::string>();
+    auto change = std::find_if(plan.changes.begin(), plan.changes.end(),
+                               [&](const Change& c) { return c.address == address; });
+    if (change == plan.changes.end())
+      throw PlanFileError("pending_next_boot names " + address +
+                          ", which the plan does not declare");
+    change->pending_boot = fields_from(pending.at("fields"));
+  }
   for (const json& step : document.at("steps")) plan.steps.push_back(step_from(step));
   check_steps(plan);
   for (const json& diagnostic : document.at("diagnostics"))
@@ -184,6 +204,12 @@ std::string render_plan_json(const Plan& plan) {
     if (change.kind == ResourceKind::vm && change.desired)
       declared.push_back(vm_to_json(*change.desired));
   }
+  json pending = json::array();
+  for (const Change& change : plan.changes)
+    if (!change.pending_boot.empty())
+      pending.push_back({{"address", change.address},
+                         {"name", change.name},
+                         {"fields", fields_json(change.pending_boot)}});
   json steps = json::array();
   for (const Step& step : plan.steps) steps.push_back(step_json(step));
   json diagnostics = json::array();
@@ -197,6 +223,7 @@ std::string render_plan_json(const Plan& plan) {
       {"steps", steps},
       {"summary", {{"add", summary.add}, {"change", summary.change}, {"destroy", summary.destroy}}},
       {"diagnostics", diagnostics},
+      {"pending_next_boot", pending},
       {"declared", declared},
       {"fingerprint", plan.fingerprint},
       {"config_digest", plan.config_digest}};

@@ -85,10 +85,36 @@ void render_change(std::ostringstream& out, const Change& change, const TextStyl
 
 }  // namespace
 
+bool has_pending_boot(const Plan& plan) {
+  for (const Change& change : plan.changes)
+    if (!change.pending_boot.empty()) return true;
+  return false;
+}
+
+// What the running guests have not booted yet, and apply will not act on: shown so that "no
+// changes" is never read as "every guest runs what the configuration says".
+void render_pending_boot(std::ostringstream& out, const Plan& plan, const TextStyle& style) {
+  out << "\n"
+      << paint(style, kBold, "Pending next boot:")
+      << " saved in the definition, not yet in the running guest (restart it, or set restart = "
+         "\"allowed\" or use `apply --restart`):\n";
+  for (const Change& change : plan.changes) {
+    if (change.pending_boot.empty()) continue;
+    out << "  ~ " << change.address << " \"" << change.name << "\"\n";
+    for (const FieldChange& field : change.pending_boot)
+      out << "      " << field_line(field, false, style) << "\n";
+  }
+}
+
 std::string render_plan_text(const Plan& plan, const TextStyle& style) {
   std::ostringstream out;
+  const bool pending = has_pending_boot(plan);
   if (!plan.has_changes()) {
-    out << paint(style, kBold, "No changes.") << " The host matches the configuration.\n";
+    out << paint(style, kBold, "No changes.")
+        << (pending ? " The definitions match the configuration; running guests have changes "
+                      "pending their next boot.\n"
+                    : " The host matches the configuration.\n");
+    if (pending) render_pending_boot(out, plan, style);
     return out.str();
   }
   out << "virtform will perform the following actions on " << plan.uri << ":\n\n";
@@ -97,6 +123,7 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
   const Summary summary = plan.summary();
   out << paint(style, kBold, "Plan:") << " " << summary.add << " to add, " << summary.change
       << " to change, " << summary.destroy << " to destroy.\n";
+  if (pending) render_pending_boot(out, plan, style);
   return out.str();
 }
 
