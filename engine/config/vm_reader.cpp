@@ -26,7 +26,16 @@ void read_power(TableReader& reader, Vm& vm) {
           "restart", {{"never", RestartPolicy::never}, {"allowed", RestartPolicy::allowed}})) {
     vm.restart = *restart;
   }
-  if (auto timeout = reader.duration("shutdown_timeout")) vm.shutdown_timeout = *timeout;
+  if (auto timeout = reader.duration("shutdown_timeout")) {
+    // No wait at all would turn every graceful shutdown into a failure, or with force_stop into
+    // pulling the plug at once.
+    if (timeout->count() == 0) {
+      reader.error("shutdown_timeout",
+                   "shutdown_timeout must be at least 1s: the guest needs time to shut down");
+    } else {
+      vm.shutdown_timeout = *timeout;
+    }
+  }
   vm.force_stop = reader.boolean("force_stop").value_or(false);
   vm.adopt = reader.boolean("adopt").value_or(false);
 }
