@@ -67,9 +67,23 @@ void StepRunner::run(const Step& step) {
     default:
       break;
   }
+  if (step.kind == StepKind::rename) {
+    rename(step, change);
+    return;
+  }
   const std::optional<LiveDomain> current = unchanged_since_plan(step.target);
   run_on_domain(step, change, current);
   remember(step.target);
+}
+
+// Both names are checked: the old one still as planned, the new one still free.
+void StepRunner::rename(const Step& step, const Change& change) {
+  const std::string& to = change.desired->name;
+  unchanged_since_plan(step.target);
+  unchanged_since_plan(to);
+  context_.hypervisor.rename(step.target, to);
+  remember(step.target);
+  remember(to);
 }
 
 void StepRunner::run_on_domain(const Step& step, const Change& change,

@@ -39,16 +39,26 @@ bool has_field(const Change& change, const std::string& name, const std::string&
   return false;
 }
 
-// Fields an update step handles (everything but the power state).
+// Fields an update step handles (everything but the power state and the name).
 bool needs_update_step(const Change& change) {
   for (const FieldChange& field : change.fields)
-    if (field.field != "state") return true;
+    if (field.field != "state" && field.field != "name") return true;
   return false;
 }
 
 void chain(std::vector<Step>& steps, Step step) {
   if (!steps.empty()) step.after.push_back(steps.back().id);
   steps.push_back(std::move(step));
+}
+
+// libvirt renames only a shut-off domain: a running one is shut down first and started again.
+void rename_steps(const Change& change, std::vector<Step>& steps) {
+  const Vm& vm = *change.desired;
+  if (change.running) chain(steps, make_step(change, StepKind::stop, change.live_name));
+  chain(steps, make_step(change, StepKind::rename, change.live_name));
+  if (needs_update_step(change)) chain(steps, make_step(change, StepKind::update, vm.name));
+  const bool start = vm.state == PowerState::running || (!vm.state && change.running);
+  if (start) chain(steps, make_step(change, StepKind::start, vm.name));
 }
 
 std::vector<Step> vm_steps(const Change& change) {
@@ -61,6 +71,10 @@ std::vector<Step> vm_steps(const Change& change) {
         chain(steps, make_step(change, StepKind::start, vm->name));
       break;
     case Action::update:
+      if (vm->name != change.live_name) {
+        rename_steps(change, steps);
+        break;
+      }
       if (needs_update_step(change))
         chain(steps, make_step(change, StepKind::update, change.live_name));
       if (has_field(change, "state", "running")) {

@@ -465,7 +465,7 @@ class Differ {
     }
     if (const LiveDomain* renamed = find_renamed(vm)) {
       matched_.insert(renamed->vm.name);
-      add_replace(vm, *renamed);
+      add_rename(vm, *renamed);
       return;
     }
     add_create(vm);
@@ -506,10 +506,10 @@ class Differ {
     changes_.push_back(std::move(change));
   }
 
-  void add_replace(const Vm& vm, const LiveDomain& old) {
-    Change change = vm_change(vm, Action::replace);
-    change.live_name = old.vm.name;
-    change.running = old.running;
+  // A rename is made in place (virDomainRename): the domain keeps its UUID, its devices and their
+  // MACs, and its NVRAM file. libvirt renames only a shut-off domain, so a running guest is shut
+  // down for it and started again.
+  void add_rename(const Vm& vm, const LiveDomain& old) {
     const bool may_restart = options_.restart_all || vm.restart == RestartPolicy::allowed;
     if (old.running && !may_restart) {
       error(vm_address(vm.key), vm.where,
@@ -517,12 +517,22 @@ class Differ {
                 "' needs it shut down; set restart = \"allowed\", use `apply --restart`, or stop "
                 "it first");
     }
-    change.fields = creation_fields(vm);
-    change.fields.front().before = old.vm.name;
-    change.disruption = old.running ? Disruption::restart : Disruption::none;
+    Change change = vm_change(vm, Action::update);
+    change.live_name = old.vm.name;
+    change.running = old.running;
+    const Disruption restart = old.running ? Disruption::restart : Disruption::none;
+    change.fields = {{"name", old.vm.name, vm.name, restart}};
+    for (FieldChange& field : VmComparison(vm, old.vm, DisruptionRule{false, true}).fields()) {
+      field.disruption = restart;
+      change.fields.push_back(std::move(field));
+    }
+    add_power_fields(vm, old, change.fields);
+    change.disruption = worst(change.fields);
     change.reason =
-        "the domain is renamed: libvirt renames only by defining anew; disks, "
-        "images and the old NVRAM file are kept";
+        "renamed in place: the domain keeps its UUID, devices, MACs and NVRAM file" +
+        std::string(old.running ? "; libvirt renames only a shut-off domain, so the guest is "
+                                  "shut down gracefully and started again"
+                                : "");
     changes_.push_back(std::move(change));
   }
 

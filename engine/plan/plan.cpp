@@ -7,7 +7,7 @@
 namespace virtform {
 
 namespace {
-constexpr EnumNames<StepKind, 9> kStepNames{{
+constexpr EnumNames<StepKind, 10> kStepNames{{
     {StepKind::create_image, "create-image"},
     {StepKind::define, "define"},
     {StepKind::update, "update"},
@@ -15,6 +15,7 @@ constexpr EnumNames<StepKind, 9> kStepNames{{
     {StepKind::stop, "stop"},
     {StepKind::restart, "restart"},
     {StepKind::undefine, "undefine"},
+    {StepKind::rename, "rename"},
     {StepKind::bind_driver, "bind-driver"},
     {StepKind::restore_driver, "restore-driver"},
 }};

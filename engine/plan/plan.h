@@ -20,6 +20,7 @@ enum class StepKind {
   stop,            // graceful shutdown (ACPI), bounded wait
   restart,         // graceful shutdown, then start
   undefine,        // remove the definition only; data stays
+  rename,          // rename a shut-off domain in place (UUID, devices, NVRAM kept)
   bind_driver,     // bind a PCI function to vfio-pci before its guest starts
   restore_driver,  // give a PCI function back to its host driver
 };

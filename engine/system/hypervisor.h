@@ -33,6 +33,8 @@ class Hypervisor {
   virtual void redefine(const Vm& desired, const LiveDomain& live) = 0;
   // Removes the definition only: NVRAM, images and disks stay on the host.
   virtual void undefine(const std::string& name) = 0;
+  // Renames a shut-off domain in place: its UUID, devices, MACs and NVRAM stay as they are.
+  virtual void rename(const std::string& from, const std::string& to) = 0;
 
   virtual void set_autostart(const std::string& name, bool autostart) = 0;
   virtual void start(const std::string& name) = 0;

@@ -212,6 +212,12 @@ void LibvirtHypervisor::undefine(const std::string& name) {
   }
 }
 
+void LibvirtHypervisor::rename(const std::string& from, const std::string& to) {
+  DomainHandle domain = connection_.domain(from);
+  if (virDomainRename(domain.get(), to.c_str(), 0) < 0)
+    throw_libvirt_error("cannot rename domain '" + from + "' to '" + to + "'");
+}
+
 // The domain handle is held until the error is read: freeing it resets libvirt's last error, and
 // the message would read "no error".
 void LibvirtHypervisor::set_autostart(const std::string& name, bool autostart) {

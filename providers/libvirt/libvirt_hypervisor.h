@@ -24,6 +24,7 @@ class LibvirtHypervisor : public Hypervisor {
   void redefine(const Vm& desired, const LiveDomain& live) override;
   // Refuses domains with snapshots, whose metadata would otherwise be lost with them.
   void undefine(const std::string& name) override;
+  void rename(const std::string& from, const std::string& to) override;
 
   void set_autostart(const std::string& name, bool autostart) override;
   void start(const std::string& name) override;

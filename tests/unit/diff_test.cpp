@@ -178,6 +178,11 @@ TEST_CASE("a definition the running guest has not booted yet needs a restart onl
   Diagnostics diagnostics;
   const auto quiet = run_diff(desired, live, diagnostics);
   CHECK(change_at(quiet, "vm.nas").action == Action::none);
+  // Not acted on, but shown: the guest does not run what its definition says.
+  const std::vector<FieldChange>& pending = change_at(quiet, "vm.nas").pending_boot;
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0] ==
+        FieldChange{"memory", "512 MiB", "1 GiB (pending next boot)", Disruption::next_boot});
 
   desired.vms[0].restart = RestartPolicy::allowed;
   const auto changes = run_diff(desired, live, diagnostics);
@@ -193,6 +198,27 @@ TEST_CASE("a definition the running guest has not booted yet needs a restart onl
     const auto ballooned = run_diff(desired, live, diagnostics);
     CHECK(change_at(ballooned, "vm.nas").action == Action::none);
   }
+}
+
+TEST_CASE("devices in the definition that the running guest lacks are pending", "[diff]") {
+  Vm vm = small_vm("nas");
+  vm.disks = {file_disk("/var/lib/libvirt/images/late.qcow2", DiskBus::virtio)};
+  Live live;
+  LiveDomain domain = live_of(vm, true);
+  domain.booted = domain.vm;
+  domain.booted->disks = {file_disk("/var/lib/libvirt/images/gone.qcow2", DiskBus::virtio)};
+  live.domains.push_back(domain);
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  const auto changes = run_diff(desired, live, diagnostics);
+  const Change& change = change_at(changes, "vm.nas");
+  CHECK(change.action == Action::none);
+  REQUIRE(change.pending_boot.size() == 2);
+  CHECK(change.pending_boot[0].field == "disk[/var/lib/libvirt/images/late.qcow2]");
+  CHECK(change.pending_boot[0].before == "not in the running guest");
+  CHECK(change.pending_boot[1].field == "disk[/var/lib/libvirt/images/gone.qcow2]");
+  CHECK(change.pending_boot[1].after == "detached (pending next boot)");
 }
 
 TEST_CASE("an unmanaged domain in the way is an error unless adopted", "[diff]") {
@@ -253,7 +279,7 @@ TEST_CASE("another project's domains are neither orphans nor taken over silently
   CHECK(project->after == "default");
 }
 
-TEST_CASE("a renamed VM is replaced, keeping its data", "[diff]") {
+TEST_CASE("a renamed VM is renamed in place, keeping its data", "[diff]") {
   Vm old = small_vm("nas");
   old.name = "NAS-old";
   Live live;
@@ -265,9 +291,11 @@ TEST_CASE("a renamed VM is replaced, keeping its data", "[diff]") {
   Diagnostics diagnostics;
   const auto changes = run_diff(desired, live, diagnostics);
   REQUIRE(changes.size() == 1);
-  CHECK(changes[0].action == Action::replace);
+  CHECK(changes[0].action == Action::update);
   CHECK(changes[0].live_name == "NAS-old");
   CHECK(field_of(changes[0], "name")->before == "NAS-old");
+  CHECK(field_of(changes[0], "name")->after == "NAS");
+  CHECK(changes[0].disruption == Disruption::none);
 }
 
 TEST_CASE("missing images are created first, missing networks and bridges are errors", "[diff]") {

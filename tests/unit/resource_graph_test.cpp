@@ -68,19 +68,32 @@ TEST_CASE("a running VM is stopped before it is undefined", "[graph]") {
   CHECK(steps[1].after == std::vector<std::string>{"vm.old/stop"});
 }
 
-TEST_CASE("a replace stops, undefines the old name, defines and starts the new one", "[graph]") {
-  Change replaced = vm_change("nas", Action::replace);
-  replaced.live_name = "NAS-old";
-  replaced.running = true;
+TEST_CASE("a rename stops the guest, renames it in place, updates and starts it", "[graph]") {
+  Change renamed = vm_change("nas", Action::update);
+  renamed.live_name = "NAS-old";
+  renamed.running = true;
+  renamed.fields = {{"name", "NAS-old", "nas", Disruption::restart},
+                    {"memory", "1 GiB", "2 GiB", Disruption::restart}};
   Diagnostics diagnostics;
-  const auto steps = order_steps({replaced}, diagnostics);
+  const auto steps = order_steps({renamed}, diagnostics);
   REQUIRE(steps.size() == 4);
   CHECK(steps[0].id == "vm.nas/stop");
   CHECK(steps[0].target == "NAS-old");
-  CHECK(steps[1].id == "vm.nas/undefine");
-  CHECK(steps[2].id == "vm.nas/define");
+  CHECK(steps[1].id == "vm.nas/rename");
+  CHECK(steps[1].target == "NAS-old");
+  CHECK(steps[2].id == "vm.nas/update");
   CHECK(steps[2].target == "nas");
   CHECK(steps[3].id == "vm.nas/start");
+  CHECK(steps[3].target == "nas");
+
+  SECTION("a stopped guest with only a new name is only renamed") {
+    renamed.running = false;
+    renamed.desired->state.reset();
+    renamed.fields.pop_back();
+    const auto only = order_steps({renamed}, diagnostics);
+    REQUIRE(only.size() == 1);
+    CHECK(only[0].id == "vm.nas/rename");
+  }
 }
 
 TEST_CASE("a missing dependency is an error naming both resources", "[graph]") {

@@ -175,5 +175,52 @@ TEST_CASE("an edit made by another tool after the plan is refused, never overwri
   other.remove(name);
 }
 
+TEST_CASE("a rename is made in place and checks both names", "[apply][libvirt]") {
+  TempDir dir;
+  LibvirtHypervisor hypervisor(kUri);
+  RootedHostFiles files("/");
+  OtherTool other;
+  const std::string name = "vfunit-" + std::to_string(getpid()) + "-rename";
+  const std::string renamed = name + "-new";
+  const std::string config = dir.write_file("vm.toml", guest_toml(dir, name, "128MiB", "stopped"));
+  REQUIRE(apply(hypervisor, files, plan_for(hypervisor, files, config)).ok());
+  const std::string uuid = hypervisor.read_domain(name)->uuid;
+  other.describe(name, "kept across the rename");
+
+  // The same project: only a VM of this config's own project is renamed rather than created.
+  std::string toml = guest_toml(dir, renamed, "128MiB", "stopped");
+  toml.replace(0, toml.find('\n'), "project = \"" + name + "\"");
+  dir.write_file("vm.toml", toml);
+  const Planned planned = plan_for(hypervisor, files, config);
+  REQUIRE(planned.plan.steps.size() == 1);
+  CHECK(planned.plan.steps[0].kind == StepKind::rename);
+
+  SECTION("renamed, it keeps its UUID and what virtform does not own") {
+    REQUIRE(apply(hypervisor, files, planned).ok());
+    CHECK_FALSE(hypervisor.read_domain(name));
+    const std::optional<LiveDomain> now = hypervisor.read_domain(renamed);
+    REQUIRE(now);
+    CHECK(now->uuid == uuid);
+    CHECK(now->xml.find("<description>kept across the rename</description>") != std::string::npos);
+    CHECK_FALSE(plan_for(hypervisor, files, config).plan.has_changes());
+    other.remove(renamed);
+  }
+
+  SECTION("a domain that took the new name meanwhile is not touched") {
+    other.define("<domain type='test'><name>" + renamed +
+                 "</name><memory>32768</memory><os><type>hvm</type></os></domain>");
+    const ApplyResult result = apply(hypervisor, files, planned);
+    const StepResult* rename = result_of(result, "vm.guest/rename");
+    REQUIRE(rename);
+    CHECK(rename->status == StepStatus::failed);
+    CHECK(rename->message == "domain '" + renamed +
+                                 "' changed since the plan (a domain of that name was defined); "
+                                 "run `virtform plan` again");
+    CHECK(hypervisor.read_domain(name));
+    other.remove(renamed);
+  }
+  other.remove(name);
+}
+
 }  // namespace
 }  // namespace virtform
