@@ -2,6 +2,8 @@
 // ports virtform gives q35 guests), the guest keeps running, and the plan after is empty.
 
 #include <catch2/catch.hpp>
+#include <pugixml.hpp>
+#include <sstream>
 
 #include "tests/e2e/e2e_helpers.h"
 
@@ -71,6 +73,64 @@ TEST_CASE("a guest whose own virtio disks fill the first ports still takes a hot
   INFO(plugged.describe());
   REQUIRE(plugged.exit_code == 0);
   CHECK(libvirt.xml(name).find(image) != std::string::npos);  // in the running guest
+}
+
+// The guest as an older definition left it: every root port taken by its own devices.
+std::string without_spare_root_ports(const std::string& domain_xml) {
+  pugi::xml_document document;
+  REQUIRE(document.load_string(domain_xml.c_str()));
+  pugi::xml_node devices = document.child("domain").child("devices");
+  for (pugi::xml_node controller = devices.child("controller"); controller;) {
+    pugi::xml_node next = controller.next_sibling("controller");
+    if (std::string(controller.attribute("model").as_string()) == "pcie-root-port")
+      devices.remove_child(controller);
+    controller = next;
+  }
+  std::ostringstream out;
+  document.save(out);
+  return out.str();
+}
+
+TEST_CASE("a hot-plug the running guest did not take fails the apply and shows as pending",
+          "[e2e]") {
+  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  Session session;
+  Libvirt& libvirt = session.libvirt();
+  const std::string name = session.domain("noslot");
+  const std::string running = kernel_guest_toml("noslot", name, guest_images().initrd_ignore,
+                                                "128MiB", 1, "restart = \"never\"\n");
+  std::string stopped = running;
+  stopped.replace(stopped.find("state = \"running\""), 17, "state = \"stopped\"");
+  ProcessResult created = session.apply(session.write_config(stopped));
+  INFO(created.describe());
+  REQUIRE(created.exit_code == 0);
+  // libvirt adds back the ports its devices' addresses name, and no spare one.
+  libvirt.define(without_spare_root_ports(libvirt.xml(name, /*inactive=*/true)));
+  ProcessResult started = session.apply(session.write_config(running));
+  INFO(started.describe());
+  REQUIRE(started.exit_code == 0);
+  REQUIRE(libvirt.is_running(name));
+
+  const std::string image = (session.dir() / "late.qcow2").string();
+  const std::string config =
+      session.write_config(running + "\n[[vm.noslot.disk]]\nfile = " + quoted(image) +
+                           "\nsize = \"16MiB\"\nbus = \"virtio\"\n");
+  ProcessResult plugged = session.apply(config);
+  INFO(plugged.describe());
+  CHECK(plugged.exit_code == 1);
+  CHECK(plugged.output().find("the running guest did not take disk " + image) != std::string::npos);
+  CHECK(libvirt.xml(name).find(image) == std::string::npos);
+  CHECK(libvirt.xml(name, /*inactive=*/true).find(image) != std::string::npos);
+
+  ProcessResult after = session.virtform({"plan", config, "-c", uri()});
+  INFO(after.describe());
+  CHECK(after.out.find("Pending next boot:") != std::string::npos);
+  CHECK(after.out.find("disk[" + image +
+                       "]: not in the running guest -> attached (pending next boot)") !=
+        std::string::npos);
+  const nlohmann::json plan = session.plan_json(config);
+  REQUIRE(plan["pending_next_boot"].size() == 1);
+  CHECK(plan["pending_next_boot"][0]["address"] == "vm.noslot");
 }
 
 }  // namespace

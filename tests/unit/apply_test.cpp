@@ -146,6 +146,9 @@ TEST_CASE("a restart that times out fails clearly and leaves the guest running",
     if (step.id == "vm.guest/restart") {
       CHECK(step.status == StepStatus::failed);
       CHECK(step.message.find("did not shut down within 20s") != std::string::npos);
+      // Its update step already saved the new definition: "unchanged" would be untrue.
+      CHECK(step.message.find("it is still running its old definition (the new one is saved") !=
+            std::string::npos);
       reported = true;
     }
   }
