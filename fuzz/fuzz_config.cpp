@@ -33,6 +33,7 @@ class FuzzHost : public HostFiles {
     return {};
   }
   void create_image(const std::string&, const std::string&, std::uint64_t) override {}
+  void copy_file(const std::string&, const std::string&) override {}
 
  private:
   static constexpr const char* kCode = "/usr/share/OVMF/OVMF_CODE_4M.fd";

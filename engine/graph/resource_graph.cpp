@@ -39,6 +39,12 @@ bool has_field(const Change& change, const std::string& name, const std::string&
   return false;
 }
 
+bool has_field(const Change& change, const std::string& name) {
+  for (const FieldChange& field : change.fields)
+    if (field.field == name) return true;
+  return false;
+}
+
 // Fields an update step handles (everything but the power state and the name).
 bool needs_update_step(const Change& change) {
   for (const FieldChange& field : change.fields)
@@ -73,6 +79,15 @@ std::vector<Step> vm_steps(const Change& change) {
     case Action::update:
       if (vm->name != change.live_name) {
         rename_steps(change, steps);
+        break;
+      }
+      // A store to be copied is copied from a guest that is shut off, so that it is whole.
+      if (change.running && change.disruption == Disruption::restart &&
+          has_field(change, "nvram")) {
+        chain(steps, make_step(change, StepKind::stop, change.live_name));
+        chain(steps, make_step(change, StepKind::update, change.live_name));
+        if (!has_field(change, "state", "stopped"))
+          chain(steps, make_step(change, StepKind::start, change.live_name));
         break;
       }
       if (needs_update_step(change))

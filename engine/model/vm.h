@@ -154,6 +154,9 @@ struct LiveDomain {
   bool running = false;  // active right now
   std::string uuid;
   std::string xml;  // the persistent definition, kept so updates patch rather than replace
+  // Files and devices of its <disk>s the model cannot express (an IDE disk, a CD-ROM): not owned,
+  // but a declared disk on one of them would attach the same storage twice.
+  std::vector<std::string> unexpressed_disk_sources;
   // What a running guest booted with (its live definition): a persistent change that has not
   // reached it yet shows here as a difference. Empty when the domain is not running.
   std::optional<Vm> booted;

@@ -97,10 +97,9 @@ bool same_pci(const PciDevice& desired, const PciDevice& live) {
 bool same_firmware(const Firmware& desired, const Firmware& live) {
   if (desired.kind != live.kind) return false;
   if (desired.kind == FirmwareKind::bios) return true;
-  // Paths the config leaves to libvirt or the descriptors are not owned.
-  if (!desired.code.empty() && desired.code != live.code) return false;
-  if (!desired.nvram.empty() && desired.nvram != live.nvram) return false;
-  return true;
+  // Paths the config leaves to libvirt or the descriptors are not owned. A new variable store
+  // is a field of its own (nvram): its contents move with it.
+  return desired.code.empty() || desired.code == live.code;
 }
 
 // Pairs desired NICs with live ones: by MAC when the config sets one, else by kind, source and
@@ -161,6 +160,9 @@ class VmComparison {
       boot_field("machine", live_.machine, desired_.machine);
     if (!same_firmware(desired_.firmware, live_.firmware))
       boot_field("firmware", describe(live_.firmware), describe(desired_.firmware));
+    if (moves_nvram(desired_.firmware, live_.firmware))
+      boot_field("nvram", live_.firmware.nvram,
+                 desired_.firmware.nvram + " (a copy of the current store)");
     if (desired_.cpu && desired_.cpu != live_.cpu)
       boot_field("cpu", live_.cpu.value_or("default"), *desired_.cpu);
     if (desired_.kernel && desired_.kernel != live_.kernel)
@@ -460,7 +462,7 @@ class Differ {
     }
     if (live) {
       matched_.insert(live->vm.name);
-      add_update(vm, *live);
+      if (!attaches_twice(vm, *live)) add_update(vm, *live);
       return;
     }
     if (const LiveDomain* renamed = find_renamed(vm)) {
@@ -469,6 +471,23 @@ class Differ {
       return;
     }
     add_create(vm);
+  }
+
+  // A declared disk on storage that a disk virtform cannot express (an IDE disk, a CD-ROM) of the
+  // same domain already uses would be a second disk on the same file: refused, naming the fix.
+  bool attaches_twice(const Vm& vm, const LiveDomain& live) {
+    bool twice = false;
+    for (const Disk& disk : vm.disks) {
+      const auto& others = live.unexpressed_disk_sources;
+      if (std::find(others.begin(), others.end(), disk.source) == others.end()) continue;
+      error(vm_address(vm.key), disk.where,
+            "disk " + disk.source + " is already attached to domain '" + live.vm.name +
+                "' as a disk virtform does not express; declaring it would attach it twice. "
+                "Detach that disk first (virsh detach-disk " +
+                live.vm.name + " " + disk.source + " --config), then apply again");
+      twice = true;
+    }
+    return twice;
   }
 
   // A managed domain made from this [vm.key] under another name: the VM was renamed.
@@ -543,6 +562,14 @@ class Differ {
     change.live_name = live.vm.name;
     change.running = live.running;
     change.fields = VmComparison(vm, live.vm, rule).fields();
+    // A store copied while the guest runs could miss what it writes after: copied shut off.
+    if (live.running && !may_restart && moves_nvram(vm.firmware, live.vm.firmware)) {
+      error(vm_address(vm.key), vm.where,
+            "moving the NVRAM store of the running domain '" + live.vm.name + "' to " +
+                vm.firmware.nvram +
+                " needs it shut down; set restart = \"allowed\", use `apply --restart`, or stop "
+                "it first");
+    }
     if (may_restart) {
       add_pending_boot_fields(vm, live, change.fields, Disruption::restart);
     } else {
@@ -679,6 +706,11 @@ class Differ {
 };
 
 }  // namespace
+
+bool moves_nvram(const Firmware& desired, const Firmware& live) {
+  return desired.kind == FirmwareKind::uefi && live.kind == FirmwareKind::uefi &&
+         !desired.nvram.empty() && !live.nvram.empty() && desired.nvram != live.nvram;
+}
 
 bool hot_pluggable(DiskBus bus) {
   return bus != DiskBus::sata;

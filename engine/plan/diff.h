@@ -33,6 +33,10 @@ struct DeviceDelta {
 };
 DeviceDelta device_delta(const Vm& desired, const Vm& live);
 
+// Whether the VM's UEFI variable store moves to another file: apply copies the current one there,
+// so boot entries and Secure Boot keys move with it.
+bool moves_nvram(const Firmware& desired, const Firmware& live);
+
 // Whether a bus supports hot-plug into a running guest.
 bool hot_pluggable(DiskBus bus);
 

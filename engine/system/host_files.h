@@ -27,6 +27,9 @@ class HostFiles {
   // overwrites: fails if the file already exists.
   virtual void create_image(const std::string& path, const std::string& format,
                             std::uint64_t bytes) = 0;
+  // Copies the file `from` to `to` with its mode and owner, durably, appearing whole under its
+  // name. Never overwrites: fails if `to` already exists.
+  virtual void copy_file(const std::string& from, const std::string& to) = 0;
 };
 
 }  // namespace virtform

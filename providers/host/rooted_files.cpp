@@ -349,6 +349,43 @@ void RootedHostFiles::create_image(const std::string& path, const std::string& f
   sync_directory(directory);
 }
 
+void RootedHostFiles::copy_file(const std::string& from, const std::string& to) {
+  const auto source = real_path(from);
+  const auto resolved = resolve(to);
+  if (!source || !resolved) throw SystemError("cannot copy " + from + " to " + to);
+  const std::string real = is_real_host() ? *resolved : root_ + *resolved;
+  struct stat info;
+  if (::lstat(real.c_str(), &info) == 0) throw already_exists(to);
+  const int in = ::open(source->c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) fail("cannot read " + from, errno);
+  ClosedOnExit in_closer{in};
+  if (::fstat(in, &info) != 0 || !S_ISREG(info.st_mode))
+    throw SystemError("cannot copy " + from + ": not a regular file");
+  std::string temporary;
+  const int out = open_hidden_beside(real, to, temporary);
+  try {
+    {
+      ClosedOnExit out_closer{out};
+      char buffer[65536];
+      for (ssize_t count; (count = ::read(in, buffer, sizeof buffer)) != 0;) {
+        if (count < 0 && errno == EINTR) continue;
+        if (count < 0) fail("cannot read " + from, errno);
+        if (::write(out, buffer, static_cast<std::size_t>(count)) != count)
+          fail("cannot write " + to, errno);
+      }
+      // The copy stays as readable as the original, to the same user (libvirt's qemu user).
+      if (::fchmod(out, info.st_mode & 07777) != 0 ||
+          ::fchown(out, info.st_uid, info.st_gid) != 0 || ::fsync(out) != 0)
+        fail("cannot write " + to, errno);
+    }
+    give_name(temporary, real, to);
+  } catch (...) {
+    ::unlink(temporary.c_str());
+    throw;
+  }
+  sync_directory(real.substr(0, real.rfind('/') + 1));
+}
+
 std::optional<std::string> RootedHostFiles::sha256(const std::string& path) const {
   const auto real = real_path(path);
   if (!real) return std::nullopt;

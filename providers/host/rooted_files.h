@@ -27,6 +27,7 @@ class RootedHostFiles : public HostFiles {
   // overwrites an existing file.
   void create_image(const std::string& path, const std::string& format,
                     std::uint64_t bytes) override;
+  void copy_file(const std::string& from, const std::string& to) override;
 
   // The host path `path` leads to once every symlink is followed within the root ("/dev/sdb"
   // for "/dev/disk/by-id/ata-X"); nothing if the links loop or go too deep. The target need

@@ -72,14 +72,18 @@ void read_os(const pugi::xml_node& os, Vm& vm) {
   }
 }
 
-void read_disks(const pugi::xml_node& devices, Vm& vm, Diagnostics* unexpressed) {
+void read_disks(const pugi::xml_node& devices, LiveDomain& live, Diagnostics* unexpressed) {
   for (pugi::xml_node element : devices.children("disk")) {
     std::string why_not;
     if (auto disk = device_xml::read_disk(element, &why_not)) {
-      vm.disks.push_back(*disk);
-    } else {
-      warn(unexpressed, vm, why_not);
+      live.vm.disks.push_back(*disk);
+      continue;
     }
+    warn(unexpressed, live.vm, why_not);
+    pugi::xml_node source = element.child("source");
+    const std::string path =
+        source.attribute("file").as_string(source.attribute("dev").as_string());
+    if (!path.empty()) live.unexpressed_disk_sources.push_back(path);
   }
 }
 
@@ -165,7 +169,7 @@ LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed) {
   read_os(domain.child("os"), vm);
   vm.cpu = domain_parts::cpu_model(domain.child("cpu"));
   pugi::xml_node devices = domain.child("devices");
-  read_disks(devices, vm, unexpressed);
+  read_disks(devices, live, unexpressed);
   read_image_digests(find_marker(domain), vm);
   read_nics(devices, vm, unexpressed);
   read_hostdevs(devices, vm, unexpressed);

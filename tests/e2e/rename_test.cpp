@@ -1,6 +1,6 @@
-// A renamed VM is renamed in place: the domain keeps its UUID, what virtform does not own (a
-// description set with virsh), and its NVRAM file byte for byte: a UEFI guest's boot entries and
-// Secure Boot keys live there.
+// A renamed VM is renamed in place: the domain keeps its UUID and what virtform does not own (a
+// description set with virsh), and its NVRAM store moves to the new name's byte for byte: a UEFI
+// guest's boot entries and Secure Boot keys live there. The old file stays.
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -23,7 +23,7 @@ std::string nvram_of(const std::string& domain_xml) {
   return document.child("domain").child("os").child("nvram").text().as_string();
 }
 
-TEST_CASE("a rename keeps the domain's UUID, unowned parts and NVRAM contents", "[e2e]") {
+TEST_CASE("a rename keeps the domain's UUID and unowned parts and NVRAM contents", "[e2e]") {
   VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
   Session session;
   Libvirt& libvirt = session.libvirt();
@@ -37,11 +37,14 @@ TEST_CASE("a rename keeps the domain's UUID, unowned parts and NVRAM contents", 
   const std::string uuid = domain_uuid(xml);
   const std::string nvram = nvram_of(xml);
   REQUIRE_FALSE(nvram.empty());
+  const std::string moved = std::filesystem::path(nvram).parent_path() / (after + "_VARS.fd");
   // The session removes domains but keeps their NVRAM, as virtform does; this test's goes too.
   struct RemovedAtEnd {
-    std::string path;
-    ~RemovedAtEnd() { std::filesystem::remove(path); }
-  } removed_at_end{nvram};
+    std::vector<std::string> paths;
+    ~RemovedAtEnd() {
+      for (const std::string& path : paths) std::filesystem::remove(path);
+    }
+  } removed_at_end{{nvram, moved}};
   // libvirt makes the store from its template when the guest first starts; stand in for what a
   // guest's firmware would have written there.
   {
@@ -58,8 +61,11 @@ TEST_CASE("a rename keeps the domain's UUID, unowned parts and NVRAM contents", 
   INFO(plan.dump(2));
   REQUIRE(plan["changes"].size() == 1);
   CHECK(plan["changes"][0]["action"] == "update");
-  CHECK(plan["steps"].size() == 1);
+  REQUIRE(plan["steps"].size() == 2);
   CHECK(plan["steps"][0]["kind"] == "rename");
+  CHECK(plan["steps"][1]["kind"] == "update");
+  CHECK(field_of(plan["changes"][0], "nvram").value("after", "") ==
+        moved + " (a copy of the current store)");
 
   ProcessResult renamed = session.apply(config);
   INFO(renamed.describe());
@@ -69,8 +75,9 @@ TEST_CASE("a rename keeps the domain's UUID, unowned parts and NVRAM contents", 
   const std::string renamed_xml = libvirt.xml(after, /*inactive=*/true);
   CHECK(domain_uuid(renamed_xml) == uuid);
   CHECK(renamed_xml.find("<description>set by hand</description>") != std::string::npos);
-  CHECK(nvram_of(renamed_xml) == nvram);
-  CHECK(sha256_of(nvram) == contents);
+  CHECK(nvram_of(renamed_xml) == moved);
+  CHECK(sha256_of(moved) == contents);
+  CHECK(sha256_of(nvram) == contents);  // the old store is kept
 
   ProcessResult again = session.virtform({"plan", config, "-c", uri(), "--detailed-exitcode"});
   INFO(again.describe());

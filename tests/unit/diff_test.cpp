@@ -221,6 +221,51 @@ TEST_CASE("devices in the definition that the running guest lacks are pending", 
   CHECK(change.pending_boot[1].after == "detached (pending next boot)");
 }
 
+TEST_CASE("a declared disk on a file an unexpressed disk of the domain uses is refused", "[diff]") {
+  Vm vm = small_vm("nas");
+  Live live;
+  LiveDomain domain = live_of(vm, false);
+  domain.unexpressed_disk_sources = {"/var/lib/libvirt/images/legacy.raw"};  // an IDE hda
+  live.domains.push_back(domain);
+  vm.disks = {file_disk("/var/lib/libvirt/images/legacy.raw", DiskBus::sata)};
+  vm.disks[0].where = {"vm.toml", 7, 1};
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  run_diff(desired, live, diagnostics);
+  REQUIRE(diagnostics.size() == 1);
+  CHECK(diagnostics[0].severity == Severity::error);
+  CHECK(diagnostics[0].where.line == 7);
+  CHECK(diagnostics[0].message.find("already attached to domain 'nas' as a disk virtform does "
+                                    "not express; declaring it would attach it twice") !=
+        std::string::npos);
+}
+
+TEST_CASE("a new NVRAM path is a field of its own, copied from a shut-off guest", "[diff]") {
+  Vm vm = small_vm("nas");
+  vm.firmware = {FirmwareKind::uefi, "", "", "/var/lib/libvirt/qemu/nvram/nas_VARS.fd"};
+  Live live;
+  Vm old = vm;
+  old.firmware.nvram = "/var/lib/libvirt/qemu/nvram/NAS-old_VARS.fd";
+  live.domains.push_back(live_of(old, false));
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  const auto changes = run_diff(desired, live, diagnostics);
+  const Change& change = change_at(changes, "vm.nas");
+  REQUIRE(change.fields.size() == 1);  // not also "firmware: uefi -> uefi"
+  CHECK(change.fields[0] ==
+        FieldChange{"nvram", "/var/lib/libvirt/qemu/nvram/NAS-old_VARS.fd",
+                    "/var/lib/libvirt/qemu/nvram/nas_VARS.fd (a copy of the current store)",
+                    Disruption::none});
+
+  live.domains[0].running = true;
+  run_diff(desired, live, diagnostics);
+  REQUIRE(diagnostics.size() == 1);
+  CHECK(diagnostics[0].message.find("moving the NVRAM store of the running domain 'nas'") !=
+        std::string::npos);
+}
+
 TEST_CASE("an unmanaged domain in the way is an error unless adopted", "[diff]") {
   Vm vm = small_vm("nas");
   Live live;

@@ -303,6 +303,10 @@ TEST_CASE("devices the model cannot express are reported and not read", "[domain
   REQUIRE(live.vm.nics.size() == 1);
   CHECK(live.vm.nics[0].source == "default");
   CHECK(live.vm.pci.empty());
+  // Not owned, but remembered: a declared disk on one of them would attach it twice.
+  CHECK(live.unexpressed_disk_sources ==
+        std::vector<std::string>{"/var/lib/libvirt/images/legacy.raw",
+                                 "/var/lib/libvirt/images/install.iso"});
   std::string all;
   for (const Diagnostic& d : unexpressed) all += d.message + "\n";
   INFO(all);

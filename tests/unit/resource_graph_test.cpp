@@ -96,6 +96,20 @@ TEST_CASE("a rename stops the guest, renames it in place, updates and starts it"
   }
 }
 
+TEST_CASE("an NVRAM store is moved while the guest is shut off", "[graph]") {
+  Change moved = vm_change("nas", Action::update);
+  moved.running = true;
+  moved.disruption = Disruption::restart;
+  moved.fields = {
+      {"nvram", "/a_VARS.fd", "/b_VARS.fd (a copy of the current store)", Disruption::restart}};
+  Diagnostics diagnostics;
+  const auto steps = order_steps({moved}, diagnostics);
+  REQUIRE(steps.size() == 3);
+  CHECK(steps[0].id == "vm.nas/stop");
+  CHECK(steps[1].id == "vm.nas/update");
+  CHECK(steps[2].id == "vm.nas/start");
+}
+
 TEST_CASE("a missing dependency is an error naming both resources", "[graph]") {
   Diagnostics diagnostics;
   const auto steps = order_steps({vm_change("nas", Action::create, {"network.lan"})}, diagnostics);

@@ -3,6 +3,7 @@
 #include "providers/host/rooted_files.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 
@@ -167,4 +168,30 @@ TEST_CASE("create_image failures are clear and leave nothing behind", "[rooted_f
   CHECK_FALSE(tree.files.exists("/images/zero.img"));
 }
 
+}  // namespace virtform
+
+namespace virtform {
+namespace {
+
+TEST_CASE("a copied file keeps its contents, mode and owner, and never replaces one",
+          "[rooted_files]") {
+  TempDir dir;
+  RootedHostFiles files("/");
+  const std::string store = dir.write_file("old_VARS.fd", std::string("keys\0entries", 12));
+  REQUIRE(::chmod(store.c_str(), 0600) == 0);
+  REQUIRE(::chown(store.c_str(), 65534, 65534) == 0);  // as libvirt's qemu user owns a store
+  const std::string copy = dir / "new_VARS.fd";
+  files.copy_file(store, copy);
+  CHECK(read_file(copy) == std::string("keys\0entries", 12));
+  struct stat info {};
+  REQUIRE(::stat(copy.c_str(), &info) == 0);
+  CHECK((info.st_mode & 07777) == 0600);
+  CHECK(info.st_uid == 65534);
+  CHECK(info.st_gid == 65534);
+  CHECK_THROWS_WITH(files.copy_file(store, copy), Catch::Contains("already exists"));
+  CHECK_THROWS_WITH(files.copy_file(dir / "missing", dir / "other"),
+                    Catch::Contains("cannot read"));
+}
+
+}  // namespace
 }  // namespace virtform
