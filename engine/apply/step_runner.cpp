@@ -157,8 +157,12 @@ void StepRunner::define(const Change& change) {
 // definition anyway; one that keeps running is given what it can take now.
 void StepRunner::update(const Step& step, const Change& change, const LiveDomain& live) {
   const Vm& desired = *change.desired;
-  copy_nvram(desired, live);
-  context_.hypervisor.redefine(desired, live);
+  if (copy_nvram(desired, live)) {
+    // The copy took a moment: checked again right before the define.
+    context_.hypervisor.redefine(desired, *unchanged_since_plan(live.vm.name));
+  } else {
+    context_.hypervisor.redefine(desired, live);
+  }
   if (changes_field(change, "autostart"))
     context_.hypervisor.set_autostart(live.vm.name, desired.autostart.value_or(false));
   if (!live.running || context_.plan.find_step(step.address + "/restart")) return;
@@ -173,17 +177,18 @@ void StepRunner::update(const Step& step, const Change& change, const LiveDomain
 // Boot keys along: the store is copied, never left for libvirt to make afresh from the template.
 // The old file stays, as every store virtform stops using does. A store that was never made
 // (the guest never booted) has nothing to take.
-void StepRunner::copy_nvram(const Vm& desired, const LiveDomain& live) {
-  if (!moves_nvram(desired.firmware, live.vm.firmware)) return;
+bool StepRunner::copy_nvram(const Vm& desired, const LiveDomain& live) {
+  if (!moves_nvram(desired.firmware, live.vm.firmware)) return false;
   const std::string& from = live.vm.firmware.nvram;
   const std::string& to = desired.firmware.nvram;
-  if (!context_.files.exists(from)) return;
+  if (!context_.files.exists(from)) return false;
   // Another store where this one would go could be an older guest's, with other keys.
   if (context_.files.exists(to))
     throw SystemError("cannot move the NVRAM store of '" + live.vm.name + "' to " + to +
                       ": a file is already there. Remove it, or set nvram = \"" + from +
                       "\" to keep the current store");
   context_.files.copy_file(from, to);
+  return true;
 }
 
 namespace {

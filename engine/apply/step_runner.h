@@ -37,7 +37,8 @@ class StepRunner {
   const Change& change_of(const Step& step) const;
   PciDrivers& pci_drivers();
   void define(const Change& change);
-  void copy_nvram(const Vm& desired, const LiveDomain& live);
+  // Whether it copied the store.
+  bool copy_nvram(const Vm& desired, const LiveDomain& live);
   void rename(const Step& step, const Change& change);
   void update(const Step& step, const Change& change, const LiveDomain& live);
   std::vector<std::string> hot_plug(const Vm& desired, const LiveDomain& live);
