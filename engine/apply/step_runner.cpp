@@ -327,6 +327,20 @@ std::string StepRunner::still_running(const Step& step) const {
   return "it is still running";
 }
 
+// A guest being restarted may still shut down on the pending button press after apply gave up:
+// the domain records that it is to be started again then, and the next apply does so.
+std::string StepRunner::restart_later(const Step& step, const std::string& name) {
+  if (step.kind != StepKind::restart) return "";
+  try {
+    context_.hypervisor.mark_start_pending(name);
+  } catch (const SystemError& error) {
+    spdlog::warn("{}: cannot record that it is to be started again: {}", name, error.what());
+    return "";
+  }
+  remember(name);
+  return " (if it does, the next `virtform apply` starts it again)";
+}
+
 void StepRunner::shutdown_gracefully(const Step& step, const std::string& name,
                                      std::chrono::seconds timeout, bool force_stop) {
   Clock& clock = context_.clock;
@@ -338,10 +352,12 @@ void StepRunner::shutdown_gracefully(const Step& step, const std::string& name,
     const auto now = clock.now();
     if (now >= deadline) {
       if (!force_stop) {
+        const std::string later = restart_later(step, name);
         throw SystemError("guest '" + name + "' did not shut down within " +
                           std::to_string(timeout.count()) + "s of the ACPI power button; " +
-                          still_running(step) +
-                          ", and may still act on the button press later. "
+                          still_running(step) + ", and may still act on the button press later" +
+                          later +
+                          ". "
                           "Shut it down from inside, raise shutdown_timeout, or set "
                           "force_stop = true");
       }

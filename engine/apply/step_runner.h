@@ -44,6 +44,7 @@ class StepRunner {
   std::vector<std::string> hot_plug(const Vm& desired, const LiveDomain& live);
   void stop(const Step& step, const Change& change);
   std::string still_running(const Step& step) const;
+  std::string restart_later(const Step& step, const std::string& name);
   void shutdown_gracefully(const Step& step, const std::string& name, std::chrono::seconds timeout,
                            bool force_stop);
 

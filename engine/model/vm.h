@@ -157,6 +157,9 @@ struct LiveDomain {
   // Files and devices of its <disk>s the model cannot express (an IDE disk, a CD-ROM): not owned,
   // but a declared disk on one of them would attach the same storage twice.
   std::vector<std::string> unexpressed_disk_sources;
+  // A restart of this running guest timed out with its power-button press still pending: if the
+  // guest shuts down later, virtform starts it again, as it was running before that apply.
+  bool start_pending = false;
   // What a running guest booted with (its live definition): a persistent change that has not
   // reached it yet shows here as a difference. Empty when the domain is not running.
   std::optional<Vm> booted;

@@ -652,6 +652,12 @@ class Differ {
     }
     if (vm.state == PowerState::running && !live.running)
       fields.push_back({"state", "stopped", "running", Disruption::none});
+    // A restart that timed out leaves the guest as it was before that apply: running.
+    if (live.start_pending) {
+      if (!vm.state && !live.running)
+        fields.push_back({"state", "stopped", "running", Disruption::none});
+      fields.push_back({"timed-out restart", "pending", "settled", Disruption::none});
+    }
     if (vm.state == PowerState::stopped && live.running)
       fields.push_back({"state", "running", "stopped", Disruption::restart});
   }

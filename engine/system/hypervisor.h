@@ -40,6 +40,9 @@ class Hypervisor {
   virtual void start(const std::string& name) = 0;
   // Asks the guest to power off (ACPI power button) and returns at once.
   virtual void request_shutdown(const std::string& name) = 0;
+  // Records in the domain's persistent definition that it is to be started again once it shuts
+  // down: its restart timed out with the power-button press still pending.
+  virtual void mark_start_pending(const std::string& name) = 0;
   // Pulls the plug. Only ever used for VMs that set force_stop = true.
   virtual void destroy(const std::string& name) = 0;
   virtual bool is_running(const std::string& name) = 0;

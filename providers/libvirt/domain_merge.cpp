@@ -5,6 +5,7 @@
 #include <set>
 #include <vector>
 
+#include "engine/system/hypervisor.h"
 #include "providers/libvirt/device_xml.h"
 #include "providers/libvirt/domain_parts.h"
 #include "providers/libvirt/domain_xml.h"
@@ -327,6 +328,16 @@ void merge_serial(pugi::xml_node devices, const std::optional<Serial>& desired) 
 }
 
 }  // namespace
+
+std::string mark_start_pending_xml(const std::string& xml) {
+  pugi::xml_document document = xml::load(xml, "domain definition");
+  pugi::xml_node marker;
+  for (pugi::xml_node child : document.child("domain").child("metadata").children())
+    if (xml::in_namespace(child, kMetadataNamespace)) marker = child;
+  if (!marker) throw SystemError("the domain does not carry virtform's marker");
+  xml::set_attribute(marker, "start-pending", "yes");
+  return xml::save(document);
+}
 
 std::string merge_domain_xml(const std::string& live_xml, const Vm& desired) {
   pugi::xml_document document = xml::load(live_xml, "live domain definition");

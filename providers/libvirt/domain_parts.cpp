@@ -73,6 +73,8 @@ void set_marker(pugi::xml_node domain, const Vm& vm) {
   }
   xml::set_attribute(marker, "key", vm.key);
   xml::set_attribute(marker, "project", vm.project);
+  // Every definition virtform writes settles a restart that had timed out.
+  marker.remove_attribute("start-pending");
   // Loader images whose content the config names: a new image then shows in the plan.
   while (pugi::xml_node image = marker.first_child()) marker.remove_child(image);
   for (const Disk& disk : vm.disks) {

@@ -37,6 +37,7 @@ void read_identity(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* 
   live.uuid = domain.child("uuid").text().as_string();
   const pugi::xml_node marker = find_marker(domain);
   live.managed = !marker.empty();
+  live.start_pending = marker.attribute("start-pending").as_bool(false);
   const std::string key = marker.attribute("key").as_string();
   vm.key = key.empty() ? vm.name : key;
   // Markers written before projects existed belong to the default project.

@@ -25,6 +25,10 @@ std::string render_domain_xml(const Vm& vm);
 // Unchanged devices keep their addresses and aliases; new devices get free targets.
 std::string merge_domain_xml(const std::string& live_xml, const Vm& desired);
 
+// A managed definition with its marker saying that the guest is to be started again once it shuts
+// down (see LiveDomain::start_pending).
+std::string mark_start_pending_xml(const std::string& xml);
+
 // Device XML for hot-plug, with a target that is free in `domain_xml`.
 std::string render_disk_xml(const Disk& disk, const std::string& domain_xml);
 std::string render_nic_xml(const Nic& nic);

@@ -243,6 +243,12 @@ void LibvirtHypervisor::request_shutdown(const std::string& name) {
   }
 }
 
+void LibvirtHypervisor::mark_start_pending(const std::string& name) {
+  const std::optional<LiveDomain> domain = read_domain(name);
+  if (!domain) throw SystemError("domain '" + name + "' is gone");
+  define_xml(mark_start_pending_xml(domain->xml), name);
+}
+
 void LibvirtHypervisor::destroy(const std::string& name) {
   DomainHandle domain = connection_.domain(name);
   if (virDomainDestroy(domain.get()) < 0) {

@@ -29,6 +29,7 @@ class LibvirtHypervisor : public Hypervisor {
   void set_autostart(const std::string& name, bool autostart) override;
   void start(const std::string& name) override;
   void request_shutdown(const std::string& name) override;
+  void mark_start_pending(const std::string& name) override;
   void destroy(const std::string& name) override;
   bool is_running(const std::string& name) override;
 

@@ -37,11 +37,33 @@ Planned plan_for(LibvirtHypervisor& hypervisor, const HostFiles& files, const st
   return {std::move(plan), std::move(live)};
 }
 
-ApplyResult apply(LibvirtHypervisor& hypervisor, HostFiles& files, const Planned& planned) {
-  SystemClock clock;
+// A clock that only moves when apply waits, so timeouts are reached without waiting.
+class ManualClock : public Clock {
+ public:
+  std::chrono::steady_clock::time_point now() const override { return now_; }
+  void sleep_for(std::chrono::milliseconds duration) override { now_ += duration; }
+
+ private:
+  std::chrono::steady_clock::time_point now_{};
+};
+
+// The test driver powers a guest off as soon as it is asked; this guest ignores the button.
+class GuestIgnoringAcpi : public LibvirtHypervisor {
+ public:
+  using LibvirtHypervisor::LibvirtHypervisor;
+  void request_shutdown(const std::string&) override {}
+};
+
+ApplyResult apply(LibvirtHypervisor& hypervisor, HostFiles& files, const Planned& planned,
+                  Clock& clock) {
   StepRunner runner(StepContext{planned.plan, planned.live, hypervisor, files, clock, nullptr});
   return execute(
       planned.plan.steps, [&](const Step& step) { runner.run(step); }, 2, nullptr);
+}
+
+ApplyResult apply(LibvirtHypervisor& hypervisor, HostFiles& files, const Planned& planned) {
+  SystemClock clock;
+  return apply(hypervisor, files, planned, clock);
 }
 
 const StepResult* result_of(const ApplyResult& result, const std::string& id) {
@@ -219,6 +241,46 @@ TEST_CASE("a rename is made in place and checks both names", "[apply][libvirt]")
     CHECK(hypervisor.read_domain(name));
     other.remove(renamed);
   }
+  other.remove(name);
+}
+
+TEST_CASE("a guest whose restart timed out is started again once it shuts down",
+          "[apply][libvirt]") {
+  TempDir dir;
+  LibvirtHypervisor hypervisor(kUri);
+  RootedHostFiles files("/");
+  OtherTool other;
+  const std::string name = "vfunit-" + std::to_string(getpid()) + "-pending";
+  // No state declared: the guest is to stay as it was, running.
+  auto toml = [&](const std::string& memory) {
+    return "project = \"" + name + "\"\n[vm.guest]\nname = \"" + name +
+           "\"\ntype = \"qemu\"\nmemory = \"" + memory +
+           "\"\nrestart = \"allowed\"\nshutdown_timeout = \"5s\"\n";
+  };
+  const std::string config = dir.write_file("vm.toml", toml("128MiB"));
+  REQUIRE(apply(hypervisor, files, plan_for(hypervisor, files, config)).ok());
+  hypervisor.start(name);
+
+  dir.write_file("vm.toml", toml("256MiB"));
+  const Planned grown = plan_for(hypervisor, files, config);
+  REQUIRE(grown.plan.find_step("vm.guest/restart"));
+  GuestIgnoringAcpi stubborn(kUri);
+  ManualClock clock;
+  const ApplyResult timed_out = apply(stubborn, files, grown, clock);
+  const StepResult* restart = result_of(timed_out, "vm.guest/restart");
+  REQUIRE(restart);
+  CHECK(restart->status == StepStatus::failed);
+  CHECK(restart->message.find("(if it does, the next `virtform apply` starts it again)") !=
+        std::string::npos);
+  CHECK(other.inactive_xml(name).find("start-pending=\"yes\"") != std::string::npos);
+
+  hypervisor.destroy(name);  // the pending button press, acted on after apply gave up
+  const Planned again = plan_for(hypervisor, files, config);
+  REQUIRE(again.plan.find_step("vm.guest/start"));
+  REQUIRE(apply(hypervisor, files, again).ok());
+  CHECK(hypervisor.is_running(name));
+  CHECK(other.inactive_xml(name).find("start-pending") == std::string::npos);
+  CHECK_FALSE(plan_for(hypervisor, files, config).plan.has_changes());
   other.remove(name);
 }
 
