@@ -70,12 +70,13 @@ struct ImportHost {
     hypervisor = std::make_unique<LibvirtHypervisor>("test://" + host_xml);
   }
 
-  // A file on the host (the domains' disks, kernels, ROMs are files the config checks for).
+  // A file on the host (the domains' disks, kernels, ROMs are files the config checks for):
+  // empty, as a capture records it, so that no image reads as another format than declared.
   void add_file(const std::string& path) {
     const fs::path real = root + path;
     if (fs::exists(real) || fs::is_symlink(real)) return;
     fs::create_directories(real.parent_path());
-    std::ofstream(real) << "virtform test file\n";
+    std::ofstream{real};
   }
 
   void add_files_named_by(const Desired& desired) {
