@@ -335,6 +335,35 @@ TEST_CASE("a changed memory changes only memory", "[domain_xml][merge]") {
                                             "  <currentMemory unit='KiB'>524288</currentMemory>"});
 }
 
+TEST_CASE("a balloon below the maximum is the guest owner's, and only lowered with it",
+          "[domain_xml][merge]") {
+  std::string live = fixture("qemu-dsm.xml");  // 256 MiB, balloon at the maximum
+  const std::string full = "<currentMemory unit='KiB'>262144</currentMemory>";
+  REQUIRE(live.find(full) != std::string::npos);
+  live.replace(live.find(full), full.size(), "<currentMemory unit='KiB'>131072</currentMemory>");
+  auto current_after = [&](std::uint64_t memory_kib) {
+    Vm desired = dsm_model();
+    desired.memory_kib = memory_kib;
+    return load(merge_domain_xml(live, desired))
+        .child("domain")
+        .child("currentMemory")
+        .text()
+        .as_ullong();
+  };
+  CHECK(current_after(262144) == 131072);
+  CHECK(current_after(1048576) == 131072);
+  CHECK(current_after(65536) == 65536);
+
+  // A balloon at the maximum follows it, so more memory reaches the guest.
+  Vm larger = dsm_model();
+  larger.memory_kib = 1048576;
+  CHECK(load(merge_domain_xml(fixture("qemu-dsm.xml"), larger))
+            .child("domain")
+            .child("currentMemory")
+            .text()
+            .as_ullong() == 1048576);
+}
+
 TEST_CASE("merge keeps UUID, MACs, addresses, aliases and devices it does not own",
           "[domain_xml][merge]") {
   std::string live = fixture("seed-dsm.xml");

@@ -338,5 +338,30 @@ TEST_CASE("virtform import writes the file, warns on stderr and refuses unknown 
   CHECK(missing.out.empty());
 }
 
+TEST_CASE("adopting a domain keeps a balloon set below its maximum", "[import]") {
+  ImportHost host({R"(<domain type='qemu'>
+  <name>ballooned</name>
+  <memory unit='GiB'>4</memory>
+  <currentMemory unit='GiB'>2</currentMemory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+</domain>)"});
+  std::ofstream(host.dir / "adopt.toml") << "[vm.ballooned]\nname = \"ballooned\"\n"
+                                         << "type = \"qemu\"\nmachine = \"pc\"\n"
+                                         << "memory = \"4GiB\"\nadopt = true\n";
+  const Plan plan = host.plan({host.dir / "adopt.toml"});
+  INFO(errors_of(plan));
+  REQUIRE_FALSE(has_errors(plan.diagnostics));
+  REQUIRE(plan.changes.size() == 1);
+  INFO(fields_of(plan.changes.front()));
+  CHECK(fields_of(plan.changes.front()) == "managed: no -> yes (adopted)\n");
+
+  REQUIRE(host.apply(plan));
+  const std::string xml = host.persistent_xml("ballooned");
+  CHECK(xml.find("<memory unit='KiB'>4194304</memory>") != std::string::npos);
+  CHECK(xml.find("<currentMemory unit='KiB'>2097152</currentMemory>") != std::string::npos);
+  CHECK(xml.find("virtform:vm") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace virtform
