@@ -150,7 +150,10 @@ struct Desired {
 // One libvirt domain as it is now.
 struct LiveDomain {
   Vm vm;                 // read back from the persistent (inactive) XML; key from the marker
-  bool managed = false;  // carries virtform's marker in <metadata>
+  bool managed = false;  // carries virtform's marker in <metadata>, written for this domain
+  // Carries a marker written for another domain (its recorded UUID is not this one's): a copy
+  // made with the metadata (virt-clone, an edited dumpxml). Not managed: never changed or removed.
+  bool copied = false;
   bool running = false;  // active right now
   std::string uuid;
   std::string xml;  // the persistent definition, kept so updates patch rather than replace

@@ -327,6 +327,7 @@ class Differ {
     add_pci_bindings();
     for (const Vm& vm : desired_.vms) add_vm(vm);
     add_orphans();
+    warn_copies();
     add_pci_restores();
     return std::move(changes_);
   }
@@ -627,6 +628,24 @@ class Differ {
           std::string(domain.running ? "the running guest is shut down gracefully, then " : "") +
           "only the definition is removed: disks, images and NVRAM stay on the host";
       changes_.push_back(std::move(change));
+    }
+  }
+
+  // Domains carrying this project's marker under another UUID were copied with their metadata
+  // (virt-clone, a dumpxml defined again): not virtform's, so never updated, renamed or removed.
+  void warn_copies() {
+    for (const LiveDomain& domain : live_.domains) {
+      if (!domain.copied || domain.vm.project != desired_.project) continue;
+      diagnostics_.push_back(
+          {Severity::warning,
+           "domain '" + domain.vm.name + "' carries virtform's marker for " +
+               vm_address(domain.vm.key) + ", recorded for another domain's UUID: it looks " +
+               "copied from that domain (virt-clone or a dumpxml defined again), so virtform " +
+               "leaves it alone. Remove the marker (virsh metadata " + domain.vm.name +
+               " --uri https://virtform.dev/xmlns/domain/1 --config --remove), or declare it " +
+               "with adopt = true to manage it",
+           {},
+           vm_address(domain.vm.key)});
     }
   }
 

@@ -1,5 +1,7 @@
 #include "providers/libvirt/domain_xml.h"
 
+#include <algorithm>
+#include <cctype>
 #include <set>
 
 #include "providers/libvirt/device_xml.h"
@@ -31,12 +33,24 @@ pugi::xml_node find_marker(const pugi::xml_node& domain) {
   return {};
 }
 
+// libvirt prints UUIDs in lower case with dashes; one typed by hand may differ in case only.
+bool same_uuid(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
 void read_identity(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* unexpressed) {
   Vm& vm = live.vm;
   vm.name = domain.child("name").text().as_string();
   live.uuid = domain.child("uuid").text().as_string();
   const pugi::xml_node marker = find_marker(domain);
-  live.managed = !marker.empty();
+  // A marker without a UUID was written before markers recorded one: trusted, and bound to
+  // this domain at its next update.
+  const std::string marker_uuid = marker.attribute("uuid").as_string();
+  live.copied = !marker.empty() && !marker_uuid.empty() && !same_uuid(marker_uuid, live.uuid);
+  live.managed = !marker.empty() && !live.copied;
   const std::string key = marker.attribute("key").as_string();
   vm.key = key.empty() ? vm.name : key;
   // Markers written before projects existed belong to the default project.

@@ -1,6 +1,7 @@
 // The whole pipeline (config -> plan -> apply -> plan) against libvirt's real test driver.
 
 #include <fcntl.h>
+#include <libvirt/libvirt.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -272,6 +273,87 @@ TEST_CASE("a second apply on the same URI is refused at once, naming the holder"
     CHECK_THROWS_WITH(ApplyLock::acquire(uri, "virtform apply"), Catch::Contains(record));
   }
   unsetenv("VIRTFORM_LOCK_DIR");
+}
+
+// A VM of its own project with no disks, so that a copy of it shares nothing with it.
+std::string bare_vm_toml(const std::string& project, const std::string& name,
+                         const std::string& extra = "") {
+  return "project = \"" + project + "\"\n[vm.guest]\nname = \"" + name +
+         "\"\ntype = \"qemu\"\nmemory = \"128MiB\"\nstate = \"running\"\n" + extra;
+}
+
+// Defines `xml` with `from` renamed to `to` and a new UUID, as a copy made from a dumpxml would.
+void define_copy(const std::string& xml, const std::string& from, const std::string& to,
+                 const std::string& uuid) {
+  std::string copy = xml;
+  copy.replace(copy.find("<name>" + from + "</name>"), from.size() + 13, "<name>" + to + "</name>");
+  const auto start = copy.find("<uuid>") + 6;
+  copy.replace(start, copy.find("</uuid>") - start, uuid);
+  virConnectPtr connection = virConnectOpen("test:///default");
+  REQUIRE(connection);
+  virDomainPtr domain = virDomainDefineXML(connection, copy.c_str());
+  CHECK(domain);
+  if (domain) virDomainFree(domain);
+  virConnectClose(connection);
+}
+
+TEST_CASE("a copy of a managed domain is not virtform's", "[apply][libvirt]") {
+  TempDir dir;
+  Host host;
+  const std::string name = unique_name("original");
+  const std::string clone = unique_name("clone");
+  const std::string config = dir.write_file("vm.toml", bare_vm_toml(name, name));
+  REQUIRE(apply_plan(host, plan_for(host, {config})).ok());
+  const Live defined = host.hypervisor.read_live();
+  const LiveDomain* original = defined.find_domain(name);
+  REQUIRE(original);
+  CHECK(original->managed);
+  CHECK(original->xml.find("uuid=\"" + original->uuid + "\"") != std::string::npos);
+  define_copy(original->xml, name, clone, "7d2c51a4-0f2b-4c9e-9a61-3b8f1e2d4c05");
+
+  auto touches_clone = [&](const Plan& plan) {
+    for (const Change& change : plan.changes)
+      if (change.action != Action::none && (change.live_name == clone || change.name == clone))
+        return true;
+    return false;
+  };
+  auto warns_of_copy = [&](const Plan& plan) {
+    for (const Diagnostic& diagnostic : plan.diagnostics)
+      if (diagnostic.severity == Severity::warning &&
+          diagnostic.message.find("domain '" + clone + "'") != std::string::npos &&
+          diagnostic.message.find("copied") != std::string::npos &&
+          diagnostic.message.find("adopt = true") != std::string::npos)
+        return true;
+    return false;
+  };
+
+  // Declared: the copy is not an orphan of this project.
+  const Plan unchanged = plan_for(host, {config});
+  CHECK(warns_of_copy(unchanged));
+  CHECK_FALSE(touches_clone(unchanged));
+  CHECK_FALSE(unchanged.has_changes());
+
+  // Renamed: the original is renamed, never the copy.
+  const std::string renamed = unique_name("renamed");
+  dir.write_file("vm.toml", bare_vm_toml(name, renamed, "restart = \"allowed\"\n"));
+  const Plan rename = plan_for(host, {config});
+  CHECK_FALSE(touches_clone(rename));
+  const Change* replace = vm_change(rename, "guest");
+  REQUIRE(replace);
+  CHECK(replace->action == Action::replace);
+  CHECK(replace->live_name == name);
+
+  // Removed: only the original goes.
+  dir.write_file("vm.toml", "project = \"" + name + "\"\n");
+  const Plan removal = plan_for(host, {config});
+  CHECK(warns_of_copy(removal));
+  CHECK_FALSE(touches_clone(removal));
+  REQUIRE(apply_plan(host, removal).ok());
+  const Live after = host.hypervisor.read_live();
+  CHECK_FALSE(after.find_domain(name));
+  REQUIRE(after.find_domain(clone));
+  CHECK_FALSE(after.find_domain(clone)->managed);
+  host.hypervisor.undefine(clone);
 }
 
 }  // namespace
