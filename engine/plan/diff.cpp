@@ -510,6 +510,7 @@ class Differ {
   void add_replace(const Vm& vm, const LiveDomain& old) {
     Change change = vm_change(vm, Action::replace);
     change.live_name = old.vm.name;
+    change.live_policy = old.recorded_policy;
     change.running = old.running;
     const bool may_restart = options_.restart_all || vm.restart == RestartPolicy::allowed;
     if (old.running && !may_restart) {
@@ -536,6 +537,7 @@ class Differ {
     change.fields = VmComparison(vm, live.vm, rule).fields();
     if (may_restart) add_pending_boot_fields(vm, live, change.fields);
     add_ownership_fields(vm, live, change.fields);
+    add_policy_fields(vm, live, change.fields);
     add_power_fields(vm, live, change.fields);
     change.disruption = worst(change.fields);
     change.action = change.fields.empty() ? Action::none : Action::update;
@@ -580,6 +582,24 @@ class Differ {
     }
   }
 
+  // The marker records the policy removal will use: a changed one is written there, so that a
+  // VM removed later is stopped as it last said. A marker that records none gets it with the
+  // next change, as nothing would be shown otherwise for every domain an older virtform wrote.
+  static void add_policy_fields(const Vm& vm, const LiveDomain& live,
+                                std::vector<FieldChange>& fields) {
+    if (!live.managed || !live.recorded_policy) return;
+    const LifecyclePolicy& recorded = *live.recorded_policy;
+    if (recorded.restart != vm.restart)
+      fields.push_back(
+          {"restart", to_string(recorded.restart), to_string(vm.restart), Disruption::none});
+    if (recorded.shutdown_timeout != vm.shutdown_timeout)
+      fields.push_back({"shutdown_timeout", std::to_string(recorded.shutdown_timeout.count()) + "s",
+                        std::to_string(vm.shutdown_timeout.count()) + "s", Disruption::none});
+    if (recorded.force_stop != vm.force_stop)
+      fields.push_back(
+          {"force_stop", yes_no(recorded.force_stop), yes_no(vm.force_stop), Disruption::none});
+  }
+
   static void add_power_fields(const Vm& vm, const LiveDomain& live,
                                std::vector<FieldChange>& fields) {
     if (vm.autostart && vm.autostart != live.vm.autostart) {
@@ -619,6 +639,7 @@ class Differ {
       change.kind = ResourceKind::vm;
       change.name = domain.vm.name;
       change.live_name = domain.vm.name;
+      change.live_policy = domain.recorded_policy;
       change.action = Action::remove;
       change.running = domain.running;
       change.fields = {{"name", domain.vm.name, "", Disruption::none}};

@@ -33,6 +33,10 @@ json change_json(const Change& change) {
               {"reason", change.reason},
               {"depends_on", change.depends_on}};
   if (!change.live_name.empty()) out["live_name"] = change.live_name;
+  if (change.live_policy)
+    out["live_policy"] = {{"restart", to_string(change.live_policy->restart)},
+                          {"shutdown_timeout_s", change.live_policy->shutdown_timeout.count()},
+                          {"force_stop", change.live_policy->force_stop}};
   if (change.kind == ResourceKind::image)
     out["image"] = {{"format", change.image_format}, {"bytes", change.image_bytes}};
   return out;
@@ -65,6 +69,19 @@ Enum parsed(const std::optional<Enum>& value, const std::string& what, const std
   return *value;
 }
 
+LifecyclePolicy policy_from(const json& in) {
+  LifecyclePolicy policy;
+  const std::string restart = in.at("restart").get<std::string>();
+  if (restart != "never" && restart != "allowed")
+    throw PlanFileError("unknown restart policy '" + restart + "'");
+  policy.restart = restart == "allowed" ? RestartPolicy::allowed : RestartPolicy::never;
+  // The config's own bounds, as for a declared VM's timeout.
+  policy.shutdown_timeout = std::chrono::seconds(
+      integer_at<int>(in, "shutdown_timeout_s", 0, std::numeric_limits<int>::max()));
+  policy.force_stop = in.at("force_stop").get<bool>();
+  return policy;
+}
+
 Change change_from(const json& in, const std::map<std::string, Vm>& declared) {
   Change change;
   change.address = in.at("address").get<std::string>();
@@ -79,6 +96,7 @@ Change change_from(const json& in, const std::map<std::string, Vm>& declared) {
   change.reason = in.at("reason").get<std::string>();
   change.depends_on = in.at("depends_on").get<std::vector<std::string>>();
   change.live_name = in.value("live_name", "");
+  if (in.contains("live_policy")) change.live_policy = policy_from(in.at("live_policy"));
   for (const json& field : in.at("fields")) {
     const std::string text = field.at("disruption").get<std::string>();
     change.fields.push_back({field.at("field").get<std::string>(),

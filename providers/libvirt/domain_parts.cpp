@@ -4,6 +4,7 @@
 #include <random>
 
 #include "engine/model/digest.h"
+#include "engine/plan/model_json.h"
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/xml_support.h"
 
@@ -63,6 +64,16 @@ std::string domain_uuid(pugi::xml_node domain) {
   return uuid.text().as_string();
 }
 
+// "1:" and 64 bits of SHA-256 over the owned fields as a saved plan writes them (the policy,
+// recorded beside it, left out): enough to tell one applied definition from another, in a few
+// bytes of every domain's XML. The number is the layout's version.
+std::string applied_digest(const Vm& vm) {
+  nlohmann::json owned = vm_to_json(vm);
+  for (const char* policy : {"restart", "shutdown_timeout_s", "force_stop", "adopt"})
+    owned.erase(policy);
+  return "1:" + sha256_hex(owned.dump()).substr(0, 16);
+}
+
 }  // namespace
 
 pugi::xml_node insert_ordered(pugi::xml_node parent, const char* name,
@@ -97,6 +108,11 @@ void set_marker(pugi::xml_node domain, const Vm& vm) {
   xml::set_attribute(marker, "project", vm.project);
   // Binds the marker to this domain: a copy of the definition under another UUID is not ours.
   xml::set_attribute(marker, "uuid", domain_uuid(domain));
+  // What removal needs once the config no longer declares the VM.
+  xml::set_attribute(marker, "restart", to_string(vm.restart));
+  xml::set_attribute(marker, "force-stop", vm.force_stop ? "yes" : "no");
+  xml::set_attribute(marker, "shutdown-timeout", std::to_string(vm.shutdown_timeout.count()));
+  xml::set_attribute(marker, "applied", applied_digest(vm));
   // Loader images whose content the config names: a new image then shows in the plan.
   while (pugi::xml_node image = marker.first_child()) marker.remove_child(image);
   for (const Disk& disk : vm.disks) {

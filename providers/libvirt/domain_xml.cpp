@@ -41,6 +41,19 @@ bool same_uuid(const std::string& a, const std::string& b) {
          });
 }
 
+// The lifecycle policy the marker records, when it records one whole and well-formed.
+std::optional<LifecyclePolicy> read_policy(const pugi::xml_node& marker) {
+  const std::string restart = marker.attribute("restart").as_string();
+  const std::string force_stop = marker.attribute("force-stop").as_string();
+  const pugi::xml_attribute timeout = marker.attribute("shutdown-timeout");
+  if ((restart != "never" && restart != "allowed") || (force_stop != "yes" && force_stop != "no"))
+    return std::nullopt;
+  const long long seconds = timeout.as_llong(-1);
+  if (seconds < 0 || std::to_string(seconds) != timeout.as_string()) return std::nullopt;
+  return LifecyclePolicy{restart == "allowed" ? RestartPolicy::allowed : RestartPolicy::never,
+                         std::chrono::seconds(seconds), force_stop == "yes"};
+}
+
 void read_identity(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* unexpressed) {
   Vm& vm = live.vm;
   vm.name = domain.child("name").text().as_string();
@@ -51,6 +64,7 @@ void read_identity(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* 
   const std::string marker_uuid = marker.attribute("uuid").as_string();
   live.copied = !marker.empty() && !marker_uuid.empty() && !same_uuid(marker_uuid, live.uuid);
   live.managed = !marker.empty() && !live.copied;
+  if (live.managed) live.recorded_policy = read_policy(marker);
   const std::string key = marker.attribute("key").as_string();
   vm.key = key.empty() ? vm.name : key;
   // Markers written before projects existed belong to the default project.

@@ -145,4 +145,27 @@ TEST_CASE("a guest that ignores ACPI makes apply fail after shutdown_timeout and
   CHECK(field_of(ours[0], "memory").is_object());
 }
 
+TEST_CASE("a running guest removed from the config is stopped by the policy it last declared",
+          "[e2e]") {
+  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  Session session;
+  Libvirt& libvirt = session.libvirt();
+  const std::string name = session.domain("removed");
+  const std::string policy = "shutdown_timeout = \"3s\"\nforce_stop = true\n";
+  const std::string config = session.write_config(
+      kernel_guest_toml("removed", name, guest_images().initrd_ignore, "128MiB", 1, policy));
+  create_and_boot(session, config, name);
+
+  session.write_config("");  // the VM is no longer declared
+  const auto started = std::chrono::steady_clock::now();
+  ProcessResult removed = session.apply(config);
+  const auto took = std::chrono::steady_clock::now() - started;
+  INFO(removed.describe());
+  CHECK(removed.exit_code == 0);
+  // It waited the 3 s the VM declared, then pulled the plug: not the default 120 s.
+  CHECK(took >= 3s);
+  CHECK(took < 60s);
+  CHECK_FALSE(libvirt.exists(name));
+}
+
 }  // namespace virtform::e2e

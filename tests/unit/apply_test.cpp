@@ -14,6 +14,7 @@
 #include "engine/apply/step_runner.h"
 #include "engine/config/config.h"
 #include "engine/plan/planner.h"
+#include "engine/render/plan_json.h"
 #include "providers/host/apply_lock.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
@@ -280,6 +281,64 @@ std::string bare_vm_toml(const std::string& project, const std::string& name,
                          const std::string& extra = "") {
   return "project = \"" + project + "\"\n[vm.guest]\nname = \"" + name +
          "\"\ntype = \"qemu\"\nmemory = \"128MiB\"\nstate = \"running\"\n" + extra;
+}
+
+TEST_CASE("a removed VM is stopped by the policy its marker recorded", "[apply][libvirt]") {
+  TempDir dir;
+  Host host;
+  const std::string name = unique_name("policy");
+  const std::string config = dir.write_file(
+      "vm.toml", bare_vm_toml(name, name, "force_stop = true\nshutdown_timeout = \"3s\"\n"));
+  REQUIRE(apply_plan(host, plan_for(host, {config})).ok());
+  REQUIRE(host.hypervisor.is_running(name));
+  const LiveDomain* defined = host.hypervisor.read_live().find_domain(name);
+  REQUIRE(defined);
+
+  dir.write_file("vm.toml", "project = \"" + name + "\"\n");
+  // As `apply --plan` would: through the saved plan's JSON.
+  const Plan removal = parse_plan_json(render_plan_json(plan_for(host, {config})));
+  const Change* change = vm_change(removal, "guest");
+  REQUIRE(change);
+  CHECK(change->action == Action::remove);
+  REQUIRE(change->live_policy);
+  CHECK(change->live_policy->force_stop);
+  CHECK(change->live_policy->shutdown_timeout == std::chrono::seconds(3));
+
+  // A guest that ignores the power button is powered off once the recorded 3 s are up.
+  GuestIgnoringAcpi stubborn("test:///default");
+  ManualClock clock;
+  const auto started = clock.now();
+  const ApplyResult result = apply_plan(host, stubborn, removal, clock);
+  for (const StepResult& step : result.steps) INFO(step.id << ": " << step.message);
+  CHECK(result.ok());
+  CHECK(clock.now() - started >= std::chrono::seconds(3));
+  CHECK(clock.now() - started < std::chrono::seconds(10));
+  CHECK_FALSE(host.hypervisor.read_live().find_domain(name));
+}
+
+TEST_CASE("a changed policy is recorded in the marker", "[apply][libvirt]") {
+  TempDir dir;
+  Host host;
+  const std::string name = unique_name("repolicy");
+  const std::string config = dir.write_file("vm.toml", bare_vm_toml(name, name));
+  REQUIRE(apply_plan(host, plan_for(host, {config})).ok());
+  CHECK_FALSE(plan_for(host, {config}).has_changes());
+
+  dir.write_file("vm.toml", bare_vm_toml(name, name, "force_stop = true\n"));
+  const Plan plan = plan_for(host, {config});
+  const Change* change = vm_change(plan, "guest");
+  REQUIRE(change);
+  REQUIRE(change->fields.size() == 1);
+  CHECK(change->fields[0].field == "force_stop");
+  CHECK(change->disruption == Disruption::none);
+  REQUIRE(apply_plan(host, plan).ok());
+  CHECK_FALSE(plan_for(host, {config}).has_changes());
+  const LiveDomain* live = host.hypervisor.read_live().find_domain(name);
+  REQUIRE(live);
+  REQUIRE(live->recorded_policy);
+  CHECK(live->recorded_policy->force_stop);
+  host.hypervisor.destroy(name);
+  host.hypervisor.undefine(name);
 }
 
 // Defines `xml` with `from` renamed to `to` and a new UUID, as a copy made from a dumpxml would.

@@ -329,7 +329,14 @@ TEST_CASE("a changed memory changes only memory", "[domain_xml][merge]") {
   REQUIRE(before.size() == after.size());
   std::vector<std::string> changed;
   for (std::size_t i = 0; i < before.size(); ++i) {
-    if (before[i] != after[i]) changed.push_back(after[i]);
+    if (before[i] == after[i]) continue;
+    // The marker records a digest of what was applied, which the new memory changes.
+    if (after[i].find("<virtform:vm ") != std::string::npos) {
+      const auto digest = after[i].find(" applied='");
+      CHECK(before[i].substr(0, digest) == after[i].substr(0, digest));
+      continue;
+    }
+    changed.push_back(after[i]);
   }
   CHECK(changed == std::vector<std::string>{"  <memory unit='KiB'>524288</memory>",
                                             "  <currentMemory unit='KiB'>524288</currentMemory>"});
