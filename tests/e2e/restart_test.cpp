@@ -87,7 +87,11 @@ TEST_CASE("a running guest keeps running for next-boot changes and restarts when
   ours = changes_inside(plan, session.prefix());
   REQUIRE(ours.size() == 1);
   INFO(ours[0].dump(2));
-  CHECK(field_names(ours[0]) == std::vector<std::string>{"memory", "vcpus"});
+  // The new policy is recorded in the marker too, which the guest does not see.
+  CHECK(field_names(ours[0]) ==
+        std::vector<std::string>{"memory", "restart", "shutdown_timeout", "vcpus"});
+  CHECK(field_of(ours[0], "restart").value("disruption", "") == "none");
+  CHECK(field_of(ours[0], "shutdown_timeout").value("after", "") == "60s");
   CHECK(field_of(ours[0], "vcpus").value("disruption", "") == "restart");
   CHECK(field_of(ours[0], "memory").value("before", "") == "128 MiB");
   CHECK(field_of(ours[0], "memory").value("after", "") == "160 MiB (pending restart)");
