@@ -415,5 +415,38 @@ TEST_CASE("a copy of a managed domain is not virtform's", "[apply][libvirt]") {
   host.hypervisor.undefine(clone);
 }
 
+// The running guest's balloon, in KiB, as libvirt reports it.
+unsigned long live_balloon_kib(const std::string& name) {
+  virConnectPtr connection = virConnectOpen("test:///default");
+  REQUIRE(connection);
+  virDomainPtr domain = virDomainLookupByName(connection, name.c_str());
+  REQUIRE(domain);
+  virDomainInfo info;
+  REQUIRE(virDomainGetInfo(domain, &info) == 0);
+  virDomainFree(domain);
+  virConnectClose(connection);
+  return info.memory;
+}
+
+TEST_CASE("a smaller memory never raises a running guest's lower balloon", "[apply][libvirt]") {
+  TempDir dir;
+  Host host;
+  const std::string name = unique_name("balloon");
+  const std::string config = dir.write_file("vm.toml", vm_toml(dir, name, "256MiB"));
+  REQUIRE(apply_plan(host, plan_for(host, {config})).ok());
+  host.hypervisor.set_memory_live(name, 64 * 1024);
+  REQUIRE(live_balloon_kib(name) == 64 * 1024);
+
+  dir.write_file("vm.toml", vm_toml(dir, name, "128MiB"));
+  const Plan shrink = plan_for(host, {config});
+  REQUIRE(vm_change(shrink, "guest"));
+  CHECK(vm_change(shrink, "guest")->disruption == Disruption::live);
+  REQUIRE(apply_plan(host, shrink).ok());
+  CHECK(live_balloon_kib(name) == 64 * 1024);
+
+  host.hypervisor.destroy(name);
+  host.hypervisor.undefine(name);
+}
+
 }  // namespace
 }  // namespace virtform
