@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <limits>
 #include <set>
 
 #include "providers/libvirt/device_xml.h"
@@ -49,7 +50,10 @@ std::optional<LifecyclePolicy> read_policy(const pugi::xml_node& marker) {
   if ((restart != "never" && restart != "allowed") || (force_stop != "yes" && force_stop != "no"))
     return std::nullopt;
   const long long seconds = timeout.as_llong(-1);
-  if (seconds < 0 || std::to_string(seconds) != timeout.as_string()) return std::nullopt;
+  // The config's own bounds: apply adds the timeout to a clock in nanoseconds.
+  if (seconds < 0 || seconds > std::numeric_limits<int>::max() ||
+      std::to_string(seconds) != timeout.as_string())
+    return std::nullopt;
   return LifecyclePolicy{restart == "allowed" ? RestartPolicy::allowed : RestartPolicy::never,
                          std::chrono::seconds(seconds), force_stop == "yes"};
 }

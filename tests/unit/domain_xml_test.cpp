@@ -582,4 +582,45 @@ TEST_CASE("hot-plug XML names a free target and finds live devices", "[domain_xm
   CHECK_THAT(render_nic_xml(any), Catch::Contains("bridge='br0'"));
 }
 
+TEST_CASE("the marker is trusted only for the UUID it records, and gives back the policy",
+          "[domain_xml]") {
+  const std::string xml = fixture("qemu-minimal.xml");  // UUID 8115b07e-...
+  const std::string recorded = "uuid=\"8115b07e-dfef-4977-be71-dd3806152502\"";
+  REQUIRE(xml.find(recorded) != std::string::npos);
+  auto with_marker = [&](const std::string& from, const std::string& to) {
+    std::string text = xml;
+    text.replace(text.find(from), from.size(), to);
+    return parse_domain_xml(text);
+  };
+  const LiveDomain own = parse_domain_xml(xml);
+  CHECK(own.managed);
+  CHECK_FALSE(own.copied);
+  REQUIRE(own.recorded_policy);
+  CHECK(*own.recorded_policy == LifecyclePolicy{});
+
+  const LiveDomain copy = with_marker(recorded, "uuid=\"7d2c51a4-0f2b-4c9e-9a61-3b8f1e2d4c05\"");
+  CHECK(copy.copied);
+  CHECK_FALSE(copy.managed);
+  CHECK_FALSE(copy.recorded_policy);
+  CHECK(with_marker(recorded, "uuid=\"8115B07E-DFEF-4977-BE71-DD3806152502\"").managed);
+  // Written by an older virtform: no UUID, and trusted.
+  const LiveDomain older = with_marker(recorded, "");
+  CHECK(older.managed);
+
+  const std::string policy = "restart=\"never\" force-stop=\"no\" shutdown-timeout=\"120\"";
+  REQUIRE(xml.find(policy) != std::string::npos);
+  const LiveDomain forced =
+      with_marker(policy, "restart=\"allowed\" force-stop=\"yes\" shutdown-timeout=\"3\"");
+  REQUIRE(forced.recorded_policy);
+  CHECK(forced.recorded_policy->restart == RestartPolicy::allowed);
+  CHECK(forced.recorded_policy->force_stop);
+  CHECK(forced.recorded_policy->shutdown_timeout == std::chrono::seconds(3));
+  for (const char* bad : {"3s", "-1", "99999999999", ""}) {
+    INFO(bad);
+    CHECK_FALSE(with_marker(policy, std::string("restart=\"never\" force-stop=\"no\" ") +
+                                        "shutdown-timeout=\"" + bad + "\"")
+                    .recorded_policy);
+  }
+}
+
 }  // namespace virtform
