@@ -32,6 +32,7 @@ class FuzzHost : public HostFiles {
     if (directory == "/usr/share/qemu/firmware") return {"60-edk2-x86_64.json"};
     return {};
   }
+  std::optional<ImageProbe> probe_image(const std::string&) const override { return std::nullopt; }
   void create_image(const std::string&, const std::string&, std::uint64_t) override {}
   void copy_file(const std::string&, const std::string&) override {}
 

@@ -313,6 +313,10 @@ void StepRunner::stop(const Step& step, const Change& change) {
   if (change.desired) {
     shutdown_gracefully(step, step.target, change.desired->shutdown_timeout,
                         change.desired->force_stop);
+  } else if (change.live_policy) {
+    // A removed VM has no declaration left: it is stopped as it last declared.
+    shutdown_gracefully(step, step.target, change.live_policy->shutdown_timeout,
+                        change.live_policy->force_stop);
   } else {
     shutdown_gracefully(step, step.target, kDefaultShutdownTimeout, false);
   }

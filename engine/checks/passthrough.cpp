@@ -1,6 +1,7 @@
 #include "engine/checks/passthrough.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "engine/model/text.h"
@@ -24,6 +25,11 @@ std::string disk_key(const HostDevices& host, const std::string& source) {
   return block != nullptr ? block->name : source;
 }
 
+// Spellings of one path ("/a//b", "/a/./b") claim the same file.
+std::string image_key(const std::string& path) {
+  return std::filesystem::path(path).lexically_normal().string();
+}
+
 void add_claim(std::vector<Claimant>& claimants, const Claimant& claimant) {
   for (const auto& existing : claimants) {
     if (existing.label == claimant.label) return;
@@ -35,8 +41,13 @@ void add_vm_claims(const Vm& vm, const Claimant& claimant, const HostDevices& ho
                    Claims& claims) {
   for (const auto& device : vm.pci) add_claim(claims.pci[device.address], claimant);
   for (const auto& disk : vm.disks) {
-    if (disk.kind == DiskSource::block)
+    if (disk.kind == DiskSource::block) {
       add_claim(claims.disks[disk_key(host, disk.source)], claimant);
+    } else if (disk.loader.empty()) {
+      Claimant image_claimant = claimant;
+      image_claimant.readonly = disk.readonly;
+      add_claim(claims.images[image_key(disk.source)], image_claimant);
+    }
   }
 }
 
@@ -76,6 +87,7 @@ class VmChecker {
     for (const auto& device : vm_.pci) check_device(device);
     for (const auto& disk : vm_.disks) {
       if (disk.kind == DiskSource::block) check_disk(disk);
+      if (disk.kind == DiskSource::file && disk.loader.empty()) check_image_claims(disk);
     }
   }
 
@@ -254,6 +266,24 @@ class VmChecker {
                  by_id + "\" (the same disk, " + format_disk_size(block->size_bytes) +
                  (block->model.empty() ? "" : " " + block->model) + ")");
     }
+  }
+
+  // Two guests writing one image corrupt it as surely as a shared disk; an image every guest
+  // only reads (an installer ISO) can be shared. Declared VMs sharing a file are refused by the
+  // config's own claim check already; here the rivals are the domains virtform does not manage.
+  void check_image_claims(const Disk& disk) {
+    const auto found = claims_.images.find(image_key(disk.source));
+    if (found == claims_.images.end()) return;
+    std::vector<std::string> rivals;
+    for (const Claimant& claimant : found->second) {
+      if (claimant.declared || (disk.readonly && claimant.readonly)) continue;
+      rivals.push_back(claimant.label);
+    }
+    if (rivals.empty()) return;
+    report(Severity::error, disk.where,
+           disk.source + " is also used by " + join(rivals, ", ") +
+               "; two guests writing one image destroy its file systems: keep it in one, or "
+               "set readonly = true on every guest that uses it");
   }
 
   const Vm& vm_;

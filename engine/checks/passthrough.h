@@ -18,6 +18,7 @@ struct Claimant {
   std::string label;        // "vm.win" for a declared VM, "domain 'nas'" for a live one
   std::string domain_name;  // its libvirt domain name
   bool declared = false;    // from the configuration (else a live domain virtform does not own)
+  bool readonly = false;    // for an image: the guest only reads it
 };
 
 // Who wants what, across the configuration and libvirt's live domains.
@@ -25,6 +26,8 @@ struct Claims {
   std::map<std::string, std::vector<Claimant>> pci;    // PCI address -> claimants
   std::map<std::string, std::vector<Claimant>> disks;  // block device name (the source path when
                                                        // the host has no such disk) -> claimants
+  // Image file path -> claimants; loader images are shared by design and claimed by no one.
+  std::map<std::string, std::vector<Claimant>> images;
   // Labels of the claimants of the address / disk; empty when nobody claims it.
   std::vector<std::string> pci_labels(const std::string& address) const;
   std::vector<std::string> disk_labels(const std::string& name) const;
@@ -51,9 +54,10 @@ std::vector<GroupBlocker> group_blockers(const HostDevices& host, int group,
 
 // Every passthrough rule of the plan (issue 3 "Validation"), for every declared VM: IOMMU and
 // vfio-pci present; devices exist with the expected ids; IOMMU groups viable; no device or disk
-// claimed twice; no storage controller or whole disk the host still uses; /dev/sdX names
-// (warning); boot VGA (warning); sibling functions left behind (warning). Diagnostics are located
-// at the config entry, with resource "vm.<key>". ROM files are checked with the host files.
+// claimed twice, nor an image file a domain virtform does not manage writes too; no storage
+// controller or whole disk the host still uses; /dev/sdX names (warning); boot VGA (warning);
+// sibling functions left behind (warning). Diagnostics are located at the config entry, with
+// resource "vm.<key>". ROM files are checked with the host files.
 void check_passthrough(const Desired& desired, const Live& live, const HostDevices& host,
                        Diagnostics& diagnostics);
 

@@ -19,6 +19,12 @@ class HostCheck {
             "loader." + loader.key);
       return;
     }
+    if (const auto probe = files_.probe_image(loader.image); probe && probe->format != "raw") {
+      error("loader image " + loader.image + " is a " + probe->format + " image, but a " +
+                "loader is attached raw: convert it (qemu-img convert -O raw)",
+            loader.where, "loader." + loader.key);
+      return;
+    }
     if (!loader.sha256) return;
     const auto actual = files_.sha256(loader.image);
     if (actual != loader.sha256) {
@@ -69,7 +75,9 @@ class HostCheck {
         error("disk file " + disk.source + " is a block device; use source = \"" + disk.source +
                   "\" to pass it whole",
               disk.where);
+        return;
       }
+      if (const auto probe = files_.probe_image(disk.source)) existing_image(disk, *probe);
       return;
     }
     if (!disk.size) {
@@ -82,6 +90,31 @@ class HostCheck {
                 " does not exist",
             disk.where);
     }
+  }
+
+  // An existing image is attached as what its header says, never as what its name suggests: a
+  // qcow2 attached raw hands the guest the container, which it can then overwrite.
+  void existing_image(const Disk& disk, const ImageProbe& probe) {
+    if (probe.format != disk.format) {
+      error("disk file " + disk.source + " is a " + probe.format + " image, but the config " +
+                "attaches it as " + disk.format + " (the format declared, or taken from the " +
+                "file's extension): " + format_fix(probe.format),
+            disk.where);
+      return;
+    }
+    if (disk.size && probe.virtual_bytes && *disk.size != *probe.virtual_bytes) {
+      error("disk file " + disk.source + " exists with a size of " +
+                format_bytes(*probe.virtual_bytes) + " (" + std::to_string(*probe.virtual_bytes) +
+                " bytes), not the declared " + format_bytes(*disk.size) +
+                ": virtform never resizes an existing image. Remove size, or resize the image " +
+                "(qemu-img resize) to the declared size",
+            disk.where);
+    }
+  }
+
+  static std::string format_fix(const std::string& format) {
+    if (format == "qcow2" || format == "raw") return "set format = \"" + format + "\"";
+    return "virtform attaches raw and qcow2 images only; convert it (qemu-img convert -O qcow2)";
   }
 
   void must_exist(const std::string& path, const std::string& what, const Location& where) {

@@ -89,4 +89,8 @@ std::string format_bytes(std::uint64_t bytes) {
   return format_scaled(bytes, units, 5);
 }
 
+LifecyclePolicy policy_of(const Vm& vm) {
+  return {vm.restart, vm.shutdown_timeout, vm.force_stop};
+}
+
 }  // namespace virtform

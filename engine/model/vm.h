@@ -126,6 +126,16 @@ struct Vm {
   bool operator==(const Vm&) const = default;
 };
 
+// How virtform treats a guest when it stops it, as the VM declared it when virtform last wrote
+// its definition: removal, which has no declaration left, goes by it.
+struct LifecyclePolicy {
+  RestartPolicy restart = RestartPolicy::never;
+  std::chrono::seconds shutdown_timeout{120};
+  bool force_stop = false;
+
+  bool operator==(const LifecyclePolicy&) const = default;
+};
+
 // A bootloader disk image shared by VMs ([loader.X]).
 struct Loader {
   std::string key;
@@ -150,7 +160,10 @@ struct Desired {
 // One libvirt domain as it is now.
 struct LiveDomain {
   Vm vm;                 // read back from the persistent (inactive) XML; key from the marker
-  bool managed = false;  // carries virtform's marker in <metadata>
+  bool managed = false;  // carries virtform's marker in <metadata>, written for this domain
+  // Carries a marker written for another domain (its recorded UUID is not this one's): a copy
+  // made with the metadata (virt-clone, an edited dumpxml). Not managed: never changed or removed.
+  bool copied = false;
   bool running = false;  // active right now
   std::string uuid;
   std::string xml;  // the persistent definition, kept so updates patch rather than replace
@@ -160,6 +173,8 @@ struct LiveDomain {
   // A restart of this running guest timed out with its power-button press still pending: if the
   // guest shuts down later, virtform starts it again, as it was running before that apply.
   bool start_pending = false;
+  // The policy the marker records; nothing for a marker written before markers recorded it.
+  std::optional<LifecyclePolicy> recorded_policy;
   // What a running guest booted with (its live definition): a persistent change that has not
   // reached it yet shows here as a difference. Empty when the domain is not running.
   std::optional<Vm> booted;
@@ -183,6 +198,9 @@ struct Live {
   const LiveDomain* find_domain(const std::string& name) const;
   const LiveNetwork* find_network(const std::string& name) const;
 };
+
+// The VM's declared lifecycle policy.
+LifecyclePolicy policy_of(const Vm& vm);
 
 // Names used in messages, JSON and XML: "kvm", "uefi", "virtio", ...
 std::string to_string(DomainType value);

@@ -48,7 +48,10 @@ struct Change {
 
   std::optional<Vm> desired;  // vm: the definition apply makes (create, update, replace)
   std::string live_name;      // vm: the domain apply changes or removes (may differ on replace)
-  std::string image_format;   // image: "raw" or "qcow2"
+  // vm: the policy recorded in the live domain's marker (remove, replace): how apply stops a
+  // guest that the config no longer declares.
+  std::optional<LifecyclePolicy> live_policy;
+  std::string image_format;  // image: "raw" or "qcow2"
   std::uint64_t image_bytes = 0;
 
   bool operator==(const Change&) const = default;

@@ -329,6 +329,7 @@ class Differ {
     add_pci_bindings();
     for (const Vm& vm : desired_.vms) add_vm(vm);
     add_orphans();
+    warn_copies();
     add_pci_restores();
     return std::move(changes_);
   }
@@ -576,6 +577,7 @@ class Differ {
       add_pending_boot_fields(vm, live, change.pending_boot, Disruption::next_boot);
     }
     add_ownership_fields(vm, live, change.fields);
+    add_policy_fields(vm, live, change.fields);
     add_power_fields(vm, live, change.fields);
     change.disruption = worst(change.fields);
     change.action = change.fields.empty() ? Action::none : Action::update;
@@ -644,6 +646,24 @@ class Differ {
     }
   }
 
+  // The marker records the policy removal will use: a changed one is written there, so that a
+  // VM removed later is stopped as it last said. A marker that records none gets it with the
+  // next change, as nothing would be shown otherwise for every domain an older virtform wrote.
+  static void add_policy_fields(const Vm& vm, const LiveDomain& live,
+                                std::vector<FieldChange>& fields) {
+    if (!live.managed || !live.recorded_policy) return;
+    const LifecyclePolicy& recorded = *live.recorded_policy;
+    if (recorded.restart != vm.restart)
+      fields.push_back(
+          {"restart", to_string(recorded.restart), to_string(vm.restart), Disruption::none});
+    if (recorded.shutdown_timeout != vm.shutdown_timeout)
+      fields.push_back({"shutdown_timeout", std::to_string(recorded.shutdown_timeout.count()) + "s",
+                        std::to_string(vm.shutdown_timeout.count()) + "s", Disruption::none});
+    if (recorded.force_stop != vm.force_stop)
+      fields.push_back(
+          {"force_stop", yes_no(recorded.force_stop), yes_no(vm.force_stop), Disruption::none});
+  }
+
   static void add_power_fields(const Vm& vm, const LiveDomain& live,
                                std::vector<FieldChange>& fields) {
     if (vm.autostart && vm.autostart != live.vm.autostart) {
@@ -689,6 +709,7 @@ class Differ {
       change.kind = ResourceKind::vm;
       change.name = domain.vm.name;
       change.live_name = domain.vm.name;
+      change.live_policy = domain.recorded_policy;
       change.action = Action::remove;
       change.running = domain.running;
       change.fields = {{"name", domain.vm.name, "", Disruption::none}};
@@ -698,6 +719,24 @@ class Differ {
           std::string(domain.running ? "the running guest is shut down gracefully, then " : "") +
           "only the definition is removed: disks, images and NVRAM stay on the host";
       changes_.push_back(std::move(change));
+    }
+  }
+
+  // Domains carrying this project's marker under another UUID were copied with their metadata
+  // (virt-clone, a dumpxml defined again): not virtform's, so never updated, renamed or removed.
+  void warn_copies() {
+    for (const LiveDomain& domain : live_.domains) {
+      if (!domain.copied || domain.vm.project != desired_.project) continue;
+      diagnostics_.push_back(
+          {Severity::warning,
+           "domain '" + domain.vm.name + "' carries virtform's marker for " +
+               vm_address(domain.vm.key) + ", recorded for another domain's UUID: it looks " +
+               "copied from that domain (virt-clone or a dumpxml defined again), so virtform " +
+               "leaves it alone. Remove the marker (virsh metadata " + domain.vm.name +
+               " --uri https://virtform.dev/xmlns/domain/1 --config --remove), or declare it " +
+               "with adopt = true to manage it",
+           {},
+           vm_address(domain.vm.key)});
     }
   }
 

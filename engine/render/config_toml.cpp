@@ -96,6 +96,13 @@ class Importer {
     vm.project = desired_.project;
     vm.state.reset();  // left alone: importing does not decide whether the guest runs
     vm.adopt = !domain.managed || domain.vm.project != desired_.project;
+    // The policy virtform last applied, so that the imported config keeps it (and removal still
+    // stops the guest as it did).
+    if (domain.recorded_policy) {
+      vm.restart = domain.recorded_policy->restart;
+      vm.shutdown_timeout = domain.recorded_policy->shutdown_timeout;
+      vm.force_stop = domain.recorded_policy->force_stop;
+    }
     for (Diagnostic warning : source.unexpressed) {
       warning.resource = "vm." + vm.key;
       warnings_.push_back(std::move(warning));
@@ -252,6 +259,11 @@ void write_scalars(TomlWriter& out, const Vm& vm) {
   }
   if (vm.state) out.string("state", to_string(*vm.state));
   if (vm.autostart) out.boolean("autostart", *vm.autostart);
+  const Vm defaults;
+  if (vm.restart != defaults.restart) out.string("restart", to_string(vm.restart));
+  if (vm.shutdown_timeout != defaults.shutdown_timeout)
+    out.string("shutdown_timeout", std::to_string(vm.shutdown_timeout.count()) + "s");
+  if (vm.force_stop) out.boolean("force_stop", true);
   if (vm.adopt) out.boolean("adopt", true);
 }
 

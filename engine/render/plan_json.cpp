@@ -39,6 +39,10 @@ json change_json(const Change& change) {
               {"reason", change.reason},
               {"depends_on", change.depends_on}};
   if (!change.live_name.empty()) out["live_name"] = change.live_name;
+  if (change.live_policy)
+    out["live_policy"] = {{"restart", to_string(change.live_policy->restart)},
+                          {"shutdown_timeout_s", change.live_policy->shutdown_timeout.count()},
+                          {"force_stop", change.live_policy->force_stop}};
   if (change.kind == ResourceKind::image)
     out["image"] = {{"format", change.image_format}, {"bytes", change.image_bytes}};
   return out;
@@ -82,6 +86,19 @@ std::vector<FieldChange> fields_from(const json& in) {
   return fields;
 }
 
+LifecyclePolicy policy_from(const json& in) {
+  LifecyclePolicy policy;
+  const std::string restart = in.at("restart").get<std::string>();
+  if (restart != "never" && restart != "allowed")
+    throw PlanFileError("unknown restart policy '" + restart + "'");
+  policy.restart = restart == "allowed" ? RestartPolicy::allowed : RestartPolicy::never;
+  // The config's own bounds, as for a declared VM's timeout.
+  policy.shutdown_timeout = std::chrono::seconds(
+      integer_at<int>(in, "shutdown_timeout_s", 0, std::numeric_limits<int>::max()));
+  policy.force_stop = in.at("force_stop").get<bool>();
+  return policy;
+}
+
 Change change_from(const json& in, const std::map<std::string, Vm>& declared) {
   Change change;
   change.address = in.at("address").get<std::string>();
@@ -96,6 +113,7 @@ Change change_from(const json& in, const std::map<std::string, Vm>& declared) {
   change.reason = in.at("reason").get<std::string>();
   change.depends_on = in.at("depends_on").get<std::vector<std::string>>();
   change.live_name = in.value("live_name", "");
+  if (in.contains("live_policy")) change.live_policy = policy_from(in.at("live_policy"));
   change.fields = fields_from(in.at("fields"));
   if (in.contains("image")) {
     change.image_format = in.at("image").at("format").get<std::string>();

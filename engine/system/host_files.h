@@ -9,6 +9,15 @@
 
 namespace virtform {
 
+// What a disk image's own header says it is, whatever its name.
+struct ImageProbe {
+  // "qcow2", "qed", "vmdk", "vdi", "vhdx", "vpc", "luks", or "raw" when no header is recognised.
+  std::string format;
+  // What the guest sees: qcow2's header field, the file's size for raw; nothing for the formats
+  // virtform never attaches.
+  std::optional<std::uint64_t> virtual_bytes;
+};
+
 class HostFiles {
  public:
   virtual ~HostFiles() = default;
@@ -23,6 +32,9 @@ class HostFiles {
   virtual std::optional<std::string> sha256(const std::string& path) const = 0;
   // Names of the entries of a directory, sorted; empty if it does not exist.
   virtual std::vector<std::string> list(const std::string& directory) const = 0;
+  // The format and size of an existing image file, read from its header; nothing when it cannot
+  // be read, or when the file only stands for the image (a recorded host's empty placeholder).
+  virtual std::optional<ImageProbe> probe_image(const std::string& path) const = 0;
   // Creates a disk image of the given format ("raw" or "qcow2") and virtual size. Never
   // overwrites: fails if the file already exists.
   virtual void create_image(const std::string& path, const std::string& format,

@@ -227,6 +227,45 @@ void create_beside(const std::string& path, const std::string& real, const std::
   }
 }
 
+// The header bytes that name an image format, as qemu's own probes read them. Any of them means
+// the file is a container, never a disk to hand a guest raw.
+struct FormatMagic {
+  const char* format;
+  std::size_t offset;
+  std::string_view magic;
+};
+constexpr FormatMagic kFormatMagics[] = {
+    {"qcow2", 0, std::string_view("QFI\xfb", 4)},
+    {"qed", 0, std::string_view("QED\0", 4)},
+    {"vmdk", 0, "KDMV"},
+    {"vmdk", 0, "# Disk DescriptorFile"},
+    {"vdi", 0x40, std::string_view("\x7f\x10\xda\xbe", 4)},
+    {"vhdx", 0, "vhdxfile"},
+    {"vpc", 0, "conectix"},
+    {"luks", 0, std::string_view("LUKS\xba\xbe", 6)},
+};
+constexpr std::size_t kProbedBytes = 512;
+constexpr std::size_t kQcow2SizeOffset = 24;  // big-endian u64: the virtual size in bytes
+
+std::uint64_t big_endian_u64(std::string_view bytes) {
+  std::uint64_t value = 0;
+  for (const char byte : bytes.substr(0, 8)) value = value << 8 | static_cast<unsigned char>(byte);
+  return value;
+}
+
+ImageProbe probe_header(std::string_view header, std::uint64_t file_bytes) {
+  for (const FormatMagic& known : kFormatMagics) {
+    if (header.size() < known.offset + known.magic.size() ||
+        header.substr(known.offset, known.magic.size()) != known.magic)
+      continue;
+    ImageProbe probe{known.format, std::nullopt};
+    if (probe.format == "qcow2" && header.size() >= kQcow2SizeOffset + 8)
+      probe.virtual_bytes = big_endian_u64(header.substr(kQcow2SizeOffset));
+    return probe;
+  }
+  return {"raw", file_bytes};
+}
+
 }  // namespace
 
 RootedHostFiles::RootedHostFiles(std::string root) : root_(std::move(root)) {
@@ -309,6 +348,29 @@ std::vector<std::string> RootedHostFiles::list(const std::string& directory) con
   ::closedir(dir);
   std::sort(names.begin(), names.end());
   return names;
+}
+
+std::optional<ImageProbe> RootedHostFiles::probe_image(const std::string& path) const {
+  const auto real = real_path(path);
+  if (!real) return std::nullopt;
+  // Non-blocking, and regular files only: a FIFO or a device never answers a probe.
+  const int fd = ::open(real->c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return std::nullopt;
+  ClosedOnExit closer{fd};
+  struct stat info;
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
+  if (info.st_size == 0 && !is_real_host()) return std::nullopt;
+  char header[kProbedBytes];
+  std::size_t length = 0;
+  while (length < sizeof header) {
+    const ssize_t count =
+        ::pread(fd, header + length, sizeof header - length, static_cast<off_t>(length));
+    if (count < 0 && errno == EINTR) continue;
+    if (count < 0) return std::nullopt;
+    if (count == 0) break;
+    length += static_cast<std::size_t>(count);
+  }
+  return probe_header(std::string_view(header, length), static_cast<std::uint64_t>(info.st_size));
 }
 
 // A new image appears under its name complete or not at all: it is made as an unnamed file in its

@@ -23,6 +23,9 @@ class RootedHostFiles : public HostFiles {
   std::optional<std::string> read(const std::string& path) const override;
   std::optional<std::string> sha256(const std::string& path) const override;
   std::vector<std::string> list(const std::string& directory) const override;
+  // Reads the first bytes of a regular file for a format's magic. In a recorded tree an empty
+  // file is capture's placeholder, which says nothing about the image: nothing.
+  std::optional<ImageProbe> probe_image(const std::string& path) const override;
   // "raw": a sparse file; "qcow2": through `qemu-img create`. Throws SystemError, and never
   // overwrites an existing file.
   void create_image(const std::string& path, const std::string& format,

@@ -62,10 +62,21 @@ void set_size(pugi::xml_node element, std::uint64_t kib) {
   xml::set_text(element, std::to_string(kib));
 }
 
+// The config declares the maximum only; the balloon (currentMemory) is the guest's owner's. A
+// balloon set below the maximum is kept, and only lowered to a smaller maximum. One at the maximum
+// (or absent) follows the maximum, so a larger memory reaches the guest.
+std::uint64_t current_memory_kib(pugi::xml_node domain, std::uint64_t desired_kib) {
+  const auto live_max = xml::size_kib(domain.child("memory"));
+  const auto live_current = xml::size_kib(domain.child("currentMemory"));
+  if (!live_max || !live_current || *live_current >= *live_max) return desired_kib;
+  return std::min(*live_current, desired_kib);
+}
+
 void merge_resources(pugi::xml_node domain, const Vm& desired) {
   xml::set_attribute(domain, "type", to_string(desired.type));
+  const std::uint64_t current_kib = current_memory_kib(domain, desired.memory_kib);
   set_size(domain_child(domain, "memory"), desired.memory_kib);
-  set_size(domain_child(domain, "currentMemory"), desired.memory_kib);
+  set_size(domain_child(domain, "currentMemory"), current_kib);
   pugi::xml_node vcpu = domain_child(domain, "vcpu");
   xml::set_text(vcpu, std::to_string(desired.vcpus));
   if (vcpu.attribute("current").as_uint(0) > desired.vcpus) vcpu.remove_attribute("current");

@@ -1,7 +1,10 @@
 #include "providers/libvirt/domain_parts.h"
 
 #include <algorithm>
+#include <random>
 
+#include "engine/model/digest.h"
+#include "engine/plan/model_json.h"
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/xml_support.h"
 
@@ -41,6 +44,36 @@ void add_controller(pugi::xml_node devices, const char* type, const char* model)
   controller.append_attribute("model") = model;
 }
 
+// A random (version 4) UUID: libvirt would make one at define, but the marker must record it.
+std::string random_uuid() {
+  std::random_device random;
+  unsigned char bytes[16];
+  for (unsigned char& byte : bytes) byte = static_cast<unsigned char>(random());
+  bytes[6] = static_cast<unsigned char>((bytes[6] & 0x0f) | 0x40);
+  bytes[8] = static_cast<unsigned char>((bytes[8] & 0x3f) | 0x80);
+  const std::string hex = to_hex(bytes, sizeof bytes);
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
+// The domain's UUID, given one first if it has none (a new definition).
+std::string domain_uuid(pugi::xml_node domain) {
+  pugi::xml_node uuid = domain.child("uuid");
+  if (!uuid) uuid = insert_ordered(domain, "uuid", kDomainOrder);
+  if (std::string(uuid.text().as_string()).empty()) xml::set_text(uuid, random_uuid());
+  return uuid.text().as_string();
+}
+
+// "1:" and 64 bits of SHA-256 over the owned fields as a saved plan writes them (the policy,
+// recorded beside it, left out): enough to tell one applied definition from another, in a few
+// bytes of every domain's XML. The number is the layout's version.
+std::string applied_digest(const Vm& vm) {
+  nlohmann::json owned = vm_to_json(vm);
+  for (const char* policy : {"restart", "shutdown_timeout_s", "force_stop", "adopt"})
+    owned.erase(policy);
+  return "1:" + sha256_hex(owned.dump()).substr(0, 16);
+}
+
 }  // namespace
 
 pugi::xml_node insert_ordered(pugi::xml_node parent, const char* name,
@@ -73,6 +106,13 @@ void set_marker(pugi::xml_node domain, const Vm& vm) {
   }
   xml::set_attribute(marker, "key", vm.key);
   xml::set_attribute(marker, "project", vm.project);
+  // Binds the marker to this domain: a copy of the definition under another UUID is not ours.
+  xml::set_attribute(marker, "uuid", domain_uuid(domain));
+  // What removal needs once the config no longer declares the VM.
+  xml::set_attribute(marker, "restart", to_string(vm.restart));
+  xml::set_attribute(marker, "force-stop", vm.force_stop ? "yes" : "no");
+  xml::set_attribute(marker, "shutdown-timeout", std::to_string(vm.shutdown_timeout.count()));
+  xml::set_attribute(marker, "applied", applied_digest(vm));
   // Every definition virtform writes settles a restart that had timed out.
   marker.remove_attribute("start-pending");
   // Loader images whose content the config names: a new image then shows in the plan.

@@ -1,5 +1,8 @@
 #include "providers/libvirt/domain_xml.h"
 
+#include <algorithm>
+#include <cctype>
+#include <limits>
 #include <set>
 
 #include "providers/libvirt/device_xml.h"
@@ -31,13 +34,42 @@ pugi::xml_node find_marker(const pugi::xml_node& domain) {
   return {};
 }
 
+// libvirt prints UUIDs in lower case with dashes; one typed by hand may differ in case only.
+bool same_uuid(const std::string& a, const std::string& b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// The lifecycle policy the marker records, when it records one whole and well-formed.
+std::optional<LifecyclePolicy> read_policy(const pugi::xml_node& marker) {
+  const std::string restart = marker.attribute("restart").as_string();
+  const std::string force_stop = marker.attribute("force-stop").as_string();
+  const pugi::xml_attribute timeout = marker.attribute("shutdown-timeout");
+  if ((restart != "never" && restart != "allowed") || (force_stop != "yes" && force_stop != "no"))
+    return std::nullopt;
+  const long long seconds = timeout.as_llong(-1);
+  // The config's own bounds: apply adds the timeout to a clock in nanoseconds.
+  if (seconds < 0 || seconds > std::numeric_limits<int>::max() ||
+      std::to_string(seconds) != timeout.as_string())
+    return std::nullopt;
+  return LifecyclePolicy{restart == "allowed" ? RestartPolicy::allowed : RestartPolicy::never,
+                         std::chrono::seconds(seconds), force_stop == "yes"};
+}
+
 void read_identity(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* unexpressed) {
   Vm& vm = live.vm;
   vm.name = domain.child("name").text().as_string();
   live.uuid = domain.child("uuid").text().as_string();
   const pugi::xml_node marker = find_marker(domain);
-  live.managed = !marker.empty();
-  live.start_pending = marker.attribute("start-pending").as_bool(false);
+  // A marker without a UUID was written before markers recorded one: trusted, and bound to
+  // this domain at its next update.
+  const std::string marker_uuid = marker.attribute("uuid").as_string();
+  live.copied = !marker.empty() && !marker_uuid.empty() && !same_uuid(marker_uuid, live.uuid);
+  live.managed = !marker.empty() && !live.copied;
+  if (live.managed) live.recorded_policy = read_policy(marker);
+  live.start_pending = live.managed && marker.attribute("start-pending").as_bool(false);
   const std::string key = marker.attribute("key").as_string();
   vm.key = key.empty() ? vm.name : key;
   // Markers written before projects existed belong to the default project.

@@ -308,6 +308,9 @@ void LibvirtHypervisor::detach_live(const std::string& name, const Nic& nic) {
 
 void LibvirtHypervisor::set_memory_live(const std::string& name, std::uint64_t kib) {
   DomainHandle domain = connection_.domain(name);
+  // Only ever lowers the balloon: one already below the new maximum is the guest owner's.
+  virDomainInfo info;
+  if (virDomainGetInfo(domain.get(), &info) == 0 && info.memory <= kib) return;
   if (virDomainSetMemoryFlags(domain.get(), kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
     throw_libvirt_error("cannot set the memory of running domain '" + name + "'");
   }

@@ -87,7 +87,11 @@ TEST_CASE("a running guest keeps running for next-boot changes and restarts when
   ours = changes_inside(plan, session.prefix());
   REQUIRE(ours.size() == 1);
   INFO(ours[0].dump(2));
-  CHECK(field_names(ours[0]) == std::vector<std::string>{"memory", "vcpus"});
+  // The new policy is recorded in the marker too, which the guest does not see.
+  CHECK(field_names(ours[0]) ==
+        std::vector<std::string>{"memory", "restart", "shutdown_timeout", "vcpus"});
+  CHECK(field_of(ours[0], "restart").value("disruption", "") == "none");
+  CHECK(field_of(ours[0], "shutdown_timeout").value("after", "") == "60s");
   CHECK(field_of(ours[0], "vcpus").value("disruption", "") == "restart");
   CHECK(field_of(ours[0], "memory").value("before", "") == "128 MiB");
   CHECK(field_of(ours[0], "memory").value("after", "") == "160 MiB (pending restart)");
@@ -143,6 +147,29 @@ TEST_CASE("a guest that ignores ACPI makes apply fail after shutdown_timeout and
   std::vector<nlohmann::json> ours = changes_inside(session.plan_json(config), session.prefix());
   REQUIRE(ours.size() == 1);
   CHECK(field_of(ours[0], "memory").is_object());
+}
+
+TEST_CASE("a running guest removed from the config is stopped by the policy it last declared",
+          "[e2e]") {
+  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  Session session;
+  Libvirt& libvirt = session.libvirt();
+  const std::string name = session.domain("removed");
+  const std::string policy = "shutdown_timeout = \"3s\"\nforce_stop = true\n";
+  const std::string config = session.write_config(
+      kernel_guest_toml("removed", name, guest_images().initrd_ignore, "128MiB", 1, policy));
+  create_and_boot(session, config, name);
+
+  session.write_config("");  // the VM is no longer declared
+  const auto started = std::chrono::steady_clock::now();
+  ProcessResult removed = session.apply(config);
+  const auto took = std::chrono::steady_clock::now() - started;
+  INFO(removed.describe());
+  CHECK(removed.exit_code == 0);
+  // It waited the 3 s the VM declared, then pulled the plug: not the default 120 s.
+  CHECK(took >= 3s);
+  CHECK(took < 60s);
+  CHECK_FALSE(libvirt.exists(name));
 }
 
 }  // namespace virtform::e2e

@@ -1,6 +1,7 @@
 // The whole pipeline (config -> plan -> apply -> plan) against libvirt's real test driver.
 
 #include <fcntl.h>
+#include <libvirt/libvirt.h>
 #include <sys/file.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,6 +14,7 @@
 #include "engine/apply/step_runner.h"
 #include "engine/config/config.h"
 #include "engine/plan/planner.h"
+#include "engine/render/plan_json.h"
 #include "providers/host/apply_lock.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
@@ -275,6 +277,178 @@ TEST_CASE("a second apply on the same URI is refused at once, naming the holder"
     CHECK_THROWS_WITH(ApplyLock::acquire(uri, "virtform apply"), Catch::Contains(record));
   }
   unsetenv("VIRTFORM_LOCK_DIR");
+}
+
+// A VM of its own project with no disks, so that a copy of it shares nothing with it.
+std::string bare_vm_toml(const std::string& project, const std::string& name,
+                         const std::string& extra = "") {
+  return "project = \"" + project + "\"\n[vm.guest]\nname = \"" + name +
+         "\"\ntype = \"qemu\"\nmemory = \"128MiB\"\nstate = \"running\"\n" + extra;
+}
+
+TEST_CASE("a removed VM is stopped by the policy its marker recorded", "[apply][libvirt]") {
+  TempDir dir;
+  Host host;
+  const std::string name = unique_name("policy");
+  const std::string config = dir.write_file(
+      "vm.toml", bare_vm_toml(name, name, "force_stop = true\nshutdown_timeout = \"3s\"\n"));
+  REQUIRE(apply_plan(host, plan_for(host, {config})).ok());
+  REQUIRE(host.hypervisor.is_running(name));
+  const LiveDomain* defined = host.hypervisor.read_live().find_domain(name);
+  REQUIRE(defined);
+
+  dir.write_file("vm.toml", "project = \"" + name + "\"\n");
+  // As `apply --plan` would: through the saved plan's JSON.
+  const Plan removal = parse_plan_json(render_plan_json(plan_for(host, {config})));
+  const Change* change = vm_change(removal, "guest");
+  REQUIRE(change);
+  CHECK(change->action == Action::remove);
+  REQUIRE(change->live_policy);
+  CHECK(change->live_policy->force_stop);
+  CHECK(change->live_policy->shutdown_timeout == std::chrono::seconds(3));
+
+  // A guest that ignores the power button is powered off once the recorded 3 s are up.
+  GuestIgnoringAcpi stubborn("test:///default");
+  ManualClock clock;
+  const auto started = clock.now();
+  const ApplyResult result = apply_plan(host, stubborn, removal, clock);
+  for (const StepResult& step : result.steps) INFO(step.id << ": " << step.message);
+  CHECK(result.ok());
+  CHECK(clock.now() - started >= std::chrono::seconds(3));
+  CHECK(clock.now() - started < std::chrono::seconds(10));
+  CHECK_FALSE(host.hypervisor.read_live().find_domain(name));
+}
+
+TEST_CASE("a changed policy is recorded in the marker", "[apply][libvirt]") {
+  TempDir dir;
+  Host host;
+  const std::string name = unique_name("repolicy");
+  const std::string config = dir.write_file("vm.toml", bare_vm_toml(name, name));
+  REQUIRE(apply_plan(host, plan_for(host, {config})).ok());
+  CHECK_FALSE(plan_for(host, {config}).has_changes());
+
+  dir.write_file("vm.toml", bare_vm_toml(name, name, "force_stop = true\n"));
+  const Plan plan = plan_for(host, {config});
+  const Change* change = vm_change(plan, "guest");
+  REQUIRE(change);
+  REQUIRE(change->fields.size() == 1);
+  CHECK(change->fields[0].field == "force_stop");
+  CHECK(change->disruption == Disruption::none);
+  REQUIRE(apply_plan(host, plan).ok());
+  CHECK_FALSE(plan_for(host, {config}).has_changes());
+  const LiveDomain* live = host.hypervisor.read_live().find_domain(name);
+  REQUIRE(live);
+  REQUIRE(live->recorded_policy);
+  CHECK(live->recorded_policy->force_stop);
+  host.hypervisor.destroy(name);
+  host.hypervisor.undefine(name);
+}
+
+// Defines `xml` with `from` renamed to `to` and a new UUID, as a copy made from a dumpxml would.
+void define_copy(const std::string& xml, const std::string& from, const std::string& to,
+                 const std::string& uuid) {
+  std::string copy = xml;
+  copy.replace(copy.find("<name>" + from + "</name>"), from.size() + 13, "<name>" + to + "</name>");
+  const auto start = copy.find("<uuid>") + 6;
+  copy.replace(start, copy.find("</uuid>") - start, uuid);
+  virConnectPtr connection = virConnectOpen("test:///default");
+  REQUIRE(connection);
+  virDomainPtr domain = virDomainDefineXML(connection, copy.c_str());
+  CHECK(domain);
+  if (domain) virDomainFree(domain);
+  virConnectClose(connection);
+}
+
+TEST_CASE("a copy of a managed domain is not virtform's", "[apply][libvirt]") {
+  TempDir dir;
+  Host host;
+  const std::string name = unique_name("original");
+  const std::string clone = unique_name("clone");
+  const std::string config = dir.write_file("vm.toml", bare_vm_toml(name, name));
+  REQUIRE(apply_plan(host, plan_for(host, {config})).ok());
+  const Live defined = host.hypervisor.read_live();
+  const LiveDomain* original = defined.find_domain(name);
+  REQUIRE(original);
+  CHECK(original->managed);
+  CHECK(original->xml.find("uuid=\"" + original->uuid + "\"") != std::string::npos);
+  define_copy(original->xml, name, clone, "7d2c51a4-0f2b-4c9e-9a61-3b8f1e2d4c05");
+
+  auto touches_clone = [&](const Plan& plan) {
+    for (const Change& change : plan.changes)
+      if (change.action != Action::none && (change.live_name == clone || change.name == clone))
+        return true;
+    return false;
+  };
+  auto warns_of_copy = [&](const Plan& plan) {
+    for (const Diagnostic& diagnostic : plan.diagnostics)
+      if (diagnostic.severity == Severity::warning &&
+          diagnostic.message.find("domain '" + clone + "'") != std::string::npos &&
+          diagnostic.message.find("copied") != std::string::npos &&
+          diagnostic.message.find("adopt = true") != std::string::npos)
+        return true;
+    return false;
+  };
+
+  // Declared: the copy is not an orphan of this project.
+  const Plan unchanged = plan_for(host, {config});
+  CHECK(warns_of_copy(unchanged));
+  CHECK_FALSE(touches_clone(unchanged));
+  CHECK_FALSE(unchanged.has_changes());
+
+  // Renamed: the original is renamed, never the copy.
+  const std::string renamed = unique_name("renamed");
+  dir.write_file("vm.toml", bare_vm_toml(name, renamed, "restart = \"allowed\"\n"));
+  const Plan rename = plan_for(host, {config});
+  CHECK_FALSE(touches_clone(rename));
+  const Change* renaming = vm_change(rename, "guest");
+  REQUIRE(renaming);
+  CHECK(renaming->action == Action::update);  // renamed in place
+  CHECK(renaming->live_name == name);
+
+  // Removed: only the original goes.
+  dir.write_file("vm.toml", "project = \"" + name + "\"\n");
+  const Plan removal = plan_for(host, {config});
+  CHECK(warns_of_copy(removal));
+  CHECK_FALSE(touches_clone(removal));
+  REQUIRE(apply_plan(host, removal).ok());
+  const Live after = host.hypervisor.read_live();
+  CHECK_FALSE(after.find_domain(name));
+  REQUIRE(after.find_domain(clone));
+  CHECK_FALSE(after.find_domain(clone)->managed);
+  host.hypervisor.undefine(clone);
+}
+
+// The running guest's balloon, in KiB, as libvirt reports it.
+unsigned long live_balloon_kib(const std::string& name) {
+  virConnectPtr connection = virConnectOpen("test:///default");
+  REQUIRE(connection);
+  virDomainPtr domain = virDomainLookupByName(connection, name.c_str());
+  REQUIRE(domain);
+  virDomainInfo info;
+  REQUIRE(virDomainGetInfo(domain, &info) == 0);
+  virDomainFree(domain);
+  virConnectClose(connection);
+  return info.memory;
+}
+
+TEST_CASE("a smaller memory never raises a running guest's lower balloon", "[apply][libvirt]") {
+  TempDir dir;
+  Host host;
+  const std::string name = unique_name("balloon");
+  const std::string config = dir.write_file("vm.toml", vm_toml(dir, name, "256MiB"));
+  REQUIRE(apply_plan(host, plan_for(host, {config})).ok());
+  host.hypervisor.set_memory_live(name, 64 * 1024);
+  REQUIRE(live_balloon_kib(name) == 64 * 1024);
+
+  dir.write_file("vm.toml", vm_toml(dir, name, "128MiB"));
+  const Plan shrink = plan_for(host, {config});
+  REQUIRE(vm_change(shrink, "guest"));
+  CHECK(vm_change(shrink, "guest")->disruption == Disruption::live);
+  REQUIRE(apply_plan(host, shrink).ok());
+  CHECK(live_balloon_kib(name) == 64 * 1024);
+
+  host.hypervisor.destroy(name);
+  host.hypervisor.undefine(name);
 }
 
 }  // namespace

@@ -722,7 +722,7 @@ struct RecordedHost {
     root.symlink("dev/disk/by-id/ata-DISK_1", "../../sdb");
     root.write_file("boot/vmlinuz", "kernel");
     root.make_dir("var/lib/libvirt/images");
-    root.write_file("var/lib/libvirt/images/existing.qcow2", "qcow2");
+    root.write_file("var/lib/libvirt/images/existing.qcow2", std::string("QFI\xfb", 4));
     root.write_file("rom/vbios.bin", "rom");
   }
 };

@@ -339,10 +339,46 @@ TEST_CASE("a changed memory changes only memory", "[domain_xml][merge]") {
   REQUIRE(before.size() == after.size());
   std::vector<std::string> changed;
   for (std::size_t i = 0; i < before.size(); ++i) {
-    if (before[i] != after[i]) changed.push_back(after[i]);
+    if (before[i] == after[i]) continue;
+    // The marker records a digest of what was applied, which the new memory changes.
+    if (after[i].find("<virtform:vm ") != std::string::npos) {
+      const auto digest = after[i].find(" applied='");
+      CHECK(before[i].substr(0, digest) == after[i].substr(0, digest));
+      continue;
+    }
+    changed.push_back(after[i]);
   }
   CHECK(changed == std::vector<std::string>{"  <memory unit='KiB'>524288</memory>",
                                             "  <currentMemory unit='KiB'>524288</currentMemory>"});
+}
+
+TEST_CASE("a balloon below the maximum is the guest owner's, and only lowered with it",
+          "[domain_xml][merge]") {
+  std::string live = fixture("qemu-dsm.xml");  // 256 MiB, balloon at the maximum
+  const std::string full = "<currentMemory unit='KiB'>262144</currentMemory>";
+  REQUIRE(live.find(full) != std::string::npos);
+  live.replace(live.find(full), full.size(), "<currentMemory unit='KiB'>131072</currentMemory>");
+  auto current_after = [&](std::uint64_t memory_kib) {
+    Vm desired = dsm_model();
+    desired.memory_kib = memory_kib;
+    return load(merge_domain_xml(live, desired))
+        .child("domain")
+        .child("currentMemory")
+        .text()
+        .as_ullong();
+  };
+  CHECK(current_after(262144) == 131072);
+  CHECK(current_after(1048576) == 131072);
+  CHECK(current_after(65536) == 65536);
+
+  // A balloon at the maximum follows it, so more memory reaches the guest.
+  Vm larger = dsm_model();
+  larger.memory_kib = 1048576;
+  CHECK(load(merge_domain_xml(fixture("qemu-dsm.xml"), larger))
+            .child("domain")
+            .child("currentMemory")
+            .text()
+            .as_ullong() == 1048576);
 }
 
 TEST_CASE("merge keeps UUID, MACs, addresses, aliases and devices it does not own",
@@ -554,6 +590,47 @@ TEST_CASE("hot-plug XML names a free target and finds live devices", "[domain_xm
              Catch::Contains("52:54:00:80:5a:c7"));
 
   CHECK_THAT(render_nic_xml(any), Catch::Contains("bridge='br0'"));
+}
+
+TEST_CASE("the marker is trusted only for the UUID it records, and gives back the policy",
+          "[domain_xml]") {
+  const std::string xml = fixture("qemu-minimal.xml");  // UUID 8115b07e-...
+  const std::string recorded = "uuid=\"8115b07e-dfef-4977-be71-dd3806152502\"";
+  REQUIRE(xml.find(recorded) != std::string::npos);
+  auto with_marker = [&](const std::string& from, const std::string& to) {
+    std::string text = xml;
+    text.replace(text.find(from), from.size(), to);
+    return parse_domain_xml(text);
+  };
+  const LiveDomain own = parse_domain_xml(xml);
+  CHECK(own.managed);
+  CHECK_FALSE(own.copied);
+  REQUIRE(own.recorded_policy);
+  CHECK(*own.recorded_policy == LifecyclePolicy{});
+
+  const LiveDomain copy = with_marker(recorded, "uuid=\"7d2c51a4-0f2b-4c9e-9a61-3b8f1e2d4c05\"");
+  CHECK(copy.copied);
+  CHECK_FALSE(copy.managed);
+  CHECK_FALSE(copy.recorded_policy);
+  CHECK(with_marker(recorded, "uuid=\"8115B07E-DFEF-4977-BE71-DD3806152502\"").managed);
+  // Written by an older virtform: no UUID, and trusted.
+  const LiveDomain older = with_marker(recorded, "");
+  CHECK(older.managed);
+
+  const std::string policy = "restart=\"never\" force-stop=\"no\" shutdown-timeout=\"120\"";
+  REQUIRE(xml.find(policy) != std::string::npos);
+  const LiveDomain forced =
+      with_marker(policy, "restart=\"allowed\" force-stop=\"yes\" shutdown-timeout=\"3\"");
+  REQUIRE(forced.recorded_policy);
+  CHECK(forced.recorded_policy->restart == RestartPolicy::allowed);
+  CHECK(forced.recorded_policy->force_stop);
+  CHECK(forced.recorded_policy->shutdown_timeout == std::chrono::seconds(3));
+  for (const char* bad : {"3s", "-1", "99999999999", ""}) {
+    INFO(bad);
+    CHECK_FALSE(with_marker(policy, std::string("restart=\"never\" force-stop=\"no\" ") +
+                                        "shutdown-timeout=\"" + bad + "\"")
+                    .recorded_policy);
+  }
 }
 
 }  // namespace virtform

@@ -70,12 +70,13 @@ struct ImportHost {
     hypervisor = std::make_unique<LibvirtHypervisor>("test://" + host_xml);
   }
 
-  // A file on the host (the domains' disks, kernels, ROMs are files the config checks for).
+  // A file on the host (the domains' disks, kernels, ROMs are files the config checks for):
+  // empty, as a capture records it, so that no image reads as another format than declared.
   void add_file(const std::string& path) {
     const fs::path real = root + path;
     if (fs::exists(real) || fs::is_symlink(real)) return;
     fs::create_directories(real.parent_path());
-    std::ofstream(real) << "virtform test file\n";
+    std::ofstream{real};
   }
 
   void add_files_named_by(const Desired& desired) {
@@ -335,6 +336,31 @@ TEST_CASE("virtform import writes the file, warns on stderr and refuses unknown 
   CHECK(missing.exit_code == 1);
   CHECK(missing.err.find("no domain named 'no-such-domain'") != std::string::npos);
   CHECK(missing.out.empty());
+}
+
+TEST_CASE("adopting a domain keeps a balloon set below its maximum", "[import]") {
+  ImportHost host({R"(<domain type='qemu'>
+  <name>ballooned</name>
+  <memory unit='GiB'>4</memory>
+  <currentMemory unit='GiB'>2</currentMemory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+</domain>)"});
+  std::ofstream(host.dir / "adopt.toml") << "[vm.ballooned]\nname = \"ballooned\"\n"
+                                         << "type = \"qemu\"\nmachine = \"pc\"\n"
+                                         << "memory = \"4GiB\"\nadopt = true\n";
+  const Plan plan = host.plan({host.dir / "adopt.toml"});
+  INFO(errors_of(plan));
+  REQUIRE_FALSE(has_errors(plan.diagnostics));
+  REQUIRE(plan.changes.size() == 1);
+  INFO(fields_of(plan.changes.front()));
+  CHECK(fields_of(plan.changes.front()) == "managed: no -> yes (adopted)\n");
+
+  REQUIRE(host.apply(plan));
+  const std::string xml = host.persistent_xml("ballooned");
+  CHECK(xml.find("<memory unit='KiB'>4194304</memory>") != std::string::npos);
+  CHECK(xml.find("<currentMemory unit='KiB'>2097152</currentMemory>") != std::string::npos);
+  CHECK(xml.find("virtform:vm") != std::string::npos);
 }
 
 }  // namespace

@@ -329,3 +329,57 @@ TEST_CASE("passthrough: the examples check clean against the demo host", "[passt
   REQUIRE(diagnostics.size() == 1);
   CHECK_THAT(diagnostics.front().message, Catch::Contains("boot GPU"));
 }
+
+namespace {
+
+Disk image(const std::string& file, bool readonly = false, int line = 40) {
+  Disk disk;
+  disk.kind = DiskSource::file;
+  disk.source = file;
+  disk.readonly = readonly;
+  disk.where = {"vms.toml", line, 1};
+  return disk;
+}
+
+}  // namespace
+
+TEST_CASE("passthrough: an image file used by a live domain virtform does not manage",
+          "[passthrough]") {
+  const HostDevices host;
+  Live live;
+  LiveDomain other;
+  other.vm = vm("legacy", {}, {image("/var/lib/libvirt/images/win.qcow2")});
+  live.domains.push_back(other);
+  const auto diagnostics =
+      check(host, {vm("win", {}, {image("/var/lib/libvirt/images//win.qcow2", false, 12)})}, live);
+  const Diagnostic error = the_one(diagnostics, Severity::error, "also used by domain 'legacy'");
+  CHECK(error.where.line == 12);
+  CHECK(error.resource == "vm.win");
+
+  // A domain virtform manages but no longer declares is about to be removed: no conflict.
+  live.domains.front().managed = true;
+  CHECK(messages(check(host, {vm("win", {}, {image("/var/lib/libvirt/images/win.qcow2")})}, live),
+                 Severity::error)
+            .empty());
+}
+
+TEST_CASE("passthrough: an image both guests only read may be shared", "[passthrough]") {
+  const HostDevices host;
+  const std::string iso = "/var/lib/libvirt/images/debian.iso";
+  Live live;
+  LiveDomain installer;
+  installer.vm = vm("installer", {}, {image(iso, true)});
+  live.domains.push_back(installer);
+  CHECK(messages(check(host, {vm("a", {}, {image(iso, true)})}, live), Severity::error).empty());
+  the_one(check(host, {vm("a", {}, {image(iso, false)})}, live), Severity::error,
+          "also used by domain 'installer'");
+
+  live.domains.front().vm.disks.front().readonly = false;
+  the_one(check(host, {vm("a", {}, {image(iso, true)})}, live), Severity::error,
+          "also used by domain 'installer'");
+
+  // A loader image is shared by design and claimed by no one.
+  Disk loader = image(iso);
+  loader.loader = "tcrp";
+  CHECK(messages(check(host, {vm("a", {}, {loader})}, live), Severity::error).empty());
+}

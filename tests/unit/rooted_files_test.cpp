@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <utility>
+#include <vector>
 
 #include "engine/system/hypervisor.h"
+#include "support/process.h"
 #include "support/temp_dir.h"
 
 namespace virtform {
@@ -166,6 +169,61 @@ TEST_CASE("create_image failures are clear and leave nothing behind", "[rooted_f
   }
   CHECK_FALSE(tree.files.exists("/images/huge.qcow2"));
   CHECK_FALSE(tree.files.exists("/images/zero.img"));
+}
+
+TEST_CASE("probe_image reads the format from the header, not the name", "[rooted_files]") {
+  Tree tree;
+  const std::string images = tree.root / "var/lib/libvirt/images";
+  const ProcessResult made =
+      Process({"qemu-img", "create", "-q", "-f", "qcow2", images + "/win.img", "3G"}).wait();
+  REQUIRE(made.exit_code == 0);
+  const auto qcow2 = tree.files.probe_image("/images/win.img");
+  REQUIRE(qcow2);
+  CHECK(qcow2->format == "qcow2");
+  CHECK(qcow2->virtual_bytes == 3ull << 30);
+
+  tree.root.write_file("var/lib/libvirt/images/disk.qcow2", std::string(1536, 'x'));
+  const auto raw = tree.files.probe_image("/images/disk.qcow2");
+  REQUIRE(raw);
+  CHECK(raw->format == "raw");
+  CHECK(raw->virtual_bytes == 1536);
+}
+
+TEST_CASE("probe_image knows the containers virtform never attaches", "[rooted_files]") {
+  Tree tree;
+  const std::vector<std::pair<std::string, std::string>> headers = {
+      {"qed", std::string("QED\0", 4)},
+      {"vmdk", "KDMV"},
+      {"vmdk", "# Disk DescriptorFile\n"},
+      {"vdi", std::string(0x40, '\0') + "\x7f\x10\xda\xbe"},
+      {"vhdx", "vhdxfile"},
+      {"vpc", "conectix"},
+      {"luks", std::string("LUKS\xba\xbe\0\x02", 8)},
+  };
+  for (const auto& [format, header] : headers) {
+    INFO(format);
+    tree.root.write_file("var/lib/libvirt/images/disk.img", header + std::string(600, '\0'));
+    const auto probe = tree.files.probe_image("/images/disk.img");
+    REQUIRE(probe);
+    CHECK(probe->format == format);
+    CHECK_FALSE(probe->virtual_bytes);
+  }
+}
+
+TEST_CASE("probe_image says nothing of placeholders, FIFOs and missing files", "[rooted_files]") {
+  Tree tree;
+  tree.root.write_file("var/lib/libvirt/images/placeholder.qcow2", "");
+  CHECK_FALSE(tree.files.probe_image("/images/placeholder.qcow2"));
+  CHECK_FALSE(tree.files.probe_image("/images/missing.img"));
+  REQUIRE(::mkfifo((tree.root / "var/lib/libvirt/images/fifo.img").c_str(), 0600) == 0);
+  CHECK_FALSE(tree.files.probe_image("/images/fifo.img"));  // returns at once, no writer needed
+
+  // On the real host an empty file is an empty raw image.
+  const RootedHostFiles host;
+  const auto empty = host.probe_image(tree.root / "var/lib/libvirt/images/placeholder.qcow2");
+  REQUIRE(empty);
+  CHECK(empty->format == "raw");
+  CHECK(empty->virtual_bytes == 0);
 }
 
 }  // namespace virtform
