@@ -316,8 +316,11 @@ Claims collect_claims(const Desired& desired, const Live& live, const HostDevice
   for (const auto& domain : live.domains) {
     if (declared_names.contains(domain.vm.name)) continue;
     if (domain.managed && !include_undeclared_managed) continue;
-    add_vm_claims(domain.vm, {"domain '" + domain.vm.name + "'", domain.vm.name, false}, host,
-                  claims);
+    // Disks virtform cannot express (an IDE disk) use their storage all the same.
+    Vm uses = domain.vm;
+    uses.disks.insert(uses.disks.end(), domain.unexpressed_disks.begin(),
+                      domain.unexpressed_disks.end());
+    add_vm_claims(uses, {"domain '" + domain.vm.name + "'", domain.vm.name, false}, host, claims);
   }
   return claims;
 }

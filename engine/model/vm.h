@@ -167,9 +167,9 @@ struct LiveDomain {
   bool running = false;  // active right now
   std::string uuid;
   std::string xml;  // the persistent definition, kept so updates patch rather than replace
-  // Files and devices of its <disk>s the model cannot express (an IDE disk, a CD-ROM): not owned,
-  // but a declared disk on one of them would attach the same storage twice.
-  std::vector<std::string> unexpressed_disk_sources;
+  // Its <disk>s the model cannot express (an IDE disk, a CD-ROM), by kind, source and readonly
+  // alone: not owned, but they claim their storage as any disk does.
+  std::vector<Disk> unexpressed_disks;
   // A restart of this running guest timed out with its power-button press still pending: if the
   // guest shuts down later, virtform starts it again, as it was running before that apply.
   bool start_pending = false;

@@ -479,8 +479,10 @@ class Differ {
   bool attaches_twice(const Vm& vm, const LiveDomain& live) {
     bool twice = false;
     for (const Disk& disk : vm.disks) {
-      const auto& others = live.unexpressed_disk_sources;
-      if (std::find(others.begin(), others.end(), disk.source) == others.end()) continue;
+      const auto& others = live.unexpressed_disks;
+      if (std::none_of(others.begin(), others.end(),
+                       [&](const Disk& other) { return other.source == disk.source; }))
+        continue;
       error(vm_address(vm.key), disk.where,
             "disk " + disk.source + " is already attached to domain '" + live.vm.name +
                 "' as a disk virtform does not express; declaring it would attach it twice. "

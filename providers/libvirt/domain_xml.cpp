@@ -114,9 +114,12 @@ void read_disks(const pugi::xml_node& devices, LiveDomain& live, Diagnostics* un
     }
     warn(unexpressed, live.vm, why_not);
     pugi::xml_node source = element.child("source");
-    const std::string path =
-        source.attribute("file").as_string(source.attribute("dev").as_string());
-    if (!path.empty()) live.unexpressed_disk_sources.push_back(path);
+    Disk other;
+    other.kind = source.attribute("dev") ? DiskSource::block : DiskSource::file;
+    other.source = source.attribute("file").as_string(source.attribute("dev").as_string());
+    other.readonly = element.child("readonly") ||
+                     std::string(element.attribute("device").as_string()) == "cdrom";
+    if (!other.source.empty()) live.unexpressed_disks.push_back(other);
   }
 }
 

@@ -225,7 +225,7 @@ TEST_CASE("a declared disk on a file an unexpressed disk of the domain uses is r
   Vm vm = small_vm("nas");
   Live live;
   LiveDomain domain = live_of(vm, false);
-  domain.unexpressed_disk_sources = {"/var/lib/libvirt/images/legacy.raw"};  // an IDE hda
+  domain.unexpressed_disks = {file_disk("/var/lib/libvirt/images/legacy.raw", DiskBus::sata)};
   live.domains.push_back(domain);
   vm.disks = {file_disk("/var/lib/libvirt/images/legacy.raw", DiskBus::sata)};
   vm.disks[0].where = {"vm.toml", 7, 1};

@@ -304,9 +304,11 @@ TEST_CASE("devices the model cannot express are reported and not read", "[domain
   CHECK(live.vm.nics[0].source == "default");
   CHECK(live.vm.pci.empty());
   // Not owned, but remembered: a declared disk on one of them would attach it twice.
-  CHECK(live.unexpressed_disk_sources ==
-        std::vector<std::string>{"/var/lib/libvirt/images/legacy.raw",
-                                 "/var/lib/libvirt/images/install.iso"});
+  REQUIRE(live.unexpressed_disks.size() == 2);
+  CHECK(live.unexpressed_disks[0].source == "/var/lib/libvirt/images/legacy.raw");
+  CHECK_FALSE(live.unexpressed_disks[0].readonly);
+  CHECK(live.unexpressed_disks[1].source == "/var/lib/libvirt/images/install.iso");
+  CHECK(live.unexpressed_disks[1].readonly);  // a CD-ROM
   std::string all;
   for (const Diagnostic& d : unexpressed) all += d.message + "\n";
   INFO(all);

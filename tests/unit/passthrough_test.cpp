@@ -383,3 +383,14 @@ TEST_CASE("passthrough: an image both guests only read may be shared", "[passthr
   loader.loader = "tcrp";
   CHECK(messages(check(host, {vm("a", {}, {loader})}, live), Severity::error).empty());
 }
+
+TEST_CASE("passthrough: a disk virtform cannot express still claims its storage", "[passthrough]") {
+  const HostDevices host;
+  Live live;
+  LiveDomain legacy;
+  legacy.vm = vm("legacy", {});
+  legacy.unexpressed_disks = {image("/var/lib/libvirt/images/win.qcow2")};  // an IDE hda
+  live.domains.push_back(legacy);
+  the_one(check(host, {vm("win", {}, {image("/var/lib/libvirt/images/win.qcow2")})}, live),
+          Severity::error, "also used by domain 'legacy'");
+}
