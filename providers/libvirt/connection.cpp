@@ -1,5 +1,7 @@
 #include "providers/libvirt/connection.h"
 
+#include <algorithm>
+#include <memory>
 #include <mutex>
 
 namespace virtform {
@@ -14,7 +16,44 @@ void silence_libvirt() {
   std::call_once(once, [] { virSetErrorFunc(nullptr, ignore_libvirt_error); });
 }
 
+std::string take_string(char* text) {
+  std::unique_ptr<char, decltype(&free)> owned(text, &free);
+  return text ? std::string(text) : std::string();
+}
+
+// The socket= parameters of a query ("socket=/run/x&no_verify=1" -> "socket=/run/x").
+std::string socket_parameters(const std::string& query) {
+  std::string kept;
+  std::size_t start = 0;
+  while (start <= query.size()) {
+    const std::size_t end = std::min(query.find('&', start), query.size());
+    const std::string parameter = query.substr(start, end - start);
+    if (parameter.starts_with("socket=")) kept += (kept.empty() ? "" : "&") + parameter;
+    start = end + 1;
+  }
+  return kept;
+}
+
 }  // namespace
+
+std::string canonical_daemon_uri(const std::string& uri) {
+  const std::size_t separator = uri.find("://");
+  if (separator == std::string::npos) return uri;
+  const std::string driver = uri.substr(0, std::min(uri.find('+'), separator));
+  const std::string rest = uri.substr(separator + 3);
+  const std::size_t question = rest.find('?');
+  const std::string query = question == std::string::npos ? "" : rest.substr(question + 1);
+  const std::string address = rest.substr(0, question);
+  const std::size_t slash = address.find('/');
+  const std::string authority = address.substr(0, slash);
+  const std::string path = slash == std::string::npos ? "/" : address.substr(slash);
+  // A session daemon is one user's: the user stays part of which daemon it is.
+  const std::size_t at = authority.find('@');
+  const std::string user =
+      at == std::string::npos || path == "/system" ? "" : authority.substr(0, at + 1);
+  const std::string sockets = socket_parameters(query);
+  return driver + "://" + user + path + (sockets.empty() ? "" : "?" + sockets);
+}
 
 void throw_libvirt_error(const std::string& what) {
   throw SystemError(what + ": " + virGetLastErrorMessage());
@@ -29,6 +68,14 @@ Connection::Connection(const std::string& uri) : uri_(uri) {
   silence_libvirt();
   connection_ = virConnectOpen(uri.c_str());
   if (!connection_) throw_libvirt_error("cannot connect to " + uri);
+}
+
+std::string Connection::daemon() const {
+  std::string resolved = take_string(virConnectGetURI(connection_));
+  if (resolved.empty()) resolved = uri_;
+  const std::string host = take_string(virConnectGetHostname(connection_));
+  if (host.empty()) throw_libvirt_error("cannot read the host name of " + uri_);
+  return canonical_daemon_uri(resolved) + " on " + host;
 }
 
 Connection::~Connection() {

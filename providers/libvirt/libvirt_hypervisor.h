@@ -15,6 +15,8 @@ class LibvirtHypervisor : public Hypervisor {
   explicit LibvirtHypervisor(const std::string& uri);
 
   std::string uri() const override;
+  // Which daemon this is, whatever URI spelling reached it (Connection::daemon()).
+  std::string daemon() const { return connection_.daemon(); }
   // Three listings of domains (all, active, autostarted), then each one's XML, parsed on a second
   // thread while the next are fetched; networks.
   Live read_live() override;
