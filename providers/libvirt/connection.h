@@ -37,7 +37,9 @@ std::string canonical_daemon_uri(const std::string& uri);
 // state, so one Connection may serve several threads.
 class Connection {
  public:
-  // Opens `uri` read-write; throws SystemError when it cannot.
+  // Opens `uri` read-write; throws SystemError when it cannot, or when the daemon has not
+  // answered within $VIRTFORM_CONNECT_TIMEOUT seconds (default 30). A daemon that stops
+  // answering later is noticed by keepalive probes, and the calls on it fail.
   explicit Connection(const std::string& uri);
   ~Connection();
   Connection(const Connection&) = delete;
