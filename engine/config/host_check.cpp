@@ -19,6 +19,12 @@ class HostCheck {
             "loader." + loader.key);
       return;
     }
+    if (!files_.is_regular_file(loader.image)) {
+      error("loader image " + loader.image +
+                " is not a regular file (a device, FIFO or directory); name the image file",
+            loader.where, "loader." + loader.key);
+      return;
+    }
     if (!loader.sha256) return;
     const auto actual = files_.sha256(loader.image);
     if (actual != loader.sha256) {
@@ -68,6 +74,11 @@ class HostCheck {
       if (files_.is_block_device(disk.source)) {
         error("disk file " + disk.source + " is a block device; use source = \"" + disk.source +
                   "\" to pass it whole",
+              disk.where);
+      } else if (!files_.is_regular_file(disk.source)) {
+        error("disk file " + disk.source +
+                  " is not a regular file (a character device, FIFO or directory); name an "
+                  "image file",
               disk.where);
       }
       return;
