@@ -23,13 +23,15 @@ class LibvirtHypervisor : public Hypervisor {
 
   void define(const Vm& vm) override;
   void redefine(const Vm& desired, const LiveDomain& live) override;
-  // Refuses domains with snapshots, whose metadata would otherwise be lost with them.
+  // Refuses domains with snapshots, whose metadata would otherwise be lost with them. A
+  // transient domain, stopped (and so gone), has nothing to undefine: that is no error.
   void undefine(const std::string& name) override;
 
   void set_autostart(const std::string& name, bool autostart) override;
   void start(const std::string& name) override;
   void request_shutdown(const std::string& name) override;
   void destroy(const std::string& name) override;
+  // False for a domain that is gone, as a transient one is once stopped.
   bool is_running(const std::string& name) override;
 
   void attach_live(const std::string& name, const Disk& disk) override;
