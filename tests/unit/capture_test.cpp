@@ -13,6 +13,7 @@
 
 #include "providers/capture/host_file_recorder.h"
 #include "providers/capture/libvirt_recorder.h"
+#include "providers/host/recorded_host.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
 #include "providers/sysfs/sysfs_reader.h"
 #include "tests/support/sysfs_fixture.h"
@@ -142,6 +143,23 @@ TEST_CASE("the demo host's tree records with the same devices and firmware", "[c
   CHECK(fs::read_symlink(link) == fs::read_symlink(demo + "/dev/disk/by-id/ata-EXAMPLE_SERIAL_1"));
   CHECK(fs::is_regular_file(link));
   CHECK(fs::canonical(link).string().starts_with(fs::canonical(recorded).string()));
+}
+
+TEST_CASE("a link the host has with an absolute target is recorded relative, inside the recording",
+          "[capture]") {
+  TempDir host("capture-host");
+  host.write_file("dev/sdb", "");
+  host.symlink("dev/disk/by-id/ata-ABSOLUTE", "/dev/sdb");
+  TempDir out("capture");
+  out.write_file("host.xml", "<node/>\n");
+  HostFileRecording request;
+  request.host_root = host.path();
+  request.snapshot_root = out / "root";
+  record_host_files(request);
+  const fs::path link = out / "root/dev/disk/by-id/ata-ABSOLUTE";
+  CHECK(fs::read_symlink(link) == "../../sdb");
+  CHECK(fs::is_regular_file(link));
+  CHECK_NOTHROW(check_recorded_host(out.path(), out / "host.xml", out / "root"));
 }
 
 TEST_CASE("named files become empty placeholders only when they exist", "[capture]") {
