@@ -226,6 +226,28 @@ TEST_CASE("recorded domains load in the test driver as they were", "[capture]") 
   CHECK(after.networks[0].name == before.networks[0].name);
 }
 
+TEST_CASE("a network disk's URL query is not recorded", "[capture]") {
+  const Connection connection("test:///default");
+  LibvirtHypervisor hypervisor("test:///default");
+  const std::string name = unique_name("http");
+  Undefine cleanup{hypervisor, {name}};
+  const std::string xml =
+      "<domain type='test'><name>" + name +
+      "</name><memory>131072</memory><os><type>hvm</type></os><devices>"
+      "<disk type='network' device='cdrom'><source protocol='https' name='/boot.iso' "
+      "query='token=TOKENSECRET'><host name='images.example' port='443'/></source>"
+      "<target dev='sda' bus='sata'/><readonly/></disk></devices></domain>";
+  virDomainPtr raw = virDomainDefineXML(connection.get(), xml.c_str());
+  REQUIRE(raw != nullptr);
+  virDomainFree(raw);
+  const std::string original = hypervisor.read_live().find_domain(name)->xml;
+  REQUIRE(original.find("TOKENSECRET") != std::string::npos);
+
+  const LibvirtRecording recording = record_libvirt(connection);
+  CHECK(recording.host_xml.find("TOKENSECRET") == std::string::npos);
+  CHECK(recording.host_xml.find("name='/boot.iso'") != std::string::npos);
+}
+
 TEST_CASE("capture refuses a foreign directory and repeats identically", "[capture]") {
   FixtureTree tree(testing::seed_ryzen_host());
   TempDir out("capture");
