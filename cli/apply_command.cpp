@@ -164,8 +164,8 @@ int apply_saved_plan(CommonOptions options, const ApplyOptions& apply_options) {
                         ": the configuration changed since this plan was made; run `virtform "
                         "plan` again");
   }
-  const auto lock = ApplyLock::acquire(session.uri, "virtform apply --plan");
   LibvirtHypervisor hypervisor(session.uri);
+  const auto lock = ApplyLock::acquire(hypervisor.daemon(), "virtform apply --plan");
   const Desired declared = declared_in(plan);
   const Live live = observe_host(session, hypervisor, declared);
   const std::vector<std::string> moved = staleness(plan.fingerprint, fingerprint(declared, live));
@@ -195,9 +195,10 @@ int run_apply(const CommonOptions& options, const ApplyOptions& apply_options) {
     std::cerr << render_diagnostics(session.diagnostics, session.style());
     return kExitError;
   }
-  // Taken before the live state is read, so the plan shown is the one carried out.
-  const auto lock = ApplyLock::acquire(session.uri, "virtform apply");
   LibvirtHypervisor hypervisor(session.uri);
+  // Taken before the live state is read, so the plan shown is the one carried out; keyed on the
+  // daemon, as two spellings of its URI reach the same domains.
+  const auto lock = ApplyLock::acquire(hypervisor.daemon(), "virtform apply");
   const Live live = observe_host(session, hypervisor, session.desired);
   const Plan plan = make_plan(session.desired, live, DiffOptions{apply_options.restart},
                               session.uri, session.diagnostics);

@@ -10,6 +10,7 @@
 
 #include "engine/config/config.h"
 #include "engine/plan/planner.h"
+#include "providers/host/recorded_host.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
 #include "providers/sysfs/sysfs_reader.h"
@@ -23,13 +24,37 @@ std::string default_uri() {
   return "qemu:///system";
 }
 
-// A test-driver host description may carry the host's files in a root/ beside it.
-std::string root_beside_test_host(const std::string& uri) {
+// The file of a test-driver host description ("test:///srv/snap/host.xml"); "" for another URI.
+std::string test_host_file(const std::string& uri) {
   const std::string prefix = "test:///";
   if (uri.rfind(prefix, 0) != 0 || uri == "test:///default") return "";
-  const std::filesystem::path file = "/" + uri.substr(prefix.size());
-  const std::filesystem::path root = file.parent_path() / "root";
+  return "/" + uri.substr(prefix.size());
+}
+
+// A test-driver host description may carry the host's files in a root/ beside it.
+std::string root_beside_test_host(const std::string& uri) {
+  const std::string file = test_host_file(uri);
+  if (file.empty()) return "";
+  const std::filesystem::path root = std::filesystem::path(file).parent_path() / "root";
   return std::filesystem::is_directory(root) ? root.string() : "";
+}
+
+// A recorded host comes from a repository, maybe from a pull request: it is checked before
+// libvirt's test driver or the host checks read anything of it. Its root is checked when it is
+// the recording's own, not one given with --host-root. Messages name the paths as given.
+void check_snapshot(const CommonOptions& options, const Session& session) {
+  if (!options.host_dir.empty()) {
+    const std::filesystem::path dir = options.host_dir;
+    const bool own_root = options.host_root.empty();
+    check_recorded_host(dir.string(), (dir / "host.xml").string(),
+                        own_root ? (dir / "root").string() : "");
+    return;
+  }
+  const std::filesystem::path file = test_host_file(session.uri);
+  if (file.empty()) return;
+  const bool own_root = options.host_root.empty();
+  check_recorded_host(file.parent_path().string(), file.string(),
+                      own_root ? (file.parent_path() / "root").string() : "");
 }
 
 // A mistyped --host or --host-root would otherwise read as a host with nothing on it.
@@ -58,6 +83,7 @@ void resolve_host(const CommonOptions& options, Session& session) {
     require_host_root(options.host_root);
     session.host_root = options.host_root;
   }
+  check_snapshot(options, session);
   if (session.host_root.empty()) session.host_root = "/";
 }
 

@@ -20,6 +20,9 @@ class FuzzHost : public HostFiles {
     return path == kCode || path == kVars || path == kDisk || path == kDescriptor;
   }
   bool is_block_device(const std::string& path) const override { return path == kDisk; }
+  bool is_regular_file(const std::string& path) const override {
+    return exists(path) && !is_block_device(path);
+  }
   std::optional<std::string> read(const std::string& path) const override {
     if (path == kDescriptor) return kDescriptorText;
     return std::nullopt;

@@ -1,10 +1,12 @@
 #include "engine/config/config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <toml++/toml.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <optional>
 #include <sstream>
 #include <string_view>
@@ -20,6 +22,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr const char* kNotRegular =
+    "not a regular file (a FIFO, socket or device); a config file must be a plain file";
+
 void error_in_file(Diagnostics& diagnostics, const std::string& file, std::string message) {
   diagnostics.push_back({Severity::error, std::move(message), Location{file, 0, 0}, ""});
 }
@@ -29,8 +34,13 @@ std::vector<std::string> toml_files_in(const fs::path& directory, Diagnostics& d
   std::vector<std::string> files;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(directory, error)) {
-    if (entry.path().extension() == ".toml" && !entry.is_directory()) {
+    std::error_code ignored;
+    if (entry.path().extension() != ".toml" || entry.is_directory(ignored)) continue;
+    // Read, a FIFO would wait for a writer for ever, and a device never end.
+    if (entry.is_regular_file(ignored)) {
       files.push_back(entry.path().string());
+    } else {
+      error_in_file(diagnostics, entry.path().string(), kNotRegular);
     }
   }
   if (error) error_in_file(diagnostics, directory.string(), "cannot read: " + error.message());
@@ -68,12 +78,27 @@ std::string not_a_valid_key(std::string_view kind, const std::string& name) {
          "]: a name may hold only letters, digits, '-' and '_'";
 }
 
-std::optional<std::string> read_whole(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+// The file's text; nothing when it cannot be read, with `not_regular` set when it is not a
+// regular file. Opened without waiting and checked on the descriptor, as a FIFO or a device given
+// by name would otherwise block the read or never end it.
+std::optional<std::string> read_whole(const std::string& file, bool& not_regular) {
+  not_regular = false;
+  const int fd = ::open(file.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  struct stat info;
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    not_regular = true;
+    ::close(fd);
+    return std::nullopt;
+  }
+  std::string text;
+  char buffer[65536];
+  ssize_t count = 0;
+  while ((count = ::read(fd, buffer, sizeof buffer)) > 0)
+    text.append(buffer, static_cast<std::size_t>(count));
+  ::close(fd);
+  if (count < 0) return std::nullopt;
+  return text;
 }
 
 // Gathers the resources of every file into one Desired.
@@ -116,9 +141,10 @@ class Loading {
 
  private:
   void read_file(const std::string& file) {
-    auto text = read_whole(file);
+    bool not_regular = false;
+    auto text = read_whole(file, not_regular);
     if (!text) {
-      error_in_file(diagnostics_, file, "cannot read this file");
+      error_in_file(diagnostics_, file, not_regular ? kNotRegular : "cannot read this file");
       return;
     }
     read_text(*text, file);

@@ -19,6 +19,12 @@ class HostCheck {
             "loader." + loader.key);
       return;
     }
+    if (!files_.is_regular_file(loader.image)) {
+      error("loader image " + loader.image +
+                " is not a regular file (a device, FIFO or directory); name the image file",
+            loader.where, "loader." + loader.key);
+      return;
+    }
     if (const auto probe = files_.probe_image(loader.image); probe && probe->format != "raw") {
       error("loader image " + loader.image + " is a " + probe->format + " image, but a " +
                 "loader is attached raw: convert it (qemu-img convert -O raw)",
@@ -74,6 +80,13 @@ class HostCheck {
       if (files_.is_block_device(disk.source)) {
         error("disk file " + disk.source + " is a block device; use source = \"" + disk.source +
                   "\" to pass it whole",
+              disk.where);
+        return;
+      }
+      if (!files_.is_regular_file(disk.source)) {
+        error("disk file " + disk.source +
+                  " is not a regular file (a character device, FIFO or directory); name an "
+                  "image file",
               disk.where);
         return;
       }

@@ -354,6 +354,12 @@ Vm read_vm(const toml::table& table, const std::string& key, const std::string& 
   if (vm.name.find('/') != std::string::npos) {
     reader.error("name", "name must not contain '/'");
   }
+  // A NUL cuts the name short on its way through libvirt's C strings, so the domain would never
+  // match its VM; no domain name needs a control character, and they hide in terminal output.
+  if (std::any_of(vm.name.begin(), vm.name.end(),
+                  [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
+    reader.error("name", "name must not contain control characters (NUL, tab, line breaks, ...)");
+  }
   read_cpu_and_memory(reader, vm);
   read_firmware(reader, vm);
   read_power(reader, vm);

@@ -295,8 +295,8 @@ class Recorder {
     if (!file) throw SystemError("cannot write " + full.string());
   }
 
-  // Recreates the link at `path` with the host's target text; returns where it leads, or
-  // nothing when `path` is not a link (or leads out of the tree).
+  // Recreates the link at `path` with the host's target text (made relative when absolute);
+  // returns where it leads, or nothing when `path` is not a link (or leads out of the tree).
   std::optional<fs::path> copy_link(const fs::path& path) {
     std::array<char, 4096> buffer{};
     const std::string host_path = (host_ / path).string();
@@ -305,11 +305,16 @@ class Recorder {
     const std::string target(buffer.data(), static_cast<std::size_t>(count));
     const fs::path resolved = resolve(path, target);
     if (resolved.empty()) return std::nullopt;
+    // An absolute target would lead out of the recording wherever it is read: it is recorded
+    // relative to the link, leading to the same place inside it.
+    const fs::path recorded = fs::path(target).is_absolute()
+                                  ? resolved.lexically_relative(path.parent_path())
+                                  : fs::path(target);
     const fs::path full = out(path);
     std::error_code error;
-    if (fs::is_symlink(full, error) && fs::read_symlink(full, error) == target) return resolved;
+    if (fs::is_symlink(full, error) && fs::read_symlink(full, error) == recorded) return resolved;
     fs::remove_all(full, error);
-    fs::create_symlink(target, full);
+    fs::create_symlink(recorded, full);
     return resolved;
   }
 

@@ -17,16 +17,52 @@ constexpr const char* kTestNamespace = "http://libvirt.org/schemas/domain/test/1
 // virDomainState values the test driver understands in <test:runstate>.
 constexpr int kRunStateRunning = 1;
 constexpr int kRunStateShutoff = 5;
+// What a stripped secret value reads as in a recording.
+constexpr const char* kStripped = "(stripped)";
 
 std::string take_string(char* text) {
   std::unique_ptr<char, decltype(&free)> owned(text, &free);
   return text ? std::string(text) : std::string();
 }
 
-// Drops what must not leave the host: graphics passwords, and every <auth> and <secret> element
-// (they name libvirt secrets and the users that unlock them).
+// The element's name without its namespace prefix: "qemu:arg" -> "arg".
+std::string local_name(const pugi::xml_node& node) {
+  const std::string name = node.name();
+  const std::size_t colon = name.find(':');
+  return colon == std::string::npos ? name : name.substr(colon + 1);
+}
+
+// A QEMU option string with the values of its secret-bearing keys replaced:
+// "secret,id=s0,data=hunter2" -> "secret,id=s0,data=(stripped)". A value runs to the next single
+// comma (QEMU writes a comma inside a value as ",,").
+std::string strip_option_secrets(const std::string& option) {
+  std::string stripped;
+  std::size_t start = 0;
+  while (start < option.size()) {
+    std::size_t end = start;
+    while (end < option.size() && !(option[end] == ',' && option.compare(end, 2, ",,") != 0))
+      end += option.compare(end, 2, ",,") == 0 ? 2 : 1;
+    const std::string item = option.substr(start, end - start);
+    const bool secret = item.starts_with("data=") || item.starts_with("password=");
+    stripped += secret ? item.substr(0, item.find('=') + 1) + kStripped : item;
+    if (end < option.size()) stripped += ',';
+    start = end + 1;
+  }
+  return stripped;
+}
+
+// Drops what must not leave the host: graphics passwords, every <auth> and <secret> element
+// (they name libvirt secrets and the users that unlock them), the query of a network disk's URL
+// (tokens ride in it), and the secret values in QEMU pass-through arguments
+// (-object secret,data=...).
 void strip_secrets(pugi::xml_node node) {
   for (const char* attribute : {"passwd", "passwdValidTo"}) node.remove_attribute(attribute);
+  if (std::string(node.name()) == "source" && node.attribute("protocol"))
+    node.remove_attribute("query");
+  if (local_name(node) == "arg" && local_name(node.parent()) == "commandline") {
+    pugi::xml_attribute value = node.attribute("value");
+    if (value) value.set_value(strip_option_secrets(value.value()).c_str());
+  }
   for (pugi::xml_node child = node.first_child(); child;) {
     const pugi::xml_node next = child.next_sibling();
     const std::string name = child.name();

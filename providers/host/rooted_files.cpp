@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -50,6 +49,17 @@ std::optional<std::string> read_link(const std::string& path) {
   ssize_t length = ::readlink(path.c_str(), buffer.data(), buffer.size());
   if (length < 0 || static_cast<std::size_t>(length) >= buffer.size()) return std::nullopt;
   return std::string(buffer.data(), static_cast<std::size_t>(length));
+}
+
+// `real` opened for reading if it is a regular file, else -1. Opened without waiting (a FIFO
+// would wait for a writer) and checked on the descriptor, so what is read is what was checked.
+int open_regular_file(const std::string& real) {
+  const int fd = ::open(real.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return -1;
+  struct stat info;
+  if (::fstat(fd, &info) == 0 && S_ISREG(info.st_mode)) return fd;
+  ::close(fd);
+  return -1;
 }
 
 [[noreturn]] void fail(const std::string& message, int error) {
@@ -324,15 +334,25 @@ bool RootedHostFiles::is_block_device(const std::string& path) const {
   return !is_real_host() && S_ISREG(info.st_mode) && real->starts_with(root_ + "/dev/");
 }
 
+bool RootedHostFiles::is_regular_file(const std::string& path) const {
+  auto real = real_path(path);
+  struct stat info;
+  return real && ::stat(real->c_str(), &info) == 0 && S_ISREG(info.st_mode);
+}
+
 std::optional<std::string> RootedHostFiles::read(const std::string& path) const {
   auto real = real_path(path);
   if (!real) return std::nullopt;
-  std::ifstream in(*real, std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return std::nullopt;
-  return text.str();
+  const int fd = open_regular_file(*real);
+  if (fd < 0) return std::nullopt;
+  ClosedOnExit closer{fd};
+  std::string text;
+  char buffer[65536];
+  ssize_t count = 0;
+  while ((count = ::read(fd, buffer, sizeof buffer)) > 0)
+    text.append(buffer, static_cast<std::size_t>(count));
+  if (count < 0) return std::nullopt;
+  return text;
 }
 
 std::vector<std::string> RootedHostFiles::list(const std::string& directory) const {
@@ -418,7 +438,8 @@ void RootedHostFiles::copy_file(const std::string& from, const std::string& to) 
   const std::string real = is_real_host() ? *resolved : root_ + *resolved;
   struct stat info;
   if (::lstat(real.c_str(), &info) == 0) throw already_exists(to);
-  const int in = ::open(source->c_str(), O_RDONLY | O_CLOEXEC);
+  // Not blocking: a FIFO where the store should be is refused below, not waited on.
+  const int in = ::open(source->c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (in < 0) fail("cannot read " + from, errno);
   ClosedOnExit in_closer{in};
   if (::fstat(in, &info) != 0 || !S_ISREG(info.st_mode))
@@ -451,16 +472,18 @@ void RootedHostFiles::copy_file(const std::string& from, const std::string& to) 
 std::optional<std::string> RootedHostFiles::sha256(const std::string& path) const {
   const auto real = real_path(path);
   if (!real) return std::nullopt;
-  std::ifstream in(*real, std::ios::binary);
-  if (!in) return std::nullopt;
+  const int fd = open_regular_file(*real);
+  if (fd < 0) return std::nullopt;
+  ClosedOnExit closer{fd};
   // Streamed: loader images run to hundreds of MiB.
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(),
                                                                   &EVP_MD_CTX_free);
   EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr);
   std::vector<char> buffer(1 << 20);
-  while (in.read(buffer.data(), static_cast<std::streamsize>(buffer.size())) || in.gcount() > 0)
-    EVP_DigestUpdate(context.get(), buffer.data(), static_cast<std::size_t>(in.gcount()));
-  if (in.bad()) return std::nullopt;
+  ssize_t count = 0;
+  while ((count = ::read(fd, buffer.data(), buffer.size())) > 0)
+    EVP_DigestUpdate(context.get(), buffer.data(), static_cast<std::size_t>(count));
+  if (count < 0) return std::nullopt;
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_DigestFinal_ex(context.get(), digest, &length);

@@ -20,6 +20,7 @@ class RootedHostFiles : public HostFiles {
   // S_ISBLK; in a recorded tree also a regular file under /dev, since a recording holds no
   // device nodes.
   bool is_block_device(const std::string& path) const override;
+  bool is_regular_file(const std::string& path) const override;
   std::optional<std::string> read(const std::string& path) const override;
   std::optional<std::string> sha256(const std::string& path) const override;
   std::vector<std::string> list(const std::string& directory) const override;

@@ -28,11 +28,18 @@ using NetworkHandle = std::unique_ptr<virNetwork, NetworkFree>;
 // The last libvirt error code of this thread (VIR_ERR_*), VIR_ERR_OK when none.
 int last_libvirt_error_code();
 
+// `uri` without what only says how the daemon is reached: the transport ("qemu+ssh" -> "qemu"),
+// the host and port (the daemon's own host name stands for them), the user for a system daemon,
+// and the query but for a socket= that names another local daemon.
+std::string canonical_daemon_uri(const std::string& uri);
+
 // One read-write connection. libvirt's connections are thread-safe; this class adds no mutable
 // state, so one Connection may serve several threads.
 class Connection {
  public:
-  // Opens `uri` read-write; throws SystemError when it cannot.
+  // Opens `uri` read-write; throws SystemError when it cannot, or when the daemon has not
+  // answered within $VIRTFORM_CONNECT_TIMEOUT seconds (default 30). A daemon that stops
+  // answering later is noticed by keepalive probes, and the calls on it fail.
   explicit Connection(const std::string& uri);
   ~Connection();
   Connection(const Connection&) = delete;
@@ -40,6 +47,10 @@ class Connection {
 
   // The URI as given.
   const std::string& uri() const { return uri_; }
+  // The daemon this connection reaches, the same for every URI spelling of it ("qemu:///system"
+  // and "qemu+unix:///system"): the URI libvirt resolved (aliases, the default URI) in its
+  // canonical form, and the host name the daemon reports. "qemu:///system on vm".
+  std::string daemon() const;
   // The raw handle, for calls this class does not wrap.
   virConnectPtr get() const { return connection_; }
 

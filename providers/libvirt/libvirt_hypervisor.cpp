@@ -200,7 +200,19 @@ void LibvirtHypervisor::redefine(const Vm& desired, const LiveDomain& live) {
 }
 
 void LibvirtHypervisor::undefine(const std::string& name) {
-  DomainHandle domain = connection_.domain(name);
+  DomainHandle domain(virDomainLookupByName(connection_.get(), name.c_str()));
+  // A transient domain has no definition to remove: once stopped, it is gone.
+  if (!domain && last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return;
+  if (!domain) throw_libvirt_error("domain '" + name + "'");
+  const int persistent = virDomainIsPersistent(domain.get());
+  if (persistent < 0 && last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return;
+  if (persistent < 0) throw_libvirt_error("cannot read domain '" + name + "'");
+  if (persistent == 0) {
+    if (virDomainIsActive(domain.get()) == 1)
+      throw SystemError("domain '" + name + "' is transient and still running; it goes away " +
+                        "when it stops");
+    return;
+  }
   int snapshots = virDomainSnapshotNum(domain.get(), 0);
   if (snapshots > 0) {
     throw SystemError("domain '" + name + "' has " + std::to_string(snapshots) +
@@ -257,8 +269,12 @@ void LibvirtHypervisor::destroy(const std::string& name) {
 }
 
 bool LibvirtHypervisor::is_running(const std::string& name) {
-  DomainHandle domain = connection_.domain(name);
+  DomainHandle domain(virDomainLookupByName(connection_.get(), name.c_str()));
+  // A transient domain is gone once it stops, maybe between the lookup and the question.
+  if (!domain && last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return false;
+  if (!domain) throw_libvirt_error("domain '" + name + "'");
   int active = virDomainIsActive(domain.get());
+  if (active < 0 && last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return false;
   if (active < 0) throw_libvirt_error("cannot read the state of domain '" + name + "'");
   return active == 1;
 }

@@ -15,6 +15,8 @@ class LibvirtHypervisor : public Hypervisor {
   explicit LibvirtHypervisor(const std::string& uri);
 
   std::string uri() const override;
+  // Which daemon this is, whatever URI spelling reached it (Connection::daemon()).
+  std::string daemon() const { return connection_.daemon(); }
   // Three listings of domains (all, active, autostarted), then each one's XML, parsed on a second
   // thread while the next are fetched; networks.
   Live read_live() override;
@@ -22,7 +24,8 @@ class LibvirtHypervisor : public Hypervisor {
 
   void define(const Vm& vm) override;
   void redefine(const Vm& desired, const LiveDomain& live) override;
-  // Refuses domains with snapshots, whose metadata would otherwise be lost with them.
+  // Refuses domains with snapshots, whose metadata would otherwise be lost with them. A
+  // transient domain, stopped (and so gone), has nothing to undefine: that is no error.
   void undefine(const std::string& name) override;
   void rename(const std::string& from, const std::string& to) override;
 
@@ -31,6 +34,7 @@ class LibvirtHypervisor : public Hypervisor {
   void request_shutdown(const std::string& name) override;
   void mark_start_pending(const std::string& name) override;
   void destroy(const std::string& name) override;
+  // False for a domain that is gone, as a transient one is once stopped.
   bool is_running(const std::string& name) override;
 
   void attach_live(const std::string& name, const Disk& disk) override;

@@ -2,6 +2,8 @@
 // against the recording, with no daemon involved, is the plan against the live host.
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
 
 #include "tests/e2e/e2e_helpers.h"
 
@@ -76,6 +78,39 @@ TEST_CASE("a plan against a capture of this host equals the live plan", "[e2e]")
   ProcessResult refused = session.virtform({"capture", session.dir().string(), "-c", uri()});
   CHECK(refused.exit_code == 1);
   CHECK(refused.err.find("no previous capture") != std::string::npos);
+}
+
+}  // namespace virtform::e2e
+
+namespace virtform::e2e {
+
+TEST_CASE("capture strips secrets from QEMU arguments and network disk URLs", "[e2e]") {
+  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  Session session;
+  const std::string name = session.domain("secrets");
+  session.libvirt().define(
+      "<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><name>" + name +
+      "</name><memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os><devices>"
+      "<disk type='network' device='cdrom'><driver name='qemu' type='raw'/>"
+      "<source protocol='http' name='/images/boot.iso' query='token=TOKENSECRET'>"
+      "<host name='images.example' port='80'/></source><target dev='sda' "
+      "bus='sata'/><readonly/></disk>"
+      "</devices><qemu:commandline><qemu:arg value='-object'/>"
+      "<qemu:arg value='secret,id=s0,data=ARGSECRET,,more,format=raw'/></qemu:commandline>"
+      "</domain>");
+  const std::string snapshot = (session.dir() / "snapshot").string();
+  ProcessResult captured = session.virtform({"capture", snapshot, "-c", uri()});
+  INFO(captured.describe());
+  REQUIRE(captured.exit_code == 0);
+  std::ifstream in(snapshot + "/host.xml");
+  const std::string host_xml{std::istreambuf_iterator<char>(in), {}};
+  REQUIRE(host_xml.find(name) != std::string::npos);
+  for (const char* secret : {"TOKENSECRET", "ARGSECRET", "more,format"}) {
+    INFO(secret);
+    CHECK(host_xml.find(secret) == std::string::npos);
+  }
+  CHECK(host_xml.find("secret,id=s0,data=(stripped),format=raw") != std::string::npos);
+  CHECK(host_xml.find("/images/boot.iso") != std::string::npos);
 }
 
 }  // namespace virtform::e2e

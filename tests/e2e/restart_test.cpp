@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <cctype>
+#include <fstream>
 
 #include "tests/e2e/e2e_helpers.h"
 
@@ -170,6 +171,43 @@ TEST_CASE("a running guest removed from the config is stopped by the policy it l
   CHECK(took >= 3s);
   CHECK(took < 60s);
   CHECK_FALSE(libvirt.exists(name));
+}
+
+}  // namespace virtform::e2e
+
+namespace virtform::e2e {
+
+TEST_CASE("a running transient managed domain removed from the config is stopped and is gone",
+          "[e2e]") {
+  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  Session session;
+  const std::string name = session.domain("transient");
+  const std::string config = session.write_config(
+      kernel_guest_toml("transient", name, guest_images().initrd_acpi, "128MiB", 1, ""));
+  ProcessResult created = session.apply(config);
+  INFO(created.describe());
+  REQUIRE(created.exit_code == 0);
+  // The same definition, marker and all, as a transient domain (`virsh create`).
+  const std::string xml_file = (session.dir() / "transient.xml").string();
+  {
+    std::ofstream out(xml_file);
+    out << session.libvirt().xml(name, true);
+  }
+  session.libvirt().remove(name);
+  ProcessResult made = run_process({"virsh", "-c", uri(), "create", xml_file});
+  INFO(made.describe());
+  REQUIRE(made.exit_code == 0);
+  REQUIRE(session.libvirt().is_managed(name));
+  std::string console = wait_for_console(session.libvirt(), name, kGuestReady, kBootTimeout);
+  INFO("console: " << console);
+  REQUIRE(console.find(kGuestReady) != std::string::npos);
+
+  const std::string empty = session.write_config("");
+  ProcessResult removed = session.apply(empty);
+  INFO(removed.describe());
+  CHECK(removed.exit_code == 0);
+  CHECK(removed.out.find("Apply complete") != std::string::npos);
+  CHECK_FALSE(session.libvirt().exists(name));
 }
 
 }  // namespace virtform::e2e

@@ -13,6 +13,7 @@
 
 #include "providers/capture/host_file_recorder.h"
 #include "providers/capture/libvirt_recorder.h"
+#include "providers/host/recorded_host.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
 #include "providers/sysfs/sysfs_reader.h"
 #include "tests/support/sysfs_fixture.h"
@@ -144,6 +145,23 @@ TEST_CASE("the demo host's tree records with the same devices and firmware", "[c
   CHECK(fs::canonical(link).string().starts_with(fs::canonical(recorded).string()));
 }
 
+TEST_CASE("a link the host has with an absolute target is recorded relative, inside the recording",
+          "[capture]") {
+  TempDir host("capture-host");
+  host.write_file("dev/sdb", "");
+  host.symlink("dev/disk/by-id/ata-ABSOLUTE", "/dev/sdb");
+  TempDir out("capture");
+  out.write_file("host.xml", "<node/>\n");
+  HostFileRecording request;
+  request.host_root = host.path();
+  request.snapshot_root = out / "root";
+  record_host_files(request);
+  const fs::path link = out / "root/dev/disk/by-id/ata-ABSOLUTE";
+  CHECK(fs::read_symlink(link) == "../../sdb");
+  CHECK(fs::is_regular_file(link));
+  CHECK_NOTHROW(check_recorded_host(out.path(), out / "host.xml", out / "root"));
+}
+
 TEST_CASE("named files become empty placeholders only when they exist", "[capture]") {
   TempDir host("capture-host");
   host.write_file("var/lib/images/disk.img", "guest data that must not be copied");
@@ -206,6 +224,28 @@ TEST_CASE("recorded domains load in the test driver as they were", "[capture]") 
   CHECK_FALSE(after.find_domain(stopped.name)->running);
   REQUIRE(after.networks.size() == before.networks.size());
   CHECK(after.networks[0].name == before.networks[0].name);
+}
+
+TEST_CASE("a network disk's URL query is not recorded", "[capture]") {
+  const Connection connection("test:///default");
+  LibvirtHypervisor hypervisor("test:///default");
+  const std::string name = unique_name("http");
+  Undefine cleanup{hypervisor, {name}};
+  const std::string xml =
+      "<domain type='test'><name>" + name +
+      "</name><memory>131072</memory><os><type>hvm</type></os><devices>"
+      "<disk type='network' device='cdrom'><source protocol='https' name='/boot.iso' "
+      "query='token=TOKENSECRET'><host name='images.example' port='443'/></source>"
+      "<target dev='sda' bus='sata'/><readonly/></disk></devices></domain>";
+  virDomainPtr raw = virDomainDefineXML(connection.get(), xml.c_str());
+  REQUIRE(raw != nullptr);
+  virDomainFree(raw);
+  const std::string original = hypervisor.read_live().find_domain(name)->xml;
+  REQUIRE(original.find("TOKENSECRET") != std::string::npos);
+
+  const LibvirtRecording recording = record_libvirt(connection);
+  CHECK(recording.host_xml.find("TOKENSECRET") == std::string::npos);
+  CHECK(recording.host_xml.find("name='/boot.iso'") != std::string::npos);
 }
 
 TEST_CASE("capture refuses a foreign directory and repeats identically", "[capture]") {

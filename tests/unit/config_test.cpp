@@ -691,6 +691,18 @@ TEST_CASE("resource names are plain words", "[config]") {
                       8);
 }
 
+TEST_CASE("a domain name with a control character is refused where it is written", "[config]") {
+  TempDir dir;
+  const std::string refused =
+      "name must not contain control characters (NUL, tab, line breaks, ...)";
+  for (const char* escape : {"\\u0000", "\\n", "\\t", "\\u007f", "\\u001b[31m"}) {
+    INFO(escape);
+    expect_single_error(load_text(dir, "[vm.a]\nname = \"web" + std::string(escape) + "\"\n"),
+                        refused, 2, 8);
+  }
+  CHECK(load_text(dir, "[vm.a]\nname = \"web-1_ü.x\"\n").diagnostics.empty());
+}
+
 TEST_CASE("every problem of a file is reported in one run", "[config]") {
   TempDir dir;
   Loaded loaded = load_text(dir, R"([vm.a]

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <thread>
+#include <vector>
 
 #include "support/process.h"
 #include "support/temp_dir.h"
@@ -63,7 +64,10 @@ class CountingListener {
     REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
     port_ = ntohs(address.sin_port);
   }
-  ~CountingListener() { ::close(fd_); }
+  ~CountingListener() {
+    for (int client : held_) ::close(client);
+    ::close(fd_);
+  }
   CountingListener(const CountingListener&) = delete;
   CountingListener& operator=(const CountingListener&) = delete;
 
@@ -74,10 +78,16 @@ class CountingListener {
     for (int client; (client = ::accept(fd_, nullptr, nullptr)) >= 0; ++count) ::close(client);
     return count;
   }
+  // The connections made so far, kept open and never answered, as a hung daemon would.
+  int accepted_and_held() {
+    for (int client; (client = ::accept(fd_, nullptr, nullptr)) >= 0;) held_.push_back(client);
+    return static_cast<int>(held_.size());
+  }
 
  private:
   int fd_ = -1;
   int port_ = 0;
+  std::vector<int> held_;  // accepted_and_held's connections, closed with the listener
 };
 
 TEST_CASE("a remote host is not contacted for a config with errors", "[plan_command]") {
@@ -105,6 +115,39 @@ TEST_CASE("a remote host is not contacted for a config with errors", "[plan_comm
   CHECK(connections >= 1);
   CHECK(planned.exit_code == 1);
   CHECK(contains(planned.err, "error: cannot connect to " + remote.uri()));
+}
+
+TEST_CASE("a daemon that accepts the connection and never answers is given up on, named",
+          "[plan_command]") {
+  TempDir dir{"virtform-plan"};
+  CountingListener remote;
+  const std::string config = dir.write_file("ok.toml", "[vm.a]\nmemory = \"1 GiB\"\n");
+  const auto started = std::chrono::steady_clock::now();
+  Process plan({VIRTFORM_BINARY, "plan", config, "-c", remote.uri()},
+               {{"VIRTFORM_CONNECT_TIMEOUT", "2"}});
+  int connections = 0;
+  const auto deadline = started + std::chrono::seconds(60);
+  while (connections == 0 && std::chrono::steady_clock::now() < deadline) {
+    connections = remote.accepted_and_held();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ProcessResult planned = plan.wait(std::chrono::seconds(60));
+  INFO(planned.describe());
+  CHECK(connections >= 1);
+  CHECK(planned.exit_code == 1);
+  CHECK(
+      contains(planned.err, "error: cannot connect to " + remote.uri() + ": no answer within 2 s"));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(30));
+}
+
+TEST_CASE("a connect timeout that is not a number of seconds is an error", "[plan_command]") {
+  TempDir dir{"virtform-plan"};
+  const std::string config = dir.write_file("ok.toml", "[vm.a]\nmemory = \"1 GiB\"\n");
+  ProcessResult result = run_process({VIRTFORM_BINARY, "plan", config, "-c", "test:///default"},
+                                     {{"VIRTFORM_CONNECT_TIMEOUT", "soon"}});
+  INFO(result.describe());
+  CHECK(result.exit_code == 1);
+  CHECK(contains(result.err, "VIRTFORM_CONNECT_TIMEOUT=soon: not a number of seconds"));
 }
 
 TEST_CASE("a plan that cannot be written out is an error, not a success", "[plan_command]") {

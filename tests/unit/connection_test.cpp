@@ -1,0 +1,39 @@
+// Which daemon a connection reaches, whatever the URI's spelling.
+
+#include "providers/libvirt/connection.h"
+
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+
+namespace virtform {
+namespace {
+
+TEST_CASE("URI spellings of one daemon have one canonical form", "[connection]") {
+  CHECK(canonical_daemon_uri("qemu+unix:///system") == "qemu:///system");
+  CHECK(canonical_daemon_uri("qemu:///system") == "qemu:///system");
+  CHECK(canonical_daemon_uri("qemu+ssh://root@host.example:2222/system") == "qemu:///system");
+  CHECK(canonical_daemon_uri("qemu+tcp://127.0.0.1/system?no_verify=1") == "qemu:///system");
+  CHECK(canonical_daemon_uri("test:///default") == "test:///default");
+  CHECK(canonical_daemon_uri("test:///srv/snapshot/host.xml") == "test:///srv/snapshot/host.xml");
+}
+
+TEST_CASE("what tells daemons apart stays in the canonical form", "[connection]") {
+  CHECK(canonical_daemon_uri("qemu:///session") != canonical_daemon_uri("qemu:///system"));
+  CHECK(canonical_daemon_uri("qemu+ssh://alice@h/session") == "qemu://alice@/session");
+  CHECK(canonical_daemon_uri("qemu+ssh://alice@h/session") !=
+        canonical_daemon_uri("qemu+ssh://bob@h/session"));
+  CHECK(canonical_daemon_uri("qemu+unix:///system?socket=/run/other-sock&mode=legacy") ==
+        "qemu:///system?socket=/run/other-sock");
+  CHECK(canonical_daemon_uri("xen:///system") != canonical_daemon_uri("qemu:///system"));
+}
+
+TEST_CASE("a connection names its daemon by canonical URI and host name", "[connection]") {
+  char host[256] = {};
+  REQUIRE(gethostname(host, sizeof host - 1) == 0);
+  const Connection connection("test:///default");
+  CHECK(connection.daemon() == std::string("test:///default on ") + host);
+}
+
+}  // namespace
+}  // namespace virtform
