@@ -1,5 +1,7 @@
 #include "support/pipeline.h"
 
+#include <filesystem>
+
 #include "engine/apply/step_runner.h"
 #include "engine/config/config.h"
 #include "engine/plan/planner.h"
@@ -29,6 +31,13 @@ bool apply_in_process(Hypervisor& hypervisor, const std::string& host_root, cons
   return execute(
              plan.steps, [&](const Step& step) { runner.run(step); }, 4, nullptr)
       .ok();
+}
+
+DemoHostCopy::DemoHostCopy(const std::string& prefix) : dir(prefix), root(dir / "root") {
+  std::filesystem::copy(
+      std::string(VIRTFORM_SOURCE_DIR) + "/examples/demo-host", dir.path(),
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks);
+  hypervisor = std::make_unique<LibvirtHypervisor>("test://" + (dir / "host.xml"));
 }
 
 }  // namespace virtform::testing

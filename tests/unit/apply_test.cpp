@@ -18,30 +18,15 @@
 #include "providers/host/apply_lock.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
+#include "support/apply_helpers.h"
 #include "support/temp_dir.h"
 
 namespace virtform {
 namespace {
 
+using testing::GuestIgnoringAcpi;
+using testing::ManualClock;
 using testing::TempDir;
-
-// A clock that only moves when apply waits, so timeouts are reached without waiting.
-class ManualClock : public Clock {
- public:
-  std::chrono::steady_clock::time_point now() const override { return now_; }
-  void sleep_for(std::chrono::milliseconds duration) override { now_ += duration; }
-
- private:
-  std::chrono::steady_clock::time_point now_{};
-};
-
-// The test driver powers a guest off as soon as it is asked; a guest that ignores the ACPI
-// power button is one on which the request does nothing.
-class GuestIgnoringAcpi : public LibvirtHypervisor {
- public:
-  using LibvirtHypervisor::LibvirtHypervisor;
-  void request_shutdown(const std::string&) override {}
-};
 
 struct Host {
   explicit Host(const std::string& uri = "test:///default") : hypervisor(uri) {}

@@ -22,16 +22,8 @@ using testing::TempDir;
 const std::string kSource = VIRTFORM_SOURCE_DIR;
 const std::string kImages = "/var/lib/libvirt/images";
 
-struct DemoHost {
-  TempDir dir{"virtform-host-check"};
-  std::string root = dir / "root";
-  std::unique_ptr<LibvirtHypervisor> hypervisor;
-
-  DemoHost() {
-    fs::copy(kSource + "/examples/demo-host", dir.path(),
-             fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-    hypervisor = std::make_unique<LibvirtHypervisor>("test://" + (dir / "host.xml"));
-  }
+struct DemoHost : testing::DemoHostCopy {
+  DemoHost() : DemoHostCopy("virtform-host-check") {}
 
   void qcow2(const std::string& path, const std::string& size) {
     const ProcessResult made =

@@ -294,22 +294,8 @@ TEST_CASE("every example configuration validates against the config schema", "[s
 // ---- the plan schema ----
 
 // The demo host copied aside, as apply creates image files under its root.
-struct DemoHost {
-  TempDir dir{"virtform-schema"};
-  std::string root = dir / "root";
-  std::unique_ptr<LibvirtHypervisor> hypervisor;
-
-  DemoHost() {
-    fs::copy(kSource + "/examples/demo-host", dir.path(),
-             fs::copy_options::recursive | fs::copy_options::copy_symlinks);
-    hypervisor = std::make_unique<LibvirtHypervisor>("test://" + (dir / "host.xml"));
-  }
-
-  Plan plan(const std::string& config) {
-    return testing::plan_in_process(*hypervisor, root, {config});
-  }
-
-  bool apply(const Plan& plan) { return testing::apply_in_process(*hypervisor, root, plan); }
+struct DemoHost : testing::DemoHostCopy {
+  DemoHost() : DemoHostCopy("virtform-schema") {}
 };
 
 std::string example(const std::string& name) {

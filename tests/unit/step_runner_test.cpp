@@ -13,11 +13,14 @@
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/connection.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
+#include "support/apply_helpers.h"
 #include "support/temp_dir.h"
 
 namespace virtform {
 namespace {
 
+using testing::GuestIgnoringAcpi;
+using testing::ManualClock;
 using testing::TempDir;
 
 constexpr const char* kUri = "test:///default";
@@ -36,23 +39,6 @@ Planned plan_for(LibvirtHypervisor& hypervisor, const HostFiles& files, const st
   Plan plan = make_plan(desired, live, DiffOptions{}, hypervisor.uri(), diagnostics);
   return {std::move(plan), std::move(live)};
 }
-
-// A clock that only moves when apply waits, so timeouts are reached without waiting.
-class ManualClock : public Clock {
- public:
-  std::chrono::steady_clock::time_point now() const override { return now_; }
-  void sleep_for(std::chrono::milliseconds duration) override { now_ += duration; }
-
- private:
-  std::chrono::steady_clock::time_point now_{};
-};
-
-// The test driver powers a guest off as soon as it is asked; this guest ignores the button.
-class GuestIgnoringAcpi : public LibvirtHypervisor {
- public:
-  using LibvirtHypervisor::LibvirtHypervisor;
-  void request_shutdown(const std::string&) override {}
-};
 
 ApplyResult apply(LibvirtHypervisor& hypervisor, HostFiles& files, const Planned& planned,
                   Clock& clock) {
