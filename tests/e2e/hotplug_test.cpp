@@ -1,9 +1,12 @@
 // A disk added to a running guest is a live change: it is hot-plugged (on one of the spare root
 // ports virtform gives q35 guests), the guest keeps running, and the plan after is empty.
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <pugixml.hpp>
 #include <sstream>
+#include <vector>
 
 #include "tests/e2e/e2e_helpers.h"
 
@@ -138,6 +141,59 @@ TEST_CASE("a hot-plug the running guest did not take fails the apply and shows a
   REQUIRE(plan["pending_next_boot"].size() == 1);
   CHECK(plan["pending_next_boot"][0]["address"] == "vm.noslot");
   CHECK(plan["pending_next_boot"][0]["fields"].size() == 1);
+}
+
+// A host bridge of the test's own, with nothing on it, removed again when the test ends.
+class TestBridge {
+ public:
+  TestBridge() : name_("vfbr" + std::to_string(getpid() % 1000000)) {
+    REQUIRE(run_process({"ip", "link", "add", name_, "type", "bridge"}).exit_code == 0);
+    REQUIRE(run_process({"ip", "link", "set", name_, "up"}).exit_code == 0);
+  }
+  ~TestBridge() { run_process({"ip", "link", "del", name_}); }
+  TestBridge(const TestBridge&) = delete;
+  TestBridge& operator=(const TestBridge&) = delete;
+
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
+// The MACs of a domain definition's interfaces, in order.
+std::vector<std::string> macs_of(const std::string& domain_xml) {
+  pugi::xml_document document;
+  document.load_string(domain_xml.c_str());
+  std::vector<std::string> macs;
+  for (pugi::xml_node nic : document.child("domain").child("devices").children("interface"))
+    macs.emplace_back(nic.child("mac").attribute("address").as_string());
+  return macs;
+}
+
+TEST_CASE("a NIC hot-plugged without a declared MAC has one MAC live and persistent", "[e2e]") {
+  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  Session session;
+  Libvirt& libvirt = session.libvirt();
+  TestBridge bridge;
+  const std::string name = session.domain("nic");
+  const std::string base = kernel_guest_toml("nic", name, guest_images().initrd_ignore, "128MiB", 1,
+                                             "restart = \"never\"\n");
+  ProcessResult created = session.apply(session.write_config(base));
+  INFO(created.describe());
+  REQUIRE(created.exit_code == 0);
+  REQUIRE(libvirt.is_running(name));
+
+  const std::string config =
+      session.write_config(base + "\n[[vm.nic.nic]]\nbridge = " + quoted(bridge.name()) + "\n");
+  ProcessResult plugged = session.apply(config);
+  INFO(plugged.describe());
+  REQUIRE(plugged.exit_code == 0);
+  const std::vector<std::string> live = macs_of(libvirt.xml(name));
+  REQUIRE(live.size() == 1);
+  CHECK(macs_of(libvirt.xml(name, /*inactive=*/true)) == live);
+  ProcessResult again = session.virtform({"plan", config, "-c", uri(), "--detailed-exitcode"});
+  INFO(again.describe());
+  CHECK(again.exit_code == 0);
 }
 
 }  // namespace
