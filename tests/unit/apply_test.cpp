@@ -279,8 +279,7 @@ TEST_CASE("a removed VM is stopped by the policy its marker recorded", "[apply][
       "vm.toml", bare_vm_toml(name, name, "force_stop = true\nshutdown_timeout = \"3s\"\n"));
   REQUIRE(apply_plan(host, plan_for(host, {config})).ok());
   REQUIRE(host.hypervisor.is_running(name));
-  const LiveDomain* defined = host.hypervisor.read_live().find_domain(name);
-  REQUIRE(defined);
+  REQUIRE(host.hypervisor.read_live().find_domain(name));
 
   dir.write_file("vm.toml", "project = \"" + name + "\"\n");
   // As `apply --plan` would: through the saved plan's JSON.
@@ -321,7 +320,8 @@ TEST_CASE("a changed policy is recorded in the marker", "[apply][libvirt]") {
   CHECK(change->disruption == Disruption::none);
   REQUIRE(apply_plan(host, plan).ok());
   CHECK_FALSE(plan_for(host, {config}).has_changes());
-  const LiveDomain* live = host.hypervisor.read_live().find_domain(name);
+  const Live now = host.hypervisor.read_live();
+  const LiveDomain* live = now.find_domain(name);
   REQUIRE(live);
   REQUIRE(live->recorded_policy);
   CHECK(live->recorded_policy->force_stop);
