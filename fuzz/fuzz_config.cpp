@@ -37,6 +37,7 @@ class FuzzHost : public HostFiles {
   }
   std::optional<ImageProbe> probe_image(const std::string&) const override { return std::nullopt; }
   void create_image(const std::string&, const std::string&, std::uint64_t) override {}
+  void create_overlay(const std::string&, const std::string&) override {}
   void copy_file(const std::string&, const std::string&) override {}
 
  private:

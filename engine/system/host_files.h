@@ -16,6 +16,8 @@ struct ImageProbe {
   // What the guest sees: qcow2's header field, the file's size for raw; nothing for the formats
   // virtform never attaches.
   std::optional<std::uint64_t> virtual_bytes;
+  // The image a qcow2 reads through to, as its header names it; "" when it has none.
+  std::string backing_file;
 };
 
 class HostFiles {
@@ -43,6 +45,9 @@ class HostFiles {
   // overwrites: fails if the file already exists.
   virtual void create_image(const std::string& path, const std::string& format,
                             std::uint64_t bytes) = 0;
+  // Creates a qcow2 image of the raw image `backing`'s size that reads through to it: the
+  // guest's writes land in the new file, and `backing` is only ever read. Never overwrites.
+  virtual void create_overlay(const std::string& path, const std::string& backing) = 0;
   // Copies the file `from` to `to` with its mode and owner, durably, appearing whole under its
   // name. Never overwrites: fails if `to` already exists.
   virtual void copy_file(const std::string& from, const std::string& to) = 0;

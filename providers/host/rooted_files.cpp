@@ -66,14 +66,19 @@ int open_regular_file(const std::string& real) {
   throw SystemError(message + ": " + std::strerror(error));
 }
 
-// Runs `qemu-img create -f qcow2 <target> <bytes>` without a shell; throws with its stderr, in
-// which `target` reads as `shown`. `inherited_fd`, if not -1, stays open in qemu-img: the target
-// may be that descriptor's /proc/self/fd path.
-void run_qemu_img_create(const std::string& target, const std::string& shown, std::uint64_t bytes,
-                         int inherited_fd = -1) {
+// Runs `qemu-img create -f qcow2 <target> <bytes>` (with `-u -b <backing> -F raw` for an
+// overlay: the backing file is named, not opened, so a recorded tree's paths work too) without a
+// shell; throws with its stderr, in which `target` reads as `shown`. `inherited_fd`, if not -1,
+// stays open in qemu-img: the target may be that descriptor's /proc/self/fd path.
+void run_qemu_img_create(const std::string& target, const std::string& shown,
+                         const ImageRecipe& recipe, int inherited_fd = -1) {
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) fail("cannot create a pipe for qemu-img", errno);
-  std::string size = std::to_string(bytes);
+  std::string size = std::to_string(recipe.bytes);
+  std::vector<const char*> argv = {"qemu-img", "create", "-q", "-f", "qcow2"};
+  if (!recipe.backing.empty())
+    argv.insert(argv.end(), {"-u", "-b", recipe.backing.c_str(), "-F", "raw"});
+  argv.insert(argv.end(), {target.c_str(), size.c_str(), nullptr});
   pid_t pid = ::fork();
   if (pid < 0) fail("cannot start qemu-img", errno);
   if (pid == 0) {
@@ -82,9 +87,7 @@ void run_qemu_img_create(const std::string& target, const std::string& shown, st
     if (null >= 0) ::dup2(null, STDOUT_FILENO);
     if (inherited_fd >= 0) ::fcntl(inherited_fd, F_SETFD, 0);
     ::signal(SIGPIPE, SIG_DFL);  // virtform ignores it (for libvirt's socket); qemu-img need not
-    const char* argv[] = {"qemu-img", "create",       "-q",         "-f",
-                          "qcow2",    target.c_str(), size.c_str(), nullptr};
-    ::execvp("qemu-img", const_cast<char* const*>(argv));
+    ::execvp("qemu-img", const_cast<char* const*>(argv.data()));
     std::string message = std::string("cannot run qemu-img: ") + std::strerror(errno) + "\n";
     (void)!::write(STDERR_FILENO, message.data(), message.size());
     ::_exit(127);
@@ -110,16 +113,17 @@ void run_qemu_img_create(const std::string& target, const std::string& shown, st
   for (auto at = errors.find(target); at != std::string::npos;
        at = errors.find(target, at + shown.size()))
     errors.replace(at, target.size(), shown);
-  throw SystemError("qemu-img create -f qcow2 " + shown + " " + size + " failed" +
+  const std::string over = recipe.backing.empty() ? "" : " over " + recipe.backing;
+  throw SystemError("qemu-img create -f qcow2 " + shown + over + " " + size + " failed" +
                     (errors.empty() ? std::string() : ": " + errors));
 }
 
 // Gives the image its size: a sparse raw file, or a qcow2 header written by qemu-img.
 void write_image(int fd, const std::string& target, const std::string& shown,
-                 const std::string& format, std::uint64_t bytes) {
-  if (format == "qcow2") return run_qemu_img_create(target, shown, bytes, fd);
-  if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0)
-    fail("cannot size " + shown + " to " + std::to_string(bytes) + " bytes", errno);
+                 const ImageRecipe& recipe) {
+  if (recipe.format == "qcow2") return run_qemu_img_create(target, shown, recipe, fd);
+  if (::ftruncate(fd, static_cast<off_t>(recipe.bytes)) != 0)
+    fail("cannot size " + shown + " to " + std::to_string(recipe.bytes) + " bytes", errno);
 }
 
 // Flushes a directory's entries (a name just linked in) to disk. Best effort: the image is made
@@ -218,14 +222,13 @@ void give_name(const std::string& temporary, const std::string& real, const std:
 // For file systems without unnamed files (FUSE, NFS): the image is made
 // under a hidden name in its directory and named once whole, so a kill or a full disk leaves at
 // most that hidden file, never a partial image under the name the plan looks for.
-void create_beside(const std::string& path, const std::string& real, const std::string& format,
-                   std::uint64_t bytes) {
+void create_beside(const std::string& path, const std::string& real, const ImageRecipe& recipe) {
   std::string temporary;
   const int fd = open_hidden_beside(real, path, temporary);
   try {
     {
       ClosedOnExit closer{fd};
-      write_image(fd, temporary, real, format, bytes);
+      write_image(fd, temporary, real, recipe);
       if (::fsync(fd) != 0) fail("cannot write " + path, errno);
     }
     // Closed before it is named: FUSE and NFS keep a file that is open when its name goes away
@@ -268,12 +271,25 @@ ImageProbe probe_header(std::string_view header, std::uint64_t file_bytes) {
     if (header.size() < known.offset + known.magic.size() ||
         header.substr(known.offset, known.magic.size()) != known.magic)
       continue;
-    ImageProbe probe{known.format, std::nullopt};
+    ImageProbe probe{known.format, std::nullopt, ""};
     if (probe.format == "qcow2" && header.size() >= kQcow2SizeOffset + 8)
       probe.virtual_bytes = big_endian_u64(header.substr(kQcow2SizeOffset));
     return probe;
   }
-  return {"raw", file_bytes};
+  return {"raw", file_bytes, ""};
+}
+
+// The backing file a qcow2 header names: its offset (u64 at 8) and length (u32 at 16), at most
+// 1023 bytes, as qemu allows. "" when it has none or the name cannot be read.
+std::string qcow2_backing_file(int fd, const char* header, std::size_t length) {
+  if (length < 20) return "";
+  const std::uint64_t offset = big_endian_u64(std::string_view(header + 8, 8));
+  const std::uint64_t size = big_endian_u64(std::string_view(header + 16, 4));
+  if (offset == 0 || size == 0 || size > 1023) return "";
+  std::string name(size, '\0');
+  if (::pread(fd, name.data(), size, static_cast<off_t>(offset)) != static_cast<ssize_t>(size))
+    return "";
+  return name;
 }
 
 }  // namespace
@@ -390,19 +406,35 @@ std::optional<ImageProbe> RootedHostFiles::probe_image(const std::string& path) 
     if (count == 0) break;
     length += static_cast<std::size_t>(count);
   }
-  return probe_header(std::string_view(header, length), static_cast<std::uint64_t>(info.st_size));
+  ImageProbe probe =
+      probe_header(std::string_view(header, length), static_cast<std::uint64_t>(info.st_size));
+  if (probe.format == "qcow2") probe.backing_file = qcow2_backing_file(fd, header, length);
+  return probe;
 }
 
-// A new image appears under its name complete or not at all: it is made as an unnamed file in its
-// directory (O_TMPFILE) and linked in once whole, or, where the file system has no unnamed files,
-// under a hidden name (create_beside). A kill, a Ctrl-C that stops qemu-img too, or a full disk
-// never leaves an empty or half-written image that the next plan would take for the real one.
 void RootedHostFiles::create_image(const std::string& path, const std::string& format,
                                    std::uint64_t bytes) {
   if (format != "raw" && format != "qcow2") {
     throw SystemError("cannot create " + path + ": unknown image format \"" + format + "\"");
   }
   if (bytes == 0) throw SystemError("cannot create " + path + ": the size is zero");
+  create(path, {format, bytes, ""});
+}
+
+void RootedHostFiles::create_overlay(const std::string& path, const std::string& backing) {
+  const auto real_backing = real_path(backing);
+  struct stat info;
+  if (!real_backing || ::stat(real_backing->c_str(), &info) != 0 || !S_ISREG(info.st_mode))
+    throw SystemError("cannot create " + path + ": its backing image " + backing +
+                      " is not a regular file");
+  create(path, {"qcow2", static_cast<std::uint64_t>(info.st_size), backing});
+}
+
+// A new image appears under its name complete or not at all: it is made as an unnamed file in its
+// directory (O_TMPFILE) and linked in once whole, or, where the file system has no unnamed files,
+// under a hidden name (create_beside). A kill, a Ctrl-C that stops qemu-img too, or a full disk
+// never leaves an empty or half-written image that the next plan would take for the real one.
+void RootedHostFiles::create(const std::string& path, const ImageRecipe& recipe) {
   // Links are followed by hand here even on the real host: a path that is a dangling link does
   // not exist for `exists`, so the plan creates it, and the image is made where the link leads.
   auto resolved = resolve(path);
@@ -413,14 +445,14 @@ void RootedHostFiles::create_image(const std::string& path, const std::string& f
   const std::string directory = real.substr(0, real.rfind('/') + 1);
   int fd = ::open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
   if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
-    create_beside(path, real, format, bytes);
+    create_beside(path, real, recipe);
     sync_directory(directory);
     return;
   }
   if (fd < 0) fail("cannot create " + path, errno);
   ClosedOnExit closer{fd};
   const std::string unnamed = "/proc/self/fd/" + std::to_string(fd);
-  write_image(fd, unnamed, real, format, bytes);
+  write_image(fd, unnamed, real, recipe);
   // On disk before it has a name, so a power loss cannot leave a named but empty image.
   if (::fsync(fd) != 0) fail("cannot write " + path, errno);
   // linkat never replaces: an image someone made meanwhile is kept, and this one is dropped.

@@ -3,6 +3,7 @@
 // tree (examples/demo-host/root). Symlinks are resolved by hand inside the root, so a recorded
 // /dev/disk/by-id/ata-X -> /dev/sdb leads to <root>/dev/sdb and never out of the tree.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -10,6 +11,14 @@
 #include "engine/system/host_files.h"
 
 namespace virtform {
+
+// What a new image file is made of: a raw or qcow2 image of `bytes`, or with `backing`, a qcow2
+// overlay reading through to that raw image.
+struct ImageRecipe {
+  std::string format;
+  std::uint64_t bytes = 0;
+  std::string backing;
+};
 
 class RootedHostFiles : public HostFiles {
  public:
@@ -31,6 +40,9 @@ class RootedHostFiles : public HostFiles {
   // overwrites an existing file.
   void create_image(const std::string& path, const std::string& format,
                     std::uint64_t bytes) override;
+  // Through `qemu-img create -b`; the backing file's header is not read, so in a recorded tree
+  // the overlay names the host path it will have on the host.
+  void create_overlay(const std::string& path, const std::string& backing) override;
   void copy_file(const std::string& from, const std::string& to) override;
 
   // The host path `path` leads to once every symlink is followed within the root ("/dev/sdb"
@@ -43,6 +55,7 @@ class RootedHostFiles : public HostFiles {
 
  private:
   bool is_real_host() const { return root_.empty(); }
+  void create(const std::string& path, const ImageRecipe& recipe);
 
   std::string root_;  // without a trailing slash; "" for the real host
 };

@@ -122,6 +122,35 @@ TEST_CASE("qcow2 images are made by qemu-img with the requested virtual size", "
   CHECK(virtual_size == size);
 }
 
+TEST_CASE("an overlay reads through to its loader image and names it as the host will",
+          "[rooted_files]") {
+  // In a recorded tree the header names the host path, not this machine's copy of the tree.
+  Tree tree;
+  tree.root.write_file("var/lib/libvirt/images/loader.img", std::string(3 << 20, 'L'));
+  tree.files.create_overlay("/images/dsm.tcrp.qcow2", "/var/lib/libvirt/images/loader.img");
+  const auto probe = tree.files.probe_image("/var/lib/libvirt/images/dsm.tcrp.qcow2");
+  REQUIRE(probe);
+  CHECK(probe->format == "qcow2");
+  CHECK(probe->backing_file == "/var/lib/libvirt/images/loader.img");
+  CHECK(probe->virtual_bytes == 3u << 20);
+  CHECK_THROWS_WITH(
+      tree.files.create_overlay("/images/dsm.tcrp.qcow2", "/var/lib/libvirt/images/loader.img"),
+      "refusing to create /images/dsm.tcrp.qcow2: it already exists");
+  CHECK_THROWS_WITH(tree.files.create_overlay("/images/x.qcow2", "/images/none.img"),
+                    "cannot create /images/x.qcow2: its backing image /images/none.img is not a "
+                    "regular file");
+
+  // On the real host qemu reads the loader's bytes through the new file.
+  TempDir dir;
+  const std::string loader = dir.write_file("tcrp.img", std::string(1 << 20, 'T'));
+  RootedHostFiles host("/");
+  host.create_overlay(dir / "vm.tcrp.qcow2", loader);
+  const ProcessResult converted =
+      Process({"qemu-img", "convert", "-O", "raw", dir / "vm.tcrp.qcow2", dir / "seen.raw"}).wait();
+  REQUIRE(converted.exit_code == 0);
+  CHECK(read_file(dir / "seen.raw") == read_file(loader));
+}
+
 TEST_CASE("create_image never overwrites", "[rooted_files]") {
   Tree tree;
   tree.root.write_file("var/lib/libvirt/images/keep.img", "precious");
