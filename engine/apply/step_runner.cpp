@@ -56,7 +56,11 @@ void StepRunner::run(const Step& step) {
   const Change& change = change_of(step);
   switch (step.kind) {
     case StepKind::create_image:
-      context_.files.create_image(change.name, change.image_format, change.image_bytes);
+      if (!change.image_backing.empty()) {
+        context_.files.create_overlay(change.name, change.image_backing);
+      } else {
+        context_.files.create_image(change.name, change.image_format, change.image_bytes);
+      }
       return;
     case StepKind::bind_driver:
       pci_drivers().bind(step.target, "vfio-pci");

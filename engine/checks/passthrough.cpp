@@ -43,10 +43,13 @@ void add_vm_claims(const Vm& vm, const Claimant& claimant, const HostDevices& ho
   for (const auto& disk : vm.disks) {
     if (disk.kind == DiskSource::block) {
       add_claim(claims.disks[disk_key(host, disk.source)], claimant);
-    } else if (disk.loader.empty()) {
+    } else {
       Claimant image_claimant = claimant;
       image_claimant.readonly = disk.readonly;
       add_claim(claims.images[image_key(disk.source)], image_claimant);
+      // The loader image beneath an overlay is only read: guests share it.
+      image_claimant.readonly = true;
+      if (!disk.backing.empty()) add_claim(claims.images[image_key(disk.backing)], image_claimant);
     }
   }
 }
@@ -87,7 +90,7 @@ class VmChecker {
     for (const auto& device : vm_.pci) check_device(device);
     for (const auto& disk : vm_.disks) {
       if (disk.kind == DiskSource::block) check_disk(disk);
-      if (disk.kind == DiskSource::file && disk.loader.empty()) check_image_claims(disk);
+      if (disk.kind == DiskSource::file) check_image_claims(disk);
     }
   }
 
@@ -271,19 +274,33 @@ class VmChecker {
   // Two guests writing one image corrupt it as surely as a shared disk; an image every guest
   // only reads (an installer ISO) can be shared. Declared VMs sharing a file are refused by the
   // config's own claim check already; here the rivals are the domains virtform does not manage.
+  // An image file, a loader overlay or a loader image attached itself: no domain virtform does
+  // not manage may write it too. The image beneath an overlay is only read, so readers share it.
   void check_image_claims(const Disk& disk) {
-    const auto found = claims_.images.find(image_key(disk.source));
+    const bool whole_loader = !disk.loader.empty() && disk.backing.empty();
+    const std::string fix = whole_loader ? "give this VM an overlay (remove boot.overlay = false)"
+                                         : "keep it in one, or set readonly = true on every " +
+                                               std::string("guest that uses it");
+    check_writers(disk.source, disk.readonly, disk.where, fix);
+    if (!disk.backing.empty())
+      check_writers(disk.backing, true, disk.where,
+                    "keep loader." + disk.loader + "'s image out of other guests, or give " +
+                        "them overlays on it");
+  }
+
+  void check_writers(const std::string& path, bool readonly, const Location& where,
+                     const std::string& fix) {
+    const auto found = claims_.images.find(image_key(path));
     if (found == claims_.images.end()) return;
     std::vector<std::string> rivals;
     for (const Claimant& claimant : found->second) {
-      if (claimant.declared || (disk.readonly && claimant.readonly)) continue;
+      if (claimant.declared || (readonly && claimant.readonly)) continue;
       rivals.push_back(claimant.label);
     }
     if (rivals.empty()) return;
-    report(Severity::error, disk.where,
-           disk.source + " is also used by " + join(rivals, ", ") +
-               "; two guests writing one image destroy its file systems: keep it in one, or "
-               "set readonly = true on every guest that uses it");
+    report(Severity::error, where,
+           path + " is also used by " + join(rivals, ", ") +
+               "; two guests writing one image destroy its file systems: " + fix);
   }
 
   const Vm& vm_;

@@ -26,7 +26,7 @@ struct Claims {
   std::map<std::string, std::vector<Claimant>> pci;    // PCI address -> claimants
   std::map<std::string, std::vector<Claimant>> disks;  // block device name (the source path when
                                                        // the host has no such disk) -> claimants
-  // Image file path -> claimants; loader images are shared by design and claimed by no one.
+  // Image file path -> claimants; a loader image beneath overlays is claimed read-only.
   std::map<std::string, std::vector<Claimant>> images;
   // Labels of the claimants of the address / disk; empty when nobody claims it.
   std::vector<std::string> pci_labels(const std::string& address) const;

@@ -44,8 +44,11 @@ class HostCheck {
   void vm(const Vm& vm) {
     resource_ = "vm." + vm.key;
     for (const Disk& disk : vm.disks) {
-      if (!disk.loader.empty()) continue;  // checked once, at its [loader.X]
-      disk.kind == DiskSource::block ? block_disk(disk) : file_disk(disk);
+      if (!disk.backing.empty()) {
+        overlay(disk);
+      } else if (disk.loader.empty()) {  // a loader image itself is checked at its [loader.X]
+        disk.kind == DiskSource::block ? block_disk(disk) : file_disk(disk);
+      }
     }
     for (const PciDevice& device : vm.pci) {
       if (device.rom) must_exist(*device.rom, "ROM file", device.where);
@@ -97,10 +100,38 @@ class HostCheck {
       error("disk file " + disk.source + " does not exist; set size to create it", disk.where);
       return;
     }
+    directory_must_exist("disk file", disk);
+  }
+
+  // Apply makes the file: its directory must be there.
+  void directory_must_exist(const std::string& what, const Disk& disk) {
     std::string directory = std::filesystem::path(disk.source).parent_path().string();
     if (!files_.exists(directory)) {
-      error("disk file " + disk.source + " cannot be created: directory " + directory +
+      error(what + " " + disk.source + " cannot be created: directory " + directory +
                 " does not exist",
+            disk.where);
+    }
+  }
+
+  // A VM's overlay on its loader: made by apply when missing; an existing one must be a qcow2
+  // reading through to this loader's image, or the guest would boot something else.
+  void overlay(const Disk& disk) {
+    if (!files_.exists(disk.source)) return directory_must_exist("loader overlay", disk);
+    if (!files_.is_regular_file(disk.source)) {
+      error("loader overlay " + disk.source + " is not a regular file", disk.where);
+      return;
+    }
+    const auto probe = files_.probe_image(disk.source);
+    if (!probe) return;
+    if (probe->format != "qcow2" || probe->backing_file != disk.backing) {
+      const std::string is = probe->format != "qcow2" ? "a " + probe->format + " image"
+                             : probe->backing_file.empty()
+                                 ? "a qcow2 image without a backing file"
+                                 : "a qcow2 image over " + probe->backing_file;
+      error("loader overlay " + disk.source + " is " + is + ", not an overlay on loader." +
+                disk.loader + "'s image " + disk.backing +
+                ": it is not this VM's overlay. Move it away (apply then makes one), or set " +
+                "boot.overlay to another path",
             disk.where);
     }
   }

@@ -14,7 +14,7 @@ constexpr std::array<std::string_view, 25> kVmKeys = {
     "firmware_vars", "nvram",    "cpu",    "state",  "autostart", "restart",  "shutdown_timeout",
     "force_stop",    "adopt",    "kernel", "initrd", "cmdline",   "boot",     "disk",
     "nic",           "graphics", "serial", "pci"};
-constexpr std::array<std::string_view, 2> kBootKeys = {"loader", "bus"};
+constexpr std::array<std::string_view, 3> kBootKeys = {"loader", "bus", "overlay"};
 constexpr std::array<std::string_view, 6> kDiskKeys = {"source", "file", "size",
                                                        "format", "bus",  "readonly"};
 constexpr std::array<std::string_view, 4> kNicKeys = {"bridge", "network", "model", "mac"};

@@ -17,6 +17,17 @@ std::string at(const Location& where) {
   return where.empty() ? "" : " at " + where.str();
 }
 
+// The loader disk is the VM's qcow2 overlay on the image (read_boot chose qcow2), or the image.
+void attach(Disk& disk, const Vm& vm, const Loader& loader) {
+  disk.sha256 = loader.sha256;
+  if (disk.format != "qcow2") {
+    disk.source = loader.image;
+    return;
+  }
+  disk.backing = loader.image;
+  if (disk.source.empty()) disk.source = default_overlay_path(vm.key, loader);
+}
+
 void attach_loader_images(Desired& desired, Diagnostics& diagnostics) {
   std::vector<std::string> defined;
   for (const auto& [key, loader] : desired.loaders) defined.push_back(key);
@@ -26,8 +37,7 @@ void attach_loader_images(Desired& desired, Diagnostics& diagnostics) {
       if (disk.loader.empty()) return false;
       auto found = desired.loaders.find(disk.loader);
       if (found != desired.loaders.end()) {
-        disk.source = found->second.image;
-        disk.sha256 = found->second.sha256;
+        attach(disk, vm, found->second);
         return false;
       }
       std::string message = "boot.loader \"" + disk.loader + "\" is not defined";
@@ -62,6 +72,28 @@ void claim(std::map<std::string, Claim>& claims, const std::string& thing, const
                          where, resource_of(vm)});
 }
 
+// A loader image attached itself (overlay = false) is written by its guest: no other guest may
+// read it through an overlay, whose contents would no longer match what is beneath them.
+void check_loader_writers(const Desired& desired, Diagnostics& diagnostics) {
+  std::map<std::string, const Vm*> writers;
+  for (const Vm& vm : desired.vms)
+    for (const Disk& disk : vm.disks)
+      if (!disk.loader.empty() && disk.backing.empty()) writers.emplace(disk.source, &vm);
+  for (const Vm& vm : desired.vms) {
+    for (const Disk& disk : vm.disks) {
+      const auto writer = writers.find(disk.backing);
+      if (disk.backing.empty() || writer == writers.end()) continue;
+      diagnostics.push_back(
+          {Severity::error,
+           "loader." + disk.loader + "'s image " + disk.backing + " is attached itself by " +
+               resource_of(*writer->second) + " (boot.overlay = false), which writes to it, so " +
+               resource_of(vm) + " cannot boot from it through an overlay; give " +
+               resource_of(*writer->second) + " an overlay too",
+           disk.where, resource_of(vm)});
+    }
+  }
+}
+
 void check_claims(const Desired& desired, Diagnostics& diagnostics) {
   std::map<std::string, Claim> disks, devices, names;
   for (const Vm& vm : desired.vms) {
@@ -73,11 +105,9 @@ void check_claims(const Desired& desired, Diagnostics& diagnostics) {
                                  resource_of(vm) + "; libvirt domain names must be unique",
                              vm.where, resource_of(vm)});
     }
-    for (const Disk& disk : vm.disks) {
-      // One loader image may boot several guests: that is what [loader.X] is for.
-      if (!disk.loader.empty()) continue;
+    // A loader image boots several guests through their overlays: each overlay is its guest's.
+    for (const Disk& disk : vm.disks)
       claim(disks, disk.source, "disk", vm, disk.where, diagnostics);
-    }
     for (const PciDevice& device : vm.pci) {
       claim(devices, device.address, "PCI device", vm, device.where, diagnostics);
     }
@@ -89,6 +119,7 @@ void check_claims(const Desired& desired, Diagnostics& diagnostics) {
 void resolve_references(Desired& desired, Diagnostics& diagnostics) {
   attach_loader_images(desired, diagnostics);
   check_claims(desired, diagnostics);
+  check_loader_writers(desired, diagnostics);
 }
 
 }  // namespace virtform

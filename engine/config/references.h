@@ -7,8 +7,10 @@
 
 namespace virtform {
 
-// Gives each boot loader disk its loader's image (dropping disks whose loader is undefined,
-// with an error suggesting the nearest defined one), then reports everything claimed twice.
+// Gives each boot loader disk its loader's image, as the backing file of the VM's overlay or as
+// the disk itself (dropping disks whose loader is undefined, with an error suggesting the
+// nearest defined one), then reports everything claimed twice, and a loader image one guest
+// writes that another reads through an overlay.
 void resolve_references(Desired& desired, Diagnostics& diagnostics);
 
 }  // namespace virtform

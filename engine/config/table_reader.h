@@ -37,6 +37,11 @@ class TableReader {
   // Location of the key's value; the table's own location if the key is absent.
   Location where(std::string_view key) const;
   bool has(std::string_view key) const { return table_.contains(key); }
+  // For keys that take a boolean or another type: true if the key holds a boolean.
+  bool holds_boolean(std::string_view key) const {
+    const toml::node* node = table_.get(key);
+    return node != nullptr && node->is_boolean();
+  }
   const std::string& file() const { return file_; }
   // A reader for a sub-table `name` (or one element of the array of tables `name`).
   TableReader child(const toml::table& table, std::string_view name, bool in_array = false) const {

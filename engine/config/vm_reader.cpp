@@ -98,6 +98,16 @@ void read_kernel(TableReader& reader, Vm& vm) {
   if (kernel) vm.kernel = DirectKernel{*kernel, initrd.value_or(""), cmdline.value_or("")};
 }
 
+// `overlay`: a path for the VM's overlay, true or absent for the default path (left empty in
+// `path`), or false for none. Returns whether the VM gets an overlay.
+bool read_overlay(TableReader& reader, std::string& path) {
+  if (!reader.has("overlay")) return true;
+  if (reader.holds_boolean("overlay")) return *reader.boolean("overlay");
+  auto overlay = reader.path("overlay");
+  if (overlay) path = *overlay;
+  return true;
+}
+
 // [vm.X.boot]: the loader image becomes the first disk, first in the boot order.
 void read_boot(TableReader& parent, Vm& vm) {
   const toml::table* table = parent.table("boot");
@@ -116,7 +126,9 @@ void read_boot(TableReader& parent, Vm& vm) {
   Disk disk;
   disk.kind = DiskSource::file;
   disk.bus = bus.value_or(DiskBus::usb);
-  disk.format = "raw";
+  // The VM's own copy-on-write overlay on the shared image, unless `overlay = false` attaches
+  // the image itself. resolve_references fills in the paths once the loader is known.
+  disk.format = read_overlay(reader, disk.source) ? "qcow2" : "raw";
   disk.boot_order = 1;
   disk.loader = *loader;
   disk.where = reader.where("loader");

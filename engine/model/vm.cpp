@@ -4,6 +4,12 @@
 
 namespace virtform {
 
+std::string default_overlay_path(const std::string& vm_key, const Loader& loader) {
+  const auto slash = loader.image.rfind('/');
+  const std::string directory = slash == std::string::npos ? "" : loader.image.substr(0, slash);
+  return directory + "/" + vm_key + "." + loader.key + ".qcow2";
+}
+
 const Vm* Desired::find_vm(const std::string& key) const {
   auto it = std::find_if(vms.begin(), vms.end(), [&](const Vm& vm) { return vm.key == key; });
   return it == vms.end() ? nullptr : &*it;

@@ -37,7 +37,9 @@ struct Disk {
   std::string loader;                  // the [loader.X] this disk comes from; "" for plain disks
   std::optional<std::string> sha256;   // a loader image's content, when the loader names it;
                                        // recorded in virtform's metadata, so a new image shows
-  Location where;                      // config only
+  std::string backing;  // a loader overlay's base: the shared loader image this VM's own qcow2
+                        // reads through to (config only; "" for a disk that is its own image)
+  Location where;       // config only
 
   bool operator==(const Disk&) const = default;
 };
@@ -145,6 +147,11 @@ struct Loader {
 
   bool operator==(const Loader&) const = default;
 };
+
+// Where a VM's copy-on-write overlay on a shared loader lives when [vm.X.boot] names no path:
+// beside the loader image, "<vm key>.<loader key>.qcow2". The key, not the domain name, so a
+// rename keeps the guest's writes to its loader.
+std::string default_overlay_path(const std::string& vm_key, const Loader& loader);
 
 // Everything the configuration declares.
 struct Desired {

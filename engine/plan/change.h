@@ -51,8 +51,9 @@ struct Change {
   // vm: the policy recorded in the live domain's marker (remove, replace): how apply stops a
   // guest that the config no longer declares.
   std::optional<LifecyclePolicy> live_policy;
-  std::string image_format;  // image: "raw" or "qcow2"
-  std::uint64_t image_bytes = 0;
+  std::string image_format;       // image: "raw" or "qcow2"
+  std::uint64_t image_bytes = 0;  // 0 for an overlay: it takes its backing image's size
+  std::string image_backing;      // image: for a loader overlay, the image it reads through to
 
   bool operator==(const Change&) const = default;
 };

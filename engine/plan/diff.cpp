@@ -20,7 +20,13 @@ std::string describe(const Disk& disk) {
   if (disk.boot_order) text += ", boot " + std::to_string(*disk.boot_order);
   if (disk.readonly) text += ", readonly";
   if (disk.sha256) text += ", sha256 " + disk.sha256->substr(0, 12);
+  if (!disk.backing.empty()) text += ", overlay on " + disk.backing;
   return text;
+}
+
+// An image apply makes when it is missing: one with a size to create, or a loader overlay.
+bool made_when_missing(const Disk& disk) {
+  return disk.kind == DiskSource::file && (disk.size || !disk.backing.empty());
 }
 
 std::string nic_label(const Nic& nic) {
@@ -293,7 +299,7 @@ std::vector<std::string> vm_dependencies(const Vm& vm, const Live& live) {
   std::set<std::string> deps;
   for (const Disk& disk : vm.disks) {
     if (!disk.loader.empty()) deps.insert("loader." + disk.loader);
-    if (disk.kind == DiskSource::file && disk.size && !live.file_exists(disk.source))
+    if (made_when_missing(disk) && !live.file_exists(disk.source))
       deps.insert("image." + disk.source);
   }
   for (const Nic& nic : vm.nics) deps.insert(to_string(nic.kind) + "." + nic.source);
@@ -387,18 +393,36 @@ class Differ {
     std::set<std::string> seen;
     for (const Vm& vm : desired_.vms) {
       for (const Disk& disk : vm.disks) {
-        if (disk.kind != DiskSource::file || !disk.size || live_.file_exists(disk.source)) continue;
+        if (!made_when_missing(disk) || live_.file_exists(disk.source)) continue;
         if (!seen.insert(disk.source).second) continue;
-        Change change = resource_change(ResourceKind::image, disk.source);
-        change.action = Action::create;
-        change.image_format = disk.format;
-        change.image_bytes = *disk.size;
-        change.fields = {{"format", "", disk.format, Disruption::none},
-                         {"size", "", format_bytes(*disk.size), Disruption::none}};
-        change.reason = "the image file does not exist yet";
-        changes_.push_back(std::move(change));
+        changes_.push_back(disk.backing.empty() ? new_image(disk) : new_overlay(vm, disk));
       }
     }
+  }
+
+  static Change new_image(const Disk& disk) {
+    Change change = resource_change(ResourceKind::image, disk.source);
+    change.action = Action::create;
+    change.image_format = disk.format;
+    change.image_bytes = *disk.size;
+    change.fields = {{"format", "", disk.format, Disruption::none},
+                     {"size", "", format_bytes(*disk.size), Disruption::none}};
+    change.reason = "the image file does not exist yet";
+    return change;
+  }
+
+  // The VM's own copy-on-write file over a shared loader image.
+  static Change new_overlay(const Vm& vm, const Disk& disk) {
+    Change change = resource_change(ResourceKind::image, disk.source);
+    change.action = Action::create;
+    change.image_format = "qcow2";
+    change.image_backing = disk.backing;
+    change.fields = {
+        {"format", "", "qcow2", Disruption::none},
+        {"backing", "", disk.backing + " (loader." + disk.loader + ")", Disruption::none}};
+    change.reason = vm_address(vm.key) + "'s overlay on its loader does not exist yet";
+    change.depends_on = {"loader." + disk.loader};
+    return change;
   }
 
   // Functions a VM asks virtform to bind (bind = "vfio-pci") before its guest starts.
@@ -463,15 +487,37 @@ class Differ {
     }
     if (live) {
       matched_.insert(live->vm.name);
-      if (!attaches_twice(vm, *live)) add_update(vm, *live);
+      if (!attaches_twice(vm, *live) && !overlay_on_old_image(vm, *live)) add_update(vm, *live);
       return;
     }
     if (const LiveDomain* renamed = find_renamed(vm)) {
       matched_.insert(renamed->vm.name);
-      add_rename(vm, *renamed);
+      if (!overlay_on_old_image(vm, *renamed)) add_rename(vm, *renamed);
       return;
     }
     add_create(vm);
+  }
+
+  // An overlay holds the guest's writes as differences from the image beneath it: over a new
+  // loader image (its sha256 changed) they would read as garbage. virtform never deletes the
+  // overlay, so the user moves it away (apply then makes a new one) or names a new path.
+  bool overlay_on_old_image(const Vm& vm, const LiveDomain& live) {
+    bool stale = false;
+    for (const Disk& disk : vm.disks) {
+      if (disk.backing.empty() || !disk.sha256 || !live_.file_exists(disk.source)) continue;
+      const auto made_on = std::find_if(live.vm.disks.begin(), live.vm.disks.end(),
+                                        [&](const Disk& d) { return d.source == disk.source; });
+      if (made_on == live.vm.disks.end() || !made_on->sha256 || made_on->sha256 == disk.sha256)
+        continue;
+      error(vm_address(vm.key), disk.where,
+            "loader." + disk.loader + "'s image changed (sha256 " + made_on->sha256->substr(0, 12) +
+                " when " + disk.source + " was made over it, " + disk.sha256->substr(0, 12) +
+                " now): the overlay holds the guest's writes to the old image and cannot be " +
+                "used over the new one. Move " + disk.source + " away, and apply makes a new " +
+                "overlay; or set boot.overlay to a new path");
+      stale = true;
+    }
+    return stale;
   }
 
   // A declared disk on storage that a disk virtform cannot express (an IDE disk, a CD-ROM) of the

@@ -48,12 +48,13 @@ std::string default_format_for(const std::string& file) {
   return ends_with(file, ".qcow2") ? "qcow2" : "raw";
 }
 
-// The loader disk the config makes from [vm.X.boot] is exactly this: raw, writable, first in
-// the boot order. Only the usb bus is taken as a loader: a disk booted first on another bus is
-// the guest's own system disk.
-bool is_loader_disk(const Disk& disk) {
-  return disk.kind == DiskSource::file && disk.bus == DiskBus::usb && disk.format == "raw" &&
-         !disk.readonly && disk.boot_order == 1u;
+// The loader disk the config makes from [vm.X.boot] is exactly this: writable, first in the boot
+// order, a raw image or a qcow2 overlay on one. Only the usb bus is taken as a loader: a disk
+// booted first on another bus is the guest's own system disk.
+bool may_be_loader_disk(const Disk& disk) {
+  return disk.kind == DiskSource::file && disk.bus == DiskBus::usb &&
+         (disk.format == "raw" || disk.format == "qcow2") && !disk.readonly &&
+         disk.boot_order == 1u;
 }
 
 class Importer {
@@ -117,20 +118,39 @@ class Importer {
     desired_.vms.push_back(std::move(vm));
   }
 
-  // The first raw usb file booted first becomes a [loader.X] (shared when the image is).
+  // The first usb file booted first that is a raw image, or a qcow2 overlay on one, becomes a
+  // [loader.X] (shared when the image is), with the overlay as the VM's boot.overlay.
   void take_loader(Vm& vm) {
-    auto found = std::find_if(vm.disks.begin(), vm.disks.end(), is_loader_disk);
+    auto found = std::find_if(vm.disks.begin(), vm.disks.end(), [&](const Disk& disk) {
+      return may_be_loader_disk(disk) && !loader_image_of(disk).empty();
+    });
     if (found == vm.disks.end()) return;
-    found->loader = loader_key(*found);
+    const std::string image = loader_image_of(*found);
+    if (image != found->source) found->backing = image;
+    found->loader = loader_key(*found, image);
     std::rotate(vm.disks.begin(), found, found + 1);  // [vm.X.boot] is written first
   }
 
-  std::string loader_key(const Disk& disk) {
+  // The raw image a loader disk boots: the disk itself, or the raw file beneath a qcow2 overlay;
+  // "" when it is neither (a qcow2 of its own).
+  std::string loader_image_of(const Disk& disk) const {
+    if (disk.format == "raw") return disk.source;
+    const auto overlay = files_.probe_image(disk.source);
+    if (!overlay || overlay->backing_file.empty() || overlay->backing_file.front() != '/')
+      return "";
+    const std::string& image = overlay->backing_file;
+    const auto probe = files_.probe_image(image);
+    // A recorded host's placeholder says nothing of the format: it stands for the loader image.
+    if (!probe) return files_.is_regular_file(image) ? image : "";
+    return probe->format == "raw" ? image : "";
+  }
+
+  std::string loader_key(const Disk& disk, const std::string& image) {
     for (const auto& [key, loader] : desired_.loaders)
-      if (loader.image == disk.source) return key;
+      if (loader.image == image) return key;
     Loader loader;
-    loader.key = unique_key(loader_key_for(disk.source), loader_keys_);
-    loader.image = disk.source;
+    loader.key = unique_key(loader_key_for(image), loader_keys_);
+    loader.image = image;
     // The digest virtform recorded for the image: declaring it keeps the content check.
     loader.sha256 = disk.sha256;
     desired_.loaders[loader.key] = loader;
@@ -267,14 +287,21 @@ void write_scalars(TomlWriter& out, const Vm& vm) {
   if (vm.adopt) out.boolean("adopt", true);
 }
 
-void write_disk(TomlWriter& out, const std::string& table, const Disk& disk) {
-  if (!disk.loader.empty()) {
-    out.line("[" + table + ".boot]");
-    out.string("loader", disk.loader);
-    out.string("bus", to_string(disk.bus));
-    out.blank();
-    return;
+// [vm.X.boot]: `overlay` only where it is not the default one.
+void write_boot(TomlWriter& out, const std::string& table, const Disk& disk, const Vm& vm,
+                const Desired& desired) {
+  out.line("[" + table + ".boot]");
+  out.string("loader", disk.loader);
+  out.string("bus", to_string(disk.bus));
+  if (disk.backing.empty()) {
+    out.boolean("overlay", false);
+  } else if (disk.source != default_overlay_path(vm.key, desired.loaders.at(disk.loader))) {
+    out.string("overlay", disk.source);
   }
+  out.blank();
+}
+
+void write_disk(TomlWriter& out, const std::string& table, const Disk& disk) {
   out.line("[[" + table + ".disk]]");
   const bool block = disk.kind == DiskSource::block;
   out.string(block ? "source" : "file", disk.source);
@@ -302,7 +329,7 @@ void write_pci(TomlWriter& out, const std::string& table, const PciDevice& devic
   out.blank();
 }
 
-void write_vm(TomlWriter& out, const Vm& vm, const Diagnostics& warnings) {
+void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagnostics& warnings) {
   const std::string table = "vm." + vm.key;
   out.line("[" + table + "]");
   for (const Diagnostic& warning : warnings) {
@@ -314,7 +341,13 @@ void write_vm(TomlWriter& out, const Vm& vm, const Diagnostics& warnings) {
   }
   write_scalars(out, vm);
   out.blank();
-  for (const Disk& disk : vm.disks) write_disk(out, table, disk);
+  for (const Disk& disk : vm.disks) {
+    if (disk.loader.empty()) {
+      write_disk(out, table, disk);
+    } else {
+      write_boot(out, table, disk, vm, desired);
+    }
+  }
   for (const Nic& nic : vm.nics) write_nic(out, table, nic);
   for (const PciDevice& device : vm.pci) write_pci(out, table, device);
   if (vm.graphics && vm.graphics->type != GraphicsType::none) {
@@ -353,7 +386,7 @@ std::string render_config_toml(const Desired& desired, const Diagnostics& warnin
     out.blank();
   }
   write_loaders(out, desired);
-  for (const Vm& vm : desired.vms) write_vm(out, vm, warnings);
+  for (const Vm& vm : desired.vms) write_vm(out, vm, desired, warnings);
   std::string text = out.text();
   while (text.size() > 1 && text.ends_with("\n\n")) text.pop_back();
   return text;

@@ -43,8 +43,10 @@ json change_json(const Change& change) {
     out["live_policy"] = {{"restart", to_string(change.live_policy->restart)},
                           {"shutdown_timeout_s", change.live_policy->shutdown_timeout.count()},
                           {"force_stop", change.live_policy->force_stop}};
-  if (change.kind == ResourceKind::image)
+  if (change.kind == ResourceKind::image) {
     out["image"] = {{"format", change.image_format}, {"bytes", change.image_bytes}};
+    if (!change.image_backing.empty()) out["image"]["backing"] = change.image_backing;
+  }
   return out;
 }
 
@@ -118,6 +120,7 @@ Change change_from(const json& in, const std::map<std::string, Vm>& declared) {
   if (in.contains("image")) {
     change.image_format = in.at("image").at("format").get<std::string>();
     change.image_bytes = integer_at<std::uint64_t>(in.at("image"), "bytes");
+    change.image_backing = in.at("image").value("backing", "");
   }
   if (change.kind == ResourceKind::vm && change.action != Action::remove) {
     auto found = declared.find(change.address);

@@ -95,9 +95,11 @@ TEST_CASE("the DSM example loads cleanly into the seed's guest", "[config]") {
   REQUIRE(vm.disks.size() == 3);
   const Disk& boot = vm.disks[0];
   CHECK(boot.kind == DiskSource::file);
-  CHECK(boot.source == loader.image);
+  // The guest's own overlay beside the loader image, reading through to it.
+  CHECK(boot.source == "/var/lib/virtform/images/dsm.tcrp.qcow2");
+  CHECK(boot.backing == loader.image);
   CHECK(boot.bus == DiskBus::usb);
-  CHECK(boot.format == "raw");
+  CHECK(boot.format == "qcow2");
   CHECK(boot.boot_order == 1u);
   CHECK(boot.loader == "tcrp");
   CHECK_FALSE(boot.readonly);
@@ -537,11 +539,63 @@ loader = "tcrp"
   REQUIRE(loaded.desired.vms.size() == 2);
   for (const Vm& vm : loaded.desired.vms) {
     REQUIRE(vm.disks.size() == 1);
-    CHECK(vm.disks[0].source == "/img/tcrp.img");
+    // Each its own overlay over the one image.
+    CHECK(vm.disks[0].source == "/img/" + vm.key + ".tcrp.qcow2");
+    CHECK(vm.disks[0].backing == "/img/tcrp.img");
     CHECK(vm.disks[0].boot_order == 1u);
   }
   CHECK(loaded.desired.vms[0].disks[0].bus == DiskBus::sata);
   CHECK(loaded.desired.vms[1].disks[0].bus == DiskBus::usb);
+}
+
+TEST_CASE("boot.overlay names the overlay or attaches the loader image itself", "[config]") {
+  TempDir dir;
+  Loaded loaded = load_text(dir, R"([loader.tcrp]
+image = "/img/tcrp.img"
+[vm.own.boot]
+loader = "tcrp"
+overlay = "/srv/own-loader.qcow2"
+[vm.whole.boot]
+loader = "tcrp2"
+overlay = false
+[vm.default.boot]
+loader = "tcrp"
+overlay = true
+[loader.tcrp2]
+image = "/img/tcrp2.img"
+)");
+  INFO(all_messages(loaded.diagnostics));
+  REQUIRE(loaded.diagnostics.empty());
+  const Disk& own = loaded.desired.find_vm("own")->disks.at(0);
+  CHECK(own.source == "/srv/own-loader.qcow2");
+  CHECK(own.backing == "/img/tcrp.img");
+  CHECK(own.format == "qcow2");
+  const Disk& whole = loaded.desired.find_vm("whole")->disks.at(0);
+  CHECK(whole.source == "/img/tcrp2.img");
+  CHECK(whole.backing.empty());
+  CHECK(whole.format == "raw");
+  CHECK(loaded.desired.find_vm("default")->disks.at(0).source == "/img/default.tcrp.qcow2");
+}
+
+TEST_CASE("a loader image one VM writes itself cannot boot another", "[config]") {
+  TempDir dir;
+  const std::string loader = "[loader.tcrp]\nimage = \"/img/tcrp.img\"\n";
+  expect_single_error(
+      load_text(dir, loader + "[vm.a.boot]\nloader = \"tcrp\"\noverlay = false\n" +
+                         "[vm.b.boot]\nloader = \"tcrp\"\n"),
+      "loader.tcrp's image /img/tcrp.img is attached itself by vm.a (boot.overlay = false), "
+      "which writes to it, so vm.b cannot boot from it through an overlay; give vm.a an overlay "
+      "too",
+      7, 10);
+  const Diagnostic both =
+      single(load_text(dir, loader + "[vm.a.boot]\nloader = \"tcrp\"\noverlay = false\n" +
+                                "[vm.b.boot]\nloader = \"tcrp\"\noverlay = false\n")
+                 .diagnostics);
+  CHECK(both.message.starts_with("disk /img/tcrp.img is used by vm.a and vm.b (first at "));
+  CHECK(both.where.line == 7);
+  expect_single_error(
+      load_text(dir, loader + "[vm.a.boot]\nloader = \"tcrp\"\noverlay = \"a.qcow2\"\n"),
+      "overlay must be an absolute path on the host; got \"a.qcow2\"", 5, 11);
 }
 
 TEST_CASE("the loader disk comes first even when disks are declared before the boot table",

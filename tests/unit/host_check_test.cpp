@@ -99,4 +99,33 @@ TEST_CASE("an image of a domain virtform does not manage is not given to a new V
   CHECK(plan.steps.empty());
 }
 
+TEST_CASE("an existing loader overlay must read through to its loader's image", "[host_check]") {
+  DemoHost host;
+  host.dir.write_file("root" + kImages + "/tcrp.img", std::string(1 << 20, 'T'));
+  const std::string config = host.dir.write_file(
+      "nas.toml", "[loader.tcrp]\nimage = \"" + kImages + "/tcrp.img\"\n[vm.nas]\ntype = " +
+                      "\"qemu\"\n[vm.nas.boot]\nloader = \"tcrp\"\n");
+  auto plan_with_overlay_over = [&](const std::string& backing) {
+    fs::remove(host.root + kImages + "/nas.tcrp.qcow2");
+    const ProcessResult made =
+        Process({"qemu-img", "create", "-q", "-f", "qcow2", "-u", "-b", backing, "-F", "raw",
+                 host.root + kImages + "/nas.tcrp.qcow2", "1M"})
+            .wait();
+    REQUIRE(made.exit_code == 0);
+    return testing::plan_in_process(*host.hypervisor, host.root, {config});
+  };
+
+  const std::string errors = errors_of(plan_with_overlay_over(kImages + "/other.img"));
+  CHECK(errors.find("nas.toml:6:10: error: vm.nas: loader overlay " + kImages +
+                    "/nas.tcrp.qcow2 is a qcow2 image over " + kImages +
+                    "/other.img, not an overlay on loader.tcrp's image " + kImages +
+                    "/tcrp.img: it is not this VM's overlay.") != std::string::npos);
+
+  // Its own overlay is attached as it is: nothing to make.
+  const Plan kept = plan_with_overlay_over(kImages + "/tcrp.img");
+  INFO(errors_of(kept));
+  CHECK_FALSE(has_errors(kept.diagnostics));
+  CHECK(kept.find("image." + kImages + "/nas.tcrp.qcow2") == nullptr);
+}
+
 }  // namespace virtform

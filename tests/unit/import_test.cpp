@@ -253,8 +253,9 @@ TEST_CASE("the seed's DSM imports as a loader, whole disks and a NIC with its MA
   INFO(toml);
   CHECK(toml.find("[loader.tinycore-redpill-uefi-v0-9-2-8]") != std::string::npos);
   CHECK(toml.find("image = \"/image/tinycore-redpill-uefi.v0.9.2.8.img\"") != std::string::npos);
-  CHECK(toml.find("[vm.DSM.boot]\nloader = \"tinycore-redpill-uefi-v0-9-2-8\"\nbus = \"usb\"") !=
-        std::string::npos);
+  // The guest writes the image itself, so the imported config keeps it that way.
+  CHECK(toml.find("[vm.DSM.boot]\nloader = \"tinycore-redpill-uefi-v0-9-2-8\"\nbus = \"usb\"\n"
+                  "overlay = false\n") != std::string::npos);
   CHECK(toml.find("memory = \"4GiB\"") != std::string::npos);
   CHECK(toml.find("machine = \"pc-q35-4.2\"") != std::string::npos);
   CHECK(toml.find("firmware_code = \"/usr/share/OVMF/OVMF_CODE.fd\"\n"
@@ -296,6 +297,14 @@ TEST_CASE("the examples applied on the demo host import with no changes", "[impo
       CHECK(toml.find("adopt") == std::string::npos);
       for (const Vm& vm : declared.vms)
         CHECK(toml.find("[vm." + vm.key + "]") != std::string::npos);
+      // The overlay apply made reads through to the loader image: import says so.
+      if (example == "dsm")
+        CHECK(
+            toml.find("image = \"/var/lib/virtform/images/tinycore-redpill-uefi.v0.9.2.9.img\"") !=
+            std::string::npos);
+      if (example == "dsm")
+        CHECK(toml.find("overlay = \"/var/lib/virtform/images/dsm.tcrp.qcow2\"") !=
+              std::string::npos);
       check_no_changes(host.plan_imported(), false);
     }
   }

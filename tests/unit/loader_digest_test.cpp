@@ -2,6 +2,7 @@
 // in the domain, and a new image shows in the plan of every VM that boots it.
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 
 #include "engine/apply/step_runner.h"
 #include "engine/config/config.h"
@@ -16,10 +17,22 @@ namespace {
 
 using testing::TempDir;
 
-std::string config_text(const TempDir& dir, const std::string& name, const std::string& digest) {
+// `boot` is added to [vm.nas.boot].
+std::string config_text(const TempDir& dir, const std::string& name, const std::string& digest,
+                        const std::string& boot = "") {
   return "project = \"" + name + "\"\n[loader.tcrp]\nimage = \"" + (dir / "tcrp.img") +
          "\"\nsha256 = \"" + digest + "\"\n[vm.nas]\nname = \"" + name +
-         "\"\ntype = \"qemu\"\nmemory = \"128MiB\"\n[vm.nas.boot]\nloader = \"tcrp\"\n";
+         "\"\ntype = \"qemu\"\nmemory = \"128MiB\"\n[vm.nas.boot]\nloader = \"tcrp\"\n" + boot;
+}
+
+bool apply(LibvirtHypervisor& hypervisor, const Plan& plan) {
+  RootedHostFiles files("/");
+  SystemClock clock;
+  const Live live = hypervisor.read_live();
+  StepRunner runner(StepContext{plan, live, hypervisor, files, clock, nullptr});
+  return execute(
+             plan.steps, [&](const Step& s) { runner.run(s); }, 1, nullptr)
+      .ok();
 }
 
 Plan plan_of(LibvirtHypervisor& hypervisor, const std::string& config, Diagnostics& diagnostics) {
@@ -49,26 +62,19 @@ TEST_CASE("a new loader image shows in the plan of the VM that boots it", "[load
   LibvirtHypervisor hypervisor("test:///default");
   const std::string name = "vfdigest-" + std::to_string(getpid());
   dir.write_file("tcrp.img", "loader v0.9.2.8");
+  const std::string whole = "overlay = false\n";  // the image itself, written by this VM only
   const std::string config =
-      dir.write_file("vm.toml", config_text(dir, name, sha256_hex("loader v0.9.2.8")));
+      dir.write_file("vm.toml", config_text(dir, name, sha256_hex("loader v0.9.2.8"), whole));
   Diagnostics diagnostics;
-  const Plan first = plan_of(hypervisor, config, diagnostics);
-  REQUIRE_FALSE(has_errors(diagnostics));
-  RootedHostFiles files("/");
-  SystemClock clock;
-  const Live live = hypervisor.read_live();
-  StepRunner runner(StepContext{first, live, hypervisor, files, clock, nullptr});
-  REQUIRE(execute(
-              first.steps, [&](const Step& s) { runner.run(s); }, 1, nullptr)
-              .ok());
+  REQUIRE(apply(hypervisor, plan_of(hypervisor, config, diagnostics)));
   CHECK_FALSE(plan_of(hypervisor, config, diagnostics).has_changes());
 
   // The user drops in the new loader image and names its digest.
   dir.write_file("tcrp.img", "loader v0.9.2.9");
-  dir.write_file("vm.toml", config_text(dir, name, sha256_hex("loader v0.9.2.9")));
+  dir.write_file("vm.toml", config_text(dir, name, sha256_hex("loader v0.9.2.9"), whole));
   Diagnostics again;
   const Plan second = plan_of(hypervisor, config, again);
-  REQUIRE_FALSE(has_errors(again));
+  REQUIRE_FALSE(has_errors(second.diagnostics));
   const Change* change = second.find("vm.nas");
   REQUIRE(change);
   CHECK(change->action == Action::update);
@@ -76,6 +82,47 @@ TEST_CASE("a new loader image shows in the plan of the VM that boots it", "[load
   CHECK(change->fields[0].field == "disk[" + (dir / "tcrp.img") + "]");
   CHECK(change->fields[0].after.find(sha256_hex("loader v0.9.2.9").substr(0, 12)) !=
         std::string::npos);
+  hypervisor.undefine(name);
+}
+
+TEST_CASE("a new loader image under an overlay is refused until the overlay is moved away",
+          "[loader]") {
+  TempDir dir;
+  LibvirtHypervisor hypervisor("test:///default");
+  const std::string name = "vfdigest-" + std::to_string(getpid());
+  dir.write_file("tcrp.img", "loader v0.9.2.8");
+  const std::string config =
+      dir.write_file("vm.toml", config_text(dir, name, sha256_hex("loader v0.9.2.8")));
+  Diagnostics diagnostics;
+  REQUIRE(apply(hypervisor, plan_of(hypervisor, config, diagnostics)));
+  const std::string overlay = dir / "nas.tcrp.qcow2";
+  REQUIRE(std::filesystem::exists(overlay));
+
+  dir.write_file("tcrp.img", "loader v0.9.2.9");
+  dir.write_file("vm.toml", config_text(dir, name, sha256_hex("loader v0.9.2.9")));
+  Diagnostics again;
+  const Plan refused = plan_of(hypervisor, config, again);
+  REQUIRE(has_errors(refused.diagnostics));
+  const Diagnostic& error = refused.diagnostics.front();
+  CHECK(error.resource == "vm.nas");
+  CHECK(error.message.starts_with("loader.tcrp's image changed (sha256 " +
+                                  sha256_hex("loader v0.9.2.8").substr(0, 12) + " when " + overlay +
+                                  " was made over it"));
+  CHECK(refused.steps.empty());
+
+  // Moved away, the old overlay is the user's to keep; the plan makes a new one.
+  std::filesystem::rename(overlay, overlay + ".old");
+  const Plan renewed = plan_of(hypervisor, config, again);
+  REQUIRE_FALSE(has_errors(renewed.diagnostics));
+  const Change* image = renewed.find("image." + overlay);
+  REQUIRE(image);
+  CHECK(image->action == Action::create);
+  const Change* vm = renewed.find("vm.nas");
+  REQUIRE(vm);
+  CHECK(vm->action == Action::update);
+  REQUIRE(apply(hypervisor, renewed));
+  CHECK_FALSE(plan_of(hypervisor, config, again).has_changes());
+  CHECK(std::filesystem::exists(overlay + ".old"));
   hypervisor.undefine(name);
 }
 

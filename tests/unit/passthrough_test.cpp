@@ -378,10 +378,20 @@ TEST_CASE("passthrough: an image both guests only read may be shared", "[passthr
   the_one(check(host, {vm("a", {}, {image(iso, true)})}, live), Severity::error,
           "also used by domain 'installer'");
 
-  // A loader image is shared by design and claimed by no one.
-  Disk loader = image(iso);
-  loader.loader = "tcrp";
-  CHECK(messages(check(host, {vm("a", {}, {loader})}, live), Severity::error).empty());
+  // A loader image beneath an overlay is only read: it may be shared with readers, not writers.
+  Disk overlay = image("/var/lib/libvirt/images/a.tcrp.qcow2");
+  overlay.loader = "tcrp";
+  overlay.backing = iso;
+  the_one(check(host, {vm("a", {}, {overlay})}, live), Severity::error,
+          iso + " is also used by domain 'installer'");
+  live.domains.front().vm.disks.front().readonly = true;
+  CHECK(messages(check(host, {vm("a", {}, {overlay})}, live), Severity::error).empty());
+
+  // Attached itself (boot.overlay = false), it is written, as any image.
+  Disk whole = image(iso);
+  whole.loader = "tcrp";
+  the_one(check(host, {vm("a", {}, {whole})}, live), Severity::error,
+          "give this VM an overlay (remove boot.overlay = false)");
 }
 
 TEST_CASE("passthrough: a disk virtform cannot express still claims its storage", "[passthrough]") {
