@@ -267,7 +267,7 @@ std::vector<std::string> StepRunner::hot_plug(const Vm& desired, const LiveDomai
   std::set<std::string> macs_used;
   std::vector<LiveChange> changes;
   for (const Disk& disk : delta.disks_removed)
-    if (hot_pluggable(disk.bus))
+    if (hot_pluggable(disk))
       changes.push_back(
           {"the unplug of disk " + disk.source, [&, disk] { hypervisor.detach_live(name, disk); },
            [source = disk.source](const Vm& booted) { return !has_disk(booted, source); }});
@@ -278,7 +278,7 @@ std::vector<std::string> StepRunner::hot_plug(const Vm& desired, const LiveDomai
                          return mac.empty() || !has_mac(booted, mac);
                        }});
   for (const Disk& disk : delta.disks_added)
-    if (hot_pluggable(disk.bus))
+    if (hot_pluggable(disk))
       changes.push_back(
           {"disk " + disk.source, [&, disk] { hypervisor.attach_live(name, disk); },
            [source = disk.source](const Vm& booted) { return has_disk(booted, source); }});

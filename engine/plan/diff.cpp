@@ -203,7 +203,7 @@ class VmComparison {
   }
 
   Disruption disk_plug_disruption(const Disk& disk) const {
-    return hot_pluggable(disk.bus) ? rule_.for_live_change() : rule_.for_boot_change();
+    return hot_pluggable(disk) ? rule_.for_live_change() : rule_.for_boot_change();
   }
 
   static const Disk* find_disk(const Vm& vm, const std::string& source) {
@@ -805,8 +805,8 @@ bool moves_nvram(const Firmware& desired, const Firmware& live) {
          !desired.nvram.empty() && !live.nvram.empty() && desired.nvram != live.nvram;
 }
 
-bool hot_pluggable(DiskBus bus) {
-  return bus != DiskBus::sata;
+bool hot_pluggable(const Disk& disk) {
+  return disk.bus != DiskBus::sata && !disk.boot_order;
 }
 
 bool same_machine(const std::string& desired, const std::string& live) {

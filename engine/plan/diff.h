@@ -37,7 +37,8 @@ DeviceDelta device_delta(const Vm& desired, const Vm& live);
 // so boot entries and Secure Boot keys move with it.
 bool moves_nvram(const Firmware& desired, const Firmware& live);
 
-// Whether a bus supports hot-plug into a running guest.
-bool hot_pluggable(DiskBus bus);
+// Whether a disk can be plugged into or out of a running guest: not on SATA, and not a disk with
+// a boot order (the loader), which the guest boots from: swapping it waits for a boot.
+bool hot_pluggable(const Disk& disk);
 
 }  // namespace virtform

@@ -162,6 +162,24 @@ TEST_CASE("a running guest's changes are live, next boot or restart", "[diff]") 
     const auto changes = run_diff(desired, live, diagnostics);
     CHECK(change_at(changes, "vm.nas").disruption == Disruption::next_boot);
   }
+  SECTION("the loader disk the guest booted from is swapped at the next boot") {
+    // A domain that boots its loader image itself, declared now with an overlay on it.
+    Disk image = file_disk("/images/tcrp.img", DiskBus::usb);
+    image.boot_order = 1;
+    live.domains.front().vm.disks.push_back(image);
+    Disk overlay = file_disk("/images/nas.tcrp.qcow2", DiskBus::usb);
+    overlay.format = "qcow2";
+    overlay.backing = image.source;
+    overlay.loader = "tcrp";
+    overlay.boot_order = 1;
+    vm.disks.push_back(overlay);
+    desired.vms.push_back(vm);
+    Diagnostics diagnostics;
+    const auto changes = run_diff(desired, live, diagnostics);
+    const Change& change = change_at(changes, "vm.nas");
+    CHECK(field_of(change, "disk[/images/tcrp.img]")->disruption == Disruption::next_boot);
+    CHECK(field_of(change, "disk[/images/nas.tcrp.qcow2]")->disruption == Disruption::next_boot);
+  }
 }
 
 TEST_CASE("a definition the running guest has not booted yet needs a restart only if allowed",
