@@ -8,6 +8,7 @@
 #include <set>
 
 #include "engine/model/text.h"
+#include "engine/model/vm_fields.h"
 #include "engine/plan/diff.h"
 #include "engine/plan/fingerprint.h"
 
@@ -288,6 +289,21 @@ std::vector<std::string> StepRunner::hot_plug(const Vm& desired, const LiveDomai
                        [mac = nic.mac.value_or("")](const Vm& booted) {
                          return mac.empty() || has_mac(booted, mac);
                        }});
+  }
+  const Vm& running = live.booted ? *live.booted : live.vm;
+  for (const VmField& field : vm_fields()) {
+    const std::string key(field.key);
+    const auto wanted = desired.attributes.find(key);
+    if (field.timing != FieldTiming::live || wanted == desired.attributes.end()) continue;
+    const auto current = running.attributes.find(key);
+    if (current != running.attributes.end() && current->second == wanted->second) continue;
+    changes.push_back(
+        {"the " + key,
+         [&, key, value = wanted->second] { hypervisor.set_attribute_live(name, key, value); },
+         [key, value = wanted->second](const Vm& booted) {
+           const auto now = booted.attributes.find(key);
+           return now != booted.attributes.end() && now->second == value;
+         }});
   }
   std::vector<std::string> missed;
   std::vector<const LiveChange*> made;

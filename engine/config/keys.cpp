@@ -4,6 +4,8 @@
 #include <array>
 #include <vector>
 
+#include "engine/model/vm_fields.h"
+
 namespace virtform::keys {
 namespace {
 
@@ -23,11 +25,21 @@ constexpr std::array<std::string_view, 1> kSerialKeys = {"type"};
 constexpr std::array<std::string_view, 6> kPciKeys = {"address", "vendor",  "device",
                                                       "rom",     "managed", "bind"};
 
+// The keys read by hand, then those of the attribute table.
+std::span<const std::string_view> all_vm_keys() {
+  static const std::vector<std::string_view> keys = [] {
+    std::vector<std::string_view> all(kVmKeys.begin(), kVmKeys.end());
+    for (const VmField& field : vm_fields()) all.push_back(field.key);
+    return all;
+  }();
+  return keys;
+}
+
 }  // namespace
 
 const std::span<const std::string_view> kTopLevel = kTopLevelKeys;
 const std::span<const std::string_view> kLoader = kLoaderKeys;
-const std::span<const std::string_view> kVm = kVmKeys;
+const std::span<const std::string_view> kVm = all_vm_keys();
 const std::span<const std::string_view> kBoot = kBootKeys;
 const std::span<const std::string_view> kDisk = kDiskKeys;
 const std::span<const std::string_view> kNic = kNicKeys;

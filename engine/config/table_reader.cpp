@@ -134,6 +134,18 @@ std::optional<std::string> TableReader::path(std::string_view key) {
   return std::filesystem::path(*value).lexically_normal().string();
 }
 
+std::optional<std::string> TableReader::one_of(std::string_view key,
+                                               std::span<const std::string_view> choices) {
+  auto text = string(key);
+  if (!text) return std::nullopt;
+  if (std::find(choices.begin(), choices.end(), *text) != choices.end()) return text;
+  std::string names;
+  for (std::string_view name : choices)
+    names += (names.empty() ? "\"" : ", \"") + std::string(name) + "\"";
+  error(key, std::string(key) + " must be one of " + names + "; got \"" + *text + "\"");
+  return std::nullopt;
+}
+
 std::optional<std::int64_t> TableReader::integer(std::string_view key) {
   const toml::node* node = table_.get(key);
   if (!node) return std::nullopt;

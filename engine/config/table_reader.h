@@ -65,6 +65,9 @@ class TableReader {
   std::optional<std::uint64_t> size_kib(std::string_view key);
   // A duration given as "90s", "2m", "1h" or an integer of seconds.
   std::optional<std::chrono::seconds> duration(std::string_view key);
+  // A string that must be one of `choices`.
+  std::optional<std::string> one_of(std::string_view key,
+                                    std::span<const std::string_view> choices);
   // A string that must be one of `choices`, mapped to its value.
   template <typename Enum>
   std::optional<Enum> choice(std::string_view key,

@@ -7,6 +7,7 @@
 #include "engine/config/keys.h"
 #include "engine/config/table_reader.h"
 #include "engine/config/values.h"
+#include "engine/model/vm_fields.h"
 
 namespace virtform {
 namespace {
@@ -354,6 +355,28 @@ Loader read_loader(const toml::table& table, const std::string& key, const std::
   return loader;
 }
 
+// One attribute of the table as its canonical text; nothing when absent or wrong (reported).
+std::optional<std::string> read_attribute(TableReader& reader, const VmField& field) {
+  const std::string key(field.key);
+  switch (field.kind) {
+    case FieldKind::boolean: {
+      const auto value = reader.boolean(key);
+      if (!value) return std::nullopt;
+      return *value ? "true" : "false";
+    }
+    case FieldKind::choice:
+      return reader.one_of(key, field.choices);
+    case FieldKind::text:
+      return reader.string(key);
+  }
+  return std::nullopt;
+}
+
+void read_attributes(TableReader& reader, Vm& vm) {
+  for (const VmField& field : vm_fields())
+    if (auto value = read_attribute(reader, field)) vm.attributes[std::string(field.key)] = *value;
+}
+
 Vm read_vm(const toml::table& table, const std::string& key, const std::string& file,
            Diagnostics& diagnostics) {
   TableReader reader(table, "vm." + key, file, diagnostics);
@@ -378,6 +401,7 @@ Vm read_vm(const toml::table& table, const std::string& key, const std::string& 
   read_kernel(reader, vm);
   read_boot(reader, vm);
   read_devices(reader, vm);
+  read_attributes(reader, vm);
   return vm;
 }
 

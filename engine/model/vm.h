@@ -117,6 +117,8 @@ struct Vm {
   std::optional<Serial> serial;
   std::optional<bool> autostart;
   std::optional<PowerState> state;
+  // The attributes of engine/model/vm_fields.h, by key, as canonical text; absent = left alone.
+  std::map<std::string, std::string> attributes;
 
   // How virtform may treat the guest; never part of the domain definition.
   RestartPolicy restart = RestartPolicy::never;

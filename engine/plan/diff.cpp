@@ -5,6 +5,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "engine/model/vm_fields.h"
+
 namespace virtform {
 
 namespace {
@@ -22,6 +24,13 @@ std::string describe(const Disk& disk) {
   if (disk.sha256) text += ", sha256 " + disk.sha256->substr(0, 12);
   if (!disk.backing.empty()) text += ", overlay on " + disk.backing;
   return text;
+}
+
+// The value of a table-driven attribute, or nothing when it is not set.
+std::optional<std::string> attribute(const Vm& vm, const VmField& field) {
+  const auto found = vm.attributes.find(std::string(field.key));
+  if (found == vm.attributes.end()) return std::nullopt;
+  return found->second;
 }
 
 // An image apply makes when it is missing: one with a size to create, or a loader overlay.
@@ -177,6 +186,17 @@ class VmComparison {
       boot_field("graphics", describe(live_.graphics), describe(desired_.graphics));
     if (desired_.serial && desired_.serial != live_.serial)
       boot_field("serial", describe(live_.serial), describe(desired_.serial));
+    for (const VmField& field : vm_fields()) compare_attribute(field);
+  }
+
+  // A table-driven attribute: owned when declared, taken live or at the next boot as its row
+  // says.
+  void compare_attribute(const VmField& field) {
+    const auto wanted = attribute(desired_, field);
+    const auto current = attribute(live_, field);
+    if (!wanted || wanted == current) return;
+    add(std::string(field.key), current.value_or("(none)"), *wanted,
+        field.timing == FieldTiming::live ? rule_.for_live_change() : rule_.for_boot_change());
   }
 
   // A running guest can give memory back through the balloon, but only a boot raises its maximum.
@@ -290,6 +310,8 @@ std::vector<FieldChange> creation_fields(const Vm& vm) {
   for (const PciDevice& device : vm.pci) add("pci[" + device.address + "]", describe(device));
   if (vm.graphics) add("graphics", describe(vm.graphics));
   if (vm.serial) add("serial", describe(vm.serial));
+  for (const VmField& field : vm_fields())
+    if (const auto value = attribute(vm, field)) add(std::string(field.key), *value);
   if (vm.autostart) add("autostart", yes_no(*vm.autostart));
   if (vm.state) add("state", to_string(*vm.state));
   return fields;
@@ -681,6 +703,12 @@ class Differ {
     for (const Nic& nic : booted.nics)
       if (!has_nic(live.vm, nic.mac))
         pending(nic_label(nic), "still in the running guest", "detached");
+    for (const VmField& field : vm_fields()) {
+      const auto wanted = attribute(vm, field);
+      const auto running = attribute(booted, field);
+      if (wanted && wanted != running)
+        pending(std::string(field.key), running.value_or("(none)"), *wanted);
+    }
   }
 
   static void add_ownership_fields(const Vm& vm, const LiveDomain& live,

@@ -3,6 +3,8 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "engine/model/vm_fields.h"
+
 namespace virtform {
 
 namespace {
@@ -40,6 +42,7 @@ json disk_json(const Disk& disk) {
   put(out, "size", disk.size);
   put(out, "boot_order", disk.boot_order);
   put(out, "sha256", disk.sha256);
+  if (!disk.backing.empty()) out["backing"] = disk.backing;
   return out;
 }
 
@@ -54,6 +57,7 @@ Disk disk_from(const json& in) {
   disk.size = get_optional<std::uint64_t>(in, "size");
   disk.boot_order = get_optional<unsigned>(in, "boot_order");
   disk.sha256 = get_optional<std::string>(in, "sha256");
+  disk.backing = in.value("backing", "");
   return disk;
 }
 
@@ -140,6 +144,7 @@ json vm_to_json(const Vm& vm) {
   if (vm.serial) out["serial"] = {{"type", vm.serial->type}};
   put(out, "autostart", vm.autostart);
   if (vm.state) out["state"] = to_string(*vm.state);
+  if (!vm.attributes.empty()) out["attributes"] = vm.attributes;
   return out;
 }
 
@@ -183,6 +188,11 @@ Vm vm_from_json(const json& in) {
   vm.autostart = get_optional<bool>(in, "autostart");
   if (in.contains("state"))
     vm.state = enum_from(in, "state", {PowerState::running, PowerState::stopped});
+  if (in.contains("attributes")) {
+    vm.attributes = in.at("attributes").get<std::map<std::string, std::string>>();
+    for (const auto& [key, value] : vm.attributes)
+      if (!find_vm_field(key)) throw std::runtime_error("unknown attribute '" + key + "'");
+  }
   return vm;
 }
 

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "engine/config/firmware.h"
+#include "engine/model/vm_fields.h"
 
 namespace virtform {
 namespace {
@@ -279,6 +280,15 @@ void write_scalars(TomlWriter& out, const Vm& vm) {
   }
   if (vm.state) out.string("state", to_string(*vm.state));
   if (vm.autostart) out.boolean("autostart", *vm.autostart);
+  for (const VmField& field : vm_fields()) {
+    const auto found = vm.attributes.find(std::string(field.key));
+    if (found == vm.attributes.end() || found->second == field.unset) continue;
+    if (field.kind == FieldKind::boolean) {
+      out.boolean(std::string(field.key), found->second == "true");
+    } else {
+      out.string(std::string(field.key), found->second);
+    }
+  }
   const Vm defaults;
   if (vm.restart != defaults.restart) out.string("restart", to_string(vm.restart));
   if (vm.shutdown_timeout != defaults.shutdown_timeout)

@@ -7,6 +7,7 @@
 
 #include "engine/system/hypervisor.h"
 #include "providers/libvirt/device_xml.h"
+#include "providers/libvirt/domain_fields.h"
 #include "providers/libvirt/domain_parts.h"
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/xml_support.h"
@@ -14,13 +15,6 @@
 namespace virtform {
 
 namespace {
-
-const std::vector<std::string> kDomainOrder = {
-    "name",      "uuid",      "genid",         "title",     "description", "metadata",
-    "maxMemory", "memory",    "currentMemory", "blkiotune", "memtune",     "memoryBacking",
-    "vcpu",      "iothreads", "cputune",       "resource",  "sysinfo",     "bootloader",
-    "os",        "features",  "cpu",           "clock",     "on_poweroff", "on_reboot",
-    "on_crash",  "pm",        "devices"};
 
 // Whether the desired machine type names the live one: equal, or an alias libvirt expanded at
 // define time ("q35" is now "pc-q35-7.2", "pc" is "pc-i440fx-7.2"). Rewriting it would be drift.
@@ -52,10 +46,7 @@ void forget_pci_layout(pugi::xml_node devices) {
   }
 }
 
-pugi::xml_node domain_child(pugi::xml_node domain, const char* name) {
-  pugi::xml_node child = domain.child(name);
-  return child ? child : domain_parts::insert_ordered(domain, name, kDomainOrder);
-}
+using domain_parts::domain_child;
 
 void set_size(pugi::xml_node element, std::uint64_t kib) {
   xml::set_attribute(element, "unit", "KiB");
@@ -363,6 +354,7 @@ std::string merge_domain_xml(const std::string& live_xml, const Vm& desired) {
   merge_hostdevs(devices, desired.pci);
   merge_graphics(devices, desired.graphics);
   merge_serial(devices, desired.serial);
+  write_attributes(domain, desired);
   return xml::save(document);
 }
 

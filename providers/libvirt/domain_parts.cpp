@@ -12,10 +12,15 @@ namespace virtform::domain_parts {
 
 namespace {
 
-const std::vector<std::string> kDomainOrder = {"name",  "uuid",        "genid",
-                                               "title", "description", "metadata"};
-const std::vector<std::string> kOsOrder = {"type",   "firmware", "loader", "nvram",
-                                           "kernel", "initrd",   "cmdline"};
+// Element names in the order libvirt writes them, where new ones are put.
+const std::vector<std::string> kDomainOrder = {
+    "name",      "uuid",      "genid",         "title",     "description", "metadata",
+    "maxMemory", "memory",    "currentMemory", "blkiotune", "memtune",     "memoryBacking",
+    "vcpu",      "iothreads", "cputune",       "resource",  "sysinfo",     "bootloader",
+    "os",        "features",  "cpu",           "clock",     "on_poweroff", "on_reboot",
+    "on_crash",  "pm",        "devices"};
+const std::vector<std::string> kOsOrder = {"type",   "firmware", "loader", "nvram",   "kernel",
+                                           "initrd", "cmdline",  "boot",   "bootmenu"};
 
 // Any controller of the type will do, even libvirt's slower defaults (lsilogic, piix3-uhci):
 // it is not virtio-scsi's place to replace what a live guest already uses. Only "none" is unusable.
@@ -205,6 +210,16 @@ void add_disk_controllers(pugi::xml_node devices, const std::vector<Disk>& disks
   if (on(DiskBus::usb) && !has_usable_controller(devices, "usb")) {
     add_controller(devices, "usb", "qemu-xhci");
   }
+}
+
+pugi::xml_node domain_child(pugi::xml_node domain, const char* name) {
+  pugi::xml_node child = domain.child(name);
+  return child ? child : insert_ordered(domain, name, kDomainOrder);
+}
+
+pugi::xml_node os_child(pugi::xml_node os, const char* name) {
+  pugi::xml_node child = os.child(name);
+  return child ? child : insert_ordered(os, name, kOsOrder);
 }
 
 }  // namespace virtform::domain_parts

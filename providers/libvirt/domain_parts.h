@@ -32,5 +32,9 @@ void add_disk_controllers(pugi::xml_node devices, const std::vector<Disk>& disks
 // names in the order libvirt's schema expects them); appended when no neighbour is known.
 pugi::xml_node insert_ordered(pugi::xml_node parent, const char* name,
                               const std::vector<std::string>& order);
+// The domain's child `name`, inserted where libvirt puts it when there is none.
+pugi::xml_node domain_child(pugi::xml_node domain, const char* name);
+// The same within <os>.
+pugi::xml_node os_child(pugi::xml_node os, const char* name);
 
 }  // namespace virtform::domain_parts

@@ -4,6 +4,7 @@
 
 #include "engine/system/hypervisor.h"
 #include "providers/libvirt/device_xml.h"
+#include "providers/libvirt/domain_fields.h"
 #include "providers/libvirt/domain_parts.h"
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/xml_support.h"
@@ -119,6 +120,7 @@ std::string render_domain_xml(const Vm& vm) {
   append_text(domain, "on_reboot", "restart");
   append_text(domain, "on_crash", "destroy");
   render_devices(domain, vm);
+  write_attributes(domain, vm);
   return xml::save(document);
 }
 

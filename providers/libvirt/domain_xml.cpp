@@ -6,6 +6,7 @@
 #include <set>
 
 #include "providers/libvirt/device_xml.h"
+#include "providers/libvirt/domain_fields.h"
 #include "providers/libvirt/domain_parts.h"
 #include "providers/libvirt/xml_support.h"
 
@@ -211,6 +212,7 @@ LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed) {
   read_hostdevs(devices, vm, unexpressed);
   read_graphics(devices, vm, unexpressed);
   read_serial(devices, vm);
+  read_attributes(domain, vm);
   report_foreign_devices(devices, vm, unexpressed);
   return live;
 }

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "providers/capture/libvirt_recorder.h"
+#include "providers/libvirt/domain_fields.h"
 #include "providers/libvirt/domain_xml.h"
 
 namespace virtform {
@@ -330,6 +331,15 @@ void LibvirtHypervisor::set_memory_live(const std::string& name, std::uint64_t k
   if (virDomainSetMemoryFlags(domain.get(), kib, VIR_DOMAIN_AFFECT_LIVE) < 0) {
     throw_libvirt_error("cannot set the memory of running domain '" + name + "'");
   }
+}
+
+void LibvirtHypervisor::set_attribute_live(const std::string& name, const std::string& key,
+                                           const std::string& value) {
+  const DomainField* field = find_domain_field(key);
+  if (!field || !field->set_live) throw SystemError(key + " cannot be changed in a running guest");
+  DomainHandle domain = connection_.domain(name);
+  if (field->set_live(domain.get(), value) < 0)
+    throw_libvirt_error("cannot set the " + key + " of running domain '" + name + "'");
 }
 
 }  // namespace virtform

@@ -1,0 +1,39 @@
+#pragma once
+// VM attributes described once. Each row is all the engine needs of an attribute: its TOML key
+// and value kind (read by vm_reader), when a running guest takes a change (diff), and its
+// documentation. Values live in Vm::attributes as canonical text, absent when the configuration
+// leaves the attribute alone, so the model, the plan's JSON and import's TOML carry every row
+// without code of their own. The libvirt provider's matching table (providers/libvirt/
+// domain_fields.cpp) reads and writes each one in domain XML.
+
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace virtform {
+
+enum class FieldKind {
+  text,     // any non-empty string
+  choice,   // one of `choices`
+  boolean,  // "true" or "false"
+};
+
+// When a running guest takes a change to the attribute: now, through libvirt's live API, or
+// when it next boots (a restart, where allowed).
+enum class FieldTiming { live, next_boot };
+
+struct VmField {
+  std::string_view key;  // in [vm.X], and the field name in plans
+  FieldKind kind;
+  std::span<const std::string_view> choices;  // for FieldKind::choice
+  FieldTiming timing;
+  // What a domain has when nothing sets it ("" for nothing): import leaves the key out then.
+  std::string_view unset;
+  std::string_view meaning;  // docs/configuration.md's text for the key, word for word
+};
+
+// Every table-driven attribute, in the order plans show them.
+std::span<const VmField> vm_fields();
+const VmField* find_vm_field(std::string_view key);
+
+}  // namespace virtform

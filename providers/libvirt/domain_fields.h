@@ -1,0 +1,36 @@
+#pragma once
+// The libvirt side of engine/model/vm_fields.h: where each table-driven attribute lives in domain
+// XML, and how a running guest takes one whose row says it is live. One row per attribute.
+
+#include <libvirt/libvirt.h>
+
+#include <optional>
+#include <pugixml.hpp>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "engine/model/vm.h"
+
+namespace virtform {
+
+struct DomainField {
+  std::string_view key;  // the key of its engine row
+  // The value in a <domain>, or nothing when it says nothing.
+  std::optional<std::string> (*read)(const pugi::xml_node& domain);
+  // Writes the value into a <domain>, replacing what was there.
+  void (*write)(pugi::xml_node domain, const std::string& value);
+  // Gives the running guest the value (virDomain* with VIR_DOMAIN_AFFECT_LIVE); -1 on failure,
+  // with libvirt's error set. Only for rows whose engine row is FieldTiming::live.
+  int (*set_live)(virDomainPtr domain, const std::string& value);
+};
+
+std::span<const DomainField> domain_fields();
+const DomainField* find_domain_field(std::string_view key);
+
+// Every attribute the domain has into vm.attributes.
+void read_attributes(const pugi::xml_node& domain, Vm& vm);
+// Every attribute `vm` sets, into the domain.
+void write_attributes(pugi::xml_node domain, const Vm& vm);
+
+}  // namespace virtform

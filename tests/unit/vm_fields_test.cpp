@@ -1,0 +1,166 @@
+// The attribute table is the one description of its attributes: the docs, both JSON schemas and
+// the libvirt provider's table follow it, and each attribute goes from TOML to domain XML and
+// back, through a saved plan, and out again through import.
+
+#include "engine/model/vm_fields.h"
+
+#include <algorithm>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "engine/config/config.h"
+#include "engine/plan/model_json.h"
+#include "engine/render/config_toml.h"
+#include "providers/host/rooted_files.h"
+#include "providers/libvirt/domain_fields.h"
+#include "providers/libvirt/domain_xml.h"
+#include "support/temp_dir.h"
+
+namespace virtform {
+namespace {
+
+using nlohmann::json;
+using testing::TempDir;
+
+const std::string kSource = VIRTFORM_SOURCE_DIR;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE(in);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+json read_json(const std::string& path) {
+  return json::parse(read_text(path));
+}
+
+// A value of the row's kind that is not what an unset domain has, as TOML and as canonical text.
+std::pair<std::string, std::string> sample(const VmField& field) {
+  switch (field.kind) {
+    case FieldKind::boolean:
+      return {"true", "true"};
+    case FieldKind::choice: {
+      const std::string value(field.choices.back());
+      return {"\"" + value + "\"", value};
+    }
+    case FieldKind::text:
+      return {"\"a note: 50% & <ok>\"", "a note: 50% & <ok>"};
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST_CASE("every attribute row is documented in docs/configuration.md as the table says",
+          "[vm_fields]") {
+  const std::string docs = read_text(kSource + "/docs/configuration.md");
+  for (const VmField& field : vm_fields()) {
+    INFO(field.key);
+    const std::string row =
+        "| `" + std::string(field.key) + "` | left alone | " + std::string(field.meaning) + " |";
+    CHECK(docs.find(row) != std::string::npos);
+  }
+}
+
+TEST_CASE("both JSON schemas describe every attribute row with its values", "[vm_fields]") {
+  const json config = read_json(kSource + "/schemas/virtform.schema.json");
+  const json plan = read_json(kSource + "/schemas/plan.schema.json");
+  const json& in_config = config.at("definitions").at("vm").at("properties");
+  const json& in_plan =
+      plan.at(json::json_pointer("/definitions/declared_vm/properties/attributes/properties"));
+  CHECK(in_plan.size() == vm_fields().size());
+  for (const VmField& field : vm_fields()) {
+    const std::string key(field.key);
+    INFO(key);
+    REQUIRE(in_config.contains(key));
+    REQUIRE(in_plan.contains(key));
+    switch (field.kind) {
+      case FieldKind::boolean:
+        CHECK(in_config.at(key).at("type") == "boolean");
+        CHECK(in_plan.at(key).at("enum") == json({"true", "false"}));
+        break;
+      case FieldKind::choice: {
+        const json choices(std::vector<std::string>(field.choices.begin(), field.choices.end()));
+        CHECK(in_config.at(key).at("enum") == choices);
+        CHECK(in_plan.at(key).at("enum") == choices);
+        break;
+      }
+      case FieldKind::text:
+        CHECK(in_config.at(key).at("type") == "string");
+        CHECK(in_plan.at(key).at("type") == "string");
+        break;
+    }
+  }
+}
+
+TEST_CASE("the libvirt provider knows every attribute row and can set each live one",
+          "[vm_fields]") {
+  CHECK(domain_fields().size() == vm_fields().size());
+  for (const VmField& field : vm_fields()) {
+    INFO(field.key);
+    const DomainField* xml = find_domain_field(field.key);
+    REQUIRE(xml);
+    CHECK((xml->set_live != nullptr) == (field.timing == FieldTiming::live));
+  }
+}
+
+TEST_CASE("each attribute goes from TOML to domain XML and back, and through a saved plan",
+          "[vm_fields]") {
+  for (const VmField& field : vm_fields()) {
+    const std::string key(field.key);
+    SECTION(key) {
+      const auto [toml_value, text] = sample(field);
+      TempDir dir;
+      const std::string file =
+          dir.write_file("vm.toml", "[vm.a]\ntype = \"qemu\"\n" + key + " = " + toml_value + "\n");
+      Diagnostics diagnostics;
+      const Desired desired = load_config({file}, diagnostics);
+      REQUIRE(diagnostics.empty());
+      const Vm& vm = desired.vms.at(0);
+      REQUIRE(vm.attributes.count(key) == 1);
+      CHECK(vm.attributes.at(key) == text);
+
+      // A new domain, and the same value merged into a domain that had another.
+      const std::string rendered = render_domain_xml(vm);
+      CHECK(parse_domain_xml(rendered).vm.attributes.at(key) == text);
+      Vm other = vm;
+      other.attributes.clear();
+      const std::string merged = merge_domain_xml(render_domain_xml(other), vm);
+      CHECK(parse_domain_xml(merged).vm.attributes.at(key) == text);
+
+      CHECK(vm_from_json(vm_to_json(vm)).attributes == vm.attributes);
+
+      // Import writes it back as the key it came from.
+      ImportSource source{parse_domain_xml(rendered), {}};
+      Diagnostics warnings;
+      const std::string imported =
+          render_config_toml(desired_from_live({source}, RootedHostFiles("/"), warnings), warnings);
+      INFO(imported);
+      CHECK(imported.find(key + " = " + toml_value + "\n") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("a wrong attribute value is refused at its place", "[vm_fields]") {
+  TempDir dir;
+  const std::string file = dir.write_file(
+      "vm.toml", "[vm.a]\non_crash = \"reboot\"\nboot_menu = \"yes\"\ndescription = \"\"\n");
+  Diagnostics diagnostics;
+  load_config({file}, diagnostics);
+  REQUIRE(diagnostics.size() == 3);
+  auto at_line = [&](int line) -> const Diagnostic& {
+    for (const Diagnostic& d : diagnostics)
+      if (d.where.line == line) return d;
+    FAIL("no diagnostic on line " << line);
+    throw std::logic_error("unreachable");
+  };
+  CHECK(at_line(2).message.starts_with("on_crash must be one of \"destroy\", \"restart\""));
+  CHECK(at_line(3).message == "boot_menu must be true or false (got a string)");
+  CHECK(at_line(4).message == "description must not be empty");
+}
+
+}  // namespace virtform
