@@ -6,8 +6,8 @@
 #
 # It touches only what the tests make, and only once the test process <PID> that made it is gone:
 # domains named vfe2e-<PID>-* (undefined keeping NVRAM; their images are in the tests' own temp
-# directories), and mounts and loop devices under /var/tmp/virtform-e2e-<PID>-*. Nothing else on
-# the host, and nothing of a test still running.
+# directories), mounts and loop devices under /var/tmp/virtform-e2e-<PID>-*, and bridges
+# vfbr<PID>. Nothing else on the host, and nothing of a test still running.
 set -euo pipefail
 
 uri=${VIRTFORM_E2E_URI:-qemu:///system}
@@ -50,6 +50,14 @@ while read -r device backing; do
   say "loop device $device ($backing)"
   losetup -d "$device" || true
 done < <(losetup -l -n -O NAME,BACK-FILE 2>/dev/null)
+
+# Bridges the hot-plug tests make: vfbr<PID> (the PID modulo 10^6, which fits a link name).
+while read -r bridge; do
+  [[ $bridge =~ ^vfbr([0-9]+)$ ]] || continue
+  ! kill -0 "${BASH_REMATCH[1]}" 2>/dev/null || continue
+  say "bridge $bridge"
+  ip link delete "$bridge" type bridge || true
+done < <(ip -o link show type bridge 2>/dev/null | awk -F': ' '{ print $2 }')
 
 if ((swept == 0)); then
   echo "sweep-e2e: nothing left behind"
