@@ -368,6 +368,14 @@ std::optional<std::string> read_attribute(TableReader& reader, const VmField& fi
       return reader.one_of(key, field.choices);
     case FieldKind::text:
       return reader.string(key);
+    case FieldKind::line: {
+      auto value = reader.string(key);
+      if (value && value->find_first_of("\r\n") != std::string::npos) {
+        reader.error(key, key + " must be one line");
+        return std::nullopt;
+      }
+      return value;
+    }
   }
   return std::nullopt;
 }

@@ -10,7 +10,13 @@ namespace {
 constexpr std::array<std::string_view, 6> kCrashActions = {
     "destroy", "restart", "preserve", "rename-restart", "coredump-destroy", "coredump-restart"};
 
-constexpr std::array<VmField, 3> kFields = {{
+constexpr std::array<VmField, 4> kFields = {{
+    {"title",
+     FieldKind::line,
+     {},
+     FieldTiming::live,
+     "",
+     "a short title for the domain (`<title>`, shown by `virsh list --title`)"},
     {"description",
      FieldKind::text,
      {},

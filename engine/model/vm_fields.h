@@ -14,6 +14,7 @@ namespace virtform {
 
 enum class FieldKind {
   text,     // any non-empty string
+  line,     // a non-empty string without line breaks
   choice,   // one of `choices`
   boolean,  // "true" or "false"
 };

@@ -22,8 +22,14 @@ void set_child_text(pugi::xml_node domain, const std::string& value) {
   xml::set_text(domain_parts::domain_child(domain, kName), value);
 }
 
+constexpr char kTitle[] = "title";
 constexpr char kDescription[] = "description";
 constexpr char kOnCrash[] = "on_crash";
+
+int set_title_live(virDomainPtr domain, const std::string& value) {
+  return virDomainSetMetadata(domain, VIR_DOMAIN_METADATA_TITLE, value.c_str(), nullptr, nullptr,
+                              VIR_DOMAIN_AFFECT_LIVE);
+}
 
 int set_description_live(virDomainPtr domain, const std::string& value) {
   return virDomainSetMetadata(domain, VIR_DOMAIN_METADATA_DESCRIPTION, value.c_str(), nullptr,
@@ -42,7 +48,8 @@ void write_boot_menu(pugi::xml_node domain, const std::string& value) {
   xml::set_attribute(menu, "enable", value == "true" ? "yes" : "no");
 }
 
-constexpr std::array<DomainField, 3> kFields = {{
+constexpr std::array<DomainField, 4> kFields = {{
+    {"title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", child_text<kDescription>, set_child_text<kDescription>, set_description_live},
     {"on_crash", child_text<kOnCrash>, set_child_text<kOnCrash>, nullptr},
     {"boot_menu", read_boot_menu, write_boot_menu, nullptr},

@@ -38,14 +38,16 @@ TEST_CASE("a description reaches the running guest live and on_crash waits for i
   REQUIRE(libvirt.is_running(name));
   const int id = libvirt.id(name);
 
-  const std::string config = session.write_config(
-      guest_toml("description = \"NAS: 4 bays\"\non_crash = \"preserve\"\nboot_menu = true\n"));
+  const std::string config =
+      session.write_config(guest_toml("title = \"NAS\"\ndescription = \"NAS: 4 bays\"\non_crash = "
+                                      "\"preserve\"\nboot_menu = true\n"));
   const nlohmann::json plan = session.plan_json(config);
   INFO(plan.dump(2));
   nlohmann::json guest;
   for (const nlohmann::json& change : changes_inside(plan, session.prefix())) guest = change;
   REQUIRE(guest.is_object());
   CHECK(field_of(guest, "description").value("disruption", "") == "live");
+  CHECK(field_of(guest, "title").value("disruption", "") == "live");
   CHECK(field_of(guest, "on_crash").value("disruption", "") == "next-boot");
   CHECK(field_of(guest, "boot_menu").value("disruption", "") == "next-boot");
 
@@ -55,6 +57,7 @@ TEST_CASE("a description reaches the running guest live and on_crash waits for i
   CHECK(libvirt.id(name) == id);  // not restarted
   CHECK(description_of(libvirt.xml(name)) == "NAS: 4 bays");
   CHECK(description_of(libvirt.xml(name, true)) == "NAS: 4 bays");
+  CHECK(libvirt.xml(name).find("<title>NAS</title>") != std::string::npos);
   CHECK(on_crash_of(libvirt.xml(name, true)) == "preserve");
   CHECK(on_crash_of(libvirt.xml(name)) == "destroy");  // the running guest keeps what it booted
   CHECK(libvirt.xml(name, true).find("<bootmenu enable='yes'/>") != std::string::npos);

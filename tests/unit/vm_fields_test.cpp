@@ -48,6 +48,7 @@ std::pair<std::string, std::string> sample(const VmField& field) {
       return {"\"" + value + "\"", value};
     }
     case FieldKind::text:
+    case FieldKind::line:
       return {"\"a note: 50% & <ok>\"", "a note: 50% & <ok>"};
   }
   return {};
@@ -92,6 +93,10 @@ TEST_CASE("both JSON schemas describe every attribute row with its values", "[vm
       case FieldKind::text:
         CHECK(in_config.at(key).at("type") == "string");
         CHECK(in_plan.at(key).at("type") == "string");
+        break;
+      case FieldKind::line:
+        CHECK(in_config.at(key).at("pattern") == "^[^\\r\\n]+$");
+        CHECK(in_plan.at(key).at("pattern") == "^[^\\r\\n]+$");
         break;
     }
   }
@@ -147,11 +152,13 @@ TEST_CASE("each attribute goes from TOML to domain XML and back, and through a s
 
 TEST_CASE("a wrong attribute value is refused at its place", "[vm_fields]") {
   TempDir dir;
-  const std::string file = dir.write_file(
-      "vm.toml", "[vm.a]\non_crash = \"reboot\"\nboot_menu = \"yes\"\ndescription = \"\"\n");
+  const std::string file =
+      dir.write_file("vm.toml",
+                     "[vm.a]\non_crash = \"reboot\"\nboot_menu = \"yes\"\ndescription = \"\"\n"
+                     "title = \"two\\nlines\"\n");
   Diagnostics diagnostics;
   load_config({file}, diagnostics);
-  REQUIRE(diagnostics.size() == 3);
+  REQUIRE(diagnostics.size() == 4);
   auto at_line = [&](int line) -> const Diagnostic& {
     for (const Diagnostic& d : diagnostics)
       if (d.where.line == line) return d;
@@ -161,6 +168,7 @@ TEST_CASE("a wrong attribute value is refused at its place", "[vm_fields]") {
   CHECK(at_line(2).message.starts_with("on_crash must be one of \"destroy\", \"restart\""));
   CHECK(at_line(3).message == "boot_menu must be true or false (got a string)");
   CHECK(at_line(4).message == "description must not be empty");
+  CHECK(at_line(5).message == "title must be one line");
 }
 
 }  // namespace virtform
