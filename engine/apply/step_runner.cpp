@@ -76,9 +76,28 @@ void StepRunner::run(const Step& step) {
     rename(step, change);
     return;
   }
+  std::unique_lock turn = first_write_turn(step.kind);
   const std::optional<LiveDomain> current = unchanged_since_plan(step.target);
-  run_on_domain(step, change, current);
+  run_on_domain(step, change, current, turn);
   remember(step.target);
+}
+
+// A hypervisor may write a process's first definition alone (libvirt does: libxml2 builds its
+// schema tables unlocked). A step queued behind it would write what it re-read before it waited,
+// and an edit made meanwhile would be lost; so until one definition is written, the steps that
+// write one take turns, and each re-reads its domain once its turn has come.
+std::unique_lock<std::mutex> StepRunner::first_write_turn(StepKind kind) {
+  std::unique_lock turn(first_write_mutex_, std::defer_lock);
+  if ((kind == StepKind::define || kind == StepKind::update) && !definition_written_) {
+    turn.lock();
+    if (definition_written_) turn.unlock();
+  }
+  return turn;
+}
+
+void StepRunner::wrote_definition(std::unique_lock<std::mutex>& turn) {
+  definition_written_ = true;
+  if (turn.owns_lock()) turn.unlock();
 }
 
 // Both names are checked: the old one still as planned, the new one still free.
@@ -92,14 +111,15 @@ void StepRunner::rename(const Step& step, const Change& change) {
 }
 
 void StepRunner::run_on_domain(const Step& step, const Change& change,
-                               const std::optional<LiveDomain>& current) {
+                               const std::optional<LiveDomain>& current,
+                               std::unique_lock<std::mutex>& turn) {
   switch (step.kind) {
     case StepKind::define:
-      define(change);
+      define(change, turn);
       return;
     case StepKind::update:
       if (!current) throw SystemError("domain '" + step.target + "' disappeared since the plan");
-      update(step, change, *current);
+      update(step, change, *current, turn);
       return;
     case StepKind::start:
       context_.hypervisor.start(step.target);
@@ -151,16 +171,18 @@ PciDrivers& StepRunner::pci_drivers() {
   return *context_.pci_drivers;
 }
 
-void StepRunner::define(const Change& change) {
+void StepRunner::define(const Change& change, std::unique_lock<std::mutex>& turn) {
   const Vm& vm = *change.desired;
   context_.hypervisor.define(vm);
+  wrote_definition(turn);
   if (vm.autostart) context_.hypervisor.set_autostart(vm.name, *vm.autostart);
 }
 
 // The definition is merged into the one just read and checked, so the window in which another
 // tool's edit could be lost is that of one define call. A guest that restarts next boots the new
 // definition anyway; one that keeps running is given what it can take now.
-void StepRunner::update(const Step& step, const Change& change, const LiveDomain& live) {
+void StepRunner::update(const Step& step, const Change& change, const LiveDomain& live,
+                        std::unique_lock<std::mutex>& turn) {
   const Vm& desired = *change.desired;
   if (copy_nvram(desired, live)) {
     // The copy took a moment: checked again right before the define.
@@ -168,6 +190,7 @@ void StepRunner::update(const Step& step, const Change& change, const LiveDomain
   } else {
     context_.hypervisor.redefine(desired, live);
   }
+  wrote_definition(turn);
   if (changes_field(change, "autostart"))
     context_.hypervisor.set_autostart(live.vm.name, desired.autostart.value_or(false));
   if (!live.running || context_.plan.find_step(step.address + "/restart")) return;

@@ -2,6 +2,7 @@
 // Carries out one step of a plan through the system interfaces. Driven by the plan's changes and
 // the live state read just before apply; never by the configuration.
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -36,11 +37,12 @@ class StepRunner {
  private:
   const Change& change_of(const Step& step) const;
   PciDrivers& pci_drivers();
-  void define(const Change& change);
+  void define(const Change& change, std::unique_lock<std::mutex>& turn);
   // Whether it copied the store.
   bool copy_nvram(const Vm& desired, const LiveDomain& live);
   void rename(const Step& step, const Change& change);
-  void update(const Step& step, const Change& change, const LiveDomain& live);
+  void update(const Step& step, const Change& change, const LiveDomain& live,
+              std::unique_lock<std::mutex>& turn);
   std::vector<std::string> hot_plug(const Vm& desired, const LiveDomain& live);
   void stop(const Step& step, const Change& change);
   std::string still_running(const Step& step) const;
@@ -57,12 +59,18 @@ class StepRunner {
   // The domain as the next step on it expects it; nullptr when it expects none.
   const LiveDomain* expected_state(const std::string& name);
   void run_on_domain(const Step& step, const Change& change,
-                     const std::optional<LiveDomain>& current);
+                     const std::optional<LiveDomain>& current, std::unique_lock<std::mutex>& turn);
+  // Until this apply has written a definition, the steps that write one take turns: returns the
+  // step's turn (held or not). A step that wrote its definition ends the turns.
+  std::unique_lock<std::mutex> first_write_turn(StepKind kind);
+  void wrote_definition(std::unique_lock<std::mutex>& turn);
 
   StepContext context_;
   std::mutex expected_mutex_;
   // Per domain: as the plan saw it, then as each step of this apply left it.
   std::map<std::string, std::optional<LiveDomain>> expected_;
+  std::mutex first_write_mutex_;
+  std::atomic<bool> definition_written_{false};
 };
 
 }  // namespace virtform

@@ -7,6 +7,10 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
 
 #include "engine/config/config.h"
 #include "engine/plan/planner.h"
@@ -19,6 +23,7 @@
 namespace virtform {
 namespace {
 
+using namespace std::chrono_literals;
 using testing::GuestIgnoringAcpi;
 using testing::ManualClock;
 using testing::TempDir;
@@ -63,9 +68,14 @@ const StepResult* result_of(const ApplyResult& result, const std::string& id) {
 class OtherTool {
  public:
   void describe(const std::string& name, const std::string& text) {
-    DomainHandle domain = connection_.domain(name);
-    REQUIRE(virDomainSetMetadata(domain.get(), VIR_DOMAIN_METADATA_DESCRIPTION, text.c_str(),
-                                 nullptr, nullptr, VIR_DOMAIN_AFFECT_CONFIG) == 0);
+    REQUIRE(try_describe(name, text));
+  }
+  // The same without an assertion, for a thread other than the test's.
+  bool try_describe(const std::string& name, const std::string& text) {
+    DomainHandle domain(virDomainLookupByName(connection_.get(), name.c_str()));
+    return domain &&
+           virDomainSetMetadata(domain.get(), VIR_DOMAIN_METADATA_DESCRIPTION, text.c_str(),
+                                nullptr, nullptr, VIR_DOMAIN_AFFECT_CONFIG) == 0;
   }
   void start(const std::string& name) {
     REQUIRE(virDomainCreate(connection_.domain(name).get()) == 0);
@@ -268,6 +278,96 @@ TEST_CASE("a guest whose restart timed out is started again once it shuts down",
   CHECK(other.inactive_xml(name).find("start-pending") == std::string::npos);
   CHECK_FALSE(plan_for(hypervisor, files, config).plan.has_changes());
   other.remove(name);
+}
+
+// Its first redefine runs alone, as libvirt's first validating define of a process does, and
+// takes a moment, during which `meanwhile` edits another domain: once a step has read that one,
+// or after 300 ms (a step waiting for its turn reads nothing).
+class SlowFirstRedefine : public LibvirtHypervisor {
+ public:
+  explicit SlowFirstRedefine(std::function<std::string(const std::string& defined)> meanwhile)
+      : LibvirtHypervisor(kUri), meanwhile_(std::move(meanwhile)) {}
+
+  std::optional<LiveDomain> read_domain(const std::string& name) override {
+    std::optional<LiveDomain> domain = LibvirtHypervisor::read_domain(name);
+    std::lock_guard lock(reads_mutex_);
+    ++reads_[name];
+    read_.notify_all();
+    return domain;
+  }
+
+  void redefine(const Vm& desired, const LiveDomain& live) override {
+    std::unique_lock first(first_mutex_);
+    if (!redefined_) {
+      std::unique_lock lock(reads_mutex_);
+      read_.wait_for(lock, 300ms, [&] {
+        return std::any_of(reads_.begin(), reads_.end(),
+                           [&](const auto& read) { return read.first != desired.name; });
+      });
+      lock.unlock();
+      edited_ = meanwhile_(desired.name);
+      redefined_ = true;
+    } else {
+      first.unlock();
+    }
+    LibvirtHypervisor::redefine(desired, live);
+  }
+
+  // The domain `meanwhile` edited.
+  std::string edited() {
+    std::lock_guard first(first_mutex_);
+    return edited_;
+  }
+
+ private:
+  std::function<std::string(const std::string&)> meanwhile_;
+  std::mutex first_mutex_;
+  bool redefined_ = false;
+  std::string edited_;
+  std::mutex reads_mutex_;
+  std::condition_variable read_;
+  std::map<std::string, int> reads_;
+};
+
+TEST_CASE("an edit made while an apply writes its first definition is not lost to a step behind it",
+          "[apply][libvirt]") {
+  TempDir dir;
+  LibvirtHypervisor hypervisor(kUri);
+  RootedHostFiles files("/");
+  OtherTool other;
+  const std::string prefix = "vfunit-" + std::to_string(getpid()) + "-turns";
+  auto toml = [&](const std::string& memory) {
+    std::string text = "project = \"" + prefix + "\"\n";
+    for (const char* key : {"one", "two"})
+      text += std::string("[vm.") + key + "]\nname = \"" + prefix + "-" + key +
+              "\"\ntype = \"qemu\"\nmemory = \"" + memory + "\"\nstate = \"stopped\"\n";
+    return text;
+  };
+  const std::string config = dir.write_file("vm.toml", toml("128MiB"));
+  REQUIRE(apply(hypervisor, files, plan_for(hypervisor, files, config)).ok());
+  dir.write_file("vm.toml", toml("256MiB"));
+  const Planned grown = plan_for(hypervisor, files, config);
+  REQUIRE(grown.plan.steps.size() == 2);
+
+  SlowFirstRedefine slow([&](const std::string& defined) {
+    const std::string edited = defined == prefix + "-one" ? prefix + "-two" : prefix + "-one";
+    return other.try_describe(edited, "edited meanwhile") ? edited : "";
+  });
+  const ApplyResult result = apply(slow, files, grown);
+  const std::string edited = slow.edited();
+  REQUIRE_FALSE(edited.empty());
+  const std::string key = edited.substr(prefix.size() + 1);
+  const StepResult* refused = result_of(result, "vm." + key + "/update");
+  REQUIRE(refused);
+  CHECK(refused->status == StepStatus::failed);
+  CHECK(refused->message == "domain '" + edited +
+                                "' changed since the plan (its definition was edited); run "
+                                "`virtform plan` again");
+  CHECK(result.count(StepStatus::done) == 1);
+  CHECK(other.inactive_xml(edited).find("<description>edited meanwhile</description>") !=
+        std::string::npos);
+  other.remove(prefix + "-one");
+  other.remove(prefix + "-two");
 }
 
 }  // namespace
