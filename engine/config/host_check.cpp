@@ -60,6 +60,11 @@ class HostCheck {
     if (!vm.firmware.code.empty()) must_exist(vm.firmware.code, "firmware_code", vm.where);
     if (!vm.firmware.vars_template.empty()) {
       must_exist(vm.firmware.vars_template, "firmware_vars", vm.where);
+    } else if (!vm.firmware.code.empty() && !files_.exists(vm.firmware.nvram)) {
+      error("firmware_code " + vm.firmware.code + " has no firmware_vars, and the NVRAM store " +
+                vm.firmware.nvram + " does not exist: without a variables template it cannot " +
+                "be made. Set firmware_vars to the OVMF_VARS file that goes with this code",
+            vm.where);
     }
   }
 

@@ -75,10 +75,10 @@ void read_firmware(TableReader& reader, Vm& vm) {
     }
     return;
   }
-  // Code and variables come in matching pairs; half of one pair with half of another won't boot.
-  if (reader.has("firmware_code") != reader.has("firmware_vars")) {
-    const char* set = reader.has("firmware_code") ? "firmware_code" : "firmware_vars";
-    reader.error(set, "firmware_code and firmware_vars must be set together");
+  // A variables template belongs to its code: one with the descriptors' code won't boot. Code
+  // without a template is a guest's own firmware (import writes it so), which needs its store.
+  if (reader.has("firmware_vars") && !reader.has("firmware_code")) {
+    reader.error("firmware_vars", "firmware_vars needs the firmware_code it belongs to");
   }
   vm.firmware.code = code.value_or("");
   vm.firmware.vars_template = vars.value_or("");

@@ -178,10 +178,6 @@ class Importer {
       return;
     }
     if (firmware.vars_template.empty()) firmware.vars_template = vars_template_for(firmware.code);
-    if (firmware.vars_template.empty())
-      warn(vm, "UEFI code " + firmware.code +
-                   " has no variables template that virtform can name (set firmware_vars); "
-                   "firmware_code is left out");
     if (firmware.nvram.empty())
       warn(vm, "UEFI without an NVRAM path; virtform gives it the default one");
   }
@@ -257,11 +253,11 @@ void write_loaders(TomlWriter& out, const Desired& desired) {
 void write_firmware(TomlWriter& out, const Firmware& firmware) {
   out.string("firmware", to_string(firmware.kind));
   if (firmware.kind != FirmwareKind::uefi) return;
-  // Code and variables go together, or neither is written.
-  if (!firmware.code.empty() && !firmware.vars_template.empty()) {
-    out.string("firmware_code", firmware.code);
+  // The code exactly as the guest has it: another would change its firmware. Its template only
+  // when known; the guest's store exists, so the plan needs none.
+  if (!firmware.code.empty()) out.string("firmware_code", firmware.code);
+  if (!firmware.code.empty() && !firmware.vars_template.empty())
     out.string("firmware_vars", firmware.vars_template);
-  }
   if (!firmware.nvram.empty()) out.string("nvram", firmware.nvram);
 }
 

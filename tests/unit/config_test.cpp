@@ -716,13 +716,13 @@ loader = "l"
                       "boot.loader and kernel both choose what the guest boots; set one", 6, 10);
 }
 
-TEST_CASE("firmware paths apply to UEFI only and come in pairs", "[config]") {
+TEST_CASE("firmware paths apply to UEFI only and a template needs its code", "[config]") {
   TempDir dir;
   expect_single_error(load_text(dir, "[vm.a]\nnvram = \"/n/VARS.fd\"\n"),
                       "nvram applies only with firmware = \"uefi\"", 2, 9);
   expect_single_error(
-      load_text(dir, "[vm.a]\nfirmware = \"uefi\"\nfirmware_code = \"/fw/CODE.fd\"\n"),
-      "firmware_code and firmware_vars must be set together", 3, 17);
+      load_text(dir, "[vm.a]\nfirmware = \"uefi\"\nfirmware_vars = \"/fw/VARS.fd\"\n"),
+      "firmware_vars needs the firmware_code it belongs to", 3, 17);
 }
 
 TEST_CASE("a loader's sha256 must look like one", "[config]") {

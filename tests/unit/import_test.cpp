@@ -278,6 +278,31 @@ TEST_CASE("the seed's DSM imports as a loader, whole disks and a NIC with its MA
   CHECK(after.find("186682f9-0f0b-4a9e-867b-364706339405") != std::string::npos);
 }
 
+TEST_CASE("UEFI code no descriptor names imports exactly and keeps the guest's firmware",
+          "[import]") {
+  // Secure Boot OVMF from another distribution's path, with no template beside it.
+  const std::string code = "/usr/share/edk2-ovmf/x64/OVMF_CODE.secboot.fd";
+  std::string xml = seed_dsm_for_demo_host();
+  replace_all(xml, "/usr/share/OVMF/OVMF_CODE.fd", code);
+  ImportHost host({xml});
+  host.add_file(code);
+  host.add_file("/var/lib/libvirt/qemu/nvram/DSM_VARS.fd");
+  Diagnostics warnings;
+  const std::string toml = host.import({"DSM"}, warnings);
+  INFO(toml);
+  CHECK(toml.find("firmware_code = \"" + code + "\"\n") != std::string::npos);
+  CHECK(toml.find("firmware_vars") == std::string::npos);
+  CHECK_FALSE(has_warning(warnings, "vm.DSM", "firmware"));
+  check_no_changes(host.plan_imported(), true);
+
+  // Without its store, a template is needed to make one: the plan says which key to set.
+  fs::remove(host.root + "/var/lib/libvirt/qemu/nvram/DSM_VARS.fd");
+  const Plan refused = host.plan_imported();
+  CHECK(errors_of(refused).find("firmware_code " + code + " has no firmware_vars, and the " +
+                                "NVRAM store /var/lib/libvirt/qemu/nvram/DSM_VARS.fd does not " +
+                                "exist") != std::string::npos);
+}
+
 TEST_CASE("the examples applied on the demo host import with no changes", "[import]") {
   for (const std::string example : {"dsm", "passthrough"}) {
     SECTION(example) {

@@ -247,7 +247,7 @@ TEST_CASE("the loader and the config schema refuse the same badly written values
       "[vm.t]\nkernel = \"vmlinuz\"\n",
       "[vm.t]\ninitrd = \"/initrd\"\n",
       "[vm.t]\nnvram = \"/n.fd\"\n",
-      "[vm.t]\nfirmware = \"uefi\"\nfirmware_code = \"/c.fd\"\n",
+      "[vm.t]\nfirmware = \"uefi\"\nfirmware_vars = \"/v.fd\"\n",
       "[loader.l]\nimage = \"/l.img\"\n[vm.t]\nkernel = \"/k\"\n[vm.t.boot]\nloader = \"l\"\n",
       "[loader.l]\nimage = \"/l.img\"\nsha256 = \"abc\"\n",
       "[loader.l]\nsha256 = \"" + std::string(64, 'a') + "\"\n",
