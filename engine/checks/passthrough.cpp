@@ -332,7 +332,10 @@ Claims collect_claims(const Desired& desired, const Live& live, const HostDevice
   }
   for (const auto& domain : live.domains) {
     if (declared_names.contains(domain.vm.name)) continue;
-    if (domain.managed && !include_undeclared_managed) continue;
+    // This plan removes its own project's undeclared domains; another project's stay, and keep
+    // their disks, images and devices.
+    if (domain.managed && domain.vm.project == desired.project && !include_undeclared_managed)
+      continue;
     // Disks virtform cannot express (an IDE disk) use their storage all the same.
     Vm uses = domain.vm;
     uses.disks.insert(uses.disks.end(), domain.unexpressed_disks.begin(),

@@ -34,9 +34,9 @@ struct Claims {
 };
 
 // Declared VMs claim their devices and disks; so do live domains that are not declared
-// (matched by domain name). Live domains carrying virtform's marker but no longer declared are
-// included only with `include_undeclared_managed`: plan removes them, but `virtform host`
-// shows what is true now.
+// (matched by domain name). Live domains of this configuration's project that are no longer
+// declared are included only with `include_undeclared_managed`: plan removes them, but
+// `virtform host` shows what is true now. Another project's domains always claim.
 Claims collect_claims(const Desired& desired, const Live& live, const HostDevices& host,
                       bool include_undeclared_managed);
 

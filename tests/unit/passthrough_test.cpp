@@ -394,6 +394,24 @@ TEST_CASE("passthrough: an image both guests only read may be shared", "[passthr
           "give this VM an overlay (remove boot.overlay = false)");
 }
 
+TEST_CASE("passthrough: another project's guest claims its image and this one's orphans do not",
+          "[passthrough]") {
+  const HostDevices host;
+  const std::string overlay = "/var/lib/libvirt/images/dsm.tcrp.qcow2";
+  Live live;
+  LiveDomain theirs;
+  theirs.managed = true;
+  theirs.vm = vm("nas", {}, {image(overlay)});
+  theirs.vm.project = "other";  // never removed by this configuration's plans
+  live.domains.push_back(theirs);
+  the_one(check(host, {vm("dsm", {}, {image(overlay)})}, live), Severity::error,
+          overlay + " is also used by domain 'nas'");
+
+  // An undeclared domain of this project is removed by the plan: no claim.
+  live.domains.front().vm.project = "default";
+  CHECK(messages(check(host, {vm("dsm", {}, {image(overlay)})}, live), Severity::error).empty());
+}
+
 TEST_CASE("passthrough: a disk virtform cannot express still claims its storage", "[passthrough]") {
   const HostDevices host;
   Live live;
