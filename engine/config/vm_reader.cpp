@@ -355,6 +355,24 @@ Loader read_loader(const toml::table& table, const std::string& key, const std::
   return loader;
 }
 
+// Text that reads back from domain XML as written: not only blanks (XML drops them), no
+// carriage returns (XML turns them into line feeds) and no other control characters but tab
+// and line feed (XML 1.0 cannot hold them); on one line where asked.
+std::optional<std::string> read_text(TableReader& reader, const std::string& key, bool one_line) {
+  auto value = reader.string(key);
+  if (!value) return std::nullopt;
+  const bool blank = value->find_first_not_of(" \t\n") == std::string::npos;
+  const bool broken = one_line && value->find('\n') != std::string::npos;
+  const bool control = std::any_of(value->begin(), value->end(), [](unsigned char c) {
+    return (c < 0x20 && c != '\t' && c != '\n') || c == 0x7f;
+  });
+  if (broken) reader.error(key, key + " must be one line");
+  if (blank) reader.error(key, key + " must not be only blanks");
+  if (control) reader.error(key, key + " must not hold control characters but tab and line feed");
+  if (broken || blank || control) return std::nullopt;
+  return value;
+}
+
 // One attribute of the table as its canonical text; nothing when absent or wrong (reported).
 std::optional<std::string> read_attribute(TableReader& reader, const VmField& field) {
   const std::string key(field.key);
@@ -367,15 +385,8 @@ std::optional<std::string> read_attribute(TableReader& reader, const VmField& fi
     case FieldKind::choice:
       return reader.one_of(key, field.choices);
     case FieldKind::text:
-      return reader.string(key);
-    case FieldKind::line: {
-      auto value = reader.string(key);
-      if (value && value->find_first_of("\r\n") != std::string::npos) {
-        reader.error(key, key + " must be one line");
-        return std::nullopt;
-      }
-      return value;
-    }
+    case FieldKind::line:
+      return read_text(reader, key, field.kind == FieldKind::line);
   }
   return std::nullopt;
 }

@@ -171,4 +171,22 @@ TEST_CASE("a wrong attribute value is refused at its place", "[vm_fields]") {
   CHECK(at_line(5).message == "title must be one line");
 }
 
+TEST_CASE("attribute text that would not read back from domain XML is refused", "[vm_fields]") {
+  TempDir dir;
+  for (const auto& [value, message] : std::vector<std::pair<std::string, std::string>>{
+           {"\"  \"", "description must not be only blanks"},
+           {"\"a\\r\\nb\"", "description must not hold control characters but tab and line feed"},
+           {"\"bell\\u0007\"",
+            "description must not hold control characters but tab and line feed"},
+       }) {
+    INFO(value);
+    const std::string file = dir.write_file("vm.toml", "[vm.a]\ndescription = " + value + "\n");
+    Diagnostics diagnostics;
+    load_config({file}, diagnostics);
+    REQUIRE(diagnostics.size() == 1);
+    CHECK(diagnostics[0].message == message);
+    CHECK(diagnostics[0].where.line == 2);
+  }
+}
+
 }  // namespace virtform
