@@ -134,8 +134,9 @@ class Loading {
   }
 
   Desired finish() {
-    resolve_references(desired_, diagnostics_);
+    // The project first: a VM's default loader overlay is named after it.
     for (Vm& vm : desired_.vms) vm.project = desired_.project;
+    resolve_references(desired_, diagnostics_);
     return std::move(desired_);
   }
 

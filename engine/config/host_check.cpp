@@ -128,7 +128,10 @@ class HostCheck {
     }
     const auto probe = files_.probe_image(disk.source);
     if (!probe) return;
-    if (probe->format != "qcow2" || probe->backing_file != disk.backing) {
+    const auto normal = [](const std::string& path) {
+      return std::filesystem::path(path).lexically_normal();
+    };
+    if (probe->format != "qcow2" || normal(probe->backing_file) != normal(disk.backing)) {
       const std::string is = probe->format != "qcow2" ? "a " + probe->format + " image"
                              : probe->backing_file.empty()
                                  ? "a qcow2 image without a backing file"

@@ -25,7 +25,7 @@ void attach(Disk& disk, const Vm& vm, const Loader& loader) {
     return;
   }
   disk.backing = loader.image;
-  if (disk.source.empty()) disk.source = default_overlay_path(vm.key, loader);
+  if (disk.source.empty()) disk.source = default_overlay_path(vm, loader);
 }
 
 void attach_loader_images(Desired& desired, Diagnostics& diagnostics) {

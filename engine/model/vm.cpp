@@ -4,10 +4,11 @@
 
 namespace virtform {
 
-std::string default_overlay_path(const std::string& vm_key, const Loader& loader) {
+std::string default_overlay_path(const Vm& vm, const Loader& loader) {
   const auto slash = loader.image.rfind('/');
   const std::string directory = slash == std::string::npos ? "" : loader.image.substr(0, slash);
-  return directory + "/" + vm_key + "." + loader.key + ".qcow2";
+  const std::string project = vm.project == "default" ? "" : vm.project + ".";
+  return directory + "/" + project + vm.key + "." + loader.key + ".qcow2";
 }
 
 const Vm* Desired::find_vm(const std::string& key) const {

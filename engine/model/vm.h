@@ -151,9 +151,10 @@ struct Loader {
 };
 
 // Where a VM's copy-on-write overlay on a shared loader lives when [vm.X.boot] names no path:
-// beside the loader image, "<vm key>.<loader key>.qcow2". The key, not the domain name, so a
-// rename keeps the guest's writes to its loader.
-std::string default_overlay_path(const std::string& vm_key, const Loader& loader);
+// beside the loader image, "<vm key>.<loader key>.qcow2", after "<project>." outside the
+// default project, so two projects' VMs of one key get two files. The key, not the domain
+// name, so a rename keeps the guest's writes to its loader.
+std::string default_overlay_path(const Vm& vm, const Loader& loader);
 
 // Everything the configuration declares.
 struct Desired {

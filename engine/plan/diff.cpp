@@ -517,7 +517,21 @@ class Differ {
       if (!overlay_on_old_image(vm, *renamed)) add_rename(vm, *renamed);
       return;
     }
+    warn_unrecorded_overlays(vm);
     add_create(vm);
+  }
+
+  // An overlay kept from a domain removed earlier: no domain records the image it was made over.
+  void warn_unrecorded_overlays(const Vm& vm) {
+    for (const Disk& disk : vm.disks) {
+      if (disk.backing.empty() || !live_.file_exists(disk.source)) continue;
+      diagnostics_.push_back(
+          {Severity::warning,
+           "the overlay " + disk.source + " exists from before, and no domain records which " +
+               "loader image it was made over; if loader." + disk.loader +
+               "'s image has changed since, move the overlay away before the guest starts",
+           disk.where, vm_address(vm.key)});
+    }
   }
 
   // An overlay holds the guest's writes as differences from the image beneath it: over a new

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <sstream>
@@ -139,7 +140,7 @@ class Importer {
     const auto overlay = files_.probe_image(disk.source);
     if (!overlay || overlay->backing_file.empty() || overlay->backing_file.front() != '/')
       return "";
-    const std::string& image = overlay->backing_file;
+    const std::string image = std::filesystem::path(overlay->backing_file).lexically_normal();
     const auto probe = files_.probe_image(image);
     // A recorded host's placeholder says nothing of the format: it stands for the loader image.
     if (!probe) return files_.is_regular_file(image) ? image : "";
@@ -301,7 +302,7 @@ void write_boot(TomlWriter& out, const std::string& table, const Disk& disk, con
   out.string("bus", to_string(disk.bus));
   if (disk.backing.empty()) {
     out.boolean("overlay", false);
-  } else if (disk.source != default_overlay_path(vm.key, desired.loaders.at(disk.loader))) {
+  } else if (disk.source != default_overlay_path(vm, desired.loaders.at(disk.loader))) {
     out.string("overlay", disk.source);
   }
   out.blank();

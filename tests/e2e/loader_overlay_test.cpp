@@ -66,7 +66,8 @@ TEST_CASE("three guests boot from one loader at once each on its own overlay", "
     // Running together: a loader attached writable to each would fail the second start on
     // QEMU's image lock.
     CHECK(libvirt.is_running(name));
-    const std::string overlay = (session.dir() / (std::string(key) + ".tcrp.qcow2")).string();
+    const std::string overlay =
+        (session.dir() / (session.project() + "." + key + ".tcrp.qcow2")).string();
     CHECK(first_disk(libvirt.xml(name)) == std::pair<std::string, std::string>(overlay, "qcow2"));
     const nlohmann::json info = image_info(overlay);
     CHECK(info.value("format", "") == "qcow2");
@@ -85,7 +86,7 @@ TEST_CASE("three guests boot from one loader at once each on its own overlay", "
   REQUIRE(removed.exit_code == 0);
   for (const char* key : kKeys) {
     CHECK_FALSE(libvirt.exists(session.domain(key)));
-    CHECK(std::filesystem::exists(session.dir() / (std::string(key) + ".tcrp.qcow2")));
+    CHECK(std::filesystem::exists(session.dir() / (session.project() + "." + key + ".tcrp.qcow2")));
   }
   CHECK(sha256_of(loader) == digest);
 }

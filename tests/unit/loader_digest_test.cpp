@@ -95,7 +95,7 @@ TEST_CASE("a new loader image under an overlay is refused until the overlay is m
       dir.write_file("vm.toml", config_text(dir, name, sha256_hex("loader v0.9.2.8")));
   Diagnostics diagnostics;
   REQUIRE(apply(hypervisor, plan_of(hypervisor, config, diagnostics)));
-  const std::string overlay = dir / "nas.tcrp.qcow2";
+  const std::string overlay = dir / (name + ".nas.tcrp.qcow2");  // in the project's name
   REQUIRE(std::filesystem::exists(overlay));
 
   dir.write_file("tcrp.img", "loader v0.9.2.9");
