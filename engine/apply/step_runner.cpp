@@ -228,11 +228,6 @@ struct LiveChange {
   std::function<bool(const Vm& booted)> taken;
 };
 
-bool has_disk(const Vm& vm, const std::string& source) {
-  return std::any_of(vm.disks.begin(), vm.disks.end(),
-                     [&](const Disk& disk) { return disk.source == source; });
-}
-
 // libvirt writes MACs in lower case; a config may not.
 bool same_mac(const std::string& a, const std::string& b) {
   return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
@@ -294,7 +289,7 @@ std::vector<std::string> StepRunner::hot_plug(const Vm& desired, const LiveDomai
     if (hot_pluggable(disk))
       changes.push_back(
           {"the unplug of disk " + disk.source, [&, disk] { hypervisor.detach_live(name, disk); },
-           [source = disk.source](const Vm& booted) { return !has_disk(booted, source); }});
+           [source = disk.source](const Vm& booted) { return !booted.find_disk(source); }});
   for (const Nic& nic : delta.nics_removed)
     changes.push_back({"the unplug of the NIC on " + nic.source,
                        [&, nic] { hypervisor.detach_live(name, nic); },
@@ -303,9 +298,10 @@ std::vector<std::string> StepRunner::hot_plug(const Vm& desired, const LiveDomai
                        }});
   for (const Disk& disk : delta.disks_added)
     if (hot_pluggable(disk))
-      changes.push_back(
-          {"disk " + disk.source, [&, disk] { hypervisor.attach_live(name, disk); },
-           [source = disk.source](const Vm& booted) { return has_disk(booted, source); }});
+      changes.push_back({"disk " + disk.source, [&, disk] { hypervisor.attach_live(name, disk); },
+                         [source = disk.source](const Vm& booted) {
+                           return booted.find_disk(source) != nullptr;
+                         }});
   for (Nic nic : delta.nics_added) {
     if (redefined) nic.mac = persistent_mac(nic, live.vm, redefined->vm, macs_used);
     changes.push_back({"a NIC on " + nic.source, [&, nic] { hypervisor.attach_live(name, nic); },

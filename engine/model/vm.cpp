@@ -16,6 +16,12 @@ const Vm* Desired::find_vm(const std::string& key) const {
   return it == vms.end() ? nullptr : &*it;
 }
 
+const Disk* Vm::find_disk(const std::string& source) const {
+  auto it = std::find_if(disks.begin(), disks.end(),
+                         [&](const Disk& disk) { return disk.source == source; });
+  return it == disks.end() ? nullptr : &*it;
+}
+
 const LiveDomain* Live::find_domain(const std::string& name) const {
   auto it = std::find_if(domains.begin(), domains.end(),
                          [&](const LiveDomain& d) { return d.vm.name == name; });

@@ -127,6 +127,9 @@ struct Vm {
   bool adopt = false;
   Location where;  // config only
 
+  // The disk whose source is `source` (a disk's identity), or nullptr.
+  const Disk* find_disk(const std::string& source) const;
+
   bool operator==(const Vm&) const = default;
 };
 

@@ -208,7 +208,7 @@ class VmComparison {
 
   void compare_disks() {
     for (const Disk& wanted : desired_.disks) {
-      const Disk* current = find_disk(live_, wanted.source);
+      const Disk* current = live_.find_disk(wanted.source);
       const std::string field = "disk[" + wanted.source + "]";
       if (!current) {
         add(field, "", describe(wanted), disk_plug_disruption(wanted));
@@ -217,19 +217,13 @@ class VmComparison {
       }
     }
     for (const Disk& current : live_.disks) {
-      if (!find_disk(desired_, current.source))
+      if (!desired_.find_disk(current.source))
         add("disk[" + current.source + "]", describe(current), "", disk_plug_disruption(current));
     }
   }
 
   Disruption disk_plug_disruption(const Disk& disk) const {
     return hot_pluggable(disk) ? rule_.for_live_change() : rule_.for_boot_change();
-  }
-
-  static const Disk* find_disk(const Vm& vm, const std::string& source) {
-    auto it = std::find_if(vm.disks.begin(), vm.disks.end(),
-                           [&](const Disk& d) { return d.source == source; });
-    return it == vm.disks.end() ? nullptr : &*it;
   }
 
   void compare_nics() {
@@ -541,10 +535,8 @@ class Differ {
     bool stale = false;
     for (const Disk& disk : vm.disks) {
       if (disk.backing.empty() || !disk.sha256 || !live_.file_exists(disk.source)) continue;
-      const auto made_on = std::find_if(live.vm.disks.begin(), live.vm.disks.end(),
-                                        [&](const Disk& d) { return d.source == disk.source; });
-      if (made_on == live.vm.disks.end() || !made_on->sha256 || made_on->sha256 == disk.sha256)
-        continue;
+      const Disk* made_on = live.vm.find_disk(disk.source);
+      if (!made_on || !made_on->sha256 || made_on->sha256 == disk.sha256) continue;
       error(vm_address(vm.key), disk.where,
             "loader." + disk.loader + "'s image changed (sha256 " + made_on->sha256->substr(0, 12) +
                 " when " + disk.source + " was made over it, " + disk.sha256->substr(0, 12) +
@@ -697,15 +689,11 @@ class Differ {
       pending("kernel", describe(booted.kernel), describe(vm.kernel));
     // Devices are compared between the two definitions libvirt keeps, not with the config:
     // what the persistent one has and the guest does not is exactly what did not reach it.
-    auto has_disk = [](const Vm& in, const std::string& source) {
-      return std::any_of(in.disks.begin(), in.disks.end(),
-                         [&](const Disk& disk) { return disk.source == source; });
-    };
     for (const Disk& disk : live.vm.disks)
-      if (!has_disk(booted, disk.source))
+      if (!booted.find_disk(disk.source))
         pending("disk[" + disk.source + "]", "not in the running guest", "attached");
     for (const Disk& disk : booted.disks)
-      if (!has_disk(live.vm, disk.source))
+      if (!live.vm.find_disk(disk.source))
         pending("disk[" + disk.source + "]", "still in the running guest", "detached");
     auto has_nic = [](const Vm& in, const std::optional<std::string>& mac) {
       return !mac || std::any_of(in.nics.begin(), in.nics.end(),
@@ -863,14 +851,10 @@ bool same_machine(const std::string& desired, const std::string& live) {
 
 DeviceDelta device_delta(const Vm& desired, const Vm& live) {
   DeviceDelta delta;
-  auto has_disk = [](const Vm& vm, const std::string& source) {
-    return std::any_of(vm.disks.begin(), vm.disks.end(),
-                       [&](const Disk& d) { return d.source == source; });
-  };
   for (const Disk& disk : desired.disks)
-    if (!has_disk(live, disk.source)) delta.disks_added.push_back(disk);
+    if (!live.find_disk(disk.source)) delta.disks_added.push_back(disk);
   for (const Disk& disk : live.disks)
-    if (!has_disk(desired, disk.source)) delta.disks_removed.push_back(disk);
+    if (!desired.find_disk(disk.source)) delta.disks_removed.push_back(disk);
 
   const std::vector<int> match = match_nics(desired.nics, live.nics);
   std::vector<bool> kept(live.nics.size(), false);
