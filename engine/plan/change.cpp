@@ -30,6 +30,13 @@ constexpr EnumNames<ResourceKind, 6> kKindNames{{
     {ResourceKind::pci, "pci"},
 }};
 
+constexpr EnumNames<PowerOperation, 4> kPowerNames{{
+    {PowerOperation::none, "none"},
+    {PowerOperation::start, "start"},
+    {PowerOperation::stop, "stop"},
+    {PowerOperation::restart, "restart"},
+}};
+
 }  // namespace
 
 std::string symbol(Action action) {
@@ -66,6 +73,13 @@ std::optional<Disruption> disruption_from_string(const std::string& text) {
 }
 std::optional<ResourceKind> resource_kind_from_string(const std::string& text) {
   return enum_from_name(kKindNames, text);
+}
+
+std::string to_string(PowerOperation power) {
+  return name_of_enum(kPowerNames, power);
+}
+std::optional<PowerOperation> power_operation_from_string(const std::string& text) {
+  return enum_from_name(kPowerNames, text);
 }
 
 }  // namespace virtform

@@ -1,7 +1,10 @@
 #pragma once
 // What plan found for one resource: the action, each field's before/after, and how a running
-// guest would feel it. Reasons are for people; apply is driven by actions and the desired value.
+// guest would feel it, and for a VM the operations apply carries out. Fields and reasons are for
+// people; apply is driven by the operations, the action and the desired value, never by a field's
+// name or text.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,12 +35,55 @@ struct FieldChange {
   bool operator==(const FieldChange&) const = default;
 };
 
+// The last operation on a VM: how its guest is left running or stopped.
+enum class PowerOperation {
+  none,
+  start,    // start the guest
+  stop,     // shut the guest down gracefully (ACPI), bounded wait
+  restart,  // shut it down gracefully and start it again, so it boots its new definition
+};
+
+// The VM's UEFI variable store moves to another file: the current one is copied there first.
+struct NvramCopy {
+  std::string from;
+  std::string to;
+
+  bool operator==(const NvramCopy&) const = default;
+};
+
+// What apply does to one VM, decided once by diff: the graph makes the steps from these and the
+// step runner carries them out, so a saved plan is applied as it was made, without the diff being
+// computed again. Members are in the order apply carries them out.
+struct VmOperations {
+  bool shut_down = false;  // first, stop the guest: what follows needs it shut off
+  bool undefine = false;   // remove the live definition; its disks and NVRAM stay
+  bool rename = false;     // rename the live domain to the desired name, in place
+  bool define = false;     // define the desired VM as a new domain
+  // Patch the desired VM into the live definition: the update step, which also carries out the
+  // NVRAM copy before it, and the autostart and the changes to the running guest after it.
+  bool redefine = false;
+  std::optional<NvramCopy> copy_nvram;
+  std::optional<bool> set_autostart;  // after define or redefine
+  // Made to the running guest after redefine, in this order, each checked in its live definition.
+  std::vector<Disk> unplug_disks;
+  std::vector<Nic> unplug_nics;
+  std::vector<Disk> plug_disks;
+  std::vector<Nic> plug_nics;
+  std::map<std::string, std::string> live_attributes;  // vm_fields.h rows taken live: key -> value
+  std::optional<std::uint64_t> balloon_kib;            // lower the running guest's balloon to this
+  PowerOperation power = PowerOperation::none;
+
+  bool empty() const { return *this == VmOperations{}; }
+  bool operator==(const VmOperations&) const = default;
+};
+
 struct Change {
   std::string address;  // "vm.dsm", "image./var/lib/libvirt/images/x.qcow2", "loader.tcrp"
   ResourceKind kind = ResourceKind::vm;
   std::string name;  // domain name, image path, network name ...
   Action action = Action::none;
-  std::vector<FieldChange> fields;
+  std::vector<FieldChange> fields;           // display only
+  VmOperations operations;                   // vm: what apply does
   Disruption disruption = Disruption::none;  // the worst of the fields
   std::string reason;                        // why, in words; display only
   bool running = false;                      // a guest that is running now
@@ -70,5 +116,8 @@ std::string to_string(ResourceKind kind);
 std::optional<Action> action_from_string(const std::string& text);
 std::optional<Disruption> disruption_from_string(const std::string& text);
 std::optional<ResourceKind> resource_kind_from_string(const std::string& text);
+// "none", "start", "stop", "restart".
+std::string to_string(PowerOperation power);
+std::optional<PowerOperation> power_operation_from_string(const std::string& text);
 
 }  // namespace virtform

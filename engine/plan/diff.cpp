@@ -598,6 +598,9 @@ class Differ {
   void add_create(const Vm& vm) {
     Change change = vm_change(vm, Action::create);
     change.fields = creation_fields(vm);
+    change.operations.define = true;
+    change.operations.set_autostart = vm.autostart;
+    if (vm.state == PowerState::running) change.operations.power = PowerOperation::start;
     change.reason = "no domain named '" + vm.name + "' exists";
     changes_.push_back(std::move(change));
   }
@@ -622,7 +625,17 @@ class Differ {
       field.disruption = restart;
       change.fields.push_back(std::move(field));
     }
-    add_power_fields(vm, old, change.fields);
+    VmOperations& operations = change.operations;
+    // What differs besides the name is written by redefining the renamed domain.
+    operations.redefine = change.fields.size() > 1;
+    add_power(vm, old, change);
+    operations.shut_down = old.running;
+    operations.rename = true;
+    if (moves_nvram(vm.firmware, old.vm.firmware))
+      operations.copy_nvram = NvramCopy{old.vm.firmware.nvram, vm.firmware.nvram};
+    // Shut down for the rename, a guest that was running is started again.
+    const bool start = vm.state == PowerState::running || (!vm.state && old.running);
+    operations.power = start ? PowerOperation::start : PowerOperation::none;
     change.disruption = worst(change.fields);
     change.reason =
         "renamed in place: the domain keeps its UUID, devices, MACs and NVRAM file" +
@@ -654,11 +667,60 @@ class Differ {
     }
     add_ownership_fields(vm, live, change.fields);
     add_policy_fields(vm, live, change.fields);
-    add_power_fields(vm, live, change.fields);
+    // Every difference so far, the marker's included, is written by redefining the domain.
+    change.operations.redefine = !change.fields.empty();
+    add_power(vm, live, change);
     change.disruption = worst(change.fields);
     change.action = change.fields.empty() ? Action::none : Action::update;
     change.reason = update_reason(change, live.running, may_restart);
+    add_update_operations(vm, live, change);
     changes_.push_back(std::move(change));
+  }
+
+  // How an update reaches a guest, once its fields and their disruption are known.
+  static void add_update_operations(const Vm& vm, const LiveDomain& live, Change& change) {
+    VmOperations& operations = change.operations;
+    if (moves_nvram(vm.firmware, live.vm.firmware))
+      operations.copy_nvram = NvramCopy{live.vm.firmware.nvram, vm.firmware.nvram};
+    if (!live.running || change.disruption != Disruption::restart) {
+      if (live.running && operations.redefine) add_live_operations(vm, live, operations);
+      return;
+    }
+    // A store copied while the guest runs could miss what it writes after: it is copied with
+    // the guest shut off, and the guest started again unless it is to stay stopped.
+    if (operations.copy_nvram) {
+      operations.shut_down = true;
+      operations.power =
+          vm.state == PowerState::stopped ? PowerOperation::none : PowerOperation::start;
+      return;
+    }
+    if (operations.power == PowerOperation::none) {
+      operations.power = PowerOperation::restart;
+      return;  // the restarted guest boots the new definition whole
+    }
+    if (operations.redefine) add_live_operations(vm, live, operations);
+  }
+
+  // What a running guest that keeps running can take now: devices on hot-pluggable buses, the
+  // attributes whose rows are taken live, and a smaller balloon. Everything else waits for the
+  // persistent definition to be booted.
+  static void add_live_operations(const Vm& vm, const LiveDomain& live, VmOperations& operations) {
+    const DeviceDelta delta = device_delta(vm, live.vm);
+    for (const Disk& disk : delta.disks_removed)
+      if (hot_pluggable(disk)) operations.unplug_disks.push_back(disk);
+    operations.unplug_nics = delta.nics_removed;
+    for (const Disk& disk : delta.disks_added)
+      if (hot_pluggable(disk)) operations.plug_disks.push_back(disk);
+    operations.plug_nics = delta.nics_added;
+    // Compared with what the guest runs: a value the definition has but the guest missed is
+    // given again.
+    const Vm& running = live.booted ? *live.booted : live.vm;
+    for (const VmField& field : vm_fields()) {
+      const auto wanted = attribute(vm, field);
+      if (field.timing == FieldTiming::live && wanted && wanted != attribute(running, field))
+        operations.live_attributes[std::string(field.key)] = *wanted;
+    }
+    if (vm.memory_kib < live.vm.memory_kib) operations.balloon_kib = vm.memory_kib;
   }
 
   // Changes already in the persistent definition that the running guest has not booted yet (an
@@ -742,22 +804,34 @@ class Differ {
           {"force_stop", yes_no(recorded.force_stop), yes_no(vm.force_stop), Disruption::none});
   }
 
-  static void add_power_fields(const Vm& vm, const LiveDomain& live,
-                               std::vector<FieldChange>& fields) {
+  // Autostart, set with the definition, and the power state the guest is left in.
+  static void add_power(const Vm& vm, const LiveDomain& live, Change& change) {
+    std::vector<FieldChange>& fields = change.fields;
+    VmOperations& operations = change.operations;
     if (vm.autostart && vm.autostart != live.vm.autostart) {
       fields.push_back({"autostart", yes_no(live.vm.autostart.value_or(false)),
                         yes_no(*vm.autostart), Disruption::none});
+      operations.redefine = true;
+      operations.set_autostart = *vm.autostart;
     }
-    if (vm.state == PowerState::running && !live.running)
+    if (vm.state == PowerState::running && !live.running) {
       fields.push_back({"state", "stopped", "running", Disruption::none});
-    // A restart that timed out leaves the guest as it was before that apply: running.
-    if (live.start_pending) {
-      if (!vm.state && !live.running)
-        fields.push_back({"state", "stopped", "running", Disruption::none});
-      fields.push_back({"timed-out restart", "pending", "settled", Disruption::none});
+      operations.power = PowerOperation::start;
     }
-    if (vm.state == PowerState::stopped && live.running)
+    // A restart that timed out leaves the guest as it was before that apply: running. The
+    // marker's pending start is dropped by writing the definition again.
+    if (live.start_pending) {
+      if (!vm.state && !live.running) {
+        fields.push_back({"state", "stopped", "running", Disruption::none});
+        operations.power = PowerOperation::start;
+      }
+      fields.push_back({"timed-out restart", "pending", "settled", Disruption::none});
+      operations.redefine = true;
+    }
+    if (vm.state == PowerState::stopped && live.running) {
       fields.push_back({"state", "running", "stopped", Disruption::restart});
+      operations.power = PowerOperation::stop;
+    }
   }
 
   static std::string update_reason(const Change& change, bool running, bool may_restart) {
@@ -792,6 +866,8 @@ class Differ {
       change.running = domain.running;
       change.fields = {{"name", domain.vm.name, "", Disruption::none}};
       if (domain.running) change.fields.push_back({"state", "running", "", Disruption::restart});
+      change.operations.shut_down = domain.running;
+      change.operations.undefine = true;
       change.disruption = domain.running ? Disruption::restart : Disruption::none;
       change.reason =
           std::string(domain.running ? "the running guest is shut down gracefully, then " : "") +

@@ -48,6 +48,33 @@ const FieldChange* field_of(const Change& change, const std::string& name) {
   return nullptr;
 }
 
+// The operations of vm.<key> in apply's order, one word each: disks by source, NICs by MAC.
+std::string operations_of(const std::vector<Change>& changes, const std::string& key) {
+  const VmOperations& operations = change_at(changes, "vm." + key).operations;
+  std::string words;
+  auto word = [&](bool present, const std::string& text) {
+    if (present) words += (words.empty() ? "" : ", ") + text;
+  };
+  word(operations.shut_down, "shut down");
+  word(operations.undefine, "undefine");
+  word(operations.rename, "rename");
+  word(operations.define, "define");
+  if (const auto& copy = operations.copy_nvram)
+    word(true, "copy " + copy->from + " to " + copy->to);
+  word(operations.redefine, "redefine");
+  if (const auto autostart = operations.set_autostart)
+    word(true, std::string("autostart ") + (*autostart ? "on" : "off"));
+  for (const Disk& disk : operations.unplug_disks) word(true, "unplug " + disk.source);
+  for (const Nic& nic : operations.unplug_nics)
+    word(true, "unplug " + nic.mac.value_or(nic.source));
+  for (const Disk& disk : operations.plug_disks) word(true, "plug " + disk.source);
+  for (const Nic& nic : operations.plug_nics) word(true, "plug " + nic.mac.value_or(nic.source));
+  for (const auto& [name, value] : operations.live_attributes) word(true, name + " = " + value);
+  if (operations.balloon_kib) word(true, "balloon " + format_kib(*operations.balloon_kib));
+  word(operations.power != PowerOperation::none, to_string(operations.power));
+  return words;
+}
+
 std::vector<Change> run_diff(const Desired& desired, const Live& live, Diagnostics& diagnostics,
                              DiffOptions options = {}) {
   return diff(desired, live, options, diagnostics);
@@ -359,6 +386,15 @@ TEST_CASE("a renamed VM is renamed in place, keeping its data", "[diff]") {
   CHECK(field_of(changes[0], "name")->before == "NAS-old");
   CHECK(field_of(changes[0], "name")->after == "NAS");
   CHECK(changes[0].disruption == Disruption::none);
+  CHECK(operations_of(changes, "nas") == "rename");
+
+  // libvirt renames only a shut-off domain: a running guest is shut down and started again.
+  live.domains[0].running = true;
+  desired.vms[0].restart = RestartPolicy::allowed;
+  CHECK(operations_of(run_diff(desired, live, diagnostics), "nas") == "shut down, rename, start");
+  desired.vms[0].vcpus = 2;
+  CHECK(operations_of(run_diff(desired, live, diagnostics), "nas") ==
+        "shut down, rename, redefine, start");
 }
 
 TEST_CASE("missing images are created first, missing networks and bridges are errors", "[diff]") {
@@ -400,11 +436,14 @@ TEST_CASE("power state and autostart are owned only when declared", "[diff]") {
   CHECK(change_at(unchanged, "vm.nas").action == Action::none);
 
   desired.vms[0].state = PowerState::running;
+  // Starting a guest needs no new definition; a new autostart is written with one.
+  CHECK(operations_of(run_diff(desired, live, diagnostics), "nas") == "start");
   desired.vms[0].autostart = true;
   const auto changes = run_diff(desired, live, diagnostics);
   const Change& change = change_at(changes, "vm.nas");
   CHECK(field_of(change, "state")->after == "running");
   CHECK(field_of(change, "autostart")->after == "true");
+  CHECK(operations_of(changes, "nas") == "redefine, autostart on, start");
 }
 
 TEST_CASE("NICs pair by MAC when set, else by source and model", "[diff]") {
@@ -428,6 +467,83 @@ TEST_CASE("NICs pair by MAC when set, else by source and model", "[diff]") {
   CHECK(changed.nics_added[0].model == "e1000e");
   REQUIRE(changed.nics_removed.size() == 1);
   CHECK(changed.nics_removed[0].mac == "52:54:00:00:00:02");
+}
+
+// ---- Operations: what apply carries out, decided here once ---------------------------------
+
+TEST_CASE("a new VM is defined, given its autostart and started", "[diff][operations]") {
+  Vm vm = small_vm("nas");
+  vm.autostart = true;
+  vm.state = PowerState::running;
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  const auto changes = run_diff(desired, Live{}, diagnostics);
+  CHECK(operations_of(changes, "nas") == "define, autostart on, start");
+}
+
+TEST_CASE("a running guest that keeps running is given what it can take now",
+          "[diff][operations]") {
+  Vm vm = small_vm("nas");
+  Nic old_nic;
+  old_nic.source = "default";
+  old_nic.mac = "52:54:00:00:00:01";
+  vm.nics.push_back(old_nic);
+  Live live;
+  live.domains.push_back(live_of(vm, true));
+  live.networks.push_back({"default", true});
+  vm.nics.clear();
+  vm.disks.push_back(file_disk("/images/b.img", DiskBus::virtio));
+  vm.disks.push_back(file_disk("/images/c.img", DiskBus::sata));
+  vm.memory_kib = 256 * 1024;
+  vm.attributes["description"] = "a note";  // a row taken live
+  vm.attributes["on_crash"] = "restart";    // one that waits for a boot
+  Desired desired;
+
+  SECTION("plugs, unplugs, attributes and the balloon, not a disk on a bus without hot-plug") {
+    desired.vms.push_back(vm);
+    Diagnostics diagnostics;
+    CHECK(operations_of(run_diff(desired, live, diagnostics), "nas") ==
+          "redefine, unplug 52:54:00:00:00:01, plug /images/b.img, description = a note, "
+          "balloon 256 MiB");
+  }
+  SECTION("a guest that is restarted boots it all instead") {
+    vm.restart = RestartPolicy::allowed;
+    desired.vms.push_back(vm);
+    Diagnostics diagnostics;
+    CHECK(operations_of(run_diff(desired, live, diagnostics), "nas") == "redefine, restart");
+  }
+  SECTION("a guest to be stopped is stopped after the update") {
+    vm.state = PowerState::stopped;
+    desired.vms.push_back(vm);
+    Diagnostics diagnostics;
+    CHECK(operations_of(run_diff(desired, live, diagnostics), "nas") ==
+          "redefine, unplug 52:54:00:00:00:01, plug /images/b.img, description = a note, "
+          "balloon 256 MiB, stop");
+  }
+}
+
+TEST_CASE("a store that moves is copied with the guest shut off", "[diff][operations]") {
+  Vm vm = small_vm("nas");
+  vm.restart = RestartPolicy::allowed;
+  vm.firmware = {FirmwareKind::uefi, "", "", "/nvram/nas_VARS.fd"};
+  Vm old = vm;
+  old.firmware.nvram = "/nvram/old_VARS.fd";
+  Live live;
+  live.domains.push_back(live_of(old, true));
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  CHECK(operations_of(run_diff(desired, live, diagnostics), "nas") ==
+        "shut down, copy /nvram/old_VARS.fd to /nvram/nas_VARS.fd, redefine, start");
+  CHECK(diagnostics.empty());
+}
+
+TEST_CASE("a removed VM is shut down, then undefined", "[diff][operations]") {
+  Live live;
+  live.domains.push_back(live_of(small_vm("old"), true));
+  Diagnostics diagnostics;
+  CHECK(operations_of(run_diff(Desired{}, live, diagnostics), "old") == "shut down, undefine");
 }
 
 }  // namespace
