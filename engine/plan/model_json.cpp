@@ -35,6 +35,8 @@ Enum enum_from(const json& in, const char* key, std::initializer_list<Enum> valu
   throw std::runtime_error(std::string("unknown ") + key + " '" + text + "'");
 }
 
+}  // namespace
+
 json disk_json(const Disk& disk) {
   json out = {{"kind", to_string(disk.kind)}, {"source", disk.source},
               {"bus", to_string(disk.bus)},   {"format", disk.format},
@@ -76,6 +78,8 @@ Nic nic_from(const json& in) {
   return nic;
 }
 
+namespace {
+
 json pci_json(const PciDevice& device) {
   json out = {{"address", device.address}, {"managed", device.managed}};
   put(out, "vendor", device.vendor);
@@ -94,20 +98,6 @@ PciDevice pci_from(const json& in) {
   device.rom = get_optional<std::string>(in, "rom");
   device.bind = get_optional<std::string>(in, "bind");
   return device;
-}
-
-template <typename T, typename Convert>
-json list_json(const std::vector<T>& items, Convert convert) {
-  json out = json::array();
-  for (const T& item : items) out.push_back(convert(item));
-  return out;
-}
-
-template <typename T, typename Convert>
-std::vector<T> list_from(const json& in, Convert convert) {
-  std::vector<T> items;
-  for (const json& item : in) items.push_back(convert(item));
-  return items;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "engine/model/vm.h"
 
@@ -33,8 +34,27 @@ T integer_at(const nlohmann::json& in, const char* key, T low = std::numeric_lim
                            (value.is_primitive() ? value.dump() : value.type_name()));
 }
 
+// A list of model values as a JSON array, and back.
+template <typename T, typename Convert>
+nlohmann::json list_json(const std::vector<T>& items, Convert convert) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const T& item : items) out.push_back(convert(item));
+  return out;
+}
+
+template <typename T, typename Convert>
+std::vector<T> list_from(const nlohmann::json& in, Convert convert) {
+  std::vector<T> items;
+  for (const nlohmann::json& item : in) items.push_back(convert(item));
+  return items;
+}
+
 nlohmann::json vm_to_json(const Vm& vm);
+nlohmann::json disk_json(const Disk& disk);
+nlohmann::json nic_json(const Nic& nic);
 // Throws on a missing field or an unknown enum value (a corrupt or foreign plan file).
 Vm vm_from_json(const nlohmann::json& json);
+Disk disk_from(const nlohmann::json& in);
+Nic nic_from(const nlohmann::json& in);
 
 }  // namespace virtform

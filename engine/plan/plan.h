@@ -42,7 +42,7 @@ struct Summary {
 };
 
 struct Plan {
-  static constexpr int kFormatVersion = 1;
+  static constexpr int kFormatVersion = 2;
 
   std::string uri;              // the libvirt connection the plan was made against
   std::vector<Change> changes;  // every resource, including those without an action

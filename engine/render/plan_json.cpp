@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "engine/model/vm_fields.h"
 #include "engine/plan/model_json.h"
 
 namespace virtform {
@@ -27,6 +28,33 @@ json fields_json(const std::vector<FieldChange>& fields) {
   return out;
 }
 
+// Only the operations there are: most changes need two or three.
+json operations_json(const VmOperations& operations) {
+  json out = json::object();
+  auto flag = [&](const char* key, bool value) {
+    if (value) out[key] = true;
+  };
+  flag("shut_down", operations.shut_down);
+  flag("undefine", operations.undefine);
+  flag("rename", operations.rename);
+  flag("define", operations.define);
+  flag("redefine", operations.redefine);
+  if (operations.copy_nvram)
+    out["copy_nvram"] = {{"from", operations.copy_nvram->from}, {"to", operations.copy_nvram->to}};
+  if (operations.set_autostart) out["set_autostart"] = *operations.set_autostart;
+  auto devices = [&](const char* key, const auto& list, auto convert) {
+    if (!list.empty()) out[key] = list_json(list, convert);
+  };
+  devices("unplug_disks", operations.unplug_disks, disk_json);
+  devices("unplug_nics", operations.unplug_nics, nic_json);
+  devices("plug_disks", operations.plug_disks, disk_json);
+  devices("plug_nics", operations.plug_nics, nic_json);
+  if (!operations.live_attributes.empty()) out["live_attributes"] = operations.live_attributes;
+  if (operations.balloon_kib) out["balloon_kib"] = *operations.balloon_kib;
+  if (operations.power != PowerOperation::none) out["power"] = to_string(operations.power);
+  return out;
+}
+
 json change_json(const Change& change) {
   json fields = fields_json(change.fields);
   json out = {{"address", change.address},
@@ -43,6 +71,7 @@ json change_json(const Change& change) {
     out["live_policy"] = {{"restart", to_string(change.live_policy->restart)},
                           {"shutdown_timeout_s", change.live_policy->shutdown_timeout.count()},
                           {"force_stop", change.live_policy->force_stop}};
+  if (change.kind == ResourceKind::vm) out["operations"] = operations_json(change.operations);
   if (change.kind == ResourceKind::image) {
     out["image"] = {{"format", change.image_format}, {"bytes", change.image_bytes}};
     if (!change.image_backing.empty()) out["image"]["backing"] = change.image_backing;
@@ -101,6 +130,55 @@ LifecyclePolicy policy_from(const json& in) {
   return policy;
 }
 
+// apply carries out exactly these, so an operation this virtform does not know is refused rather
+// than skipped.
+VmOperations operations_from(const json& in, const std::string& address) {
+  if (!in.is_object()) throw PlanFileError("the operations of " + address + " are not an object");
+  VmOperations operations;
+  for (const auto& [key, value] : in.items()) {
+    if (key == "shut_down") {
+      operations.shut_down = value.get<bool>();
+    } else if (key == "undefine") {
+      operations.undefine = value.get<bool>();
+    } else if (key == "rename") {
+      operations.rename = value.get<bool>();
+    } else if (key == "define") {
+      operations.define = value.get<bool>();
+    } else if (key == "redefine") {
+      operations.redefine = value.get<bool>();
+    } else if (key == "copy_nvram") {
+      operations.copy_nvram =
+          NvramCopy{value.at("from").get<std::string>(), value.at("to").get<std::string>()};
+    } else if (key == "set_autostart") {
+      operations.set_autostart = value.get<bool>();
+    } else if (key == "unplug_disks") {
+      operations.unplug_disks = list_from<Disk>(value, disk_from);
+    } else if (key == "unplug_nics") {
+      operations.unplug_nics = list_from<Nic>(value, nic_from);
+    } else if (key == "plug_disks") {
+      operations.plug_disks = list_from<Disk>(value, disk_from);
+    } else if (key == "plug_nics") {
+      operations.plug_nics = list_from<Nic>(value, nic_from);
+    } else if (key == "live_attributes") {
+      operations.live_attributes = value.get<std::map<std::string, std::string>>();
+      for (const auto& attribute : operations.live_attributes) {
+        const VmField* field = find_vm_field(attribute.first);
+        if (!field || field->timing != FieldTiming::live)
+          throw PlanFileError("'" + attribute.first + "' in " + address +
+                              " is not an attribute a running guest takes live");
+      }
+    } else if (key == "balloon_kib") {
+      operations.balloon_kib = integer_at<std::uint64_t>(in, "balloon_kib");
+    } else if (key == "power") {
+      const std::string text = value.get<std::string>();
+      operations.power = parsed(power_operation_from_string(text), "power operation", text);
+    } else {
+      throw PlanFileError("unknown operation '" + key + "' in " + address);
+    }
+  }
+  return operations;
+}
+
 Change change_from(const json& in, const std::map<std::string, Vm>& declared) {
   Change change;
   change.address = in.at("address").get<std::string>();
@@ -127,6 +205,13 @@ Change change_from(const json& in, const std::map<std::string, Vm>& declared) {
     if (found == declared.end())
       throw PlanFileError(change.address + " changes a VM the plan does not declare");
     change.desired = found->second;
+  }
+  if (change.kind == ResourceKind::vm) {
+    change.operations = operations_from(in.at("operations"), change.address);
+    const VmOperations& operations = change.operations;
+    if (!change.desired && (operations.define || operations.rename || operations.redefine))
+      throw PlanFileError(change.address +
+                          " is deleted, yet its operations define, rename or redefine it");
   }
   return change;
 }
@@ -155,14 +240,22 @@ Diagnostic diagnostic_from(const json& in) {
   return diagnostic;
 }
 
+// The steps that write the declared definition.
+bool needs_declaration(StepKind kind) {
+  return kind == StepKind::define || kind == StepKind::update || kind == StepKind::rename;
+}
+
 // apply follows the saved order, so a step may wait only for steps saved before it: one that
 // names an unknown or a later step (a cycle, once edited in) could never run.
 void check_steps(const Plan& plan) {
   std::set<std::string> earlier;
   for (const Step& step : plan.steps) {
-    if (!plan.find(step.address))
+    const Change* change = plan.find(step.address);
+    if (!change)
       throw PlanFileError("step " + step.id + " is for " + step.address +
                           ", which the plan does not change");
+    if (needs_declaration(step.kind) && !change->desired)
+      throw PlanFileError("step " + step.id + " writes a definition the plan does not declare");
     for (const std::string& id : step.after)
       if (!earlier.count(id))
         throw PlanFileError("step " + step.id + " waits for " + id +

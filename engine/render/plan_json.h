@@ -9,10 +9,12 @@
 
 namespace virtform {
 
-// {"format_version": "1", "uri": ..., "changes": [...], "steps": [...], "summary": {...},
+// {"format_version": "2", "uri": ..., "changes": [...], "steps": [...], "summary": {...},
 //  "diagnostics": [...], "declared": [...], "fingerprint": {...}, "config_digest": ...}.
-// Changes without an action are left out of "changes"; "declared" holds every declared VM, so a
-// saved plan can be applied, and checked for staleness, without the configuration.
+// Changes without an action are left out of "changes"; a VM's change carries its "operations",
+// and "declared" holds every declared VM, so a saved plan can be applied, and checked for
+// staleness, without the configuration or the diff. Version 2 added the operations: a plan of
+// version 1 has none to carry out.
 std::string render_plan_json(const Plan& plan);
 
 // Reads a plan written by render_plan_json. Throws PlanFileError naming what is wrong with it.

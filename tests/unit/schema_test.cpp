@@ -348,7 +348,7 @@ TEST_CASE("the plan schema refuses what the plan format does not have", "[schema
   const std::map<std::string, std::function<void(json&)>> breakages = {
       {"an unknown top-level member", [](json& p) { p["state"] = "x"; }},
       {"no format_version", [](json& p) { p.erase("format_version"); }},
-      {"another format_version", [](json& p) { p["format_version"] = "2"; }},
+      {"another format_version", [](json& p) { p["format_version"] = "1"; }},
       {"an unknown action", [](json& p) { p["changes"][0]["action"] = "destroy"; }},
       {"an unknown disruption", [](json& p) { p["changes"][0]["disruption"] = "next_boot"; }},
       {"a change without reason", [](json& p) { p["changes"][0].erase("reason"); }},
