@@ -33,86 +33,36 @@ Step make_step(const Change& change, StepKind kind, std::string target) {
   return step;
 }
 
-bool has_field(const Change& change, const std::string& name, const std::string& after) {
-  for (const FieldChange& field : change.fields)
-    if (field.field == name && field.after == after) return true;
-  return false;
-}
-
-bool has_field(const Change& change, const std::string& name) {
-  for (const FieldChange& field : change.fields)
-    if (field.field == name) return true;
-  return false;
-}
-
-// Fields an update step handles (everything but the power state and the name).
-bool needs_update_step(const Change& change) {
-  for (const FieldChange& field : change.fields)
-    if (field.field != "state" && field.field != "name") return true;
-  return false;
-}
-
 void chain(std::vector<Step>& steps, Step step) {
   if (!steps.empty()) step.after.push_back(steps.back().id);
   steps.push_back(std::move(step));
 }
 
-// libvirt renames only a shut-off domain: a running one is shut down first and started again.
-void rename_steps(const Change& change, std::vector<Step>& steps) {
-  const Vm& vm = *change.desired;
-  if (change.running) chain(steps, make_step(change, StepKind::stop, change.live_name));
-  chain(steps, make_step(change, StepKind::rename, change.live_name));
-  if (needs_update_step(change)) chain(steps, make_step(change, StepKind::update, vm.name));
-  const bool start = vm.state == PowerState::running || (!vm.state && change.running);
-  if (start) chain(steps, make_step(change, StepKind::start, vm.name));
-}
-
+// One step per operation, in the order of VmOperations; the update step carries every operation
+// that rides on the redefinition. Until a rename or a define, the steps act on the live domain's
+// name; after, on the desired one.
 std::vector<Step> vm_steps(const Change& change) {
+  const VmOperations& operations = change.operations;
+  const std::string& live = change.live_name;
+  const std::string& name = change.desired ? change.desired->name : live;
   std::vector<Step> steps;
-  const Vm* vm = change.desired ? &*change.desired : nullptr;
-  switch (change.action) {
-    case Action::create:
-      chain(steps, make_step(change, StepKind::define, vm->name));
-      if (vm->state == PowerState::running)
-        chain(steps, make_step(change, StepKind::start, vm->name));
+  if (operations.shut_down) chain(steps, make_step(change, StepKind::stop, live));
+  if (operations.undefine) chain(steps, make_step(change, StepKind::undefine, live));
+  if (operations.rename) chain(steps, make_step(change, StepKind::rename, live));
+  if (operations.define) chain(steps, make_step(change, StepKind::define, name));
+  if (operations.redefine) chain(steps, make_step(change, StepKind::update, name));
+  switch (operations.power) {
+    case PowerOperation::start:
+      chain(steps, make_step(change, StepKind::start, name));
       break;
-    case Action::update:
-      if (vm->name != change.live_name) {
-        rename_steps(change, steps);
-        break;
-      }
-      // A store to be copied is copied from a guest that is shut off, so that it is whole.
-      if (change.running && change.disruption == Disruption::restart &&
-          has_field(change, "nvram")) {
-        chain(steps, make_step(change, StepKind::stop, change.live_name));
-        chain(steps, make_step(change, StepKind::update, change.live_name));
-        if (!has_field(change, "state", "stopped"))
-          chain(steps, make_step(change, StepKind::start, change.live_name));
-        break;
-      }
-      if (needs_update_step(change))
-        chain(steps, make_step(change, StepKind::update, change.live_name));
-      if (has_field(change, "state", "running")) {
-        chain(steps, make_step(change, StepKind::start, change.live_name));
-      } else if (has_field(change, "state", "stopped")) {
-        chain(steps, make_step(change, StepKind::stop, change.live_name));
-      } else if (change.running && change.disruption == Disruption::restart) {
-        chain(steps, make_step(change, StepKind::restart, change.live_name));
-      }
+    case PowerOperation::stop:
+      // A guest shut down first stays so.
+      if (!operations.shut_down) chain(steps, make_step(change, StepKind::stop, name));
       break;
-    case Action::replace: {
-      if (change.running) chain(steps, make_step(change, StepKind::stop, change.live_name));
-      chain(steps, make_step(change, StepKind::undefine, change.live_name));
-      chain(steps, make_step(change, StepKind::define, vm->name));
-      const bool start = vm->state == PowerState::running || (!vm->state && change.running);
-      if (start) chain(steps, make_step(change, StepKind::start, vm->name));
+    case PowerOperation::restart:
+      chain(steps, make_step(change, StepKind::restart, name));
       break;
-    }
-    case Action::remove:
-      if (change.running) chain(steps, make_step(change, StepKind::stop, change.live_name));
-      chain(steps, make_step(change, StepKind::undefine, change.live_name));
-      break;
-    case Action::none:
+    case PowerOperation::none:
       break;
   }
   return steps;

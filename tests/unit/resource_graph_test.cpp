@@ -24,6 +24,10 @@ Change vm_change(const std::string& key, Action action, std::vector<std::string>
     vm.state = PowerState::running;
     change.desired = vm;
   }
+  // What diff records for a stopped guest: a new one is defined and started, a removed one goes.
+  change.operations.define = action == Action::create;
+  change.operations.undefine = action == Action::remove;
+  if (action == Action::create) change.operations.power = PowerOperation::start;
   return change;
 }
 
@@ -60,6 +64,7 @@ TEST_CASE("images are created before the VM is defined, and it is defined before
 TEST_CASE("a running VM is stopped before it is undefined", "[graph]") {
   Change removed = vm_change("old", Action::remove);
   removed.running = true;
+  removed.operations.shut_down = true;
   Diagnostics diagnostics;
   const auto steps = order_steps({removed}, diagnostics);
   REQUIRE(steps.size() == 2);
@@ -74,6 +79,10 @@ TEST_CASE("a rename stops the guest, renames it in place, updates and starts it"
   renamed.running = true;
   renamed.fields = {{"name", "NAS-old", "nas", Disruption::restart},
                     {"memory", "1 GiB", "2 GiB", Disruption::restart}};
+  renamed.operations.shut_down = true;
+  renamed.operations.rename = true;
+  renamed.operations.redefine = true;
+  renamed.operations.power = PowerOperation::start;
   Diagnostics diagnostics;
   const auto steps = order_steps({renamed}, diagnostics);
   REQUIRE(steps.size() == 4);
@@ -90,6 +99,8 @@ TEST_CASE("a rename stops the guest, renames it in place, updates and starts it"
     renamed.running = false;
     renamed.desired->state.reset();
     renamed.fields.pop_back();
+    renamed.operations = {};
+    renamed.operations.rename = true;
     const auto only = order_steps({renamed}, diagnostics);
     REQUIRE(only.size() == 1);
     CHECK(only[0].id == "vm.nas/rename");
@@ -102,12 +113,67 @@ TEST_CASE("an NVRAM store is moved while the guest is shut off", "[graph]") {
   moved.disruption = Disruption::restart;
   moved.fields = {
       {"nvram", "/a_VARS.fd", "/b_VARS.fd (a copy of the current store)", Disruption::restart}};
+  moved.operations.shut_down = true;
+  moved.operations.redefine = true;
+  moved.operations.copy_nvram = NvramCopy{"/a_VARS.fd", "/b_VARS.fd"};
+  moved.operations.power = PowerOperation::start;
   Diagnostics diagnostics;
   const auto steps = order_steps({moved}, diagnostics);
   REQUIRE(steps.size() == 3);
   CHECK(steps[0].id == "vm.nas/stop");
   CHECK(steps[1].id == "vm.nas/update");
   CHECK(steps[2].id == "vm.nas/start");
+}
+
+std::vector<std::string> ids(const std::vector<Step>& steps) {
+  std::vector<std::string> result;
+  for (const Step& step : steps) result.push_back(step.id);
+  return result;
+}
+
+// Read by name, the fields below would mean stop, update and no start (a store that moves, a
+// guest to stay stopped); the operations say update, then restart.
+TEST_CASE("the steps follow the operations and never the display fields", "[graph][operations]") {
+  Change change = vm_change("nas", Action::update);
+  change.running = true;
+  change.disruption = Disruption::restart;
+  change.fields = {{"nvram", "/a_VARS.fd", "/b_VARS.fd", Disruption::restart},
+                   {"state", "running", "stopped", Disruption::restart}};
+  change.operations.redefine = true;
+  change.operations.power = PowerOperation::restart;
+  Diagnostics diagnostics;
+  const auto steps = order_steps({change}, diagnostics);
+  REQUIRE(diagnostics.empty());
+  CHECK(ids(steps) == std::vector<std::string>{"vm.nas/update", "vm.nas/restart"});
+
+  SECTION("fields renamed, reworded or gone give the same steps") {
+    for (FieldChange& field : change.fields) {
+      field.field = "shown as " + field.field;
+      field.after = "reworded";
+    }
+    CHECK(order_steps({change}, diagnostics) == steps);
+    change.fields.clear();
+    CHECK(order_steps({change}, diagnostics) == steps);
+  }
+  SECTION("fields without operations give no steps") {
+    change.operations = {};
+    CHECK(order_steps({change}, diagnostics).empty());
+  }
+  SECTION("each operation has its step, in the order apply carries them out") {
+    change.operations = {};
+    change.operations.shut_down = true;
+    change.operations.rename = true;
+    change.operations.redefine = true;
+    change.operations.set_autostart = true;
+    change.operations.power = PowerOperation::start;
+    change.live_name = "NAS-old";
+    const auto renamed = order_steps({change}, diagnostics);
+    CHECK(ids(renamed) == std::vector<std::string>{"vm.nas/stop", "vm.nas/rename", "vm.nas/update",
+                                                   "vm.nas/start"});
+    REQUIRE(renamed.size() == 4);
+    CHECK(renamed[1].target == "NAS-old");
+    CHECK(renamed[2].target == "nas");
+  }
 }
 
 TEST_CASE("a missing dependency is an error naming both resources", "[graph]") {
