@@ -8,8 +8,6 @@
 #include <set>
 
 #include "engine/model/text.h"
-#include "engine/model/vm_fields.h"
-#include "engine/plan/diff.h"
 #include "engine/plan/fingerprint.h"
 
 namespace virtform {
@@ -23,12 +21,6 @@ constexpr std::chrono::seconds kDefaultShutdownTimeout{120};
 // How long a hot-plug or unplug may take to show in the running guest's live definition: a guest
 // acknowledges an unplug request in its own time.
 constexpr std::chrono::seconds kLiveChangeWait{10};
-
-bool changes_field(const Change& change, const std::string& name) {
-  for (const FieldChange& field : change.fields)
-    if (field.field == name) return true;
-  return false;
-}
 
 // How a domain moved between two readings, in words; "" when it did not.
 std::string what_changed(const LiveDomain* then, const LiveDomain* now) {
@@ -119,7 +111,7 @@ void StepRunner::run_on_domain(const Step& step, const Change& change,
       return;
     case StepKind::update:
       if (!current) throw SystemError("domain '" + step.target + "' disappeared since the plan");
-      update(step, change, *current, turn);
+      update(change, *current, turn);
       return;
     case StepKind::start:
       context_.hypervisor.start(step.target);
@@ -175,26 +167,26 @@ void StepRunner::define(const Change& change, std::unique_lock<std::mutex>& turn
   const Vm& vm = *change.desired;
   context_.hypervisor.define(vm);
   wrote_definition(turn);
-  if (vm.autostart) context_.hypervisor.set_autostart(vm.name, *vm.autostart);
+  if (const auto autostart = change.operations.set_autostart)
+    context_.hypervisor.set_autostart(vm.name, *autostart);
 }
 
 // The definition is merged into the one just read and checked, so the window in which another
 // tool's edit could be lost is that of one define call. A guest that restarts next boots the new
-// definition anyway; one that keeps running is given what it can take now.
-void StepRunner::update(const Step& step, const Change& change, const LiveDomain& live,
+// definition anyway; one that keeps running is given what the plan found it can take now.
+void StepRunner::update(const Change& change, const LiveDomain& live,
                         std::unique_lock<std::mutex>& turn) {
+  const VmOperations& operations = change.operations;
   const Vm& desired = *change.desired;
-  if (copy_nvram(desired, live)) {
+  const bool copied = operations.copy_nvram && copy_nvram(*operations.copy_nvram, live);
+  if (operations.redefine) {
     // The copy took a moment: checked again right before the define.
-    context_.hypervisor.redefine(desired, *unchanged_since_plan(live.vm.name));
-  } else {
-    context_.hypervisor.redefine(desired, live);
+    context_.hypervisor.redefine(desired, copied ? *unchanged_since_plan(live.vm.name) : live);
+    wrote_definition(turn);
   }
-  wrote_definition(turn);
-  if (changes_field(change, "autostart"))
-    context_.hypervisor.set_autostart(live.vm.name, desired.autostart.value_or(false));
-  if (!live.running || context_.plan.find_step(step.address + "/restart")) return;
-  const std::vector<std::string> missed = hot_plug(desired, live);
+  if (operations.set_autostart)
+    context_.hypervisor.set_autostart(live.vm.name, *operations.set_autostart);
+  const std::vector<std::string> missed = hot_plug(operations, live);
   if (!missed.empty())
     throw SystemError("the definition of '" + live.vm.name +
                       "' is updated, but the running guest did not take " + join(missed, "; ") +
@@ -205,10 +197,9 @@ void StepRunner::update(const Step& step, const Change& change, const LiveDomain
 // Boot keys along: the store is copied, never left for libvirt to make afresh from the template.
 // The old file stays, as every store virtform stops using does. A store that was never made
 // (the guest never booted) has nothing to take.
-bool StepRunner::copy_nvram(const Vm& desired, const LiveDomain& live) {
-  if (!moves_nvram(desired.firmware, live.vm.firmware)) return false;
-  const std::string& from = live.vm.firmware.nvram;
-  const std::string& to = desired.firmware.nvram;
+bool StepRunner::copy_nvram(const NvramCopy& copy, const LiveDomain& live) {
+  const std::string& from = copy.from;
+  const std::string& to = copy.to;
   if (!context_.files.exists(from)) return false;
   // Another store where this one would go could be an older guest's, with other keys.
   if (context_.files.exists(to))
@@ -274,56 +265,47 @@ std::vector<const LiveChange*> not_taken(Hypervisor& hypervisor, Clock& clock,
 
 }  // namespace
 
-// What a running guest can take now: devices on hot-pluggable buses and a smaller balloon.
-// Everything else waits for the persistent definition to be booted. Each plug and unplug is
-// checked in the guest's live definition: libvirt returns from an unplug before a guest that
+// The plugs, unplugs, attributes and balloon the plan gives the running guest. Each plug and unplug
+// is checked in the guest's live definition: libvirt returns from an unplug before a guest that
 // never acknowledges it has let go. Returns what the guest did not take, with the reason.
-std::vector<std::string> StepRunner::hot_plug(const Vm& desired, const LiveDomain& live) {
+std::vector<std::string> StepRunner::hot_plug(const VmOperations& operations,
+                                              const LiveDomain& live) {
   const std::string& name = live.vm.name;
   Hypervisor& hypervisor = context_.hypervisor;
-  const DeviceDelta delta = device_delta(desired, live.vm);
-  const std::optional<LiveDomain> redefined = hypervisor.read_domain(name);
+  const std::optional<LiveDomain> redefined =
+      operations.plug_nics.empty() ? std::nullopt : hypervisor.read_domain(name);
   std::set<std::string> macs_used;
   std::vector<LiveChange> changes;
-  for (const Disk& disk : delta.disks_removed)
-    if (hot_pluggable(disk))
-      changes.push_back(
-          {"the unplug of disk " + disk.source, [&, disk] { hypervisor.detach_live(name, disk); },
-           [source = disk.source](const Vm& booted) { return !booted.find_disk(source); }});
-  for (const Nic& nic : delta.nics_removed)
+  for (const Disk& disk : operations.unplug_disks)
+    changes.push_back(
+        {"the unplug of disk " + disk.source, [&, disk] { hypervisor.detach_live(name, disk); },
+         [source = disk.source](const Vm& booted) { return !booted.find_disk(source); }});
+  for (const Nic& nic : operations.unplug_nics)
     changes.push_back({"the unplug of the NIC on " + nic.source,
                        [&, nic] { hypervisor.detach_live(name, nic); },
                        [mac = nic.mac.value_or("")](const Vm& booted) {
                          return mac.empty() || !has_mac(booted, mac);
                        }});
-  for (const Disk& disk : delta.disks_added)
-    if (hot_pluggable(disk))
-      changes.push_back({"disk " + disk.source, [&, disk] { hypervisor.attach_live(name, disk); },
-                         [source = disk.source](const Vm& booted) {
-                           return booted.find_disk(source) != nullptr;
-                         }});
-  for (Nic nic : delta.nics_added) {
+  for (const Disk& disk : operations.plug_disks)
+    changes.push_back(
+        {"disk " + disk.source, [&, disk] { hypervisor.attach_live(name, disk); },
+         [source = disk.source](const Vm& booted) { return booted.find_disk(source) != nullptr; }});
+  for (Nic nic : operations.plug_nics) {
     if (redefined) nic.mac = persistent_mac(nic, live.vm, redefined->vm, macs_used);
     changes.push_back({"a NIC on " + nic.source, [&, nic] { hypervisor.attach_live(name, nic); },
                        [mac = nic.mac.value_or("")](const Vm& booted) {
                          return mac.empty() || has_mac(booted, mac);
                        }});
   }
-  const Vm& running = live.booted ? *live.booted : live.vm;
-  for (const VmField& field : vm_fields()) {
-    const std::string key(field.key);
-    const auto wanted = desired.attributes.find(key);
-    if (field.timing != FieldTiming::live || wanted == desired.attributes.end()) continue;
-    const auto current = running.attributes.find(key);
-    if (current != running.attributes.end() && current->second == wanted->second) continue;
-    changes.push_back(
-        {"the " + key,
-         [&, key, value = wanted->second] { hypervisor.set_attribute_live(name, key, value); },
-         [key, value = wanted->second](const Vm& booted) {
-           const auto now = booted.attributes.find(key);
-           return now != booted.attributes.end() && now->second == value;
-         }});
-  }
+  for (const auto& attribute : operations.live_attributes)
+    changes.push_back({"the " + attribute.first,
+                       [&, key = attribute.first, value = attribute.second] {
+                         hypervisor.set_attribute_live(name, key, value);
+                       },
+                       [key = attribute.first, value = attribute.second](const Vm& booted) {
+                         const auto now = booted.attributes.find(key);
+                         return now != booted.attributes.end() && now->second == value;
+                       }});
   std::vector<std::string> missed;
   std::vector<const LiveChange*> made;
   for (const LiveChange& change : changes) {
@@ -337,9 +319,9 @@ std::vector<std::string> StepRunner::hot_plug(const Vm& desired, const LiveDomai
   for (const LiveChange* change : not_taken(hypervisor, context_.clock, name, made))
     missed.push_back(change->what + " (the guest did not take it within " +
                      std::to_string(kLiveChangeWait.count()) + "s)");
-  if (desired.memory_kib < live.vm.memory_kib) {
+  if (operations.balloon_kib) {
     try {
-      hypervisor.set_memory_live(name, desired.memory_kib);
+      hypervisor.set_memory_live(name, *operations.balloon_kib);
     } catch (const SystemError& error) {
       missed.push_back("the smaller memory balloon (" + std::string(error.what()) + ")");
     }

@@ -1,6 +1,7 @@
 #pragma once
-// Carries out one step of a plan through the system interfaces. Driven by the plan's changes and
-// the live state read just before apply; never by the configuration.
+// Carries out one step of a plan through the system interfaces. Driven by the operations of the
+// plan's changes and the live state read just before apply; never by the configuration, nor by
+// the fields a plan shows.
 
 #include <atomic>
 #include <map>
@@ -39,11 +40,10 @@ class StepRunner {
   PciDrivers& pci_drivers();
   void define(const Change& change, std::unique_lock<std::mutex>& turn);
   // Whether it copied the store.
-  bool copy_nvram(const Vm& desired, const LiveDomain& live);
+  bool copy_nvram(const NvramCopy& copy, const LiveDomain& live);
   void rename(const Step& step, const Change& change);
-  void update(const Step& step, const Change& change, const LiveDomain& live,
-              std::unique_lock<std::mutex>& turn);
-  std::vector<std::string> hot_plug(const Vm& desired, const LiveDomain& live);
+  void update(const Change& change, const LiveDomain& live, std::unique_lock<std::mutex>& turn);
+  std::vector<std::string> hot_plug(const VmOperations& operations, const LiveDomain& live);
   void stop(const Step& step, const Change& change);
   std::string still_running(const Step& step) const;
   std::string restart_later(const Step& step, const std::string& name);

@@ -11,9 +11,11 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "engine/config/config.h"
 #include "engine/plan/planner.h"
+#include "engine/render/plan_json.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/connection.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
@@ -368,6 +370,53 @@ TEST_CASE("an edit made while an apply writes its first definition is not lost t
         std::string::npos);
   other.remove(prefix + "-one");
   other.remove(prefix + "-two");
+}
+
+// The plan's display fields and its operations are edited apart: apply follows the operations
+// alone, and never compares the configuration with the host again.
+TEST_CASE("a saved plan is carried out by its operations, without the diff",
+          "[apply][libvirt][operations]") {
+  TempDir dir;
+  LibvirtHypervisor hypervisor(kUri);
+  RootedHostFiles files("/");
+  OtherTool other;
+  const std::string name = "vfunit-" + std::to_string(getpid()) + "-operations";
+  auto toml = [&](const std::string& autostart) {
+    return "project = \"" + name + "\"\n[vm.guest]\nname = \"" + name +
+           "\"\ntype = \"qemu\"\nmemory = \"128MiB\"\nstate = \"stopped\"\nautostart = " +
+           autostart + "\n";
+  };
+  const std::string config = dir.write_file("vm.toml", toml("false"));
+  REQUIRE(apply(hypervisor, files, plan_for(hypervisor, files, config)).ok());
+  CHECK(hypervisor.read_domain(name)->vm.autostart == false);
+
+  dir.write_file("vm.toml", toml("true"));
+  const Planned planned = plan_for(hypervisor, files, config);
+  REQUIRE(planned.plan.find("vm.guest"));
+  REQUIRE(planned.plan.find("vm.guest")->operations.set_autostart == true);
+  nlohmann::json saved = nlohmann::json::parse(render_plan_json(planned.plan));
+  REQUIRE(saved["changes"].size() == 1);
+  nlohmann::json& change = saved["changes"][0];
+  auto carried_out = [&] {
+    return apply(hypervisor, files, {parse_plan_json(saved.dump()), planned.live}).ok();
+  };
+
+  SECTION("fields renamed, reworded or gone change nothing") {
+    for (nlohmann::json& field : change["fields"]) {
+      field["field"] = "shown as " + field["field"].get<std::string>();
+      field["after"] = "reworded";
+    }
+    REQUIRE(carried_out());
+    CHECK(hypervisor.read_domain(name)->vm.autostart == true);
+  }
+  SECTION("an operation taken out is not done, though its field is still shown") {
+    change["operations"].erase("set_autostart");
+    REQUIRE(change["fields"].dump().find("autostart") != std::string::npos);
+    REQUIRE(carried_out());
+    CHECK(hypervisor.read_domain(name)->vm.autostart == false);
+    CHECK(plan_for(hypervisor, files, config).plan.has_changes());
+  }
+  other.remove(name);
 }
 
 }  // namespace
