@@ -1,6 +1,6 @@
 #pragma once
 // The plan: a plain value that can be printed, saved as JSON, loaded and applied. Apply is driven
-// by its steps and the desired values carried in its changes, nothing else.
+// by its steps and the operations and desired values carried in its changes, nothing else.
 
 #include <string>
 #include <vector>
