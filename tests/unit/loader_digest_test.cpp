@@ -10,6 +10,7 @@
 #include "engine/plan/planner.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
+#include "support/pipeline.h"
 #include "support/temp_dir.h"
 
 namespace virtform {
@@ -26,13 +27,7 @@ std::string config_text(const TempDir& dir, const std::string& name, const std::
 }
 
 bool apply(LibvirtHypervisor& hypervisor, const Plan& plan) {
-  RootedHostFiles files("/");
-  SystemClock clock;
-  const Live live = hypervisor.read_live();
-  StepRunner runner(StepContext{plan, live, hypervisor, files, clock, nullptr});
-  return execute(
-             plan.steps, [&](const Step& s) { runner.run(s); }, 1, nullptr)
-      .ok();
+  return testing::apply_in_process(hypervisor, "/", plan);
 }
 
 Plan plan_of(LibvirtHypervisor& hypervisor, const std::string& config, Diagnostics& diagnostics) {
