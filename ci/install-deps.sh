@@ -10,8 +10,9 @@ packages=(
   libcli11-dev nlohmann-json3-dev libssl-dev
   # fuzzing (ci/fuzz.sh): clang and its libFuzzer/sanitizer runtimes
   clang libclang-rt-14-dev
-  # a libvirtd to test against, and what its guests run on
+  # a libvirtd to test against, and what its guests run on (swtpm: their emulated TPMs)
   libvirt-daemon-system libvirt-clients qemu-system-x86 qemu-utils ovmf libxml2-utils
+  swtpm swtpm-tools
   # end-to-end tests: loop devices, checksums, and the tiny guest (tests/e2e/guest)
   mount e2fsprogs coreutils file busybox-static cpio gzip xz-utils ca-certificates
   # fault tests: a FUSE file system without unnamed files (O_TMPFILE), for image creation there

@@ -219,6 +219,17 @@ void LibvirtHypervisor::undefine(const std::string& name) {
     throw SystemError("domain '" + name + "' has " + std::to_string(snapshots) +
                       " snapshot(s); virtform keeps them and does not undefine it");
   }
+  // Without KEEP_TPM libvirt deletes an emulated TPM's state (BitLocker's keys) with the domain.
+  const unsigned keep = VIR_DOMAIN_UNDEFINE_KEEP_NVRAM | VIR_DOMAIN_UNDEFINE_KEEP_TPM;
+  if (virDomainUndefineFlags(domain.get(), keep) == 0) return;
+  if (!flags_unsupported()) throw_libvirt_error("cannot undefine domain '" + name + "'");
+  // An older libvirt, or a driver without TPMs (the test driver): only a domain with no
+  // emulated TPM may go without the flag.
+  const std::string xml = take_string(virDomainGetXMLDesc(domain.get(), VIR_DOMAIN_XML_INACTIVE));
+  if (xml.find("<tpm") != std::string::npos)
+    throw SystemError("domain '" + name + "' has an emulated TPM, and this libvirt cannot " +
+                      "undefine it without deleting the TPM's state; virtform keeps it and " +
+                      "does not undefine the domain");
   if (virDomainUndefineFlags(domain.get(), VIR_DOMAIN_UNDEFINE_KEEP_NVRAM) == 0) return;
   if (!flags_unsupported() || virDomainUndefine(domain.get()) < 0) {
     throw_libvirt_error("cannot undefine domain '" + name + "'");
