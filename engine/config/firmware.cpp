@@ -53,9 +53,11 @@ std::vector<FirmwareDescriptor> read_descriptors(const HostFiles& files, Diagnos
 }
 
 const FirmwareDescriptor* choose(const std::vector<FirmwareDescriptor>& descriptors,
-                                 const std::string& machine) {
+                                 const std::string& machine, bool secure_boot) {
   for (const FirmwareDescriptor& descriptor : descriptors) {
-    if (is_plain_uefi_for(descriptor, machine)) return &descriptor;
+    if (secure_boot ? is_secure_boot_uefi_for(descriptor, machine)
+                    : is_plain_uefi_for(descriptor, machine))
+      return &descriptor;
   }
   return nullptr;
 }
@@ -93,12 +95,12 @@ bool machine_glob_matches(const std::string& glob, const std::string& machine) {
          fnmatch(glob.c_str(), machine.c_str(), 0) == 0;
 }
 
-bool is_plain_uefi_for(const FirmwareDescriptor& descriptor, const std::string& machine) {
+namespace {
+
+// UEFI in flash for x86_64 on `machine`, whatever its features.
+bool is_uefi_flash_for(const FirmwareDescriptor& descriptor, const std::string& machine) {
   if (!contains(descriptor.interface_types, "uefi") || descriptor.device != "flash") return false;
   if (descriptor.executable.empty()) return false;
-  for (const char* unwanted : {"secure-boot", "enrolled-keys", "requires-smm"}) {
-    if (contains(descriptor.features, unwanted)) return false;
-  }
   return std::any_of(descriptor.targets.begin(), descriptor.targets.end(), [&](const auto& target) {
     const auto& [architecture, machines] = target;
     return architecture == "x86_64" &&
@@ -108,21 +110,39 @@ bool is_plain_uefi_for(const FirmwareDescriptor& descriptor, const std::string& 
   });
 }
 
+}  // namespace
+
+bool is_plain_uefi_for(const FirmwareDescriptor& descriptor, const std::string& machine) {
+  for (const char* unwanted : {"secure-boot", "enrolled-keys", "requires-smm"}) {
+    if (contains(descriptor.features, unwanted)) return false;
+  }
+  return is_uefi_flash_for(descriptor, machine);
+}
+
+bool is_secure_boot_uefi_for(const FirmwareDescriptor& descriptor, const std::string& machine) {
+  return contains(descriptor.features, "secure-boot") &&
+         contains(descriptor.features, "enrolled-keys") && is_uefi_flash_for(descriptor, machine);
+}
+
 void resolve_firmware(Desired& desired, const HostFiles& files, Diagnostics& diagnostics) {
   std::optional<std::vector<FirmwareDescriptor>> descriptors;  // read only if some VM needs them
   for (Vm& vm : desired.vms) {
     Firmware& firmware = vm.firmware;
     if (firmware.kind != FirmwareKind::uefi) continue;
+    if (firmware.autoselect) continue;  // libvirt's choice at each start
     if (!firmware.code.empty() || !firmware.vars_template.empty()) continue;  // set explicitly
     if (!descriptors) descriptors = read_descriptors(files, diagnostics);
-    if (const FirmwareDescriptor* chosen = choose(*descriptors, vm.machine)) {
+    const bool secure_boot = firmware.secure_boot.value_or(false);
+    if (const FirmwareDescriptor* chosen = choose(*descriptors, vm.machine, secure_boot)) {
       firmware.code = chosen->executable;
       firmware.vars_template = chosen->nvram_template;
       continue;
     }
+    const std::string wanted =
+        secure_boot ? "with Secure Boot and enrolled keys" : "without Secure Boot";
     diagnostics.push_back({Severity::error,
-                           "no UEFI firmware without Secure Boot for x86_64 machine \"" +
-                               vm.machine + "\" is described in " + kFirmwareDescriptorDirectory +
+                           "no UEFI firmware " + wanted + " for x86_64 machine \"" + vm.machine +
+                               "\" is described in " + kFirmwareDescriptorDirectory +
                                " (install ovmf, or set firmware_code and firmware_vars)",
                            vm.where, "vm." + vm.key});
   }

@@ -34,5 +34,8 @@ bool machine_glob_matches(const std::string& glob, const std::string& machine);
 // True if the descriptor is plain UEFI in flash for x86_64 on `machine`: no Secure Boot, no
 // enrolled keys, no SMM requirement — what a guest like DSM boots with.
 bool is_plain_uefi_for(const FirmwareDescriptor& descriptor, const std::string& machine);
+// True if the descriptor is UEFI in flash for x86_64 on `machine` with Secure Boot and the
+// usual keys enrolled (Debian's OVMF_CODE_4M.ms.fd): what Windows 11 and BitLocker expect.
+bool is_secure_boot_uefi_for(const FirmwareDescriptor& descriptor, const std::string& machine);
 
 }  // namespace virtform

@@ -11,11 +11,14 @@ namespace {
 
 constexpr std::array<std::string_view, 3> kTopLevelKeys = {"project", "loader", "vm"};
 constexpr std::array<std::string_view, 2> kLoaderKeys = {"image", "sha256"};
-constexpr std::array<std::string_view, 25> kVmKeys = {
-    "name",          "type",     "memory", "vcpus",  "machine",   "firmware", "firmware_code",
-    "firmware_vars", "nvram",    "cpu",    "state",  "autostart", "restart",  "shutdown_timeout",
-    "force_stop",    "adopt",    "kernel", "initrd", "cmdline",   "boot",     "disk",
-    "nic",           "graphics", "serial", "pci"};
+constexpr std::array<std::string_view, 21> kVmKeys = {
+    "name",       "type",  "memory",    "vcpus",    "machine",
+    "cpu",        "state", "autostart", "restart",  "shutdown_timeout",
+    "force_stop", "adopt", "kernel",    "initrd",   "cmdline",
+    "boot",       "disk",  "nic",       "graphics", "serial",
+    "pci"};
+constexpr std::array<std::string_view, 6> kFirmwareKeys = {
+    "firmware", "firmware_code", "firmware_vars", "nvram", "firmware_autoselect", "secure_boot"};
 constexpr std::array<std::string_view, 3> kBootKeys = {"loader", "bus", "overlay"};
 constexpr std::array<std::string_view, 6> kDiskKeys = {"source", "file", "size",
                                                        "format", "bus",  "readonly"};
@@ -29,6 +32,7 @@ constexpr std::array<std::string_view, 6> kPciKeys = {"address", "vendor",  "dev
 std::span<const std::string_view> all_vm_keys() {
   static const std::vector<std::string_view> keys = [] {
     std::vector<std::string_view> all(kVmKeys.begin(), kVmKeys.end());
+    all.insert(all.end(), kFirmwareKeys.begin(), kFirmwareKeys.end());
     for (const VmField& field : vm_fields()) all.push_back(field.key);
     return all;
   }();

@@ -67,8 +67,11 @@ void read_firmware(TableReader& reader, Vm& vm) {
   auto code = reader.path("firmware_code");
   auto vars = reader.path("firmware_vars");
   auto nvram = reader.path("nvram");
+  auto autoselect = reader.boolean("firmware_autoselect");
+  vm.firmware.secure_boot = reader.boolean("secure_boot");
   if (vm.firmware.kind != FirmwareKind::uefi) {
-    for (const char* key : {"firmware_code", "firmware_vars", "nvram"}) {
+    for (const char* key :
+         {"firmware_code", "firmware_vars", "nvram", "firmware_autoselect", "secure_boot"}) {
       if (reader.has(key)) {
         reader.error(key, std::string(key) + " applies only with firmware = \"uefi\"");
       }
@@ -79,6 +82,15 @@ void read_firmware(TableReader& reader, Vm& vm) {
   // without a template is a guest's own firmware (import writes it so), which needs its store.
   if (reader.has("firmware_vars") && !reader.has("firmware_code")) {
     reader.error("firmware_vars", "firmware_vars needs the firmware_code it belongs to");
+  }
+  vm.firmware.autoselect = autoselect.value_or(false);
+  if (vm.firmware.autoselect) {
+    for (const char* key : {"firmware_code", "firmware_vars"}) {
+      if (reader.has(key))
+        reader.error(key, std::string(key) +
+                              " names the image that firmware_autoselect = true "
+                              "leaves to libvirt: set one or the other");
+    }
   }
   vm.firmware.code = code.value_or("");
   vm.firmware.vars_template = vars.value_or("");

@@ -72,6 +72,11 @@ struct Firmware {
   std::string code;           // UEFI code image (OVMF_CODE); empty until resolved from descriptors
   std::string vars_template;  // UEFI variables template (OVMF_VARS)
   std::string nvram;          // this VM's own variable store, made from the template by libvirt
+  // libvirt picks the image at each start (firmware='efi'); code and template are then its own.
+  bool autoselect = false;
+  // Secure Boot with enrolled keys: a secure loader and SMM. Unset, the config leaves it to the
+  // image it names; read live, unset is a domain that does not ask for it.
+  std::optional<bool> secure_boot = std::nullopt;
 
   bool operator==(const Firmware&) const = default;
 };

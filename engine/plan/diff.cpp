@@ -76,7 +76,9 @@ std::string describe(const std::optional<DirectKernel>& kernel) {
 
 std::string describe(const Firmware& firmware) {
   if (firmware.kind == FirmwareKind::bios) return "bios";
-  return firmware.code.empty() ? "uefi" : "uefi (" + firmware.code + ")";
+  std::string text = firmware.secure_boot.value_or(false) ? "uefi, Secure Boot" : "uefi";
+  if (firmware.autoselect) return text + " (libvirt's choice)";
+  return firmware.code.empty() ? text : text + " (" + firmware.code + ")";
 }
 
 std::string yes_no(bool value) {
@@ -112,9 +114,27 @@ bool same_pci(const PciDevice& desired, const PciDevice& live) {
 bool same_firmware(const Firmware& desired, const Firmware& live) {
   if (desired.kind != live.kind) return false;
   if (desired.kind == FirmwareKind::bios) return true;
-  // Paths the config leaves to libvirt or the descriptors are not owned. A new variable store
-  // is a field of its own (nvram): its contents move with it.
-  return desired.code.empty() || desired.code == live.code;
+  // Secure Boot is owned where the config says it; paths the config leaves to libvirt or the
+  // descriptors are not. A new variable store is a field of its own (nvram): its contents move
+  // with it.
+  if (desired.secure_boot && desired.secure_boot != live.secure_boot.value_or(false)) return false;
+  if (desired.autoselect) return live.autoselect;
+  if (desired.code.empty()) return true;
+  return !live.autoselect && desired.code == live.code;
+}
+
+// Whether a running guest booted the firmware the config asks for. The running definition shows
+// libvirt's choice as the image it chose, so then only Secure Boot can tell.
+bool booted_firmware(const Firmware& desired, const Firmware& booted) {
+  if (!desired.autoselect) return same_firmware(desired, booted);
+  return desired.kind == booted.kind &&
+         (!desired.secure_boot || desired.secure_boot == booted.secure_boot.value_or(false));
+}
+
+// A guest booting another firmware image than the one its NVRAM store was made for.
+bool changes_firmware_image(const Firmware& desired, const Firmware& live) {
+  return desired.kind == FirmwareKind::uefi && live.kind == FirmwareKind::uefi &&
+         !desired.autoselect && !desired.code.empty() && desired.code != live.code;
 }
 
 // Pairs desired NICs with live ones: by MAC when the config sets one, else by kind, source and
@@ -667,6 +687,7 @@ class Differ {
     }
     add_ownership_fields(vm, live, change.fields);
     add_policy_fields(vm, live, change.fields);
+    warn_firmware_image_change(vm, live);
     // Every difference so far, the marker's included, is written by redefining the domain.
     change.operations.redefine = !change.fields.empty();
     add_power(vm, live, change);
@@ -675,6 +696,22 @@ class Differ {
     change.reason = update_reason(change, live.running, may_restart);
     add_update_operations(vm, live, change);
     changes_.push_back(std::move(change));
+  }
+
+  // The config asks for it, so it is done; but what the old image left in the NVRAM store and
+  // what a TPM sealed against it are the user's to weigh first.
+  void warn_firmware_image_change(const Vm& vm, const LiveDomain& live) {
+    if (!changes_firmware_image(vm.firmware, live.vm.firmware)) return;
+    const std::string before = live.vm.firmware.autoselect && live.vm.firmware.code.empty()
+                                   ? "libvirt's choice"
+                                   : live.vm.firmware.code;
+    diagnostics_.push_back(
+        {Severity::warning,
+         "the guest's firmware image changes from " + before + " to " + vm.firmware.code +
+             ": its NVRAM store keeps the old image's boot entries and Secure Boot keys, and "
+             "secrets sealed to the firmware by a TPM (BitLocker) will ask for their recovery "
+             "key",
+         vm.where, vm_address(vm.key)});
   }
 
   // How an update reaches a guest, once its fields and their disruption are known.
@@ -745,7 +782,7 @@ class Differ {
     if (vm.vcpus != booted.vcpus)
       pending("vcpus", std::to_string(booted.vcpus), std::to_string(vm.vcpus));
     if (!same_machine(vm.machine, booted.machine)) pending("machine", booted.machine, vm.machine);
-    if (!same_firmware(vm.firmware, booted.firmware))
+    if (!booted_firmware(vm.firmware, booted.firmware))
       pending("firmware", describe(booted.firmware), describe(vm.firmware));
     if (vm.kernel && vm.kernel != booted.kernel)
       pending("kernel", describe(booted.kernel), describe(vm.kernel));

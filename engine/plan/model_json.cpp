@@ -102,6 +102,32 @@ PciDevice pci_from(const json& in) {
 
 }  // namespace
 
+namespace {
+
+// Keys a plain firmware leaves out, so that the digest of what was applied stays the same.
+json firmware_json(const Firmware& firmware) {
+  json out = {{"kind", to_string(firmware.kind)},
+              {"code", firmware.code},
+              {"vars_template", firmware.vars_template},
+              {"nvram", firmware.nvram}};
+  if (firmware.autoselect) out["autoselect"] = true;
+  put(out, "secure_boot", firmware.secure_boot);
+  return out;
+}
+
+Firmware firmware_from(const json& in) {
+  Firmware firmware;
+  firmware.kind = enum_from(in, "kind", {FirmwareKind::bios, FirmwareKind::uefi});
+  firmware.code = in.at("code").get<std::string>();
+  firmware.vars_template = in.at("vars_template").get<std::string>();
+  firmware.nvram = in.at("nvram").get<std::string>();
+  firmware.autoselect = get_optional<bool>(in, "autoselect").value_or(false);
+  firmware.secure_boot = get_optional<bool>(in, "secure_boot");
+  return firmware;
+}
+
+}  // namespace
+
 json vm_to_json(const Vm& vm) {
   json out = {
       {"key", vm.key},
@@ -111,11 +137,7 @@ json vm_to_json(const Vm& vm) {
       {"memory_kib", vm.memory_kib},
       {"vcpus", vm.vcpus},
       {"machine", vm.machine},
-      {"firmware",
-       {{"kind", to_string(vm.firmware.kind)},
-        {"code", vm.firmware.code},
-        {"vars_template", vm.firmware.vars_template},
-        {"nvram", vm.firmware.nvram}}},
+      {"firmware", firmware_json(vm.firmware)},
       {"disks", list_json(vm.disks, disk_json)},
       {"nics", list_json(vm.nics, nic_json)},
       {"pci", list_json(vm.pci, pci_json)},
@@ -147,11 +169,7 @@ Vm vm_from_json(const json& in) {
   vm.memory_kib = integer_at<std::uint64_t>(in, "memory_kib");
   vm.vcpus = integer_at<unsigned>(in, "vcpus");
   vm.machine = in.at("machine").get<std::string>();
-  const json& firmware = in.at("firmware");
-  vm.firmware.kind = enum_from(firmware, "kind", {FirmwareKind::bios, FirmwareKind::uefi});
-  vm.firmware.code = firmware.at("code").get<std::string>();
-  vm.firmware.vars_template = firmware.at("vars_template").get<std::string>();
-  vm.firmware.nvram = firmware.at("nvram").get<std::string>();
+  vm.firmware = firmware_from(in.at("firmware"));
   vm.disks = list_from<Disk>(in.at("disks"), disk_from);
   vm.nics = list_from<Nic>(in.at("nics"), nic_from);
   vm.pci = list_from<PciDevice>(in.at("pci"), pci_from);

@@ -171,14 +171,12 @@ class Importer {
 
   void check_firmware(Vm& vm) {
     Firmware& firmware = vm.firmware;
-    if (firmware.kind != FirmwareKind::uefi) return;
-    if (firmware.code.empty()) {
-      warn(vm,
-           "UEFI firmware left for libvirt to choose (firmware='efi'); virtform names the image "
-           "from QEMU's firmware descriptors, so the plan shows a firmware change");
-      return;
+    if (firmware.kind != FirmwareKind::uefi || firmware.autoselect) return;
+    if (firmware.vars_template.empty()) {
+      // The guest's own store beside its code is no template: it is the state itself.
+      const std::string vars = vars_template_for(firmware.code);
+      if (vars != firmware.nvram) firmware.vars_template = vars;
     }
-    if (firmware.vars_template.empty()) firmware.vars_template = vars_template_for(firmware.code);
     if (firmware.nvram.empty())
       warn(vm, "UEFI without an NVRAM path; virtform gives it the default one");
   }
@@ -254,11 +252,16 @@ void write_loaders(TomlWriter& out, const Desired& desired) {
 void write_firmware(TomlWriter& out, const Firmware& firmware) {
   out.string("firmware", to_string(firmware.kind));
   if (firmware.kind != FirmwareKind::uefi) return;
+  if (firmware.autoselect) out.boolean("firmware_autoselect", true);
+  // Said when the guest has it, or when libvirt's choice is told to go without it.
+  if (firmware.secure_boot && (*firmware.secure_boot || firmware.autoselect))
+    out.boolean("secure_boot", *firmware.secure_boot);
   // The code exactly as the guest has it: another would change its firmware. Its template only
   // when known; the guest's store exists, so the plan needs none.
-  if (!firmware.code.empty()) out.string("firmware_code", firmware.code);
-  if (!firmware.code.empty() && !firmware.vars_template.empty())
-    out.string("firmware_vars", firmware.vars_template);
+  if (!firmware.code.empty() && !firmware.autoselect) {
+    out.string("firmware_code", firmware.code);
+    if (!firmware.vars_template.empty()) out.string("firmware_vars", firmware.vars_template);
+  }
   if (!firmware.nvram.empty()) out.string("nvram", firmware.nvram);
 }
 

@@ -84,7 +84,7 @@ void merge_os(pugi::xml_node domain, const Vm& desired) {
     }
     xml::set_attribute(type, "machine", desired.machine);
   }
-  domain_parts::set_firmware(os, desired.firmware);
+  domain_parts::set_firmware(domain, desired.firmware);
   if (desired.kernel) domain_parts::set_kernel(os, *desired.kernel);
   // libvirt refuses <os><boot dev> next to per-device boot order, which virtform's disks carry.
   bool ordered = std::any_of(desired.disks.begin(), desired.disks.end(),

@@ -130,22 +130,45 @@ void set_marker(pugi::xml_node domain, const Vm& vm) {
   }
 }
 
-void set_firmware(pugi::xml_node os, const Firmware& firmware) {
-  if (firmware.kind == FirmwareKind::bios) {
-    os.remove_attribute("firmware");
-    xml::remove_children(os, "firmware");
-    xml::remove_children(os, "loader");
-    xml::remove_children(os, "nvram");
-    return;
+namespace {
+
+void set_bios(pugi::xml_node os) {
+  os.remove_attribute("firmware");
+  xml::remove_children(os, "firmware");
+  xml::remove_children(os, "loader");
+  xml::remove_children(os, "nvram");
+}
+
+// The <os><firmware> features libvirt's autoselection must match.
+void set_firmware_feature(pugi::xml_node os, const char* name, bool enabled) {
+  pugi::xml_node features = os_child(os, "firmware");
+  pugi::xml_node feature = features.find_child_by_attribute("feature", "name", name);
+  if (!feature) {
+    feature = features.append_child("feature");
+    feature.append_attribute("enabled");
+    feature.append_attribute("name") = name;
   }
+  xml::set_attribute(feature, "enabled", enabled ? "yes" : "no");
+}
+
+// libvirt's pick at each start: no image path, only the features it must have.
+void set_autoselected(pugi::xml_node os, const Firmware& firmware) {
+  xml::set_attribute(os, "firmware", "efi");
   pugi::xml_node loader = os.child("loader");
-  bool live_uefi =
-      os.attribute("firmware") || std::string(loader.attribute("type").as_string()) == "pflash";
-  if (firmware.code.empty()) {
-    if (!live_uefi) xml::set_attribute(os, "firmware", "efi");
-    return;
+  if (loader && !std::string(loader.text().as_string()).empty()) {
+    // A pinned image and its template: libvirt refuses them beside its own choice.
+    xml::remove_children(os, "loader");
+    os.child("nvram").remove_attribute("template");
   }
-  if (loader.text().as_string() != firmware.code) {
+  if (firmware.secure_boot) {
+    set_firmware_feature(os, "secure-boot", *firmware.secure_boot);
+    set_firmware_feature(os, "enrolled-keys", *firmware.secure_boot);
+  }
+}
+
+void set_pinned(pugi::xml_node os, const Firmware& firmware) {
+  pugi::xml_node loader = os.child("loader");
+  if (loader.text().as_string() != firmware.code || os.attribute("firmware")) {
     // An explicit code path replaces libvirt's own pick, which may have other requirements.
     os.remove_attribute("firmware");
     xml::remove_children(os, "firmware");
@@ -155,12 +178,56 @@ void set_firmware(pugi::xml_node os, const Firmware& firmware) {
     loader.append_attribute("type") = "pflash";
     xml::set_text(loader, firmware.code);
   }
+  if (firmware.secure_boot) {
+    if (*firmware.secure_boot) {
+      xml::set_attribute(loader, "secure", "yes");
+    } else {
+      loader.remove_attribute("secure");
+    }
+  }
+}
+
+// Secure Boot keeps its variables out of the guest's reach only with SMM on.
+void enable_smm(pugi::xml_node domain) {
+  pugi::xml_node features = domain_child(domain, "features");
+  pugi::xml_node smm = features.child("smm");
+  if (!smm) smm = features.append_child("smm");
+  xml::set_attribute(smm, "state", "on");
+}
+
+}  // namespace
+
+void set_firmware(pugi::xml_node domain, const Firmware& firmware) {
+  pugi::xml_node os = domain_child(domain, "os");
+  if (firmware.kind == FirmwareKind::bios) {
+    set_bios(os);
+    return;
+  }
+  const bool live_uefi = os.attribute("firmware") ||
+                         std::string(os.child("loader").attribute("type").as_string()) == "pflash";
+  if (firmware.autoselect) {
+    set_autoselected(os, firmware);
+  } else if (!firmware.code.empty()) {
+    set_pinned(os, firmware);
+  } else {
+    // Not resolved from the descriptors: libvirt's pick, or the one the domain has.
+    if (!live_uefi) xml::set_attribute(os, "firmware", "efi");
+    return;
+  }
+  if (firmware.secure_boot.value_or(false)) enable_smm(domain);
   if (firmware.vars_template.empty() && firmware.nvram.empty()) return;
-  pugi::xml_node nvram = os.child("nvram");
-  if (!nvram) nvram = insert_ordered(os, "nvram", kOsOrder);
-  if (!firmware.vars_template.empty())
+  pugi::xml_node nvram = os_child(os, "nvram");
+  if (!firmware.vars_template.empty() && !firmware.autoselect)
     xml::set_attribute(nvram, "template", firmware.vars_template);
   if (!firmware.nvram.empty()) xml::set_text(nvram, firmware.nvram);
+}
+
+std::optional<bool> secure_boot(const pugi::xml_node& os) {
+  if (os.child("loader").attribute("secure").as_bool(false)) return true;
+  if (pugi::xml_node feature =
+          os.child("firmware").find_child_by_attribute("feature", "name", "secure-boot"))
+    return feature.attribute("enabled").as_bool(false);
+  return std::nullopt;
 }
 
 void set_kernel(pugi::xml_node os, const DirectKernel& kernel) {

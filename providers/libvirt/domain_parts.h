@@ -14,9 +14,13 @@ namespace virtform::domain_parts {
 // Adds or updates virtform's marker in <metadata>, creating <metadata> where libvirt puts it.
 void set_marker(pugi::xml_node domain, const Vm& vm);
 
-// Rewrites <os>'s loader, nvram and firmware attribute for the firmware kind. A UEFI firmware
-// with no code path asks libvirt to pick one (firmware='efi'); a live choice it made is kept.
-void set_firmware(pugi::xml_node os, const Firmware& firmware);
+// Rewrites <os>'s loader, nvram and firmware attribute for the firmware kind, and the SMM that
+// Secure Boot needs. A UEFI firmware with no code path asks libvirt to pick one
+// (firmware='efi'); a live choice it made is kept.
+void set_firmware(pugi::xml_node domain, const Firmware& firmware);
+// Whether <os> asks for Secure Boot: true with a secure loader, else the secure-boot feature
+// libvirt's autoselection picks by; nothing when neither says.
+std::optional<bool> secure_boot(const pugi::xml_node& os);
 // Rewrites <os>'s kernel, initrd and cmdline.
 void set_kernel(pugi::xml_node os, const DirectKernel& kernel);
 // The model's CPU for a <cpu> element: its mode, or the custom model's name; nothing when absent.

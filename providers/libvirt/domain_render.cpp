@@ -29,12 +29,12 @@ void render_os(pugi::xml_node domain, const Vm& vm) {
   type.append_attribute("arch") = "x86_64";
   type.append_attribute("machine") = vm.machine.c_str();
   xml::set_text(type, "hvm");
-  domain_parts::set_firmware(os, vm.firmware);
+  domain_parts::set_firmware(domain, vm.firmware);
   if (vm.kernel) domain_parts::set_kernel(os, *vm.kernel);
 }
 
 void render_features(pugi::xml_node domain) {
-  pugi::xml_node features = domain.append_child("features");
+  pugi::xml_node features = domain_parts::domain_child(domain, "features");
   features.append_child("acpi");
   features.append_child("apic");
 }

@@ -96,9 +96,11 @@ void read_os(const pugi::xml_node& os, Vm& vm) {
   bool efi = std::string(os.attribute("firmware").as_string()) == "efi";
   if (pflash || efi) {
     vm.firmware.kind = FirmwareKind::uefi;
+    vm.firmware.autoselect = efi;
     vm.firmware.code = loader.text().as_string();
     vm.firmware.vars_template = os.child("nvram").attribute("template").as_string();
     vm.firmware.nvram = os.child("nvram").text().as_string();
+    vm.firmware.secure_boot = domain_parts::secure_boot(os);
   }
   if (pugi::xml_node kernel = os.child("kernel")) {
     vm.kernel = DirectKernel{kernel.text().as_string(), os.child("initrd").text().as_string(),

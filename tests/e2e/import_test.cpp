@@ -3,13 +3,19 @@
 // TOML, and then plans no changes; the domain keeps its UUID and what virtform does not own.
 
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <map>
+#include <random>
 #include <sstream>
 
 #include "tests/e2e/e2e_helpers.h"
 
 namespace virtform::e2e {
 namespace {
+
+using namespace std::chrono_literals;
 
 constexpr std::uint64_t kMiB = 1024 * 1024;
 
@@ -98,6 +104,106 @@ TEST_CASE("an imported seed DSM domain is adopted with no changes and keeps its 
   CHECK(domain_uuid(after) == uuid);
   CHECK(after.find("<hub type='usb'") != std::string::npos);
   CHECK(after.find("<audio") != std::string::npos);
+}
+
+// A random UUID for a domain that must be told apart from other runs' (its TPM state is kept
+// under it).
+std::string random_uuid() {
+  std::random_device random;
+  char text[37];
+  std::snprintf(text, sizeof text, "%08x-%04x-4%03x-8%03x-%04x%08x", random(), random() & 0xffff,
+                random() & 0xfff, random() & 0xfff, random() & 0xffff, random());
+  return text;
+}
+
+// Removes what libvirt keeps of a domain's emulated TPM, whatever happens in between: the test
+// makes the state, and a passing run shows virtform kept it.
+struct TpmStateRemover {
+  std::filesystem::path directory;
+  ~TpmStateRemover() {
+    std::error_code ignored;
+    std::filesystem::remove_all(directory, ignored);
+  }
+};
+
+// Windows 11 as its guides define it: Secure Boot with Microsoft's keys, SMM, an emulated TPM
+// 2.0, and here its firmware in a directory of its own that no descriptor names.
+std::string secure_boot_guest(const std::string& name, const std::string& uuid,
+                              const std::filesystem::path& firmware, const std::string& disk) {
+  return "<domain type='qemu'>\n  <name>" + name + "</name>\n  <uuid>" + uuid +
+         "</uuid>\n  <memory unit='MiB'>128</memory>\n  <vcpu>1</vcpu>\n"
+         "  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n"
+         "    <loader readonly='yes' secure='yes' type='pflash'>" +
+         (firmware / "OVMF_CODE.secboot.fd").string() + "</loader>\n    <nvram template='" +
+         (firmware / "OVMF_VARS.ms.fd").string() + "'>" + (firmware / "guest_VARS.fd").string() +
+         "</nvram>\n  </os>\n  <features>\n    <acpi/>\n    <smm state='on'/>\n"
+         "  </features>\n  <devices>\n    <disk type='file' device='disk'>\n"
+         "      <driver name='qemu' type='raw'/>\n      <source file='" +
+         disk +
+         "'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n"
+         "    <tpm model='tpm-crb'>\n      <backend type='emulator' version='2.0'/>\n"
+         "    </tpm>\n  </devices>\n</domain>\n";
+}
+
+TEST_CASE("an imported Secure Boot guest keeps its firmware, NVRAM and TPM state byte for byte",
+          "[e2e][import]") {
+  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  Session session;
+  Libvirt& libvirt = session.libvirt();
+  const std::string name = session.domain("win11");
+  const std::string uuid = random_uuid();
+  const TpmStateRemover tpm{"/var/lib/libvirt/swtpm/" + uuid};
+  const std::filesystem::path firmware = session.dir() / "firmware";
+  std::filesystem::create_directories(firmware);
+  std::filesystem::copy_file("/usr/share/OVMF/OVMF_CODE_4M.ms.fd",
+                             firmware / "OVMF_CODE.secboot.fd");
+  std::filesystem::copy_file("/usr/share/OVMF/OVMF_VARS_4M.ms.fd", firmware / "OVMF_VARS.ms.fd");
+  libvirt.define(secure_boot_guest(name, uuid, firmware, session.add_raw_image("win11.img", kMiB)));
+  // One start makes the NVRAM store and the TPM's state; stopped, neither changes by itself.
+  libvirt.start(name);
+  const std::filesystem::path tpm_state = tpm.directory / "tpm2" / "tpm2-00.permall";
+  REQUIRE(wait_until([&] { return std::filesystem::exists(tpm_state); }, 30s));
+  libvirt.stop(name);
+  const std::vector<std::string> kept = {(firmware / "OVMF_CODE.secboot.fd").string(),
+                                         (firmware / "guest_VARS.fd").string(), tpm_state.string()};
+  std::map<std::string, std::string> digests;
+  for (const std::string& file : kept) digests[file] = sha256_of(file);
+
+  ProcessResult imported = session.virtform({"import", name, "-c", uri()});
+  INFO(imported.describe());
+  REQUIRE(imported.exit_code == 0);
+  CHECK(imported.out.find("secure_boot = true\nfirmware_code = " +
+                          quoted((firmware / "OVMF_CODE.secboot.fd").string())) !=
+        std::string::npos);
+  CHECK(imported.err.find("not expressed in virtform: tpm") != std::string::npos);
+  const std::string project = "project = " + quoted(session.project()) + "\n";
+  const std::string config = session.write_config(project + imported.out);
+  const nlohmann::json plan = session.plan_json(config);
+  INFO(plan.dump(2));
+  const std::vector<nlohmann::json> changes = changes_inside(plan, session.prefix());
+  REQUIRE(changes.size() == 1);
+  CHECK(field_names(changes[0]) == std::vector<std::string>{"managed"});
+  const ProcessResult applied = session.apply(config);
+  INFO(applied.describe());
+  REQUIRE(applied.exit_code == 0);
+  ProcessResult again = session.virtform({"plan", config, "-c", uri(), "--detailed-exitcode"});
+  INFO(again.describe());
+  CHECK(again.exit_code == 0);
+  const std::string after = libvirt.xml(name, true);
+  CHECK(after.find("secure='yes'") != std::string::npos);
+  CHECK(after.find("<smm state='on'/>") != std::string::npos);
+  CHECK(after.find("<tpm model='tpm-crb'>") != std::string::npos);
+
+  // Removed from the configuration: the domain goes, its NVRAM store and TPM state stay.
+  const ProcessResult removed = session.apply(session.write_config(project));
+  INFO(removed.describe());
+  REQUIRE(removed.exit_code == 0);
+  CHECK_FALSE(libvirt.exists(name));
+  for (const std::string& file : kept) {
+    INFO(file);
+    REQUIRE(std::filesystem::exists(file));
+    CHECK(sha256_of(file) == digests[file]);
+  }
 }
 
 }  // namespace

@@ -244,6 +244,13 @@ void Libvirt::start(const std::string& name) {
   }
 }
 
+void Libvirt::stop(const std::string& name) {
+  DomainHandle handle{virDomainLookupByName(connection(), name.c_str())};
+  if (handle.domain == nullptr || virDomainDestroy(handle.domain) != 0) {
+    throw std::runtime_error("cannot stop " + name + ": " + last_libvirt_error());
+  }
+}
+
 void Libvirt::remove(const std::string& name) {
   DomainHandle handle{virDomainLookupByName(connection(), name.c_str())};
   if (handle.domain == nullptr) return;

@@ -118,6 +118,8 @@ class Libvirt {
   // Defines a persistent domain from XML.
   void define(const std::string& xml);
   void start(const std::string& name);
+  // Pulls the plug of a running domain (virDomainDestroy); its definition stays.
+  void stop(const std::string& name);
   // Destroys (if running) and undefines the domain, keeping its NVRAM. Missing is fine.
   void remove(const std::string& name);
   // Whether `network` is defined (active or not).

@@ -99,7 +99,8 @@ Vm gpu_model() {
   vm.memory_kib = 192 * 1024;
   vm.vcpus = 4;
   vm.cpu = "Haswell-noTSX";
-  vm.firmware.kind = FirmwareKind::uefi;  // code left to libvirt's firmware descriptors
+  vm.firmware.kind = FirmwareKind::uefi;
+  vm.firmware.autoselect = true;  // firmware='efi': libvirt picks the image at each start
   vm.kernel = DirectKernel{"/var/lib/virtform/vmlinuz", "/var/lib/virtform/initrd.img",
                            "console=ttyS0 quiet"};
   vm.disks = {block_disk("/dev/vg0/gpu-root", DiskBus::virtio)};
@@ -570,6 +571,48 @@ TEST_CASE("firmware is patched both ways", "[domain_xml][merge]") {
   pugi::xml_document os = load(to_uefi);
   CHECK(std::string(select(os, "/domain/os/*[1]").name()) == "type");
   CHECK(std::string(select(os, "/domain/os/*[2]").name()) == "loader");
+}
+
+TEST_CASE("Secure Boot is written with SMM, and libvirt's choice without an image",
+          "[domain_xml][merge]") {
+  Vm secure = dsm_model();
+  secure.firmware.code = "/usr/share/OVMF/OVMF_CODE_4M.ms.fd";
+  secure.firmware.vars_template = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
+  secure.firmware.secure_boot = true;
+  for (const std::string& xml :
+       {render_domain_xml(secure), merge_domain_xml(fixture("qemu-dsm.xml"), secure)}) {
+    pugi::xml_document document = load(xml);
+    CHECK(select(document, "/domain/os/loader").attribute("secure").as_string() ==
+          std::string("yes"));
+    CHECK(select(document, "/domain/features/smm").attribute("state").as_string() ==
+          std::string("on"));
+    CHECK(document.select_nodes("/domain/features").size() == 1);
+    CHECK(parse_domain_xml(xml).vm.firmware == secure.firmware);
+  }
+
+  // From a pinned image to libvirt's choice: the image and its template go, the store stays.
+  Vm chosen = dsm_model();
+  chosen.firmware.code.clear();
+  chosen.firmware.vars_template.clear();
+  chosen.firmware.autoselect = true;
+  chosen.firmware.secure_boot = false;
+  const std::string merged = merge_domain_xml(render_domain_xml(secure), chosen);
+  pugi::xml_document document = load(merged);
+  CHECK(select(document, "/domain/os").attribute("firmware").as_string() == std::string("efi"));
+  CHECK_FALSE(select(document, "/domain/os/loader"));
+  CHECK_FALSE(select(document, "/domain/os/nvram").attribute("template"));
+  CHECK(select(document, "/domain/os/nvram").text().as_string() == chosen.firmware.nvram);
+  CHECK(select(document, "/domain/os/firmware/feature[@name='secure-boot']")
+            .attribute("enabled")
+            .as_string() == std::string("no"));
+  CHECK(parse_domain_xml(merged).vm.firmware == chosen.firmware);
+
+  // And back: the pinned image replaces libvirt's choice and its features.
+  const std::string pinned = merge_domain_xml(merged, secure);
+  pugi::xml_document back = load(pinned);
+  CHECK_FALSE(select(back, "/domain/os").attribute("firmware"));
+  CHECK_FALSE(select(back, "/domain/os/firmware"));
+  CHECK(parse_domain_xml(pinned).vm.firmware == secure.firmware);
 }
 
 TEST_CASE("hot-plug XML names a free target and finds live devices", "[domain_xml]") {

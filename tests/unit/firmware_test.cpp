@@ -98,6 +98,45 @@ TEST_CASE("plain UEFI is chosen over Secure Boot and other architectures", "[fir
   }
 }
 
+TEST_CASE("Secure Boot is chosen from the descriptors with enrolled keys", "[firmware]") {
+  TempDir root;
+  write_debian_like_descriptors(root);
+  RootedHostFiles files(root.path());
+  Desired desired;
+  Vm secure = uefi_vm("win11", "q35");
+  secure.firmware.secure_boot = true;
+  Vm plain = uefi_vm("dsm", "q35");
+  plain.firmware.secure_boot = false;
+  Vm chosen_by_libvirt = uefi_vm("auto", "q35");
+  chosen_by_libvirt.firmware.autoselect = true;
+  chosen_by_libvirt.firmware.secure_boot = true;
+  desired.vms = {secure, plain, chosen_by_libvirt};
+  Diagnostics diagnostics;
+  resolve_firmware(desired, files, diagnostics);
+  CHECK(diagnostics.empty());
+  // 50-edk2-x86_64-secure comes first without keys: Windows would find none to check against.
+  CHECK(desired.vms[0].firmware.code == "/fw/OVMF_CODE_4M.ms.fd");
+  CHECK(desired.vms[0].firmware.vars_template == "/fw/OVMF_VARS_4M.ms.fd");
+  CHECK(desired.vms[1].firmware.code == "/fw/OVMF_CODE_4M.fd");
+  // libvirt picks at each start: no image is named.
+  CHECK(desired.vms[2].firmware.code.empty());
+  CHECK(desired.vms[2].firmware.vars_template.empty());
+
+  // Descriptors without enrolled keys (Debian before its .ms images): the error says so.
+  TempDir bare;
+  bare.write_file(kDirectory + "50-edk2-x86_64-secure.json",
+                  descriptor("/fw/OVMF_CODE_4M.secboot.fd", "/fw/OVMF_VARS_4M.fd", R"("pc-q35-*")",
+                             R"("requires-smm", "secure-boot")"));
+  RootedHostFiles bare_files(bare.path());
+  Desired refused;
+  refused.vms = {secure};
+  Diagnostics errors;
+  resolve_firmware(refused, bare_files, errors);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].message.starts_with(
+      "no UEFI firmware with Secure Boot and enrolled keys for x86_64 machine \"q35\""));
+}
+
 TEST_CASE("the first suitable descriptor in name order wins", "[firmware]") {
   TempDir root;
   write_debian_like_descriptors(root);

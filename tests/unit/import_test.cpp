@@ -223,10 +223,10 @@ TEST_CASE("strings in the imported TOML read back exactly", "[import]") {
 
 TEST_CASE("each fixture domain imports, adopts with no other change and then plans none",
           "[import]") {
-  // What the vocabulary cannot say and the plan therefore shows: UEFI left for libvirt to pick
-  // (firmware='efi'). A boot order on a plain disk is not owned, so it is no difference.
+  // test-gpu.xml leaves UEFI to libvirt (firmware='efi'), which import keeps. A boot order on a
+  // plain disk is not owned, so it is no difference.
   const std::map<std::string, std::set<std::string>> fixtures = {
-      {"test-dsm.xml", {}},    {"test-minimal.xml", {}}, {"test-gpu.xml", {"firmware"}},
+      {"test-dsm.xml", {}},    {"test-minimal.xml", {}}, {"test-gpu.xml", {}},
       {"qemu-extras.xml", {}}, {"qemu-minimal.xml", {}},
   };
   for (const auto& [name, warned] : fixtures) {
@@ -301,6 +301,81 @@ TEST_CASE("UEFI code no descriptor names imports exactly and keeps the guest's f
   CHECK(errors_of(refused).find("firmware_code " + code + " has no firmware_vars, and the " +
                                 "NVRAM store /var/lib/libvirt/qemu/nvram/DSM_VARS.fd does not " +
                                 "exist") != std::string::npos);
+}
+
+// A UEFI guest as libvirt 9 keeps its inactive definition, with `os` inside <os> after <type>
+// and `features` inside <features>.
+std::string uefi_guest(const std::string& name, const std::string& os,
+                       const std::string& features = "") {
+  return "<domain type='qemu'>\n  <name>" + name +
+         "</name>\n  <memory unit='KiB'>262144</memory>\n  <vcpu>1</vcpu>\n"
+         "  <os>\n    <type arch='x86_64' machine='pc-q35-7.2'>hvm</type>\n" +
+         os + "  </os>\n  <features>\n    <acpi/>\n" + features +
+         "  </features>\n  <devices>\n    <disk type='file' device='disk'>\n"
+         "      <driver name='qemu' type='raw'/>\n      <source file='/var/lib/vf/" +
+         name +
+         ".img'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n"
+         "  </devices>\n</domain>";
+}
+
+TEST_CASE("UEFI guests import to a plan that keeps their firmware exactly", "[import]") {
+  struct Case {
+    std::string name, os, features;
+    std::vector<std::string> toml;   // lines the imported TOML has
+    std::vector<std::string> files;  // what the host holds
+  };
+  const std::string nvram = "/var/lib/libvirt/qemu/nvram/";
+  const std::vector<Case> cases = {
+      // libvirt's autoselection, told to find Secure Boot with keys: kept as libvirt's choice.
+      {"vfimp-auto-sb",
+       "    <firmware>\n      <feature enabled='yes' name='enrolled-keys'/>\n"
+       "      <feature enabled='yes' name='secure-boot'/>\n    </firmware>\n",
+       "",
+       {"firmware_autoselect = true\n", "secure_boot = true\n"},
+       {}},
+      // Autoselection left free: no Secure Boot key is written, and none is owned.
+      {"vfimp-auto", "", "", {"firmware_autoselect = true\n"}, {}},
+      // Secure Boot from a path no descriptor names (Fedora's), SMM on.
+      {"vfimp-fedora-sb",
+       "    <loader readonly='yes' secure='yes' "
+       "type='pflash'>/usr/share/edk2/ovmf/OVMF_CODE.secboot.fd</loader>\n"
+       "    <nvram template='/usr/share/edk2/ovmf/OVMF_VARS.secboot.fd'>" +
+           nvram + "vfimp-fedora-sb_VARS.fd</nvram>\n",
+       "    <smm state='on'/>\n",
+       {"secure_boot = true\nfirmware_code = \"/usr/share/edk2/ovmf/OVMF_CODE.secboot.fd\"\n"
+        "firmware_vars = \"/usr/share/edk2/ovmf/OVMF_VARS.secboot.fd\"\n"},
+       {"/usr/share/edk2/ovmf/OVMF_CODE.secboot.fd", "/usr/share/edk2/ovmf/OVMF_VARS.secboot.fd"}},
+      // A macOS guest's own firmware in its directory, with its store and no template.
+      {"vfimp-macos",
+       "    <loader readonly='yes' type='pflash'>/var/lib/vf/macos/OVMF_CODE.fd</loader>\n"
+       "    <nvram>/var/lib/vf/macos/OVMF_VARS.fd</nvram>\n",
+       "",
+       {"firmware_code = \"/var/lib/vf/macos/OVMF_CODE.fd\"\n"
+        "nvram = \"/var/lib/vf/macos/OVMF_VARS.fd\"\n"},
+       {"/var/lib/vf/macos/OVMF_CODE.fd", "/var/lib/vf/macos/OVMF_VARS.fd"}},
+  };
+  for (const Case& guest : cases) {
+    SECTION(guest.name) {
+      std::string xml = uefi_guest(guest.name, guest.os, guest.features);
+      if (guest.name.starts_with("vfimp-auto")) replace_all(xml, "<os>", "<os firmware='efi'>");
+      ImportHost host({xml});
+      for (const std::string& file : guest.files) host.add_file(file);
+      Diagnostics warnings;
+      const std::string toml = host.import({guest.name}, warnings);
+      INFO(toml);
+      for (const std::string& line : guest.toml) CHECK(toml.find(line) != std::string::npos);
+      CHECK_FALSE(has_warning(warnings, "vm." + guest.name, "firmware"));
+      check_round_trip(host, {guest.name});
+      // Applied, the definition still asks for what it asked for.
+      const std::string after = host.persistent_xml(guest.name);
+      const Firmware before = parse_domain_xml(xml).vm.firmware;
+      const Firmware now = parse_domain_xml(after).vm.firmware;
+      CHECK(now.code == before.code);
+      CHECK(now.autoselect == before.autoselect);
+      CHECK(now.secure_boot == before.secure_boot);
+      CHECK(now.vars_template == before.vars_template);
+    }
+  }
 }
 
 TEST_CASE("the examples applied on the demo host import with no changes", "[import]") {
