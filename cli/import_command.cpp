@@ -61,6 +61,7 @@ int run_import(const CommonOptions& options, const ImportOptions& import_options
   }
   const Desired desired = desired_from_live(sources, *session.files, diagnostics);
   for (const Diagnostic& diagnostic : diagnostics) std::cerr << format(diagnostic) << "\n";
+  if (has_errors(diagnostics)) return kExitError;  // nothing written: no half an import
   return write_output(import_options.output, render_config_toml(desired, diagnostics)) ? kExitOk
                                                                                        : kExitError;
 }

@@ -94,6 +94,7 @@ class Importer {
 
   void add_vm(const ImportSource& source) {
     const LiveDomain& domain = source.domain;
+    if (!paths_are_absolute(domain.vm)) return;
     Vm vm = domain.vm;
     vm.key = key_for(domain);
     vm.project = desired_.project;
@@ -118,6 +119,35 @@ class Importer {
     check_firmware(vm);
     check_serial(vm);
     desired_.vms.push_back(std::move(vm));
+  }
+
+  // libvirt resolves a relative path against its own working directory, which the config cannot
+  // know: virtform accepts absolute paths only, so such a domain is refused, not half-imported.
+  bool paths_are_absolute(const Vm& vm) {
+    std::vector<std::pair<std::string, std::string>> paths;  // (what, path)
+    for (const Disk& disk : vm.disks) paths.emplace_back("disk source", disk.source);
+    for (const PciDevice& device : vm.pci)
+      if (device.rom) paths.emplace_back("ROM file of PCI device " + device.address, *device.rom);
+    paths.emplace_back("firmware_code", vm.firmware.code);
+    paths.emplace_back("firmware_vars", vm.firmware.vars_template);
+    paths.emplace_back("nvram", vm.firmware.nvram);
+    if (vm.kernel) {
+      paths.emplace_back("kernel", vm.kernel->kernel);
+      paths.emplace_back("initrd", vm.kernel->initrd);
+    }
+    bool absolute = true;
+    for (const auto& [what, path] : paths) {
+      if (path.empty() || path.front() == '/') continue;
+      warnings_.push_back({Severity::error,
+                           "domain '" + vm.name + "': " + what + " '" + path +
+                               "' is a relative path, which virtform cannot declare; make it "
+                               "absolute in the domain (virsh edit " +
+                               vm.name + ") and import again",
+                           {},
+                           "vm." + vm.key});
+      absolute = false;
+    }
+    return absolute;
   }
 
   // The first usb file booted first that is a raw image, or a qcow2 overlay on one, becomes a

@@ -28,7 +28,8 @@ struct ImportSource {
 // domains get adopt = true; the project is the managed domains' one. UEFI variable templates the
 // live domain does not name are taken from QEMU's firmware descriptors in `files`. Everything
 // that cannot be expressed lands in `warnings` ("not expressed in virtform: ...", resource
-// "vm.<key>").
+// "vm.<key>"). A domain naming a relative path is left out, with an error in `warnings`: the
+// config could not declare it, and a plan would refuse the TOML.
 Desired desired_from_live(const std::vector<ImportSource>& sources, const HostFiles& files,
                           Diagnostics& warnings);
 

@@ -378,6 +378,20 @@ TEST_CASE("UEFI guests import to a plan that keeps their firmware exactly", "[im
   }
 }
 
+TEST_CASE("a domain naming a relative path is refused by import, with the path", "[import]") {
+  std::string xml = uefi_guest("vfimp-relative", "");
+  replace_all(xml, "/var/lib/vf/vfimp-relative.img", "images/vfimp-relative.img");
+  ImportHost host({xml});
+  Diagnostics diagnostics;
+  const std::string toml = host.import({"vfimp-relative"}, diagnostics);
+  INFO(toml);
+  REQUIRE(has_errors(diagnostics));
+  CHECK(format(diagnostics.back())
+            .find("domain 'vfimp-relative': disk source 'images/vfimp-relative.img' is a "
+                  "relative path") != std::string::npos);
+  CHECK(toml.find("[vm.") == std::string::npos);
+}
+
 TEST_CASE("the examples applied on the demo host import with no changes", "[import]") {
   for (const std::string example : {"dsm", "passthrough"}) {
     SECTION(example) {
