@@ -57,7 +57,7 @@ std::vector<std::string> flag_names(const CLI::App& command) {
 const CLI::Option* option_awaiting_value(const CLI::App& command, const std::string& word) {
   if (!word.starts_with("-") || word.find('=') != std::string::npos) return nullptr;
   const CLI::Option* option = command.get_option_no_throw(word);
-  return option && option->get_type_size_max() > 0 ? option : nullptr;
+  return option && option->get_items_expected_max() > 0 ? option : nullptr;
 }
 
 // The URI import would connect to, given the words typed so far.
