@@ -53,6 +53,9 @@ installed=1
 DEBIAN_FRONTEND=noninteractive apt-get "${apt_wait[@]}" install -y -q "$deb" >/dev/null ||
   fail "apt-get install $deb"
 [[ $(command -v virtform) == /usr/bin/virtform ]] || fail "virtform is not /usr/bin/virtform"
+version=$(dpkg-query -W -f='${Version}' virtform)
+[[ $(virtform --version) == "virtform $version" ]] ||
+  fail "virtform --version says '$(virtform --version)', the package $version"
 
 # From an empty directory, so that nothing of the checkout can stand in for what was installed.
 work=$(mktemp -d)

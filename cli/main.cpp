@@ -67,7 +67,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"virtform: infrastructure as code for the VMs of a libvirt host"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "virtform 0.1.0");
+  app.set_version_flag("--version", "virtform " VIRTFORM_VERSION);
 
   virtform::CommonOptions common;
   virtform::PlanOptions plan_options;
