@@ -71,7 +71,7 @@ std::string typed_uri(const std::vector<std::string>& words) {
 
 // The names of the domains at `uri`. Nothing for a remote host: a completion must not wait on a
 // network or ask for an ssh password. A local daemon that does not answer within a few seconds
-// offers nothing either, unless VIRTFORM_CONNECT_TIMEOUT says to wait longer.
+// offers nothing either (VIRTFORM_CONNECT_TIMEOUT, when set, says how long to wait).
 std::vector<std::string> domain_names(const std::string& uri) {
   if (may_be_remote(uri)) return {};
   ::setenv("VIRTFORM_CONNECT_TIMEOUT", "3", /*overwrite=*/0);
