@@ -8,6 +8,11 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libvirt-dev libtomlplusplus-dev libboost-graph-dev libspdlog-dev catch2 libpugixml-dev
   libcli11-dev nlohmann-json3-dev libssl-dev
+  # the man pages (docs/man) are made by pandoc; the .deb (ci/package.sh) by cpack with
+  # dpkg-shlibdeps (build-essential's dpkg-dev) and file, and checked with man
+  pandoc file man-db
+  # the completion scripts are tested in the shells they are for
+  zsh fish
   # fuzzing (ci/fuzz.sh): clang and its libFuzzer/sanitizer runtimes
   clang libclang-rt-14-dev
   # a libvirtd to test against, and what its guests run on (swtpm: their emulated TPMs)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh Debian 12 machine (as root) to a verdict: installs the
 # packages, starts virtlogd/libvirtd if none answers, builds, builds the end-to-end guest, then
-# runs the unit tests in parallel, the fuzzers for a bounded time, the schema checks, the
-# end-to-end and fault-injection tests one at a time, and last the unit, end-to-end and fault
-# tests again under ASan + UBSan. Non-zero on any failure.
+# runs the unit tests in parallel, the fuzzers for a bounded time, the schema checks, the .deb
+# (built, installed, checked and removed), the end-to-end and fault-injection tests one at a
+# time, and last the unit, end-to-end and fault tests again under ASan + UBSan. Non-zero on any
+# failure.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -26,6 +27,7 @@ run_logged() {
 # code and virtform's errors, failed steps of an apply, and the scripts' own failure lines.
 failure_lines='\*\*\*(Failed|Exception|Timeout)|FAILED:|: FAILED after |^ *error[:[]|^ *exit code: '
 failure_lines+='|ERROR: [A-Za-z]+Sanitizer|runtime error: |: error: |sanitize: FAILED|fuzz: .*FAILED'
+failure_lines+='|^package: FAILED'
 failure_lines+='|^start-libvirt: .*(fail|did not answer|needs root)|^sweep-e2e: no libvirtd'
 summarize_failures() {
   step "failure summary"
@@ -72,6 +74,9 @@ step "fuzzing"
 run_logged fuzz bash ci/fuzz.sh || status=1
 step "schemas"
 run_logged schemas bash ci/check-schemas.sh || status=1
+step "package"
+# The .deb from the build above, installed with apt-get, checked as installed, and removed.
+run_logged package bash ci/package.sh || status=1
 
 step "end-to-end tests"
 # Serial: they share one libvirtd and boot guests under TCG.

@@ -3,6 +3,10 @@
 
 #include "cli/session.h"
 
+namespace CLI {
+class App;
+}
+
 namespace virtform {
 
 int run_validate(const CommonOptions& options);
@@ -42,5 +46,10 @@ struct CaptureOptions {
 };
 // Records what plan needs from this host (implemented in capture_command.cpp).
 int run_capture(const CommonOptions& options, const CaptureOptions& capture_options);
+
+// The hidden command the shell completion scripts call: `virtform __complete WORD...` prints what
+// may follow `virtform WORD...` in place of its last word (implemented in complete_command.cpp).
+inline constexpr const char* kCompleteCommand = "__complete";
+int run_complete(const CLI::App& app, std::vector<std::string> words);
 
 }  // namespace virtform

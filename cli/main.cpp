@@ -12,15 +12,23 @@
 
 namespace {
 
+const char* const kConnectHelp = "libvirt URI (default: LIBVIRT_DEFAULT_URI, else qemu:///system)";
+
+// Each option's type name says what its value is (PATH, FILE, DIR, URI, DOMAIN): --help shows
+// it, and `virtform __complete` completes the value by it.
 void add_common(CLI::App& command, virtform::CommonOptions& options) {
-  command.add_option("paths", options.paths, "Config files or directories (default: .)");
-  command.add_option("-c,--connect", options.uri,
-                     "libvirt URI (default: LIBVIRT_DEFAULT_URI, else qemu:///system)");
-  command.add_option("--host", options.host_dir,
-                     "Plan against a recorded host: DIR/host.xml (libvirt test driver) and "
-                     "DIR/root (its files)");
-  command.add_option("--host-root,--sysfs-root", options.host_root,
-                     "Read the host's files (sysfs, /dev, images) under this directory");
+  command.add_option("paths", options.paths, "Config files or directories (default: .)")
+      ->type_name("PATH");
+  command.add_option("-c,--connect", options.uri, kConnectHelp)->type_name("URI");
+  command
+      .add_option("--host", options.host_dir,
+                  "Plan against a recorded host: DIR/host.xml (libvirt test driver) and "
+                  "DIR/root (its files)")
+      ->type_name("DIR");
+  command
+      .add_option("--host-root,--sysfs-root", options.host_root,
+                  "Read the host's files (sysfs, /dev, images) under this directory")
+      ->type_name("DIR");
   command.add_flag("--detailed-exitcode", options.detailed_exitcode,
                    "Exit 0 for no changes, 1 for errors, 2 when changes are present");
   command.add_flag("--no-color", options.no_color, "No colours (also when NO_COLOR is set)");
@@ -59,7 +67,7 @@ int main(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"virtform: infrastructure as code for the VMs of a libvirt host"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "virtform 0.1.0");
+  app.set_version_flag("--version", "virtform " VIRTFORM_VERSION);
 
   virtform::CommonOptions common;
   virtform::PlanOptions plan_options;
@@ -72,15 +80,18 @@ int main(int argc, char** argv) {
   add_common(*plan, common);
   plan->add_flag("--json", plan_options.json, "Print the plan as JSON");
   plan->add_flag("--restart", plan_options.restart, "Plan as `apply --restart` would");
-  plan->add_option("--out", plan_options.out, "Save the plan as JSON, for `apply --plan FILE`");
+  plan->add_option("--out", plan_options.out, "Save the plan as JSON, for `apply --plan FILE`")
+      ->type_name("FILE");
 
   auto* apply = app.add_subcommand("apply", "Make the host match the configuration");
   add_common(*apply, common);
   apply->add_flag("--auto-approve", apply_options.auto_approve, "Do not ask for confirmation");
   apply->add_flag("--restart", apply_options.restart,
                   "Gracefully restart running guests whose changes need a boot");
-  apply->add_option("--plan", apply_options.plan_file,
-                    "Apply this saved plan (from `plan --out`); refused if the host changed");
+  apply
+      ->add_option("--plan", apply_options.plan_file,
+                   "Apply this saved plan (from `plan --out`); refused if the host changed")
+      ->type_name("FILE");
   apply->add_option("--parallelism", apply_options.parallelism, "Steps run at once (default 4)")
       ->check(CLI::Range(1, 64));
 
@@ -97,10 +108,12 @@ int main(int argc, char** argv) {
   virtform::ImportOptions import_options;
   auto* import = app.add_subcommand(
       "import", "Write TOML for existing domains, to adopt them with no changes");
-  import->add_option("domains", import_options.domains, "Domain names")->required();
-  import->add_option("-c,--connect", common.uri,
-                     "libvirt URI (default: LIBVIRT_DEFAULT_URI, else qemu:///system)");
-  import->add_option("-o,--output", import_options.output, "Write to this file, not stdout");
+  import->add_option("domains", import_options.domains, "Domain names")
+      ->required()
+      ->type_name("DOMAIN");
+  import->add_option("-c,--connect", common.uri, kConnectHelp)->type_name("URI");
+  import->add_option("-o,--output", import_options.output, "Write to this file, not stdout")
+      ->type_name("FILE");
   import->add_flag("-v,--verbose", common.verbosity, "More logging on stderr");
 
   virtform::CaptureOptions capture_options;
@@ -108,13 +121,17 @@ int main(int argc, char** argv) {
       "capture",
       "Record this host (libvirt and sysfs) into DIR for offline plans: plan --host DIR");
   capture->add_option("directory", capture_options.directory, "Where to write the snapshot")
-      ->required();
-  capture->add_option("-c,--connect", common.uri,
-                      "libvirt URI (default: LIBVIRT_DEFAULT_URI, else qemu:///system)");
-  capture->add_option("--host-root,--sysfs-root", common.host_root,
-                      "Read the host's files under this directory instead of /");
+      ->required()
+      ->type_name("DIR");
+  capture->add_option("-c,--connect", common.uri, kConnectHelp)->type_name("URI");
+  capture
+      ->add_option("--host-root,--sysfs-root", common.host_root,
+                   "Read the host's files under this directory instead of /")
+      ->type_name("DIR");
   capture->add_flag("-v,--verbose", common.verbosity, "More logging on stderr");
 
+  if (argc >= 2 && std::string_view(argv[1]) == virtform::kCompleteCommand)
+    return virtform::run_complete(app, {argv + 2, argv + argc});
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -19,11 +19,6 @@ namespace virtform {
 
 namespace {
 
-std::string default_uri() {
-  if (const char* uri = std::getenv("LIBVIRT_DEFAULT_URI"); uri && *uri) return uri;
-  return "qemu:///system";
-}
-
 // The file of a test-driver host description ("test:///srv/snap/host.xml"); "" for another URI.
 std::string test_host_file(const std::string& uri) {
   const std::string prefix = "test:///";
@@ -106,18 +101,6 @@ void read_session_config(Session& session, bool config_required) {
   check_host_files(session.desired, *session.files, session.diagnostics);
 }
 
-// Whether connecting to `uri` may cross a network or ask for a password (ssh): a host is named,
-// the transport is not the local socket, or it is an alias libvirt's config resolves.
-bool may_be_remote(const std::string& uri) {
-  const auto separator = uri.find("://");
-  if (separator == std::string::npos) return true;
-  const std::string scheme = uri.substr(0, separator);
-  const auto plus = scheme.find('+');
-  if (plus != std::string::npos && scheme.substr(plus + 1) != "unix") return true;
-  const auto rest = uri.find_first_not_of('/', separator + 3);
-  return rest != std::string::npos && rest == separator + 3;
-}
-
 // libvirt's domains and networks, read on a thread of their own; get() gives them or rethrows the
 // read's error, and a future dropped unread waits for the read and discards it.
 std::future<Live> read_libvirt_meanwhile(const std::string& uri) {
@@ -129,6 +112,23 @@ std::future<Live> read_libvirt_meanwhile(const std::string& uri) {
 }
 
 }  // namespace
+
+std::string default_uri() {
+  if (const char* uri = std::getenv("LIBVIRT_DEFAULT_URI"); uri && *uri) return uri;
+  return "qemu:///system";
+}
+
+// Whether connecting to `uri` may cross a network or ask for a password (ssh): a host is named,
+// the transport is not the local socket, or it is an alias libvirt's config resolves.
+bool may_be_remote(const std::string& uri) {
+  const auto separator = uri.find("://");
+  if (separator == std::string::npos) return true;
+  const std::string scheme = uri.substr(0, separator);
+  const auto plus = scheme.find('+');
+  if (plus != std::string::npos && scheme.substr(plus + 1) != "unix") return true;
+  const auto rest = uri.find_first_not_of('/', separator + 3);
+  return rest != std::string::npos && rest == separator + 3;
+}
 
 TextStyle Session::style() const {
   const bool color =

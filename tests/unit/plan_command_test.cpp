@@ -1,21 +1,20 @@
 // virtform plan as a process: libvirt is read while the config loads, and whichever fails is
 // reported as it was when the two ran one after the other; output that is lost is an error.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <thread>
 #include <vector>
 
+#include "support/counting_listener.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
 
 namespace virtform {
 namespace {
 
+using testing::CountingListener;
 using testing::TempDir;
 
 // Nothing listens on port 1: the connection is refused at once.
@@ -47,48 +46,6 @@ TEST_CASE("plan of a valid config reports libvirt's error", "[plan_command]") {
   CHECK(contains(result.err, "error: cannot connect to " + kUnreachable));
   CHECK(result.out.empty());
 }
-
-// A TCP port on the loopback that accepts connections and counts them, standing in for a remote
-// libvirtd that never answers.
-class CountingListener {
- public:
-  CountingListener() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    REQUIRE(::listen(fd_, 8) == 0);
-    socklen_t length = sizeof address;
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) == 0);
-    port_ = ntohs(address.sin_port);
-  }
-  ~CountingListener() {
-    for (int client : held_) ::close(client);
-    ::close(fd_);
-  }
-  CountingListener(const CountingListener&) = delete;
-  CountingListener& operator=(const CountingListener&) = delete;
-
-  std::string uri() const { return "qemu+tcp://127.0.0.1:" + std::to_string(port_) + "/system"; }
-  // The connections made so far (each is closed at once, which fails libvirt's handshake).
-  int accepted() {
-    int count = 0;
-    for (int client; (client = ::accept(fd_, nullptr, nullptr)) >= 0; ++count) ::close(client);
-    return count;
-  }
-  // The connections made so far, kept open and never answered, as a hung daemon would.
-  int accepted_and_held() {
-    for (int client; (client = ::accept(fd_, nullptr, nullptr)) >= 0;) held_.push_back(client);
-    return static_cast<int>(held_.size());
-  }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::vector<int> held_;  // accepted_and_held's connections, closed with the listener
-};
 
 TEST_CASE("a remote host is not contacted for a config with errors", "[plan_command]") {
   TempDir dir{"virtform-plan"};
