@@ -65,10 +65,11 @@ proxy_socket=$work/libvirt-sock
 # Starts the proxy with `delay` ms each way and waits until it listens.
 start_proxy() {
   local delay=$1
+  rm -f "$work/proxy.out"  # a previous proxy's "ready" must not be taken for this one's
   python3 "$repo/bench/latency_proxy.py" "$proxy_socket" "$delay" "$daemon_socket" >"$work/proxy.out" 2>&1 &
   proxy_pid=$!
   for ((wait = 0; wait < 100; ++wait)); do
-    grep -q '^ready' "$work/proxy.out" && return 0
+    [[ -S $proxy_socket ]] && grep -qs '^ready' "$work/proxy.out" && return 0
     sleep 0.1
   done
   echo "run.sh: the latency proxy did not start:" >&2
