@@ -1,6 +1,7 @@
 #include "providers/libvirt/libvirt_hypervisor.h"
 
 #include <algorithm>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -101,13 +102,25 @@ bool LibvirtHypervisor::connected() const {
 }
 
 Live LibvirtHypervisor::read_live() {
-  // Power state and autostart come from two filtered listings, not two calls per domain, so
-  // plan costs little more than the unavoidable one definition fetched per domain.
-  const std::set<std::string> active =
-      names_of(connection_.all_domains(VIR_CONNECT_LIST_DOMAINS_ACTIVE));
-  const std::set<std::string> autostarted =
-      names_of(connection_.all_domains(VIR_CONNECT_LIST_DOMAINS_AUTOSTART));
-  const std::vector<DomainHandle> domains = connection_.all_domains();
+  // The five listings are independent round trips, which a remote host makes costly: with more
+  // than one read thread they are asked at once, and taken in this order, so an error is the
+  // one a one-by-one read would have met first. Power state and autostart come from two
+  // filtered listings, not two calls per domain.
+  const auto policy = read_threads_ > 1 ? std::launch::async : std::launch::deferred;
+  auto list_domains = [&](unsigned int flags) {
+    return std::async(policy, [this, flags] { return connection_.all_domains(flags); });
+  };
+  auto list_networks = [&](unsigned int flags) {
+    return std::async(policy, [this, flags] { return connection_.all_networks(flags); });
+  };
+  auto active_listing = list_domains(VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+  auto autostart_listing = list_domains(VIR_CONNECT_LIST_DOMAINS_AUTOSTART);
+  auto domain_listing = list_domains(0);
+  auto active_network_listing = list_networks(VIR_CONNECT_LIST_NETWORKS_ACTIVE);
+  auto network_listing = list_networks(0);
+  const std::set<std::string> active = names_of(active_listing.get());
+  const std::set<std::string> autostarted = names_of(autostart_listing.get());
+  const std::vector<DomainHandle> domains = domain_listing.get();
   // Each thread fetches a definition and parses it while the others wait for theirs.
   auto read = [&](std::size_t index) -> std::optional<LiveDomain> {
     const std::string name = name_of(domains[index]);
@@ -119,9 +132,8 @@ Live LibvirtHypervisor::read_live() {
   Live live;
   for (std::optional<LiveDomain>& domain : read_in_order(domains.size(), read_threads_, read))
     if (domain) live.domains.push_back(std::move(*domain));
-  const std::set<std::string> active_networks =
-      names_of(connection_.all_networks(VIR_CONNECT_LIST_NETWORKS_ACTIVE));
-  for (const NetworkHandle& network : connection_.all_networks()) {
+  const std::set<std::string> active_networks = names_of(active_network_listing.get());
+  for (const NetworkHandle& network : network_listing.get()) {
     const std::string name = name_of(network);
     live.networks.push_back(LiveNetwork{name, active_networks.count(name) != 0});
   }

@@ -25,9 +25,9 @@ class LibvirtHypervisor : public Hypervisor {
   std::string uri() const override;
   // Which daemon this is, whatever URI spelling reached it (Connection::daemon()).
   std::string daemon() const { return connection_.daemon(); }
-  // Three listings of domains (all, active, autostarted), then each one's XML, fetched and
-  // parsed on `read_threads` threads, in the listing's order; two listings of networks. An
-  // error is the first domain's by that order, as a one-by-one read would have met it.
+  // Three listings of domains (all, active, autostarted) and two of networks, asked at once;
+  // then each domain's XML, fetched and parsed on `read_threads` threads, in the listing's
+  // order. An error is the one a one-by-one read would have met first.
   Live read_live() override;
   std::optional<LiveDomain> read_domain(const std::string& name) override;
 
