@@ -2,12 +2,16 @@
 // every domain once, fetch each one's persistent (inactive) XML. Prints the wall time of that
 // work, so run.sh can set plan's time beside it.
 //
-//   bench_floor [URI] [--with-state] [--threads N]     default qemu:///system, 1 thread
+//   bench_floor [URI] [--with-state] [--threads N] [--keepalive]
+//                                                      default qemu:///system, 1 thread
 //
 // --with-state also asks, per domain, what plan asks besides the XML (is it active, does it
 // autostart): two more round trips each, to show what they cost.
 // --threads N fetches on N threads sharing the one connection, each taking the next domain of
 // the listing: the floor of a planner that reads N domains at once.
+// --keepalive runs libvirt's default event loop on a thread of its own and turns on keepalive
+// (every 5 s, 3 missed), as virtform does to notice a daemon that stops answering: every call
+// then also wakes the event loop, which is what that safety costs.
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>
@@ -71,20 +75,38 @@ bool fetch_all_definitions(virConnectPtr connection, bool with_state, int thread
   return ok;
 }
 
-int run(const char* uri, bool with_state, int threads) {
+struct FloorOptions {
+  const char* uri = "qemu:///system";
+  bool with_state = false;
+  int threads = 1;
+  bool keepalive = false;
+};
+
+int run(const FloorOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  virConnectPtr connection = virConnectOpen(uri);
+  if (options.keepalive && virEventRegisterDefaultImpl() == 0) {
+    std::thread([] {
+      while (virEventRunDefaultImpl() == 0) {
+      }
+    }).detach();
+  }
+  virConnectPtr connection = virConnectOpen(options.uri);
   if (connection == nullptr) {
-    std::fprintf(stderr, "bench_floor: cannot connect to %s\n", uri);
+    std::fprintf(stderr, "bench_floor: cannot connect to %s\n", options.uri);
     return 1;
   }
+  if (options.keepalive && virConnectSetKeepAlive(connection, 5, 3) < 0) {
+    std::fprintf(stderr, "bench_floor: %s has no keepalive\n", options.uri);
+  }
   FloorResult result;
-  const bool complete = fetch_all_definitions(connection, with_state, threads, result);
+  const bool complete =
+      fetch_all_definitions(connection, options.with_state, options.threads, result);
   virConnectClose(connection);
   const auto elapsed = std::chrono::steady_clock::now() - start;
   const double ms = std::chrono::duration<double, std::milli>(elapsed).count();
-  std::printf("FLOOR domains=%d threads=%d xml_bytes=%zu ms=%.3f%s\n", result.domains, threads,
-              result.xml_bytes, ms, complete ? "" : " incomplete=1");
+  std::printf("FLOOR domains=%d threads=%d keepalive=%d xml_bytes=%zu ms=%.3f%s\n", result.domains,
+              options.threads, options.keepalive ? 1 : 0, result.xml_bytes, ms,
+              complete ? "" : " incomplete=1");
   return result.domains < 0 ? 1 : 0;
 }
 
@@ -94,24 +116,24 @@ int run(const char* uri, bool with_state, int threads) {
 int main(int argc, char** argv) {
   // libvirt's default handler prints every error; the floor reports its own.
   virSetErrorFunc(nullptr, [](void*, virErrorPtr) {});
-  const char* uri = "qemu:///system";
-  bool with_state = false;
-  int threads = 1;
+  virtform::FloorOptions options;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--with-state") == 0) {
-      with_state = true;
+      options.with_state = true;
+    } else if (std::strcmp(argv[i], "--keepalive") == 0) {
+      options.keepalive = true;
     } else if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
-      threads = std::atoi(argv[++i]);
-      if (threads < 1 || threads > 256) {
+      options.threads = std::atoi(argv[++i]);
+      if (options.threads < 1 || options.threads > 256) {
         std::fprintf(stderr, "bench_floor: --threads %s: not a number from 1 to 256\n", argv[i]);
         return 2;
       }
     } else if (argv[i][0] != '-') {
-      uri = argv[i];
+      options.uri = argv[i];
     } else {
-      std::fprintf(stderr, "usage: bench_floor [URI] [--with-state] [--threads N]\n");
+      std::fprintf(stderr, "usage: bench_floor [URI] [--with-state] [--threads N] [--keepalive]\n");
       return 2;
     }
   }
-  return virtform::run(uri, with_state, threads);
+  return virtform::run(options);
 }

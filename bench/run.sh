@@ -197,6 +197,10 @@ for n in $sizes; do
   floor_state_ms=$median_ms
   measure 0 "$work/floor.out" "$floor" "$uri" --threads "$threads"
   parallel_floor_ms=$median_ms
+  # The same with libvirt's event loop and keepalive, which virtform runs to notice a daemon
+  # that stops answering.
+  measure 0 "$work/floor.out" "$floor" "$uri" --threads "$threads" --keepalive
+  keepalive_floor_ms=$median_ms
   measure 0 "$work/plan.txt" "$virtform" plan "$config" -c "$uri" --no-color --detailed-exitcode \
     --read-threads "$threads"
   plan_ms=$median_ms plan_rss=$median_rss_kib plan_cpu_ms=$median_cpu_ms
@@ -207,16 +211,16 @@ for n in $sizes; do
     --read-threads 1
   serial_plan_ms=$median_ms
 
-  read -r ratio parallel_ratio changed_ratio serial_ratio per_domain_us <<<"$(awk -v f="$floor_ms" -v pf="$parallel_floor_ms" \
-    -v p="$plan_ms" -v c="$changed_ms" -v s="$serial_plan_ms" -v d="$domains" \
-    'BEGIN { printf "%.2f %.2f %.2f %.2f %.0f", p / f, p / pf, c / f, s / f, p * 1000 / d }')"
+  read -r ratio parallel_ratio keepalive_ratio changed_ratio serial_ratio per_domain_us <<<"$(awk -v f="$floor_ms" \
+    -v pf="$parallel_floor_ms" -v kf="$keepalive_floor_ms" -v p="$plan_ms" -v c="$changed_ms" -v s="$serial_plan_ms" -v d="$domains" \
+    'BEGIN { printf "%.2f %.2f %.2f %.2f %.2f %.0f", p / f, p / pf, p / kf, c / f, s / f, p * 1000 / d }')"
   peak_rss=$((plan_rss > changed_rss ? plan_rss : changed_rss))
   per_domain_at[$n]=$per_domain_us plan_ms_at[$n]=$plan_ms domains_at[$n]=$domains
   ratio_at[$n]=$ratio parallel_ratio_at[$n]=$parallel_ratio
-  rows+=("$(printf '%6s %8s %9s %9s %9s %9s %6s %6s %10s %6s %11s %6s %8s %9s %9s' "$n" "$domains" "$floor_ms" "$floor_state_ms" \
-    "$parallel_floor_ms" "$plan_ms" "$ratio" "$parallel_ratio" "$changed_ms" "$changed_ratio" "$serial_plan_ms" "$serial_ratio" \
-    "$peak_rss" "$per_domain_us" "$apply_ms")")
-  lines+=("BENCH n=$n domains=$domains threads=$threads floor_ms=$floor_ms floor_state_ms=$floor_state_ms parallel_floor_ms=$parallel_floor_ms plan_ms=$plan_ms ratio=$ratio parallel_ratio=$parallel_ratio changed_plan_ms=$changed_ms changed_ratio=$changed_ratio serial_plan_ms=$serial_plan_ms serial_ratio=$serial_ratio rss_kib=$peak_rss per_domain_us=$per_domain_us floor_cpu_ms=$floor_cpu_ms plan_cpu_ms=$plan_cpu_ms apply_p4_ms=$apply_ms load=$(cut -d' ' -f1 /proc/loadavg)")
+  rows+=("$(printf '%6s %8s %9s %9s %9s %9s %9s %6s %6s %6s %10s %6s %11s %6s %8s %9s %9s' "$n" "$domains" "$floor_ms" \
+    "$floor_state_ms" "$parallel_floor_ms" "$keepalive_floor_ms" "$plan_ms" "$ratio" "$parallel_ratio" "$keepalive_ratio" \
+    "$changed_ms" "$changed_ratio" "$serial_plan_ms" "$serial_ratio" "$peak_rss" "$per_domain_us" "$apply_ms")")
+  lines+=("BENCH n=$n domains=$domains threads=$threads floor_ms=$floor_ms floor_state_ms=$floor_state_ms parallel_floor_ms=$parallel_floor_ms keepalive_floor_ms=$keepalive_floor_ms plan_ms=$plan_ms ratio=$ratio parallel_ratio=$parallel_ratio keepalive_ratio=$keepalive_ratio changed_plan_ms=$changed_ms changed_ratio=$changed_ratio serial_plan_ms=$serial_plan_ms serial_ratio=$serial_ratio rss_kib=$peak_rss per_domain_us=$per_domain_us floor_cpu_ms=$floor_cpu_ms plan_cpu_ms=$plan_cpu_ms apply_p4_ms=$apply_ms load=$(cut -d' ' -f1 /proc/loadavg)")
 
   if [[ $n == "$latency_n" ]]; then
     measure_latencies "$config" "$n"
@@ -239,8 +243,8 @@ host_line=$("$host_bench" "$devices" "$repeats")
 lines+=("$host_line")
 
 echo
-printf '%6s %8s %9s %9s %9s %9s %6s %6s %10s %6s %11s %6s %8s %9s %9s\n' n domains floor_ms +state_ms \
-  par_floor plan_ms /floor /par changed_ms /floor plan_1thr_ms /floor rss_kib us/domain apply_ms
+printf '%6s %8s %9s %9s %9s %9s %9s %6s %6s %6s %10s %6s %11s %6s %8s %9s %9s\n' n domains floor_ms +state_ms \
+  par_floor +kalive plan_ms /floor /par /kalive changed_ms /floor plan_1thr_ms /floor rss_kib us/domain apply_ms
 printf '%s\n' "${rows[@]}"
 if ((${#latency_rows[@]})); then
   echo
