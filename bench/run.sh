@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
 # Times `virtform plan` against the libvirt floor on fleets of N managed VMs defined in the real
 # libvirtd, plus the apply that defines them and the host-device side on a generated sysfs tree.
-# Prints a table and one machine-readable BENCH line per N. Every domain it defines is named
-# vfbench-<pid>-*, and all of them are undefined on exit, whatever happens.
+# The floor is timed one by one and with BENCH_THREADS threads, and plan reads with as many; at
+# BENCH_LATENCY_N domains both are timed again through bench/latency_proxy.py, a socket proxy
+# that delays every chunk as a remote link would. Prints a table and one machine-readable BENCH
+# line per N. Every domain it defines is named vfbench-<pid>-*, and all of them are undefined on
+# exit, whatever happens.
 #
 #   bench/run.sh [BUILD_DIR]       default build/; needs root (qemu:///system) and the targets
 #                                  virtform, bench_floor and bench_host_devices built
 # Environment: BENCH_SIZES (default "10 100 1000"), BENCH_REPEATS (default 3),
-#              BENCH_URI (default qemu:///system), BENCH_DEVICES (default 2000).
+#              BENCH_URI (default qemu:///system), BENCH_DEVICES (default 2000),
+#              BENCH_THREADS (default 8), BENCH_LATENCY_N (default 100; "" skips the latency
+#              runs), BENCH_LATENCIES_MS (default "0 1 5": delay each way),
+#              BENCH_SOCKET (default /var/run/libvirt/libvirt-sock: where the proxy forwards).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -16,6 +22,10 @@ uri=${BENCH_URI:-qemu:///system}
 sizes=${BENCH_SIZES:-"10 100 1000"}
 repeats=${BENCH_REPEATS:-3}
 devices=${BENCH_DEVICES:-2000}
+threads=${BENCH_THREADS:-8}
+latency_n=${BENCH_LATENCY_N-100}
+latencies=${BENCH_LATENCIES_MS:-"0 1 5"}
+daemon_socket=${BENCH_SOCKET:-/var/run/libvirt/libvirt-sock}
 virtform=$build/virtform
 floor=$build/bench/bench_floor
 host_bench=$build/bench/bench_host_devices
@@ -33,6 +43,7 @@ fi
 # session, so a 1000-VM fleet goes in seconds; then removes the temporary files.
 # shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
+  stop_proxy
   local names
   names=$(virsh -c "$uri" list --all --name 2>/dev/null | grep "^$prefix-" || true)
   if [[ -n $names ]]; then
@@ -47,6 +58,31 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 now_ns() { date +%s%N; }
+
+# The latency proxy (bench/latency_proxy.py) run.sh started, by its PID; none when empty.
+proxy_pid=""
+proxy_socket=$work/libvirt-sock
+# Starts the proxy with `delay` ms each way and waits until it listens.
+start_proxy() {
+  local delay=$1
+  rm -f "$work/proxy.out"  # a previous proxy's "ready" must not be taken for this one's
+  python3 "$repo/bench/latency_proxy.py" "$proxy_socket" "$delay" "$daemon_socket" >"$work/proxy.out" 2>&1 &
+  proxy_pid=$!
+  for ((wait = 0; wait < 100; ++wait)); do
+    [[ -S $proxy_socket ]] && grep -qs '^ready' "$work/proxy.out" && return 0
+    sleep 0.1
+  done
+  echo "run.sh: the latency proxy did not start:" >&2
+  cat "$work/proxy.out" >&2
+  exit 1
+}
+# shellcheck disable=SC2317  # also called by the EXIT trap
+stop_proxy() {
+  [[ -n $proxy_pid ]] || return 0
+  kill "$proxy_pid" 2>/dev/null || true
+  wait "$proxy_pid" 2>/dev/null || true
+  proxy_pid=""
+}
 
 # Runs "$@" $repeats times; sets median_ms (wall), median_cpu_ms (user + system: what the
 # process itself spent, less sensitive to a loaded machine) and median_rss_kib (peak resident
@@ -108,11 +144,39 @@ expect_plan() {  # config, the summary line plan must print ("No changes.", "Pla
   }
 }
 
+# The floor (one by one and with $threads threads) and plan (with $threads and with 1) through
+# the latency proxy, at each delay of $latencies, on the applied fleet `config` of n VMs.
+declare -a latency_rows=()
+measure_latencies() {
+  local config=$1 n=$2 proxied="qemu+unix:///system?socket=$proxy_socket" delay
+  for delay in $latencies; do
+    start_proxy "$delay"
+    measure 0 "$work/floor.out" "$floor" "$proxied"
+    local serial_floor=$median_ms
+    measure 0 "$work/floor.out" "$floor" "$proxied" --threads "$threads"
+    local parallel_floor=$median_ms
+    measure 0 "$work/plan.txt" "$virtform" plan "$config" -c "$proxied" --no-color --detailed-exitcode \
+      --read-threads "$threads"
+    local plan=$median_ms
+    measure 0 "$work/plan.txt" "$virtform" plan "$config" -c "$proxied" --no-color --detailed-exitcode \
+      --read-threads 1
+    local serial_plan=$median_ms
+    stop_proxy
+    local ratios ratio parallel_ratio serial_ratio
+    ratios=$(awk -v f="$serial_floor" -v pf="$parallel_floor" -v p="$plan" -v s="$serial_plan" \
+      'BEGIN { printf "%.2f %.2f %.2f", p / f, p / pf, s / f }')
+    read -r ratio parallel_ratio serial_ratio <<<"$ratios"
+    latency_rows+=("$(printf '%6s %9s %9s %9s %9s %6s %6s %11s %6s' "$n" "$delay" "$serial_floor" "$parallel_floor" "$plan" \
+      "$ratio" "$parallel_ratio" "$serial_plan" "$serial_ratio")")
+    lines+=("BENCH_LATENCY n=$n delay_ms=$delay threads=$threads floor_ms=$serial_floor parallel_floor_ms=$parallel_floor plan_ms=$plan ratio=$ratio parallel_ratio=$parallel_ratio serial_plan_ms=$serial_plan serial_ratio=$serial_ratio load=$(cut -d' ' -f1 /proc/loadavg)")
+  done
+}
+
 declare -a rows=() lines=()
-per_domain_at=() plan_ms_at=() domains_at=()
+per_domain_at=() plan_ms_at=() domains_at=() ratio_at=() parallel_ratio_at=()
 disks=$work/disks
 
-echo "fleet prefix $prefix, uri $uri, $repeats repeats (median), $(nproc) cores"
+echo "fleet prefix $prefix, uri $uri, $repeats repeats (median), $(nproc) cores, $threads read threads"
 previous=0
 for n in $sizes; do
   config=$work/fleet-$n changed=$work/fleet-$n-changed
@@ -131,18 +195,36 @@ for n in $sizes; do
   # listings: what two more round trips per domain would cost.
   measure 0 "$work/floor.out" "$floor" "$uri" --with-state
   floor_state_ms=$median_ms
-  measure 0 "$work/plan.txt" "$virtform" plan "$config" -c "$uri" --no-color --detailed-exitcode
+  measure 0 "$work/floor.out" "$floor" "$uri" --threads "$threads"
+  parallel_floor_ms=$median_ms
+  # The same with libvirt's event loop and keepalive, which virtform runs to notice a daemon
+  # that stops answering.
+  measure 0 "$work/floor.out" "$floor" "$uri" --threads "$threads" --keepalive
+  keepalive_floor_ms=$median_ms
+  measure 0 "$work/plan.txt" "$virtform" plan "$config" -c "$uri" --no-color --detailed-exitcode \
+    --read-threads "$threads"
   plan_ms=$median_ms plan_rss=$median_rss_kib plan_cpu_ms=$median_cpu_ms
-  measure 2 "$work/plan.txt" "$virtform" plan "$changed" -c "$uri" --no-color --detailed-exitcode
+  measure 2 "$work/plan.txt" "$virtform" plan "$changed" -c "$uri" --no-color --detailed-exitcode \
+    --read-threads "$threads"
   changed_ms=$median_ms changed_rss=$median_rss_kib
+  measure 0 "$work/plan.txt" "$virtform" plan "$config" -c "$uri" --no-color --detailed-exitcode \
+    --read-threads 1
+  serial_plan_ms=$median_ms
 
-  read -r ratio changed_ratio per_domain_us <<<"$(awk -v f="$floor_ms" -v p="$plan_ms" -v c="$changed_ms" -v d="$domains" \
-    'BEGIN { printf "%.2f %.2f %.0f", p / f, c / f, p * 1000 / d }')"
+  read -r ratio parallel_ratio keepalive_ratio changed_ratio serial_ratio per_domain_us <<<"$(awk -v f="$floor_ms" \
+    -v pf="$parallel_floor_ms" -v kf="$keepalive_floor_ms" -v p="$plan_ms" -v c="$changed_ms" -v s="$serial_plan_ms" -v d="$domains" \
+    'BEGIN { printf "%.2f %.2f %.2f %.2f %.2f %.0f", p / f, p / pf, p / kf, c / f, s / f, p * 1000 / d }')"
   peak_rss=$((plan_rss > changed_rss ? plan_rss : changed_rss))
   per_domain_at[$n]=$per_domain_us plan_ms_at[$n]=$plan_ms domains_at[$n]=$domains
-  rows+=("$(printf '%6s %8s %10s %12s %10s %6s %13s %6s %9s %10s %10s' "$n" "$domains" "$floor_ms" "$floor_state_ms" "$plan_ms" "$ratio" \
-    "$changed_ms" "$changed_ratio" "$peak_rss" "$per_domain_us" "$apply_ms")")
-  lines+=("BENCH n=$n domains=$domains floor_ms=$floor_ms floor_state_ms=$floor_state_ms plan_ms=$plan_ms ratio=$ratio changed_plan_ms=$changed_ms changed_ratio=$changed_ratio rss_kib=$peak_rss per_domain_us=$per_domain_us floor_cpu_ms=$floor_cpu_ms plan_cpu_ms=$plan_cpu_ms apply_p4_ms=$apply_ms load=$(cut -d' ' -f1 /proc/loadavg)")
+  ratio_at[$n]=$ratio parallel_ratio_at[$n]=$parallel_ratio
+  rows+=("$(printf '%6s %8s %9s %9s %9s %9s %9s %6s %6s %6s %10s %6s %11s %6s %8s %9s %9s' "$n" "$domains" "$floor_ms" \
+    "$floor_state_ms" "$parallel_floor_ms" "$keepalive_floor_ms" "$plan_ms" "$ratio" "$parallel_ratio" "$keepalive_ratio" \
+    "$changed_ms" "$changed_ratio" "$serial_plan_ms" "$serial_ratio" "$peak_rss" "$per_domain_us" "$apply_ms")")
+  lines+=("BENCH n=$n domains=$domains threads=$threads floor_ms=$floor_ms floor_state_ms=$floor_state_ms parallel_floor_ms=$parallel_floor_ms keepalive_floor_ms=$keepalive_floor_ms plan_ms=$plan_ms ratio=$ratio parallel_ratio=$parallel_ratio keepalive_ratio=$keepalive_ratio changed_plan_ms=$changed_ms changed_ratio=$changed_ratio serial_plan_ms=$serial_plan_ms serial_ratio=$serial_ratio rss_kib=$peak_rss per_domain_us=$per_domain_us floor_cpu_ms=$floor_cpu_ms plan_cpu_ms=$plan_cpu_ms apply_p4_ms=$apply_ms load=$(cut -d' ' -f1 /proc/loadavg)")
+
+  if [[ $n == "$latency_n" ]]; then
+    measure_latencies "$config" "$n"
+  fi
 done
 
 # Defining 100 new VMs (a project of their own beside the fleet), one step at a time and then
@@ -161,9 +243,15 @@ host_line=$("$host_bench" "$devices" "$repeats")
 lines+=("$host_line")
 
 echo
-printf '%6s %8s %10s %12s %10s %6s %13s %6s %9s %10s %10s\n' n domains floor_ms +state_ms plan_ms ratio \
-  changed_ms ratio rss_kib us/domain apply_ms
+printf '%6s %8s %9s %9s %9s %9s %9s %6s %6s %6s %10s %6s %11s %6s %8s %9s %9s\n' n domains floor_ms +state_ms \
+  par_floor +kalive plan_ms /floor /par /kalive changed_ms /floor plan_1thr_ms /floor rss_kib us/domain apply_ms
 printf '%s\n' "${rows[@]}"
+if ((${#latency_rows[@]})); then
+  echo
+  echo "through the latency proxy (delay each way; a round trip costs twice it), $threads threads:"
+  printf '%6s %9s %9s %9s %9s %6s %6s %11s %6s\n' n delay_ms floor_ms par_floor plan_ms /floor /par plan_1thr_ms /floor
+  printf '%s\n' "${latency_rows[@]}"
+fi
 echo
 echo "apply, 100 new VMs: --parallelism 1 ${serial_ms} ms, default (4) ${parallel_ms} ms"
 echo "host devices ($devices): $host_line"
@@ -177,7 +265,9 @@ check() {  # description, awk condition
 }
 last=${sizes##* }
 if [[ -n ${per_domain_at[1000]:-} && -n ${per_domain_at[100]:-} ]]; then
-  check "plan <= 1.3 x floor at n=1000 (${ratio})" "$ratio <= 1.3"
+  check "plan <= 0.6 x serial floor at n=1000 (${ratio_at[1000]})" "${ratio_at[1000]} <= 0.6"
+  check "plan <= 1.2 x parallel floor ($threads threads) at n=1000 (${parallel_ratio_at[1000]})" \
+    "${parallel_ratio_at[1000]} <= 1.2"
   check "per-domain time at 1000 <= 1.5 x at 100 (${per_domain_at[1000]} vs ${per_domain_at[100]} us)" \
     "${per_domain_at[1000]} <= 1.5 * ${per_domain_at[100]}"
   # Per-domain time at 100 still carries the fixed start-up cost; the marginal cost of a domain

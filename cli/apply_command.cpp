@@ -164,7 +164,7 @@ int apply_saved_plan(CommonOptions options, const ApplyOptions& apply_options) {
                         ": the configuration changed since this plan was made; run `virtform "
                         "plan` again");
   }
-  LibvirtHypervisor hypervisor(session.uri);
+  LibvirtHypervisor hypervisor(session.uri, read_threads(options));
   const auto lock = ApplyLock::acquire(hypervisor.daemon(), "virtform apply --plan");
   const Desired declared = declared_in(plan);
   const Live live = observe_host(session, hypervisor, declared);
@@ -195,7 +195,7 @@ int run_apply(const CommonOptions& options, const ApplyOptions& apply_options) {
     std::cerr << render_diagnostics(session.diagnostics, session.style());
     return kExitError;
   }
-  LibvirtHypervisor hypervisor(session.uri);
+  LibvirtHypervisor hypervisor(session.uri, read_threads(options));
   // Taken before the live state is read, so the plan shown is the one carried out; keyed on the
   // daemon, as two spellings of its URI reach the same domains.
   const auto lock = ApplyLock::acquire(hypervisor.daemon(), "virtform apply");

@@ -15,7 +15,8 @@ int run_host(const CommonOptions& options, const HostOptions& host_options) {
   std::cerr << render_diagnostics(session.diagnostics, session.style());
   const HostDevices devices = read_host_devices(session.host_root);
   Live live;
-  if (!host_options.offline) live = LibvirtHypervisor(session.uri).read_live();
+  if (!host_options.offline)
+    live = LibvirtHypervisor(session.uri, read_threads(options)).read_live();
   const HostInventory inventory = build_host_inventory(devices, session.desired, live);
   std::cout << (host_options.json ? render_host_json(inventory) : render_host_text(inventory));
   return kExitOk;

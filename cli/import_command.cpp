@@ -50,7 +50,7 @@ bool write_output(const std::string& path, const std::string& text) {
 
 int run_import(const CommonOptions& options, const ImportOptions& import_options) {
   Session session = open_session(options, /*config_required=*/false);
-  LibvirtHypervisor hypervisor(session.uri);
+  LibvirtHypervisor hypervisor(session.uri, read_threads(options));
   const Live live = hypervisor.read_live();
 
   Diagnostics diagnostics;

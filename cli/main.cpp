@@ -35,6 +35,14 @@ void add_common(CLI::App& command, virtform::CommonOptions& options) {
   command.add_flag("-v,--verbose", options.verbosity, "More logging on stderr (-v, -vv, -vvv)");
 }
 
+// For the commands that read libvirt's domains.
+void add_read_threads(CLI::App& command, virtform::CommonOptions& options) {
+  command
+      .add_option("--read-threads", options.read_threads,
+                  "Domains read from libvirt at once (default: VIRTFORM_READ_THREADS, else 8)")
+      ->check(CLI::Range(std::size_t{1}, virtform::kMaxReadThreads));
+}
+
 // "unknown command 'plna'; did you mean 'plan'?" when the first word names no command, else "".
 std::string unknown_command(const CLI::App& app, int argc, char** argv) {
   if (argc < 2 || argv[1][0] == '-') return "";
@@ -78,6 +86,7 @@ int main(int argc, char** argv) {
 
   auto* plan = app.add_subcommand("plan", "Show what apply would change on the host");
   add_common(*plan, common);
+  add_read_threads(*plan, common);
   plan->add_flag("--json", plan_options.json, "Print the plan as JSON");
   plan->add_flag("--restart", plan_options.restart, "Plan as `apply --restart` would");
   plan->add_option("--out", plan_options.out, "Save the plan as JSON, for `apply --plan FILE`")
@@ -85,6 +94,7 @@ int main(int argc, char** argv) {
 
   auto* apply = app.add_subcommand("apply", "Make the host match the configuration");
   add_common(*apply, common);
+  add_read_threads(*apply, common);
   apply->add_flag("--auto-approve", apply_options.auto_approve, "Do not ask for confirmation");
   apply->add_flag("--restart", apply_options.restart,
                   "Gracefully restart running guests whose changes need a boot");
@@ -99,11 +109,13 @@ int main(int argc, char** argv) {
   auto* host = app.add_subcommand(
       "host", "Show the host's IOMMU groups, PCI devices and disks, and which VM claims each");
   add_common(*host, common);
+  add_read_threads(*host, common);
   host->add_flag("--json", host_options.json, "Print the inventory as JSON");
   host->add_flag("--offline", host_options.offline, "Do not connect to libvirt");
 
   auto* graph = app.add_subcommand("graph", "Print the dependency graph as Graphviz DOT");
   add_common(*graph, common);
+  add_read_threads(*graph, common);
 
   virtform::ImportOptions import_options;
   auto* import = app.add_subcommand(
@@ -112,6 +124,7 @@ int main(int argc, char** argv) {
       ->required()
       ->type_name("DOMAIN");
   import->add_option("-c,--connect", common.uri, kConnectHelp)->type_name("URI");
+  add_read_threads(*import, common);
   import->add_option("-o,--output", import_options.output, "Write to this file, not stdout")
       ->type_name("FILE");
   import->add_flag("-v,--verbose", common.verbosity, "More logging on stderr");

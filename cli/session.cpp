@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <future>
 
@@ -103,8 +105,8 @@ void read_session_config(Session& session, bool config_required) {
 
 // libvirt's domains and networks, read on a thread of their own; get() gives them or rethrows the
 // read's error, and a future dropped unread waits for the read and discards it.
-std::future<Live> read_libvirt_meanwhile(const std::string& uri) {
-  auto read = [uri] { return LibvirtHypervisor(uri).read_live(); };
+std::future<Live> read_libvirt_meanwhile(const std::string& uri, std::size_t threads) {
+  auto read = [uri, threads] { return LibvirtHypervisor(uri, threads).read_live(); };
   // A remote host is not contacted before the config is known to be valid: a typo must not cost
   // a network time-out or an ssh password prompt. Its read runs when get() is called.
   if (may_be_remote(uri)) return std::async(std::launch::deferred, read);
@@ -130,6 +132,19 @@ bool may_be_remote(const std::string& uri) {
   return rest != std::string::npos && rest == separator + 3;
 }
 
+std::size_t read_threads(const CommonOptions& options) {
+  if (options.read_threads != 0) return options.read_threads;
+  const char* text = std::getenv("VIRTFORM_READ_THREADS");
+  if (!text || !*text) return LibvirtHypervisor::kDefaultReadThreads;
+  std::size_t threads = 0;
+  const char* end = text + std::strlen(text);
+  const auto [stop, error] = std::from_chars(text, end, threads);
+  if (error != std::errc() || stop != end || threads < 1 || threads > kMaxReadThreads)
+    throw SystemError(std::string("VIRTFORM_READ_THREADS=") + text +
+                      ": not a whole number from 1 to " + std::to_string(kMaxReadThreads));
+  return threads;
+}
+
 TextStyle Session::style() const {
   const bool color =
       !options.no_color && std::getenv("NO_COLOR") == nullptr && isatty(STDOUT_FILENO);
@@ -149,7 +164,7 @@ Live observe_host(const Session& session, Hypervisor& hypervisor, const Desired&
 ObservedSession open_observed_session(const CommonOptions& options) {
   ObservedSession observed{open_host(options), std::nullopt};
   Session& session = observed.session;
-  std::future<Live> libvirt = read_libvirt_meanwhile(session.uri);
+  std::future<Live> libvirt = read_libvirt_meanwhile(session.uri, read_threads(options));
   read_session_config(session, /*config_required=*/true);
   if (has_errors(session.diagnostics)) return observed;
   observed.live =

@@ -2,6 +2,7 @@
 // What every command shares: the options common to all, and the first stages of the pipeline
 // (config -> desired model -> host checks) run once with every problem collected.
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@ struct CommonOptions {
   std::string uri;                 // -c/--connect; default LIBVIRT_DEFAULT_URI, else qemu:///system
   std::string host_dir;            // --host DIR: a recorded host (DIR/host.xml + DIR/root)
   std::string host_root;           // --host-root DIR: where the host's files are read
+  std::size_t read_threads = 0;    // --read-threads; 0: $VIRTFORM_READ_THREADS, else the default
   bool detailed_exitcode = false;
   bool no_color = false;
   int verbosity = 0;
@@ -40,6 +42,14 @@ struct Session {
 
   TextStyle style() const;
 };
+
+// The most domains read at once, for --read-threads and $VIRTFORM_READ_THREADS.
+inline constexpr std::size_t kMaxReadThreads = 64;
+
+// How many domains are read from libvirt at once: --read-threads, else $VIRTFORM_READ_THREADS,
+// else LibvirtHypervisor's default. Throws SystemError naming the variable when it is not a
+// whole number from 1 to kMaxReadThreads.
+std::size_t read_threads(const CommonOptions& options);
 
 // Resolves the URI and host root, loads the config and checks it against the host's files.
 // Without `config_required`, no PATH means no config (virtform host) rather than ".".

@@ -176,9 +176,9 @@ std::vector<DomainHandle> Connection::all_domains(unsigned int flags) const {
   return domains;
 }
 
-std::vector<NetworkHandle> Connection::all_networks() const {
+std::vector<NetworkHandle> Connection::all_networks(unsigned int flags) const {
   virNetworkPtr* raw = nullptr;
-  int count = virConnectListAllNetworks(connection_, &raw, 0);
+  int count = virConnectListAllNetworks(connection_, &raw, flags);
   if (count < 0) throw_libvirt_error("cannot list networks on " + uri_);
   std::vector<NetworkHandle> networks;
   for (int i = 0; i < count; ++i) networks.emplace_back(raw[i]);

@@ -58,8 +58,8 @@ class Connection {
   DomainHandle domain(const std::string& name) const;
   // Every domain, or only those matching VIR_CONNECT_LIST_DOMAINS_* `flags`: one round trip.
   std::vector<DomainHandle> all_domains(unsigned int flags = 0) const;
-  // Every network, active or not, in one call.
-  std::vector<NetworkHandle> all_networks() const;
+  // Every network, or only those matching VIR_CONNECT_LIST_NETWORKS_* `flags`: one round trip.
+  std::vector<NetworkHandle> all_networks(unsigned int flags = 0) const;
 
  private:
   std::string uri_;                     // as given to the constructor

@@ -1,5 +1,6 @@
 #include "providers/libvirt/libvirt_hypervisor.h"
 
+#include <algorithm>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -8,6 +9,7 @@
 #include "providers/capture/libvirt_recorder.h"
 #include "providers/libvirt/domain_fields.h"
 #include "providers/libvirt/domain_xml.h"
+#include "providers/libvirt/ordered_parallel.h"
 
 namespace virtform {
 
@@ -60,62 +62,19 @@ LiveDomain parse_fetched(const FetchedDomain& fetched) {
   return live;
 }
 
-std::vector<LiveDomain> parse_batch(const std::vector<FetchedDomain>& batch) {
-  std::vector<LiveDomain> parsed;
-  parsed.reserve(batch.size());
-  for (const FetchedDomain& fetched : batch) parsed.push_back(parse_fetched(fetched));
-  return parsed;
+const char* name_of(const DomainHandle& domain) {
+  return virDomainGetName(domain.get());
+}
+const char* name_of(const NetworkHandle& network) {
+  return virNetworkGetName(network.get());
 }
 
-// Domains fetched one after the other are parsed a batch at a time on a second thread, while
-// the next batch is fetched: libvirt's round trips leave the CPU idle, and parsing is most of
-// the work plan does per domain. One batch is parsed at a time; the order is kept.
-class DomainParser {
- public:
-  explicit DomainParser(std::vector<LiveDomain>& out) : out_(out) {}
-
-  void add(FetchedDomain fetched) {
-    batch_.push_back(std::move(fetched));
-    if (batch_.size() < kBatchSize) return;
-    collect();
-    parsing_ = std::async(std::launch::async, parse_batch, std::move(batch_));
-    batch_.clear();
-  }
-
-  // The last batch is parsed here, as there is nothing left to fetch meanwhile.
-  void finish() {
-    collect();
-    for (LiveDomain& live : parse_batch(batch_)) out_.push_back(std::move(live));
-    batch_.clear();
-  }
-
- private:
-  static constexpr std::size_t kBatchSize = 64;
-
-  // Waits for the batch being parsed; rethrows its error (malformed XML).
-  void collect() {
-    if (!parsing_.valid()) return;
-    for (LiveDomain& live : parsing_.get()) out_.push_back(std::move(live));
-  }
-
-  std::vector<LiveDomain>& out_;
-  std::vector<FetchedDomain> batch_;
-  std::future<std::vector<LiveDomain>> parsing_;
-};
-
-std::set<std::string> names_of(const std::vector<DomainHandle>& domains) {
+// The names of listed domains or networks.
+template <typename Handle>
+std::set<std::string> names_of(const std::vector<Handle>& handles) {
   std::set<std::string> names;
-  for (const DomainHandle& domain : domains) names.insert(virDomainGetName(domain.get()));
+  for (const Handle& handle : handles) names.insert(name_of(handle));
   return names;
-}
-
-LiveNetwork read_network(virNetworkPtr network) {
-  LiveNetwork live;
-  live.name = virNetworkGetName(network);
-  int active = virNetworkIsActive(network);
-  if (active < 0) throw_libvirt_error("cannot read the state of network '" + live.name + "'");
-  live.active = active == 1;
-  return live;
 }
 
 // The first validating define of this process runs alone (define_xml), the rest in parallel.
@@ -131,7 +90,8 @@ bool defined_once = false;  // guarded by first_define: set once a define has su
 
 }  // namespace
 
-LibvirtHypervisor::LibvirtHypervisor(const std::string& uri) : connection_(uri) {}
+LibvirtHypervisor::LibvirtHypervisor(const std::string& uri, std::size_t read_threads)
+    : connection_(uri), read_threads_(std::max<std::size_t>(read_threads, 1)) {}
 
 std::string LibvirtHypervisor::uri() const {
   return connection_.uri();
@@ -142,23 +102,40 @@ bool LibvirtHypervisor::connected() const {
 }
 
 Live LibvirtHypervisor::read_live() {
-  // Power state and autostart come from two filtered listings, not two calls per domain, so
-  // plan costs little more than the unavoidable one definition fetched per domain.
-  const std::set<std::string> active =
-      names_of(connection_.all_domains(VIR_CONNECT_LIST_DOMAINS_ACTIVE));
-  const std::set<std::string> autostarted =
-      names_of(connection_.all_domains(VIR_CONNECT_LIST_DOMAINS_AUTOSTART));
+  // The five listings are independent round trips, which a remote host makes costly: with more
+  // than one read thread they are asked at once, and taken in this order, so an error is the
+  // one a one-by-one read would have met first. Power state and autostart come from two
+  // filtered listings, not two calls per domain.
+  const auto policy = read_threads_ > 1 ? std::launch::async : std::launch::deferred;
+  auto list_domains = [&](unsigned int flags) {
+    return std::async(policy, [this, flags] { return connection_.all_domains(flags); });
+  };
+  auto list_networks = [&](unsigned int flags) {
+    return std::async(policy, [this, flags] { return connection_.all_networks(flags); });
+  };
+  auto active_listing = list_domains(VIR_CONNECT_LIST_DOMAINS_ACTIVE);
+  auto autostart_listing = list_domains(VIR_CONNECT_LIST_DOMAINS_AUTOSTART);
+  auto domain_listing = list_domains(0);
+  auto active_network_listing = list_networks(VIR_CONNECT_LIST_NETWORKS_ACTIVE);
+  auto network_listing = list_networks(0);
+  const std::set<std::string> active = names_of(active_listing.get());
+  const std::set<std::string> autostarted = names_of(autostart_listing.get());
+  const std::vector<DomainHandle> domains = domain_listing.get();
+  // Each thread fetches a definition and parses it while the others wait for theirs.
+  auto read = [&](std::size_t index) -> std::optional<LiveDomain> {
+    const std::string name = name_of(domains[index]);
+    const auto fetched = fetch_domain(domains[index].get(), name, active.count(name) != 0,
+                                      autostarted.count(name) != 0);
+    if (!fetched) return std::nullopt;
+    return parse_fetched(*fetched);
+  };
   Live live;
-  DomainParser parser(live.domains);
-  for (const DomainHandle& domain : connection_.all_domains()) {
-    const std::string name = virDomainGetName(domain.get());
-    if (auto fetched =
-            fetch_domain(domain.get(), name, active.count(name) != 0, autostarted.count(name) != 0))
-      parser.add(std::move(*fetched));
-  }
-  parser.finish();
-  for (const NetworkHandle& network : connection_.all_networks()) {
-    live.networks.push_back(read_network(network.get()));
+  for (std::optional<LiveDomain>& domain : read_in_order(domains.size(), read_threads_, read))
+    if (domain) live.domains.push_back(std::move(*domain));
+  const std::set<std::string> active_networks = names_of(active_network_listing.get());
+  for (const NetworkHandle& network : network_listing.get()) {
+    const std::string name = name_of(network);
+    live.networks.push_back(LiveNetwork{name, active_networks.count(name) != 0});
   }
   return live;
 }

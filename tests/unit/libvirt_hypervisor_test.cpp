@@ -159,10 +159,26 @@ TEST_CASE("power, autostart and undefine", "[libvirt]") {
   CHECK(hypervisor.read_live().find_domain(vm.name) == nullptr);
 }
 
-TEST_CASE("read_live returns every domain once, in libvirt's order, across parse batches",
+// The names of the domains of test:///default, in libvirt's order, through a connection of its own.
+std::vector<std::string> listed_names() {
+  virConnectPtr connection = virConnectOpen("test:///default");
+  REQUIRE(connection != nullptr);
+  virDomainPtr* listed = nullptr;
+  const int count = virConnectListAllDomains(connection, &listed, 0);
+  std::vector<std::string> names;
+  for (int i = 0; i < count; ++i) {
+    names.push_back(virDomainGetName(listed[i]));
+    virDomainFree(listed[i]);
+  }
+  free(listed);
+  virConnectClose(connection);
+  return names;
+}
+
+TEST_CASE("read_live returns every domain once, in libvirt's order, with one thread or many",
           "[libvirt]") {
   LibvirtHypervisor hypervisor("test:///default");
-  // More domains than one parse batch holds, and a running one among them.
+  // Many more domains than threads, and a running one among them.
   constexpr int kCount = 150;
   std::vector<std::unique_ptr<Cleanup>> cleanups;
   for (int i = 0; i < kCount; ++i) {
@@ -172,27 +188,57 @@ TEST_CASE("read_live returns every domain once, in libvirt's order, across parse
     cleanups.push_back(std::make_unique<Cleanup>(hypervisor, vm.name));
   }
   hypervisor.start(unique_name("many77"));
+  hypervisor.set_autostart(unique_name("many12"), true);
+  const std::vector<std::string> names = listed_names();
 
-  const Live live = hypervisor.read_live();
+  const Live serial = LibvirtHypervisor("test:///default", 1).read_live();
+  for (std::size_t threads :
+       {std::size_t{2}, LibvirtHypervisor::kDefaultReadThreads, std::size_t{64}}) {
+    INFO(threads << " threads");
+    const Live live = LibvirtHypervisor("test:///default", threads).read_live();
+    REQUIRE(live.domains.size() == names.size());
+    REQUIRE(serial.domains.size() == names.size());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      const LiveDomain& domain = live.domains[i];
+      CHECK(domain.vm.name == names[i]);
+      CHECK(domain.xml == serial.domains[i].xml);
+      CHECK(domain.running == serial.domains[i].running);
+      CHECK(domain.vm.autostart == serial.domains[i].vm.autostart);
+      CHECK(domain.booted.has_value() == serial.domains[i].booted.has_value());
+    }
+    for (int i = 0; i < kCount; ++i) {
+      const LiveDomain& domain = require_domain(live, unique_name("many" + std::to_string(i)));
+      CHECK(domain.vm.key == "many" + std::to_string(i));
+      CHECK(domain.vm.memory_kib == static_cast<std::uint64_t>(128 + i) * 1024);
+      CHECK(domain.running == (i == 77));
+      CHECK(domain.booted.has_value() == (i == 77));
+      CHECK(domain.vm.autostart == (i == 12));
+    }
+    REQUIRE(live.networks.size() == serial.networks.size());
+    for (std::size_t i = 0; i < live.networks.size(); ++i) {
+      CHECK(live.networks[i].name == serial.networks[i].name);
+      CHECK(live.networks[i].active == serial.networks[i].active);
+    }
+  }
+}
 
-  virConnectPtr connection = virConnectOpen("test:///default");
-  REQUIRE(connection != nullptr);
-  virDomainPtr* listed = nullptr;
-  const int count = virConnectListAllDomains(connection, &listed, 0);
-  REQUIRE(count == static_cast<int>(live.domains.size()));
-  for (int i = 0; i < count; ++i) {
-    CHECK(live.domains[static_cast<std::size_t>(i)].vm.name == virDomainGetName(listed[i]));
-    virDomainFree(listed[i]);
-  }
-  free(listed);
-  virConnectClose(connection);
-  for (int i = 0; i < kCount; ++i) {
-    const LiveDomain& domain = require_domain(live, unique_name("many" + std::to_string(i)));
-    CHECK(domain.vm.key == "many" + std::to_string(i));
-    CHECK(domain.vm.memory_kib == static_cast<std::uint64_t>(128 + i) * 1024);
-    CHECK(domain.running == (i == 77));
-    CHECK(domain.booted.has_value() == (i == 77));
-  }
+TEST_CASE("read_live tells active networks from defined ones", "[libvirt]") {
+  const std::string name = unique_name("net");
+  virConnectPtr raw = virConnectOpen("test:///default");
+  REQUIRE(raw != nullptr);
+  const std::string xml = "<network><name>" + name + "</name></network>";
+  virNetworkPtr network = virNetworkDefineXML(raw, xml.c_str());
+  REQUIRE(network != nullptr);
+
+  const Live live = LibvirtHypervisor("test:///default").read_live();
+  virNetworkUndefine(network);
+  virNetworkFree(network);
+  virConnectClose(raw);
+  const LiveNetwork* defined = live.find_network(name);
+  REQUIRE(defined != nullptr);
+  CHECK_FALSE(defined->active);
+  REQUIRE(live.find_network("default") != nullptr);
+  CHECK(live.find_network("default")->active);
 }
 
 TEST_CASE("undefine refuses a domain with snapshots", "[libvirt]") {

@@ -4,6 +4,10 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -114,6 +118,91 @@ TEST_CASE("a plan that cannot be written out is an error, not a success", "[plan
   INFO(result.describe());
   CHECK(result.exit_code == 1);
   CHECK(contains(result.err, "error: cannot write to standard output"));
+}
+
+// The demo host with `count` (< 100) more shut-off domains, guest-00 ... (128 MiB each), in
+// `dir`/host; returns that directory, for --host.
+std::string host_with_guests(const TempDir& dir, int count) {
+  const std::filesystem::path host = std::filesystem::path(dir.path()) / "host";
+  std::filesystem::copy(
+      std::string(VIRTFORM_SOURCE_DIR) + "/examples/demo-host", host,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::copy_symlinks);
+  std::ifstream in(host / "host.xml");
+  std::string xml((std::istreambuf_iterator<char>(in)), {});
+  std::string guests;
+  for (int i = 0; i < count; ++i) {
+    // A UUID of its own: the test driver would pick a random one, and the plan's fingerprint
+    // of the domain with it.
+    char domain[256];
+    std::snprintf(domain, sizeof domain,
+                  "<domain type='qemu'><name>guest-%02d</name>"
+                  "<uuid>00000000-0000-4000-8000-0000000000%02d</uuid>"
+                  "<memory unit='MiB'>128</memory>"
+                  "<os><type arch='x86_64' machine='q35'>hvm</type></os></domain>\n",
+                  i, i);
+    guests += domain;
+  }
+  xml.insert(xml.find("<pool "), guests);
+  std::ofstream(host / "host.xml", std::ios::trunc) << xml;
+  return host.string();
+}
+
+TEST_CASE("plan is the same read with one thread or many", "[plan_command]") {
+  TempDir dir{"virtform-plan"};
+  constexpr int kGuests = 40;
+  const std::string host = host_with_guests(dir, kGuests);
+  // Every other guest adopted with more memory, and a new VM: a change per adopted guest.
+  std::string toml;
+  for (int i = 0; i < kGuests; i += 2) {
+    char vm[96];
+    std::snprintf(vm, sizeof vm,
+                  "[vm.g%02d]\nname = \"guest-%02d\"\ntype = \"qemu\"\nmemory = \"256 MiB\"\n"
+                  "adopt = true\n\n",
+                  i, i);
+    toml += vm;
+  }
+  toml += "[vm.new]\ntype = \"qemu\"\nmemory = \"1 GiB\"\n";
+  const std::string config = dir.write_file("fleet.toml", toml);
+  auto plan = [&](const std::vector<std::string>& extra,
+                  const std::map<std::string, std::string>& environment) {
+    std::vector<std::string> argv = {VIRTFORM_BINARY, "plan", config, "--host", host, "--no-color"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    ProcessResult result = run_process(argv, environment);
+    INFO(result.describe());
+    CHECK(result.exit_code == 0);
+    return result.out;
+  };
+  for (const std::string format : {"--no-color", "--json"}) {
+    INFO(format);
+    const std::string serial = plan({format, "--read-threads", "1"}, {});
+    CHECK(contains(serial, format == "--json" ? "\"guest-38\"" : "Plan: 1 to add, 20 to change"));
+    CHECK(plan({format, "--read-threads", "8"}, {}) == serial);
+    CHECK(plan({format}, {{"VIRTFORM_READ_THREADS", "3"}}) == serial);
+    CHECK(plan({format}, {}) == serial);
+    // The flag wins over the variable.
+    CHECK(plan({format, "--read-threads", "1"}, {{"VIRTFORM_READ_THREADS", "64"}}) == serial);
+  }
+}
+
+TEST_CASE("a read thread count that is not a whole number from 1 to 64 is an error",
+          "[plan_command]") {
+  TempDir dir{"virtform-plan"};
+  const std::string config = dir.write_file("ok.toml", "[vm.a]\nmemory = \"1 GiB\"\n");
+  for (const char* bad : {"0", "65", "eight", "4x", "-1"}) {
+    INFO(bad);
+    ProcessResult result = run_process({VIRTFORM_BINARY, "plan", config, "-c", "test:///default"},
+                                       {{"VIRTFORM_READ_THREADS", bad}});
+    INFO(result.describe());
+    CHECK(result.exit_code == 1);
+    CHECK(contains(result.err, std::string("error: VIRTFORM_READ_THREADS=") + bad +
+                                   ": not a whole number from 1 to 64"));
+    CHECK(result.out.empty());
+  }
+  ProcessResult flag = run_process(
+      {VIRTFORM_BINARY, "plan", config, "-c", "test:///default", "--read-threads", "many"});
+  INFO(flag.describe());
+  CHECK(flag.exit_code == 1);
+  CHECK(contains(flag.err, "error: --read-threads"));
 }
 
 }  // namespace virtform
