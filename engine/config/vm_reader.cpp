@@ -83,6 +83,11 @@ void read_firmware(TableReader& reader, Vm& vm) {
   if (reader.has("firmware_vars") && !reader.has("firmware_code")) {
     reader.error("firmware_vars", "firmware_vars needs the firmware_code it belongs to");
   }
+  // A secure loader needs SMM, which QEMU gives only q35 guests.
+  const bool q35 = vm.machine == "q35" || vm.machine.starts_with("pc-q35-");
+  if (vm.firmware.secure_boot.value_or(false) && !q35)
+    reader.error("secure_boot",
+                 "secure_boot needs a q35 machine; machine is \"" + vm.machine + "\"");
   vm.firmware.autoselect = autoselect.value_or(false);
   if (vm.firmware.autoselect) {
     for (const char* key : {"firmware_code", "firmware_vars"}) {

@@ -12,9 +12,6 @@
 
 namespace virtform {
 
-// Where a UEFI guest's own variable store goes unless `nvram` says otherwise.
-inline constexpr const char* kDefaultNvramDirectory = "/var/lib/libvirt/qemu/nvram";
-
 // [loader.<key>] from `file`.
 Loader read_loader(const toml::table& table, const std::string& key, const std::string& file,
                    Diagnostics& diagnostics);

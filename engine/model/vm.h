@@ -67,6 +67,9 @@ struct PciDevice {
   bool operator==(const PciDevice&) const = default;
 };
 
+// Where libvirt keeps a UEFI guest's own variable store, <name>_VARS.fd, unless told otherwise.
+inline constexpr const char* kDefaultNvramDirectory = "/var/lib/libvirt/qemu/nvram";
+
 struct Firmware {
   FirmwareKind kind = FirmwareKind::bios;
   std::string code;           // UEFI code image (OVMF_CODE); empty until resolved from descriptors

@@ -133,8 +133,9 @@ bool booted_firmware(const Firmware& desired, const Firmware& booted) {
 
 // A guest booting another firmware image than the one its NVRAM store was made for.
 bool changes_firmware_image(const Firmware& desired, const Firmware& live) {
-  return desired.kind == FirmwareKind::uefi && live.kind == FirmwareKind::uefi &&
-         !desired.autoselect && !desired.code.empty() && desired.code != live.code;
+  if (desired.kind != FirmwareKind::uefi || live.kind != FirmwareKind::uefi) return false;
+  if (desired.autoselect) return !live.autoselect;  // libvirt's pick may be another image
+  return !desired.code.empty() && desired.code != live.code;
 }
 
 // Pairs desired NICs with live ones: by MAC when the config sets one, else by kind, source and
@@ -702,12 +703,13 @@ class Differ {
   // what a TPM sealed against it are the user's to weigh first.
   void warn_firmware_image_change(const Vm& vm, const LiveDomain& live) {
     if (!changes_firmware_image(vm.firmware, live.vm.firmware)) return;
-    const std::string before = live.vm.firmware.autoselect && live.vm.firmware.code.empty()
-                                   ? "libvirt's choice"
-                                   : live.vm.firmware.code;
+    auto image = [](const Firmware& firmware) {
+      return firmware.autoselect ? std::string("libvirt's choice") : firmware.code;
+    };
     diagnostics_.push_back(
         {Severity::warning,
-         "the guest's firmware image changes from " + before + " to " + vm.firmware.code +
+         "the guest's firmware image changes from " + image(live.vm.firmware) + " to " +
+             image(vm.firmware) +
              ": its NVRAM store keeps the old image's boot entries and Secure Boot keys, and "
              "secrets sealed to the firmware by a TPM (BitLocker) will ask for their recovery "
              "key",

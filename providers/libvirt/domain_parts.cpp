@@ -160,14 +160,29 @@ void set_autoselected(pugi::xml_node os, const Firmware& firmware) {
     xml::remove_children(os, "loader");
     os.child("nvram").remove_attribute("template");
   }
-  if (firmware.secure_boot) {
-    set_firmware_feature(os, "secure-boot", *firmware.secure_boot);
-    set_firmware_feature(os, "enrolled-keys", *firmware.secure_boot);
+  if (!firmware.secure_boot) return;
+  const bool secure = *firmware.secure_boot;
+  set_firmware_feature(os, "secure-boot", secure);
+  // Keys enrolled or not is the guest's own choice within Secure Boot (an empty key store is
+  // one): asked for only when nothing says, and never without Secure Boot.
+  pugi::xml_node keys =
+      os.child("firmware").find_child_by_attribute("feature", "name", "enrolled-keys");
+  if (secure && !keys) set_firmware_feature(os, "enrolled-keys", true);
+  if (!secure && keys) set_firmware_feature(os, "enrolled-keys", false);
+  if (pugi::xml_node pathless = os.child("loader")) {
+    if (secure) {
+      xml::set_attribute(pathless, "secure", "yes");
+    } else {
+      pathless.remove_attribute("secure");
+    }
   }
 }
 
 void set_pinned(pugi::xml_node os, const Firmware& firmware) {
   pugi::xml_node loader = os.child("loader");
+  // Unset, Secure Boot stays as the domain has it, with a new image too.
+  std::optional<bool> secure = firmware.secure_boot;
+  if (!secure && secure_boot(os).value_or(false)) secure = true;
   if (loader.text().as_string() != firmware.code || os.attribute("firmware")) {
     // An explicit code path replaces libvirt's own pick, which may have other requirements.
     os.remove_attribute("firmware");
@@ -178,12 +193,10 @@ void set_pinned(pugi::xml_node os, const Firmware& firmware) {
     loader.append_attribute("type") = "pflash";
     xml::set_text(loader, firmware.code);
   }
-  if (firmware.secure_boot) {
-    if (*firmware.secure_boot) {
-      xml::set_attribute(loader, "secure", "yes");
-    } else {
-      loader.remove_attribute("secure");
-    }
+  if (secure.value_or(false)) {
+    xml::set_attribute(loader, "secure", "yes");
+  } else if (secure) {
+    loader.remove_attribute("secure");
   }
 }
 
@@ -216,6 +229,10 @@ void set_firmware(pugi::xml_node domain, const Firmware& firmware) {
   }
   if (firmware.secure_boot.value_or(false)) enable_smm(domain);
   if (firmware.vars_template.empty() && firmware.nvram.empty()) return;
+  // libvirt's choice with the store libvirt names itself: nothing to write.
+  const std::string libvirt_store = std::string(kDefaultNvramDirectory) + "/" +
+                                    domain.child("name").text().as_string() + "_VARS.fd";
+  if (firmware.autoselect && !os.child("nvram") && firmware.nvram == libvirt_store) return;
   pugi::xml_node nvram = os_child(os, "nvram");
   if (!firmware.vars_template.empty() && !firmware.autoselect)
     xml::set_attribute(nvram, "template", firmware.vars_template);

@@ -202,8 +202,10 @@ void LibvirtHypervisor::undefine(const std::string& name) {
   if (!flags_unsupported()) throw_libvirt_error("cannot undefine domain '" + name + "'");
   // An older libvirt, or a driver without TPMs (the test driver): only a domain with no
   // emulated TPM may go without the flag.
-  const std::string xml = take_string(virDomainGetXMLDesc(domain.get(), VIR_DOMAIN_XML_INACTIVE));
-  if (xml.find("<tpm") != std::string::npos)
+  char* text = virDomainGetXMLDesc(domain.get(), VIR_DOMAIN_XML_INACTIVE);
+  if (text == nullptr) throw_libvirt_error("cannot read domain '" + name + "'");
+  const std::string xml = take_string(text);
+  if (xml.find("<backend type='emulator'") != std::string::npos)
     throw SystemError("domain '" + name + "' has an emulated TPM, and this libvirt cannot " +
                       "undefine it without deleting the TPM's state; virtform keeps it and " +
                       "does not undefine the domain");

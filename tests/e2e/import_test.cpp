@@ -116,13 +116,19 @@ std::string random_uuid() {
   return text;
 }
 
-// Removes what libvirt keeps of a domain's emulated TPM, whatever happens in between: the test
-// makes the state, and a passing run shows virtform kept it.
-struct TpmStateRemover {
-  std::filesystem::path directory;
-  ~TpmStateRemover() {
+// Removes what libvirt keeps of a domain beside its definition (the emulated TPM's state and
+// log, and a store libvirt named itself), whatever happens in between: the test makes them, and
+// a passing run shows virtform kept them. Declared before the Session, so that it runs after
+// the session removed the domain.
+struct KeptStateRemover {
+  std::vector<std::filesystem::path> paths;
+  ~KeptStateRemover() {
     std::error_code ignored;
-    std::filesystem::remove_all(directory, ignored);
+    for (const auto& path : paths) std::filesystem::remove_all(path, ignored);
+  }
+  void add_tpm_of(const std::string& uuid, const std::string& name) {
+    paths.push_back("/var/lib/libvirt/swtpm/" + uuid);
+    paths.push_back("/var/log/swtpm/libvirt/qemu/" + name + "-swtpm.log");
   }
 };
 
@@ -145,39 +151,32 @@ std::string secure_boot_guest(const std::string& name, const std::string& uuid,
          "    </tpm>\n  </devices>\n</domain>\n";
 }
 
-TEST_CASE("an imported Secure Boot guest keeps its firmware, NVRAM and TPM state byte for byte",
-          "[e2e][import]") {
-  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
-  Session session;
-  Libvirt& libvirt = session.libvirt();
-  const std::string name = session.domain("win11");
-  const std::string uuid = random_uuid();
-  const TpmStateRemover tpm{"/var/lib/libvirt/swtpm/" + uuid};
-  const std::filesystem::path firmware = session.dir() / "firmware";
-  std::filesystem::create_directories(firmware);
-  std::filesystem::copy_file("/usr/share/OVMF/OVMF_CODE_4M.ms.fd",
-                             firmware / "OVMF_CODE.secboot.fd");
-  std::filesystem::copy_file("/usr/share/OVMF/OVMF_VARS_4M.ms.fd", firmware / "OVMF_VARS.ms.fd");
-  libvirt.define(secure_boot_guest(name, uuid, firmware, session.add_raw_image("win11.img", kMiB)));
-  // One start makes the NVRAM store and the TPM's state; stopped, neither changes by itself.
-  libvirt.start(name);
-  const std::filesystem::path tpm_state = tpm.directory / "tpm2" / "tpm2-00.permall";
-  REQUIRE(wait_until([&] { return std::filesystem::exists(tpm_state); }, 30s));
-  libvirt.stop(name);
-  const std::vector<std::string> kept = {(firmware / "OVMF_CODE.secboot.fd").string(),
-                                         (firmware / "guest_VARS.fd").string(), tpm_state.string()};
-  std::map<std::string, std::string> digests;
-  for (const std::string& file : kept) digests[file] = sha256_of(file);
+// The same guest left to libvirt's firmware choice, told to find Secure Boot with keys.
+std::string autoselected_guest(const std::string& name, const std::string& uuid,
+                               const std::string& disk) {
+  return "<domain type='qemu'>\n  <name>" + name + "</name>\n  <uuid>" + uuid +
+         "</uuid>\n  <memory unit='MiB'>128</memory>\n  <vcpu>1</vcpu>\n"
+         "  <os firmware='efi'>\n    <type arch='x86_64' machine='q35'>hvm</type>\n"
+         "    <firmware>\n      <feature enabled='yes' name='enrolled-keys'/>\n"
+         "      <feature enabled='yes' name='secure-boot'/>\n    </firmware>\n  </os>\n"
+         "  <features>\n    <acpi/>\n  </features>\n  <devices>\n"
+         "    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw'/>\n"
+         "      <source file='" +
+         disk +
+         "'/>\n      <target dev='vda' bus='virtio'/>\n    </disk>\n  </devices>\n"
+         "</domain>\n";
+}
 
+// Imports the domain into the session's project, checks that the plan only adopts it, applies
+// that, and checks the next plan is empty. Returns the config directory.
+std::string import_and_adopt(Session& session, const std::string& name,
+                             const std::string& expected_toml) {
   ProcessResult imported = session.virtform({"import", name, "-c", uri()});
   INFO(imported.describe());
   REQUIRE(imported.exit_code == 0);
-  CHECK(imported.out.find("secure_boot = true\nfirmware_code = " +
-                          quoted((firmware / "OVMF_CODE.secboot.fd").string())) !=
-        std::string::npos);
-  CHECK(imported.err.find("not expressed in virtform: tpm") != std::string::npos);
-  const std::string project = "project = " + quoted(session.project()) + "\n";
-  const std::string config = session.write_config(project + imported.out);
+  CHECK(imported.out.find(expected_toml) != std::string::npos);
+  const std::string config =
+      session.write_config("project = " + quoted(session.project()) + "\n" + imported.out);
   const nlohmann::json plan = session.plan_json(config);
   INFO(plan.dump(2));
   const std::vector<nlohmann::json> changes = changes_inside(plan, session.prefix());
@@ -189,13 +188,46 @@ TEST_CASE("an imported Secure Boot guest keeps its firmware, NVRAM and TPM state
   ProcessResult again = session.virtform({"plan", config, "-c", uri(), "--detailed-exitcode"});
   INFO(again.describe());
   CHECK(again.exit_code == 0);
+  return config;
+}
+
+TEST_CASE("an imported Secure Boot guest keeps its firmware, NVRAM and TPM state byte for byte",
+          "[e2e][import]") {
+  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  const std::string uuid = random_uuid();
+  KeptStateRemover kept_state;
+  Session session;
+  Libvirt& libvirt = session.libvirt();
+  const std::string name = session.domain("win11");
+  kept_state.add_tpm_of(uuid, name);
+  const std::filesystem::path firmware = session.dir() / "firmware";
+  std::filesystem::create_directories(firmware);
+  std::filesystem::copy_file("/usr/share/OVMF/OVMF_CODE_4M.ms.fd",
+                             firmware / "OVMF_CODE.secboot.fd");
+  std::filesystem::copy_file("/usr/share/OVMF/OVMF_VARS_4M.ms.fd", firmware / "OVMF_VARS.ms.fd");
+  libvirt.define(secure_boot_guest(name, uuid, firmware, session.add_raw_image("win11.img", kMiB)));
+  // One start makes the NVRAM store and the TPM's state; stopped, neither changes by itself.
+  libvirt.start(name);
+  const std::filesystem::path tpm_state =
+      std::filesystem::path("/var/lib/libvirt/swtpm") / uuid / "tpm2" / "tpm2-00.permall";
+  REQUIRE(wait_until([&] { return std::filesystem::exists(tpm_state); }, 30s));
+  libvirt.stop(name);
+  const std::vector<std::string> kept = {(firmware / "guest_VARS.fd").string(), tpm_state.string()};
+  std::map<std::string, std::string> digests;
+  for (const std::string& file : kept) digests[file] = sha256_of(file);
+
+  const std::string config =
+      import_and_adopt(session, name,
+                       "secure_boot = true\nfirmware_code = " +
+                           quoted((firmware / "OVMF_CODE.secboot.fd").string()));
   const std::string after = libvirt.xml(name, true);
   CHECK(after.find("secure='yes'") != std::string::npos);
   CHECK(after.find("<smm state='on'/>") != std::string::npos);
   CHECK(after.find("<tpm model='tpm-crb'>") != std::string::npos);
 
   // Removed from the configuration: the domain goes, its NVRAM store and TPM state stay.
-  const ProcessResult removed = session.apply(session.write_config(project));
+  const ProcessResult removed =
+      session.apply(session.write_config("project = " + quoted(session.project()) + "\n"));
   INFO(removed.describe());
   REQUIRE(removed.exit_code == 0);
   CHECK_FALSE(libvirt.exists(name));
@@ -204,6 +236,29 @@ TEST_CASE("an imported Secure Boot guest keeps its firmware, NVRAM and TPM state
     REQUIRE(std::filesystem::exists(file));
     CHECK(sha256_of(file) == digests[file]);
   }
+}
+
+TEST_CASE("a running guest on libvirt's firmware choice is adopted and plans nothing",
+          "[e2e][import]") {
+  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  const std::string uuid = random_uuid();
+  KeptStateRemover kept_state;
+  Session session;
+  Libvirt& libvirt = session.libvirt();
+  const std::string name = session.domain("auto");
+  // libvirt makes the store at the first start, at its default place.
+  kept_state.paths.push_back("/var/lib/libvirt/qemu/nvram/" + name + "_VARS.fd");
+  libvirt.define(autoselected_guest(name, uuid, session.add_raw_image("auto.img", kMiB)));
+  libvirt.start(name);
+  const int id = libvirt.id(name);
+  // The running definition names the image libvirt chose; the persistent one only the features.
+  CHECK(libvirt.xml(name).find("OVMF_CODE_4M.ms.fd") != std::string::npos);
+
+  import_and_adopt(session, name, "firmware_autoselect = true\nsecure_boot = true\n");
+  CHECK(libvirt.id(name) == id);  // adopted without a restart
+  const std::string after = libvirt.xml(name, true);
+  CHECK(after.find("<os firmware='efi'>") != std::string::npos);
+  CHECK(after.find("<feature enabled='yes' name='secure-boot'/>") != std::string::npos);
 }
 
 }  // namespace

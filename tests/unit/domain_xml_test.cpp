@@ -101,6 +101,7 @@ Vm gpu_model() {
   vm.cpu = "Haswell-noTSX";
   vm.firmware.kind = FirmwareKind::uefi;
   vm.firmware.autoselect = true;  // firmware='efi': libvirt picks the image at each start
+  vm.firmware.nvram = "/var/lib/libvirt/qemu/nvram/vfxmltest-gpu_VARS.fd";  // and its store
   vm.kernel = DirectKernel{"/var/lib/virtform/vmlinuz", "/var/lib/virtform/initrd.img",
                            "console=ttyS0 quiet"};
   vm.disks = {block_disk("/dev/vg0/gpu-root", DiskBus::virtio)};
