@@ -99,8 +99,7 @@ void read_firmware(TableReader& reader, Vm& vm) {
   }
   vm.firmware.code = code.value_or("");
   vm.firmware.vars_template = vars.value_or("");
-  vm.firmware.nvram =
-      nvram.value_or(std::string(kDefaultNvramDirectory) + "/" + vm.name + "_VARS.fd");
+  vm.firmware.nvram = nvram.value_or(default_nvram_path(vm.name));
 }
 
 void read_kernel(TableReader& reader, Vm& vm) {

@@ -41,6 +41,10 @@ bool Live::file_exists(const std::string& path) const {
 std::string to_string(DomainType value) {
   return value == DomainType::kvm ? "kvm" : "qemu";
 }
+std::string default_nvram_path(const std::string& name) {
+  return std::string(kDefaultNvramDirectory) + "/" + name + "_VARS.fd";
+}
+
 std::string to_string(FirmwareKind value) {
   return value == FirmwareKind::bios ? "bios" : "uefi";
 }

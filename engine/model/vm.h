@@ -67,8 +67,10 @@ struct PciDevice {
   bool operator==(const PciDevice&) const = default;
 };
 
-// Where libvirt keeps a UEFI guest's own variable store, <name>_VARS.fd, unless told otherwise.
+// Where libvirt keeps a UEFI guest's own variable store unless told otherwise.
 inline constexpr const char* kDefaultNvramDirectory = "/var/lib/libvirt/qemu/nvram";
+// That store for the domain `name`: <kDefaultNvramDirectory>/<name>_VARS.fd.
+std::string default_nvram_path(const std::string& name);
 
 struct Firmware {
   FirmwareKind kind = FirmwareKind::bios;

@@ -111,13 +111,17 @@ bool same_pci(const PciDevice& desired, const PciDevice& live) {
   return desired.managed == live.managed && desired.rom == live.rom;
 }
 
+// Secure Boot is owned where the config says it.
+bool same_secure_boot(const Firmware& desired, const Firmware& live) {
+  return !desired.secure_boot || desired.secure_boot == live.secure_boot.value_or(false);
+}
+
 bool same_firmware(const Firmware& desired, const Firmware& live) {
   if (desired.kind != live.kind) return false;
   if (desired.kind == FirmwareKind::bios) return true;
-  // Secure Boot is owned where the config says it; paths the config leaves to libvirt or the
-  // descriptors are not. A new variable store is a field of its own (nvram): its contents move
-  // with it.
-  if (desired.secure_boot && desired.secure_boot != live.secure_boot.value_or(false)) return false;
+  // Paths the config leaves to libvirt or the descriptors are not owned. A new variable store is
+  // a field of its own (nvram): its contents move with it.
+  if (!same_secure_boot(desired, live)) return false;
   if (desired.autoselect) return live.autoselect;
   if (desired.code.empty()) return true;
   return !live.autoselect && desired.code == live.code;
@@ -127,8 +131,7 @@ bool same_firmware(const Firmware& desired, const Firmware& live) {
 // libvirt's choice as the image it chose, so then only Secure Boot can tell.
 bool booted_firmware(const Firmware& desired, const Firmware& booted) {
   if (!desired.autoselect) return same_firmware(desired, booted);
-  return desired.kind == booted.kind &&
-         (!desired.secure_boot || desired.secure_boot == booted.secure_boot.value_or(false));
+  return desired.kind == booted.kind && same_secure_boot(desired, booted);
 }
 
 // A guest booting another firmware image than the one its NVRAM store was made for.

@@ -230,9 +230,9 @@ void set_firmware(pugi::xml_node domain, const Firmware& firmware) {
   if (firmware.secure_boot.value_or(false)) enable_smm(domain);
   if (firmware.vars_template.empty() && firmware.nvram.empty()) return;
   // libvirt's choice with the store libvirt names itself: nothing to write.
-  const std::string libvirt_store = std::string(kDefaultNvramDirectory) + "/" +
-                                    domain.child("name").text().as_string() + "_VARS.fd";
-  if (firmware.autoselect && !os.child("nvram") && firmware.nvram == libvirt_store) return;
+  if (firmware.autoselect && !os.child("nvram") &&
+      firmware.nvram == default_nvram_path(domain.child("name").text().as_string()))
+    return;
   pugi::xml_node nvram = os_child(os, "nvram");
   if (!firmware.vars_template.empty() && !firmware.autoselect)
     xml::set_attribute(nvram, "template", firmware.vars_template);

@@ -102,8 +102,7 @@ void read_os(const pugi::xml_node& os, Vm& vm) {
     vm.firmware.nvram = os.child("nvram").text().as_string();
     // libvirt 9.0 names the store of its own choice only in the running definition; it is
     // this one, and a rename or a new path must copy it like any other.
-    if (efi && vm.firmware.nvram.empty())
-      vm.firmware.nvram = std::string(kDefaultNvramDirectory) + "/" + vm.name + "_VARS.fd";
+    if (efi && vm.firmware.nvram.empty()) vm.firmware.nvram = default_nvram_path(vm.name);
     vm.firmware.secure_boot = domain_parts::secure_boot(os);
   }
   if (pugi::xml_node kernel = os.child("kernel")) {

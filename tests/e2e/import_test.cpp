@@ -168,9 +168,8 @@ std::string autoselected_guest(const std::string& name, const std::string& uuid,
 }
 
 // Imports the domain into the session's project, checks that the plan only adopts it, applies
-// that, and checks the next plan is empty. Returns the config directory.
-std::string import_and_adopt(Session& session, const std::string& name,
-                             const std::string& expected_toml) {
+// that, and checks the next plan is empty.
+void import_and_adopt(Session& session, const std::string& name, const std::string& expected_toml) {
   ProcessResult imported = session.virtform({"import", name, "-c", uri()});
   INFO(imported.describe());
   REQUIRE(imported.exit_code == 0);
@@ -188,7 +187,6 @@ std::string import_and_adopt(Session& session, const std::string& name,
   ProcessResult again = session.virtform({"plan", config, "-c", uri(), "--detailed-exitcode"});
   INFO(again.describe());
   CHECK(again.exit_code == 0);
-  return config;
 }
 
 TEST_CASE("an imported Secure Boot guest keeps its firmware, NVRAM and TPM state byte for byte",
@@ -216,10 +214,9 @@ TEST_CASE("an imported Secure Boot guest keeps its firmware, NVRAM and TPM state
   std::map<std::string, std::string> digests;
   for (const std::string& file : kept) digests[file] = sha256_of(file);
 
-  const std::string config =
-      import_and_adopt(session, name,
-                       "secure_boot = true\nfirmware_code = " +
-                           quoted((firmware / "OVMF_CODE.secboot.fd").string()));
+  import_and_adopt(session, name,
+                   "secure_boot = true\nfirmware_code = " +
+                       quoted((firmware / "OVMF_CODE.secboot.fd").string()));
   const std::string after = libvirt.xml(name, true);
   CHECK(after.find("secure='yes'") != std::string::npos);
   CHECK(after.find("<smm state='on'/>") != std::string::npos);
