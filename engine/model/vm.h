@@ -39,7 +39,16 @@ struct Disk {
                                        // recorded in virtform's metadata, so a new image shows
   std::string backing;  // a loader overlay's base: the shared loader image this VM's own qcow2
                         // reads through to (config only; "" for a disk that is its own image)
-  Location where;       // config only
+  // Where a sata or scsi disk sits: its controller's index on the bus and its unit there. The
+  // config may pin both; the planner's layout (engine/plan/disk_layout.h) places the rest, and
+  // they are read back from libvirt's <address type='drive'>.
+  std::optional<unsigned> controller;
+  std::optional<unsigned> unit;
+  // QEMU's cache mode ("none", "writeback", ...) and I/O mode ("native", "threads",
+  // "io_uring"): owned only when set.
+  std::optional<std::string> cache;
+  std::optional<std::string> io;
+  Location where;  // config only
 
   bool operator==(const Disk&) const = default;
 };
