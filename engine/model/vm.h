@@ -30,6 +30,11 @@ inline constexpr unsigned kSataPorts = 6;
 inline constexpr unsigned kScsiUnits = 16384;
 inline constexpr unsigned kLastDiskController = 7;
 
+// What a whole block device gets when its disk leaves cache and io unset: bypassing the host's
+// page cache keeps the guest's writes honest.
+inline constexpr const char* kBlockCache = "none";
+inline constexpr const char* kBlockIo = "native";
+
 // A disk of a guest: a whole host block device passed raw, or an image file.
 struct Disk {
   DiskSource kind = DiskSource::file;
@@ -50,8 +55,8 @@ struct Disk {
   // they are read back from libvirt's <address type='drive'>.
   std::optional<unsigned> controller;
   std::optional<unsigned> unit;
-  // QEMU's cache mode ("none", "writeback", ...) and I/O mode ("native", "threads",
-  // "io_uring"): owned only when set.
+  // QEMU's cache mode ("none", "writeback", ...; "default" for QEMU's own) and I/O mode
+  // ("native", "threads", "io_uring"): owned only when set.
   std::optional<std::string> cache;
   std::optional<std::string> io;
   Location where;  // config only

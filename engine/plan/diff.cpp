@@ -109,7 +109,7 @@ bool same_disk(const Disk& desired, const Disk& live) {
          desired.readonly == live.readonly &&
          (!desired.boot_order || desired.boot_order == live.boot_order) &&
          (!desired.sha256 || desired.sha256 == live.sha256) &&
-         (!desired.cache || desired.cache == live.cache) &&
+         (!desired.cache || *desired.cache == live.cache.value_or("default")) &&
          (!desired.io || desired.io == live.io) &&
          (!desired.controller || desired.controller == live.controller) &&
          (!desired.unit || desired.unit == live.unit);

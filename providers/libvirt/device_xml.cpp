@@ -31,14 +31,15 @@ std::optional<DiskBus> bus_of(const pugi::xml_node& target) {
   return std::nullopt;
 }
 
-// Sets `driver`'s attribute to the mode the disk owns, else to `otherwise` ("" for none).
-void write_mode(pugi::xml_node driver, const char* name, const std::optional<std::string>& mode,
-                const char* otherwise) {
-  const std::string value = mode.value_or(otherwise);
-  if (!value.empty()) driver.append_attribute(name) = value.c_str();
-}
-
 }  // namespace
+
+void write_mode(pugi::xml_node driver, const char* name, const std::string& mode) {
+  if (mode.empty() || mode == "default") {
+    driver.remove_attribute(name);
+    return;
+  }
+  xml::set_attribute(driver, name, mode);
+}
 
 bool read_place(const pugi::xml_node& element, Disk& disk) {
   pugi::xml_node address = element.child("address");
@@ -141,8 +142,8 @@ pugi::xml_node append_disk(pugi::xml_node parent, const Disk& disk, const std::s
   // Whole host disks are raw; unless the disk says otherwise, bypassing the host cache keeps the
   // guest's writes honest.
   driver.append_attribute("type") = block ? "raw" : disk.format.c_str();
-  write_mode(driver, "cache", disk.cache, block ? kBlockCache : "");
-  write_mode(driver, "io", disk.io, block && !disk.cache ? kBlockIo : "");
+  write_mode(driver, "cache", disk.cache.value_or(block ? kBlockCache : ""));
+  write_mode(driver, "io", disk.io.value_or(block && !disk.cache ? kBlockIo : ""));
   element.append_child("source").append_attribute(block ? "dev" : "file") = disk.source.c_str();
   pugi::xml_node target_node = element.append_child("target");
   target_node.append_attribute("dev") = target.c_str();

@@ -122,8 +122,8 @@ void update_disk(pugi::xml_node element, const Disk& desired, std::set<std::stri
   if (desired.controller && desired.unit) device_xml::write_place(element, desired);
   pugi::xml_node driver = xml::child_or_append(element, "driver");
   if (desired.kind == DiskSource::file) xml::set_attribute(driver, "type", desired.format);
-  if (desired.cache) xml::set_attribute(driver, "cache", *desired.cache);
-  if (desired.io) xml::set_attribute(driver, "io", *desired.io);
+  if (desired.cache) device_xml::write_mode(driver, "cache", *desired.cache);
+  if (desired.io) device_xml::write_mode(driver, "io", *desired.io);
   if (desired.readonly && !element.child("readonly")) element.append_child("readonly");
   if (!desired.readonly) xml::remove_children(element, "readonly");
   // Boot order is owned only where the config sets it (the loader disk); a boot order someone

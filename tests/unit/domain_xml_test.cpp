@@ -691,3 +691,23 @@ TEST_CASE("the marker is trusted only for the UUID it records, and gives back th
 }
 
 }  // namespace virtform
+
+namespace virtform {
+
+TEST_CASE("a disk on another SCSI target is left unexpressed, its storage still claimed",
+          "[domain_xml][disk_layout]") {
+  std::string xml = fixture("seed-dsm.xml");
+  const std::string at_unit_1 = "target='0' unit='1'";
+  xml.replace(xml.find(at_unit_1), at_unit_1.size(), "target='1' unit='0'");
+  Diagnostics unexpressed;
+  const LiveDomain live = parse_domain_xml(xml, &unexpressed);
+  REQUIRE(live.vm.disks.size() == 2);  // /dev/sdb and the loader
+  CHECK(live.vm.disks[0].source == "/dev/sdb");
+  REQUIRE(live.unexpressed_disks.size() == 1);
+  CHECK(live.unexpressed_disks[0].source == "/dev/sdc");
+  std::string all;
+  for (const Diagnostic& d : unexpressed) all += d.message + "\n";
+  CHECK_THAT(all, Catch::Contains("SCSI target or bus other than 0"));
+}
+
+}  // namespace virtform
