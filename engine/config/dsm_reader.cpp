@@ -28,13 +28,14 @@ void read_model(TableReader& reader, DsmGuest& dsm) {
     return;
   }
   std::vector<std::string_view> names;
-  for (const DsmPlatform& platform : dsm_platforms()) names.push_back(platform.model);
-  std::string message = "model \"" + *model + "\" is not a DSM model virtform knows";
-  if (auto suggestion = keys::nearest(*model, names)) {
-    message += "; did you mean \"" + *suggestion + "\"?";
-  } else {
-    message += " (" + dsm_model_names() + ")";
+  std::string listed;
+  for (const DsmPlatform& platform : dsm_platforms()) {
+    names.push_back(platform.model);
+    listed += (listed.empty() ? "\"" : ", \"") + std::string(platform.model) + "\"";
   }
+  std::string message = "model must be one of " + listed + "; got \"" + *model + "\"";
+  if (auto suggestion = keys::nearest(*model, names))
+    message += "; did you mean \"" + *suggestion + "\"?";
   reader.error("model", message);
 }
 

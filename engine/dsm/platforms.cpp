@@ -47,13 +47,6 @@ const DsmPlatform* find_dsm_platform(std::string_view model) {
   return found == kPlatforms.end() ? nullptr : &*found;
 }
 
-std::string dsm_model_names() {
-  std::string names;
-  for (const DsmPlatform& platform : kPlatforms)
-    names += (names.empty() ? "" : ", ") + std::string(platform.model);
-  return names;
-}
-
 std::string to_string(SlotMapping mapping) {
   return mapping == SlotMapping::sataportmap ? "sataportmap" : "device tree";
 }

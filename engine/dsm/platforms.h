@@ -34,8 +34,6 @@ struct DsmPlatform {
 std::span<const DsmPlatform> dsm_platforms();
 // The model named `model` (exact spelling), or nullptr.
 const DsmPlatform* find_dsm_platform(std::string_view model);
-// "DS918+, DS3622xs+, ...": for messages and docs.
-std::string dsm_model_names();
 
 std::string to_string(SlotMapping mapping);  // "sataportmap", "device tree"
 std::string to_string(OldestCpu cpu);        // "any x86-64", "Haswell"

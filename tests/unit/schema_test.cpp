@@ -106,6 +106,7 @@ const std::map<std::string, TableKind>& table_kinds() {
       {"nic", {"/definitions/nic/properties", keys::kNic, "[[vm.t.nic]]\nbridge = \"br0\"\n{}\n"}},
       {"graphics", {"/definitions/graphics/properties", keys::kGraphics, "[vm.t.graphics]\n{}\n"}},
       {"serial", {"/definitions/serial/properties", keys::kSerial, "[vm.t.serial]\n{}\n"}},
+      {"dsm", {"/definitions/dsm/properties", keys::kDsm, "[vm.t.dsm]\n{}\n"}},
       {"pci",
        {"/definitions/pci/properties", keys::kPci,
         "[[vm.t.pci]]\naddress = \"0000:08:00.0\"\n{}\n"}},
