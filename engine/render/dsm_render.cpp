@@ -122,7 +122,7 @@ std::string render_dsm_report_text(const DsmReport& report, const std::string& i
   if (report.live_map)
     out += indent + "the guest now has " + map_values(*report.live_map) +
            ": rebuild the loader with the values above\n";
-  out += indent + "on the loader (TinyCore RedPill), in ~:\n";
+  out += indent + "on the loader (TinyCore RedPill, in /home/tc):\n";
   out += indent + "  " + rploader_command(map) + "\n";
   out +=
       indent + "  ./rploader.sh build " + rploader_platform_id(report.model) + "-<DSM version>\n";
