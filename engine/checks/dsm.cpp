@@ -3,6 +3,7 @@
 #include <map>
 
 #include "engine/dsm/report.h"
+#include "engine/plan/disk_layout.h"
 
 namespace virtform {
 namespace {
@@ -150,8 +151,10 @@ void check_dsm_guests(const Desired& desired, const Live& live, std::vector<Chan
   for (const Vm& vm : desired.vms) {
     if (!vm.dsm || !find_dsm_platform(vm.dsm->model)) continue;
     const LiveDomain* domain = find_live_guest(vm, live);
-    const DsmReport report = dsm_report(vm, domain ? &domain->vm : nullptr);
-    GuestCheck check(vm, diagnostics);
+    // The places diff and apply give the disks, so the map is the one the guest will have.
+    const Vm placed = lay_out_disks(vm, domain);
+    const DsmReport report = dsm_report(placed, domain ? &domain->vm : nullptr);
+    GuestCheck check(placed, diagnostics);
     check.check_data_disk_buses();
     check.check_loader_neighbours();
     check.check_device_tree(report);

@@ -106,7 +106,9 @@ void apply_dsm_defaults(TableReader& vm_reader, Vm& vm) {
   for (Disk& disk : vm.disks) {
     if (disk.kind != DiskSource::block || disk.format != "raw") continue;
     if (!disk.cache) disk.cache = "none";
-    if (!disk.io) disk.io = "native";
+    // QEMU takes native I/O only past the host's page cache.
+    const bool uncached = disk.cache == "none" || disk.cache == "directsync";
+    if (!disk.io && uncached) disk.io = "native";
   }
 }
 

@@ -25,6 +25,12 @@ enum class DiskSource { block, file };
 enum class NicSource { bridge, network };
 enum class GraphicsType { none, spice, vnc };
 
+// Units of a disk controller: an AHCI (sata) controller has six ports, and virtio-scsi addresses
+// 16384 units on its bus. Controllers beyond the eighth of a bus are refused as a likely typo.
+inline constexpr unsigned kSataPorts = 6;
+inline constexpr unsigned kScsiUnits = 16384;
+inline constexpr unsigned kLastDiskController = 7;
+
 // A disk of a guest: a whole host block device passed raw, or an image file.
 struct Disk {
   DiskSource kind = DiskSource::file;
@@ -236,6 +242,9 @@ struct Live {
 
 // The VM's declared lifecycle policy.
 LifecyclePolicy policy_of(const Vm& vm);
+
+// A bus whose disks sit on numbered controller units (sata, scsi).
+bool has_units(DiskBus bus);
 
 // Names used in messages, JSON and XML: "kvm", "uefi", "virtio", ...
 std::string to_string(DomainType value);

@@ -6,6 +6,7 @@
 
 #include "engine/checks/passthrough.h"
 #include "engine/model/text.h"
+#include "engine/plan/disk_layout.h"
 #include "engine/render/dsm_render.h"
 
 namespace virtform {
@@ -152,7 +153,7 @@ std::vector<InventoryDsmGuest> dsm_guests(const Desired& desired, const Live& li
   for (const Vm& vm : desired.vms) {
     if (!vm.dsm || !find_dsm_platform(vm.dsm->model)) continue;
     const LiveDomain* domain = find_live_guest(vm, live);
-    Vm shown = domain ? domain->vm : vm;
+    Vm shown = domain ? domain->vm : lay_out_disks(vm, nullptr);
     shown.dsm = vm.dsm;
     guests.push_back({"vm." + vm.key, vm.name, domain != nullptr, dsm_report(shown, nullptr)});
   }

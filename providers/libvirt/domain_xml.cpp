@@ -125,6 +125,11 @@ void read_disks(const pugi::xml_node& devices, LiveDomain& live, Diagnostics* un
     other.source = source.attribute("file").as_string(source.attribute("dev").as_string());
     other.readonly = element.child("readonly") ||
                      std::string(element.attribute("device").as_string()) == "cdrom";
+    // Its unit is not free for a declared disk.
+    if (auto bus = xml::disk_bus(element.child("target").attribute("bus").as_string())) {
+      other.bus = *bus;
+      if (has_units(other.bus)) device_xml::read_place(element, other);
+    }
     if (!other.source.empty()) live.unexpressed_disks.push_back(other);
   }
 }

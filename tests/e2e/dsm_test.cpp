@@ -3,6 +3,7 @@
 // map with the loader line, the applied guest plans no change, and `virtform host` shows the map
 // of the guest as libvirt has it.
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <pugixml.hpp>
@@ -33,6 +34,15 @@ std::vector<std::string> disk_buses(const pugi::xml_node& domain) {
   for (const pugi::xml_node& disk : domain.child("devices").children("disk"))
     buses.push_back(disk.child("target").attribute("bus").as_string());
   return buses;
+}
+
+// The units of the definition's scsi disks, in document order.
+std::vector<std::string> scsi_units(const pugi::xml_node& domain) {
+  std::vector<std::string> units;
+  for (const pugi::xml_node& disk : domain.child("devices").children("disk"))
+    if (std::string(disk.child("target").attribute("bus").as_string()) == "scsi")
+      units.push_back(disk.child("address").attribute("unit").as_string());
+  return units;
 }
 
 }  // namespace
@@ -73,7 +83,11 @@ TEST_CASE("the DSM example applies with its defaults and shows the seed's slot m
   CHECK(std::string(domain.child("os").child("bootmenu").attribute("enable").as_string()) == "yes");
   CHECK(std::string(domain.child("devices").child("serial").attribute("type").as_string()) ==
         "pty");
-  CHECK(disk_buses(domain) == std::vector<std::string>{"usb", "scsi", "scsi"});
+  std::vector<std::string> buses = disk_buses(domain);
+  std::sort(buses.begin(), buses.end());
+  CHECK(buses == std::vector<std::string>{"scsi", "scsi", "usb"});
+  // DSM's drives 1 and 2: units 0 and 1 of virtio-scsi, whatever the loader's place.
+  CHECK(scsi_units(domain) == std::vector<std::string>{"0", "1"});
 
   const ProcessResult again =
       session.virtform({"plan", config, "-c", uri(), "--detailed-exitcode", "--no-color"});

@@ -209,3 +209,23 @@ TEST_CASE("a CPU older than the model needs is a warning naming the fix", "[dsm]
 }
 
 }  // namespace virtform
+
+namespace virtform {
+
+TEST_CASE("a DSM whole disk with a cache mode of its own gets native I/O only past the cache",
+          "[dsm]") {
+  const Loaded cached = load(
+      "[vm.nas]\ncpu = \"host-passthrough\"\n[vm.nas.dsm]\n[[vm.nas.disk]]\n"
+      "source = \"/dev/disk/by-id/ata-A\"\ncache = \"writeback\"\n");
+  INFO(messages(cached.diagnostics));
+  REQUIRE_FALSE(has_errors(cached.diagnostics));
+  CHECK(cached.vm().disks.at(0).cache == "writeback");
+  CHECK_FALSE(cached.vm().disks.at(0).io);
+  const Loaded direct = load(
+      "[vm.nas]\ncpu = \"host-passthrough\"\n[vm.nas.dsm]\n[[vm.nas.disk]]\n"
+      "source = \"/dev/disk/by-id/ata-A\"\ncache = \"directsync\"\nio = \"threads\"\n");
+  CHECK(direct.vm().disks.at(0).cache == "directsync");
+  CHECK(direct.vm().disks.at(0).io == "threads");
+}
+
+}  // namespace virtform

@@ -133,14 +133,12 @@ TEST_CASE("a data disk beside the loader is refused", "[dsm]") {
           1);
   }
   SECTION("not on another controller of that bus") {
-    Checked checked;
-    Diagnostics loading;
-    checked.desired = load_config_text(
-        kHead + "[vm.nas.dsm]\n[vm.nas.boot]\nloader = \"tcrp\"\nbus = \"sata\"\n" +
-            disks(1, "sata"),
-        "dsm.toml", loading);
-    checked.desired.vms[0].disks[1].controller = 1;
-    check_dsm_guests(checked.desired, {}, checked.changes, checked.diagnostics);
+    const Checked checked =
+        check(kHead + "[vm.nas.dsm]\n[vm.nas.boot]\nloader = \"tcrp\"\nbus = \"sata\"\n" +
+              disks(1, "sata") + "controller = 1\nunit = 0\n");
+    std::string found;
+    for (const Diagnostic& d : checked.diagnostics) found += format(d) + "\n";
+    INFO(found);
     CHECK_FALSE(has_errors(checked.diagnostics));
   }
 }

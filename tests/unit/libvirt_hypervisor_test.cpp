@@ -10,6 +10,8 @@
 #include <catch2/catch.hpp>
 #include <memory>
 
+#include "tests/support/owned_disks.h"
+
 namespace virtform {
 namespace {
 
@@ -79,7 +81,7 @@ void check_owned_fields(const Vm& desired, const Vm& live) {
   CHECK(live.machine == desired.machine);
   CHECK(live.firmware == desired.firmware);
   CHECK(live.cpu == desired.cpu);
-  CHECK(live.disks == desired.disks);
+  CHECK(test::owned_disks(live.disks, desired.disks) == desired.disks);
   REQUIRE(live.nics.size() == desired.nics.size());
   CHECK(live.nics[0].source == desired.nics[0].source);
   CHECK(live.nics[0].mac.has_value());
