@@ -27,6 +27,7 @@ extern const std::span<const std::string_view> kGraphics;
 extern const std::span<const std::string_view> kSerial;
 // [[vm.X.pci]]
 extern const std::span<const std::string_view> kPci;
+extern const std::span<const std::string_view> kDsm;
 
 // Edits (insert, delete, substitute, swap two neighbours) turning one word into the other.
 std::size_t edit_distance(std::string_view from, std::string_view to);

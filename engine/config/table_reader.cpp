@@ -91,6 +91,10 @@ void TableReader::error(std::string message) {
   diagnostics_.push_back({Severity::error, std::move(message), where(), ""});
 }
 
+void TableReader::warning(std::string_view key, std::string message) {
+  diagnostics_.push_back({Severity::warning, std::move(message), where(key), ""});
+}
+
 void TableReader::error_at(const Location& where, std::string message) {
   diagnostics_.push_back({Severity::error, std::move(message), where, ""});
 }

@@ -52,6 +52,8 @@ class TableReader {
   void error(std::string_view key, std::string message);
   // Records an error at the table.
   void error(std::string message);
+  // Records a warning at the key's value (or at the table when it is absent).
+  void warning(std::string_view key, std::string message);
   // Records an error at a location read earlier (an element of an array of tables).
   void error_at(const Location& where, std::string message);
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <tuple>
 
+#include "engine/config/dsm_reader.h"
 #include "engine/config/keys.h"
 #include "engine/config/table_reader.h"
 #include "engine/config/values.h"
@@ -66,6 +67,8 @@ void read_firmware(TableReader& reader, Vm& vm) {
   if (auto kind = reader.choice<FirmwareKind>(
           "firmware", {{"bios", FirmwareKind::bios}, {"uefi", FirmwareKind::uefi}})) {
     vm.firmware.kind = *kind;
+  } else if (!reader.has("firmware")) {
+    vm.firmware.kind = default_firmware(vm);
   }
   auto code = reader.path("firmware_code");
   auto vars = reader.path("firmware_vars");
@@ -207,7 +210,7 @@ void read_driver_modes(TableReader& reader, Disk& disk) {
 }
 
 // One [[vm.X.disk]]; nothing if it names no usable source.
-std::optional<Disk> read_disk(TableReader& reader) {
+std::optional<Disk> read_disk(TableReader& reader, DiskBus default_bus) {
   reader.reject_unknown_keys(keys::kDisk);
   auto source = reader.path("source");
   auto file = reader.path("file");
@@ -230,7 +233,7 @@ std::optional<Disk> read_disk(TableReader& reader) {
   }
   Disk disk;
   disk.where = reader.where();
-  disk.bus = bus.value_or(DiskBus::virtio);
+  disk.bus = bus.value_or(default_bus);
   disk.readonly = readonly.value_or(false);
   read_place(reader, disk);
   read_driver_modes(reader, disk);
@@ -380,7 +383,9 @@ void check_pinned_places(TableReader& reader, const Vm& vm) {
 }
 
 void read_devices(TableReader& reader, Vm& vm) {
-  for (Disk& disk : read_each<Disk>(reader, "disk", read_disk)) vm.disks.push_back(disk);
+  const DiskBus default_bus = default_data_disk_bus(vm);
+  const auto read_data_disk = [&](TableReader& disk) { return read_disk(disk, default_bus); };
+  for (Disk& disk : read_each<Disk>(reader, "disk", read_data_disk)) vm.disks.push_back(disk);
   check_pinned_places(reader, vm);
   vm.nics = read_each<Nic>(reader, "nic", read_nic);
   vm.pci = read_each<PciDevice>(reader, "pci", read_pci);
@@ -497,6 +502,8 @@ Vm read_vm(const toml::table& table, const std::string& key, const std::string& 
                   [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
     reader.error("name", "name must not contain control characters (NUL, tab, line breaks, ...)");
   }
+  // First: a DSM guest has defaults of its own for what follows.
+  read_dsm(reader, vm);
   read_cpu_and_memory(reader, vm);
   read_firmware(reader, vm);
   read_power(reader, vm);
@@ -504,6 +511,8 @@ Vm read_vm(const toml::table& table, const std::string& key, const std::string& 
   read_boot(reader, vm);
   read_devices(reader, vm);
   read_attributes(reader, vm);
+  apply_dsm_defaults(reader, vm);
+  check_dsm_platform(reader, vm);
   return vm;
 }
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/model/diagnostic.h"
+#include "engine/model/dsm_guest.h"
 #include "engine/model/host.h"
 
 namespace virtform {
@@ -149,6 +150,8 @@ struct Vm {
   std::optional<PowerState> state;
   // The attributes of engine/model/vm_fields.h, by key, as canonical text; absent = left alone.
   std::map<std::string, std::string> attributes;
+  // A Synology DSM guest (config only): its defaults, checks and disk slot map.
+  std::optional<DsmGuest> dsm;
 
   // How virtform may treat the guest; never part of the domain definition.
   RestartPolicy restart = RestartPolicy::never;

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/dsm/report.h"
 #include "engine/model/vm.h"
 
 namespace virtform {
@@ -100,6 +101,7 @@ struct Change {
   std::string image_format;       // image: "raw" or "qcow2"
   std::uint64_t image_bytes = 0;  // 0 for an overlay: it takes its backing image's size
   std::string image_backing;      // image: for a loader overlay, the image it reads through to
+  std::optional<DsmReport> dsm;   // vm: a DSM guest's model and disk slot map
 
   bool operator==(const Change&) const = default;
 };

@@ -1,5 +1,6 @@
 #include "engine/plan/planner.h"
 
+#include "engine/checks/dsm.h"
 #include "engine/checks/passthrough.h"
 #include "engine/graph/resource_graph.h"
 
@@ -36,6 +37,7 @@ Plan make_plan(const Desired& desired, const Live& live, const DiffOptions& opti
   plan.uri = uri;
   check_passthrough(desired, live, live.devices, diagnostics);
   plan.changes = diff(desired, live, options, diagnostics);
+  check_dsm_guests(desired, live, plan.changes, diagnostics);
   if (!has_errors(diagnostics)) plan.steps = order_steps(plan.changes, diagnostics);
   plan.diagnostics = std::move(diagnostics);
   if (has_errors(plan.diagnostics)) plan.steps.clear();

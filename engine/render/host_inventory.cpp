@@ -6,6 +6,8 @@
 
 #include "engine/checks/passthrough.h"
 #include "engine/model/text.h"
+#include "engine/plan/disk_layout.h"
+#include "engine/render/dsm_render.h"
 
 namespace virtform {
 
@@ -146,13 +148,37 @@ nlohmann::json disk_json(const InventoryDisk& disk) {
           {"claimed_by", disk.claimed_by}};
 }
 
+std::vector<InventoryDsmGuest> dsm_guests(const Desired& desired, const Live& live) {
+  std::vector<InventoryDsmGuest> guests;
+  for (const Vm& vm : desired.vms) {
+    if (!vm.dsm || !find_dsm_platform(vm.dsm->model)) continue;
+    const LiveDomain* domain = find_live_guest(vm, live);
+    Vm shown = domain ? domain->vm : lay_out_disks(vm, nullptr);
+    shown.dsm = vm.dsm;
+    guests.push_back({"vm." + vm.key, vm.name, domain != nullptr, dsm_report(shown, nullptr)});
+  }
+  return guests;
+}
+
+std::string render_dsm_guests(const HostInventory& inventory) {
+  if (inventory.dsm_guests.empty()) return "";
+  std::string out = "\nDSM guests\n";
+  for (const InventoryDsmGuest& guest : inventory.dsm_guests) {
+    out += "  " + guest.address + " \"" + guest.name + "\" (" + guest.report.model + ", " +
+           guest.report.architecture + "), " +
+           (guest.live ? "as the guest is now" : "as configured (no such domain yet)") + ":\n";
+    out += render_dsm_report_text(guest.report, "    ");
+  }
+  return out;
+}
+
 }  // namespace
 
 HostInventory build_host_inventory(const HostDevices& host, const Desired& desired,
                                    const Live& live) {
   const Claims claims = collect_claims(desired, live, host, true);
-  HostInventory inventory{host.iommu_enabled, host.vfio_loaded, host.vfio_available, {}, {}, {},
-                          host.bridges};
+  HostInventory inventory{
+      host.iommu_enabled, host.vfio_loaded, host.vfio_available, {}, {}, {}, host.bridges, {}};
   for (const auto& [number, addresses] : host.iommu_groups) {
     InventoryGroup group{number, {}, true, ""};
     for (const auto& address : addresses) {
@@ -169,6 +195,7 @@ HostInventory build_host_inventory(const HostDevices& host, const Desired& desir
   for (const auto& block : host.blocks) {
     inventory.disks.push_back({block, claims.disk_labels(block.name)});
   }
+  inventory.dsm_guests = dsm_guests(desired, live);
   return inventory;
 }
 
@@ -191,7 +218,7 @@ std::string render_host_text(const HostInventory& inventory) {
     for (const auto& device : inventory.ungrouped) rows.push_back(device_row(device));
     out += table(rows, "  ");
   }
-  return out + "\n" + render_disks(inventory);
+  return out + "\n" + render_disks(inventory) + render_dsm_guests(inventory);
 }
 
 std::string render_host_json(const HostInventory& inventory) {
@@ -208,13 +235,22 @@ std::string render_host_json(const HostInventory& inventory) {
   for (const auto& device : inventory.ungrouped) ungrouped.push_back(device_json(device));
   nlohmann::json disks = nlohmann::json::array();
   for (const auto& disk : inventory.disks) disks.push_back(disk_json(disk));
+  nlohmann::json guests = nlohmann::json::array();
+  for (const auto& guest : inventory.dsm_guests) {
+    nlohmann::json entry = dsm_report_json(guest.report);
+    entry["address"] = guest.address;
+    entry["name"] = guest.name;
+    entry["layout"] = guest.live ? "live" : "config";
+    guests.push_back(entry);
+  }
   const nlohmann::json json{{"iommu_enabled", inventory.iommu_enabled},
                             {"vfio_loaded", inventory.vfio_loaded},
                             {"vfio_available", inventory.vfio_available},
                             {"groups", groups},
                             {"ungrouped", ungrouped},
                             {"disks", disks},
-                            {"bridges", inventory.bridges}};
+                            {"bridges", inventory.bridges},
+                            {"dsm_guests", guests}};
   return json.dump(2) + "\n";
 }
 

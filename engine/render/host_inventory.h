@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/dsm/report.h"
 #include "engine/model/host.h"
 #include "engine/model/vm.h"
 
@@ -31,15 +32,24 @@ struct InventoryDisk {
   std::vector<std::string> claimed_by;  // "vm.dsm", "domain 'old-nas'"
 };
 
+// A declared DSM guest with the slot map of its layout: the live guest's when it exists.
+struct InventoryDsmGuest {
+  std::string address;  // "vm.dsm"
+  std::string name;     // domain name
+  bool live = false;    // the map is of the live guest, not of the config
+  DsmReport report;
+};
+
 // Everything `virtform host` shows.
 struct HostInventory {
-  bool iommu_enabled = false;              // an IOMMU is active
-  bool vfio_loaded = false;                // vfio_pci is loaded
-  bool vfio_available = false;             // vfio-pci can be loaded
-  std::vector<InventoryGroup> groups;      // by group number
-  std::vector<InventoryDevice> ungrouped;  // functions in no group (IOMMU off)
-  std::vector<InventoryDisk> disks;        // by name
-  std::vector<std::string> bridges;        // network bridges
+  bool iommu_enabled = false;                 // an IOMMU is active
+  bool vfio_loaded = false;                   // vfio_pci is loaded
+  bool vfio_available = false;                // vfio-pci can be loaded
+  std::vector<InventoryGroup> groups;         // by group number
+  std::vector<InventoryDevice> ungrouped;     // functions in no group (IOMMU off)
+  std::vector<InventoryDisk> disks;           // by name
+  std::vector<std::string> bridges;           // network bridges
+  std::vector<InventoryDsmGuest> dsm_guests;  // in config order
 };
 
 // Joins the host with the declared VMs and all live domains (managed or not).

@@ -6,6 +6,7 @@
 
 #include "engine/model/vm_fields.h"
 #include "engine/plan/model_json.h"
+#include "engine/render/dsm_render.h"
 
 namespace virtform {
 
@@ -299,6 +300,14 @@ Plan plan_from(const json& document) {
                           ", which the plan does not declare");
     change->pending_boot = fields_from(pending.at("fields"));
   }
+  for (const json& guest : document.value("dsm_guests", json::array())) {
+    const std::string address = guest.at("address").get<std::string>();
+    auto change = std::find_if(plan.changes.begin(), plan.changes.end(),
+                               [&](const Change& c) { return c.address == address; });
+    if (change == plan.changes.end())
+      throw PlanFileError("dsm_guests names " + address + ", which the plan does not declare");
+    change->dsm = dsm_report_from(guest);
+  }
   for (const json& step : document.at("steps")) plan.steps.push_back(step_from(step));
   check_steps(plan);
   for (const json& diagnostic : document.at("diagnostics"))
@@ -324,6 +333,14 @@ std::string render_plan_json(const Plan& plan) {
       pending.push_back({{"address", change.address},
                          {"name", change.name},
                          {"fields", fields_json(change.pending_boot)}});
+  json dsm_guests = json::array();
+  for (const Change& change : plan.changes) {
+    if (!change.dsm) continue;
+    json guest = dsm_report_json(*change.dsm);
+    guest["address"] = change.address;
+    guest["name"] = change.name;
+    dsm_guests.push_back(guest);
+  }
   json steps = json::array();
   for (const Step& step : plan.steps) steps.push_back(step_json(step));
   json diagnostics = json::array();
@@ -338,6 +355,7 @@ std::string render_plan_json(const Plan& plan) {
       {"summary", {{"add", summary.add}, {"change", summary.change}, {"destroy", summary.destroy}}},
       {"diagnostics", diagnostics},
       {"pending_next_boot", pending},
+      {"dsm_guests", dsm_guests},
       {"declared", declared},
       {"fingerprint", plan.fingerprint},
       {"config_digest", plan.config_digest}};

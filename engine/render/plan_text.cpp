@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "engine/render/dsm_render.h"
+
 namespace virtform {
 
 namespace {
@@ -106,6 +108,22 @@ void render_pending_boot(std::ostringstream& out, const Plan& plan, const TextSt
   }
 }
 
+// Each DSM guest's slot map, changed or not: the loader holds it and must be rebuilt by hand.
+void render_dsm_guests(std::ostringstream& out, const Plan& plan, const TextStyle& style) {
+  bool first = true;
+  for (const Change& change : plan.changes) {
+    if (!change.dsm) continue;
+    if (first)
+      out << "\n"
+          << paint(style, kBold, "DSM guests:")
+          << " the disk slot map their loader's user_config.json must hold\n";
+    first = false;
+    out << "  " << change.address << " \"" << change.name << "\" (" << change.dsm->model << ", "
+        << change.dsm->architecture << ")\n";
+    out << render_dsm_report_text(*change.dsm, "      ");
+  }
+}
+
 std::string render_plan_text(const Plan& plan, const TextStyle& style) {
   std::ostringstream out;
   const bool pending = has_pending_boot(plan);
@@ -115,6 +133,7 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
                       "pending their next boot.\n"
                     : " The host matches the configuration.\n");
     if (pending) render_pending_boot(out, plan, style);
+    render_dsm_guests(out, plan, style);
     return out.str();
   }
   out << "virtform will perform the following actions on " << plan.uri << ":\n\n";
@@ -124,6 +143,7 @@ std::string render_plan_text(const Plan& plan, const TextStyle& style) {
   out << paint(style, kBold, "Plan:") << " " << summary.add << " to add, " << summary.change
       << " to change, " << summary.destroy << " to destroy.\n";
   if (pending) render_pending_boot(out, plan, style);
+  render_dsm_guests(out, plan, style);
   return out.str();
 }
 

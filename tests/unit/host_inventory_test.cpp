@@ -139,3 +139,65 @@ TEST_CASE("inventory: the real host reads and renders", "[inventory]") {
   CHECK(nlohmann::json::parse(render_host_json(inventory))["disks"].size() == host.blocks.size());
   CHECK_FALSE(render_host_text(inventory).empty());
 }
+
+namespace {
+
+// A DS918+ guest with `disks` whole disks on virtio-scsi and its loader on USB.
+Vm dsm_guest(int disks) {
+  Vm vm;
+  vm.key = "dsm";
+  vm.name = "DSM";
+  vm.dsm = DsmGuest{};
+  Disk loader;
+  loader.source = "/images/tcrp.img";
+  loader.bus = DiskBus::usb;
+  loader.boot_order = 1;
+  vm.disks.push_back(loader);
+  for (int i = 1; i <= disks; ++i) {
+    Disk disk;
+    disk.kind = DiskSource::block;
+    disk.source = "/dev/disk/by-id/ata-DISK_" + std::to_string(i);
+    disk.bus = DiskBus::scsi;
+    vm.disks.push_back(disk);
+  }
+  return vm;
+}
+
+}  // namespace
+
+TEST_CASE("inventory: a declared DSM guest shows its slot map, of the live guest if any",
+          "[inventory][dsm]") {
+  const auto host = read(virtform::testing::seed_ryzen_host());
+  Desired desired;
+  desired.vms.push_back(dsm_guest(2));
+
+  SECTION("not defined yet: the config's layout") {
+    const auto inventory = build_host_inventory(host, desired, {});
+    REQUIRE(inventory.dsm_guests.size() == 1);
+    CHECK_FALSE(inventory.dsm_guests[0].live);
+    const std::string text = render_host_text(inventory);
+    CHECK_THAT(text, Catch::Contains("\nDSM guests\n  vm.dsm \"DSM\" (DS918+, apollolake), as "
+                                     "configured (no such domain yet):\n    SataPortMap = \"12\", "
+                                     "DiskIdxMap = \"1000\"\n"));
+    const auto json = nlohmann::json::parse(render_host_json(inventory));
+    CHECK(json["dsm_guests"][0]["layout"] == "config");
+    CHECK(json["dsm_guests"][0]["map"]["disk_idx_map"] == "1000");
+  }
+  SECTION("defined: the guest's own layout, here with a third disk") {
+    Live live;
+    LiveDomain domain;
+    domain.vm = dsm_guest(3);
+    domain.vm.dsm.reset();
+    live.domains.push_back(domain);
+    const auto inventory = build_host_inventory(host, desired, live);
+    REQUIRE(inventory.dsm_guests.size() == 1);
+    CHECK(inventory.dsm_guests[0].live);
+    CHECK(inventory.dsm_guests[0].report.map->sata_port_map == "13");
+    CHECK_THAT(render_host_text(inventory), Catch::Contains("drive 3: /dev/disk/by-id/ata-DISK_3"));
+    CHECK(nlohmann::json::parse(render_host_json(inventory))["dsm_guests"][0]["layout"] == "live");
+  }
+  SECTION("no DSM guest, no section") {
+    CHECK(render_host_text(build_host_inventory(host, windows_guest({}), {})).find("DSM") ==
+          std::string::npos);
+  }
+}

@@ -13,6 +13,7 @@
 
 #include "engine/apply/step_runner.h"
 #include "engine/config/config.h"
+#include "engine/dsm/slot_map.h"
 #include "engine/plan/planner.h"
 #include "engine/render/config_toml.h"
 #include "providers/host/rooted_files.h"
@@ -307,6 +308,44 @@ TEST_CASE("disks import pinned where a new guest would sit elsewhere, with their
   const std::string after = host.persistent_xml("DSM");
   CHECK(after.find("unit='2'") != std::string::npos);
   CHECK(after.find("cache='writeback'") != std::string::npos);
+}
+
+TEST_CASE("the seed's DSM imports to the seed's slot map, and declared DSM plans no change",
+          "[import][dsm]") {
+  ImportHost host({seed_dsm_for_demo_host()});
+  host.add_file("/usr/share/OVMF/OVMF_CODE.fd");
+  host.add_file("/usr/share/OVMF/OVMF_VARS.fd");
+  const Live live = host.hypervisor->read_live();
+  const LiveDomain* seed = live.find_domain("DSM");
+  REQUIRE(seed != nullptr);
+  // The live layout alone: q35's SATA controller unused, two disks on virtio-scsi.
+  const DsmSlotMap live_map = compute_dsm_slot_map(seed->vm);
+  CHECK(live_map.sata_port_map == "12");
+  CHECK(live_map.disk_idx_map == "1000");
+
+  Diagnostics warnings;
+  const std::string toml = host.import({"DSM"}, warnings);
+  // The user declares the guest a DS918+ with what the seed's loader holds: the DSM defaults
+  // fill nothing the import left out, so only the adoption shows.
+  std::ofstream(host.dir / "imported.toml", std::ios::app)
+      << "\n[vm.DSM.dsm]\nmodel = \"DS918+\"\nsata_port_map = \"12\"\ndisk_idx_map = "
+         "\"1000\"\nacpid = true\n";
+  INFO(read_file(host.dir / "imported.toml"));
+  const Plan plan = host.plan_imported();
+  check_no_changes(plan, true);
+  const Change* change = plan.find("vm.DSM");
+  REQUIRE(change != nullptr);
+  REQUIRE(change->dsm);
+  REQUIRE(change->dsm->map);
+  CHECK(change->dsm->map->sata_port_map == "12");
+  CHECK(change->dsm->map->disk_idx_map == "1000");
+  CHECK_FALSE(change->dsm->live_map);
+  // None of the DSM checks has anything to say (the /dev/sdX names are warned about as always).
+  for (const Diagnostic& diagnostic : plan.diagnostics) {
+    INFO(diagnostic.message);
+    for (const char* word : {"DSM", "SataPortMap", "acpid", "CPU", "virtio-blk"})
+      CHECK(diagnostic.message.find(word) == std::string::npos);
+  }
 }
 
 TEST_CASE("UEFI code no descriptor names imports exactly and keeps the guest's firmware",

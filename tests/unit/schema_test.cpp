@@ -106,6 +106,7 @@ const std::map<std::string, TableKind>& table_kinds() {
       {"nic", {"/definitions/nic/properties", keys::kNic, "[[vm.t.nic]]\nbridge = \"br0\"\n{}\n"}},
       {"graphics", {"/definitions/graphics/properties", keys::kGraphics, "[vm.t.graphics]\n{}\n"}},
       {"serial", {"/definitions/serial/properties", keys::kSerial, "[vm.t.serial]\n{}\n"}},
+      {"dsm", {"/definitions/dsm/properties", keys::kDsm, "[vm.t.dsm]\n{}\n"}},
       {"pci",
        {"/definitions/pci/properties", keys::kPci,
         "[[vm.t.pci]]\naddress = \"0000:08:00.0\"\n{}\n"}},
@@ -323,6 +324,12 @@ std::vector<json> demo_plans() {
   text.replace(text.find("memory = \"4GiB\""), 15, "memory = \"6GiB\"");
   plans.push_back(json::parse(render_plan_json(host.plan(dir.write_file("dsm.toml", text)))));
 
+  // A third disk for DSM, the loader rebuilt for it: the map the live guest has shows too.
+  std::string grown = text;
+  grown.replace(grown.find("sata_port_map = \"12\""), 20, "sata_port_map = \"13\"");
+  grown += "[[vm.dsm.disk]]\nfile = \"/var/lib/virtform/images/extra.img\"\nsize = \"1GiB\"\n";
+  plans.push_back(json::parse(render_plan_json(host.plan(dir.write_file("grown.toml", grown)))));
+
   // The passthrough example in the same (default) project: DSM goes, the Windows guest comes.
   plans.push_back(json::parse(render_plan_json(host.plan(example("passthrough")))));
   return plans;
@@ -344,8 +351,13 @@ TEST_CASE("plans of the demo host validate against the plan schema", "[schema]")
   CHECK(has_change(plans[0], "create", true));
   CHECK_FALSE(plans[0]["steps"].empty());
   CHECK(has_change(plans[1], "update", true));
-  CHECK(has_change(plans[2], "delete", false));
-  CHECK_FALSE(plans[2]["diagnostics"].empty());
+  REQUIRE(plans[1]["dsm_guests"].size() == 1);
+  CHECK(plans[1]["dsm_guests"][0]["map"]["sata_port_map"] == "12");
+  REQUIRE(plans[2]["dsm_guests"].size() == 1);
+  CHECK(plans[2]["dsm_guests"][0]["live_map"]["sata_port_map"] == "12");
+  CHECK(plans[2]["dsm_guests"][0]["map"]["sata_port_map"] == "13");
+  CHECK(has_change(plans[3], "delete", false));
+  CHECK_FALSE(plans[3]["diagnostics"].empty());
 }
 
 TEST_CASE("the plan schema refuses what the plan format does not have", "[schema]") {
