@@ -90,7 +90,7 @@ void read_firmware(TableReader& reader, Vm& vm) {
     reader.error("firmware_vars", "firmware_vars needs the firmware_code it belongs to");
   }
   // A secure loader needs SMM, which QEMU gives only q35 guests.
-  const bool q35 = vm.machine == "q35" || vm.machine.starts_with("pc-q35-");
+  const bool q35 = is_q35(vm.machine);
   if (vm.firmware.secure_boot.value_or(false) && !q35)
     reader.error("secure_boot",
                  "secure_boot needs a q35 machine; machine is \"" + vm.machine + "\"");

@@ -86,14 +86,14 @@ void size_controller(DsmController& controller, const std::vector<Placed>& disks
 
 std::vector<DsmController> enumerate_controllers(const Vm& vm, const std::vector<Placed>& disks) {
   std::set<ControllerKey> keys;
-  if (is_q35_machine(vm.machine)) keys.insert({DiskBus::sata, 0});
+  if (is_q35(vm.machine)) keys.insert({DiskBus::sata, 0});
   for (const Placed& placed : disks) keys.insert(placed.controller);
   std::vector<DsmController> controllers;
   for (const ControllerKey& key : keys) {
     DsmController controller;
     controller.bus = key.bus;
     controller.index = key.index;
-    controller.built_in = key.bus == DiskBus::sata && key.index == 0 && is_q35_machine(vm.machine);
+    controller.built_in = key.bus == DiskBus::sata && key.index == 0 && is_q35(vm.machine);
     size_controller(controller, disks);
     controllers.push_back(controller);
   }
@@ -169,10 +169,6 @@ std::string DsmController::label() const {
   std::string text = to_string(bus) + std::to_string(index);
   if (built_in) return text + " (q35 built-in AHCI)";
   return text + (bus == DiskBus::sata ? " (AHCI)" : " (virtio-scsi)");
-}
-
-bool is_q35_machine(const std::string& machine) {
-  return machine == "q35" || machine.starts_with("pc-q35-");
 }
 
 bool is_loader_disk(const Disk& disk) {

@@ -60,9 +60,6 @@ struct DsmSlotMap {
 // loader.
 DsmSlotMap compute_dsm_slot_map(const Vm& vm);
 
-// Whether `machine` ("q35", "pc-q35-7.2", "pc", ...) is a q35 machine, with its AHCI controller.
-bool is_q35_machine(const std::string& machine);
-
 // Whether `disk` is the VM's loader: the [vm.X.boot] image or a disk first in the boot order.
 bool is_loader_disk(const Disk& disk);
 

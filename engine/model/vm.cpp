@@ -1,6 +1,7 @@
 #include "engine/model/vm.h"
 
 #include <algorithm>
+#include <cctype>
 
 namespace virtform {
 
@@ -13,6 +14,51 @@ std::string default_overlay_path(const Vm& vm, const Loader& loader) {
 
 bool has_units(DiskBus bus) {
   return bus == DiskBus::sata || bus == DiskBus::scsi;
+}
+
+bool same_machine(const std::string& desired, const std::string& live) {
+  if (desired == live) return true;
+  if (desired == "q35") return live.starts_with("pc-q35-");
+  if (desired == "pc") return live.starts_with("pc-i440fx-");
+  return false;
+}
+
+bool is_q35(const std::string& machine) {
+  return same_machine("q35", machine);
+}
+
+namespace {
+bool same_mac(const std::string& a, const std::string& b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](unsigned char x, unsigned char y) {
+    return std::tolower(x) == std::tolower(y);
+  });
+}
+}  // namespace
+
+std::vector<int> match_nics(const std::vector<Nic>& desired, const std::vector<Nic>& live) {
+  std::vector<int> match(desired.size(), -1);
+  std::vector<bool> taken(live.size(), false);
+  auto claim = [&](std::size_t d, auto&& fits) {
+    for (std::size_t l = 0; l < live.size(); ++l) {
+      if (!taken[l] && fits(live[l])) {
+        taken[l] = true;
+        match[d] = static_cast<int>(l);
+        return;
+      }
+    }
+  };
+  for (std::size_t d = 0; d < desired.size(); ++d) {
+    if (desired[d].mac)
+      claim(d, [&](const Nic& l) { return l.mac && same_mac(*l.mac, *desired[d].mac); });
+  }
+  for (std::size_t d = 0; d < desired.size(); ++d) {
+    if (desired[d].mac) continue;
+    claim(d, [&](const Nic& l) {
+      return l.kind == desired[d].kind && l.source == desired[d].source &&
+             l.model == desired[d].model;
+    });
+  }
+  return match;
 }
 
 const Vm* Desired::find_vm(const std::string& key) const {

@@ -251,6 +251,16 @@ LifecyclePolicy policy_of(const Vm& vm);
 // A bus whose disks sit on numbered controller units (sata, scsi).
 bool has_units(DiskBus bus);
 
+// Machine types: the aliases "q35" and "pc" name their family's newest versioned type, which
+// libvirt writes in their place at define time ("pc-q35-7.2", "pc-i440fx-7.2"), so an alias
+// names every versioned type of its family and nothing else.
+bool same_machine(const std::string& desired, const std::string& live);
+bool is_q35(const std::string& machine);
+
+// Pairs desired NICs with live ones: by MAC (in any case) when the config sets one, else by
+// kind, source and model, in order. For each desired NIC the index of its live NIC, or -1.
+std::vector<int> match_nics(const std::vector<Nic>& desired, const std::vector<Nic>& live);
+
 // Names used in messages, JSON and XML: "kvm", "uefi", "virtio", ...
 std::string to_string(DomainType value);
 std::string to_string(FirmwareKind value);

@@ -149,33 +149,6 @@ bool changes_firmware_image(const Firmware& desired, const Firmware& live) {
   return !desired.code.empty() && desired.code != live.code;
 }
 
-// Pairs desired NICs with live ones: by MAC when the config sets one, else by kind, source and
-// model in order. Returns for each desired NIC the index of its live NIC, or -1.
-std::vector<int> match_nics(const std::vector<Nic>& desired, const std::vector<Nic>& live) {
-  std::vector<int> match(desired.size(), -1);
-  std::vector<bool> taken(live.size(), false);
-  auto claim = [&](std::size_t d, auto&& fits) {
-    for (std::size_t l = 0; l < live.size(); ++l) {
-      if (!taken[l] && fits(live[l])) {
-        taken[l] = true;
-        match[d] = static_cast<int>(l);
-        return;
-      }
-    }
-  };
-  for (std::size_t d = 0; d < desired.size(); ++d) {
-    if (desired[d].mac) claim(d, [&](const Nic& l) { return l.mac == desired[d].mac; });
-  }
-  for (std::size_t d = 0; d < desired.size(); ++d) {
-    if (desired[d].mac) continue;
-    claim(d, [&](const Nic& l) {
-      return l.kind == desired[d].kind && l.source == desired[d].source &&
-             l.model == desired[d].model;
-    });
-  }
-  return match;
-}
-
 class VmComparison {
  public:
   VmComparison(const Vm& desired, const Vm& live, DisruptionRule rule)
@@ -985,16 +958,6 @@ bool moves_nvram(const Firmware& desired, const Firmware& live) {
 
 bool hot_pluggable(const Disk& disk) {
   return disk.bus != DiskBus::sata && !disk.boot_order;
-}
-
-bool same_machine(const std::string& desired, const std::string& live) {
-  if (desired == live) return true;
-  auto versioned = [&](const std::string& family) {
-    return live.rfind("pc-" + family + "-", 0) == 0 || live == family;
-  };
-  if (desired == "q35") return versioned("q35");
-  if (desired == "pc" || desired == "i440fx") return versioned("i440fx");
-  return false;
 }
 
 DeviceDelta device_delta(const Vm& desired, const Vm& live) {

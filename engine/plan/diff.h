@@ -22,7 +22,6 @@ std::vector<Change> diff(const Desired& desired, const Live& live, const DiffOpt
 
 // True if the live machine type is what the desired one asks for: "q35" matches
 // "pc-q35-7.2", "pc" matches "pc-i440fx-7.2"; full types must be equal.
-bool same_machine(const std::string& desired, const std::string& live);
 
 // The differences in hot-pluggable devices between a desired VM and its live domain: what apply
 // attaches to or detaches from a running guest. Disks and NICs only (PCI changes wait for a

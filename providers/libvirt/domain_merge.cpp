@@ -16,19 +16,6 @@ namespace virtform {
 
 namespace {
 
-// Whether the desired machine type names the live one: equal, or an alias libvirt expanded at
-// define time ("q35" is now "pc-q35-7.2", "pc" is "pc-i440fx-7.2"). Rewriting it would be drift.
-bool names_live_machine(const std::string& desired, const std::string& live) {
-  if (desired == live) return true;
-  if (desired == "q35") return live.rfind("pc-q35-", 0) == 0;
-  if (desired == "pc") return live.rfind("pc-i440fx-", 0) == 0;
-  return false;
-}
-
-bool is_q35(const std::string& machine) {
-  return machine == "q35" || machine.rfind("pc-q35-", 0) == 0;
-}
-
 // PCI controllers and guest PCI addresses of one chipset do not fit the other (pcie-root vs
 // pci-root); on a switch between q35 and i440fx libvirt lays them out afresh.
 void forget_pci_layout(pugi::xml_node devices) {
@@ -78,7 +65,7 @@ void merge_os(pugi::xml_node domain, const Vm& desired) {
   pugi::xml_node type = os.child("type");
   if (!type) type = domain_parts::insert_ordered(os, "type", {"type"});
   std::string live_machine = type.attribute("machine").as_string();
-  if (!names_live_machine(desired.machine, live_machine)) {
+  if (!same_machine(desired.machine, live_machine)) {
     if (is_q35(desired.machine) != is_q35(live_machine)) {
       forget_pci_layout(domain.child("devices"));
     }
@@ -164,12 +151,6 @@ void merge_disks(pugi::xml_node devices, const std::vector<Disk>& desired) {
   domain_parts::add_disk_controllers(devices, desired);
 }
 
-std::string lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return char(std::tolower(c)); });
-  return text;
-}
-
 // Points a kept interface at the desired source and model; its MAC and address stay.
 void update_nic(pugi::xml_node element, const Nic& desired) {
   std::string type = to_string(desired.kind);
@@ -186,42 +167,28 @@ void update_nic(pugi::xml_node element, const Nic& desired) {
 }
 
 void merge_nics(pugi::xml_node devices, const std::vector<Nic>& desired) {
-  std::vector<pugi::xml_node> unclaimed;
+  std::vector<pugi::xml_node> elements;
+  std::vector<Nic> live;
   for (pugi::xml_node element : devices.children("interface")) {
-    if (device_xml::read_nic(element)) unclaimed.push_back(element);
-  }
-  auto claim = [&](auto predicate) -> pugi::xml_node {
-    auto it = std::find_if(unclaimed.begin(), unclaimed.end(), predicate);
-    if (it == unclaimed.end()) return {};
-    pugi::xml_node element = *it;
-    unclaimed.erase(it);
-    return element;
-  };
-  std::vector<pugi::xml_node> matched(desired.size());
-  // MACs first, so a NIC matched by its kind and source cannot take another's MAC-matched one.
-  for (std::size_t i = 0; i < desired.size(); ++i) {
-    if (!desired[i].mac) continue;
-    matched[i] = claim([&](const pugi::xml_node& e) {
-      auto live = device_xml::read_nic(e);
-      return live->mac && lower(*live->mac) == lower(*desired[i].mac);
-    });
-  }
-  for (std::size_t i = 0; i < desired.size(); ++i) {
-    if (desired[i].mac) continue;
-    matched[i] = claim([&](const pugi::xml_node& e) {
-      auto live = device_xml::read_nic(e);
-      return live->kind == desired[i].kind && live->source == desired[i].source &&
-             live->model == desired[i].model;
-    });
-  }
-  for (std::size_t i = 0; i < desired.size(); ++i) {
-    if (matched[i]) {
-      update_nic(matched[i], desired[i]);
-    } else {
-      device_xml::append_nic(devices, desired[i]);
+    if (auto nic = device_xml::read_nic(element)) {
+      elements.push_back(element);
+      live.push_back(*nic);
     }
   }
-  for (pugi::xml_node stale : unclaimed) devices.remove_child(stale);
+  // Paired as the plan paired them, so the NIC the plan showed as kept is the one updated.
+  const std::vector<int> match = match_nics(desired, live);
+  std::vector<bool> kept(live.size(), false);
+  for (std::size_t i = 0; i < desired.size(); ++i) {
+    if (match[i] < 0) {
+      device_xml::append_nic(devices, desired[i]);
+      continue;
+    }
+    const auto index = static_cast<std::size_t>(match[i]);
+    kept[index] = true;
+    update_nic(elements[index], desired[i]);
+  }
+  for (std::size_t l = 0; l < live.size(); ++l)
+    if (!kept[l]) devices.remove_child(elements[l]);
 }
 
 void update_hostdev(pugi::xml_node element, const PciDevice& desired) {

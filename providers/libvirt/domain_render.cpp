@@ -64,10 +64,6 @@ std::size_t devices_on_root_ports(const Vm& vm) {
   return count;
 }
 
-bool is_q35(const std::string& machine) {
-  return machine == "q35" || machine.rfind("pc-q35-", 0) == 0;
-}
-
 void render_devices(pugi::xml_node domain, const Vm& vm) {
   pugi::xml_node devices = domain.append_child("devices");
   render_disks(devices, vm.disks);
