@@ -91,9 +91,8 @@ class FragmentReader {
                                 "', where fragments cannot go: <domain> itself, <devices>, "
                                 "<features> or <os>");
     if (const OwnedElement* owner = owner_of(parent, root))
-      return fail(fragment, "<" + std::string(root.name()) + "> is owned by " +
-                                std::string(owner->key) + " in [vm." + vm_.key +
-                                "]; set it there, not as a fragment");
+      return fail(fragment, "<" + std::string(root.name()) + "> conflicts with " + key_in(*owner) +
+                                ", which owns it; set it there, not as a fragment");
     XmlElement element = to_element(root);
     if (bad_prefix(element))
       return fail(fragment, "uses a namespace prefix other than qemu: (" +
@@ -111,6 +110,14 @@ class FragmentReader {
     if (root.first_attribute()) return false;
     if (name == "domain") return parent.empty();
     return is_fragment_parent(join(parent, name));
+  }
+
+  // "vcpus", "[[vm.win.disk]]": the owner in this VM's words.
+  std::string key_in(const OwnedElement& owner) const {
+    std::string key(owner.key);
+    if (const auto at = key.find("vm.X"); at != std::string::npos)
+      key.replace(at, 4, "vm." + vm_.key);
+    return key;
   }
 
   bool fail(const XmlFragment& fragment, const std::string& message) {
