@@ -42,6 +42,7 @@ wrong_configs=(
   $'[vm.a]\n[[vm.a.nic]]\nbridge = "br0"\nmac = "01:00:5e:00:00:01"\n' # multicast MAC
   $'[vm.a]\n[[vm.a.disk]]\nbus = "ide"\nfile = "/a.img"\n'             # bad bus
   $'[vm.a]\n[[vm.a.pci]]\naddress = "0000:08:00.0"\nbind = "vfio-pci"\nmanaged = true\n'
+  $'[vm.a]\n[[vm.a.disk]]\nsource = "/dev/sdb"\nio = "native"\ncache = "writeback"\n'
   $'nonsense = 1\n'                                                    # unknown top-level key
 )
 

@@ -35,12 +35,26 @@ void add_common(CLI::App& command, virtform::CommonOptions& options) {
   command.add_flag("-v,--verbose", options.verbosity, "More logging on stderr (-v, -vv, -vvv)");
 }
 
+// A count of read threads in decimal, as $VIRTFORM_READ_THREADS is read: CLI11 alone would take
+// "010" for octal 8.
+CLI::Validator decimal_read_threads() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        const std::string range = " not in range 1 to " + std::to_string(virtform::kMaxReadThreads);
+        const auto threads = virtform::parse_read_threads(text);
+        if (!threads) return "Value " + text + range;
+        text = std::to_string(*threads);
+        return "";
+      },
+      "1-" + std::to_string(virtform::kMaxReadThreads));
+}
+
 // For the commands that read libvirt's domains.
 void add_read_threads(CLI::App& command, virtform::CommonOptions& options) {
   command
       .add_option("--read-threads", options.read_threads,
                   "Domains read from libvirt at once (default: VIRTFORM_READ_THREADS, else 8)")
-      ->check(CLI::Range(std::size_t{1}, virtform::kMaxReadThreads));
+      ->transform(decimal_read_threads());
 }
 
 // "unknown command 'plna'; did you mean 'plan'?" when the first word names no command, else "".

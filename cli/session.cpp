@@ -134,17 +134,24 @@ bool may_be_remote(const std::string& uri) {
   return rest != std::string::npos && rest == separator + 3;
 }
 
+static_assert(kMaxReadThreads == LibvirtHypervisor::kMaxReadThreads);
+
+std::optional<std::size_t> parse_read_threads(std::string_view text) {
+  std::size_t threads = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, threads);
+  if (error != std::errc() || stop != end || threads < 1 || threads > kMaxReadThreads)
+    return std::nullopt;
+  return threads;
+}
+
 std::size_t read_threads(const CommonOptions& options) {
   if (options.read_threads != 0) return options.read_threads;
   const char* text = std::getenv("VIRTFORM_READ_THREADS");
   if (!text || !*text) return LibvirtHypervisor::kDefaultReadThreads;
-  std::size_t threads = 0;
-  const char* end = text + std::strlen(text);
-  const auto [stop, error] = std::from_chars(text, end, threads);
-  if (error != std::errc() || stop != end || threads < 1 || threads > kMaxReadThreads)
-    throw SystemError(std::string("VIRTFORM_READ_THREADS=") + text +
-                      ": not a whole number from 1 to " + std::to_string(kMaxReadThreads));
-  return threads;
+  if (auto threads = parse_read_threads(text)) return *threads;
+  throw SystemError(std::string("VIRTFORM_READ_THREADS=") + text +
+                    ": not a whole number from 1 to " + std::to_string(kMaxReadThreads));
 }
 
 TextStyle Session::style() const {

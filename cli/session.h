@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/model/diagnostic.h"
@@ -44,12 +45,15 @@ struct Session {
 };
 
 // The most domains read at once, for --read-threads and $VIRTFORM_READ_THREADS.
+// LibvirtHypervisor clamps to the same bound.
 inline constexpr std::size_t kMaxReadThreads = 64;
 
 // How many domains are read from libvirt at once: --read-threads, else $VIRTFORM_READ_THREADS,
 // else LibvirtHypervisor's default. Throws SystemError naming the variable when it is not a
 // whole number from 1 to kMaxReadThreads.
 std::size_t read_threads(const CommonOptions& options);
+// A whole decimal number from 1 to kMaxReadThreads, or nothing.
+std::optional<std::size_t> parse_read_threads(std::string_view text);
 
 // Resolves the URI and host root, loads the config and checks it against the host's files.
 // Without `config_required`, no PATH means no config (virtform host) rather than ".".

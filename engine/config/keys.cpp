@@ -20,8 +20,8 @@ constexpr std::array<std::string_view, 22> kVmKeys = {
 constexpr std::array<std::string_view, 6> kFirmwareKeys = {
     "firmware", "firmware_code", "firmware_vars", "nvram", "firmware_autoselect", "secure_boot"};
 constexpr std::array<std::string_view, 3> kBootKeys = {"loader", "bus", "overlay"};
-constexpr std::array<std::string_view, 6> kDiskKeys = {"source", "file", "size",
-                                                       "format", "bus",  "readonly"};
+constexpr std::array<std::string_view, 10> kDiskKeys = {
+    "source", "file", "size", "format", "bus", "readonly", "controller", "unit", "cache", "io"};
 constexpr std::array<std::string_view, 4> kNicKeys = {"bridge", "network", "model", "mac"};
 constexpr std::array<std::string_view, 2> kGraphicsKeys = {"type", "listen"};
 constexpr std::array<std::string_view, 1> kSerialKeys = {"type"};

@@ -1,8 +1,11 @@
 #include "engine/config/vm_reader.h"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <limits>
+#include <map>
+#include <tuple>
 
 #include "engine/config/keys.h"
 #include "engine/config/table_reader.h"
@@ -157,6 +160,52 @@ bool ends_with(const std::string& text, std::string_view suffix) {
          text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// The highest unit a pin may name: an AHCI controller has six ports; virtio-scsi addresses
+// 16384 units per bus.
+unsigned last_unit(DiskBus bus) {
+  return bus == DiskBus::sata ? kSataPorts - 1 : kScsiUnits - 1;
+}
+
+// `controller = N`, `unit = M`: where a sata or scsi disk sits, so DSM's slots never move.
+void read_place(TableReader& reader, Disk& disk) {
+  auto read_number = [&](std::string_view key, unsigned last) -> std::optional<unsigned> {
+    auto value = reader.integer(key);
+    if (!value) return std::nullopt;
+    if (*value < 0 || *value > static_cast<std::int64_t>(last)) {
+      reader.error(key, std::string(key) + " must be between 0 and " + std::to_string(last) +
+                            " on the " + to_string(disk.bus) + " bus; got " +
+                            std::to_string(*value));
+      return std::nullopt;
+    }
+    return static_cast<unsigned>(*value);
+  };
+  if (!reader.has("controller") && !reader.has("unit")) return;
+  if (disk.bus != DiskBus::sata && disk.bus != DiskBus::scsi) {
+    reader.error(reader.has("unit") ? "unit" : "controller",
+                 "controller and unit place a disk on the sata or scsi bus; a " +
+                     to_string(disk.bus) + " disk has no units");
+    return;
+  }
+  disk.controller = read_number("controller", kLastDiskController);
+  disk.unit = read_number("unit", last_unit(disk.bus));
+  if (reader.has("unit") && !reader.has("controller")) disk.controller = 0;
+}
+
+// QEMU opens a disk with io = "native" only when it bypasses the host's page cache.
+void read_driver_modes(TableReader& reader, Disk& disk) {
+  static constexpr std::array<std::string_view, 6> kCacheModes = {
+      "default", "none", "writethrough", "writeback", "directsync", "unsafe"};
+  static constexpr std::array<std::string_view, 3> kIoModes = {"native", "threads", "io_uring"};
+  disk.cache = reader.one_of("cache", kCacheModes);
+  disk.io = reader.one_of("io", kIoModes);
+  if (disk.io == "native" && disk.cache != "none" && disk.cache != "directsync") {
+    reader.error("io",
+                 "io = \"native\" needs cache = \"none\" or \"directsync\" on the same disk: "
+                 "QEMU refuses native I/O through the host's page cache" +
+                     std::string(disk.cache ? " (cache is \"" + *disk.cache + "\")" : ""));
+  }
+}
+
 // One [[vm.X.disk]]; nothing if it names no usable source.
 std::optional<Disk> read_disk(TableReader& reader) {
   reader.reject_unknown_keys(keys::kDisk);
@@ -183,6 +232,8 @@ std::optional<Disk> read_disk(TableReader& reader) {
   disk.where = reader.where();
   disk.bus = bus.value_or(DiskBus::virtio);
   disk.readonly = readonly.value_or(false);
+  read_place(reader, disk);
+  read_driver_modes(reader, disk);
   if (has_source) {
     disk.kind = DiskSource::block;
     if (format == "qcow2") {
@@ -330,8 +381,24 @@ std::optional<XmlFragment> read_fragment(TableReader& reader) {
   return fragment;
 }
 
+// Two disks pinned to one unit would make libvirt refuse the definition.
+void check_pinned_places(TableReader& reader, const Vm& vm) {
+  std::map<std::tuple<DiskBus, unsigned, unsigned>, const Disk*> taken;
+  for (const Disk& disk : vm.disks) {
+    if (!disk.controller || !disk.unit) continue;
+    auto [at, fresh] = taken.emplace(std::tuple{disk.bus, *disk.controller, *disk.unit}, &disk);
+    if (fresh) continue;
+    reader.error_at(disk.where, "disk " + disk.source + " is pinned to " + to_string(disk.bus) +
+                                    " controller " + std::to_string(*disk.controller) + " unit " +
+                                    std::to_string(*disk.unit) + ", which disk " +
+                                    at->second->source + " at " + at->second->where.str() +
+                                    " already takes");
+  }
+}
+
 void read_devices(TableReader& reader, Vm& vm) {
   for (Disk& disk : read_each<Disk>(reader, "disk", read_disk)) vm.disks.push_back(disk);
+  check_pinned_places(reader, vm);
   vm.nics = read_each<Nic>(reader, "nic", read_nic);
   vm.pci = read_each<PciDevice>(reader, "pci", read_pci);
   vm.xml = read_each<XmlFragment>(reader, "xml", read_fragment);

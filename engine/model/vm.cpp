@@ -11,6 +11,10 @@ std::string default_overlay_path(const Vm& vm, const Loader& loader) {
   return directory + "/" + project + vm.key + "." + loader.key + ".qcow2";
 }
 
+bool has_units(DiskBus bus) {
+  return bus == DiskBus::sata || bus == DiskBus::scsi;
+}
+
 const Vm* Desired::find_vm(const std::string& key) const {
   auto it = std::find_if(vms.begin(), vms.end(), [&](const Vm& vm) { return vm.key == key; });
   return it == vms.end() ? nullptr : &*it;

@@ -25,6 +25,17 @@ enum class DiskSource { block, file };
 enum class NicSource { bridge, network };
 enum class GraphicsType { none, spice, vnc };
 
+// Units of a disk controller: an AHCI (sata) controller has six ports, and virtio-scsi addresses
+// 16384 units on its bus. Controllers beyond the eighth of a bus are refused as a likely typo.
+inline constexpr unsigned kSataPorts = 6;
+inline constexpr unsigned kScsiUnits = 16384;
+inline constexpr unsigned kLastDiskController = 7;
+
+// What a whole block device gets when its disk leaves cache and io unset: bypassing the host's
+// page cache keeps the guest's writes honest.
+inline constexpr const char* kBlockCache = "none";
+inline constexpr const char* kBlockIo = "native";
+
 // A disk of a guest: a whole host block device passed raw, or an image file.
 struct Disk {
   DiskSource kind = DiskSource::file;
@@ -45,8 +56,8 @@ struct Disk {
   // they are read back from libvirt's <address type='drive'>.
   std::optional<unsigned> controller;
   std::optional<unsigned> unit;
-  // QEMU's cache mode ("none", "writeback", ...) and I/O mode ("native", "threads",
-  // "io_uring"): owned only when set.
+  // QEMU's cache mode ("none", "writeback", ...; "default" for QEMU's own) and I/O mode
+  // ("native", "threads", "io_uring"): owned only when set.
   std::optional<std::string> cache;
   std::optional<std::string> io;
   Location where;  // config only
@@ -240,6 +251,9 @@ struct Live {
 
 // The VM's declared lifecycle policy.
 LifecyclePolicy policy_of(const Vm& vm);
+
+// A bus whose disks sit on numbered controller units (sata, scsi).
+bool has_units(DiskBus bus);
 
 // Names used in messages, JSON and XML: "kvm", "uefi", "virtio", ...
 std::string to_string(DomainType value);

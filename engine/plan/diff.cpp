@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "engine/model/vm_fields.h"
+#include "engine/plan/disk_layout.h"
 #include "engine/plan/fragment_diff.h"
 
 namespace virtform {
@@ -19,7 +20,10 @@ std::string vm_address(const std::string& key) {
 // ---- How fields are shown ------------------------------------------------------------------
 
 std::string describe(const Disk& disk) {
-  std::string text = to_string(disk.bus) + ", " + disk.format;
+  const std::string place = describe_place(disk);
+  std::string text = (place.empty() ? to_string(disk.bus) : place) + ", " + disk.format;
+  if (disk.cache) text += ", cache " + *disk.cache;
+  if (disk.io) text += ", io " + *disk.io;
   if (disk.boot_order) text += ", boot " + std::to_string(*disk.boot_order);
   if (disk.readonly) text += ", readonly";
   if (disk.sha256) text += ", sha256 " + disk.sha256->substr(0, 12);
@@ -105,7 +109,11 @@ bool same_disk(const Disk& desired, const Disk& live) {
   return desired.kind == live.kind && desired.bus == live.bus && desired.format == live.format &&
          desired.readonly == live.readonly &&
          (!desired.boot_order || desired.boot_order == live.boot_order) &&
-         (!desired.sha256 || desired.sha256 == live.sha256);
+         (!desired.sha256 || desired.sha256 == live.sha256) &&
+         (!desired.cache || *desired.cache == live.cache.value_or("default")) &&
+         (!desired.io || desired.io == live.io) &&
+         (!desired.controller || desired.controller == live.controller) &&
+         (!desired.unit || desired.unit == live.unit);
 }
 
 bool same_pci(const PciDevice& desired, const PciDevice& live) {
@@ -511,7 +519,14 @@ class Differ {
     }
   }
 
-  void add_vm(const Vm& vm) {
+  void add_vm(const Vm& declared) {
+    const auto found = live_by_name_.find(declared.name);
+    const LiveDomain* live = found == live_by_name_.end() ? nullptr : found->second;
+    const Vm vm = lay_out_disks(declared, live ? live : find_renamed(declared));
+    add_placed_vm(vm);
+  }
+
+  void add_placed_vm(const Vm& vm) {
     const auto found = live_by_name_.find(vm.name);
     const LiveDomain* live = found == live_by_name_.end() ? nullptr : found->second;
     if (live && !live->managed && !vm.adopt) {
@@ -699,6 +714,7 @@ class Differ {
     add_ownership_fields(vm, live, change.fields);
     add_policy_fields(vm, live, change.fields);
     warn_firmware_image_change(vm, live);
+    warn_moved_disks(vm, live);
     // Every difference so far, the marker's included, is written by redefining the domain.
     change.operations.redefine = !change.fields.empty();
     add_power(vm, live, change);
@@ -724,6 +740,20 @@ class Differ {
              "secrets sealed to the firmware by a TPM (BitLocker) will ask for their recovery "
              "key",
          vm.where, vm_address(vm.key)});
+  }
+
+  // DSM, like any OS that names disks by port, tracks its disks by slot: a move is the user's to
+  // confirm, and the loader's disk map may need rebuilding.
+  void warn_moved_disks(const Vm& vm, const LiveDomain& live) {
+    const std::vector<std::string> moved = moved_disks(vm, live.vm);
+    if (moved.empty()) return;
+    std::string list;
+    for (const std::string& move : moved) list += (list.empty() ? "" : "; ") + move;
+    diagnostics_.push_back({Severity::warning,
+                            "disks move to other slots (" + list +
+                                "): a guest that tracks disks by slot, as DSM does, sees them "
+                                "swapped; pin controller and unit to keep a disk where it is",
+                            vm.where, vm_address(vm.key)});
   }
 
   // How an update reaches a guest, once its fields and their disruption are known.

@@ -45,6 +45,10 @@ json disk_json(const Disk& disk) {
   put(out, "boot_order", disk.boot_order);
   put(out, "sha256", disk.sha256);
   if (!disk.backing.empty()) out["backing"] = disk.backing;
+  put(out, "controller", disk.controller);
+  put(out, "unit", disk.unit);
+  put(out, "cache", disk.cache);
+  put(out, "io", disk.io);
   return out;
 }
 
@@ -60,6 +64,10 @@ Disk disk_from(const json& in) {
   disk.boot_order = get_optional<unsigned>(in, "boot_order");
   disk.sha256 = get_optional<std::string>(in, "sha256");
   disk.backing = in.value("backing", "");
+  disk.controller = get_optional<unsigned>(in, "controller");
+  disk.unit = get_optional<unsigned>(in, "unit");
+  disk.cache = get_optional<std::string>(in, "cache");
+  disk.io = get_optional<std::string>(in, "io");
   return disk;
 }
 

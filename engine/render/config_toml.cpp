@@ -10,6 +10,7 @@
 
 #include "engine/config/firmware.h"
 #include "engine/model/vm_fields.h"
+#include "engine/plan/disk_layout.h"
 
 namespace virtform {
 namespace {
@@ -116,10 +117,47 @@ class Importer {
       warn(vm, "the domain belongs to the virtform project '" + domain.vm.project +
                    "'; adopting it moves it to '" + desired_.project + "'");
     take_loader(vm);
+    keep_disk_places(vm);
+    for (Disk& disk : vm.disks) keep_driver_modes(disk);
     check_disks(vm);
     check_firmware(vm);
     check_serial(vm);
     desired_.vms.push_back(std::move(vm));
+  }
+
+  // Pins only the disks that a guest made from the config would get elsewhere: placing one disk
+  // can move the next, so pins are added until the layout gives every disk its live place.
+  static void keep_disk_places(Vm& vm) {
+    const Vm live = vm;
+    for (Disk& disk : vm.disks) {
+      disk.controller.reset();
+      disk.unit.reset();
+    }
+    for (bool pinned = true; pinned;) {
+      pinned = false;
+      const Vm laid_out = lay_out_disks(vm, nullptr);
+      for (std::size_t i = 0; i < vm.disks.size(); ++i) {
+        const Disk& was = live.disks[i];
+        if (!vm.disks[i].loader.empty() || !was.controller || !was.unit || vm.disks[i].unit ||
+            describe_place(laid_out.disks[i]) == describe_place(was))
+          continue;
+        vm.disks[i].controller = was.controller;
+        vm.disks[i].unit = was.unit;
+        pinned = true;
+      }
+    }
+  }
+
+  // cache and io as the config writes them: left out where virtform writes the same by itself
+  // (none and native for a whole disk), else exactly as the domain has them.
+  static void keep_driver_modes(Disk& disk) {
+    if (disk.kind != DiskSource::block) return;
+    if (disk.cache == kBlockCache && disk.io == kBlockIo) {
+      disk.cache.reset();
+      disk.io.reset();
+    } else if (!disk.cache) {
+      disk.cache = "default";  // else virtform would write none and native
+    }
   }
 
   // libvirt resolves a relative path against its own working directory, which the config cannot
@@ -348,6 +386,10 @@ void write_disk(TomlWriter& out, const std::string& table, const Disk& disk) {
   out.string("bus", to_string(disk.bus));
   if (!block && disk.format != default_format_for(disk.source)) out.string("format", disk.format);
   if (disk.readonly) out.boolean("readonly", true);
+  if (disk.controller) out.integer("controller", *disk.controller);
+  if (disk.unit) out.integer("unit", *disk.unit);
+  if (disk.cache) out.string("cache", *disk.cache);
+  if (disk.io) out.string("io", *disk.io);
   out.blank();
 }
 

@@ -33,6 +33,37 @@ std::optional<DiskBus> bus_of(const pugi::xml_node& target) {
 
 }  // namespace
 
+void write_mode(pugi::xml_node driver, const char* name, const std::string& mode) {
+  if (mode.empty() || mode == "default") {
+    driver.remove_attribute(name);
+    return;
+  }
+  xml::set_attribute(driver, name, mode);
+}
+
+bool read_place(const pugi::xml_node& element, Disk& disk) {
+  pugi::xml_node address = element.child("address");
+  if (!address || std::string(address.attribute("type").as_string()) != "drive") return true;
+  // The model places a disk by controller and unit; a disk on another SCSI target or bus is
+  // left as it is, unexpressed.
+  if (address.attribute("bus").as_uint(0) != 0 || address.attribute("target").as_uint(0) != 0)
+    return false;
+  disk.controller = address.attribute("controller").as_uint(0);
+  disk.unit = address.attribute("unit").as_uint(0);
+  return true;
+}
+
+void write_place(pugi::xml_node element, const Disk& disk) {
+  xml::remove_children(element, "address");
+  if (!disk.controller || !disk.unit) return;
+  pugi::xml_node address = element.append_child("address");
+  address.append_attribute("type") = "drive";
+  address.append_attribute("controller") = *disk.controller;
+  address.append_attribute("bus") = 0;
+  address.append_attribute("target") = 0;
+  address.append_attribute("unit") = *disk.unit;
+}
+
 std::optional<Disk> read_disk(const pugi::xml_node& element, std::string* why_not) {
   std::string type = element.attribute("type").as_string();
   std::string device = element.attribute("device").as_string("disk");
@@ -52,7 +83,14 @@ std::optional<Disk> read_disk(const pugi::xml_node& element, std::string* why_no
   }
   disk.source = *source;
   disk.bus = *bus;
-  disk.format = element.child("driver").attribute("type").as_string("raw");
+  if (has_units(disk.bus) && !read_place(element, disk)) {
+    explain(why_not, describe_disk(element) + " on a SCSI target or bus other than 0");
+    return std::nullopt;
+  }
+  pugi::xml_node driver = element.child("driver");
+  disk.format = driver.attribute("type").as_string("raw");
+  if (driver.attribute("cache")) disk.cache = driver.attribute("cache").value();
+  if (driver.attribute("io")) disk.io = driver.attribute("io").value();
   disk.readonly = bool(element.child("readonly"));
   if (pugi::xml_node boot = element.child("boot"))
     disk.boot_order = boot.attribute("order").as_uint();
@@ -101,18 +139,18 @@ pugi::xml_node append_disk(pugi::xml_node parent, const Disk& disk, const std::s
   element.append_attribute("device") = "disk";
   pugi::xml_node driver = element.append_child("driver");
   driver.append_attribute("name") = "qemu";
-  // Whole host disks are raw; bypassing the host cache keeps the guest's writes honest.
+  // Whole host disks are raw; unless the disk says otherwise, bypassing the host cache keeps the
+  // guest's writes honest.
   driver.append_attribute("type") = block ? "raw" : disk.format.c_str();
-  if (block) {
-    driver.append_attribute("cache") = "none";
-    driver.append_attribute("io") = "native";
-  }
+  write_mode(driver, "cache", disk.cache.value_or(block ? kBlockCache : ""));
+  write_mode(driver, "io", disk.io.value_or(block && !disk.cache ? kBlockIo : ""));
   element.append_child("source").append_attribute(block ? "dev" : "file") = disk.source.c_str();
   pugi::xml_node target_node = element.append_child("target");
   target_node.append_attribute("dev") = target.c_str();
   target_node.append_attribute("bus") = to_string(disk.bus).c_str();
   if (disk.boot_order) element.append_child("boot").append_attribute("order") = *disk.boot_order;
   if (disk.readonly) element.append_child("readonly");
+  write_place(element, disk);
   return element;
 }
 

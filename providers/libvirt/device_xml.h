@@ -20,6 +20,15 @@ std::optional<Nic> read_nic(const pugi::xml_node& interface, std::string* why_no
 std::optional<PciDevice> read_hostdev(const pugi::xml_node& hostdev,
                                       std::string* why_not = nullptr);
 
+// Reads a sata or scsi disk's <address type='drive'> into its controller and unit; false for an
+// address the model cannot hold (SCSI bus or target other than 0).
+bool read_place(const pugi::xml_node& disk_element, Disk& disk);
+// Writes the disk's place as its <address type='drive'>, or none when it has no place.
+void write_place(pugi::xml_node disk_element, const Disk& disk);
+
+// Sets a <driver> attribute (cache, io) to `mode`; removes it for "" and "default", QEMU's own.
+void write_mode(pugi::xml_node driver, const char* name, const std::string& mode);
+
 // Appends a <disk> with the given target device name.
 pugi::xml_node append_disk(pugi::xml_node parent, const Disk& disk, const std::string& target);
 // Appends an <interface>; a <mac> only when the model sets one.

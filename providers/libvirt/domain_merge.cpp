@@ -112,16 +112,19 @@ void update_disk(pugi::xml_node element, const Disk& desired, std::set<std::stri
   auto live_bus = xml::disk_bus(target.attribute("bus").as_string());
   if (live_bus != desired.bus) {
     used.erase(target.attribute("dev").as_string());
-    std::string name = xml::free_target(desired.bus, used);
+    std::string name = xml::disk_target(desired, used);
     used.insert(name);
     xml::set_attribute(target, "dev", name);
     xml::set_attribute(target, "bus", to_string(desired.bus));
-    // The old bus's address means nothing on the new one; libvirt assigns a fresh one.
+    // The old bus's address means nothing on the new one; libvirt assigns a fresh one unless the
+    // layout placed the disk.
     xml::remove_children(element, "address");
   }
-  if (desired.kind == DiskSource::file) {
-    xml::set_attribute(xml::child_or_append(element, "driver"), "type", desired.format);
-  }
+  if (desired.controller && desired.unit) device_xml::write_place(element, desired);
+  pugi::xml_node driver = xml::child_or_append(element, "driver");
+  if (desired.kind == DiskSource::file) xml::set_attribute(driver, "type", desired.format);
+  if (desired.cache) device_xml::write_mode(driver, "cache", *desired.cache);
+  if (desired.io) device_xml::write_mode(driver, "io", *desired.io);
   if (desired.readonly && !element.child("readonly")) element.append_child("readonly");
   if (!desired.readonly) xml::remove_children(element, "readonly");
   // Boot order is owned only where the config sets it (the loader disk); a boot order someone
@@ -155,7 +158,7 @@ void merge_disks(pugi::xml_node devices, const std::vector<Disk>& desired) {
       update_disk(matched[i], desired[i], used);
       continue;
     }
-    std::string target = xml::free_target(desired[i].bus, used);
+    std::string target = xml::disk_target(desired[i], used);
     used.insert(target);
     device_xml::append_disk(devices, desired[i], target);
   }

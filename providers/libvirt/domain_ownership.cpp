@@ -192,6 +192,16 @@ std::string identify(const pugi::xml_node& element) {
   return name;
 }
 
+// Why the reader of a device's path did not take it: "SCSI target or bus other than 0".
+std::string why_not_owned(const pugi::xml_node& element) {
+  std::string why_not;
+  const std::string name = element.name();
+  if (name == "disk") device_xml::read_disk(element, &why_not);
+  if (name == "interface") device_xml::read_nic(element, &why_not);
+  if (name == "hostdev") device_xml::read_hostdev(element, &why_not);
+  return why_not;
+}
+
 class Walker {
  public:
   Unowned run(const pugi::xml_node& domain) {
@@ -217,6 +227,7 @@ class Walker {
       } else {
         XmlElement element = to_element(child);
         found_.defaults.push_back(is_default_element(path, element));
+        found_.reasons.push_back(why_not_owned(child));
         found_.elements.push_back({path, canonical_xml(element), std::move(element), {}});
       }
     }

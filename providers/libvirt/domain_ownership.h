@@ -41,6 +41,7 @@ bool is_default_element(const std::string& parent, const XmlElement& element);
 struct Unowned {
   std::vector<XmlFragment> elements;  // no key owns them; libvirt's defaults included
   std::vector<bool> defaults;         // for each of them: is_default_element
+  std::vector<std::string> reasons;   // for each: why its path's key does not take it, or ""
   // Unowned parts of owned elements, and unowned metadata: "disk vda: driver discard='unmap'".
   std::vector<std::string> parts;
 };

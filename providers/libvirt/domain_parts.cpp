@@ -35,7 +35,19 @@ bool has_usable_controller(const pugi::xml_node& devices, const char* type) {
   return false;
 }
 
-void add_controller(pugi::xml_node devices, const char* type, const char* model) {
+// A controller of the type at `index`, even one of libvirt's slower default models; an element
+// without an index is libvirt's index 0.
+bool has_controller(const pugi::xml_node& devices, const char* type, unsigned index) {
+  for (pugi::xml_node controller : devices.children("controller")) {
+    if (std::string(controller.attribute("type").as_string()) == type &&
+        controller.attribute("index").as_uint(0) == index &&
+        std::string(controller.attribute("model").as_string()) != "none")
+      return true;
+  }
+  return false;
+}
+
+pugi::xml_node add_controller(pugi::xml_node devices, const char* type, const char* model) {
   // A USB controller with model='none' forbids USB devices; it has to go before one is added.
   for (pugi::xml_node controller = devices.child("controller"); controller;) {
     pugi::xml_node next = controller.next_sibling("controller");
@@ -47,7 +59,8 @@ void add_controller(pugi::xml_node devices, const char* type, const char* model)
   }
   pugi::xml_node controller = devices.append_child("controller");
   controller.append_attribute("type") = type;
-  controller.append_attribute("model") = model;
+  if (model) controller.append_attribute("model") = model;
+  return controller;
 }
 
 // A random (version 4) UUID: libvirt would make one at define, but the marker must record it.
@@ -286,13 +299,29 @@ void write_cpu(pugi::xml_node cpu, const std::string& model) {
   xml::set_text(element, model);
 }
 
+// Every controller index up to the highest a disk of the bus sits on: libvirt would fill a gap
+// with its own default model (lsilogic for scsi), which a guest may lack the driver for.
+void add_indexed_controllers(pugi::xml_node devices, const std::vector<Disk>& disks, DiskBus bus,
+                             unsigned first_added, const char* model) {
+  std::optional<unsigned> highest;
+  for (const Disk& disk : disks)
+    if (disk.bus == bus) highest = std::max(highest.value_or(0), disk.controller.value_or(0));
+  if (!highest) return;
+  const std::string type = to_string(bus);
+  for (unsigned index = first_added; index <= *highest; ++index) {
+    if (has_controller(devices, type.c_str(), index)) continue;
+    pugi::xml_node controller = add_controller(devices, type.c_str(), model);
+    controller.append_attribute("index") = index;
+  }
+}
+
 void add_disk_controllers(pugi::xml_node devices, const std::vector<Disk>& disks) {
   auto on = [&](DiskBus bus) {
     return std::any_of(disks.begin(), disks.end(), [&](const Disk& d) { return d.bus == bus; });
   };
-  if (on(DiskBus::scsi) && !has_usable_controller(devices, "scsi")) {
-    add_controller(devices, "scsi", "virtio-scsi");
-  }
+  add_indexed_controllers(devices, disks, DiskBus::scsi, 0, "virtio-scsi");
+  // SATA controller 0 is libvirt's to add: q35 has it built in, at the chipset's own address.
+  add_indexed_controllers(devices, disks, DiskBus::sata, 1, nullptr);
   if (on(DiskBus::usb) && !has_usable_controller(devices, "usb")) {
     add_controller(devices, "usb", "qemu-xhci");
   }

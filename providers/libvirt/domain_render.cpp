@@ -43,7 +43,7 @@ void render_features(pugi::xml_node domain) {
 void render_disks(pugi::xml_node devices, const std::vector<Disk>& disks) {
   std::set<std::string> used;
   for (const Disk& disk : disks) {
-    std::string target = xml::free_target(disk.bus, used);
+    std::string target = xml::disk_target(disk, used);
     used.insert(target);
     device_xml::append_disk(devices, disk, target);
   }
@@ -128,7 +128,7 @@ std::string render_domain_xml(const Vm& vm) {
 
 std::string render_disk_xml(const Disk& disk, const std::string& domain_xml) {
   pugi::xml_document domain = xml::load(domain_xml, "domain definition");
-  std::string target = xml::free_target(disk.bus, device_xml::used_targets(devices_of(domain)));
+  std::string target = xml::disk_target(disk, device_xml::used_targets(devices_of(domain)));
   pugi::xml_document document;
   return xml::save(device_xml::append_disk(document, disk, target));
 }

@@ -120,6 +120,11 @@ void read_disks(const pugi::xml_node& devices, LiveDomain& live) {
     other.source = source.attribute("file").as_string(source.attribute("dev").as_string());
     other.readonly = element.child("readonly") ||
                      std::string(element.attribute("device").as_string()) == "cdrom";
+    // Its unit is not free for a declared disk.
+    if (auto bus = xml::disk_bus(element.child("target").attribute("bus").as_string())) {
+      other.bus = *bus;
+      if (has_units(other.bus)) device_xml::read_place(element, other);
+    }
     if (!other.source.empty()) live.unexpressed_disks.push_back(other);
   }
 }
@@ -159,9 +164,11 @@ void read_unowned(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* u
     for (std::size_t i = 0; i < unowned.elements.size(); ++i) {
       if (unowned.defaults[i]) continue;
       const XmlFragment& element = unowned.elements[i];
-      warn(
-          unexpressed, live.vm,
-          (element.parent.empty() ? "" : element.parent + "/") + describe_element(element.element));
+      // The device reader's own account where it has one: it says what it could not take.
+      const std::string& reason = unowned.reasons[i];
+      warn(unexpressed, live.vm,
+           (element.parent.empty() ? "" : element.parent + "/") +
+               (reason.empty() ? describe_element(element.element) : reason));
     }
     for (const std::string& part : unowned.parts) warn(unexpressed, live.vm, part);
   }

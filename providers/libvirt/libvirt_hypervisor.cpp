@@ -1,7 +1,6 @@
 #include "providers/libvirt/libvirt_hypervisor.h"
 
 #include <algorithm>
-#include <future>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -47,8 +46,14 @@ std::optional<FetchedDomain> fetch_domain(virDomainPtr domain, const std::string
   // `name` comes from the caller: virDomainGetName here would reset the error before it is read.
   if (fetched.xml.empty())
     throw_libvirt_error("cannot read the definition of domain '" + name + "'");
-  // One more round trip, for running guests only: what the guest is actually running with.
+  // One more round trip, for running guests only: what the guest is actually running with. A
+  // guest that stopped since the listing answers with its inactive definition, so nothing here
+  // is a failure to read.
   if (active) fetched.booted_xml = take_string(virDomainGetXMLDesc(domain, 0));
+  if (active && fetched.booted_xml.empty()) {
+    if (last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return std::nullopt;
+    throw_libvirt_error("cannot read the running definition of domain '" + name + "'");
+  }
   return fetched;
 }
 
@@ -91,7 +96,7 @@ bool defined_once = false;  // guarded by first_define: set once a define has su
 }  // namespace
 
 LibvirtHypervisor::LibvirtHypervisor(const std::string& uri, std::size_t read_threads)
-    : connection_(uri), read_threads_(std::max<std::size_t>(read_threads, 1)) {}
+    : connection_(uri), read_threads_(std::clamp<std::size_t>(read_threads, 1, kMaxReadThreads)) {}
 
 std::string LibvirtHypervisor::uri() const {
   return connection_.uri();
@@ -102,25 +107,28 @@ bool LibvirtHypervisor::connected() const {
 }
 
 Live LibvirtHypervisor::read_live() {
-  // The five listings are independent round trips, which a remote host makes costly: with more
-  // than one read thread they are asked at once, and taken in this order, so an error is the
-  // one a one-by-one read would have met first. Power state and autostart come from two
-  // filtered listings, not two calls per domain.
-  const auto policy = read_threads_ > 1 ? std::launch::async : std::launch::deferred;
-  auto list_domains = [&](unsigned int flags) {
-    return std::async(policy, [this, flags] { return connection_.all_domains(flags); });
+  // The five listings are independent round trips, which a remote host makes costly: they are
+  // asked on the read threads too, and taken in this order, so an error is the one a one-by-one
+  // read would have met first. Power state and autostart come from two filtered listings, not
+  // two calls per domain.
+  struct Listing {
+    std::vector<DomainHandle> domains;
+    std::vector<NetworkHandle> networks;
   };
-  auto list_networks = [&](unsigned int flags) {
-    return std::async(policy, [this, flags] { return connection_.all_networks(flags); });
+  constexpr unsigned int kDomainListings[] = {VIR_CONNECT_LIST_DOMAINS_ACTIVE,
+                                              VIR_CONNECT_LIST_DOMAINS_AUTOSTART, 0};
+  constexpr unsigned int kNetworkListings[] = {VIR_CONNECT_LIST_NETWORKS_ACTIVE, 0};
+  auto list = [&](std::size_t index) {
+    if (index < std::size(kDomainListings))
+      return Listing{connection_.all_domains(kDomainListings[index]), {}};
+    return Listing{{},
+                   connection_.all_networks(kNetworkListings[index - std::size(kDomainListings)])};
   };
-  auto active_listing = list_domains(VIR_CONNECT_LIST_DOMAINS_ACTIVE);
-  auto autostart_listing = list_domains(VIR_CONNECT_LIST_DOMAINS_AUTOSTART);
-  auto domain_listing = list_domains(0);
-  auto active_network_listing = list_networks(VIR_CONNECT_LIST_NETWORKS_ACTIVE);
-  auto network_listing = list_networks(0);
-  const std::set<std::string> active = names_of(active_listing.get());
-  const std::set<std::string> autostarted = names_of(autostart_listing.get());
-  const std::vector<DomainHandle> domains = domain_listing.get();
+  std::vector<Listing> listings =
+      read_in_order(std::size(kDomainListings) + std::size(kNetworkListings), read_threads_, list);
+  const std::set<std::string> active = names_of(listings[0].domains);
+  const std::set<std::string> autostarted = names_of(listings[1].domains);
+  const std::vector<DomainHandle> domains = std::move(listings[2].domains);
   // Each thread fetches a definition and parses it while the others wait for theirs.
   auto read = [&](std::size_t index) -> std::optional<LiveDomain> {
     const std::string name = name_of(domains[index]);
@@ -132,8 +140,8 @@ Live LibvirtHypervisor::read_live() {
   Live live;
   for (std::optional<LiveDomain>& domain : read_in_order(domains.size(), read_threads_, read))
     if (domain) live.domains.push_back(std::move(*domain));
-  const std::set<std::string> active_networks = names_of(active_network_listing.get());
-  for (const NetworkHandle& network : network_listing.get()) {
+  const std::set<std::string> active_networks = names_of(listings[3].networks);
+  for (const NetworkHandle& network : listings[4].networks) {
     const std::string name = name_of(network);
     live.networks.push_back(LiveNetwork{name, active_networks.count(name) != 0});
   }

@@ -16,6 +16,7 @@ class LibvirtHypervisor : public Hypervisor {
   // client at a time (libvirtd's max_client_requests, 5 by default), and the threads mostly
   // wait for its answers, so more threads than cores pay off.
   static constexpr std::size_t kDefaultReadThreads = 8;
+  static constexpr std::size_t kMaxReadThreads = 64;
 
   // Opens `uri` read-write ("qemu:///system", "test:///default", "test:///path/host.xml").
   // read_live reads `read_threads` domains at once over the one connection (1: one by one).

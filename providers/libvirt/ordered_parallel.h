@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstddef>
 #include <exception>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -41,7 +42,14 @@ auto read_in_order(std::size_t count, std::size_t threads, const Read& read)
   {
     const std::size_t helpers = std::min(std::max<std::size_t>(threads, 1), count);
     std::vector<std::jthread> pool;
-    for (std::size_t i = 1; i < helpers; ++i) pool.emplace_back(work);
+    for (std::size_t i = 1; i < helpers; ++i) {
+      // Out of threads (a process or cgroup limit): fewer helpers give the same result.
+      try {
+        pool.emplace_back(work);
+      } catch (const std::system_error&) {
+        break;
+      }
+    }
     work();
   }  // the helpers are joined here
   for (const std::exception_ptr& error : errors)

@@ -127,6 +127,14 @@ std::string free_target(DiskBus bus, const std::set<std::string>& used) {
   }
 }
 
+std::string disk_target(const Disk& disk, const std::set<std::string>& used) {
+  const std::string last = target_prefix(disk.bus) + "z";
+  if (!disk.loader.empty() && !used.count(last)) return last;
+  std::set<std::string> reserved = used;
+  reserved.insert(last);
+  return free_target(disk.bus, reserved);
+}
+
 std::optional<DiskBus> disk_bus(const std::string& name) {
   if (name == "virtio") return DiskBus::virtio;
   if (name == "scsi") return DiskBus::scsi;

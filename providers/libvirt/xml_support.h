@@ -33,6 +33,9 @@ void set_pci_address(pugi::xml_node address, const std::string& canonical);
 std::string target_prefix(DiskBus bus);
 // The first target name with the bus's prefix not in `used`: vda, vdb, ..., vdz, vdaa, ...
 std::string free_target(DiskBus bus, const std::set<std::string>& used);
+// The target name for `disk`: a loader disk takes the last letter ("sdz"), as DSM guests name
+// their loader, so it never takes a data disk's "sda"; other disks the first free name.
+std::string disk_target(const Disk& disk, const std::set<std::string>& used);
 // Disk bus from libvirt's name, nothing for buses the model cannot express (ide, fdc, ...).
 std::optional<DiskBus> disk_bus(const std::string& name);
 

@@ -548,3 +548,42 @@ TEST_CASE("a removed VM is shut down, then undefined", "[diff][operations]") {
 
 }  // namespace
 }  // namespace virtform
+
+namespace virtform {
+
+TEST_CASE("reordered data disks move at the next boot, with a warning naming the slots",
+          "[diff][disk_layout]") {
+  Vm vm = small_vm("nas");
+  vm.disks = {file_disk("/images/a.img", DiskBus::scsi), file_disk("/images/b.img", DiskBus::scsi)};
+  LiveDomain domain = live_of(vm, true);
+  for (unsigned unit = 0; unit < 2; ++unit) {
+    domain.vm.disks[unit].controller = 0;
+    domain.vm.disks[unit].unit = unit;
+  }
+  Live live;
+  live.domains.push_back(domain);
+  Desired desired;
+  std::swap(vm.disks[0], vm.disks[1]);
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  const auto changes = run_diff(desired, live, diagnostics);
+  const Change& change = change_at(changes, "vm.nas");
+  REQUIRE(field_of(change, "disk[/images/a.img]"));
+  CHECK(field_of(change, "disk[/images/a.img]")->before == "scsi 0:0, raw");
+  CHECK(field_of(change, "disk[/images/a.img]")->after == "scsi 0:1, raw");
+  CHECK(field_of(change, "disk[/images/a.img]")->disruption == Disruption::next_boot);
+  CHECK(change.operations.plug_disks.empty());
+  REQUIRE(diagnostics.size() == 1);
+  CHECK(diagnostics[0].severity == Severity::warning);
+  CHECK_THAT(diagnostics[0].message,
+             Catch::Contains("/images/b.img: scsi 0:1 -> scsi 0:0; /images/a.img: scsi 0:0 -> "
+                             "scsi 0:1"));
+
+  // In the order the guest has them, nothing moves.
+  std::swap(desired.vms[0].disks[0], desired.vms[0].disks[1]);
+  diagnostics.clear();
+  CHECK(change_at(run_diff(desired, live, diagnostics), "vm.nas").action == Action::none);
+  CHECK(diagnostics.empty());
+}
+
+}  // namespace virtform

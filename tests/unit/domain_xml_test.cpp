@@ -12,6 +12,8 @@
 #include <set>
 #include <sstream>
 
+#include "tests/support/owned_disks.h"
+
 namespace virtform {
 namespace {
 
@@ -141,7 +143,7 @@ void require_owned_equal(const Vm& desired, const Vm& live) {
   CHECK(live.firmware == desired.firmware);
   CHECK(live.cpu == desired.cpu);
   CHECK(live.kernel == desired.kernel);
-  CHECK(by_source(live.disks) == by_source(desired.disks));
+  CHECK(by_source(test::owned_disks(live.disks, desired.disks)) == by_source(desired.disks));
   REQUIRE(live.nics.size() == desired.nics.size());
   for (std::size_t i = 0; i < desired.nics.size(); ++i) {
     Nic nic = live.nics[i];
@@ -286,8 +288,17 @@ TEST_CASE("the seed's DSM domain as libvirt 9 keeps it reads as an unmanaged VM"
   CHECK(vm.cpu == "host-passthrough");
   Disk loader = file_disk("/image/tinycore-redpill-uefi.v0.9.2.8.img", DiskBus::usb);
   loader.boot_order = 1;
-  CHECK(vm.disks == std::vector<Disk>{block_disk("/dev/sdb", DiskBus::scsi),
-                                      block_disk("/dev/sdc", DiskBus::scsi), loader});
+  loader.cache = "writeback";
+  // The data disks at units 0 and 1 of virtio-scsi controller 0, raw and uncached.
+  auto data_disk = [](const char* source, unsigned unit) {
+    Disk disk = block_disk(source, DiskBus::scsi);
+    disk.controller = 0;
+    disk.unit = unit;
+    disk.cache = "none";
+    disk.io = "native";
+    return disk;
+  };
+  CHECK(vm.disks == std::vector<Disk>{data_disk("/dev/sdb", 0), data_disk("/dev/sdc", 1), loader});
   REQUIRE(vm.nics.size() == 1);
   CHECK(vm.nics[0].kind == NicSource::network);
   CHECK(vm.nics[0].source == "host-bridge");
@@ -685,6 +696,26 @@ TEST_CASE("the marker is trusted only for the UUID it records, and gives back th
                                         "shutdown-timeout=\"" + bad + "\"")
                     .recorded_policy);
   }
+}
+
+}  // namespace virtform
+
+namespace virtform {
+
+TEST_CASE("a disk on another SCSI target is left unexpressed, its storage still claimed",
+          "[domain_xml][disk_layout]") {
+  std::string xml = fixture("seed-dsm.xml");
+  const std::string at_unit_1 = "target='0' unit='1'";
+  xml.replace(xml.find(at_unit_1), at_unit_1.size(), "target='1' unit='0'");
+  Diagnostics unexpressed;
+  const LiveDomain live = parse_domain_xml(xml, &unexpressed);
+  REQUIRE(live.vm.disks.size() == 2);  // /dev/sdb and the loader
+  CHECK(live.vm.disks[0].source == "/dev/sdb");
+  REQUIRE(live.unexpressed_disks.size() == 1);
+  CHECK(live.unexpressed_disks[0].source == "/dev/sdc");
+  std::string all;
+  for (const Diagnostic& d : unexpressed) all += d.message + "\n";
+  CHECK_THAT(all, Catch::Contains("SCSI target or bus other than 0"));
 }
 
 }  // namespace virtform

@@ -263,7 +263,9 @@ TEST_CASE("the seed's DSM imports as a loader, whole disks and a NIC with its MA
                   "firmware_vars = \"/usr/share/OVMF/OVMF_VARS.fd\"") != std::string::npos);
   CHECK(toml.find("nvram = \"/var/lib/libvirt/qemu/nvram/DSM_VARS.fd\"") != std::string::npos);
   CHECK(toml.find("mac = \"52:54:00:a1:b2:c3\"") != std::string::npos);
-  CHECK(toml.find("source = \"/dev/sdb\"\nbus = \"scsi\"") != std::string::npos);
+  // At units 0 and 1 uncached, as a new guest from the config would have them: no keys for it.
+  CHECK(toml.find("source = \"/dev/sdb\"\nbus = \"scsi\"\n\n") != std::string::npos);
+  CHECK(toml.find("source = \"/dev/sdc\"\nbus = \"scsi\"\n\n") != std::string::npos);
   CHECK(toml.find("adopt = true") != std::string::npos);
   CHECK(toml.find("project") == std::string::npos);
   // What virtform cannot say is told and kept.
@@ -277,6 +279,35 @@ TEST_CASE("the seed's DSM imports as a loader, whole disks and a NIC with its MA
   const std::string after = host.persistent_xml("DSM");
   CHECK(after.find("<hub") != std::string::npos);
   CHECK(after.find("186682f9-0f0b-4a9e-867b-364706339405") != std::string::npos);
+}
+
+TEST_CASE("disks import pinned where a new guest would sit elsewhere, with their cache modes",
+          "[import]") {
+  // Data disks at units 1 and 2, as libvirt places them behind a loader named sda; one cached.
+  std::string xml = seed_dsm_for_demo_host();
+  replace_all(xml, "target='0' unit='1'", "target='0' unit='2'");
+  replace_all(xml, "target='0' unit='0'", "target='0' unit='1'");
+  const auto second =
+      xml.find("cache='none' io='native'", xml.find("cache='none' io='native'") + 1);
+  REQUIRE(second != std::string::npos);
+  xml.replace(second, std::string("cache='none' io='native'").size(), "cache='writeback'");
+  ImportHost host({xml});
+  host.add_file("/usr/share/OVMF/OVMF_CODE.fd");
+  host.add_file("/usr/share/OVMF/OVMF_VARS.fd");
+  Diagnostics warnings;
+  const std::string toml = host.import({"DSM"}, warnings);
+  INFO(toml);
+  CHECK(toml.find("source = \"/dev/sdb\"\nbus = \"scsi\"\ncontroller = 0\nunit = 1\n\n") !=
+        std::string::npos);
+  CHECK(toml.find("source = \"/dev/sdc\"\nbus = \"scsi\"\ncontroller = 0\nunit = 2\n"
+                  "cache = \"writeback\"\n\n") != std::string::npos);
+  const Plan first = host.plan_imported();
+  check_no_changes(first, true);
+  REQUIRE(host.apply(first));
+  check_no_changes(host.plan_imported(), false);
+  const std::string after = host.persistent_xml("DSM");
+  CHECK(after.find("unit='2'") != std::string::npos);
+  CHECK(after.find("cache='writeback'") != std::string::npos);
 }
 
 TEST_CASE("UEFI code no descriptor names imports exactly and keeps the guest's firmware",

@@ -10,6 +10,9 @@
 #include <catch2/catch.hpp>
 #include <memory>
 
+#include "engine/plan/disk_layout.h"
+#include "tests/support/owned_disks.h"
+
 namespace virtform {
 namespace {
 
@@ -79,7 +82,7 @@ void check_owned_fields(const Vm& desired, const Vm& live) {
   CHECK(live.machine == desired.machine);
   CHECK(live.firmware == desired.firmware);
   CHECK(live.cpu == desired.cpu);
-  CHECK(live.disks == desired.disks);
+  CHECK(test::owned_disks(live.disks, desired.disks) == desired.disks);
   REQUIRE(live.nics.size() == desired.nics.size());
   CHECK(live.nics[0].source == desired.nics[0].source);
   CHECK(live.nics[0].mac.has_value());
@@ -108,6 +111,41 @@ TEST_CASE("a defined VM reads back managed with its owned fields", "[libvirt]") 
   const LiveDomain& builtin = require_domain(live, "test");
   CHECK_FALSE(builtin.managed);
   CHECK(builtin.running);
+}
+
+// Counts `needle` in `text`.
+std::size_t occurrences(const std::string& text, const std::string& needle) {
+  std::size_t count = 0;
+  for (auto at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+    ++count;
+  return count;
+}
+
+TEST_CASE("a laid-out guest keeps its disk places in libvirt, with no controller of its choosing",
+          "[libvirt][disk_layout]") {
+  LibvirtHypervisor hypervisor("test:///default");
+  Vm vm = small_vm("layout");
+  vm.disks[0].loader = "tcrp";
+  Disk pinned = vm.disks[1];
+  pinned.source = "/dev/disk/by-id/ata-layout-pinned";
+  pinned.controller = 2;
+  pinned.unit = 3;
+  vm.disks.push_back(pinned);
+  vm = lay_out_disks(vm, nullptr);
+  hypervisor.define(vm);
+  Cleanup cleanup(hypervisor, vm.name);
+
+  const LiveDomain domain = require_domain(hypervisor.read_live(), vm.name);
+  CHECK(describe_place(domain.vm.disks[0]).empty());
+  CHECK(describe_place(domain.vm.disks[1]) == "scsi 0:0");
+  CHECK(describe_place(domain.vm.disks[2]) == "scsi 2:3");
+  // The loader takes the last name, so the first data disk is sda as in the seed's guest.
+  CHECK(domain.xml.find("<target dev='sdz' bus='usb'/>") != std::string::npos);
+  CHECK(domain.xml.find("<target dev='sda' bus='scsi'/>") != std::string::npos);
+  // Controllers 0 to 2 are all virtio-scsi: libvirt fills no gap with lsilogic.
+  CHECK(occurrences(domain.xml, "<controller type='scsi'") == 3);
+  CHECK(occurrences(domain.xml, "model='virtio-scsi'") == 3);
+  CHECK(domain.xml.find("lsilogic") == std::string::npos);
 }
 
 TEST_CASE("redefine patches the live definition and keeps UUID and MAC", "[libvirt]") {

@@ -203,6 +203,15 @@ TEST_CASE("a read thread count that is not a whole number from 1 to 64 is an err
   INFO(flag.describe());
   CHECK(flag.exit_code == 1);
   CHECK(contains(flag.err, "error: --read-threads"));
+  // Decimal, as the variable is read: "070" is seventy, too many, not octal 56.
+  ProcessResult octal = run_process(
+      {VIRTFORM_BINARY, "plan", config, "-c", "test:///default", "--read-threads", "070"});
+  INFO(octal.describe());
+  CHECK(octal.exit_code == 1);
+  CHECK(contains(octal.err, "error: --read-threads: Value 070 not in range 1 to 64"));
+  CHECK(run_process({VIRTFORM_BINARY, "plan", config, "-c", "test:///default", "--read-threads",
+                     "08"})
+            .exit_code == 0);
 }
 
 }  // namespace virtform
