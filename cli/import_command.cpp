@@ -8,6 +8,7 @@
 #include "engine/render/config_toml.h"
 #include "providers/host/file_writer.h"
 #include "providers/libvirt/domain_xml.h"
+#include "providers/libvirt/fragment_xml.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
 
 namespace virtform {
@@ -25,7 +26,7 @@ std::vector<ImportSource> read_domains(const Live& live, const std::vector<std::
           {Severity::error, "no domain named '" + name + "' (see `virsh list --all`)", {}, ""});
       continue;
     }
-    ImportSource source{*domain, {}};
+    ImportSource source{*domain, {}, importable_fragments(domain->xml)};
     parse_domain_xml(domain->xml, &source.unexpressed);
     sources.push_back(std::move(source));
   }

@@ -14,6 +14,7 @@
 #include "engine/plan/planner.h"
 #include "providers/host/recorded_host.h"
 #include "providers/host/rooted_files.h"
+#include "providers/libvirt/fragment_xml.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
 #include "providers/sysfs/sysfs_reader.h"
 
@@ -99,6 +100,7 @@ void read_session_config(Session& session, bool config_required) {
   if (session.options.paths.empty() && !config_required) return;
   if (session.options.paths.empty()) session.options.paths = {"."};
   session.desired = load_config(session.options.paths, session.diagnostics);
+  read_xml_fragments(session.desired, session.diagnostics);
   resolve_firmware(session.desired, *session.files, session.diagnostics);
   check_host_files(session.desired, *session.files, session.diagnostics);
 }

@@ -11,12 +11,12 @@ namespace {
 
 constexpr std::array<std::string_view, 3> kTopLevelKeys = {"project", "loader", "vm"};
 constexpr std::array<std::string_view, 2> kLoaderKeys = {"image", "sha256"};
-constexpr std::array<std::string_view, 23> kVmKeys = {
+constexpr std::array<std::string_view, 24> kVmKeys = {
     "name",       "type",    "memory",    "vcpus",    "machine",
     "cpu",        "state",   "autostart", "restart",  "shutdown_timeout",
     "force_stop", "adopt",   "kernel",    "initrd",   "cmdline",
     "boot",       "disk",    "nic",       "graphics", "serial",
-    "pci",        "profile", "dsm"};
+    "pci",        "profile", "dsm",       "xml"};
 constexpr std::array<std::string_view, 6> kFirmwareKeys = {
     "firmware", "firmware_code", "firmware_vars", "nvram", "firmware_autoselect", "secure_boot"};
 constexpr std::array<std::string_view, 3> kBootKeys = {"loader", "bus", "overlay"};
@@ -25,6 +25,7 @@ constexpr std::array<std::string_view, 10> kDiskKeys = {
 constexpr std::array<std::string_view, 4> kNicKeys = {"bridge", "network", "model", "mac"};
 constexpr std::array<std::string_view, 2> kGraphicsKeys = {"type", "listen"};
 constexpr std::array<std::string_view, 1> kSerialKeys = {"type"};
+constexpr std::array<std::string_view, 2> kXmlKeys = {"xml", "parent"};
 constexpr std::array<std::string_view, 6> kPciKeys = {"address", "vendor",  "device",
                                                       "rom",     "managed", "bind"};
 constexpr std::array<std::string_view, 4> kDsmKeys = {"model", "sata_port_map", "disk_idx_map",
@@ -53,6 +54,7 @@ const std::span<const std::string_view> kGraphics = kGraphicsKeys;
 const std::span<const std::string_view> kSerial = kSerialKeys;
 const std::span<const std::string_view> kPci = kPciKeys;
 const std::span<const std::string_view> kDsm = kDsmKeys;
+const std::span<const std::string_view> kXml = kXmlKeys;
 
 std::size_t edit_distance(std::string_view from, std::string_view to) {
   // Optimal string alignment: Levenshtein plus transposition, so "memroy" is one edit away.

@@ -28,6 +28,8 @@ extern const std::span<const std::string_view> kSerial;
 // [[vm.X.pci]]
 extern const std::span<const std::string_view> kPci;
 extern const std::span<const std::string_view> kDsm;
+// [[vm.X.xml]]
+extern const std::span<const std::string_view> kXml;
 
 // Edits (insert, delete, substitute, swap two neighbours) turning one word into the other.
 std::size_t edit_distance(std::string_view from, std::string_view to);

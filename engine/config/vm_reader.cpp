@@ -367,6 +367,23 @@ std::vector<Item> read_each(TableReader& parent, std::string_view name, Read rea
   return items;
 }
 
+// One [[vm.X.xml]], its text still unparsed: the libvirt provider reads it (fragment_xml.h).
+std::optional<XmlFragment> read_fragment(TableReader& reader) {
+  reader.reject_unknown_keys(keys::kXml);
+  auto text = reader.string("xml");
+  auto parent = reader.one_of("parent", kFragmentParents);
+  if (!reader.has("xml")) {
+    reader.error(reader.heading() + " needs xml = \"<element .../>\"");
+    return std::nullopt;
+  }
+  if (!text) return std::nullopt;
+  XmlFragment fragment;
+  fragment.xml = *text;
+  fragment.parent = parent.value_or("");
+  fragment.where = reader.where("xml");
+  return fragment;
+}
+
 // Two disks pinned to one unit would make libvirt refuse the definition.
 void check_pinned_places(TableReader& reader, const Vm& vm) {
   std::map<std::tuple<DiskBus, unsigned, unsigned>, const Disk*> taken;
@@ -389,6 +406,7 @@ void read_devices(TableReader& reader, Vm& vm) {
   check_pinned_places(reader, vm);
   vm.nics = read_each<Nic>(reader, "nic", read_nic);
   vm.pci = read_each<PciDevice>(reader, "pci", read_pci);
+  vm.xml = read_each<XmlFragment>(reader, "xml", read_fragment);
   if (const toml::table* table = reader.table("graphics")) {
     TableReader graphics = reader.child(*table, "graphics");
     graphics.reject_unknown_keys(keys::kGraphics);

@@ -13,6 +13,7 @@
 #include "engine/model/diagnostic.h"
 #include "engine/model/dsm_guest.h"
 #include "engine/model/host.h"
+#include "engine/model/xml_fragment.h"
 
 namespace virtform {
 
@@ -152,6 +153,9 @@ struct Vm {
   std::map<std::string, std::string> attributes;
   // A Synology DSM guest (config only): its defaults, checks and disk slot map.
   std::optional<DsmGuest> dsm;
+  // [[vm.X.xml]]: elements declared as XML, owned whole; read live, the ones virtform's marker
+  // records having written.
+  std::vector<XmlFragment> xml;
 
   // How virtform may treat the guest; never part of the domain definition.
   RestartPolicy restart = RestartPolicy::never;
@@ -224,6 +228,9 @@ struct LiveDomain {
   // What a running guest booted with (its live definition): a persistent change that has not
   // reached it yet shows here as a difference. Empty when the domain is not running.
   std::optional<Vm> booted;
+  // Every element of the definition no key owns, where a fragment could stand for it (children
+  // of <domain>, <devices>, <features>, <os>): what a declared fragment is looked for in.
+  std::vector<XmlFragment> unowned;
 };
 
 struct LiveNetwork {

@@ -7,6 +7,7 @@
 
 #include "engine/model/vm_fields.h"
 #include "engine/plan/disk_layout.h"
+#include "engine/plan/fragment_diff.h"
 
 namespace virtform {
 
@@ -311,6 +312,7 @@ std::vector<FieldChange> creation_fields(const Vm& vm) {
   if (vm.serial) add("serial", describe(vm.serial));
   for (const VmField& field : vm_fields())
     if (const auto value = attribute(vm, field)) add(std::string(field.key), *value);
+  for (const XmlFragment& fragment : vm.xml) add(fragment_label(fragment), fragment.xml);
   if (vm.autostart) add("autostart", yes_no(*vm.autostart));
   if (vm.state) add("state", to_string(*vm.state));
   return fields;
@@ -633,7 +635,10 @@ class Differ {
     change.running = old.running;
     const Disruption restart = old.running ? Disruption::restart : Disruption::none;
     change.fields = {{"name", old.vm.name, vm.name, restart}};
-    for (FieldChange& field : VmComparison(vm, old.vm, DisruptionRule{false, true}).fields()) {
+    std::vector<FieldChange> compared =
+        VmComparison(vm, old.vm, DisruptionRule{false, true}).fields();
+    for (FieldChange& field : fragment_changes(vm, old, restart)) compared.push_back(field);
+    for (FieldChange& field : compared) {
       field.disruption = restart;
       change.fields.push_back(std::move(field));
     }
@@ -664,6 +669,8 @@ class Differ {
     change.live_name = live.vm.name;
     change.running = live.running;
     change.fields = VmComparison(vm, live.vm, rule).fields();
+    for (FieldChange& field : fragment_changes(vm, live, rule.for_boot_change()))
+      change.fields.push_back(std::move(field));
     // A store copied while the guest runs could miss what it writes after: copied shut off.
     if (live.running && !may_restart && moves_nvram(vm.firmware, live.vm.firmware)) {
       error(vm_address(vm.key), vm.where,

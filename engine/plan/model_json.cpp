@@ -165,6 +165,8 @@ json vm_to_json(const Vm& vm) {
   put(out, "autostart", vm.autostart);
   if (vm.state) out["state"] = to_string(*vm.state);
   if (!vm.attributes.empty()) out["attributes"] = vm.attributes;
+  for (const XmlFragment& fragment : vm.xml)
+    out["xml"].push_back({{"parent", fragment.parent}, {"xml", fragment.xml}});
   return out;
 }
 
@@ -209,6 +211,13 @@ Vm vm_from_json(const json& in) {
     for (const auto& [key, value] : vm.attributes)
       if (!find_vm_field(key)) throw std::runtime_error("unknown attribute '" + key + "'");
   }
+  // The text alone: the provider parses it again where it writes it.
+  if (in.contains("xml"))
+    for (const json& fragment : in.at("xml"))
+      vm.xml.push_back({fragment.at("parent").get<std::string>(),
+                        fragment.at("xml").get<std::string>(),
+                        {},
+                        {}});
   return vm;
 }
 

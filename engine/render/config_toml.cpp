@@ -100,6 +100,7 @@ class Importer {
     vm.key = key_for(domain);
     vm.project = desired_.project;
     vm.state.reset();  // left alone: importing does not decide whether the guest runs
+    vm.xml = source.fragments;
     vm.adopt = !domain.managed || domain.vm.project != desired_.project;
     // The policy virtform last applied, so that the imported config keeps it (and removal still
     // stops the guest as it did).
@@ -268,9 +269,8 @@ class Importer {
   }
 
   void check_serial(Vm& vm) {
-    if (!vm.serial || vm.serial->type == "pty") return;
-    warn(vm, "serial type='" + vm.serial->type + "' (left as it is)");
-    vm.serial.reset();
+    // The walker names it (domain_ownership.h): not pty, no key owns it.
+    if (vm.serial && vm.serial->type != "pty") vm.serial.reset();
   }
 
   const HostFiles& files_;
@@ -441,6 +441,12 @@ void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagn
   if (vm.serial) {
     out.line("[" + table + ".serial]");
     out.string("type", vm.serial->type);
+    out.blank();
+  }
+  for (const XmlFragment& fragment : vm.xml) {
+    out.line("[[" + table + ".xml]]");
+    if (!fragment.parent.empty()) out.string("parent", fragment.parent);
+    out.string("xml", fragment.xml);
     out.blank();
   }
 }

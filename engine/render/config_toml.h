@@ -21,6 +21,8 @@ std::string resource_key_from(const std::string& name);
 struct ImportSource {
   LiveDomain domain;
   Diagnostics unexpressed;  // warnings whose resource is "vm.<key as libvirt reads it>"
+  // Elements no key owns that import declares as [[vm.X.xml]], so the config keeps them.
+  std::vector<XmlFragment> fragments;
 };
 
 // The configuration that declares the domains as they are. Keys come from virtform's marker, else

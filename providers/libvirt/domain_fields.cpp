@@ -49,10 +49,11 @@ void write_boot_menu(pugi::xml_node domain, const std::string& value) {
 }
 
 constexpr std::array<DomainField, 4> kFields = {{
-    {"title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
-    {"description", child_text<kDescription>, set_child_text<kDescription>, set_description_live},
-    {"on_crash", child_text<kOnCrash>, set_child_text<kOnCrash>, nullptr},
-    {"boot_menu", read_boot_menu, write_boot_menu, nullptr},
+    {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
+    {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
+     set_description_live},
+    {"on_crash", "on_crash", child_text<kOnCrash>, set_child_text<kOnCrash>, nullptr},
+    {"boot_menu", "os/bootmenu", read_boot_menu, write_boot_menu, nullptr},
 }};
 
 }  // namespace

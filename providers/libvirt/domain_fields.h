@@ -16,6 +16,9 @@ namespace virtform {
 
 struct DomainField {
   std::string_view key;  // the key of its engine row
+  // The element it lives in, as a path below <domain> ("on_crash", "os/bootmenu"): the key owns
+  // it whole (domain_ownership.h).
+  std::string_view path;
   // The value in a <domain>, or nothing when it says nothing.
   std::optional<std::string> (*read)(const pugi::xml_node& domain);
   // Writes the value into a <domain>, replacing what was there.

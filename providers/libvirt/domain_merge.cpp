@@ -10,6 +10,7 @@
 #include "providers/libvirt/domain_fields.h"
 #include "providers/libvirt/domain_parts.h"
 #include "providers/libvirt/domain_xml.h"
+#include "providers/libvirt/fragment_xml.h"
 #include "providers/libvirt/xml_support.h"
 
 namespace virtform {
@@ -314,6 +315,7 @@ std::string mark_start_pending_xml(const std::string& xml) {
 std::string merge_domain_xml(const std::string& live_xml, const Vm& desired) {
   pugi::xml_document document = xml::load(live_xml, "live domain definition");
   pugi::xml_node domain = document.child("domain");
+  write_fragments(domain, desired.xml);  // first: it reads what the marker recorded
   domain_parts::set_marker(domain, desired);
   merge_resources(domain, desired);
   merge_os(domain, desired);

@@ -6,6 +6,7 @@
 #include "engine/model/digest.h"
 #include "engine/plan/model_json.h"
 #include "providers/libvirt/domain_xml.h"
+#include "providers/libvirt/fragment_xml.h"
 #include "providers/libvirt/xml_support.h"
 
 namespace virtform::domain_parts {
@@ -141,6 +142,7 @@ void set_marker(pugi::xml_node domain, const Vm& vm) {
     image.append_attribute("path") = disk.source.c_str();
     image.append_attribute("sha256") = disk.sha256->c_str();
   }
+  record_fragments(marker, vm.xml);
 }
 
 namespace {

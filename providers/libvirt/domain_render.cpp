@@ -7,6 +7,7 @@
 #include "providers/libvirt/domain_fields.h"
 #include "providers/libvirt/domain_parts.h"
 #include "providers/libvirt/domain_xml.h"
+#include "providers/libvirt/fragment_xml.h"
 #include "providers/libvirt/xml_support.h"
 
 namespace virtform {
@@ -117,6 +118,7 @@ std::string render_domain_xml(const Vm& vm) {
   append_text(domain, "on_crash", "destroy");
   render_devices(domain, vm);
   write_attributes(domain, vm);
+  write_fragments(domain, vm.xml);
   return xml::save(document);
 }
 

@@ -7,17 +7,14 @@
 
 #include "providers/libvirt/device_xml.h"
 #include "providers/libvirt/domain_fields.h"
+#include "providers/libvirt/domain_ownership.h"
 #include "providers/libvirt/domain_parts.h"
+#include "providers/libvirt/fragment_xml.h"
 #include "providers/libvirt/xml_support.h"
 
 namespace virtform {
 
 namespace {
-
-// Devices with no counterpart in the model at all; their presence is worth telling at import.
-const char* const kForeignDevices[] = {"filesystem", "sound",   "tpm",      "redirdev",
-                                       "smartcard",  "shmem",   "watchdog", "vsock",
-                                       "rng",        "channel", "parallel", "hub"};
 
 void warn(Diagnostics* unexpressed, const Vm& vm, const std::string& message) {
   if (!unexpressed) return;
@@ -111,14 +108,12 @@ void read_os(const pugi::xml_node& os, Vm& vm) {
   }
 }
 
-void read_disks(const pugi::xml_node& devices, LiveDomain& live, Diagnostics* unexpressed) {
+void read_disks(const pugi::xml_node& devices, LiveDomain& live) {
   for (pugi::xml_node element : devices.children("disk")) {
-    std::string why_not;
-    if (auto disk = device_xml::read_disk(element, &why_not)) {
+    if (auto disk = device_xml::read_disk(element)) {
       live.vm.disks.push_back(*disk);
       continue;
     }
-    warn(unexpressed, live.vm, why_not);
     pugi::xml_node source = element.child("source");
     Disk other;
     other.kind = source.attribute("dev") ? DiskSource::block : DiskSource::file;
@@ -134,29 +129,17 @@ void read_disks(const pugi::xml_node& devices, LiveDomain& live, Diagnostics* un
   }
 }
 
-void read_nics(const pugi::xml_node& devices, Vm& vm, Diagnostics* unexpressed) {
-  for (pugi::xml_node element : devices.children("interface")) {
-    std::string why_not;
-    if (auto nic = device_xml::read_nic(element, &why_not)) {
-      vm.nics.push_back(*nic);
-    } else {
-      warn(unexpressed, vm, why_not);
-    }
-  }
+void read_nics(const pugi::xml_node& devices, Vm& vm) {
+  for (pugi::xml_node element : devices.children("interface"))
+    if (auto nic = device_xml::read_nic(element)) vm.nics.push_back(*nic);
 }
 
-void read_hostdevs(const pugi::xml_node& devices, Vm& vm, Diagnostics* unexpressed) {
-  for (pugi::xml_node element : devices.children("hostdev")) {
-    std::string why_not;
-    if (auto device = device_xml::read_hostdev(element, &why_not)) {
-      vm.pci.push_back(*device);
-    } else {
-      warn(unexpressed, vm, why_not);
-    }
-  }
+void read_hostdevs(const pugi::xml_node& devices, Vm& vm) {
+  for (pugi::xml_node element : devices.children("hostdev"))
+    if (auto device = device_xml::read_hostdev(element)) vm.pci.push_back(*device);
 }
 
-void read_graphics(const pugi::xml_node& devices, Vm& vm, Diagnostics* unexpressed) {
+void read_graphics(const pugi::xml_node& devices, Vm& vm) {
   vm.graphics = Graphics{};
   pugi::xml_node element = devices.child("graphics");
   if (!element) return;
@@ -165,13 +148,6 @@ void read_graphics(const pugi::xml_node& devices, Vm& vm, Diagnostics* unexpress
     vm.graphics->type = type == "spice" ? GraphicsType::spice : GraphicsType::vnc;
     vm.graphics->listen = element.attribute("listen").as_string(
         element.child("listen").attribute("address").as_string());
-  } else {
-    warn(unexpressed, vm, "graphics type='" + type + "'");
-  }
-  for (pugi::xml_node extra = element.next_sibling("graphics"); extra;
-       extra = extra.next_sibling("graphics")) {
-    warn(unexpressed, vm,
-         std::string("a second graphics type='") + extra.attribute("type").as_string() + "'");
   }
 }
 
@@ -181,15 +157,22 @@ void read_serial(const pugi::xml_node& devices, Vm& vm) {
   }
 }
 
-void report_foreign_devices(const pugi::xml_node& devices, const Vm& vm, Diagnostics* unexpressed) {
-  if (!unexpressed) return;  // a scan of every device per name, wasted when no one asks
-  for (const char* name : kForeignDevices) {
-    for (pugi::xml_node element : devices.children(name)) {
-      std::string type =
-          element.attribute("type").as_string(element.attribute("model").as_string());
-      warn(unexpressed, vm, std::string(name) + (type.empty() ? "" : " type='" + type + "'"));
+// What no key owns, kept for the fragments the config declares; named for import.
+void read_unowned(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* unexpressed) {
+  Unowned unowned = find_unowned(domain);
+  if (unexpressed) {
+    for (std::size_t i = 0; i < unowned.elements.size(); ++i) {
+      if (unowned.defaults[i]) continue;
+      const XmlFragment& element = unowned.elements[i];
+      // The device reader's own account where it has one: it says what it could not take.
+      const std::string& reason = unowned.reasons[i];
+      warn(unexpressed, live.vm,
+           (element.parent.empty() ? "" : element.parent + "/") +
+               (reason.empty() ? describe_element(element.element) : reason));
     }
+    for (const std::string& part : unowned.parts) warn(unexpressed, live.vm, part);
   }
+  live.unowned = std::move(unowned.elements);
 }
 
 // The loader image contents virtform recorded when it last wrote the definition.
@@ -216,14 +199,15 @@ LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed) {
   read_os(domain.child("os"), vm);
   vm.cpu = domain_parts::cpu_model(domain.child("cpu"));
   pugi::xml_node devices = domain.child("devices");
-  read_disks(devices, live, unexpressed);
+  read_disks(devices, live);
   read_image_digests(find_marker(domain), vm);
-  read_nics(devices, vm, unexpressed);
-  read_hostdevs(devices, vm, unexpressed);
-  read_graphics(devices, vm, unexpressed);
+  read_nics(devices, vm);
+  read_hostdevs(devices, vm);
+  read_graphics(devices, vm);
   read_serial(devices, vm);
   read_attributes(domain, vm);
-  report_foreign_devices(devices, vm, unexpressed);
+  vm.xml = recorded_fragments(find_marker(domain));
+  read_unowned(domain, live, unexpressed);
   return live;
 }
 

@@ -6,6 +6,7 @@
 #include "engine/config/config.h"
 #include "engine/plan/planner.h"
 #include "providers/host/rooted_files.h"
+#include "providers/libvirt/fragment_xml.h"
 #include "providers/sysfs/sysfs_reader.h"
 
 namespace virtform::testing {
@@ -15,6 +16,7 @@ Plan plan_in_process(Hypervisor& hypervisor, const std::string& host_root,
   RootedHostFiles files(host_root);
   Diagnostics diagnostics;
   Desired desired = load_config(paths, diagnostics);
+  read_xml_fragments(desired, diagnostics);
   resolve_firmware(desired, files, diagnostics);
   check_host_files(desired, files, diagnostics);
   const Live live = observe(hypervisor, files, read_host_devices(host_root), desired);

@@ -18,6 +18,7 @@
 #include "engine/render/config_toml.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/domain_xml.h"
+#include "providers/libvirt/fragment_xml.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
 #include "providers/sysfs/sysfs_reader.h"
 #include "support/pipeline.h"
@@ -99,7 +100,7 @@ struct ImportHost {
     for (const std::string& name : names) {
       const LiveDomain* domain = live.find_domain(name);
       REQUIRE(domain != nullptr);
-      ImportSource source{*domain, {}};
+      ImportSource source{*domain, {}, importable_fragments(domain->xml)};
       parse_domain_xml(domain->xml, &source.unexpressed);
       sources.push_back(std::move(source));
     }
@@ -270,7 +271,7 @@ TEST_CASE("the seed's DSM imports as a loader, whole disks and a NIC with its MA
   CHECK(toml.find("project") == std::string::npos);
   // What virtform cannot say is told and kept.
   CHECK(has_warning(warnings, "vm.DSM", "hub"));
-  CHECK(toml.find("# not expressed: hub") != std::string::npos);
+  CHECK(toml.find("# not expressed: devices/hub") != std::string::npos);
 
   const Plan first = host.plan_imported();
   check_no_changes(first, true);
@@ -517,10 +518,11 @@ TEST_CASE("virtform import writes the file, warns on stderr and refuses unknown 
   INFO(result.out << result.err);
   REQUIRE(result.exit_code == 0);
   CHECK(result.out.empty());
-  CHECK(result.err.find("warning: vm.vfxmltest-extras: not expressed in virtform: filesystem") !=
+  CHECK(result.err.find(
+            "warning: vm.vfxmltest-extras: not expressed in virtform: devices/filesystem") !=
         std::string::npos);
   const std::string toml = read_file(out);
-  CHECK(toml.find("# not expressed: filesystem") != std::string::npos);
+  CHECK(toml.find("# not expressed: devices/filesystem") != std::string::npos);
   Diagnostics diagnostics;
   load_config({out}, diagnostics);
   CHECK_FALSE(has_errors(diagnostics));

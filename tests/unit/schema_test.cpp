@@ -110,6 +110,8 @@ const std::map<std::string, TableKind>& table_kinds() {
       {"pci",
        {"/definitions/pci/properties", keys::kPci,
         "[[vm.t.pci]]\naddress = \"0000:08:00.0\"\n{}\n"}},
+      {"xml",
+       {"/definitions/xml/properties", keys::kXml, "[[vm.t.xml]]\nxml = \"<sound/>\"\n{}\n"}},
   };
   return kinds;
 }

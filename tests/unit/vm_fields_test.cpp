@@ -140,7 +140,7 @@ TEST_CASE("each attribute goes from TOML to domain XML and back, and through a s
       CHECK(vm_from_json(vm_to_json(vm)).attributes == vm.attributes);
 
       // Import writes it back as the key it came from.
-      ImportSource source{parse_domain_xml(rendered), {}};
+      ImportSource source{parse_domain_xml(rendered), {}, {}};
       Diagnostics warnings;
       const std::string imported =
           render_config_toml(desired_from_live({source}, RootedHostFiles("/"), warnings), warnings);

@@ -1,0 +1,347 @@
+#include "providers/libvirt/domain_ownership.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "providers/libvirt/device_xml.h"
+#include "providers/libvirt/domain_fields.h"
+#include "providers/libvirt/domain_parts.h"
+#include "providers/libvirt/domain_xml.h"
+#include "providers/libvirt/xml_support.h"
+
+namespace virtform {
+namespace {
+
+using Parts = std::span<const std::string_view>;
+
+constexpr std::array<std::string_view, 1> kMemoryParts = {"@unit"};
+constexpr std::array<std::string_view, 1> kVcpuParts = {"@placement"};
+constexpr std::array<std::string_view, 3> kDomainParts = {"@type", "@id", "@xmlns:qemu"};
+constexpr std::array<std::string_view, 2> kOsTypeParts = {"@arch", "@machine"};
+constexpr std::array<std::string_view, 3> kLoaderParts = {"@readonly", "@type", "@secure"};
+constexpr std::array<std::string_view, 1> kNvramParts = {"@template"};
+// migratable='on' is libvirt's own default for host-passthrough.
+constexpr std::array<std::string_view, 5> kCpuParts = {"@mode", "@match", "@check", "@migratable",
+                                                       "model"};
+// cache and io are Disk's; virtform writes cache='none' io='native' on whole block devices.
+constexpr std::array<std::string_view, 12> kDiskParts = {
+    "@type",        "@device",     "driver/@name", "driver/@type", "driver/@cache", "driver/@io",
+    "source/@file", "source/@dev", "target/@dev",  "target/@bus",  "boot",          "readonly"};
+// <target dev>: the host's tap device, which libvirt names when the guest starts.
+constexpr std::array<std::string_view, 6> kNicParts = {
+    "@type", "mac", "source/@bridge", "source/@network", "model/@type", "target"};
+constexpr std::array<std::string_view, 5> kHostdevParts = {"@mode", "@type", "@managed", "source",
+                                                           "rom/@file"};
+constexpr std::array<std::string_view, 5> kGraphicsParts = {"@type", "@autoport", "@port",
+                                                            "@listen", "listen"};
+constexpr std::array<std::string_view, 2> kSerialParts = {"@type", "target"};
+
+bool has_cpu_model(const pugi::xml_node& cpu) {
+  return domain_parts::cpu_model(cpu).has_value();
+}
+bool is_disk(const pugi::xml_node& e) {
+  return device_xml::read_disk(e).has_value();
+}
+bool is_nic(const pugi::xml_node& e) {
+  return device_xml::read_nic(e).has_value();
+}
+bool is_hostdev(const pugi::xml_node& e) {
+  return device_xml::read_hostdev(e).has_value();
+}
+// The model reads the first <graphics> only, and only SPICE or VNC.
+bool is_graphics(const pugi::xml_node& e) {
+  const std::string type = e.attribute("type").as_string();
+  return !e.previous_sibling("graphics") && (type == "spice" || type == "vnc");
+}
+// The model reads the first <serial>; a non-pty one import leaves out.
+bool is_pty_serial(const pugi::xml_node& e) {
+  return !e.previous_sibling(e.name()) && std::string(e.attribute("type").as_string()) == "pty";
+}
+bool is_pflash(const pugi::xml_node& e) {
+  return std::string(e.attribute("type").as_string()) == "pflash" ||
+         e.parent().attribute("firmware");
+}
+bool is_marker(const pugi::xml_node& e) {
+  return xml::in_namespace(e, kMetadataNamespace);
+}
+
+std::vector<OwnedElement> make_owned() {
+  std::vector<OwnedElement> owned = {
+      {"", "the domain type (type)", nullptr, kDomainParts},
+      {"name", "name", nullptr, {}},
+      {"uuid", "the domain's identity", nullptr, {}},
+      {"metadata/virtform:vm", "virtform's marker", is_marker, {}},
+      {"memory", "memory", nullptr, kMemoryParts},
+      {"currentMemory", "memory", nullptr, kMemoryParts},
+      {"vcpu", "vcpus", nullptr, kVcpuParts},
+      {"os/type", "machine", nullptr, kOsTypeParts},
+      {"os/loader", "firmware", is_pflash, kLoaderParts},
+      {"os/nvram", "nvram", nullptr, kNvramParts},
+      {"os/firmware", "firmware", nullptr, {}},
+      {"os/kernel", "kernel", nullptr, {}},
+      {"os/initrd", "initrd", nullptr, {}},
+      {"os/cmdline", "cmdline", nullptr, {}},
+      {"cpu", "cpu", has_cpu_model, kCpuParts},
+      {"devices/disk", "[[vm.X.disk]]", is_disk, kDiskParts},
+      {"devices/interface", "[[vm.X.nic]]", is_nic, kNicParts},
+      {"devices/hostdev", "[[vm.X.pci]]", is_hostdev, kHostdevParts},
+      {"devices/graphics", "[vm.X.graphics]", is_graphics, kGraphicsParts},
+      {"devices/serial", "[vm.X.serial]", is_pty_serial, kSerialParts},
+      {"devices/console", "[vm.X.serial]", is_pty_serial, kSerialParts},
+  };
+  for (const DomainField& field : domain_fields())
+    owned.push_back({field.path, field.key, nullptr, {}});
+  return owned;
+}
+
+const std::vector<OwnedElement>& owned_table() {
+  static const std::vector<OwnedElement> table = make_owned();
+  return table;
+}
+
+// What a domain gets without asking: libvirt 9's additions to a minimal q35 and i440fx domain
+// (defined and read back with `virsh dumpxml --inactive`), and what virtform's own skeleton
+// (domain_render.cpp) writes. '*' stands for any value; beyond <address> and <alias>, the element
+// must be exactly this.
+struct DefaultElement {
+  const char* parent;
+  const char* xml;
+};
+constexpr DefaultElement kDefaults[] = {
+    {"", "<clock offset='utc'/>"},
+    {"", "<on_poweroff>destroy</on_poweroff>"},
+    {"", "<on_reboot>restart</on_reboot>"},
+    {"", "<resource><partition>/machine</partition></resource>"},
+    {"", "<seclabel type='dynamic' model='*' relabel='yes'/>"},
+    {"os", "<boot dev='hd'/>"},
+    {"features", "<acpi/>"},
+    {"features", "<apic/>"},
+    {"devices", "<emulator>*</emulator>"},
+    {"devices", "<controller type='usb' index='*' model='qemu-xhci'/>"},
+    {"devices", "<controller type='usb' index='*' model='piix3-uhci'/>"},
+    {"devices", "<controller type='sata' index='*'/>"},
+    {"devices", "<controller type='scsi' index='*' model='virtio-scsi'/>"},
+    {"devices", "<controller type='pci' index='*' model='pcie-root'/>"},
+    {"devices", "<controller type='pci' index='*' model='pci-root'/>"},
+    {"devices",
+     "<controller type='pci' index='*' model='pcie-root-port'><model name='pcie-root-port'/>"
+     "<target chassis='*' port='*'/></controller>"},
+    {"devices", "<input type='mouse' bus='ps2'/>"},
+    {"devices", "<input type='keyboard' bus='ps2'/>"},
+    {"devices", "<audio id='*' type='none'/>"},
+    {"devices", "<audio id='*' type='spice'/>"},
+    {"devices", "<memballoon model='virtio'/>"},
+    {"devices", "<video><model type='cirrus' vram='16384' heads='1' primary='yes'/></video>"},
+};
+
+bool is_placement(const XmlElement& element) {
+  return element.name == "address" || element.name == "alias";
+}
+
+bool matches_pattern(const XmlElement& live, const XmlElement& pattern) {
+  if (live.name != pattern.name || live.attributes.size() != pattern.attributes.size())
+    return false;
+  for (std::size_t i = 0; i < live.attributes.size(); ++i) {
+    const auto& [name, value] = pattern.attributes[i];
+    if (live.attributes[i].first != name || (value != "*" && live.attributes[i].second != value))
+      return false;
+  }
+  if (pattern.text != "*" && live.text != pattern.text) return false;
+  std::vector<const XmlElement*> children;
+  for (const XmlElement& child : live.children)
+    if (!is_placement(child)) children.push_back(&child);
+  if (children.size() != pattern.children.size()) return false;
+  for (std::size_t i = 0; i < children.size(); ++i)
+    if (!matches_pattern(*children[i], pattern.children[i])) return false;
+  return true;
+}
+
+const std::vector<std::pair<std::string, XmlElement>>& default_elements() {
+  static const std::vector<std::pair<std::string, XmlElement>> parsed = [] {
+    std::vector<std::pair<std::string, XmlElement>> all;
+    for (const DefaultElement& entry : kDefaults) {
+      pugi::xml_document document = xml::load(entry.xml, "libvirt default");
+      all.emplace_back(entry.parent, to_element(document.first_child()));
+    }
+    return all;
+  }();
+  return parsed;
+}
+
+std::string join(const std::string& parent, const std::string& name) {
+  return parent.empty() ? name : parent + "/" + name;
+}
+
+bool listed(Parts parts, const std::string& part) {
+  return std::find(parts.begin(), parts.end(), part) != parts.end();
+}
+
+bool has_parts_below(Parts parts, const std::string& prefix) {
+  return std::any_of(parts.begin(), parts.end(),
+                     [&](std::string_view part) { return part.starts_with(prefix + "/"); });
+}
+
+// What tells an owned element from its siblings in a message: "disk vda", "interface 52:54:...".
+std::string identify(const pugi::xml_node& element) {
+  std::string name = element.name();
+  for (const char* detail : {element.child("target").attribute("dev").as_string(),
+                             element.child("mac").attribute("address").as_string(),
+                             element.attribute("type").as_string()})
+    if (*detail && name != "domain") return name + " " + detail;
+  return name;
+}
+
+// Why the reader of a device's path did not take it: "SCSI target or bus other than 0".
+std::string why_not_owned(const pugi::xml_node& element) {
+  std::string why_not;
+  const std::string name = element.name();
+  if (name == "disk") device_xml::read_disk(element, &why_not);
+  if (name == "interface") device_xml::read_nic(element, &why_not);
+  if (name == "hostdev") device_xml::read_hostdev(element, &why_not);
+  return why_not;
+}
+
+class Walker {
+ public:
+  Unowned run(const pugi::xml_node& domain) {
+    container(domain, "");
+    return std::move(found_);
+  }
+
+ private:
+  void container(const pugi::xml_node& node, const std::string& path) {
+    // <domain> itself owns only its listed attributes (the first row).
+    if (path.empty()) check_attributes(node, owned_table().front(), "", "domain");
+    for (pugi::xml_node child : node.children()) {
+      if (child.type() != pugi::node_element) continue;
+      const std::string child_path = join(path, child.name());
+      if (is_fragment_parent(child_path) || child_path == "metadata") {
+        container(child, child_path);
+      } else if (const OwnedElement* owner = owner_of(path, child)) {
+        check_parts(child, *owner, "", identify(child));
+      } else if (path == "metadata") {
+        // Other tools' notes (libosinfo's, say): named, never a fragment, as their namespace
+        // declarations would not survive one.
+        found_.parts.push_back("metadata " + std::string(child.name()));
+      } else {
+        XmlElement element = to_element(child);
+        found_.defaults.push_back(is_default_element(path, element));
+        found_.reasons.push_back(why_not_owned(child));
+        found_.elements.push_back({path, canonical_xml(element), std::move(element), {}});
+      }
+    }
+  }
+
+  void check_attributes(const pugi::xml_node& node, const OwnedElement& owner,
+                        const std::string& prefix, const std::string& who) {
+    for (pugi::xml_attribute attribute : node.attributes()) {
+      const std::string name = attribute.name();
+      if (name.rfind("xmlns", 0) == 0 || listed(owner.parts, prefix + "@" + name)) continue;
+      note(who, prefix, name + "='" + attribute.value() + "'");
+    }
+  }
+
+  void check_parts(const pugi::xml_node& node, const OwnedElement& owner, const std::string& prefix,
+                   const std::string& who) {
+    if (owner.parts.empty()) return;
+    check_attributes(node, owner, prefix, who);
+    for (pugi::xml_node child : node.children()) {
+      if (child.type() != pugi::node_element) continue;
+      const std::string name = child.name();
+      const std::string part = prefix + name;
+      if (name == "address" || name == "alias" || listed(owner.parts, part)) continue;
+      if (has_parts_below(owner.parts, part)) {
+        check_parts(child, owner, part + "/", who);
+      } else {
+        note(who, prefix, "<" + describe_element(to_element(child)) + ">");
+      }
+    }
+  }
+
+  void note(const std::string& who, const std::string& prefix, const std::string& what) {
+    std::string within = prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1) + " ";
+    found_.parts.push_back(who + ": " + within + what);
+  }
+
+  Unowned found_;
+};
+
+}  // namespace
+
+std::span<const OwnedElement> owned_elements() {
+  return owned_table();
+}
+
+const OwnedElement* owner_of(const std::string& parent, const pugi::xml_node& element) {
+  const std::string path = join(parent, element.name());
+  for (const OwnedElement& owned : owned_table()) {
+    if (owned.path.empty()) continue;
+    const bool by_name = owned.path == path;
+    // The marker is found by its namespace, whatever prefix it was written with.
+    const bool marker = owned.expresses == is_marker && parent == "metadata";
+    if ((by_name || marker) && (!owned.expresses || owned.expresses(element))) return &owned;
+  }
+  return nullptr;
+}
+
+bool is_fragment_parent(const std::string& path) {
+  return path != "domain" && std::find(std::begin(kFragmentParents), std::end(kFragmentParents),
+                                       path) != std::end(kFragmentParents);
+}
+
+bool is_default_element(const std::string& parent, const XmlElement& element) {
+  return std::any_of(default_elements().begin(), default_elements().end(), [&](const auto& entry) {
+    return entry.first == parent && matches_pattern(element, entry.second);
+  });
+}
+
+Unowned find_unowned(const pugi::xml_node& domain) {
+  return Walker().run(domain);
+}
+
+XmlElement to_element(const pugi::xml_node& node) {
+  XmlElement element;
+  element.name = node.name();
+  for (pugi::xml_attribute attribute : node.attributes()) {
+    const std::string name = attribute.name();
+    if (name == "xmlns" || name.rfind("xmlns:", 0) == 0) continue;
+    element.attributes.emplace_back(name, attribute.value());
+  }
+  std::sort(element.attributes.begin(), element.attributes.end());
+  for (pugi::xml_node child : node.children()) {
+    if (child.type() == pugi::node_element) {
+      element.children.push_back(to_element(child));
+    } else if (child.type() == pugi::node_pcdata || child.type() == pugi::node_cdata) {
+      element.text += child.value();
+    }
+  }
+  const auto first = element.text.find_first_not_of(" \t\r\n");
+  const auto last = element.text.find_last_not_of(" \t\r\n");
+  element.text = first == std::string::npos ? "" : element.text.substr(first, last - first + 1);
+  return element;
+}
+
+std::string describe_element(const XmlElement& element) {
+  std::string text = element.name;
+  for (const auto& [name, value] : element.attributes)
+    if (name == "type" || name == "model" || name == "name" || name == "dev" || name == "device" ||
+        name == "mode" || name == "bus" || name == "offset")
+      text += " " + name + "='" + value + "'";
+  // A video by its model, a disk by its target.
+  for (const XmlElement& child : element.children)
+    if (child.name == "model")
+      for (const auto& [name, value] : child.attributes)
+        if (name == "type") text += " model='" + value + "'";
+  for (const XmlElement& child : element.children) {
+    if (child.name != "target" || child.attributes.empty()) continue;
+    for (const auto& [name, value] : child.attributes)
+      if (name == "dev") text += " (target " + value;
+    for (const auto& [name, value] : child.attributes)
+      if (name == "bus") text += " on bus '" + value + "'";
+    text += ")";
+  }
+  return text;
+}
+
+}  // namespace virtform
