@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iterator>
 #include <set>
 
 #include "engine/model/text.h"
@@ -338,8 +339,8 @@ Claims collect_claims(const Desired& desired, const Live& live, const HostDevice
       continue;
     // Disks virtform cannot express (an IDE disk) use their storage all the same.
     Vm uses = domain.vm;
-    uses.disks.insert(uses.disks.end(), domain.unexpressed_disks.begin(),
-                      domain.unexpressed_disks.end());
+    std::copy_if(domain.unexpressed_disks.begin(), domain.unexpressed_disks.end(),
+                 std::back_inserter(uses.disks), [](const Disk& d) { return !d.source.empty(); });
     add_vm_claims(uses, {"domain '" + domain.vm.name + "'", domain.vm.name, false}, host, claims);
   }
   return claims;

@@ -217,8 +217,9 @@ struct LiveDomain {
   bool running = false;  // active right now
   std::string uuid;
   std::string xml;  // the persistent definition, kept so updates patch rather than replace
-  // Its <disk>s the model cannot express (an IDE disk, a CD-ROM), by kind, source and readonly
-  // alone: not owned, but they claim their storage as any disk does.
+  // Its <disk>s the model cannot express (an IDE disk, a CD-ROM), by kind, source, readonly and
+  // place alone: not owned, but they claim their storage as any disk does (an empty CD-ROM drive
+  // has no source, only its place).
   std::vector<Disk> unexpressed_disks;
   // A restart of this running guest timed out with its power-button press still pending: if the
   // guest shuts down later, virtform starts it again, as it was running before that apply.

@@ -150,10 +150,17 @@ bool changes_firmware_image(const Firmware& desired, const Firmware& live) {
   return !desired.code.empty() && desired.code != live.code;
 }
 
+// A disk added to a running guest is plugged at once, unless its bus cannot take it live or the
+// guest still has another disk at its place until it boots again.
+bool plugs_live(const Disk& disk, const Vm* booted) {
+  return hot_pluggable(disk) && !(booted && place_held_by_other(disk, *booted));
+}
+
 class VmComparison {
  public:
-  VmComparison(const Vm& desired, const Vm& live, DisruptionRule rule)
-      : desired_(desired), live_(live), rule_(rule) {}
+  // `booted`: what the running guest has, or nullptr.
+  VmComparison(const Vm& desired, const Vm& live, DisruptionRule rule, const Vm* booted = nullptr)
+      : desired_(desired), live_(live), rule_(rule), booted_(booted) {}
 
   std::vector<FieldChange> fields() {
     compare_scalars();
@@ -229,7 +236,7 @@ class VmComparison {
   }
 
   Disruption disk_plug_disruption(const Disk& disk) const {
-    return hot_pluggable(disk) ? rule_.for_live_change() : rule_.for_boot_change();
+    return plugs_live(disk, booted_) ? rule_.for_live_change() : rule_.for_boot_change();
   }
 
   void compare_nics() {
@@ -281,6 +288,7 @@ class VmComparison {
   const Vm& desired_;
   const Vm& live_;
   DisruptionRule rule_;
+  const Vm* booted_;
   std::vector<FieldChange> fields_;
 };
 
@@ -517,7 +525,9 @@ class Differ {
     }
     if (live) {
       matched_.insert(live->vm.name);
-      if (!attaches_twice(vm, *live) && !overlay_on_old_image(vm, *live)) add_update(vm, *live);
+      if (!attaches_twice(vm, *live) && !overlay_on_old_image(vm, *live) &&
+          !refuses_layout(vm, live))
+        add_update(vm, *live);
       return;
     }
     if (const LiveDomain* renamed = find_renamed(vm)) {
@@ -526,7 +536,13 @@ class Differ {
       return;
     }
     warn_unrecorded_overlays(vm);
-    add_create(vm);
+    if (!refuses_layout(vm, nullptr)) add_create(vm);
+  }
+
+  bool refuses_layout(const Vm& vm, const LiveDomain* live) {
+    const auto conflicts = layout_conflicts(vm, live);
+    for (const auto& [disk, message] : conflicts) error(vm_address(vm.key), disk->where, message);
+    return !conflicts.empty();
   }
 
   // An overlay kept from a domain removed earlier: no domain records the image it was made over.
@@ -668,7 +684,7 @@ class Differ {
     Change change = vm_change(vm, Action::update);
     change.live_name = live.vm.name;
     change.running = live.running;
-    change.fields = VmComparison(vm, live.vm, rule).fields();
+    change.fields = VmComparison(vm, live.vm, rule, live.booted ? &*live.booted : nullptr).fields();
     for (FieldChange& field : fragment_changes(vm, live, rule.for_boot_change()))
       change.fields.push_back(std::move(field));
     // A store copied while the guest runs could miss what it writes after: copied shut off.
@@ -762,7 +778,8 @@ class Differ {
       if (hot_pluggable(disk)) operations.unplug_disks.push_back(disk);
     operations.unplug_nics = delta.nics_removed;
     for (const Disk& disk : delta.disks_added)
-      if (hot_pluggable(disk)) operations.plug_disks.push_back(disk);
+      if (plugs_live(disk, live.booted ? &*live.booted : nullptr))
+        operations.plug_disks.push_back(disk);
     operations.plug_nics = delta.nics_added;
     // Compared with what the guest runs: a value the definition has but the guest missed is
     // given again.

@@ -51,7 +51,10 @@ class BusLayout {
     if (live_) keep_live_places();
     for (Disk* disk : unplaced())
       if (is_loader(*disk)) put(*disk, take(loader_place()));
-    for (Disk* disk : unplaced()) put(*disk, take(first_free()));
+    // A new disk may be plugged into the running guest at once: not where it still has one.
+    if (live_ && live_->booted)
+      for (const Disk& running : live_->booted->disks) hold_if_on_bus(running);
+    for (Disk* disk : unplaced()) put(*disk, take(first_free(disk->controller)));
   }
 
  private:
@@ -83,8 +86,10 @@ class BusLayout {
       if (!current || current->bus != bus_) continue;
       auto place = place_of(*current);
       if (!place || taken_.count(*place)) continue;
+      // A disk pinned to a controller stays on it: kept only there, and never swapped away.
+      if (disk->controller && *disk->controller != place->first) continue;
       taken_.insert(*place);
-      if (is_loader(*disk)) {
+      if (is_loader(*disk) || disk->controller) {
         put(*disk, *place);
         continue;
       }
@@ -106,13 +111,16 @@ class BusLayout {
   Place loader_place() const {
     for (unsigned unit = loader_unit(bus_) + 1; unit-- > 0;)
       if (!taken_.count({0, unit})) return {0, unit};
-    return first_free();
+    return first_free(std::nullopt);
   }
 
-  Place first_free() const {
-    for (unsigned controller = 0;; ++controller)
+  // The first free unit on `only`, or on the first controller with one.
+  Place first_free(std::optional<unsigned> only) const {
+    for (unsigned controller = only.value_or(0);; ++controller) {
       for (unsigned unit = 0; unit < units_per_controller(bus_); ++unit)
         if (!taken_.count({controller, unit})) return {controller, unit};
+      if (only) return {controller, units_per_controller(bus_)};  // full: refused by the plan
+    }
   }
 
   Place take(Place place) {
@@ -137,6 +145,39 @@ Vm lay_out_disks(const Vm& desired, const LiveDomain* live) {
   }
   for (DiskBus bus : {DiskBus::sata, DiskBus::scsi}) BusLayout(bus, placed, live).lay_out(desired);
   return placed;
+}
+
+std::vector<std::pair<const Disk*, std::string>> layout_conflicts(const Vm& placed,
+                                                                  const LiveDomain* live) {
+  std::vector<std::pair<const Disk*, std::string>> conflicts;
+  for (const Disk& disk : placed.disks) {
+    if (!has_units(disk.bus) || !disk.unit) continue;
+    if (*disk.unit >= units_per_controller(disk.bus)) {
+      conflicts.emplace_back(&disk, "disk " + disk.source + " is pinned to " + to_string(disk.bus) +
+                                        " controller " + std::to_string(*disk.controller) +
+                                        ", which has no free unit left; pin it to another one");
+      continue;
+    }
+    if (!live) continue;
+    for (const Disk& other : live->unexpressed_disks) {
+      if (other.bus != disk.bus || place_of(other) != place_of(disk)) continue;
+      conflicts.emplace_back(
+          &disk, "disk " + disk.source + " is pinned to " + describe_place(disk) +
+                     ", where domain '" + live->vm.name + "' has a disk virtform does not express" +
+                     (other.source.empty() ? std::string(" (an empty CD-ROM drive)")
+                                           : " (" + other.source + ")") +
+                     "; pin another unit, or detach that disk first");
+    }
+  }
+  return conflicts;
+}
+
+bool place_held_by_other(const Disk& disk, const Vm& vm) {
+  if (!has_units(disk.bus) || !place_of(disk)) return false;
+  return std::any_of(vm.disks.begin(), vm.disks.end(), [&](const Disk& other) {
+    return other.source != disk.source && other.bus == disk.bus &&
+           place_of(other) == place_of(disk);
+  });
 }
 
 std::string describe_place(const Disk& disk) {

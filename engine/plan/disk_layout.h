@@ -12,6 +12,7 @@
 //   does not express (a CD-ROM), or by a disk still in the running guest, is not free.
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/model/vm.h"
@@ -20,6 +21,16 @@ namespace virtform {
 
 // `desired` with every sata and scsi disk placed; `live` is its domain, or nullptr for a new one.
 Vm lay_out_disks(const Vm& desired, const LiveDomain* live);
+
+// What the layout of `placed` cannot give, one message per disk: a pin onto a unit a disk
+// virtform does not express holds (libvirt would refuse the definition), or a controller pinned
+// with no unit left on it.
+std::vector<std::pair<const Disk*, std::string>> layout_conflicts(const Vm& placed,
+                                                                  const LiveDomain* live);
+
+// Whether another disk of `vm` sits at `disk`'s place: a running guest that still has one there
+// cannot take `disk` until it boots again.
+bool place_held_by_other(const Disk& disk, const Vm& vm);
 
 // "scsi 0:1": the bus, controller and unit of a placed disk; "" for a disk without a place.
 std::string describe_place(const Disk& disk);

@@ -125,13 +125,24 @@ void read_disks(const pugi::xml_node& devices, LiveDomain& live) {
       other.bus = *bus;
       if (has_units(other.bus)) device_xml::read_place(element, other);
     }
-    if (!other.source.empty()) live.unexpressed_disks.push_back(other);
+    if (!other.source.empty() || other.unit) live.unexpressed_disks.push_back(other);
   }
 }
 
 void read_nics(const pugi::xml_node& devices, Vm& vm) {
   for (pugi::xml_node element : devices.children("interface"))
     if (auto nic = device_xml::read_nic(element)) vm.nics.push_back(*nic);
+}
+
+// A SCSI host device sits at a unit of a guest SCSI controller as a disk would: that unit is not
+// free for a declared disk.
+void hold_scsi_hostdev_places(const pugi::xml_node& devices, LiveDomain& live) {
+  for (pugi::xml_node element : devices.children("hostdev")) {
+    if (std::string(element.attribute("type").as_string()) != "scsi") continue;
+    Disk held;
+    held.bus = DiskBus::scsi;
+    if (device_xml::read_place(element, held) && held.unit) live.unexpressed_disks.push_back(held);
+  }
 }
 
 void read_hostdevs(const pugi::xml_node& devices, Vm& vm) {
@@ -200,6 +211,7 @@ LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed) {
   vm.cpu = domain_parts::cpu_model(domain.child("cpu"));
   pugi::xml_node devices = domain.child("devices");
   read_disks(devices, live);
+  hold_scsi_hostdev_places(devices, live);
   read_image_digests(find_marker(domain), vm);
   read_nics(devices, vm);
   read_hostdevs(devices, vm);

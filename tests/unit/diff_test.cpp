@@ -587,3 +587,64 @@ TEST_CASE("reordered data disks move at the next boot, with a warning naming the
 }
 
 }  // namespace virtform
+
+namespace virtform {
+
+TEST_CASE("a disk pinned where the running guest still has another waits for its boot",
+          "[diff][disk_layout]") {
+  Vm vm = small_vm("nas");
+  vm.disks = {file_disk("/images/a.img", DiskBus::scsi)};
+  LiveDomain domain = live_of(vm, true);
+  domain.vm.disks[0].controller = 0;
+  domain.vm.disks[0].unit = 0;
+  domain.booted = domain.vm;
+  Live live;
+  live.domains.push_back(domain);
+  // /dev/a moves to unit 3 at the next boot; /images/d takes its unit 0.
+  vm.disks[0].controller = 0;
+  vm.disks[0].unit = 3;
+  Disk added = file_disk("/images/d.img", DiskBus::scsi);
+  added.controller = 0;
+  added.unit = 0;
+  vm.disks.push_back(added);
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  const auto changes = run_diff(desired, live, diagnostics);
+  const Change& change = change_at(changes, "vm.nas");
+  REQUIRE(field_of(change, "disk[/images/d.img]"));
+  CHECK(field_of(change, "disk[/images/d.img]")->disruption == Disruption::next_boot);
+  CHECK(change.operations.plug_disks.empty());
+
+  // Unpinned, it goes to a unit the guest has free, and is plugged at once.
+  desired.vms[0].disks[1].controller.reset();
+  desired.vms[0].disks[1].unit.reset();
+  const auto free_unit = run_diff(desired, live, diagnostics);
+  REQUIRE(change_at(free_unit, "vm.nas").operations.plug_disks.size() == 1);
+  CHECK(change_at(free_unit, "vm.nas").operations.plug_disks[0].unit == 1u);
+}
+
+TEST_CASE("a disk pinned onto an unexpressed disk's unit is refused", "[diff][disk_layout]") {
+  Vm vm = small_vm("nas");
+  LiveDomain domain = live_of(vm, false);
+  Disk cdrom;
+  cdrom.bus = DiskBus::sata;
+  cdrom.controller = 0;
+  cdrom.unit = 0;
+  domain.unexpressed_disks = {cdrom};
+  Live live;
+  live.domains.push_back(domain);
+  Disk pinned = file_disk("/images/a.img", DiskBus::sata);
+  pinned.controller = 0;
+  pinned.unit = 0;
+  vm.disks = {pinned};
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  run_diff(desired, live, diagnostics);
+  REQUIRE(diagnostics.size() == 1);
+  CHECK(diagnostics[0].severity == Severity::error);
+  CHECK_THAT(diagnostics[0].message, Catch::Contains("an empty CD-ROM drive"));
+}
+
+}  // namespace virtform

@@ -140,3 +140,65 @@ TEST_CASE("a pin wins over a live place another disk has", "[disk_layout]") {
 }
 
 }  // namespace virtform
+
+namespace virtform {
+
+TEST_CASE("a controller pinned without a unit takes its first free unit", "[disk_layout]") {
+  Vm vm;
+  Disk pinned = disk_on(DiskBus::scsi, "/dev/b");
+  pinned.controller = 1;
+  vm.disks = {disk_on(DiskBus::scsi, "/dev/a"), pinned};
+  CHECK(places(lay_out_disks(vm, nullptr)) ==
+        std::vector<std::string>{"/dev/a=scsi 0:0", "/dev/b=scsi 1:0"});
+  // A disk the guest has on that controller stays at its unit; one elsewhere moves onto it.
+  const LiveDomain live = live_with({placed(disk_on(DiskBus::scsi, "/dev/b"), 1, 4)});
+  CHECK(describe_place(lay_out_disks(vm, &live).disks[1]) == "scsi 1:4");
+  const LiveDomain elsewhere = live_with({placed(disk_on(DiskBus::scsi, "/dev/b"), 0, 4)});
+  CHECK(describe_place(lay_out_disks(vm, &elsewhere).disks[1]) == "scsi 1:0");
+}
+
+TEST_CASE("a new disk avoids every unit the running guest still has", "[disk_layout]") {
+  // The config moves /dev/a from unit 0 to unit 3: the guest keeps it at 0 until it boots.
+  LiveDomain live = live_with({placed(disk_on(DiskBus::scsi, "/dev/a"), 0, 0)});
+  live.booted = live.vm;
+  Vm vm;
+  vm.disks = {placed(disk_on(DiskBus::scsi, "/dev/a"), 0, 3), disk_on(DiskBus::scsi, "/dev/d")};
+  const Vm laid_out = lay_out_disks(vm, &live);
+  CHECK(describe_place(laid_out.disks[1]) == "scsi 0:1");
+  CHECK_FALSE(place_held_by_other(laid_out.disks[1], *live.booted));
+  // Pinned onto the unit the guest still uses, the new disk must wait for the boot.
+  Disk onto = placed(disk_on(DiskBus::scsi, "/dev/d"), 0, 0);
+  CHECK(place_held_by_other(onto, *live.booted));
+}
+
+TEST_CASE("a pin onto a unexpressed disk's unit, or onto a full controller, is a conflict",
+          "[disk_layout]") {
+  LiveDomain live;
+  live.vm.name = "nas";
+  Disk empty_cdrom = placed(disk_on(DiskBus::sata, ""), 0, 0);
+  live.unexpressed_disks = {empty_cdrom};
+  Vm vm;
+  vm.disks = {placed(disk_on(DiskBus::sata, "/dev/a"), 0, 0)};
+  auto conflicts = layout_conflicts(lay_out_disks(vm, &live), &live);
+  REQUIRE(conflicts.size() == 1);
+  CHECK(conflicts[0].second ==
+        "disk /dev/a is pinned to sata 0:0, where domain 'nas' has a disk virtform does not "
+        "express (an empty CD-ROM drive); pin another unit, or detach that disk first");
+  // Unpinned, it goes around the empty drive.
+  vm.disks[0].controller.reset();
+  vm.disks[0].unit.reset();
+  CHECK(describe_place(lay_out_disks(vm, &live).disks[0]) == "sata 0:1");
+  CHECK(layout_conflicts(lay_out_disks(vm, &live), &live).empty());
+
+  Vm full;
+  for (int i = 0; i < 7; ++i) {
+    Disk disk = disk_on(DiskBus::sata, "/dev/f" + std::to_string(i));
+    disk.controller = 0;
+    full.disks.push_back(disk);
+  }
+  conflicts = layout_conflicts(lay_out_disks(full, nullptr), nullptr);
+  REQUIRE(conflicts.size() == 1);
+  CHECK(conflicts[0].first->source == "/dev/f6");
+}
+
+}  // namespace virtform

@@ -719,3 +719,25 @@ TEST_CASE("a disk on another SCSI target is left unexpressed, its storage still 
 }
 
 }  // namespace virtform
+
+namespace virtform {
+
+TEST_CASE("an empty CD-ROM drive and a SCSI host device hold their units",
+          "[domain_xml][disk_layout]") {
+  std::string xml = fixture("seed-dsm.xml");
+  const std::string devices = "<devices>";
+  xml.insert(xml.find(devices) + devices.size(),
+             "<disk type='file' device='cdrom'><target dev='sdy' bus='sata'/>"
+             "<address type='drive' controller='0' bus='0' target='0' unit='2'/></disk>"
+             "<hostdev mode='subsystem' type='scsi'><source><adapter name='scsi_host7'/>"
+             "<address bus='0' target='0' unit='0'/></source>"
+             "<address type='drive' controller='0' bus='0' target='0' unit='5'/></hostdev>");
+  const LiveDomain live = parse_domain_xml(xml);
+  std::vector<std::string> held;
+  for (const Disk& disk : live.unexpressed_disks)
+    held.push_back(to_string(disk.bus) + " " + std::to_string(disk.controller.value_or(99)) + ":" +
+                   std::to_string(disk.unit.value_or(99)) + " '" + disk.source + "'");
+  CHECK(held == std::vector<std::string>{"sata 0:2 ''", "scsi 0:5 ''"});
+}
+
+}  // namespace virtform
