@@ -62,6 +62,10 @@ class GuestCheck {
   // controller (redpill-load #62).
   void check_ports(const DsmSlotMap& map) {
     for (const DsmController& controller : map.controllers) {
+      if (controller.holds_loader) {
+        check_loader_ports(controller);
+        continue;
+      }
       if (controller.past_max_disks || controller.ports <= kDsmMaxPortsPerController) continue;
       const Disk* beyond = first_disk_past_ports(map, controller);
       error(controller.label() + " needs " + std::to_string(controller.ports) + " ports; a " +
@@ -73,6 +77,34 @@ class GuestCheck {
     }
   }
 
+  // The loader's controller maps every port up to the loader's, so that the kernel finds it;
+  // past the ninth that no longer fits the controller's one SataPortMap digit.
+  void check_loader_ports(const DsmController& controller) {
+    if (controller.ports <= kDsmMaxPortsPerDigit) return;
+    const Disk* loader = find_loader();
+    error("the loader sits at unit " + std::to_string(controller.ports - 1) + " of " +
+              controller.label() + ", but SataPortMap gives a controller one digit, at most " +
+              std::to_string(kDsmMaxPortsPerDigit) +
+              " ports, and the kernel must reach the loader: set bus = \"usb\" in [vm." + vm_.key +
+              ".boot], or move the loader to a unit below " + std::to_string(kDsmMaxPortsPerDigit),
+          loader ? loader->where : vm_.dsm->where);
+  }
+
+  // DiskIdxMap's slots end at the loader's maxdisks, where the empty controllers and the
+  // loader's are mapped: a drive past it is lost or collides with them.
+  void check_drive_count(const DsmSlotMap& map) {
+    if (map.slots.empty() || map.slots.back().drive <= kDsmMaxDisks) return;
+    const std::string slots = std::to_string(map.slots.back().drive);
+    const std::string disks = std::to_string(map.slots.size());
+    const std::string limit = std::to_string(kDsmMaxDisks);
+    const std::string fix =
+        map.slots.size() > kDsmMaxDisks
+            ? "remove " + std::to_string(map.slots.size() - kDsmMaxDisks) + " of them"
+            : "pin the units of each controller without gaps";
+    error("the " + disks + " data disks take drive slots up to " + slots + ", past the " + limit +
+              " a " + vm_.dsm->model + "'s loader maps (its maxdisks): " + fix,
+          first_disk_past_max(map));
+  }
   // What the config says the loader holds must be what the layout needs.
   void check_declared(const DsmSlotMap& map) {
     const DsmGuest& dsm = *vm_.dsm;
@@ -93,10 +125,11 @@ class GuestCheck {
     if (!report.live_map) return;
     const DsmSlotMap& before = *report.live_map;
     const DsmSlotMap& after = *report.map;
+    const std::string moves = moved_drives(before, after);
     warning("this change moves DSM's disk map from SataPortMap = " + quoted(before.sata_port_map) +
                 ", DiskIdxMap = " + quoted(before.disk_idx_map) + " to SataPortMap = " +
                 quoted(after.sata_port_map) + ", DiskIdxMap = " + quoted(after.disk_idx_map) +
-                (after.sata_remap.empty() ? "" : ", sata_remap = " + quoted(after.sata_remap)) +
+                (moves.empty() ? "" : "; drives move (" + moves + ")") +
                 ": rebuild the loader with the new values before the guest boots, or DSM will "
                 "miss or reorder its disks",
             vm_.dsm->where);
@@ -133,6 +166,33 @@ class GuestCheck {
     return nullptr;
   }
 
+  const Disk* find_loader() const {
+    for (const Disk& disk : vm_.disks)
+      if (is_loader_disk(disk)) return &disk;
+    return nullptr;
+  }
+
+  Location first_disk_past_max(const DsmSlotMap& map) const {
+    for (const Disk& disk : vm_.disks)
+      for (const DsmSlot& slot : map.slots)
+        if (slot.source == disk.source && slot.drive > kDsmMaxDisks) return disk.where;
+    return vm_.dsm->where;
+  }
+
+  // "/dev/sdc: drive 2 -> 3" for each disk in both maps whose drive changes.
+  static std::string moved_drives(const DsmSlotMap& before, const DsmSlotMap& after) {
+    std::map<std::string, unsigned> old_drives;
+    for (const DsmSlot& slot : before.slots) old_drives[slot.source] = slot.drive;
+    std::string list;
+    for (const DsmSlot& slot : after.slots) {
+      const auto old = old_drives.find(slot.source);
+      if (old == old_drives.end() || old->second == slot.drive) continue;
+      list += (list.empty() ? "" : "; ") + slot.source + ": drive " + std::to_string(old->second) +
+              " -> " + std::to_string(slot.drive);
+    }
+    return list;
+  }
+
   const Vm& vm_;
   std::string resource_;
   Diagnostics& diagnostics_;
@@ -160,6 +220,7 @@ void check_dsm_guests(const Desired& desired, const Live& live, std::vector<Chan
     check.check_device_tree(report);
     if (report.map) {
       check.check_ports(*report.map);
+      check.check_drive_count(*report.map);
       check.check_declared(*report.map);
       check.check_map_change(report);
     }

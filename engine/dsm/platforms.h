@@ -12,7 +12,7 @@ namespace virtform {
 
 // How the loader maps the guest's disks to DSM's drive slots.
 enum class SlotMapping {
-  sataportmap,  // kernel arguments SataPortMap / DiskIdxMap / sata_remap, from the layout
+  sataportmap,  // kernel arguments SataPortMap / DiskIdxMap, from the layout
   device_tree,  // the loader builds a device tree from the controllers it finds at boot
 };
 

@@ -14,8 +14,7 @@ DsmReport dsm_report(const Vm& vm, const Vm* live) {
   if (live) {
     DsmSlotMap before = compute_dsm_slot_map(*live);
     const bool same = before.sata_port_map == report.map->sata_port_map &&
-                      before.disk_idx_map == report.map->disk_idx_map &&
-                      before.sata_remap == report.map->sata_remap;
+                      before.disk_idx_map == report.map->disk_idx_map;
     if (!same) report.live_map = std::move(before);
   }
   return report;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 
 namespace virtform {
@@ -29,7 +30,6 @@ struct Placed {
   const Disk* disk;
   ControllerKey controller;
   unsigned unit;
-  std::size_t order;  // in the config
   bool loader;
 };
 
@@ -45,8 +45,7 @@ std::vector<Placed> place_disks(const Vm& vm) {
     if (mapped_bus(disk.bus) && disk.unit) taken[key_of(disk)].insert(*disk.unit);
   std::vector<Placed> placed;
   for (const bool loaders : {false, true}) {
-    for (std::size_t i = 0; i < vm.disks.size(); ++i) {
-      const Disk& disk = vm.disks[i];
+    for (const Disk& disk : vm.disks) {
       if (!mapped_bus(disk.bus) || is_loader_disk(disk) != loaders) continue;
       const ControllerKey key = key_of(disk);
       unsigned unit = disk.unit.value_or(0);
@@ -55,11 +54,9 @@ std::vector<Placed> place_disks(const Vm& vm) {
         while (used.count(unit)) ++unit;
         used.insert(unit);
       }
-      placed.push_back({&disk, key, unit, i, loaders});
+      placed.push_back({&disk, key, unit, loaders});
     }
   }
-  std::sort(placed.begin(), placed.end(),
-            [](const Placed& a, const Placed& b) { return a.order < b.order; });
   return placed;
 }
 
@@ -84,71 +81,71 @@ void size_controller(DsmController& controller, const std::vector<Placed>& disks
   if (controller.past_max_disks) controller.first_index = kDsmMaxDisks;
 }
 
+// The highest controller index the guest has on `bus`: q35 always has sata0, and a disk on
+// controller N brings every controller from 0 to N (virtform writes the virtio-scsi ones,
+// libvirt adds the missing AHCI ones), each of which the kernel registers.
+std::optional<unsigned> highest_controller(const Vm& vm, DiskBus bus,
+                                           const std::vector<Placed>& disks) {
+  std::optional<unsigned> highest;
+  if (bus == DiskBus::sata && is_q35(vm.machine)) highest = 0;
+  for (const Placed& placed : disks)
+    if (placed.controller.bus == bus)
+      highest = std::max(highest.value_or(0), placed.controller.index);
+  return highest;
+}
+
 std::vector<DsmController> enumerate_controllers(const Vm& vm, const std::vector<Placed>& disks) {
-  std::set<ControllerKey> keys;
-  if (is_q35(vm.machine)) keys.insert({DiskBus::sata, 0});
-  for (const Placed& placed : disks) keys.insert(placed.controller);
   std::vector<DsmController> controllers;
-  for (const ControllerKey& key : keys) {
-    DsmController controller;
-    controller.bus = key.bus;
-    controller.index = key.index;
-    controller.built_in = key.bus == DiskBus::sata && key.index == 0 && is_q35(vm.machine);
-    size_controller(controller, disks);
-    controllers.push_back(controller);
+  for (const DiskBus bus : {DiskBus::sata, DiskBus::scsi}) {
+    const std::optional<unsigned> highest = highest_controller(vm, bus, disks);
+    if (!highest) continue;
+    for (unsigned index = 0; index <= *highest; ++index) {
+      DsmController controller;
+      controller.bus = bus;
+      controller.index = index;
+      controller.built_in = bus == DiskBus::sata && index == 0 && is_q35(vm.machine);
+      size_controller(controller, disks);
+      controllers.push_back(controller);
+    }
   }
   return controllers;
 }
 
-DsmController* find(std::vector<DsmController>& controllers, const ControllerKey& key) {
-  for (DsmController& controller : controllers)
-    if (controller.bus == key.bus && controller.index == key.index) return &controller;
-  return nullptr;
+const DsmController& find(const std::vector<DsmController>& controllers, const ControllerKey& key) {
+  return *std::find_if(controllers.begin(), controllers.end(), [&](const DsmController& c) {
+    return c.bus == key.bus && c.index == key.index;
+  });
 }
 
-// Slot indices go to the controllers in the order the config first names a data disk on each,
-// so that DSM's drives follow the config as far as whole controllers can.
-void assign_first_indices(std::vector<DsmController>& controllers,
-                          const std::vector<Placed>& disks) {
-  std::set<ControllerKey> done;
+// Slot indices go to the data controllers in the order the kernel registers them, so that each
+// disk's drive follows its place (controller, then unit): a disk added anywhere in the config
+// takes a free place and moves no drive of a controller before its own.
+void assign_first_indices(std::vector<DsmController>& controllers) {
   unsigned next = 0;
-  for (const Placed& placed : disks) {
-    DsmController* controller = find(controllers, placed.controller);
-    if (placed.loader || controller->past_max_disks || !done.insert(placed.controller).second)
-      continue;
-    controller->first_index = next;
-    next += controller->ports;
+  for (DsmController& controller : controllers) {
+    if (controller.past_max_disks) continue;
+    controller.first_index = next;
+    next += controller.ports;
   }
 }
 
-// The slots of the data disks, in config order. Where the controllers interleave in the config,
-// sata_remap moves the disks so that the drives still follow the config ("a>b": the disk at
-// index a takes index b).
-void assign_slots(DsmSlotMap& map, std::vector<DsmController>& controllers,
-                  const std::vector<Placed>& disks) {
-  std::vector<std::pair<const Placed*, unsigned>> natural;
+// Each data disk's drive: its port's index, from 1, in drive order.
+std::vector<DsmSlot> assign_slots(const std::vector<DsmController>& controllers,
+                                  const std::vector<Placed>& disks) {
+  std::vector<DsmSlot> slots;
   for (const Placed& placed : disks) {
-    const DsmController* controller = find(controllers, placed.controller);
-    if (placed.loader || controller->past_max_disks) continue;
-    natural.emplace_back(&placed, controller->first_index + placed.unit);
+    const DsmController& controller = find(controllers, placed.controller);
+    if (placed.loader || controller.past_max_disks) continue;
+    slots.push_back({placed.disk->source, placed.controller.bus, placed.controller.index,
+                     placed.unit, controller.first_index + placed.unit + 1});
   }
-  std::vector<unsigned> indices;
-  for (const auto& [placed, index] : natural) indices.push_back(index);
-  std::sort(indices.begin(), indices.end());
-  std::map<unsigned, unsigned> moves;
-  for (std::size_t i = 0; i < natural.size(); ++i) {
-    const auto& [placed, index] = natural[i];
-    map.slots.push_back({placed->disk->source, placed->controller.bus, placed->controller.index,
-                         placed->unit, indices[i] + 1});
-    if (index != indices[i]) moves[index] = indices[i];
-  }
-  for (const auto& [from, to] : moves)
-    map.sata_remap +=
-        (map.sata_remap.empty() ? "" : ":") + std::to_string(from) + ">" + std::to_string(to);
+  std::sort(slots.begin(), slots.end(),
+            [](const DsmSlot& a, const DsmSlot& b) { return a.drive < b.drive; });
+  return slots;
 }
 
-// One SataPortMap character: a digit, or past 9 the character after '9' that TinyCore
-// RedPill's satamap writes ('0' + ports).
+// One SataPortMap character. The kernel reads one digit per controller: plan refuses a layout
+// that needs more than 9 ports on one (engine/checks/dsm.cpp).
 char port_character(unsigned ports) {
   return static_cast<char>('0' + ports);
 }
@@ -179,8 +176,8 @@ DsmSlotMap compute_dsm_slot_map(const Vm& vm) {
   const std::vector<Placed> disks = place_disks(vm);
   DsmSlotMap map;
   map.controllers = enumerate_controllers(vm, disks);
-  assign_first_indices(map.controllers, disks);
-  assign_slots(map, map.controllers, disks);
+  assign_first_indices(map.controllers);
+  map.slots = assign_slots(map.controllers, disks);
   for (const DsmController& controller : map.controllers) {
     map.sata_port_map += port_character(controller.ports);
     map.disk_idx_map += hex_byte(controller.first_index);
@@ -199,7 +196,6 @@ std::string rploader_command(const DsmSlotMap& map) {
   // the file it is still reading.
   std::string filter = ".extra_cmdline.SataPortMap = " + quoted(map.sata_port_map) +
                        " | .extra_cmdline.DiskIdxMap = " + quoted(map.disk_idx_map);
-  if (!map.sata_remap.empty()) filter += " | .extra_cmdline.sata_remap = " + quoted(map.sata_remap);
   return "jq '" + filter +
          "' user_config.json > user_config.json.new && mv user_config.json.new user_config.json";
 }

@@ -1,7 +1,8 @@
 #pragma once
-// DSM's drive slots from a guest's disk layout: the SataPortMap, DiskIdxMap and sata_remap
-// kernel arguments a sataportmap loader (TinyCore RedPill, ARPL, RR) needs in its
-// user_config.json. A pure function of the VM; docs/dsm.md gives the rules and their sources.
+// DSM's drive slots from a guest's disk layout: the SataPortMap and DiskIdxMap kernel arguments
+// a sataportmap loader (TinyCore RedPill, ARPL, RR) needs in its user_config.json. A pure
+// function of the disks' places, so that the same layout always gives the same drives;
+// docs/dsm.md gives the rules and their sources.
 
 #include <string>
 #include <vector>
@@ -17,6 +18,9 @@ inline constexpr unsigned kDsmMaxDisks = 16;
 // Ports one controller may map: the kernel reads one digit per controller, and more than 8
 // disks on a controller are known not to be found (redpill-load #62).
 inline constexpr unsigned kDsmMaxPortsPerController = 8;
+// Ports a SataPortMap digit can give: the loader's controller maps them all, for the kernel to
+// find the loader.
+inline constexpr unsigned kDsmMaxPortsPerDigit = 9;
 
 // One disk host adapter of the guest, in the order the loader's kernel registers them.
 struct DsmController {
@@ -47,10 +51,9 @@ struct DsmSlot {
 
 struct DsmSlotMap {
   std::vector<DsmController> controllers;  // in the loader's enumeration order
-  std::vector<DsmSlot> slots;              // data disks in config order
+  std::vector<DsmSlot> slots;              // data disks in drive order
   std::string sata_port_map;               // "12"
   std::string disk_idx_map;                // "1000"
-  std::string sata_remap;                  // "" unless the config order needs it: "1>2:2>1"
 
   bool operator==(const DsmSlotMap&) const = default;
 };
@@ -63,8 +66,8 @@ DsmSlotMap compute_dsm_slot_map(const Vm& vm);
 // Whether `disk` is the VM's loader: the [vm.X.boot] image or a disk first in the boot order.
 bool is_loader_disk(const Disk& disk);
 
-// The line to paste on the TinyCore RedPill loader's shell: jq writing both values (and
-// sata_remap when there is one) into user_config.json.
+// The line to paste on the TinyCore RedPill loader's shell: jq writing both values into
+// user_config.json.
 std::string rploader_command(const DsmSlotMap& map);
 
 }  // namespace virtform

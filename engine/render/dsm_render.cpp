@@ -22,10 +22,8 @@ std::string hex(unsigned value) {
 }
 
 std::string map_values(const DsmSlotMap& map) {
-  std::string text =
-      "SataPortMap = " + quoted(map.sata_port_map) + ", DiskIdxMap = " + quoted(map.disk_idx_map);
-  if (!map.sata_remap.empty()) text += ", sata_remap = " + quoted(map.sata_remap);
-  return text;
+  return "SataPortMap = " + quoted(map.sata_port_map) +
+         ", DiskIdxMap = " + quoted(map.disk_idx_map);
 }
 
 std::string controller_line(const DsmController& controller) {
@@ -69,7 +67,6 @@ json map_json(const DsmSlotMap& map) {
                      {"unit", s.unit}});
   return {{"sata_port_map", map.sata_port_map},
           {"disk_idx_map", map.disk_idx_map},
-          {"sata_remap", map.sata_remap},
           {"controllers", controllers},
           {"slots", slots},
           {"loader_command", rploader_command(map)}};
@@ -79,7 +76,6 @@ DsmSlotMap map_from(const json& in) {
   DsmSlotMap map;
   map.sata_port_map = in.at("sata_port_map").get<std::string>();
   map.disk_idx_map = in.at("disk_idx_map").get<std::string>();
-  map.sata_remap = in.at("sata_remap").get<std::string>();
   for (const json& c : in.at("controllers")) {
     DsmController controller;
     controller.bus = bus_from(c.at("bus").get<std::string>());

@@ -184,6 +184,105 @@ TEST_CASE("a layout change that changes the map warns that the loader must be re
   CHECK(matching(check(text, Live{{same}, {}, {}, {}, {}}), Severity::warning, "rebuild").empty());
 }
 
+// A live domain of `text`'s guest, laid out as a fresh guest would be.
+Live live_guest(const std::string& text) {
+  Live live;
+  LiveDomain domain;
+  domain.vm = check(text).desired.vms[0];
+  live.domains.push_back(domain);
+  return live;
+}
+
+TEST_CASE("a disk inserted between the seed's keeps their drives", "[dsm]") {
+  const std::string seed = kHead + "[vm.nas.dsm]\nacpid = true\n" + kUsbLoader;
+  const std::string first = "[[vm.nas.disk]]\nsource = \"/dev/disk/by-id/ata-A\"\n";
+  const std::string second = "[[vm.nas.disk]]\nsource = \"/dev/disk/by-id/ata-B\"\n";
+  const std::string added = "[[vm.nas.disk]]\nsource = \"/dev/disk/by-id/ata-NEW\"\n";
+  Live live = live_guest(seed + first + second);
+  live.domains[0].vm.disks[1].controller = 0;
+  live.domains[0].vm.disks[1].unit = 0;
+  live.domains[0].vm.disks[2].controller = 0;
+  live.domains[0].vm.disks[2].unit = 1;
+  const Checked checked = check(seed + first + added + second, live);
+  const DsmSlotMap& map = *checked.changes[0].dsm->map;
+  CHECK(map.sata_port_map == "13");
+  CHECK(map.disk_idx_map == "1000");
+  REQUIRE(map.slots.size() == 3);
+  CHECK(map.slots[0].source == "/dev/disk/by-id/ata-A");
+  CHECK(map.slots[1].source == "/dev/disk/by-id/ata-B");
+  CHECK(map.slots[1].drive == 2);
+  CHECK(map.slots[2].source == "/dev/disk/by-id/ata-NEW");
+  const auto warnings = matching(checked, Severity::warning, "rebuild the loader");
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].message.find("drives move") == std::string::npos);
+}
+
+TEST_CASE("a map change names the drives that move", "[dsm]") {
+  // A sata disk on q35's built-in controller comes before every virtio-scsi drive.
+  const std::string head = kHead + "[vm.nas.dsm]\nacpid = true\n" + kUsbLoader;
+  const Checked checked =
+      check(head + disks(2, "scsi") + disks(1, "sata"), live_guest(head + disks(2, "scsi")));
+  const auto warnings = matching(checked, Severity::warning, "rebuild the loader");
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].message.find(
+            "to SataPortMap = \"12\", DiskIdxMap = \"0001\"; drives move "
+            "(/dev/disk/by-id/ata-scsi1: drive 1 -> 2; /dev/disk/by-id/ata-scsi2: drive 2 -> 3)") !=
+        std::string::npos);
+}
+
+TEST_CASE("more than 16 data disks in all are refused, naming the count", "[dsm]") {
+  std::string text = kHead + "[vm.nas.dsm]\n" + kUsbLoader;
+  for (int controller = 0; controller < 3; ++controller)
+    for (int unit = 0; unit < 6; ++unit)
+      text += "[[vm.nas.disk]]\nsource = \"/dev/disk/by-id/ata-" + std::to_string(controller) +
+              "-" + std::to_string(unit) + "\"\ncontroller = " + std::to_string(controller) +
+              "\nunit = " + std::to_string(unit) + "\n";
+  const auto errors = matching(check(text), Severity::error, "maxdisks");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].message ==
+        "the 18 data disks take drive slots up to 18, past the 16 a DS918+'s loader maps (its "
+        "maxdisks): remove 2 of them");
+  CHECK(errors[0].where.line == disk_line(text, 17));
+  // Units with gaps can need more slots than there are disks.
+  const std::string gaps = kHead + "[vm.nas.dsm]\n" + kUsbLoader +
+                           "[[vm.nas.disk]]\nsource = \"/dev/disk/by-id/ata-a\"\nunit = 7\n"
+                           "[[vm.nas.disk]]\nsource = \"/dev/disk/by-id/ata-b\"\n"
+                           "controller = 1\nunit = 7\n"
+                           "[[vm.nas.disk]]\nsource = \"/dev/disk/by-id/ata-c\"\n"
+                           "controller = 2\nunit = 0\n";
+  const auto gap_errors = matching(check(gaps), Severity::error, "maxdisks");
+  REQUIRE(gap_errors.size() == 1);
+  CHECK(gap_errors[0].message.find("the 3 data disks take drive slots up to 17") == 0);
+  CHECK(gap_errors[0].message.find("without gaps") != std::string::npos);
+  CHECK(gap_errors[0].where.line == disk_line(gaps, 3));
+  CHECK(matching(check(kHead + "[vm.nas.dsm]\n" + kUsbLoader + disks(8, "scsi") + disks(6, "sata")),
+                 Severity::error, "maxdisks")
+            .empty());
+}
+
+TEST_CASE("a loader past a SataPortMap digit is refused at the loader", "[dsm]") {
+  // The loader keeps the place a hand-made guest gave it: scsi0 unit 12 needs 13 ports.
+  const std::string text = kHead +
+                           "[vm.nas.dsm]\n[vm.nas.boot]\nloader = \"tcrp\"\n"
+                           "bus = \"scsi\"\n" +
+                           disks(2, "sata");
+  Live live = live_guest(text);
+  for (Disk& disk : live.domains[0].vm.disks)
+    if (!disk.loader.empty()) {
+      disk.controller = 0;
+      disk.unit = 12;
+    }
+  const Checked checked = check(text, live);
+  const auto errors = matching(checked, Severity::error, "the loader sits at unit 12");
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].message ==
+        "the loader sits at unit 12 of scsi0 (virtio-scsi), but SataPortMap gives a controller "
+        "one digit, at most 9 ports, and the kernel must reach the loader: set bus = \"usb\" in "
+        "[vm.nas.boot], or move the loader to a unit below 9");
+  CHECK(errors[0].where.line == 7);  // loader = "tcrp"
+  CHECK(matching(check(text), Severity::error, "the loader sits").empty());
+}
+
 TEST_CASE("a DSM guest that cannot shut down cleanly is warned about", "[dsm]") {
   const std::string layout = kUsbLoader + disks(1, "scsi");
   const auto warnings =
