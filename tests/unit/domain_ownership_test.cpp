@@ -256,4 +256,15 @@ TEST_CASE("a child libvirt allows in an owned element is named when its key does
   CHECK(checked > 20);
 }
 
+TEST_CASE("an element is described by its target only as far as the target says", "[import]") {
+  const XmlElement cdrom{
+      "disk", {{"device", "cdrom"}}, "", {{"target", {{"bus", "sata"}}, "", {}}}};
+  CHECK(describe_element(cdrom) == "disk device='cdrom' (on bus 'sata')");
+  const XmlElement bare{"disk", {{"device", "cdrom"}}, "", {{"target", {}, "", {}}}};
+  CHECK(describe_element(bare) == "disk device='cdrom'");
+  const XmlElement full{
+      "disk", {{"device", "cdrom"}}, "", {{"target", {{"bus", "sata"}, {"dev", "sda"}}, "", {}}}};
+  CHECK(describe_element(full) == "disk device='cdrom' (target sda on bus 'sata')");
+}
+
 }  // namespace virtform
