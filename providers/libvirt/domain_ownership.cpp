@@ -37,9 +37,6 @@ constexpr std::array<std::string_view, 5> kGraphicsParts = {"@type", "@autoport"
                                                             "@listen", "listen"};
 constexpr std::array<std::string_view, 2> kSerialParts = {"@type", "target"};
 
-bool has_cpu_model(const pugi::xml_node& cpu) {
-  return domain_parts::cpu_model(cpu).has_value();
-}
 bool is_disk(const pugi::xml_node& e) {
   return device_xml::read_disk(e).has_value();
 }
@@ -58,9 +55,9 @@ bool is_graphics(const pugi::xml_node& e) {
 bool is_pty_serial(const pugi::xml_node& e) {
   return !e.previous_sibling(e.name()) && std::string(e.attribute("type").as_string()) == "pty";
 }
-bool is_pflash(const pugi::xml_node& e) {
-  return std::string(e.attribute("type").as_string()) == "pflash" ||
-         e.parent().attribute("firmware");
+// SMM in a domain with a secure loader is what secure_boot turned on (import reads it so).
+bool is_secure_smm(const pugi::xml_node& e) {
+  return domain_parts::secure_boot(e.parent().parent().child("os")).value_or(false);
 }
 bool is_marker(const pugi::xml_node& e) {
   return xml::in_namespace(e, kMetadataNamespace);
@@ -76,13 +73,18 @@ std::vector<OwnedElement> make_owned() {
       {"currentMemory", "memory", nullptr, kMemoryParts},
       {"vcpu", "vcpus", nullptr, kVcpuParts},
       {"os/type", "machine", nullptr, kOsTypeParts},
-      {"os/loader", "firmware", is_pflash, kLoaderParts},
+      // Every loader and store: a ROM one in a fragment would take the UEFI loader's place.
+      {"os/loader", "firmware", nullptr, kLoaderParts},
       {"os/nvram", "nvram", nullptr, kNvramParts},
       {"os/firmware", "firmware", nullptr, {}},
       {"os/kernel", "kernel", nullptr, {}},
       {"os/initrd", "initrd", nullptr, {}},
       {"os/cmdline", "cmdline", nullptr, {}},
-      {"cpu", "cpu", has_cpu_model, kCpuParts},
+      // The boot order is the disks': a fragment's <boot dev> would override theirs.
+      {"os/boot", "[[vm.X.disk]] (their order is the boot order)", nullptr, {}},
+      // Whole, whatever it says: a fragment would replace the one the cpu key writes.
+      {"cpu", "cpu", nullptr, kCpuParts},
+      {"features/smm", "secure_boot", is_secure_smm, {}},
       {"devices/disk", "[[vm.X.disk]]", is_disk, kDiskParts},
       {"devices/interface", "[[vm.X.nic]]", is_nic, kNicParts},
       {"devices/hostdev", "[[vm.X.pci]]", is_hostdev, kHostdevParts},
@@ -334,12 +336,13 @@ std::string describe_element(const XmlElement& element) {
       for (const auto& [name, value] : child.attributes)
         if (name == "type") text += " model='" + value + "'";
   for (const XmlElement& child : element.children) {
-    if (child.name != "target" || child.attributes.empty()) continue;
+    if (child.name != "target") continue;
+    std::string target;
     for (const auto& [name, value] : child.attributes)
-      if (name == "dev") text += " (target " + value;
+      if (name == "dev") target = "target " + value;
     for (const auto& [name, value] : child.attributes)
-      if (name == "bus") text += " on bus '" + value + "'";
-    text += ")";
+      if (name == "bus") target += (target.empty() ? "on bus '" : " on bus '") + value + "'";
+    if (!target.empty()) text += " (" + target + ")";
   }
   return text;
 }

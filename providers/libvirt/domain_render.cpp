@@ -40,8 +40,23 @@ void render_features(pugi::xml_node domain) {
   features.append_child("apic");
 }
 
-void render_disks(pugi::xml_node devices, const std::vector<Disk>& disks) {
+// The targets of the fragments' disks (a CD-ROM's sda): written after the keys' disks, yet
+// theirs to keep.
+std::set<std::string> fragment_targets(const std::vector<XmlFragment>& fragments) {
   std::set<std::string> used;
+  for (const XmlFragment& fragment : fragments) {
+    if (fragment.parent != "devices") continue;
+    pugi::xml_document document;
+    if (!document.load_string(fragment.xml.c_str())) continue;
+    const char* dev = document.child("disk").child("target").attribute("dev").as_string();
+    if (*dev) used.insert(dev);
+  }
+  return used;
+}
+
+void render_disks(pugi::xml_node devices, const Vm& vm) {
+  const std::vector<Disk>& disks = vm.disks;
+  std::set<std::string> used = fragment_targets(vm.xml);
   for (const Disk& disk : disks) {
     std::string target = xml::disk_target(disk, used);
     used.insert(target);
@@ -67,7 +82,7 @@ std::size_t devices_on_root_ports(const Vm& vm) {
 
 void render_devices(pugi::xml_node domain, const Vm& vm) {
   pugi::xml_node devices = domain.append_child("devices");
-  render_disks(devices, vm.disks);
+  render_disks(devices, vm);
   if (is_q35(vm.machine)) {
     // Controllers without an index take the first free one, and index 0 must be the root.
     pugi::xml_node root = devices.append_child("controller");

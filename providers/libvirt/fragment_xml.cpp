@@ -90,6 +90,7 @@ class FragmentReader {
       return fail(fragment, "goes under '" + parent +
                                 "', where fragments cannot go: <domain> itself, <devices>, "
                                 "<features> or <os>");
+    if (!check_root(fragment, parent, root)) return false;
     if (const OwnedElement* owner = owner_of(parent, root))
       return fail(fragment, "<" + std::string(root.name()) + "> conflicts with " + key_in(*owner) +
                                 ", which owns it; set it there, not as a fragment");
@@ -105,6 +106,34 @@ class FragmentReader {
   }
 
  private:
+  // What no key owns by name yet a fragment must not take: a container of other fragments
+  // (it would replace all of them), the metadata holding virtform's marker, SMM that Secure
+  // Boot turns on, a default namespace libvirt would drop.
+  bool check_root(const XmlFragment& fragment, const std::string& parent,
+                  const pugi::xml_node& root) {
+    const std::string name = root.name();
+    if (name == "domain" || is_fragment_parent(name)) {
+      if (!root.first_attribute())
+        return fail(fragment, "nests <" + name + "> under '" +
+                                  (parent.empty() ? "domain" : parent) +
+                                  "'; drop the wrapper or the parent key");
+      return fail(fragment, "<" + name +
+                                "> with attributes cannot be a fragment: it holds elements "
+                                "keys and other fragments own; a wrapper takes no attributes");
+    }
+    if (parent.empty() && name == "metadata")
+      return fail(fragment, "<metadata> cannot be a fragment: it holds virtform's marker");
+    if (parent == "features" && name == "smm" && vm_.firmware.secure_boot.value_or(false))
+      return fail(fragment,
+                  "<smm> conflicts with secure_boot, which turns SMM on; set it there, "
+                  "not as a fragment");
+    if (root.attribute("xmlns"))
+      return fail(fragment, "<" + name + "> declares xmlns='" + root.attribute("xmlns").value() +
+                                "', which libvirt does not keep: the element would be written "
+                                "without its namespace");
+    return true;
+  }
+
   static bool is_wrapper(const std::string& parent, const pugi::xml_node& root) {
     const std::string name = root.name();
     if (root.first_attribute()) return false;
@@ -154,10 +183,30 @@ pugi::xml_node parent_node(pugi::xml_node domain, const std::string& parent) {
   return domain_parts::domain_child(domain, parent.c_str());
 }
 
+// Without libvirt's placement of a device: its own <address> and <alias>, not those inside it
+// (a USB <hostdev>'s <source><address> says which device it is).
+void strip_placement(XmlElement& element) {
+  std::erase_if(element.children, [](const XmlElement& child) {
+    return child.name == "address" || child.name == "alias";
+  });
+}
+
 pugi::xml_node find_containing(pugi::xml_node parent, const XmlElement& wanted) {
   for (pugi::xml_node child : parent.children(wanted.name.c_str()))
     if (contains(to_element(child), wanted)) return child;
   return {};
+}
+
+// The element virtform wrote for `wanted`: of those containing it, the one that is exactly it
+// (a hand-made twin that says more stays), else the first.
+pugi::xml_node find_written(pugi::xml_node parent, const XmlElement& wanted) {
+  const std::string exact = canonical_xml(wanted);
+  for (pugi::xml_node child : parent.children(wanted.name.c_str())) {
+    XmlElement element = to_element(child);
+    strip_placement(element);
+    if (canonical_xml(element) == exact) return child;
+  }
+  return find_containing(parent, wanted);
 }
 
 // Outside <devices>, and for the one balloon a guest has, an element stands alone: a fragment
@@ -196,13 +245,6 @@ pugi::xml_node find_marker(pugi::xml_node domain) {
   for (pugi::xml_node child : domain.child("metadata").children())
     if (xml::in_namespace(child, kMetadataNamespace)) return child;
   return {};
-}
-
-void strip_placement(XmlElement& element) {
-  std::erase_if(element.children, [](const XmlElement& child) {
-    return child.name == "address" || child.name == "alias";
-  });
-  for (XmlElement& child : element.children) strip_placement(child);
 }
 
 bool importable(const XmlFragment& element) {
@@ -265,8 +307,7 @@ void write_fragments(pugi::xml_node domain, const std::vector<XmlFragment>& desi
   for (const XmlFragment& stale : recorded_fragments(find_marker(domain))) {
     if (declared(desired, stale)) continue;
     pugi::xml_node parent = stale.parent.empty() ? domain : domain.child(stale.parent.c_str());
-    if (pugi::xml_node element = find_containing(parent, stale.element))
-      parent.remove_child(element);
+    if (pugi::xml_node element = find_written(parent, stale.element)) parent.remove_child(element);
   }
   for (const XmlFragment& fragment : desired) put(domain, fragment, parse_element(fragment.xml));
 }

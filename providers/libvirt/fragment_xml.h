@@ -28,7 +28,8 @@ void record_fragments(pugi::xml_node marker, const std::vector<XmlFragment>& fra
 
 // What import writes as fragments for a definition: the elements no key owns and libvirt did not
 // add by itself, directly under <domain>, <features> or <devices> (not controllers, whose PCI
-// layout virtform redraws on a change of chipset), without libvirt's <address> and <alias>.
+// layout virtform redraws on a change of chipset), without libvirt's <address> and <alias> of the
+// device itself (a USB <hostdev>'s <source><address> is which device it is).
 std::vector<XmlFragment> importable_fragments(const std::string& domain_xml);
 
 // Brings the definition's fragments to `desired`: those the marker recorded and the config no

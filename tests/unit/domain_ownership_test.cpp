@@ -201,9 +201,11 @@ TEST_CASE("each element the ownership table gives a key is read by the domain re
   for (const OwnedElement& owned : owned_elements()) {
     // Not read into the model, by design: the domain's identity; the balloon, which memory writes
     // from its maximum and the merge keeps when set lower; the <console> the serial key writes
-    // beside its <serial>.
+    // beside its <serial>; <os><boot>, which the disks' boot order stands for, and SMM, which
+    // secure_boot turns on: owned so that no fragment fights the key that writes them.
     if (owned.path.empty() || owned.path == "name" || owned.path == "uuid" ||
-        owned.path == "currentMemory" || owned.path == "devices/console")
+        owned.path == "currentMemory" || owned.path == "devices/console" ||
+        owned.path == "os/boot" || owned.path == "features/smm")
       continue;
     INFO(owned.path << " (" << owned.key << ")");
     Found found;
@@ -254,6 +256,17 @@ TEST_CASE("a child libvirt allows in an owned element is named when its key does
     }
   }
   CHECK(checked > 20);
+}
+
+TEST_CASE("an element is described by its target only as far as the target says", "[import]") {
+  const XmlElement cdrom{
+      "disk", {{"device", "cdrom"}}, "", {{"target", {{"bus", "sata"}}, "", {}}}};
+  CHECK(describe_element(cdrom) == "disk device='cdrom' (on bus 'sata')");
+  const XmlElement bare{"disk", {{"device", "cdrom"}}, "", {{"target", {}, "", {}}}};
+  CHECK(describe_element(bare) == "disk device='cdrom'");
+  const XmlElement full{
+      "disk", {{"device", "cdrom"}}, "", {{"target", {{"bus", "sata"}, {"dev", "sda"}}, "", {}}}};
+  CHECK(describe_element(full) == "disk device='cdrom' (target sda on bus 'sata')");
 }
 
 }  // namespace virtform

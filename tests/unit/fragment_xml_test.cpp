@@ -5,6 +5,7 @@
 #include "providers/libvirt/fragment_xml.h"
 
 #include <catch2/catch.hpp>
+#include <set>
 #include <string>
 
 #include "engine/config/config.h"
@@ -187,6 +188,11 @@ TEST_CASE("a fragment is refused when malformed, owned by a key or out of place,
             "slot='0' function='0'/></source></hostdev></devices>",
             "[[vm.a.pci]]"},
            {"<on_crash>restart</on_crash>", "on_crash"},
+           // A <cpu> without a model still replaces the one the cpu key writes.
+           {"<cpu><topology sockets='1' cores='2' threads='1'/></cpu>", "cpu"},
+           {"<os><loader type='rom'>/x.bin</loader></os>", "firmware"},
+           {"<os><nvram>/x_VARS.fd</nvram></os>", "nvram"},
+           {"<os><boot dev='cdrom'/></os>", "[[vm.a.disk]] (their order is the boot order)"},
        }) {
     INFO(xml);
     errors = read_fragments_of("[vm.a]\n\n[[vm.a.xml]]\nxml = \"" + xml + "\"\n", desired);
@@ -202,6 +208,107 @@ TEST_CASE("a fragment is refused when malformed, owned by a key or out of place,
   errors = read_fragments_of("[vm.a]\n\n[[vm.a.xml]]\nxml = \"<x:thing/>\"\n", desired);
   REQUIRE(errors.size() == 1);
   CHECK_THAT(errors[0].message, Catch::Contains("qemu:"));
+}
+
+TEST_CASE("a fragment cannot be a container of fragments, the metadata or a default namespace",
+          "[fragment]") {
+  Desired desired;
+  for (const auto& [table, what] : std::vector<std::pair<std::string, std::string>>{
+           {"xml = \"<os firmware='efi'><bootmenu enable='yes'/></os>\"", "<os> with attributes"},
+           {"xml = \"<features foo='1'><acpi/></features>\"", "<features> with attributes"},
+           {"xml = \"<domain type='kvm'><clock offset='utc'/></domain>\"",
+            "<domain> with attributes"},
+           {"parent = \"devices\"\nxml = \"<devices><sound model='ich9'/></devices>\"",
+            "nests <devices> under 'devices'"},
+           {"xml = \"<devices><devices><sound/></devices></devices>\"",
+            "nests <devices> under 'devices'"},
+           {"xml = \"<metadata><x/></metadata>\"", "virtform's marker"},
+           {"xml = \"<thing xmlns='urn:x'/>\"", "declares xmlns='urn:x'"},
+       }) {
+    INFO(table);
+    const auto errors = read_fragments_of("[vm.a]\n\n[[vm.a.xml]]\n" + table + "\n", desired);
+    REQUIRE(errors.size() == 1);
+    CHECK_THAT(errors[0].message, Catch::Contains("[[vm.a.xml]]") && Catch::Contains(what));
+    CHECK(desired.vms[0].xml.empty());
+  }
+}
+
+TEST_CASE("<smm> is secure_boot's when the VM turns Secure Boot on", "[fragment]") {
+  Desired desired;
+  const std::string smm = "[[vm.a.xml]]\nxml = \"<features><smm state='off'/></features>\"\n";
+  auto errors =
+      read_fragments_of("[vm.a]\nfirmware = \"uefi\"\nsecure_boot = true\n\n" + smm, desired);
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0].message, Catch::Contains("<smm> conflicts with secure_boot"));
+  CHECK(desired.vms[0].xml.empty());
+  errors = read_fragments_of("[vm.a]\n\n" + smm, desired);
+  CHECK(errors.empty());
+  CHECK(desired.vms[0].xml.size() == 1);
+}
+
+TEST_CASE("a removed fragment takes the element that is exactly it, not a richer twin before it",
+          "[fragment]") {
+  Desired desired;
+  const std::string urandom = "<backend model='random'>/dev/urandom</backend>";
+  REQUIRE(read_fragments_of("[vm.a]\n\n[[vm.a.xml]]\nparent = \"devices\"\n"
+                            "xml = \"<rng model='virtio'>" +
+                                urandom + "</rng>\"\n",
+                            desired)
+              .empty());
+  Vm vm = desired.vms[0];
+  std::string xml = render_domain_xml(vm);
+  // Made by hand, first under <devices>: it contains the fragment too.
+  const std::string by_hand = "<rng model='virtio'><rate bytes='1024'/>" + urandom + "</rng>";
+  const std::string devices = "<devices>";
+  xml.insert(xml.find(devices) + devices.size(), by_hand);
+  vm.xml.clear();
+  const std::string merged = merge_domain_xml(xml, vm);
+  INFO(merged);
+  CHECK(count_of(merged, "<rng ") == 1);
+  CHECK(merged.find("<rate bytes='1024'") != std::string::npos);
+}
+
+TEST_CASE("import keeps the address inside a device's <source>, not the device's own",
+          "[fragment]") {
+  Desired desired;
+  REQUIRE(read_fragments_of("[vm.a]\n", desired).empty());
+  std::string xml = render_domain_xml(desired.vms[0]);
+  xml.insert(xml.find("</devices>"),
+             "<hostdev mode='subsystem' type='usb' managed='yes'><source>"
+             "<address bus='1' device='4'/></source><alias name='hostdev0'/>"
+             "<address type='usb' bus='0' port='1'/></hostdev>");
+  bool found = false;
+  for (const XmlFragment& fragment : importable_fragments(xml)) {
+    if (fragment.element.name != "hostdev") continue;
+    found = true;
+    CHECK(fragment.xml.find("<source><address bus='1' device='4'/></source>") != std::string::npos);
+    CHECK(fragment.xml.find("port=") == std::string::npos);
+    CHECK(fragment.xml.find("alias") == std::string::npos);
+  }
+  CHECK(found);
+}
+
+TEST_CASE("a new domain's disks keep clear of the targets its fragments' disks take",
+          "[fragment]") {
+  Desired desired;
+  REQUIRE(read_fragments_of(
+              "[vm.a]\n\n[[vm.a.disk]]\nfile = \"/x.img\"\nbus = \"sata\"\n\n"
+              "[[vm.a.xml]]\nparent = \"devices\"\nxml = \"<disk type='file' device='cdrom'>"
+              "<source file='/x.iso'/><target dev='sda' bus='sata'/><readonly/></disk>\"\n",
+              desired)
+              .empty());
+  const std::string xml = render_domain_xml(desired.vms[0]);
+  INFO(xml);
+  pugi::xml_document document;
+  REQUIRE(document.load_string(xml.c_str()));
+  std::set<std::string> targets;
+  std::size_t disks = 0;
+  for (pugi::xml_node disk : document.child("domain").child("devices").children("disk")) {
+    ++disks;
+    targets.insert(disk.child("target").attribute("dev").as_string());
+  }
+  CHECK(disks == 2);
+  CHECK(targets.size() == 2);
 }
 
 TEST_CASE("a CD-ROM, which no key reads, may be a fragment; a wrapper names the parent",
