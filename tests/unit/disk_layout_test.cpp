@@ -179,7 +179,8 @@ TEST_CASE("a pin onto a unexpressed disk's unit, or onto a full controller, is a
   live.unexpressed_disks = {empty_cdrom};
   Vm vm;
   vm.disks = {placed(disk_on(DiskBus::sata, "/dev/a"), 0, 0)};
-  auto conflicts = layout_conflicts(lay_out_disks(vm, &live), &live);
+  const Vm pinned = lay_out_disks(vm, &live);  // the conflicts point into it
+  auto conflicts = layout_conflicts(pinned, &live);
   REQUIRE(conflicts.size() == 1);
   CHECK(conflicts[0].second ==
         "disk /dev/a is pinned to sata 0:0, where domain 'nas' has a disk virtform does not "
@@ -196,7 +197,8 @@ TEST_CASE("a pin onto a unexpressed disk's unit, or onto a full controller, is a
     disk.controller = 0;
     full.disks.push_back(disk);
   }
-  conflicts = layout_conflicts(lay_out_disks(full, nullptr), nullptr);
+  const Vm full_laid_out = lay_out_disks(full, nullptr);
+  conflicts = layout_conflicts(full_laid_out, nullptr);
   REQUIRE(conflicts.size() == 1);
   CHECK(conflicts[0].first->source == "/dev/f6");
 }
