@@ -1,6 +1,7 @@
 #include "engine/plan/diff.h"
 
 #include <algorithm>
+#include <array>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -156,6 +157,138 @@ bool plugs_live(const Disk& disk, const Vm* booted) {
   return hot_pluggable(disk) && !(booted && place_held_by_other(disk, *booted));
 }
 
+// ---- The model's typed fields ----------------------------------------------------------------
+
+// A field the model holds in a member of its own type (the table-driven attributes of
+// vm_fields.h are compared generically): how the plan shows it, when two differ, and when a
+// running guest takes a change. One row each, read by the comparison, the creation listing and
+// the pending-boot check alike.
+struct TypedField {
+  const char* key;
+  // The value as the plan shows it, or nothing when the VM leaves the field to libvirt.
+  std::optional<std::string> (*shown)(const Vm&);
+  const char* absent;  // shown for a VM without the field
+  // Whether `desired` asks for something `live` does not have.
+  bool (*differs)(const Vm& desired, const Vm& live);
+  // Whether a running guest takes the change at once; nullptr: only at its next boot.
+  bool (*takes_live)(const Vm& desired, const Vm& live);
+  // Whether the running guest has not booted what `desired` asks; nullptr where libvirt reports
+  // the field differently in the running definition (a host-model CPU is expanded there).
+  bool (*pending)(const Vm& desired, const Vm& booted);
+  // The value shown as the change's "after", when it says more than `shown`.
+  std::string (*changed_to)(const Vm& desired);
+};
+
+std::optional<std::string> shown_type(const Vm& vm) {
+  return to_string(vm.type);
+}
+bool type_differs(const Vm& desired, const Vm& live) {
+  return desired.type != live.type;
+}
+
+std::optional<std::string> shown_memory(const Vm& vm) {
+  return format_kib(vm.memory_kib);
+}
+bool memory_differs(const Vm& desired, const Vm& live) {
+  return desired.memory_kib != live.memory_kib;
+}
+// A running guest can give memory back through the balloon, but only a boot raises its maximum.
+bool memory_shrinks(const Vm& desired, const Vm& live) {
+  return desired.memory_kib < live.memory_kib;
+}
+bool memory_grows(const Vm& desired, const Vm& booted) {
+  return desired.memory_kib > booted.memory_kib;
+}
+
+std::optional<std::string> shown_vcpus(const Vm& vm) {
+  return std::to_string(vm.vcpus);
+}
+bool vcpus_differ(const Vm& desired, const Vm& live) {
+  return desired.vcpus != live.vcpus;
+}
+
+std::optional<std::string> shown_machine(const Vm& vm) {
+  return vm.machine;
+}
+bool machine_differs(const Vm& desired, const Vm& live) {
+  return !same_machine(desired.machine, live.machine);
+}
+
+std::optional<std::string> shown_firmware(const Vm& vm) {
+  return describe(vm.firmware);
+}
+bool firmware_differs(const Vm& desired, const Vm& live) {
+  return !same_firmware(desired.firmware, live.firmware);
+}
+bool firmware_not_booted(const Vm& desired, const Vm& booted) {
+  return !booted_firmware(desired.firmware, booted.firmware);
+}
+
+std::optional<std::string> shown_nvram(const Vm& vm) {
+  if (vm.firmware.kind != FirmwareKind::uefi) return std::nullopt;
+  return vm.firmware.nvram;
+}
+// A new variable store is a field of its own: its contents move with it.
+bool nvram_moves(const Vm& desired, const Vm& live) {
+  return moves_nvram(desired.firmware, live.firmware);
+}
+std::string nvram_copied_to(const Vm& desired) {
+  return desired.firmware.nvram + " (a copy of the current store)";
+}
+
+std::optional<std::string> shown_cpu(const Vm& vm) {
+  return vm.cpu;
+}
+bool cpu_differs(const Vm& desired, const Vm& live) {
+  return desired.cpu && desired.cpu != live.cpu;
+}
+
+std::optional<std::string> shown_kernel(const Vm& vm) {
+  if (!vm.kernel) return std::nullopt;
+  return describe(vm.kernel);
+}
+bool kernel_differs(const Vm& desired, const Vm& live) {
+  return desired.kernel && desired.kernel != live.kernel;
+}
+
+std::optional<std::string> shown_graphics(const Vm& vm) {
+  if (!vm.graphics) return std::nullopt;
+  return describe(vm.graphics);
+}
+bool graphics_differ(const Vm& desired, const Vm& live) {
+  return desired.graphics && describe(desired.graphics) != describe(live.graphics);
+}
+
+std::optional<std::string> shown_serial(const Vm& vm) {
+  if (!vm.serial) return std::nullopt;
+  return describe(vm.serial);
+}
+bool serial_differs(const Vm& desired, const Vm& live) {
+  return desired.serial && desired.serial != live.serial;
+}
+
+// In the order plans show them.
+constexpr std::array<TypedField, 10> kTypedFields = {{
+    {"type", shown_type, "", type_differs, nullptr, nullptr, nullptr},
+    {"memory", shown_memory, "", memory_differs, memory_shrinks, memory_grows, nullptr},
+    {"vcpus", shown_vcpus, "", vcpus_differ, nullptr, vcpus_differ, nullptr},
+    {"machine", shown_machine, "", machine_differs, nullptr, machine_differs, nullptr},
+    {"firmware", shown_firmware, "", firmware_differs, nullptr, firmware_not_booted, nullptr},
+    {"nvram", shown_nvram, "", nvram_moves, nullptr, nullptr, nvram_copied_to},
+    {"cpu", shown_cpu, "default", cpu_differs, nullptr, nullptr, nullptr},
+    {"kernel", shown_kernel, "none", kernel_differs, nullptr, kernel_differs, nullptr},
+    {"graphics", shown_graphics, "none", graphics_differ, nullptr, nullptr, nullptr},
+    {"serial", shown_serial, "none", serial_differs, nullptr, nullptr, nullptr},
+}};
+
+std::string shown_or_absent(const TypedField& field, const Vm& vm) {
+  return field.shown(vm).value_or(field.absent);
+}
+
+std::string changed_to(const TypedField& field, const Vm& desired) {
+  return field.changed_to ? field.changed_to(desired) : shown_or_absent(field, desired);
+}
+
 class VmComparison {
  public:
   // `booted`: what the running guest has, or nullptr.
@@ -179,26 +312,12 @@ class VmComparison {
   }
 
   void compare_scalars() {
-    if (desired_.type != live_.type)
-      boot_field("type", to_string(live_.type), to_string(desired_.type));
-    if (desired_.memory_kib != live_.memory_kib) compare_memory();
-    if (desired_.vcpus != live_.vcpus)
-      boot_field("vcpus", std::to_string(live_.vcpus), std::to_string(desired_.vcpus));
-    if (!same_machine(desired_.machine, live_.machine))
-      boot_field("machine", live_.machine, desired_.machine);
-    if (!same_firmware(desired_.firmware, live_.firmware))
-      boot_field("firmware", describe(live_.firmware), describe(desired_.firmware));
-    if (moves_nvram(desired_.firmware, live_.firmware))
-      boot_field("nvram", live_.firmware.nvram,
-                 desired_.firmware.nvram + " (a copy of the current store)");
-    if (desired_.cpu && desired_.cpu != live_.cpu)
-      boot_field("cpu", live_.cpu.value_or("default"), *desired_.cpu);
-    if (desired_.kernel && desired_.kernel != live_.kernel)
-      boot_field("kernel", describe(live_.kernel), describe(desired_.kernel));
-    if (desired_.graphics && describe(desired_.graphics) != describe(live_.graphics))
-      boot_field("graphics", describe(live_.graphics), describe(desired_.graphics));
-    if (desired_.serial && desired_.serial != live_.serial)
-      boot_field("serial", describe(live_.serial), describe(desired_.serial));
+    for (const TypedField& field : kTypedFields) {
+      if (!field.differs(desired_, live_)) continue;
+      const bool now = field.takes_live && field.takes_live(desired_, live_);
+      add(field.key, shown_or_absent(field, live_), changed_to(field, desired_),
+          now ? rule_.for_live_change() : rule_.for_boot_change());
+    }
     for (const VmField& field : vm_fields()) compare_attribute(field);
   }
 
@@ -210,13 +329,6 @@ class VmComparison {
     if (!wanted || wanted == current) return;
     add(std::string(field.key), current.value_or("(none)"), *wanted,
         field.timing == FieldTiming::live ? rule_.for_live_change() : rule_.for_boot_change());
-  }
-
-  // A running guest can give memory back through the balloon, but only a boot raises its maximum.
-  void compare_memory() {
-    const bool shrinks = desired_.memory_kib < live_.memory_kib;
-    add("memory", format_kib(live_.memory_kib), format_kib(desired_.memory_kib),
-        shrinks ? rule_.for_live_change() : rule_.for_boot_change());
   }
 
   void compare_disks() {
@@ -305,19 +417,11 @@ std::vector<FieldChange> creation_fields(const Vm& vm) {
     fields.push_back({std::move(field), "", std::move(after), Disruption::none});
   };
   add("name", vm.name);
-  add("type", to_string(vm.type));
-  add("memory", format_kib(vm.memory_kib));
-  add("vcpus", std::to_string(vm.vcpus));
-  add("machine", vm.machine);
-  add("firmware", describe(vm.firmware));
-  if (vm.firmware.kind == FirmwareKind::uefi) add("nvram", vm.firmware.nvram);
-  if (vm.cpu) add("cpu", *vm.cpu);
-  if (vm.kernel) add("kernel", describe(vm.kernel));
+  for (const TypedField& field : kTypedFields)
+    if (const auto value = field.shown(vm)) add(field.key, *value);
   for (const Disk& disk : vm.disks) add("disk[" + disk.source + "]", describe(disk));
   for (const Nic& nic : vm.nics) add(nic_label(nic), describe(nic));
   for (const PciDevice& device : vm.pci) add("pci[" + device.address + "]", describe(device));
-  if (vm.graphics) add("graphics", describe(vm.graphics));
-  if (vm.serial) add("serial", describe(vm.serial));
   for (const VmField& field : vm_fields())
     if (const auto value = attribute(vm, field)) add(std::string(field.key), *value);
   for (const XmlFragment& fragment : vm.xml) add(fragment_label(fragment), fragment.xml);
@@ -808,16 +912,10 @@ class Differ {
         if (existing.field == field) return;
       fields.push_back({field, std::move(before), std::move(after) + note, disruption});
     };
-    // A smaller memory is reached through the balloon; only a larger one needs a boot.
-    if (vm.memory_kib > booted.memory_kib)
-      pending("memory", format_kib(booted.memory_kib), format_kib(vm.memory_kib));
-    if (vm.vcpus != booted.vcpus)
-      pending("vcpus", std::to_string(booted.vcpus), std::to_string(vm.vcpus));
-    if (!same_machine(vm.machine, booted.machine)) pending("machine", booted.machine, vm.machine);
-    if (!booted_firmware(vm.firmware, booted.firmware))
-      pending("firmware", describe(booted.firmware), describe(vm.firmware));
-    if (vm.kernel && vm.kernel != booted.kernel)
-      pending("kernel", describe(booted.kernel), describe(vm.kernel));
+    for (const TypedField& field : kTypedFields) {
+      if (field.pending && field.pending(vm, booted))
+        pending(field.key, shown_or_absent(field, booted), changed_to(field, vm));
+    }
     // Devices are compared between the two definitions libvirt keeps, not with the config:
     // what the persistent one has and the guest does not is exactly what did not reach it.
     for (const Disk& disk : live.vm.disks)
