@@ -1073,6 +1073,10 @@ class Differ {
 
 }  // namespace
 
+std::vector<FieldChange> owned_differences(const Vm& desired, const Vm& live) {
+  return VmComparison(desired, live, DisruptionRule{}).fields();
+}
+
 bool moves_nvram(const Firmware& desired, const Firmware& live) {
   return desired.kind == FirmwareKind::uefi && live.kind == FirmwareKind::uefi &&
          !desired.nvram.empty() && !live.nvram.empty() && desired.nvram != live.nvram;

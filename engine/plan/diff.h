@@ -20,8 +20,9 @@ struct DiffOptions {
 std::vector<Change> diff(const Desired& desired, const Live& live, const DiffOptions& options,
                          Diagnostics& diagnostics);
 
-// True if the live machine type is what the desired one asks for: "q35" matches
-// "pc-q35-7.2", "pc" matches "pc-i440fx-7.2"; full types must be equal.
+// What the config owns that a live domain has otherwise, field by field, as the plan of a
+// shut-off domain shows it: empty when the domain is what the VM declares.
+std::vector<FieldChange> owned_differences(const Vm& desired, const Vm& live);
 
 // The differences in hot-pluggable devices between a desired VM and its live domain: what apply
 // attaches to or detaches from a running guest. Disks and NICs only (PCI changes wait for a
