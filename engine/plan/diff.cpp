@@ -604,16 +604,16 @@ class Differ {
     }
   }
 
+  // The domain of the VM's name, else the one it was renamed from, is looked up once: the disk
+  // layout starts from it, and the VM becomes its update, its rename or a new domain.
   void add_vm(const Vm& declared) {
     const auto found = live_by_name_.find(declared.name);
     const LiveDomain* live = found == live_by_name_.end() ? nullptr : found->second;
-    const Vm vm = lay_out_disks(declared, live ? live : find_renamed(declared));
-    add_placed_vm(vm);
+    const LiveDomain* renamed = live ? nullptr : find_renamed(declared);
+    add_placed_vm(lay_out_disks(declared, live ? live : renamed), live, renamed);
   }
 
-  void add_placed_vm(const Vm& vm) {
-    const auto found = live_by_name_.find(vm.name);
-    const LiveDomain* live = found == live_by_name_.end() ? nullptr : found->second;
+  void add_placed_vm(const Vm& vm, const LiveDomain* live, const LiveDomain* renamed) {
     if (live && !live->managed && !vm.adopt) {
       error(vm_address(vm.key), vm.where,
             "a domain named '" + vm.name + "' already exists and is not managed by virtform; " +
@@ -634,7 +634,7 @@ class Differ {
         add_update(vm, *live);
       return;
     }
-    if (const LiveDomain* renamed = find_renamed(vm)) {
+    if (renamed) {
       matched_.insert(renamed->vm.name);
       if (!overlay_on_old_image(vm, *renamed)) add_rename(vm, *renamed);
       return;
