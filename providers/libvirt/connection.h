@@ -33,13 +33,18 @@ int last_libvirt_error_code();
 // and the query but for a socket= that names another local daemon.
 std::string canonical_daemon_uri(const std::string& uri);
 
+// Whether `uri` reaches its daemon over a network (ssh, tcp, tls, a host name, an alias or a
+// command libvirt runs), where only keepalive probes notice a peer that went away. On a local
+// UNIX socket a daemon that dies is an end of file at once.
+bool reaches_over_network(const std::string& uri);
+
 // One read-write connection. libvirt's connections are thread-safe; this class adds no mutable
 // state, so one Connection may serve several threads.
 class Connection {
  public:
   // Opens `uri` read-write; throws SystemError when it cannot, or when the daemon has not
-  // answered within $VIRTFORM_CONNECT_TIMEOUT seconds (default 30). A daemon that stops
-  // answering later is noticed by keepalive probes, and the calls on it fail.
+  // answered within $VIRTFORM_CONNECT_TIMEOUT seconds (default 30). Over a network, a
+  // daemon that stops answering later is noticed by keepalive probes, and the calls on it fail.
   explicit Connection(const std::string& uri);
   ~Connection();
   Connection(const Connection&) = delete;

@@ -18,6 +18,19 @@ TEST_CASE("URI spellings of one daemon have one canonical form", "[connection]")
   CHECK(canonical_daemon_uri("test:///srv/snapshot/host.xml") == "test:///srv/snapshot/host.xml");
 }
 
+TEST_CASE("keepalive is for daemons reached over a network", "[connection]") {
+  CHECK_FALSE(reaches_over_network("qemu:///system"));
+  CHECK_FALSE(reaches_over_network("qemu+unix:///system?socket=/run/proxy.sock"));
+  CHECK_FALSE(reaches_over_network("qemu:///session"));
+  CHECK_FALSE(reaches_over_network("test:///default"));
+  CHECK(reaches_over_network("qemu+ssh://root@host.example:2222/system"));
+  CHECK(reaches_over_network("qemu+tcp://127.0.0.1/system"));
+  CHECK(reaches_over_network("qemu+tls://host/system"));
+  CHECK(reaches_over_network("qemu://host.example/system"));  // TLS by default
+  CHECK(reaches_over_network("qemu+ext:///system?command=/opt/tunnel"));
+  CHECK(reaches_over_network("myhost"));  // an alias names any URI
+}
+
 TEST_CASE("what tells daemons apart stays in the canonical form", "[connection]") {
   CHECK(canonical_daemon_uri("qemu:///session") != canonical_daemon_uri("qemu:///system"));
   CHECK(canonical_daemon_uri("qemu+ssh://alice@h/session") == "qemu://alice@/session");
