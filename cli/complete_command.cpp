@@ -73,7 +73,7 @@ std::string typed_uri(const std::vector<std::string>& words) {
 // network or ask for an ssh password. A local daemon that does not answer within a few seconds
 // offers nothing either (VIRTFORM_CONNECT_TIMEOUT, when set, says how long to wait).
 std::vector<std::string> domain_names(const std::string& uri) {
-  if (may_be_remote(uri)) return {};
+  if (reaches_over_network(uri)) return {};
   ::setenv("VIRTFORM_CONNECT_TIMEOUT", "3", /*overwrite=*/0);
   std::vector<std::string> names;
   try {

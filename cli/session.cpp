@@ -111,7 +111,7 @@ std::future<Live> read_libvirt_meanwhile(const std::string& uri, std::size_t thr
   auto read = [uri, threads] { return LibvirtHypervisor(uri, threads).read_live(); };
   // A remote host is not contacted before the config is known to be valid: a typo must not cost
   // a network time-out or an ssh password prompt. Its read runs when get() is called.
-  if (may_be_remote(uri)) return std::async(std::launch::deferred, read);
+  if (reaches_over_network(uri)) return std::async(std::launch::deferred, read);
   return std::async(std::launch::async, read);
 }
 
@@ -124,16 +124,6 @@ std::string default_uri() {
 
 // Whether connecting to `uri` may cross a network or ask for a password (ssh): a host is named,
 // the transport is not the local socket, or it is an alias libvirt's config resolves.
-bool may_be_remote(const std::string& uri) {
-  const auto separator = uri.find("://");
-  if (separator == std::string::npos) return true;
-  const std::string scheme = uri.substr(0, separator);
-  const auto plus = scheme.find('+');
-  if (plus != std::string::npos && scheme.substr(plus + 1) != "unix") return true;
-  const auto rest = uri.find_first_not_of('/', separator + 3);
-  return rest != std::string::npos && rest == separator + 3;
-}
-
 static_assert(kMaxReadThreads == LibvirtHypervisor::kMaxReadThreads);
 
 std::optional<std::size_t> parse_read_threads(std::string_view text) {

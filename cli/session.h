@@ -78,9 +78,6 @@ ObservedSession open_observed_session(const CommonOptions& options);
 // LIBVIRT_DEFAULT_URI, else qemu:///system: the URI when -c is not given.
 std::string default_uri();
 
-// Whether connecting to `uri` may cross a network or ask for a password (ssh).
-bool may_be_remote(const std::string& uri);
-
 // Sets up spdlog on stderr with the level -v asks for.
 void configure_logging(int verbosity);
 

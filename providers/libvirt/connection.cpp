@@ -148,15 +148,14 @@ int last_libvirt_error_code() {
 }
 
 bool reaches_over_network(const std::string& uri) {
-  const std::size_t separator = uri.find("://");
+  const auto separator = uri.find("://");
   if (separator == std::string::npos) return true;  // an alias or libvirt's default: unknown
-  const std::size_t plus = uri.find('+');
-  const std::string transport =
-      plus < separator ? uri.substr(plus + 1, separator - plus - 1) : std::string("unix");
-  const std::string rest = uri.substr(separator + 3);
-  const std::string authority = rest.substr(0, rest.find_first_of("/?"));
-  const std::string host = authority.substr(authority.find('@') + 1);
-  return transport != "unix" || !host.empty();
+  const std::string scheme = uri.substr(0, separator);
+  const auto plus = scheme.find('+');
+  if (plus != std::string::npos && scheme.substr(plus + 1) != "unix") return true;
+  // Anything between "//" and the path names a host (or a user on one).
+  const auto rest = uri.find_first_not_of('/', separator + 3);
+  return rest != std::string::npos && rest == separator + 3;
 }
 
 Connection::Connection(const std::string& uri) : uri_(uri) {

@@ -33,8 +33,8 @@ int last_libvirt_error_code();
 // and the query but for a socket= that names another local daemon.
 std::string canonical_daemon_uri(const std::string& uri);
 
-// Whether `uri` reaches its daemon over a network (ssh, tcp, tls, a host name, an alias or a
-// command libvirt runs), where only keepalive probes notice a peer that went away. On a local
+// Whether connecting to `uri` may cross a network or ask for a password: ssh, tcp, tls, a host
+// name, an alias or a command libvirt runs. Only there do keepalive probes matter: on a local
 // UNIX socket a daemon that dies is an end of file at once.
 bool reaches_over_network(const std::string& uri);
 

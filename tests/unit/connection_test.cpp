@@ -22,6 +22,7 @@ TEST_CASE("keepalive is for daemons reached over a network", "[connection]") {
   CHECK_FALSE(reaches_over_network("qemu:///system"));
   CHECK_FALSE(reaches_over_network("qemu+unix:///system?socket=/run/proxy.sock"));
   CHECK_FALSE(reaches_over_network("qemu:///session"));
+  CHECK(reaches_over_network("qemu://alice@/session"));
   CHECK_FALSE(reaches_over_network("test:///default"));
   CHECK(reaches_over_network("qemu+ssh://root@host.example:2222/system"));
   CHECK(reaches_over_network("qemu+tcp://127.0.0.1/system"));
