@@ -108,7 +108,11 @@ void read_session_config(Session& session, bool config_required) {
 // libvirt's domains and networks, read on a thread of their own; get() gives them or rethrows the
 // read's error, and a future dropped unread waits for the read and discards it.
 std::future<Live> read_libvirt_meanwhile(const std::string& uri, std::size_t threads) {
-  auto read = [uri, threads] { return LibvirtHypervisor(uri, threads).read_live(); };
+  // Which domains' unowned parts a fragment is looked for in is known once the config is:
+  // add_unowned_parts reads them then.
+  auto read = [uri, threads] {
+    return LibvirtHypervisor(uri, threads).read_live(UnownedParts::if_recorded);
+  };
   // A remote host is not contacted before the config is known to be valid: a typo must not cost
   // a network time-out or an ssh password prompt. Its read runs when get() is called.
   if (reaches_over_network(uri)) return std::async(std::launch::deferred, read);
@@ -166,8 +170,10 @@ ObservedSession open_observed_session(const CommonOptions& options) {
   std::future<Live> libvirt = read_libvirt_meanwhile(session.uri, read_threads(options));
   read_session_config(session, /*config_required=*/true);
   if (has_errors(session.diagnostics)) return observed;
-  observed.live =
-      observe(libvirt.get(), *session.files, read_host_devices(session.host_root), session.desired);
+  Live domains = libvirt.get();
+  add_unowned_parts(domains, session.desired);
+  observed.live = observe(std::move(domains), *session.files, read_host_devices(session.host_root),
+                          session.desired);
   return observed;
 }
 

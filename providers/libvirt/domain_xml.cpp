@@ -199,7 +199,8 @@ void read_image_digests(const pugi::xml_node& marker, Vm& vm) {
 
 }  // namespace
 
-LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed) {
+LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed,
+                            UnownedParts unowned) {
   pugi::xml_document document = xml::load(text, "domain definition");
   pugi::xml_node domain = document.child("domain");
   LiveDomain live;
@@ -219,8 +220,22 @@ LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed) {
   read_serial(devices, vm);
   read_attributes(domain, vm);
   vm.xml = recorded_fragments(find_marker(domain));
-  read_unowned(domain, live, unexpressed);
+  if (unowned == UnownedParts::all || (unowned == UnownedParts::if_recorded && !vm.xml.empty()))
+    read_unowned(domain, live, unexpressed);
   return live;
+}
+
+void add_unowned_parts(Live& live, const Desired& desired) {
+  for (const Vm& vm : desired.vms) {
+    if (vm.xml.empty()) continue;
+    for (LiveDomain& domain : live.domains) {
+      const bool its_domain =
+          domain.vm.name == vm.name || (domain.managed && domain.vm.key == vm.key);
+      if (!its_domain || !domain.unowned.empty()) continue;
+      pugi::xml_document document = xml::load(domain.xml, "domain definition");
+      domain.unowned = find_unowned(document.child("domain")).elements;
+    }
+  }
 }
 
 }  // namespace virtform

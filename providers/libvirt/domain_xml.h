@@ -16,7 +16,19 @@ inline constexpr const char* kMetadataNamespace = "https://virtform.dev/xmlns/do
 // present, else the domain name. Fills managed, uuid and xml; `running` is left false.
 // Parts of the domain the model cannot express are reported as warnings into `unexpressed`
 // when given (used by import), never dropped from the live domain.
-LiveDomain parse_domain_xml(const std::string& xml, Diagnostics* unexpressed = nullptr);
+//
+// `unowned` says which domains keep the parts no key owns (LiveDomain::unowned), which only a
+// fragment is looked for in: every domain, only one whose marker records fragments, or none
+// (the running definition, of which only the model is read). At a thousand domains they are
+// most of what a plan holds.
+enum class UnownedParts { all, if_recorded, none };
+LiveDomain parse_domain_xml(const std::string& xml, Diagnostics* unexpressed = nullptr,
+                            UnownedParts unowned = UnownedParts::all);
+
+// Reads the unowned parts that a reading with UnownedParts::if_recorded left out, for every
+// domain a VM's declared fragments may be looked for in: the VM's own name, or the managed
+// domain it was renamed from.
+void add_unowned_parts(Live& live, const Desired& desired);
 
 // A complete new definition for the VM, with virtform's metadata marker.
 std::string render_domain_xml(const Vm& vm);

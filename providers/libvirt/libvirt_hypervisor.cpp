@@ -57,13 +57,14 @@ std::optional<FetchedDomain> fetch_domain(virDomainPtr domain, const std::string
   return fetched;
 }
 
-LiveDomain parse_fetched(const FetchedDomain& fetched) {
-  LiveDomain live = parse_domain_xml(fetched.xml);
+LiveDomain parse_fetched(const FetchedDomain& fetched, UnownedParts unowned) {
+  LiveDomain live = parse_domain_xml(fetched.xml, nullptr, unowned);
   live.running = fetched.active;
   // A recorded host (virtform capture) keeps autostart in the metadata: the test driver has none.
   live.vm.autostart = fetched.autostart || recorded_autostart(fetched.xml);
   live.vm.state = live.running ? PowerState::running : PowerState::stopped;
-  if (!fetched.booted_xml.empty()) live.booted = parse_domain_xml(fetched.booted_xml).vm;
+  if (!fetched.booted_xml.empty())
+    live.booted = parse_domain_xml(fetched.booted_xml, nullptr, UnownedParts::none).vm;
   return live;
 }
 
@@ -107,6 +108,10 @@ bool LibvirtHypervisor::connected() const {
 }
 
 Live LibvirtHypervisor::read_live() {
+  return read_live(UnownedParts::all);
+}
+
+Live LibvirtHypervisor::read_live(UnownedParts unowned) {
   // The five listings are independent round trips, which a remote host makes costly: they are
   // asked on the read threads too, and taken in this order, so an error is the one a one-by-one
   // read would have met first. Power state and autostart come from two filtered listings, not
@@ -135,7 +140,7 @@ Live LibvirtHypervisor::read_live() {
     const auto fetched = fetch_domain(domains[index].get(), name, active.count(name) != 0,
                                       autostarted.count(name) != 0);
     if (!fetched) return std::nullopt;
-    return parse_fetched(*fetched);
+    return parse_fetched(*fetched, unowned);
   };
   Live live;
   for (std::optional<LiveDomain>& domain : read_in_order(domains.size(), read_threads_, read))
@@ -161,7 +166,7 @@ std::optional<LiveDomain> LibvirtHypervisor::read_domain(const std::string& name
     throw_libvirt_error("cannot read the autostart of domain '" + name + "'");
   const auto fetched = fetch_domain(domain.get(), name, active == 1, autostart == 1);
   if (!fetched) return std::nullopt;
-  return parse_fetched(*fetched);
+  return parse_fetched(*fetched, UnownedParts::all);
 }
 
 void LibvirtHypervisor::define_xml(const std::string& xml, const std::string& name) {

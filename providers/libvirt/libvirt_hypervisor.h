@@ -7,6 +7,7 @@
 
 #include "engine/system/hypervisor.h"
 #include "providers/libvirt/connection.h"
+#include "providers/libvirt/domain_xml.h"
 
 namespace virtform {
 
@@ -30,6 +31,8 @@ class LibvirtHypervisor : public Hypervisor {
   // then each domain's XML, fetched and parsed on `read_threads` threads, in the listing's
   // order. An error is the one a one-by-one read would have met first.
   Live read_live() override;
+  // The same, keeping the domains' unowned parts only as `unowned` says (parse_domain_xml).
+  Live read_live(UnownedParts unowned);
   std::optional<LiveDomain> read_domain(const std::string& name) override;
 
   void define(const Vm& vm) override;

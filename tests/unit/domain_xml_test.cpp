@@ -727,4 +727,36 @@ TEST_CASE("an empty CD-ROM drive and a SCSI host device hold their units",
   CHECK(held == std::vector<std::string>{"sata 0:2 ''", "scsi 0:5 ''"});
 }
 
+TEST_CASE("unowned parts are read only for domains a fragment may be looked for in",
+          "[domain_xml]") {
+  const std::string xml = fixture("qemu-minimal.xml");
+  const LiveDomain full = parse_domain_xml(xml);
+  REQUIRE(full.managed);
+  REQUIRE_FALSE(full.unowned.empty());
+  Live live;
+  live.domains = {parse_domain_xml(xml, nullptr, UnownedParts::if_recorded)};
+  CHECK(live.domains[0].unowned.empty());  // its marker records no fragment
+  CHECK(parse_domain_xml(xml, nullptr, UnownedParts::none).unowned.empty());
+
+  Desired desired;
+  Vm plain;
+  plain.key = full.vm.key;
+  plain.name = full.vm.name;
+  desired.vms = {plain};
+  add_unowned_parts(live, desired);
+  CHECK(live.domains[0].unowned.empty());  // a config without fragments needs none
+
+  Vm with_fragment = plain;
+  with_fragment.xml = {XmlFragment{"devices", "<input type='tablet' bus='usb'/>", {}, {}}};
+  desired.vms = {with_fragment};
+  add_unowned_parts(live, desired);
+  CHECK(live.domains[0].unowned == full.unowned);
+
+  // A renamed VM's fragments are looked for in the domain it was renamed from.
+  live.domains = {parse_domain_xml(xml, nullptr, UnownedParts::if_recorded)};
+  desired.vms[0].name = full.vm.name + "-renamed";
+  add_unowned_parts(live, desired);
+  CHECK(live.domains[0].unowned == full.unowned);
+}
+
 }  // namespace virtform
