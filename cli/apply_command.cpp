@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "engine/apply/executor.h"
 #include "engine/apply/step_runner.h"
+#include "engine/checks/host_check.h"
 #include "engine/checks/passthrough.h"
 #include "engine/config/config.h"
 #include "engine/model/text.h"

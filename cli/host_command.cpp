@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "engine/checks/host_inventory.h"
 #include "engine/render/host_inventory.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
 #include "providers/sysfs/sysfs_reader.h"

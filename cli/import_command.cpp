@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "engine/import/importer.h"
 #include "engine/render/config_toml.h"
 #include "providers/host/file_writer.h"
 #include "providers/libvirt/domain_xml.h"

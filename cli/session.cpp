@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <future>
 
+#include "engine/checks/host_check.h"
 #include "engine/config/config.h"
 #include "engine/plan/planner.h"
 #include "providers/host/recorded_host.h"

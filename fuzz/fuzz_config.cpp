@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "engine/checks/host_check.h"
 #include "engine/config/config.h"
 
 namespace {

@@ -21,9 +21,6 @@ Desired load_config(const std::vector<std::string>& paths, Diagnostics& diagnost
 Desired load_config_text(const std::string& text, const std::string& source,
                          Diagnostics& diagnostics);
 
-// Checks that need the host's files: loader images exist, whole-disk sources exist.
-void check_host_files(const Desired& desired, const HostFiles& files, Diagnostics& diagnostics);
-
 // Fills in UEFI code and vars template paths for VMs with firmware = "uefi" that did not set
 // them, from QEMU's firmware descriptors (/usr/share/qemu/firmware/*.json).
 void resolve_firmware(Desired& desired, const HostFiles& files, Diagnostics& diagnostics);

@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "engine/apply/step_runner.h"
+#include "engine/checks/host_check.h"
 #include "engine/config/config.h"
 #include "engine/plan/planner.h"
 #include "providers/host/rooted_files.h"

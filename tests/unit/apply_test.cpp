@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "engine/apply/step_runner.h"
+#include "engine/checks/host_check.h"
 #include "engine/config/config.h"
 #include "engine/plan/planner.h"
 #include "engine/render/plan_json.h"

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 
+#include "engine/checks/host_check.h"
 #include "engine/config/keys.h"
 #include "engine/config/values.h"
 #include "providers/host/rooted_files.h"

@@ -1,8 +1,9 @@
-#include "engine/render/host_inventory.h"
+#include "engine/checks/host_inventory.h"
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "engine/render/host_inventory.h"
 #include "providers/sysfs/sysfs_reader.h"
 #include "support/sysfs_fixture.h"
 

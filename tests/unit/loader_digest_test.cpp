@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "engine/apply/step_runner.h"
+#include "engine/checks/host_check.h"
 #include "engine/config/config.h"
 #include "engine/model/digest.h"
 #include "engine/plan/planner.h"

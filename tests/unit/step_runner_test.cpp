@@ -13,6 +13,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "engine/checks/host_check.h"
 #include "engine/config/config.h"
 #include "engine/plan/planner.h"
 #include "engine/render/plan_json.h"

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "engine/config/config.h"
+#include "engine/import/importer.h"
 #include "engine/plan/model_json.h"
 #include "engine/render/config_toml.h"
 #include "providers/host/rooted_files.h"

@@ -3,6 +3,8 @@
 // the recorded host files), imported, and the imported TOML is planned: nothing changes but the
 // adoption of unmanaged domains; after applying that, nothing changes at all.
 
+#include "engine/import/importer.h"
+
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>

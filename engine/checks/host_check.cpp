@@ -1,8 +1,8 @@
 // check_host_files: what the configuration names on the host must be there (or be creatable).
 
-#include <filesystem>
+#include "engine/checks/host_check.h"
 
-#include "engine/config/config.h"
+#include <filesystem>
 
 namespace virtform {
 namespace {
