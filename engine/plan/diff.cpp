@@ -38,6 +38,12 @@ std::optional<std::string> attribute(const Vm& vm, const VmField& field) {
   return found->second;
 }
 
+// Whether the guest can give memory back: not with balloon = "none".
+bool has_balloon(const Vm& vm) {
+  const auto found = vm.attributes.find("balloon");
+  return found == vm.attributes.end() || found->second != "none";
+}
+
 // An image apply makes when it is missing: one with a size to create, or a loader overlay.
 bool made_when_missing(const Disk& disk) {
   return disk.kind == DiskSource::file && (disk.size || !disk.backing.empty());
@@ -209,12 +215,15 @@ class VmComparison {
     const auto current = attribute(live_, field);
     if (!wanted || wanted == current) return;
     add(std::string(field.key), current.value_or("(none)"), *wanted,
-        field.timing == FieldTiming::live ? rule_.for_live_change() : rule_.for_boot_change());
+        takes_live(field, *wanted, running()) ? rule_.for_live_change() : rule_.for_boot_change());
   }
+
+  // What the guest runs: its running definition, or the persistent one when it is not running.
+  const Vm& running() const { return booted_ ? *booted_ : live_; }
 
   // A running guest can give memory back through the balloon, but only a boot raises its maximum.
   void compare_memory() {
-    const bool shrinks = desired_.memory_kib < live_.memory_kib;
+    const bool shrinks = desired_.memory_kib < live_.memory_kib && has_balloon(running());
     add("memory", format_kib(live_.memory_kib), format_kib(desired_.memory_kib),
         shrinks ? rule_.for_live_change() : rule_.for_boot_change());
   }
@@ -786,10 +795,11 @@ class Differ {
     const Vm& running = live.booted ? *live.booted : live.vm;
     for (const VmField& field : vm_fields()) {
       const auto wanted = attribute(vm, field);
-      if (field.timing == FieldTiming::live && wanted && wanted != attribute(running, field))
+      if (wanted && wanted != attribute(running, field) && takes_live(field, *wanted, running))
         operations.live_attributes[std::string(field.key)] = *wanted;
     }
-    if (vm.memory_kib < live.vm.memory_kib) operations.balloon_kib = vm.memory_kib;
+    if (vm.memory_kib < live.vm.memory_kib && has_balloon(running))
+      operations.balloon_kib = vm.memory_kib;
   }
 
   // Changes already in the persistent definition that the running guest has not booted yet (an
@@ -809,7 +819,8 @@ class Differ {
       fields.push_back({field, std::move(before), std::move(after) + note, disruption});
     };
     // A smaller memory is reached through the balloon; only a larger one needs a boot.
-    if (vm.memory_kib > booted.memory_kib)
+    if (vm.memory_kib > booted.memory_kib ||
+        (vm.memory_kib < booted.memory_kib && !has_balloon(booted)))
       pending("memory", format_kib(booted.memory_kib), format_kib(vm.memory_kib));
     if (vm.vcpus != booted.vcpus)
       pending("vcpus", std::to_string(booted.vcpus), std::to_string(vm.vcpus));

@@ -93,7 +93,7 @@ std::vector<OwnedElement> make_owned() {
       {"devices/console", "[vm.X.serial]", is_pty_serial, kSerialParts},
   };
   for (const DomainField& field : domain_fields())
-    owned.push_back({field.path, field.key, nullptr, {}});
+    owned.push_back({field.path, field.key, field.expresses, {}});
   return owned;
 }
 
@@ -126,6 +126,8 @@ constexpr DefaultElement kDefaults[] = {
     {"devices", "<controller type='scsi' index='*' model='virtio-scsi'/>"},
     {"devices", "<controller type='pci' index='*' model='pcie-root'/>"},
     {"devices", "<controller type='pci' index='*' model='pci-root'/>"},
+    // What a virtio channel (guest_agent, spice_agent) brings.
+    {"devices", "<controller type='virtio-serial' index='*'/>"},
     {"devices",
      "<controller type='pci' index='*' model='pcie-root-port'><model name='pcie-root-port'/>"
      "<target chassis='*' port='*'/></controller>"},
