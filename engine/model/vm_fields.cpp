@@ -22,6 +22,11 @@ constexpr std::array<std::string_view, 8> kVideoModels = {"virtio", "qxl",   "vg
 // domaincommon.rng's x86 sound models (ich6 is Intel HD Audio), and none.
 constexpr std::array<std::string_view, 5> kSoundModels = {"none", "ich9", "ich6", "ac97", "usb"};
 constexpr std::array<std::string_view, 2> kBalloonModels = {"virtio", "none"};
+// domaincommon.rng's x86 watchdog models as libvirt 9.0 has them (it knows no itco), and none.
+constexpr std::array<std::string_view, 3> kWatchdogModels = {"none", "i6300esb", "ib700"};
+// domaincommon.rng's watchdog actions.
+constexpr std::array<std::string_view, 7> kWatchdogActions = {
+    "reset", "shutdown", "poweroff", "pause", "none", "dump", "inject-nmi"};
 
 std::string attribute_or(const Vm& vm, const std::string& key, const std::string& otherwise) {
   const auto found = vm.attributes.find(key);
@@ -42,6 +47,13 @@ std::string spice_agent_conflict(const Vm& vm, const std::string& value) {
          ".graphics] type = \"spice\", or leave spice_agent out";
 }
 
+// The action belongs to a watchdog the VM declares.
+std::string watchdog_action_conflict(const Vm& vm, const std::string&) {
+  if (attribute_or(vm, "watchdog", "none") != "none") return "";
+  return "watchdog_action needs a watchdog: set watchdog = \"i6300esb\" or \"ib700\", or leave "
+         "watchdog_action out";
+}
+
 // A channel plugs only into a running guest that has a virtio-serial controller, which libvirt
 // cannot hot-plug: one that already has a virtio channel of virtform's. Removing one always works.
 bool channel_takes_live(const std::string& value, const Vm& running) {
@@ -49,7 +61,7 @@ bool channel_takes_live(const std::string& value, const Vm& running) {
          attribute_or(running, "spice_agent", "false") == "true";
 }
 
-constexpr std::array<VmField, 12> kFields = {{
+constexpr std::array<VmField, 14> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -109,6 +121,13 @@ constexpr std::array<VmField, 12> kFields = {{
     {"balloon", FieldKind::choice, kBalloonModels, FieldTiming::next_boot, "virtio",
      "the memory balloon (`<memballoon model>`): `virtio`, or `none`, with which a running guest "
      "cannot give memory back, so a smaller `memory` waits for its next boot"},
+    {"watchdog", FieldKind::choice, kWatchdogModels, FieldTiming::next_boot, "none",
+     "the guest's watchdog device (`<watchdog model>`): `none`, `i6300esb` (PCI) or `ib700` "
+     "(ISA)"},
+    {"watchdog_action", FieldKind::choice, kWatchdogActions, FieldTiming::next_boot, "reset",
+     "what the watchdog does when the guest stops feeding it: `reset`, `shutdown`, `poweroff`, "
+     "`pause`, `none`, `dump` or `inject-nmi`; needs `watchdog`",
+     watchdog_action_conflict},
 }};
 
 }  // namespace

@@ -100,24 +100,34 @@ void write_video(pugi::xml_node domain, const std::string& value) {
   video.prepend_child("model").append_attribute("type") = value.c_str();
 }
 
-std::optional<std::string> read_sound(const pugi::xml_node& domain) {
-  const pugi::xml_node sound = domain.child("devices").child("sound");
-  return std::string(sound ? sound.attribute("model").as_string() : "none");
+// A device a guest has one of, by model, or none: the sound card, the watchdog (libvirt 9.0
+// takes no second of either).
+template <const char* kName>
+std::optional<std::string> read_single(const pugi::xml_node& domain) {
+  const pugi::xml_node device = domain.child("devices").child(kName);
+  return std::string(device ? device.attribute("model").as_string() : "none");
 }
 
-// The guest's one sound device. libvirt's <audio> backend, added for it, may stay without it.
-void write_sound(pugi::xml_node domain, const std::string& value) {
+// `value` takes the place of every one there. A new model keeps the other attributes (a
+// watchdog's action) and drops the old one's children: its address, a sound card's codecs.
+// libvirt's <audio> backend, added for a sound card, may stay without it.
+template <const char* kName>
+void write_single(pugi::xml_node domain, const std::string& value) {
   pugi::xml_node devices = devices_of(domain);
-  pugi::xml_node first = devices.child("sound");
-  while (first && first.next_sibling("sound")) devices.remove_child(first.next_sibling("sound"));
+  pugi::xml_node first = devices.child(kName);
+  while (first && first.next_sibling(kName)) devices.remove_child(first.next_sibling(kName));
   if (value == "none") {
     if (first) devices.remove_child(first);
     return;
   }
-  if (first && value == first.attribute("model").as_string()) return;
-  if (first) devices.remove_child(first);
-  devices.append_child("sound").append_attribute("model") = value.c_str();
+  if (!first) first = devices.append_child(kName);
+  if (value == first.attribute("model").as_string()) return;
+  first.remove_children();
+  xml::set_attribute(first, "model", value);
 }
+
+constexpr char kSound[] = "sound";
+constexpr char kWatchdog[] = "watchdog";
 
 std::optional<std::string> read_balloon(const pugi::xml_node& domain) {
   const pugi::xml_attribute model = domain.child("devices").child("memballoon").attribute("model");
@@ -131,6 +141,18 @@ void write_balloon(pugi::xml_node domain, const std::string& value) {
   if (value == balloon.attribute("model").as_string()) return;
   balloon.remove_children();
   xml::set_attribute(balloon, "model", value);
+}
+
+std::optional<std::string> read_watchdog_action(const pugi::xml_node& domain) {
+  const pugi::xml_node watchdog = domain.child("devices").child("watchdog");
+  if (!watchdog) return std::nullopt;
+  return std::string(watchdog.attribute("action").as_string("reset"));
+}
+
+// Written after watchdog (the attributes are written in key order), into the one it left.
+void write_watchdog_action(pugi::xml_node domain, const std::string& value) {
+  if (pugi::xml_node watchdog = domain.child("devices").child("watchdog"))
+    xml::set_attribute(watchdog, "action", value);
 }
 
 // A device a boolean row gives the guest, picked out by `owned` among the elements it shares
@@ -200,7 +222,7 @@ int set_device_live(virDomainPtr domain, const std::string& value) {
   return 0;
 }
 
-constexpr std::array<DomainField, 12> kFields = {{
+constexpr std::array<DomainField, 14> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -211,7 +233,7 @@ constexpr std::array<DomainField, 12> kFields = {{
     {"on_reboot", "on_reboot", child_text<kOnReboot>, set_child_text<kOnReboot>,
      set_lifecycle_live<VIR_DOMAIN_LIFECYCLE_REBOOT>},
     {"video", "devices/video", read_video, write_video, nullptr, is_first_video},
-    {"sound", "devices/sound", read_sound, write_sound, nullptr},
+    {"sound", "devices/sound", read_single<kSound>, write_single<kSound>, nullptr},
     {"rng", "devices/rng", read_device<kRng>, write_device<kRng>, set_device_live<kRng>,
      is_urandom_rng},
     {"guest_agent", "devices/channel", read_device<kGuestAgentChannel>,
@@ -221,6 +243,8 @@ constexpr std::array<DomainField, 12> kFields = {{
      write_device<kSpiceAgentChannel>, set_device_live<kSpiceAgentChannel>,
      is_channel_to<kSpiceAgent>},
     {"balloon", "devices/memballoon", read_balloon, write_balloon, nullptr},
+    {"watchdog", "devices/watchdog", read_single<kWatchdog>, write_single<kWatchdog>, nullptr},
+    {"watchdog_action", "devices/watchdog", read_watchdog_action, write_watchdog_action, nullptr},
 }};
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Table-driven attributes on a running guest, against the real libvirtd: a live one (description)
 // reaches the running guest's live definition at once; next-boot ones (on_crash, boot_menu) change
-// the persistent definition and are shown as pending until the guest boots it.
+// the persistent definition and are shown as pending until the guest boots it. The device rows
+// too: lifecycle actions and the rng are taken live, the agents' channels once the guest has
+// the virtio-serial controller a boot gives it; libvirt's read-back of each is no change.
 
 #include <catch2/catch.hpp>
 #include <pugixml.hpp>
@@ -133,7 +135,7 @@ TEST_CASE("devices and lifecycle actions reach a running guest live or at its ne
   const std::string devices =
       "on_poweroff = \"restart\"\non_reboot = \"restart\"\nvideo = \"virtio\"\n"
       "sound = \"ich9\"\nrng = true\nguest_agent = true\nspice_agent = true\n"
-      "balloon = \"none\"\n";
+      "balloon = \"none\"\nwatchdog = \"i6300esb\"\nwatchdog_action = \"poweroff\"\n";
   std::string config = session.write_config(guest_toml(devices, spice));
   const nlohmann::json plan = session.plan_json(config);
   INFO(plan.dump(2));
@@ -148,7 +150,9 @@ TEST_CASE("devices and lifecycle actions reach a running guest live or at its ne
                                                         {"spice_agent", "next-boot"},
                                                         {"video", "next-boot"},
                                                         {"sound", "next-boot"},
-                                                        {"balloon", "next-boot"}}) {
+                                                        {"balloon", "next-boot"},
+                                                        {"watchdog", "next-boot"},
+                                                        {"watchdog_action", "next-boot"}}) {
     INFO(field);
     CHECK(field_of(guest, field).value("disruption", "") == disruption);
   }
@@ -168,6 +172,7 @@ TEST_CASE("devices and lifecycle actions reach a running guest live or at its ne
   CHECK(has_device(persistent, "channel", "org.qemu.guest_agent.0"));
   CHECK(has_device(persistent, "channel", "com.redhat.spice.0"));
   CHECK(has_device(persistent, "memballoon", "model=\"none\""));
+  CHECK(has_device(persistent, "watchdog", "action=\"poweroff\""));
 
   // libvirt's additions (vram, heads, audio, channel paths, addresses) are no change.
   CHECK_FALSE(guest_change(session, session.plan_json(config)).is_object());
@@ -179,6 +184,7 @@ TEST_CASE("devices and lifecycle actions reach a running guest live or at its ne
   running = libvirt.xml(name);
   CHECK(has_device(running, "channel", "org.qemu.guest_agent.0"));
   CHECK(has_device(running, "sound", "model=\"ich9\""));
+  CHECK(has_device(running, "watchdog", "model=\"i6300esb\""));
   const nlohmann::json booted = session.plan_json(config);
   INFO(booted.dump(2));
   CHECK_FALSE(guest_change(session, booted).is_object());

@@ -24,9 +24,16 @@ std::string fixture(const std::string& name) {
 
 // What the fixture's domain was declared with.
 const std::map<std::string, std::string> kDeclared = {
-    {"on_poweroff", "restart"}, {"on_reboot", "restart"}, {"video", "qxl"},
-    {"sound", "ich9"},          {"rng", "true"},          {"guest_agent", "true"},
-    {"spice_agent", "true"},    {"balloon", "none"},
+    {"on_poweroff", "restart"},
+    {"on_reboot", "restart"},
+    {"video", "qxl"},
+    {"sound", "ich9"},
+    {"rng", "true"},
+    {"guest_agent", "true"},
+    {"spice_agent", "true"},
+    {"balloon", "none"},
+    {"watchdog", "i6300esb"},
+    {"watchdog_action", "poweroff"},
 };
 
 // The domain's <devices> and lifecycle actions as text, to tell whether a merge touched them.
@@ -70,8 +77,9 @@ TEST_CASE("libvirt's read-back of the device rows is what was declared, and no c
   std::string named;
   for (const Diagnostic& diagnostic : unexpressed) named += diagnostic.message + "\n";
   INFO(named);
-  for (const char* part : {"video", "sound", "audio", "rng", "channel", "memballoon",
-                           "virtio-serial", "on_poweroff", "on_reboot"})
+  for (const char* part :
+       {"video", "sound", "audio", "rng", "channel", "memballoon", "virtio-serial",
+        "pcie-to-pci-bridge", "watchdog", "on_poweroff", "on_reboot"})
     CHECK(named.find(part) == std::string::npos);
 
   // Merged with the same values, nothing of it changes.
@@ -100,9 +108,10 @@ TEST_CASE("a device row takes out only what it owns", "[vm_fields][domain_xml]")
       "<channel type='pty'><target type='virtio' name='org.example.port'/></channel>";
   xml.insert(xml.find("</devices>"), others);
   Vm desired = parse_domain_xml(xml).vm;
-  desired.attributes = {
-      {"rng", "false"},    {"guest_agent", "false"}, {"spice_agent", "false"},  {"sound", "none"},
-      {"video", "virtio"}, {"balloon", "virtio"},    {"on_poweroff", "destroy"}};
+  desired.attributes = {{"rng", "false"},           {"guest_agent", "false"},
+                        {"spice_agent", "false"},   {"sound", "none"},
+                        {"video", "virtio"},        {"balloon", "virtio"},
+                        {"on_poweroff", "destroy"}, {"watchdog", "ib700"}};
   const std::string merged = merge_domain_xml(xml, desired);
   INFO(merged);
   CHECK(merged.find("/dev/urandom") == std::string::npos);
@@ -118,6 +127,8 @@ TEST_CASE("a device row takes out only what it owns", "[vm_fields][domain_xml]")
   CHECK(merged.find("vgamem") == std::string::npos);
   CHECK(merged.find("<memballoon model='virtio'") != std::string::npos);
   CHECK(merged.find("<on_poweroff>destroy</on_poweroff>") != std::string::npos);
+  // A new watchdog model keeps the action.
+  CHECK(merged.find("<watchdog model='ib700' action='poweroff'") != std::string::npos);
   const LiveDomain after = parse_domain_xml(merged);
   for (const auto& [key, value] : desired.attributes) {
     INFO(key);
@@ -144,6 +155,14 @@ TEST_CASE("the device rows' rules across keys are refused at the key, naming the
   CHECK_THAT(errors[0].message, Catch::StartsWith("on_poweroff = \"restart\" with on_reboot = "
                                                   "\"destroy\" is refused by libvirt's QEMU"));
   CHECK(load("[vm.a]\non_poweroff = \"restart\"\n", desired).empty());
+
+  errors = load("[vm.a]\nwatchdog_action = \"poweroff\"\n", desired);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].where.line == 2);
+  CHECK(errors[0].message ==
+        "watchdog_action needs a watchdog: set watchdog = \"i6300esb\" or "
+        "\"ib700\", or leave watchdog_action out");
+  CHECK(load("[vm.a]\nwatchdog_action = \"poweroff\"\nwatchdog = \"ib700\"\n", desired).empty());
 
   // The QEMU driver's lifecycle actions only.
   errors = load("[vm.a]\non_poweroff = \"preserve\"\n", desired);

@@ -79,25 +79,25 @@ TEST_CASE(
     "[fragment]") {
   DemoHost host;
   // Attributes out of libvirt's order, and blanks between elements.
-  const std::string watchdog = fragment("<watchdog action='reset' model='i6300esb'/>", "devices");
+  const std::string tablet = fragment("<input bus='usb' type='tablet'/>", "devices");
   const std::string hyperv = fragment(
       "<features>\\n  <hyperv mode='custom'>\\n    <relaxed state='on'/>\\n  "
       "</hyperv>\\n</features>");
-  const Plan created = host.plan_with(watchdog + hyperv);
+  const Plan created = host.plan_with(tablet + hyperv);
   REQUIRE(errors_of(created).empty());
   CHECK(vm_change(created).action == Action::create);
   const auto names = field_names(vm_change(created));
-  CHECK(std::count(names.begin(), names.end(), "xml[devices/watchdog]") == 1);
+  CHECK(std::count(names.begin(), names.end(), "xml[devices/input]") == 1);
   CHECK(std::count(names.begin(), names.end(), "xml[features/hyperv]") == 1);
   REQUIRE(host.apply(created));
 
   const std::string xml = host.persistent_xml();
-  CHECK(xml.find("<watchdog model='i6300esb' action='reset'") != std::string::npos);
+  CHECK(xml.find("<input type='tablet' bus='usb'") != std::string::npos);
   CHECK(xml.find("<relaxed state='on'/>") != std::string::npos);
   // The marker records what virtform wrote.
   CHECK(count_of(xml, "<virtform:xml") == 2);
 
-  const Plan again = host.plan_with(watchdog + hyperv);
+  const Plan again = host.plan_with(tablet + hyperv);
   INFO(xml);
   CHECK(vm_change(again).action == Action::none);
   CHECK(vm_change(again).fields.empty());

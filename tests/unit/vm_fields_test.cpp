@@ -57,6 +57,7 @@ std::pair<std::string, std::string> sample(const VmField& field) {
 // What a row's rules across keys need beside it in [vm.a], as TOML tables after it.
 std::string companions(const std::string& key) {
   if (key == "spice_agent") return "\n[vm.a.graphics]\ntype = \"spice\"\n";
+  if (key == "watchdog_action") return "watchdog = \"i6300esb\"\n";
   return "";
 }
 
