@@ -124,7 +124,10 @@ TEST_CASE("devices and lifecycle actions reach a running guest live or at its ne
                              "restart = \"never\"\n" + attributes) +
            tables;
   };
-  ProcessResult created = session.apply(session.write_config(guest_toml("")));
+  // on_reboot = "destroy" first: libvirt refuses on_poweroff = "restart" beside it, so the live
+  // on_poweroff below is taken only once on_reboot has changed.
+  ProcessResult created =
+      session.apply(session.write_config(guest_toml("on_reboot = \"destroy\"\n")));
   INFO(created.describe());
   REQUIRE(created.exit_code == 0);
   REQUIRE(libvirt.is_running(name));
@@ -145,6 +148,7 @@ TEST_CASE("devices and lifecycle actions reach a running guest live or at its ne
   // libvirt cannot plug one.
   for (const auto& [field, disruption] :
        std::vector<std::pair<std::string, std::string>>{{"on_poweroff", "live"},
+                                                        {"on_reboot", "live"},
                                                         {"rng", "live"},
                                                         {"guest_agent", "next-boot"},
                                                         {"spice_agent", "next-boot"},
@@ -165,6 +169,7 @@ TEST_CASE("devices and lifecycle actions reach a running guest live or at its ne
   std::string persistent = libvirt.xml(name, true);
   INFO(persistent);
   CHECK(running.find("<on_poweroff>restart</on_poweroff>") != std::string::npos);
+  CHECK(running.find("<on_reboot>restart</on_reboot>") != std::string::npos);
   CHECK(has_device(running, "rng", "/dev/urandom"));
   CHECK_FALSE(has_device(running, "channel", "org.qemu.guest_agent.0"));
   CHECK(has_device(persistent, "video", "type=\"virtio\""));
