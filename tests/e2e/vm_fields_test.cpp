@@ -216,6 +216,20 @@ TEST_CASE("devices and lifecycle actions reach a running guest live or at its ne
     CHECK_FALSE(guest_change(session, session.plan_json(config)).is_object());
   }
   CHECK(libvirt.id(name) == booted_id);
+
+  // Taken out, at the next boot: libvirt defines the guest without its sound card, keeping the
+  // <audio> backend it added for it, and with no emulated display.
+  config = session.write_config(guest_toml(
+      "sound = \"none\"\nvideo = \"none\"\nwatchdog = \"none\"\nballoon = \"virtio\"\n", spice));
+  applied = session.apply(config);
+  INFO(applied.describe());
+  REQUIRE(applied.exit_code == 0);
+  persistent = libvirt.xml(name, true);
+  CHECK(devices_named(persistent, "sound").empty());
+  CHECK(devices_named(persistent, "watchdog").empty());
+  CHECK(has_device(persistent, "video", "type=\"none\""));
+  CHECK(has_device(persistent, "memballoon", "model=\"virtio\""));
+  CHECK_FALSE(guest_change(session, session.plan_json(config)).is_object());
 }
 
 }  // namespace
