@@ -308,12 +308,23 @@ std::vector<std::string> StepRunner::hot_plug(const VmOperations& operations,
                        }});
   std::vector<std::string> missed;
   std::vector<const LiveChange*> made;
+  // A change refused is tried again once the others are made: libvirt may refuse one for a
+  // value another is about to change (on_poweroff = "restart" while on_reboot is "destroy").
+  std::vector<const LiveChange*> refused;
   for (const LiveChange& change : changes) {
     try {
       change.make();
       made.push_back(&change);
+    } catch (const SystemError&) {
+      refused.push_back(&change);
+    }
+  }
+  for (const LiveChange* change : refused) {
+    try {
+      change->make();
+      made.push_back(change);
     } catch (const SystemError& error) {
-      missed.push_back(change.what + " (" + error.what() + ")");
+      missed.push_back(change->what + " (" + error.what() + ")");
     }
   }
   for (const LiveChange* change : not_taken(hypervisor, context_.clock, name, made))

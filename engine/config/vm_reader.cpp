@@ -502,6 +502,16 @@ void read_attributes(TableReader& reader, Vm& vm) {
     if (auto value = read_attribute(reader, field)) vm.attributes[std::string(field.key)] = *value;
 }
 
+// The rules across keys, once the whole table is read, each at the key it is about.
+void check_attribute_conflicts(TableReader& reader, const Vm& vm) {
+  for (const VmField& field : vm_fields()) {
+    const auto found = vm.attributes.find(std::string(field.key));
+    if (!field.conflict || found == vm.attributes.end()) continue;
+    if (std::string message = field.conflict(vm, found->second); !message.empty())
+      reader.error(field.key, std::move(message));
+  }
+}
+
 Vm read_vm(const toml::table& table, const std::string& key, const std::string& file,
            Diagnostics& diagnostics) {
   TableReader reader(table, "vm." + key, file, diagnostics);
@@ -531,6 +541,7 @@ Vm read_vm(const toml::table& table, const std::string& key, const std::string& 
   read_attributes(reader, vm);
   apply_dsm_defaults(reader, vm);
   check_dsm_platform(reader, vm);
+  check_attribute_conflicts(reader, vm);
   return vm;
 }
 

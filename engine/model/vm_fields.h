@@ -12,6 +12,8 @@
 
 namespace virtform {
 
+struct Vm;
+
 enum class FieldKind {
   text,     // any non-empty string
   line,     // a non-empty string without line breaks
@@ -31,7 +33,16 @@ struct VmField {
   // What a domain has when nothing sets it ("" for nothing): import leaves the key out then.
   std::string_view unset;
   std::string_view meaning;  // docs/configuration.md's text for the key, word for word
+  // A rule across keys, checked once the whole [vm.X] is read: what is wrong with `value` in
+  // `vm` and how to fix it, or "" when it holds. nullptr: no such rule.
+  std::string (*conflict)(const Vm& vm, const std::string& value) = nullptr;
+  // For a live row whose device only some running guests can take: whether `running` takes
+  // `value` now. nullptr: every running guest does.
+  bool (*takes_live)(const std::string& value, const Vm& running) = nullptr;
 };
+
+// Whether the running guest takes the row's value now (the row is live and the guest can).
+bool takes_live(const VmField& field, const std::string& value, const Vm& running);
 
 // Every table-driven attribute, in the order plans show them.
 std::span<const VmField> vm_fields();

@@ -39,6 +39,12 @@ std::optional<std::string> attribute(const Vm& vm, const VmField& field) {
   return found->second;
 }
 
+// Whether the guest can give memory back: not with balloon = "none".
+bool has_balloon(const Vm& vm) {
+  const auto found = vm.attributes.find("balloon");
+  return found == vm.attributes.end() || found->second != "none";
+}
+
 // An image apply makes when it is missing: one with a size to create, or a loader overlay.
 bool made_when_missing(const Disk& disk) {
   return disk.kind == DiskSource::file && (disk.size || !disk.backing.empty());
@@ -170,8 +176,9 @@ struct TypedField {
   const char* absent;  // shown for a VM without the field
   // Whether `desired` asks for something `live` does not have.
   bool (*differs)(const Vm& desired, const Vm& live);
-  // Whether a running guest takes the change at once; nullptr: only at its next boot.
-  bool (*takes_live)(const Vm& desired, const Vm& live);
+  // Whether a running guest (`running`: what it booted) takes the change at once; nullptr: only
+  // at its next boot.
+  bool (*takes_live)(const Vm& desired, const Vm& live, const Vm& running);
   // Whether the running guest has not booted what `desired` asks; nullptr where libvirt reports
   // the field differently in the running definition (a host-model CPU is expanded there).
   bool (*pending)(const Vm& desired, const Vm& booted);
@@ -192,12 +199,14 @@ std::optional<std::string> shown_memory(const Vm& vm) {
 bool memory_differs(const Vm& desired, const Vm& live) {
   return desired.memory_kib != live.memory_kib;
 }
-// A running guest can give memory back through the balloon, but only a boot raises its maximum.
-bool memory_shrinks(const Vm& desired, const Vm& live) {
-  return desired.memory_kib < live.memory_kib;
+// A running guest can give memory back through the balloon, but only a boot raises its maximum
+// or takes memory from a guest without a balloon.
+bool memory_shrinks(const Vm& desired, const Vm& live, const Vm& running) {
+  return desired.memory_kib < live.memory_kib && has_balloon(running);
 }
-bool memory_grows(const Vm& desired, const Vm& booted) {
-  return desired.memory_kib > booted.memory_kib;
+bool memory_not_booted(const Vm& desired, const Vm& booted) {
+  return desired.memory_kib > booted.memory_kib ||
+         (desired.memory_kib < booted.memory_kib && !has_balloon(booted));
 }
 
 std::optional<std::string> shown_vcpus(const Vm& vm) {
@@ -270,7 +279,7 @@ bool serial_differs(const Vm& desired, const Vm& live) {
 // In the order plans show them.
 constexpr std::array<TypedField, 10> kTypedFields = {{
     {"type", shown_type, "", type_differs, nullptr, nullptr, nullptr},
-    {"memory", shown_memory, "", memory_differs, memory_shrinks, memory_grows, nullptr},
+    {"memory", shown_memory, "", memory_differs, memory_shrinks, memory_not_booted, nullptr},
     {"vcpus", shown_vcpus, "", vcpus_differ, nullptr, vcpus_differ, nullptr},
     {"machine", shown_machine, "", machine_differs, nullptr, machine_differs, nullptr},
     {"firmware", shown_firmware, "", firmware_differs, nullptr, firmware_not_booted, nullptr},
@@ -314,7 +323,7 @@ class VmComparison {
   void compare_scalars() {
     for (const TypedField& field : kTypedFields) {
       if (!field.differs(desired_, live_)) continue;
-      const bool now = field.takes_live && field.takes_live(desired_, live_);
+      const bool now = field.takes_live && field.takes_live(desired_, live_, running());
       add(field.key, shown_or_absent(field, live_), changed_to(field, desired_),
           now ? rule_.for_live_change() : rule_.for_boot_change());
     }
@@ -328,8 +337,11 @@ class VmComparison {
     const auto current = attribute(live_, field);
     if (!wanted || wanted == current) return;
     add(std::string(field.key), current.value_or("(none)"), *wanted,
-        field.timing == FieldTiming::live ? rule_.for_live_change() : rule_.for_boot_change());
+        takes_live(field, *wanted, running()) ? rule_.for_live_change() : rule_.for_boot_change());
   }
+
+  // What the guest runs: its running definition, or the persistent one when it is not running.
+  const Vm& running() const { return booted_ ? *booted_ : live_; }
 
   void compare_disks() {
     for (const Disk& wanted : desired_.disks) {
@@ -890,10 +902,11 @@ class Differ {
     const Vm& running = live.booted ? *live.booted : live.vm;
     for (const VmField& field : vm_fields()) {
       const auto wanted = attribute(vm, field);
-      if (field.timing == FieldTiming::live && wanted && wanted != attribute(running, field))
+      if (wanted && wanted != attribute(running, field) && takes_live(field, *wanted, running))
         operations.live_attributes[std::string(field.key)] = *wanted;
     }
-    if (vm.memory_kib < live.vm.memory_kib) operations.balloon_kib = vm.memory_kib;
+    if (vm.memory_kib < live.vm.memory_kib && has_balloon(running))
+      operations.balloon_kib = vm.memory_kib;
   }
 
   // Changes already in the persistent definition that the running guest has not booted yet (an

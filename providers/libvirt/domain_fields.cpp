@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
+#include <vector>
 
 #include "providers/libvirt/domain_parts.h"
 #include "providers/libvirt/xml_support.h"
@@ -48,12 +50,201 @@ void write_boot_menu(pugi::xml_node domain, const std::string& value) {
   xml::set_attribute(menu, "enable", value == "true" ? "yes" : "no");
 }
 
-constexpr std::array<DomainField, 4> kFields = {{
+// ---- Lifecycle actions, which libvirt's QEMU driver also sets in a running guest ----------
+
+constexpr char kOnPoweroff[] = "on_poweroff";
+constexpr char kOnReboot[] = "on_reboot";
+
+template <int kEvent>
+int set_lifecycle_live(virDomainPtr domain, const std::string& value) {
+  const unsigned int action = value == "restart" ? VIR_DOMAIN_LIFECYCLE_ACTION_RESTART
+                                                 : VIR_DOMAIN_LIFECYCLE_ACTION_DESTROY;
+  return virDomainSetLifecycleAction(domain, kEvent, action, VIR_DOMAIN_AFFECT_LIVE);
+}
+
+// ---- Devices -------------------------------------------------------------------------------
+
+pugi::xml_node devices_of(pugi::xml_node domain) {
+  return domain_parts::domain_child(domain, "devices");
+}
+
+// The elements of `devices` called `name` that `owned` picks.
+std::vector<pugi::xml_node> owned_devices(const pugi::xml_node& devices, const char* name,
+                                          bool (*owned)(const pugi::xml_node&)) {
+  std::vector<pugi::xml_node> found;
+  for (pugi::xml_node element : devices.children(name))
+    if (owned(element)) found.push_back(element);
+  return found;
+}
+
+// The first <video>: the one a guest boots its display on.
+bool is_first_video(const pugi::xml_node& element) {
+  return !element.previous_sibling("video");
+}
+
+std::optional<std::string> read_video(const pugi::xml_node& domain) {
+  const pugi::xml_node video = domain.child("devices").child("video");
+  if (!video) return std::nullopt;
+  return std::string(video.child("model").attribute("type").as_string("none"));
+}
+
+// A new model drops the old one's sizes (qxl's ram and vgamem mean nothing to virtio) and its
+// PCI address (a display-less model has none); libvirt fills in the new model's.
+void write_video(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node devices = devices_of(domain);
+  pugi::xml_node video = devices.child("video");
+  if (!video) video = devices.append_child("video");
+  if (read_video(domain) == value && video.child("model")) return;
+  xml::remove_children(video, "model");
+  xml::remove_children(video, "address");
+  video.prepend_child("model").append_attribute("type") = value.c_str();
+}
+
+// A device a guest has one of, by model, or none: the sound card, the watchdog (libvirt 9.0
+// takes no second of either).
+template <const char* kName>
+std::optional<std::string> read_single(const pugi::xml_node& domain) {
+  const pugi::xml_node device = domain.child("devices").child(kName);
+  return std::string(device ? device.attribute("model").as_string() : "none");
+}
+
+// `value` takes the place of every one there. A new model keeps the other attributes (a
+// watchdog's action) and drops the old one's children: its address, a sound card's codecs.
+// libvirt's <audio> backend, added for a sound card, may stay without it.
+template <const char* kName>
+void write_single(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node devices = devices_of(domain);
+  pugi::xml_node first = devices.child(kName);
+  while (first && first.next_sibling(kName)) devices.remove_child(first.next_sibling(kName));
+  if (value == "none") {
+    if (first) devices.remove_child(first);
+    return;
+  }
+  if (!first) first = devices.append_child(kName);
+  if (value == first.attribute("model").as_string()) return;
+  first.remove_children();
+  xml::set_attribute(first, "model", value);
+}
+
+constexpr char kSound[] = "sound";
+constexpr char kWatchdog[] = "watchdog";
+
+std::optional<std::string> read_balloon(const pugi::xml_node& domain) {
+  const pugi::xml_attribute model = domain.child("devices").child("memballoon").attribute("model");
+  if (!model) return std::nullopt;
+  return std::string(model.as_string());
+}
+
+// Without a balloon there is no device to place or to report statistics.
+void write_balloon(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node balloon = xml::child_or_append(devices_of(domain), "memballoon");
+  if (value == balloon.attribute("model").as_string()) return;
+  balloon.remove_children();
+  xml::set_attribute(balloon, "model", value);
+}
+
+std::optional<std::string> read_watchdog_action(const pugi::xml_node& domain) {
+  const pugi::xml_node watchdog = domain.child("devices").child("watchdog");
+  if (!watchdog) return std::nullopt;
+  return std::string(watchdog.attribute("action").as_string("reset"));
+}
+
+// Written after watchdog (the attributes are written in key order), into the one it left.
+void write_watchdog_action(pugi::xml_node domain, const std::string& value) {
+  if (pugi::xml_node watchdog = domain.child("devices").child("watchdog"))
+    xml::set_attribute(watchdog, "action", value);
+}
+
+// A device a boolean row gives the guest, picked out by `owned` among the elements it shares
+// its name with, and written as `xml`.
+struct OwnedDevice {
+  const char* name;
+  bool (*owned)(const pugi::xml_node& element);
+  const char* xml;
+};
+
+bool is_urandom_rng(const pugi::xml_node& element) {
+  const pugi::xml_node backend = element.child("backend");
+  return std::string(element.attribute("model").as_string()) == "virtio" &&
+         std::string(backend.attribute("model").as_string()) == "random" &&
+         std::string(backend.text().as_string()) == "/dev/urandom";
+}
+
+template <const char* kTarget>
+bool is_channel_to(const pugi::xml_node& element) {
+  return std::string(element.child("target").attribute("name").as_string()) == kTarget;
+}
+
+constexpr char kGuestAgent[] = "org.qemu.guest_agent.0";
+constexpr char kSpiceAgent[] = "com.redhat.spice.0";
+
+constexpr OwnedDevice kRng = {
+    "rng", is_urandom_rng,
+    "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>"};
+constexpr OwnedDevice kGuestAgentChannel = {
+    "channel", is_channel_to<kGuestAgent>,
+    "<channel type='unix'><target type='virtio' name='org.qemu.guest_agent.0'/></channel>"};
+constexpr OwnedDevice kSpiceAgentChannel = {
+    "channel", is_channel_to<kSpiceAgent>,
+    "<channel type='spicevmc'><target type='virtio' name='com.redhat.spice.0'/></channel>"};
+
+template <const OwnedDevice& kDevice>
+std::optional<std::string> read_device(const pugi::xml_node& domain) {
+  return owned_devices(domain.child("devices"), kDevice.name, kDevice.owned).empty() ? "false"
+                                                                                     : "true";
+}
+
+template <const OwnedDevice& kDevice>
+void write_device(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node devices = devices_of(domain);
+  const std::vector<pugi::xml_node> present = owned_devices(devices, kDevice.name, kDevice.owned);
+  if (value == "false") {
+    for (pugi::xml_node element : present) devices.remove_child(element);
+  } else if (present.empty()) {
+    devices.append_copy(xml::load(kDevice.xml, "device").first_child());
+  }
+}
+
+// Plugs the device into the running guest, or unplugs every one it has (as the running
+// definition names them: libvirt finds a device to unplug by its alias and address).
+template <const OwnedDevice& kDevice>
+int set_device_live(virDomainPtr domain, const std::string& value) {
+  if (value == "true")
+    return virDomainAttachDeviceFlags(domain, kDevice.xml, VIR_DOMAIN_AFFECT_LIVE);
+  char* text = virDomainGetXMLDesc(domain, 0);
+  if (!text) return -1;
+  pugi::xml_document running = xml::load(text, "running domain definition");
+  free(text);
+  const pugi::xml_node devices = running.child("domain").child("devices");
+  for (const pugi::xml_node element : owned_devices(devices, kDevice.name, kDevice.owned))
+    if (virDomainDetachDeviceFlags(domain, xml::save(element).c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0)
+      return -1;
+  return 0;
+}
+
+constexpr std::array<DomainField, 14> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
     {"on_crash", "on_crash", child_text<kOnCrash>, set_child_text<kOnCrash>, nullptr},
     {"boot_menu", "os/bootmenu", read_boot_menu, write_boot_menu, nullptr},
+    {"on_poweroff", "on_poweroff", child_text<kOnPoweroff>, set_child_text<kOnPoweroff>,
+     set_lifecycle_live<VIR_DOMAIN_LIFECYCLE_POWEROFF>},
+    {"on_reboot", "on_reboot", child_text<kOnReboot>, set_child_text<kOnReboot>,
+     set_lifecycle_live<VIR_DOMAIN_LIFECYCLE_REBOOT>},
+    {"video", "devices/video", read_video, write_video, nullptr, is_first_video},
+    {"sound", "devices/sound", read_single<kSound>, write_single<kSound>, nullptr},
+    {"rng", "devices/rng", read_device<kRng>, write_device<kRng>, set_device_live<kRng>,
+     is_urandom_rng},
+    {"guest_agent", "devices/channel", read_device<kGuestAgentChannel>,
+     write_device<kGuestAgentChannel>, set_device_live<kGuestAgentChannel>,
+     is_channel_to<kGuestAgent>},
+    {"spice_agent", "devices/channel", read_device<kSpiceAgentChannel>,
+     write_device<kSpiceAgentChannel>, set_device_live<kSpiceAgentChannel>,
+     is_channel_to<kSpiceAgent>},
+    {"balloon", "devices/memballoon", read_balloon, write_balloon, nullptr},
+    {"watchdog", "devices/watchdog", read_single<kWatchdog>, write_single<kWatchdog>, nullptr},
+    {"watchdog_action", "devices/watchdog", read_watchdog_action, write_watchdog_action, nullptr},
 }};
 
 }  // namespace

@@ -26,6 +26,9 @@ struct DomainField {
   // Gives the running guest the value (virDomain* with VIR_DOMAIN_AFFECT_LIVE); -1 on failure,
   // with libvirt's error set. Only for rows whose engine row is FieldTiming::live.
   int (*set_live)(virDomainPtr domain, const std::string& value);
+  // Which of the elements at `path` it owns, for a path it shares (a <channel> by its target's
+  // name, the first <video>); nullptr: every one.
+  bool (*expresses)(const pugi::xml_node& element) = nullptr;
 };
 
 std::span<const DomainField> domain_fields();

@@ -92,8 +92,13 @@ std::vector<OwnedElement> make_owned() {
       {"devices/serial", "[vm.X.serial]", is_pty_serial, kSerialParts},
       {"devices/console", "[vm.X.serial]", is_pty_serial, kSerialParts},
   };
-  for (const DomainField& field : domain_fields())
-    owned.push_back({field.path, field.key, nullptr, {}});
+  // Rows that share an element (watchdog and its action) own it once, in the first one's name.
+  for (const DomainField& field : domain_fields()) {
+    const bool taken = std::any_of(owned.begin(), owned.end(), [&](const OwnedElement& entry) {
+      return entry.path == field.path && entry.expresses == field.expresses;
+    });
+    if (!taken) owned.push_back({field.path, field.key, field.expresses, {}});
+  }
   return owned;
 }
 
@@ -126,6 +131,12 @@ constexpr DefaultElement kDefaults[] = {
     {"devices", "<controller type='scsi' index='*' model='virtio-scsi'/>"},
     {"devices", "<controller type='pci' index='*' model='pcie-root'/>"},
     {"devices", "<controller type='pci' index='*' model='pci-root'/>"},
+    // What a legacy PCI device (an i6300esb watchdog, an ich6 or ac97 sound card) brings on q35.
+    {"devices",
+     "<controller type='pci' index='*' model='pcie-to-pci-bridge'>"
+     "<model name='pcie-pci-bridge'/></controller>"},
+    // What a virtio channel (guest_agent, spice_agent) brings.
+    {"devices", "<controller type='virtio-serial' index='*'/>"},
     {"devices",
      "<controller type='pci' index='*' model='pcie-root-port'><model name='pcie-root-port'/>"
      "<target chassis='*' port='*'/></controller>"},

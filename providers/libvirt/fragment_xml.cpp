@@ -209,10 +209,10 @@ pugi::xml_node find_written(pugi::xml_node parent, const XmlElement& wanted) {
   return find_containing(parent, wanted);
 }
 
-// Outside <devices>, and for the one balloon a guest has, an element stands alone: a fragment
-// replaces the one there (virtform's own <clock offset='utc'/>, say). <os><boot> repeats.
+// Outside <devices> an element stands alone: a fragment replaces the one there (virtform's own
+// <clock offset='utc'/>, say). <os><boot> repeats.
 bool replaces_same_name(const std::string& parent, const std::string& name) {
-  if (parent == "devices") return name == "memballoon";
+  if (parent == "devices") return false;
   return !(parent == "os" && name == "boot");
 }
 

@@ -647,4 +647,65 @@ TEST_CASE("a disk pinned onto an unexpressed disk's unit is refused", "[diff][di
   CHECK_THAT(diagnostics[0].message, Catch::Contains("an empty CD-ROM drive"));
 }
 
+TEST_CASE("a guest without a balloon takes a smaller memory at its next boot", "[diff]") {
+  Vm vm = small_vm("nas");
+  vm.attributes["balloon"] = "none";
+  Live live;
+  live.domains.push_back(live_of(vm, true));
+  vm.memory_kib = 256 * 1024;
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  const auto changes = run_diff(desired, live, diagnostics);
+  const Change& change = change_at(changes, "vm.nas");
+  REQUIRE(field_of(change, "memory"));
+  CHECK(field_of(change, "memory")->disruption == Disruption::next_boot);
+  CHECK(operations_of(changes, "nas") == "redefine");
+
+  SECTION("and until then the smaller memory is pending") {
+    LiveDomain& domain = live.domains[0];
+    domain.booted = domain.vm;
+    domain.vm.memory_kib = vm.memory_kib;
+    const auto after = run_diff(desired, live, diagnostics);
+    CHECK(change_at(after, "vm.nas").action == Action::none);
+    const std::vector<FieldChange>& pending = change_at(after, "vm.nas").pending_boot;
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0].field == "memory");
+  }
+  SECTION("a guest with its balloon gives the memory back at once") {
+    live.domains[0].vm.attributes["balloon"] = "virtio";
+    desired.vms[0].attributes.erase("balloon");
+    const auto ballooned = run_diff(desired, live, diagnostics);
+    CHECK(field_of(change_at(ballooned, "vm.nas"), "memory")->disruption == Disruption::live);
+    CHECK(operations_of(ballooned, "nas") == "redefine, balloon 256 MiB");
+  }
+}
+
+TEST_CASE("an agent's channel plugs live only into a guest that has a virtio channel already",
+          "[diff][operations]") {
+  Vm vm = small_vm("nas");
+  Live live;
+  live.domains.push_back(live_of(vm, true));
+  vm.attributes["guest_agent"] = "true";
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+
+  // No virtio-serial controller to plug it into: libvirt cannot add one to a running guest.
+  const auto first = run_diff(desired, live, diagnostics);
+  CHECK(field_of(change_at(first, "vm.nas"), "guest_agent")->disruption == Disruption::next_boot);
+  CHECK(operations_of(first, "nas") == "redefine");
+
+  live.domains[0].vm.attributes["spice_agent"] = "true";
+  const auto beside = run_diff(desired, live, diagnostics);
+  CHECK(field_of(change_at(beside, "vm.nas"), "guest_agent")->disruption == Disruption::live);
+  CHECK(operations_of(beside, "nas") == "redefine, guest_agent = true");
+
+  // Taking one out always works.
+  live.domains[0].vm.attributes = {{"guest_agent", "true"}};
+  desired.vms[0].attributes["guest_agent"] = "false";
+  const auto removed = run_diff(desired, live, diagnostics);
+  CHECK(operations_of(removed, "nas") == "redefine, guest_agent = false");
+}
+
 }  // namespace virtform

@@ -79,25 +79,25 @@ TEST_CASE(
     "[fragment]") {
   DemoHost host;
   // Attributes out of libvirt's order, and blanks between elements.
-  const std::string watchdog = fragment("<watchdog action='reset' model='i6300esb'/>", "devices");
+  const std::string tablet = fragment("<input bus='usb' type='tablet'/>", "devices");
   const std::string hyperv = fragment(
       "<features>\\n  <hyperv mode='custom'>\\n    <relaxed state='on'/>\\n  "
       "</hyperv>\\n</features>");
-  const Plan created = host.plan_with(watchdog + hyperv);
+  const Plan created = host.plan_with(tablet + hyperv);
   REQUIRE(errors_of(created).empty());
   CHECK(vm_change(created).action == Action::create);
   const auto names = field_names(vm_change(created));
-  CHECK(std::count(names.begin(), names.end(), "xml[devices/watchdog]") == 1);
+  CHECK(std::count(names.begin(), names.end(), "xml[devices/input]") == 1);
   CHECK(std::count(names.begin(), names.end(), "xml[features/hyperv]") == 1);
   REQUIRE(host.apply(created));
 
   const std::string xml = host.persistent_xml();
-  CHECK(xml.find("<watchdog model='i6300esb' action='reset'") != std::string::npos);
+  CHECK(xml.find("<input type='tablet' bus='usb'") != std::string::npos);
   CHECK(xml.find("<relaxed state='on'/>") != std::string::npos);
   // The marker records what virtform wrote.
   CHECK(count_of(xml, "<virtform:xml") == 2);
 
-  const Plan again = host.plan_with(watchdog + hyperv);
+  const Plan again = host.plan_with(tablet + hyperv);
   INFO(xml);
   CHECK(vm_change(again).action == Action::none);
   CHECK(vm_change(again).fields.empty());
@@ -105,18 +105,18 @@ TEST_CASE(
 
 TEST_CASE("a changed fragment replaces what virtform wrote, and a removed one goes", "[fragment]") {
   DemoHost host;
-  const std::string urandom = "<backend model='random'>/dev/urandom</backend>";
+  const std::string random = "<backend model='random'>/dev/random</backend>";
   REQUIRE(
-      host.apply(host.plan_with(fragment("<rng model='virtio'>" + urandom + "</rng>", "devices"))));
+      host.apply(host.plan_with(fragment("<rng model='virtio'>" + random + "</rng>", "devices"))));
 
   const Plan updated = host.plan_with(
-      fragment("<rng model='virtio'><rate bytes='1024'/>" + urandom + "</rng>", "devices"));
+      fragment("<rng model='virtio'><rate bytes='1024'/>" + random + "</rng>", "devices"));
   REQUIRE(errors_of(updated).empty());
   const Change& update = vm_change(updated);
   REQUIRE(update.fields.size() == 1);
   CHECK(update.fields[0].field == "xml[devices/rng]");
-  CHECK(update.fields[0].before == "<rng model='virtio'>" + urandom + "</rng>");
-  CHECK(update.fields[0].after == "<rng model='virtio'><rate bytes='1024'/>" + urandom + "</rng>");
+  CHECK(update.fields[0].before == "<rng model='virtio'>" + random + "</rng>");
+  CHECK(update.fields[0].after == "<rng model='virtio'><rate bytes='1024'/>" + random + "</rng>");
   REQUIRE(host.apply(updated));
   std::string xml = host.persistent_xml();
   CHECK(count_of(xml, "<rng ") == 1);
@@ -136,23 +136,23 @@ TEST_CASE("a changed fragment replaces what virtform wrote, and a removed one go
 TEST_CASE("removing a fragment takes out what virtform wrote, not a hand-made twin", "[fragment]") {
   Desired desired;
   REQUIRE(read_fragments_of("[vm.a]\n\n[[vm.a.xml]]\nparent = \"devices\"\n"
-                            "xml = \"<rng model='virtio'><backend model='random'>/dev/urandom"
+                            "xml = \"<rng model='virtio'><backend model='random'>/dev/random"
                             "</backend></rng>\"\n",
                             desired)
               .empty());
   Vm vm = desired.vms[0];
   std::string xml = render_domain_xml(vm);
   const std::string by_hand =
-      "<rng model='virtio'><backend model='random'>/dev/random</backend></rng>";
+      "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>";
   xml.insert(xml.find("</devices>"), by_hand);
-  // Read back, the hand-made one is unowned but not virtform's; the declared one is in place.
+  // Read back, the hand-made one is not virtform's fragment; the declared one is in place.
   LiveDomain live = parse_domain_xml(xml);
   REQUIRE(live.vm.xml.size() == 1);
 
   vm.xml.clear();
   const std::string merged = merge_domain_xml(xml, vm);
-  CHECK(merged.find("/dev/urandom") == std::string::npos);
-  CHECK(merged.find("/dev/random") != std::string::npos);
+  CHECK(merged.find("/dev/random") == std::string::npos);
+  CHECK(merged.find("/dev/urandom") != std::string::npos);
   CHECK(merged.find("<virtform:xml") == std::string::npos);
 }
 
@@ -249,16 +249,16 @@ TEST_CASE("<smm> is secure_boot's when the VM turns Secure Boot on", "[fragment]
 TEST_CASE("a removed fragment takes the element that is exactly it, not a richer twin before it",
           "[fragment]") {
   Desired desired;
-  const std::string urandom = "<backend model='random'>/dev/urandom</backend>";
+  const std::string random = "<backend model='random'>/dev/random</backend>";
   REQUIRE(read_fragments_of("[vm.a]\n\n[[vm.a.xml]]\nparent = \"devices\"\n"
                             "xml = \"<rng model='virtio'>" +
-                                urandom + "</rng>\"\n",
+                                random + "</rng>\"\n",
                             desired)
               .empty());
   Vm vm = desired.vms[0];
   std::string xml = render_domain_xml(vm);
   // Made by hand, first under <devices>: it contains the fragment too.
-  const std::string by_hand = "<rng model='virtio'><rate bytes='1024'/>" + urandom + "</rng>";
+  const std::string by_hand = "<rng model='virtio'><rate bytes='1024'/>" + random + "</rng>";
   const std::string devices = "<devices>";
   xml.insert(xml.find(devices) + devices.size(), by_hand);
   vm.xml.clear();

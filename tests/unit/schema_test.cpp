@@ -180,8 +180,9 @@ std::vector<EnumKey> enum_keys() {
 }
 
 // A key whose values need another key beside them: io = "native" bypasses the page cache only
-// with cache = "none".
+// with cache = "none"; a watchdog's action needs the watchdog.
 std::string with_companion(const EnumKey& entry) {
+  if (entry.table == "vm" && entry.key == "watchdog_action") return "\nwatchdog = \"ib700\"";
   return entry.table == "disk" && entry.key == "io" ? "\ncache = \"none\"" : "";
 }
 

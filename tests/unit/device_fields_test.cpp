@@ -1,0 +1,175 @@
+// The device and lifecycle rows of the attribute table against domain XML as libvirt 9 writes
+// it back (tests/fixtures/libvirt/qemu-with-devices.xml is `virsh dumpxml --inactive` of a domain
+// virtform defined on qemu:///system with each of them set), what each owns of the elements it
+// shares a name with, and the rules across keys that libvirt would otherwise refuse at define.
+
+#include <catch2/catch.hpp>
+#include <pugixml.hpp>
+#include <sstream>
+
+#include "engine/config/config.h"
+#include "engine/import/importer.h"
+#include "engine/render/config_toml.h"
+#include "providers/host/rooted_files.h"
+#include "providers/libvirt/domain_xml.h"
+#include "support/temp_dir.h"
+
+namespace virtform {
+namespace {
+
+using testing::TempDir;
+
+std::string fixture(const std::string& name) {
+  return testing::read_file(std::string(VIRTFORM_SOURCE_DIR) + "/tests/fixtures/libvirt/" + name);
+}
+
+// What the fixture's domain was declared with.
+const std::map<std::string, std::string> kDeclared = {
+    {"on_poweroff", "restart"},
+    {"on_reboot", "restart"},
+    {"video", "qxl"},
+    {"sound", "ich9"},
+    {"rng", "true"},
+    {"guest_agent", "true"},
+    {"spice_agent", "true"},
+    {"balloon", "none"},
+    {"watchdog", "i6300esb"},
+    {"watchdog_action", "poweroff"},
+};
+
+// The domain's <devices> and lifecycle actions as text, to tell whether a merge touched them.
+std::string devices_and_actions(const std::string& domain_xml) {
+  pugi::xml_document document;
+  REQUIRE(document.load_string(domain_xml.c_str()));
+  const pugi::xml_node domain = document.child("domain");
+  std::ostringstream text;
+  for (const char* name : {"on_poweroff", "on_reboot", "on_crash", "devices"})
+    domain.child(name).print(text, "  ", pugi::format_indent);
+  return text.str();
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t count = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
+  return count;
+}
+
+Diagnostics load(const std::string& toml, Desired& desired) {
+  TempDir dir;
+  Diagnostics diagnostics;
+  desired = load_config({dir.write_file("vm.toml", toml)}, diagnostics);
+  return diagnostics;
+}
+
+}  // namespace
+
+TEST_CASE("libvirt's read-back of the device rows is what was declared, and no change",
+          "[vm_fields][domain_xml]") {
+  const std::string xml = fixture("qemu-with-devices.xml");
+  Diagnostics unexpressed;
+  const LiveDomain live = parse_domain_xml(xml, &unexpressed);
+  for (const auto& [key, value] : kDeclared) {
+    INFO(key);
+    REQUIRE(live.vm.attributes.count(key) == 1);
+    CHECK(live.vm.attributes.at(key) == value);
+  }
+  // qxl's sizes, the <audio> SPICE brings, the channels' sockets and their virtio-serial
+  // controller are libvirt's additions: import names none of them.
+  std::string named;
+  for (const Diagnostic& diagnostic : unexpressed) named += diagnostic.message + "\n";
+  INFO(named);
+  for (const char* part :
+       {"video", "sound", "audio", "rng", "channel", "memballoon", "virtio-serial",
+        "pcie-to-pci-bridge", "watchdog", "on_poweroff", "on_reboot"})
+    CHECK(named.find(part) == std::string::npos);
+
+  // Merged with the same values, nothing of it changes.
+  Vm desired = live.vm;
+  desired.attributes = kDeclared;
+  CHECK(devices_and_actions(merge_domain_xml(xml, desired)) == devices_and_actions(xml));
+
+  // Import writes each as its key.
+  ImportSource source{live, {}, {}};
+  Diagnostics warnings;
+  const std::string imported =
+      render_config_toml(desired_from_live({source}, RootedHostFiles("/"), warnings), warnings);
+  INFO(imported);
+  CHECK(imported.find("video = \"qxl\"\n") != std::string::npos);
+  CHECK(imported.find("sound = \"ich9\"\n") != std::string::npos);
+  CHECK(imported.find("guest_agent = true\n") != std::string::npos);
+  CHECK(imported.find("balloon = \"none\"\n") != std::string::npos);
+}
+
+TEST_CASE("a device row takes out only what it owns", "[vm_fields][domain_xml]") {
+  std::string xml = fixture("qemu-with-devices.xml");
+  // Beside the rows' own: a second video, an rng on /dev/random and a serial-port channel.
+  const std::string others =
+      "<video><model type='vga'/></video>"
+      "<rng model='virtio'><backend model='random'>/dev/random</backend></rng>"
+      "<channel type='pty'><target type='virtio' name='org.example.port'/></channel>";
+  xml.insert(xml.find("</devices>"), others);
+  Vm desired = parse_domain_xml(xml).vm;
+  desired.attributes = {{"rng", "false"},           {"guest_agent", "false"},
+                        {"spice_agent", "false"},   {"sound", "none"},
+                        {"video", "virtio"},        {"balloon", "virtio"},
+                        {"on_poweroff", "destroy"}, {"watchdog", "ib700"}};
+  const std::string merged = merge_domain_xml(xml, desired);
+  INFO(merged);
+  CHECK(merged.find("/dev/urandom") == std::string::npos);
+  CHECK(merged.find("/dev/random") != std::string::npos);
+  CHECK(merged.find("org.qemu.guest_agent.0") == std::string::npos);
+  CHECK(merged.find("com.redhat.spice.0") == std::string::npos);
+  CHECK(merged.find("org.example.port") != std::string::npos);
+  CHECK(merged.find("<sound") == std::string::npos);
+  // The first video is the row's, its qxl sizes and address gone with qxl; the second stays.
+  CHECK(count_of(merged, "<video>") == 2);
+  CHECK(merged.find("<model type='virtio'") != std::string::npos);
+  CHECK(merged.find("<model type='vga'") != std::string::npos);
+  CHECK(merged.find("vgamem") == std::string::npos);
+  CHECK(merged.find("<memballoon model='virtio'") != std::string::npos);
+  CHECK(merged.find("<on_poweroff>destroy</on_poweroff>") != std::string::npos);
+  // A new watchdog model keeps the action.
+  CHECK(merged.find("<watchdog model='ib700' action='poweroff'") != std::string::npos);
+  const LiveDomain after = parse_domain_xml(merged);
+  for (const auto& [key, value] : desired.attributes) {
+    INFO(key);
+    CHECK(after.vm.attributes.at(key) == value);
+  }
+}
+
+TEST_CASE("the device rows' rules across keys are refused at the key, naming the fix",
+          "[vm_fields][config]") {
+  Desired desired;
+  Diagnostics errors =
+      load("[vm.a]\nspice_agent = true\n\n[vm.a.graphics]\ntype = \"vnc\"\n", desired);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].where.line == 2);
+  CHECK(errors[0].message ==
+        "spice_agent = true needs SPICE graphics: set [vm.a.graphics] type = \"spice\", or leave "
+        "spice_agent out");
+  CHECK(load("[vm.a]\nspice_agent = false\n", desired).empty());
+  CHECK(load("[vm.a]\nspice_agent = true\n[vm.a.graphics]\ntype = \"spice\"\n", desired).empty());
+
+  errors = load("[vm.a]\non_reboot = \"destroy\"\non_poweroff = \"restart\"\n", desired);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].where.line == 3);
+  CHECK_THAT(errors[0].message, Catch::StartsWith("on_poweroff = \"restart\" with on_reboot = "
+                                                  "\"destroy\" is refused by libvirt's QEMU"));
+  CHECK(load("[vm.a]\non_poweroff = \"restart\"\n", desired).empty());
+
+  errors = load("[vm.a]\nwatchdog_action = \"poweroff\"\n", desired);
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].where.line == 2);
+  CHECK(errors[0].message ==
+        "watchdog_action needs a watchdog: set watchdog = \"i6300esb\" or "
+        "\"ib700\", or leave watchdog_action out");
+  CHECK(load("[vm.a]\nwatchdog_action = \"poweroff\"\nwatchdog = \"ib700\"\n", desired).empty());
+
+  // The QEMU driver's lifecycle actions only.
+  errors = load("[vm.a]\non_poweroff = \"preserve\"\n", desired);
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0].message, Catch::StartsWith("on_poweroff must be one of \"destroy\", "
+                                                  "\"restart\""));
+}
+
+}  // namespace virtform
