@@ -10,7 +10,6 @@
 #include "providers/libvirt/domain_fields.h"
 #include "providers/libvirt/domain_parts.h"
 #include "providers/libvirt/domain_xml.h"
-#include "providers/libvirt/field_path.h"
 #include "providers/libvirt/xml_support.h"
 
 namespace virtform {
@@ -65,6 +64,7 @@ bool is_secure_smm(const pugi::xml_node& e) {
 bool is_marker(const pugi::xml_node& e) {
   return xml::in_namespace(e, kMetadataNamespace);
 }
+
 // What the rows sharing an element do not say in a path of their own but write with it.
 struct SharedElement {
   std::string_view path;
