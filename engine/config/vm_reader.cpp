@@ -479,6 +479,8 @@ std::optional<std::string> read_text(TableReader& reader, const std::string& key
   return value;
 }
 
+namespace {
+
 // An integer row's value, within its bounds.
 std::optional<std::string> read_bounded(TableReader& reader, const std::string& key,
                                         const VmField& field) {
@@ -510,6 +512,8 @@ std::optional<std::string> read_row_text(TableReader& reader, const std::string&
   return value;
 }
 
+}  // namespace
+
 // One attribute of the table as its canonical text; nothing when absent or wrong (reported).
 std::optional<std::string> read_attribute(TableReader& reader, const VmField& field) {
   const std::string key(field_name(field));
@@ -529,6 +533,8 @@ std::optional<std::string> read_attribute(TableReader& reader, const VmField& fi
   }
   return std::nullopt;
 }
+
+namespace {
 
 // Where each attribute was set (its key, or the preset that gave it), for the checks across
 // them.
@@ -583,11 +589,14 @@ void check_needs(TableReader& reader, const Vm& vm, const AttributePlaces& place
     const auto origin = vm.attribute_origins.find(std::string(need.key));
     const std::string by =
         origin == vm.attribute_origins.end() ? "" : " (from " + origin->second + ")";
-    reader.error_at(places.at(std::string(need.key)),
+    const auto place = places.find(std::string(need.key));
+    reader.error_at(place == places.end() ? reader.where() : place->second,
                     std::string(field_name(*find_vm_field(need.key))) + " = true" + by + " needs " +
                         setting(vm, need.needs) + ": QEMU refuses to start a KVM guest without it");
   }
 }
+
+}  // namespace
 
 void read_attributes(TableReader& reader, Vm& vm) {
   AttributePlaces places;
