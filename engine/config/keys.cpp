@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <map>
 #include <vector>
 
 #include "engine/model/vm_fields.h"
@@ -31,15 +32,32 @@ constexpr std::array<std::string_view, 6> kPciKeys = {"address", "vendor",  "dev
 constexpr std::array<std::string_view, 4> kDsmKeys = {"model", "sata_port_map", "disk_idx_map",
                                                       "acpid"};
 
-// The keys read by hand, then those of the attribute table.
+// The keys read by hand, then those of the attribute table and its sub-tables.
 std::span<const std::string_view> all_vm_keys() {
   static const std::vector<std::string_view> keys = [] {
     std::vector<std::string_view> all(kVmKeys.begin(), kVmKeys.end());
     all.insert(all.end(), kFirmwareKeys.begin(), kFirmwareKeys.end());
-    for (const VmField& field : vm_fields()) all.push_back(field.key);
+    for (const VmField& field : vm_fields())
+      if (field_table(field).empty()) all.push_back(field.key);
+    for (std::string_view table : field_tables()) all.push_back(table);
     return all;
   }();
   return keys;
+}
+
+// Each sub-table's rows by their names in it, and `preset` where the table has presets.
+const std::map<std::string_view, std::vector<std::string_view>>& attribute_tables() {
+  static const std::map<std::string_view, std::vector<std::string_view>> tables = [] {
+    std::map<std::string_view, std::vector<std::string_view>> all;
+    for (const VmField& field : vm_fields())
+      if (!field_table(field).empty()) all[field_table(field)].push_back(field_name(field));
+    for (const FieldPreset& preset : field_presets()) {
+      std::vector<std::string_view>& keys = all[preset.table];
+      if (std::find(keys.begin(), keys.end(), "preset") == keys.end()) keys.push_back("preset");
+    }
+    return all;
+  }();
+  return tables;
 }
 
 }  // namespace
@@ -55,6 +73,12 @@ const std::span<const std::string_view> kSerial = kSerialKeys;
 const std::span<const std::string_view> kPci = kPciKeys;
 const std::span<const std::string_view> kDsm = kDsmKeys;
 const std::span<const std::string_view> kXml = kXmlKeys;
+
+std::span<const std::string_view> attribute_table(std::string_view table) {
+  const auto found = attribute_tables().find(table);
+  if (found == attribute_tables().end()) return {};
+  return found->second;
+}
 
 std::size_t edit_distance(std::string_view from, std::string_view to) {
   // Optimal string alignment: Levenshtein plus transposition, so "memroy" is one edit away.

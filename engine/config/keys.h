@@ -31,6 +31,9 @@ extern const std::span<const std::string_view> kDsm;
 // [[vm.X.xml]]
 extern const std::span<const std::string_view> kXml;
 
+// [vm.X.hyperv], [vm.X.clock], ...: the sub-table of attribute rows (vm_fields.h) named `table`.
+std::span<const std::string_view> attribute_table(std::string_view table);
+
 // Edits (insert, delete, substitute, swap two neighbours) turning one word into the other.
 std::size_t edit_distance(std::string_view from, std::string_view to);
 

@@ -479,9 +479,44 @@ std::optional<std::string> read_text(TableReader& reader, const std::string& key
   return value;
 }
 
+namespace {
+
+// An integer row's value, within its bounds.
+std::optional<std::string> read_bounded(TableReader& reader, const std::string& key,
+                                        const VmField& field) {
+  const auto value = reader.integer(key);
+  if (!value) return std::nullopt;
+  if (*value < field.min || *value > field.max) {
+    reader.error(key, key + " must be between " + std::to_string(field.min) + " and " +
+                          std::to_string(field.max) + "; got " + std::to_string(*value));
+    return std::nullopt;
+  }
+  return std::to_string(*value);
+}
+
+// A text row's value, within its length and without the characters it refuses.
+std::optional<std::string> read_row_text(TableReader& reader, const std::string& key,
+                                         const VmField& field) {
+  auto value = read_text(reader, key, field.kind == FieldKind::line);
+  if (!value) return std::nullopt;
+  if (field.max > 0 && value->size() > static_cast<std::size_t>(field.max)) {
+    reader.error(key, key + " must be at most " + std::to_string(field.max) + " characters; got " +
+                          std::to_string(value->size()));
+    return std::nullopt;
+  }
+  if (!field.refused.empty() && value->find_first_of(field.refused) != std::string::npos) {
+    reader.error(key,
+                 key + " must not hold '" + std::string(field.refused) + "': libvirt refuses it");
+    return std::nullopt;
+  }
+  return value;
+}
+
+}  // namespace
+
 // One attribute of the table as its canonical text; nothing when absent or wrong (reported).
 std::optional<std::string> read_attribute(TableReader& reader, const VmField& field) {
-  const std::string key(field.key);
+  const std::string key(field_name(field));
   switch (field.kind) {
     case FieldKind::boolean: {
       const auto value = reader.boolean(key);
@@ -490,16 +525,93 @@ std::optional<std::string> read_attribute(TableReader& reader, const VmField& fi
     }
     case FieldKind::choice:
       return reader.one_of(key, field.choices);
+    case FieldKind::integer:
+      return read_bounded(reader, key, field);
     case FieldKind::text:
     case FieldKind::line:
-      return read_text(reader, key, field.kind == FieldKind::line);
+      return read_row_text(reader, key, field);
   }
   return std::nullopt;
 }
 
+namespace {
+
+// Where each attribute was set (its key, or the preset that gave it), for the checks across
+// them.
+using AttributePlaces = std::map<std::string, Location>;
+
+// The rows of `table` ("" for [vm.X] itself) that `reader`, reading that table, sets.
+void read_attribute_table(TableReader& reader, std::string_view table, Vm& vm,
+                          AttributePlaces& places) {
+  for (const VmField& field : vm_fields()) {
+    if (field_table(field) != table) continue;
+    if (auto value = read_attribute(reader, field)) {
+      vm.attributes[std::string(field.key)] = *value;
+      places[std::string(field.key)] = reader.where(field_name(field));
+    }
+  }
+}
+
+// `preset = "..."`: its values where no key of their own set them.
+void read_preset(TableReader& reader, std::string_view table, Vm& vm, AttributePlaces& places) {
+  std::vector<std::string_view> names;
+  for (const FieldPreset& preset : field_presets())
+    if (preset.table == table) names.push_back(preset.name);
+  if (names.empty()) return;
+  const auto name = reader.one_of("preset", names);
+  if (!name) return;
+  for (const FieldPreset& preset : field_presets()) {
+    if (preset.table != table || preset.name != *name) continue;
+    for (const auto& [key, value] : preset.values) {
+      if (!vm.attributes.try_emplace(std::string(key), value).second) continue;
+      vm.attribute_origins[std::string(key)] = "preset " + *name;
+      places[std::string(key)] = reader.where("preset");
+    }
+  }
+}
+
+// "synic = true in [vm.a.hyperv]": how the config turns a boolean row on.
+std::string setting(const Vm& vm, std::string_view key) {
+  const VmField& field = *find_vm_field(key);
+  const std::string table = std::string(field_table(field));
+  return std::string(field_name(field)) + " = true in [vm." + vm.key +
+         (table.empty() ? "" : "." + table) + "]";
+}
+
+// A row that is on with one it needs off or unset: QEMU would not start the guest.
+void check_needs(TableReader& reader, const Vm& vm, const AttributePlaces& places) {
+  auto on = [&](std::string_view key) {
+    const auto found = vm.attributes.find(std::string(key));
+    return found != vm.attributes.end() && found->second == "true";
+  };
+  for (const FieldNeed& need : field_needs()) {
+    if (!on(need.key) || on(need.needs)) continue;
+    const auto origin = vm.attribute_origins.find(std::string(need.key));
+    const std::string by =
+        origin == vm.attribute_origins.end() ? "" : " (from " + origin->second + ")";
+    const auto place = places.find(std::string(need.key));
+    reader.error_at(place == places.end() ? reader.where() : place->second,
+                    std::string(field_name(*find_vm_field(need.key))) + " = true" + by + " needs " +
+                        setting(vm, need.needs) + ": QEMU refuses to start a KVM guest without it");
+  }
+}
+
+}  // namespace
+
 void read_attributes(TableReader& reader, Vm& vm) {
-  for (const VmField& field : vm_fields())
-    if (auto value = read_attribute(reader, field)) vm.attributes[std::string(field.key)] = *value;
+  AttributePlaces places;
+  read_attribute_table(reader, "", vm, places);
+  std::vector<std::pair<TableReader, std::string_view>> tables;
+  for (std::string_view table : field_tables()) {
+    const toml::table* found = reader.table(table);
+    if (!found) continue;
+    TableReader& sub = tables.emplace_back(reader.child(*found, table), table).first;
+    sub.reject_unknown_keys(keys::attribute_table(table));
+    read_attribute_table(sub, table, vm, places);
+  }
+  // After every table: a key of another table wins over a preset too.
+  for (auto& [sub, table] : tables) read_preset(sub, table, vm, places);
+  check_needs(reader, vm, places);
 }
 
 // The rules across keys, once the whole table is read, each at the key it is about.

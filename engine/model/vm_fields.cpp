@@ -11,6 +11,11 @@ namespace {
 // libvirt's <on_crash> actions (domaincommon.rng, crashOptions).
 constexpr std::array<std::string_view, 6> kCrashActions = {
     "destroy", "restart", "preserve", "rename-restart", "coredump-destroy", "coredump-restart"};
+// <clock offset>: the two a guest's RTC is set to; libvirt's timezone and variable offsets are
+// import's to name, not keys.
+constexpr std::array<std::string_view, 2> kClockOffsets = {"utc", "localtime"};
+// A timer's tickpolicy (domaincommon.rng, timer).
+constexpr std::array<std::string_view, 4> kTickPolicies = {"delay", "catchup", "merge", "discard"};
 
 // The <on_poweroff> and <on_reboot> actions libvirt's QEMU driver takes (it refuses preserve and
 // rename-restart there).
@@ -61,7 +66,7 @@ bool channel_takes_live(const std::string& value, const Vm& running) {
          attribute_or(running, "spice_agent", "false") == "true";
 }
 
-constexpr std::array<VmField, 14> kFields = {{
+constexpr std::array<VmField, 35> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -128,6 +133,176 @@ constexpr std::array<VmField, 14> kFields = {{
      "what the watchdog does when the guest stops feeding it: `reset`, `shutdown`, `poweroff`, "
      "`pause`, `none`, `dump` or `inject-nmi`; needs `watchdog`",
      watchdog_action_conflict},
+    {"kvm_hidden",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "`true` hides KVM's signature from the guest (`<kvm><hidden state='on'/></kvm>`): NVIDIA's "
+     "drivers before R465 stop a passed-through GeForce with \"Error 43\" when they see it"},
+    // Hyper-V enlightenments (`<features><hyperv mode='custom'>`): Windows guests run faster
+    // and keep better time with them. QEMU knows them only with KVM.
+    {"hyperv.relaxed",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "relaxed timing: no watchdog timeouts when the host is busy (`<relaxed>`)"},
+    {"hyperv.vapic",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "the virtual APIC assist page (`<vapic>`)"},
+    {"hyperv.spinlocks",
+     FieldKind::integer,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "how often a guest spins on a lock before it tells the host, at least 4095 "
+     "(`<spinlocks state='on' retries='8191'/>`)",
+     nullptr,
+     nullptr,
+     4095,
+     4294967295},
+    {"hyperv.vpindex",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "virtual processor indexes (`<vpindex>`)"},
+    {"hyperv.runtime",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "the processor time the guest was given (`<runtime>`)"},
+    {"hyperv.synic",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "the synthetic interrupt controller (`<synic>`); needs `vpindex = true`"},
+    {"hyperv.stimer",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "synthetic timers (`<stimer>`); need `synic = true`, `vpindex = true` and "
+     "`hypervclock = true` in `[vm.X.clock]`"},
+    {"hyperv.reset",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "resets the guest asks for through Hyper-V (`<reset>`)"},
+    {"hyperv.vendor_id",
+     FieldKind::line,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "the hypervisor vendor the guest is shown, at most 12 characters and no comma "
+     "(`<vendor_id state='on' value='...'/>`)",
+     nullptr,
+     nullptr,
+     0,
+     12,
+     ","},
+    {"hyperv.frequencies",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "the TSC and APIC frequencies read from Hyper-V's registers (`<frequencies>`)"},
+    {"hyperv.reenlightenment",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "notifications when the TSC frequency changes on migration (`<reenlightenment>`)"},
+    {"hyperv.tlbflush",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "paravirtual TLB flushes (`<tlbflush>`); needs `vpindex = true`"},
+    {"hyperv.ipi",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "paravirtual inter-processor interrupts (`<ipi>`); needs `vpindex = true`"},
+    {"clock.offset", FieldKind::choice, kClockOffsets, FieldTiming::next_boot, "utc",
+     "what the guest's RTC keeps: `utc` or `localtime`, which Windows expects (`<clock offset>`)"},
+    {"clock.rtc_tickpolicy", FieldKind::choice, kTickPolicies, FieldTiming::next_boot, "",
+     "what the RTC does with ticks the guest missed: `delay`, `catchup`, `merge` or `discard` "
+     "(`<timer name='rtc' tickpolicy>`)"},
+    {"clock.pit_tickpolicy", FieldKind::choice, kTickPolicies, FieldTiming::next_boot, "",
+     "what the PIT does with ticks the guest missed: `delay`, `catchup`, `merge` or `discard` "
+     "(`<timer name='pit' tickpolicy>`)"},
+    {"clock.hpet",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "`false` takes the HPET away (`<timer name='hpet' present='no'/>`), which Windows guests "
+     "idle better without"},
+    {"clock.hypervclock",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "`true` gives the guest Hyper-V's reference clock (`<timer name='hypervclock' "
+     "present='yes'/>`)"},
+    {"pm.suspend_to_mem",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "`false` keeps the guest from suspending to RAM, S3 (`<suspend-to-mem enabled='no'/>`)"},
+    {"pm.suspend_to_disk",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "`false` keeps the guest from suspending to disk, S4 (`<suspend-to-disk enabled='no'/>`)"},
+}};
+
+constexpr std::array<std::string_view, 3> kTables = {"hyperv", "clock", "pm"};
+
+// What libvirt's and virt-manager's Windows guides turn on; stimer needs the Hyper-V clock, so
+// the preset gives it too.
+constexpr std::array<std::pair<std::string_view, std::string_view>, 12> kWindows = {{
+    {"hyperv.relaxed", "true"},
+    {"hyperv.vapic", "true"},
+    {"hyperv.spinlocks", "8191"},
+    {"hyperv.vpindex", "true"},
+    {"hyperv.runtime", "true"},
+    {"hyperv.synic", "true"},
+    {"hyperv.stimer", "true"},
+    {"hyperv.reset", "true"},
+    {"hyperv.frequencies", "true"},
+    {"hyperv.tlbflush", "true"},
+    {"hyperv.ipi", "true"},
+    {"clock.hypervclock", "true"},
+}};
+
+constexpr std::array<FieldPreset, 1> kPresets = {{
+    {"hyperv", "windows", kWindows,
+     "`\"windows\"` turns on what Windows guests are given: `relaxed`, `vapic`, `spinlocks = "
+     "8191`, `vpindex`, `runtime`, `synic`, `stimer`, `reset`, `frequencies`, `tlbflush`, `ipi` "
+     "and `hypervclock` in `[vm.X.clock]`; a key set beside it wins"},
+}};
+
+// QEMU's own dependencies between the enlightenments (it refuses to start a KVM guest
+// otherwise; libvirt 9 does not check them when it defines one).
+constexpr std::array<FieldNeed, 6> kNeeds = {{
+    {"hyperv.synic", "hyperv.vpindex"},
+    {"hyperv.stimer", "hyperv.synic"},
+    {"hyperv.stimer", "hyperv.vpindex"},
+    {"hyperv.stimer", "clock.hypervclock"},
+    {"hyperv.tlbflush", "hyperv.vpindex"},
+    {"hyperv.ipi", "hyperv.vpindex"},
 }};
 
 }  // namespace
@@ -145,6 +320,28 @@ const VmField* find_vm_field(std::string_view key) {
   const auto found =
       std::find_if(kFields.begin(), kFields.end(), [&](const VmField& f) { return f.key == key; });
   return found == kFields.end() ? nullptr : &*found;
+}
+
+std::string_view field_table(const VmField& field) {
+  const auto dot = field.key.find('.');
+  return dot == std::string_view::npos ? std::string_view() : field.key.substr(0, dot);
+}
+
+std::string_view field_name(const VmField& field) {
+  const auto dot = field.key.find('.');
+  return dot == std::string_view::npos ? field.key : field.key.substr(dot + 1);
+}
+
+std::span<const std::string_view> field_tables() {
+  return kTables;
+}
+
+std::span<const FieldPreset> field_presets() {
+  return kPresets;
+}
+
+std::span<const FieldNeed> field_needs() {
+  return kNeeds;
 }
 
 }  // namespace virtform

@@ -5,10 +5,15 @@
 // leaves the attribute alone, so the model, the plan's JSON and import's TOML carry every row
 // without code of their own. The libvirt provider's matching table (providers/libvirt/
 // domain_fields.cpp) reads and writes each one in domain XML.
+//
+// A row's key may name a sub-table of [vm.X]: "hyperv.relaxed" is `relaxed` in [vm.X.hyperv]
+// (TOML's own dotted key for it), and the plans, the model and the JSON use it so.
 
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace virtform {
 
@@ -19,6 +24,7 @@ enum class FieldKind {
   line,     // a non-empty string without line breaks
   choice,   // one of `choices`
   boolean,  // "true" or "false"
+  integer,  // a whole number from `min` to `max`, in decimal
 };
 
 // When a running guest takes a change to the attribute: now, through libvirt's live API, or
@@ -39,6 +45,10 @@ struct VmField {
   // For a live row whose device only some running guests can take: whether `running` takes
   // `value` now. nullptr: every running guest does.
   bool (*takes_live)(const std::string& value, const Vm& running) = nullptr;
+  // An integer's bounds; for text and line, `max` is the longest value in characters (0: any).
+  std::int64_t min = 0;
+  std::int64_t max = 0;
+  std::string_view refused = "";  // characters a text may not hold
 };
 
 // Whether the running guest takes the row's value now (the row is live and the guest can).
@@ -47,5 +57,30 @@ bool takes_live(const VmField& field, const std::string& value, const Vm& runnin
 // Every table-driven attribute, in the order plans show them.
 std::span<const VmField> vm_fields();
 const VmField* find_vm_field(std::string_view key);
+
+// The sub-table a row's key lives in ("hyperv" for "hyperv.relaxed"), "" for [vm.X] itself.
+std::string_view field_table(const VmField& field);
+// The key within that table ("relaxed").
+std::string_view field_name(const VmField& field);
+// The sub-tables the rows use, in row order.
+std::span<const std::string_view> field_tables();
+
+// A named set of rows' values that a sub-table's `preset` key turns on. They are defaults: a
+// key the table sets itself wins.
+struct FieldPreset {
+  std::string_view table;  // "hyperv": `preset = "windows"` in [vm.X.hyperv]
+  std::string_view name;
+  std::span<const std::pair<std::string_view, std::string_view>> values;  // row key, value
+  std::string_view meaning;  // docs/configuration.md's text for the preset, word for word
+};
+std::span<const FieldPreset> field_presets();
+
+// A boolean row that, when "true", needs another boolean row "true" too: what QEMU refuses to
+// start a guest without.
+struct FieldNeed {
+  std::string_view key;
+  std::string_view needs;
+};
+std::span<const FieldNeed> field_needs();
 
 }  // namespace virtform

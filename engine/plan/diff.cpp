@@ -45,6 +45,14 @@ bool has_balloon(const Vm& vm) {
   return found == vm.attributes.end() || found->second != "none";
 }
 
+// The value as plans show it: with the preset that set it, where one did.
+std::optional<std::string> shown_attribute(const Vm& vm, const VmField& field) {
+  auto value = attribute(vm, field);
+  const auto origin = vm.attribute_origins.find(std::string(field.key));
+  if (value && origin != vm.attribute_origins.end()) *value += " (" + origin->second + ")";
+  return value;
+}
+
 // An image apply makes when it is missing: one with a size to create, or a loader overlay.
 bool made_when_missing(const Disk& disk) {
   return disk.kind == DiskSource::file && (disk.size || !disk.backing.empty());
@@ -336,7 +344,7 @@ class VmComparison {
     const auto wanted = attribute(desired_, field);
     const auto current = attribute(live_, field);
     if (!wanted || wanted == current) return;
-    add(std::string(field.key), current.value_or("(none)"), *wanted,
+    add(std::string(field.key), current.value_or("(none)"), *shown_attribute(desired_, field),
         takes_live(field, *wanted, running()) ? rule_.for_live_change() : rule_.for_boot_change());
   }
 
@@ -435,7 +443,7 @@ std::vector<FieldChange> creation_fields(const Vm& vm) {
   for (const Nic& nic : vm.nics) add(nic_label(nic), describe(nic));
   for (const PciDevice& device : vm.pci) add("pci[" + device.address + "]", describe(device));
   for (const VmField& field : vm_fields())
-    if (const auto value = attribute(vm, field)) add(std::string(field.key), *value);
+    if (const auto value = shown_attribute(vm, field)) add(std::string(field.key), *value);
   for (const XmlFragment& fragment : vm.xml) add(fragment_label(fragment), fragment.xml);
   if (vm.autostart) add("autostart", yes_no(*vm.autostart));
   if (vm.state) add("state", to_string(*vm.state));
@@ -951,7 +959,7 @@ class Differ {
       const auto wanted = attribute(vm, field);
       const auto running = attribute(booted, field);
       if (wanted && wanted != running)
-        pending(std::string(field.key), running.value_or("(none)"), *wanted);
+        pending(std::string(field.key), running.value_or("(none)"), *shown_attribute(vm, field));
     }
   }
 

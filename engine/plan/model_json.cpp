@@ -165,6 +165,7 @@ json vm_to_json(const Vm& vm) {
   put(out, "autostart", vm.autostart);
   if (vm.state) out["state"] = to_string(*vm.state);
   if (!vm.attributes.empty()) out["attributes"] = vm.attributes;
+  if (!vm.attribute_origins.empty()) out["attribute_origins"] = vm.attribute_origins;
   for (const XmlFragment& fragment : vm.xml)
     out["xml"].push_back({{"parent", fragment.parent}, {"xml", fragment.xml}});
   return out;
@@ -210,6 +211,12 @@ Vm vm_from_json(const json& in) {
     vm.attributes = in.at("attributes").get<std::map<std::string, std::string>>();
     for (const auto& [key, value] : vm.attributes)
       if (!find_vm_field(key)) throw std::runtime_error("unknown attribute '" + key + "'");
+  }
+  if (in.contains("attribute_origins")) {
+    vm.attribute_origins = in.at("attribute_origins").get<std::map<std::string, std::string>>();
+    for (const auto& [key, origin] : vm.attribute_origins)
+      if (!vm.attributes.count(key))
+        throw std::runtime_error("attribute_origins names '" + key + "', which is not set");
   }
   // The text alone: the provider parses it again where it writes it.
   if (in.contains("xml"))

@@ -36,6 +36,7 @@ class TomlWriter {
   void boolean(const std::string& key, bool value) {
     line(key + " = " + (value ? "true" : "false"));
   }
+  void text_block(const std::string& text) { out_ << text; }
   std::string text() const { return out_.str(); }
 
  private:
@@ -67,6 +68,38 @@ void write_firmware(TomlWriter& out, const Firmware& firmware) {
   if (!firmware.nvram.empty()) out.string("nvram", firmware.nvram);
 }
 
+// The attribute rows of `table` ("" for [vm.X] itself) the VM has, but for what a domain has
+// when nothing sets them. Returns whether it wrote any.
+bool write_attribute_rows(TomlWriter& out, const Vm& vm, std::string_view table) {
+  bool wrote = false;
+  for (const VmField& field : vm_fields()) {
+    const auto found = vm.attributes.find(std::string(field.key));
+    if (field_table(field) != table || found == vm.attributes.end() || found->second == field.unset)
+      continue;
+    const std::string key(field_name(field));
+    if (field.kind == FieldKind::boolean) {
+      out.boolean(key, found->second == "true");
+    } else if (field.kind == FieldKind::integer) {
+      out.line(key + " = " + found->second);
+    } else {
+      out.string(key, found->second);
+    }
+    wrote = true;
+  }
+  return wrote;
+}
+
+// [vm.X.hyperv], [vm.X.clock], ...: each sub-table of rows the VM has a value in.
+void write_attribute_tables(TomlWriter& out, const std::string& table, const Vm& vm) {
+  for (std::string_view sub : field_tables()) {
+    TomlWriter rows;
+    if (!write_attribute_rows(rows, vm, sub)) continue;
+    out.line("[" + table + "." + std::string(sub) + "]");
+    out.text_block(rows.text());
+    out.blank();
+  }
+}
+
 void write_scalars(TomlWriter& out, const Vm& vm) {
   out.string("name", vm.name);
   out.string("type", to_string(vm.type));
@@ -82,15 +115,7 @@ void write_scalars(TomlWriter& out, const Vm& vm) {
   }
   if (vm.state) out.string("state", to_string(*vm.state));
   if (vm.autostart) out.boolean("autostart", *vm.autostart);
-  for (const VmField& field : vm_fields()) {
-    const auto found = vm.attributes.find(std::string(field.key));
-    if (found == vm.attributes.end() || found->second == field.unset) continue;
-    if (field.kind == FieldKind::boolean) {
-      out.boolean(std::string(field.key), found->second == "true");
-    } else {
-      out.string(std::string(field.key), found->second);
-    }
-  }
+  write_attribute_rows(out, vm, "");
   const Vm defaults;
   if (vm.restart != defaults.restart) out.string("restart", to_string(vm.restart));
   if (vm.shutdown_timeout != defaults.shutdown_timeout)
@@ -177,6 +202,7 @@ void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagn
     out.string("type", vm.serial->type);
     out.blank();
   }
+  write_attribute_tables(out, table, vm);
   for (const XmlFragment& fragment : vm.xml) {
     out.line("[[" + table + ".xml]]");
     if (!fragment.parent.empty()) out.string("parent", fragment.parent);

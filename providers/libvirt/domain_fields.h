@@ -16,8 +16,9 @@ namespace virtform {
 
 struct DomainField {
   std::string_view key;  // the key of its engine row
-  // The element it lives in, as a path below <domain> ("on_crash", "os/bootmenu"): the key owns
-  // it whole (domain_ownership.h).
+  // What it lives in, as a path below <domain> (field_path.h): an element the key owns whole
+  // ("on_crash", "os/bootmenu"), or a part of one that several rows share, owned only where the
+  // VM sets the row ("features/hyperv/relaxed/@state", "clock/@offset"; domain_ownership.h).
   std::string_view path;
   // The value in a <domain>, or nothing when it says nothing.
   std::optional<std::string> (*read)(const pugi::xml_node& domain);
@@ -33,6 +34,12 @@ struct DomainField {
 
 std::span<const DomainField> domain_fields();
 const DomainField* find_domain_field(std::string_view key);
+
+// Whether an element rows share says what they read: <hyperv> in libvirt's custom mode (in
+// passthrough mode the guest gets the host's set whatever it lists), a <clock> at an offset
+// clock.offset takes. Elsewhere its rows read nothing and import takes the element whole.
+bool lists_enlightenments(const pugi::xml_node& hyperv);
+bool is_plain_clock(const pugi::xml_node& clock);
 
 // Every attribute the domain has into vm.attributes.
 void read_attributes(const pugi::xml_node& domain, Vm& vm);

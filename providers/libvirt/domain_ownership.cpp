@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <deque>
 
+#include "engine/model/vm_fields.h"
 #include "providers/libvirt/device_xml.h"
 #include "providers/libvirt/domain_fields.h"
 #include "providers/libvirt/domain_parts.h"
@@ -63,6 +65,68 @@ bool is_marker(const pugi::xml_node& e) {
   return xml::in_namespace(e, kMetadataNamespace);
 }
 
+// What the rows sharing an element do not say in a path of their own but write with it.
+struct SharedElement {
+  std::string_view path;
+  bool (*expresses)(const pugi::xml_node& element);
+  std::string_view written;  // a part every row's writer sets, or ""
+};
+constexpr SharedElement kShared[] = {
+    {"features/hyperv", lists_enlightenments, "@mode"},
+    {"clock", is_plain_clock, ""},
+};
+
+// A row's path split at the element it owns: the first step below <domain> or a fragment
+// parent. The rest ("relaxed/@state") is its part of a shared element; empty when the row owns
+// the element whole.
+std::pair<std::string, std::string> split_row_path(std::string_view path) {
+  std::string element;
+  while (!path.empty()) {
+    const auto slash = path.find('/');
+    element += (element.empty() ? "" : "/") + std::string(path.substr(0, slash));
+    path = slash == std::string_view::npos ? std::string_view() : path.substr(slash + 1);
+    if (!is_fragment_parent(element)) break;
+  }
+  return {element, std::string(path)};
+}
+
+// The config's name for what owns a shared element: the rows' table, or the one row's key.
+std::string shared_owner(std::string_view row_key) {
+  const VmField* field = find_vm_field(row_key);
+  const std::string_view table = field ? field_table(*field) : std::string_view();
+  return table.empty() ? std::string(row_key) : "[vm.X." + std::string(table) + "]";
+}
+
+// The rows' shared elements with their parts, in row order; the parts' text lives here.
+std::vector<OwnedElement> shared_elements() {
+  static std::deque<std::string> texts;
+  static std::deque<std::vector<std::string_view>> parts;
+  std::vector<OwnedElement> shared;
+  std::vector<std::vector<std::string_view>*> parts_of;
+  for (const DomainField& field : domain_fields()) {
+    auto [element, part] = split_row_path(field.path);
+    if (part.empty()) continue;
+    auto found = std::find_if(shared.begin(), shared.end(),
+                              [&](const OwnedElement& e) { return e.path == element; });
+    if (found == shared.end()) {
+      const std::string& path = texts.emplace_back(element);
+      const std::string& key = texts.emplace_back(shared_owner(field.key));
+      parts_of.push_back(&parts.emplace_back());
+      bool (*expresses)(const pugi::xml_node&) = nullptr;
+      for (const SharedElement& entry : kShared) {
+        if (entry.path != path) continue;
+        expresses = entry.expresses;
+        if (!entry.written.empty()) parts_of.back()->push_back(entry.written);
+      }
+      shared.push_back({path, key, expresses, {}, true});
+      found = shared.end() - 1;
+    }
+    parts_of[static_cast<std::size_t>(found - shared.begin())]->push_back(texts.emplace_back(part));
+  }
+  for (std::size_t i = 0; i < shared.size(); ++i) shared[i].parts = *parts_of[i];
+  return shared;
+}
+
 std::vector<OwnedElement> make_owned() {
   std::vector<OwnedElement> owned = {
       {"", "the domain type (type)", nullptr, kDomainParts},
@@ -92,13 +156,17 @@ std::vector<OwnedElement> make_owned() {
       {"devices/serial", "[vm.X.serial]", is_pty_serial, kSerialParts},
       {"devices/console", "[vm.X.serial]", is_pty_serial, kSerialParts},
   };
-  // Rows that share an element (watchdog and its action) own it once, in the first one's name.
+  // A row on a part of a shared element (a <hyperv> switch) is owned through the shared
+  // element's entry below; rows that share a whole element (watchdog and its action) own it
+  // once, in the first one's name.
   for (const DomainField& field : domain_fields()) {
+    if (!split_row_path(field.path).second.empty()) continue;
     const bool taken = std::any_of(owned.begin(), owned.end(), [&](const OwnedElement& entry) {
       return entry.path == field.path && entry.expresses == field.expresses;
     });
     if (!taken) owned.push_back({field.path, field.key, field.expresses, {}});
   }
+  for (const OwnedElement& shared : shared_elements()) owned.push_back(shared);
   return owned;
 }
 
@@ -233,24 +301,32 @@ class Walker {
         container(child, child_path);
       } else if (const OwnedElement* owner = owner_of(path, child)) {
         check_parts(child, *owner, "", identify(child));
+        if (owner->shared) add_element(path, child, true);
       } else if (path == "metadata") {
         // Other tools' notes (libosinfo's, say): named, never a fragment, as their namespace
         // declarations would not survive one.
         found_.parts.push_back("metadata " + std::string(child.name()));
       } else {
-        XmlElement element = to_element(child);
-        found_.defaults.push_back(is_default_element(path, element));
-        found_.reasons.push_back(why_not_owned(child));
-        found_.elements.push_back({path, canonical_xml(element), std::move(element), {}});
+        add_element(path, child, false);
       }
     }
+  }
+
+  void add_element(const std::string& path, const pugi::xml_node& child, bool shared) {
+    XmlElement element = to_element(child);
+    found_.defaults.push_back(!shared && is_default_element(path, element));
+    found_.reasons.push_back(shared ? "" : why_not_owned(child));
+    found_.shared.push_back(shared);
+    found_.elements.push_back({path, canonical_xml(element), std::move(element), {}});
   }
 
   void check_attributes(const pugi::xml_node& node, const OwnedElement& owner,
                         const std::string& prefix, const std::string& who) {
     for (pugi::xml_attribute attribute : node.attributes()) {
       const std::string name = attribute.name();
-      if (name.rfind("xmlns", 0) == 0 || listed(owner.parts, prefix + "@" + name)) continue;
+      if (name.rfind("xmlns", 0) == 0 || listed(owner.parts, prefix + "@" + name) ||
+          picked_by(prefix, name))
+        continue;
       note(who, prefix, name + "='" + attribute.value() + "'");
     }
   }
@@ -262,7 +338,7 @@ class Walker {
     for (pugi::xml_node child : node.children()) {
       if (child.type() != pugi::node_element) continue;
       const std::string name = child.name();
-      const std::string part = prefix + name;
+      const std::string part = prefix + step_of(child, prefix, owner.parts);
       if (name == "address" || name == "alias" || listed(owner.parts, part)) continue;
       if (has_parts_below(owner.parts, part)) {
         check_parts(child, owner, part + "/", who);
@@ -272,8 +348,30 @@ class Walker {
     }
   }
 
+  // "timer[@name='rtc']" where a part picks the child by an attribute, else its name.
+  static std::string step_of(const pugi::xml_node& child, const std::string& prefix, Parts parts) {
+    for (pugi::xml_attribute attribute : child.attributes()) {
+      const std::string picked =
+          std::string(child.name()) + "[@" + attribute.name() + "='" + attribute.value() + "']";
+      if (listed(parts, prefix + picked) || has_parts_below(parts, prefix + picked)) return picked;
+    }
+    return child.name();
+  }
+
+  // Whether the prefix's last step picks its element by the attribute `name`: said by the step.
+  static bool picked_by(const std::string& prefix, const std::string& name) {
+    const auto last = prefix.rfind('/', prefix.size() < 2 ? 0 : prefix.size() - 2);
+    const std::string step = prefix.substr(last == std::string::npos ? 0 : last + 1);
+    return step.find("[@" + name + "='") != std::string::npos;
+  }
+
   void note(const std::string& who, const std::string& prefix, const std::string& what) {
     std::string within = prefix.empty() ? "" : prefix.substr(0, prefix.size() - 1) + " ";
+    // "timer[@name='rtc']" as the element reads: "timer name='rtc'".
+    for (auto at = within.find("[@"); at != std::string::npos; at = within.find("[@"))
+      within.replace(at, 2, " ");
+    for (auto at = within.find("']"); at != std::string::npos; at = within.find("']"))
+      within.replace(at, 2, "'");
     found_.parts.push_back(who + ": " + within + what);
   }
 
@@ -296,6 +394,15 @@ const OwnedElement* owner_of(const std::string& parent, const pugi::xml_node& el
     if ((by_name || marker) && (!owned.expresses || owned.expresses(element))) return &owned;
   }
   return nullptr;
+}
+
+std::optional<std::string> row_set_under(const std::string& path, const Vm& vm) {
+  for (const DomainField& field : domain_fields()) {
+    const auto [element, part] = split_row_path(field.path);
+    if (!part.empty() && element == path && vm.attributes.count(std::string(field.key)))
+      return std::string(field.key);
+  }
+  return std::nullopt;
 }
 
 bool is_fragment_parent(const std::string& path) {

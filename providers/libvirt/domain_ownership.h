@@ -3,12 +3,14 @@
 // ("not expressed"), the fragment pass refuses a [[vm.X.xml]] that would take an owned element,
 // and a declared fragment is looked for among the rest.
 
+#include <optional>
 #include <pugixml.hpp>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "engine/model/vm.h"
 #include "engine/model/xml_fragment.h"
 
 namespace virtform {
@@ -23,6 +25,10 @@ struct OwnedElement {
   // whole), "target/@dev" (a child's attribute). Empty: all of it. Anything else in it is named
   // by import; <address> and <alias>, libvirt's placement of a device, never are.
   std::span<const std::string_view> parts;
+  // Shared by attribute rows (domain_fields.h), each owning a part of it ("relaxed/@state" of
+  // <hyperv>): the element is owned only where the VM sets one of them. Elsewhere a fragment
+  // may still declare it whole, and the reader keeps it among the unowned elements for that.
+  bool shared = false;
 };
 
 // Every owned element, the vm_fields rows' included.
@@ -30,6 +36,10 @@ std::span<const OwnedElement> owned_elements();
 
 // The entry owning `element`, found under `parent` ("" for <domain>), or nullptr.
 const OwnedElement* owner_of(const std::string& parent, const pugi::xml_node& element);
+
+// The first row the VM sets that lives in a part of the element at `path` ("features/hyperv"),
+// or nothing.
+std::optional<std::string> row_set_under(const std::string& path, const Vm& vm);
 
 // Parents a fragment may go under: the containers whose children are owned one by one.
 bool is_fragment_parent(const std::string& path);
@@ -42,6 +52,9 @@ struct Unowned {
   std::vector<XmlFragment> elements;  // no key owns them; libvirt's defaults included
   std::vector<bool> defaults;         // for each of them: is_default_element
   std::vector<std::string> reasons;   // for each: why its path's key does not take it, or ""
+  // For each: a shared element (OwnedElement::shared) its rows express, kept only for the
+  // fragments that may declare it; import neither names it whole nor writes it as a fragment.
+  std::vector<bool> shared;
   // Unowned parts of owned elements, and unowned metadata: "disk vda: driver discard='unmap'".
   std::vector<std::string> parts;
 };

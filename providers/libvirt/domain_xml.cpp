@@ -173,7 +173,7 @@ void read_unowned(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* u
   Unowned unowned = find_unowned(domain);
   if (unexpressed) {
     for (std::size_t i = 0; i < unowned.elements.size(); ++i) {
-      if (unowned.defaults[i]) continue;
+      if (unowned.defaults[i] || unowned.shared[i]) continue;
       const XmlFragment& element = unowned.elements[i];
       // The device reader's own account where it has one: it says what it could not take.
       const std::string& reason = unowned.reasons[i];

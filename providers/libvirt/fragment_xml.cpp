@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "engine/model/vm_fields.h"
 #include "engine/system/hypervisor.h"
 #include "providers/libvirt/domain_ownership.h"
 #include "providers/libvirt/domain_parts.h"
@@ -91,7 +92,11 @@ class FragmentReader {
                                 "', where fragments cannot go: <domain> itself, <devices>, "
                                 "<features> or <os>");
     if (!check_root(fragment, parent, root)) return false;
-    if (const OwnedElement* owner = owner_of(parent, root))
+    if (const auto row = row_set_under(join(parent, root.name()), vm_))
+      return fail(fragment, "<" + std::string(root.name()) + "> conflicts with " + where_set(*row) +
+                                ", which owns part of it; set it there, not as a fragment");
+    const OwnedElement* owner = owner_of(parent, root);
+    if (owner && !owner->shared)
       return fail(fragment, "<" + std::string(root.name()) + "> conflicts with " + key_in(*owner) +
                                 ", which owns it; set it there, not as a fragment");
     XmlElement element = to_element(root);
@@ -142,6 +147,14 @@ class FragmentReader {
   }
 
   // "vcpus", "[[vm.win.disk]]": the owner in this VM's words.
+  // "vapic in [vm.a.hyperv]": a row's key as the config sets it.
+  std::string where_set(const std::string& row) const {
+    const VmField& field = *find_vm_field(row);
+    const std::string table(field_table(field));
+    return std::string(field_name(field)) + " in [vm." + vm_.key +
+           (table.empty() ? "" : "." + table) + "]";
+  }
+
   std::string key_in(const OwnedElement& owner) const {
     std::string key(owner.key);
     if (const auto at = key.find("vm.X"); at != std::string::npos)
@@ -260,7 +273,7 @@ std::vector<XmlFragment> importable_fragments(const std::string& domain_xml) {
   std::vector<XmlFragment> fragments;
   for (std::size_t i = 0; i < unowned.elements.size(); ++i) {
     XmlFragment& fragment = unowned.elements[i];
-    if (unowned.defaults[i] || !importable(fragment)) continue;
+    if (unowned.defaults[i] || unowned.shared[i] || !importable(fragment)) continue;
     strip_placement(fragment.element);
     fragment.xml = canonical_xml(fragment.element);
     fragments.push_back(std::move(fragment));

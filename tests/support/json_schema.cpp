@@ -70,7 +70,7 @@ class Validator {
       return;
     }
     if (keyword == "items") return check_items(value, instance, where, problems);
-    if (keyword == "pattern" || keyword == "minLength") {
+    if (keyword == "pattern" || keyword == "minLength" || keyword == "maxLength") {
       if (instance.is_string()) check_string(keyword, value, instance, where, problems);
       return;
     }
@@ -169,8 +169,10 @@ class Validator {
       if (!std::regex_search(text, std::regex(value.get<std::string>()))) {
         problems.push_back(place(where) + ": \"" + text + "\" does not match " + value.dump());
       }
-    } else if (text.size() < value.get<std::size_t>()) {
+    } else if (keyword == "minLength" && text.size() < value.get<std::size_t>()) {
       problems.push_back(place(where) + ": shorter than " + value.dump() + " characters");
+    } else if (keyword == "maxLength" && text.size() > value.get<std::size_t>()) {
+      problems.push_back(place(where) + ": longer than " + value.dump() + " characters");
     }
   }
 

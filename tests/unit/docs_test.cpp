@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/config/keys.h"
+#include "engine/model/vm_fields.h"
 
 namespace virtform {
 namespace {
@@ -51,13 +52,17 @@ TEST_CASE("docs/configuration.md has a row for each key the loader reads and no 
   // Sub-tables have sections of their own.
   for (const char* table : {"boot", "disk", "nic", "graphics", "serial", "pci", "dsm", "xml"})
     vm_keys.erase(table);
-  const std::map<std::string, std::set<std::string>> expected = {
+  std::map<std::string, std::set<std::string>> expected = {
       {"loader", as_set(keys::kLoader)}, {"vm", vm_keys},
       {"boot", as_set(keys::kBoot)},     {"disk", as_set(keys::kDisk)},
       {"nic", as_set(keys::kNic)},       {"graphics", as_set(keys::kGraphics)},
       {"serial", as_set(keys::kSerial)}, {"pci", as_set(keys::kPci)},
-      {"dsm", as_set(keys::kDsm)},
-      {"xml", as_set(keys::kXml)}};
+      {"dsm", as_set(keys::kDsm)},       {"xml", as_set(keys::kXml)}};
+  // The attribute rows' sub-tables ([vm.X.hyperv], ...).
+  for (std::string_view table : field_tables()) {
+    expected["vm"].erase(std::string(table));
+    expected[std::string(table)] = as_set(keys::attribute_table(table));
+  }
   CHECK(documented_keys() == expected);
 }
 

@@ -112,6 +112,15 @@ const std::map<std::string, TableKind>& table_kinds() {
         "[[vm.t.pci]]\naddress = \"0000:08:00.0\"\n{}\n"}},
       {"xml",
        {"/definitions/xml/properties", keys::kXml, "[[vm.t.xml]]\nxml = \"<sound/>\"\n{}\n"}},
+      {"hyperv",
+       {"/definitions/vm/properties/hyperv/properties", keys::attribute_table("hyperv"),
+        "[vm.t.hyperv]\n{}\n"}},
+      {"clock",
+       {"/definitions/vm/properties/clock/properties", keys::attribute_table("clock"),
+        "[vm.t.clock]\n{}\n"}},
+      {"pm",
+       {"/definitions/vm/properties/pm/properties", keys::attribute_table("pm"),
+        "[vm.t.pm]\n{}\n"}},
   };
   return kinds;
 }
@@ -232,6 +241,10 @@ TEST_CASE("the loader and the config schema accept the same well-written values"
       "[[vm.t.pci]]\naddress = \"08:00.1\"\nvendor = \"10DE\"\nbind = \"vfio-pci\"\n",
       "[[vm.t.disk]]\nsource = \"/dev/disk/by-id/ata-X\"\nformat = \"raw\"\n",
       "[loader.l]\nimage = \"/l.img\"\nsha256 = \"" + std::string(64, 'A') + "\"\n",
+      "[vm.t]\nkvm_hidden = true\n[vm.t.hyperv]\npreset = \"windows\"\nspinlocks = 4095\n"
+      "vendor_id = \"KVMKVMKVM\"\n",
+      "[vm.t.clock]\noffset = \"localtime\"\nrtc_tickpolicy = \"catchup\"\nhpet = false\n",
+      "[vm.t.pm]\nsuspend_to_mem = false\nsuspend_to_disk = true\n",
   };
   for (const std::string& document : documents) {
     INFO(document);
@@ -278,6 +291,12 @@ TEST_CASE("the loader and the config schema refuse the same badly written values
       "[[vm.t.pci]]\naddress = \"0000:08:00.0\"\nvendor = \"100\"\n",
       "[[vm.t.pci]]\naddress = \"0000:08:00.0\"\nbind = \"vfio-pci\"\nmanaged = true\n",
       "[vm.t]\ndisk = \"/dev/sdb\"\n",
+      "[vm.t.hyperv]\nspinlocks = 4094\n",
+      "[vm.t.hyperv]\nvendor_id = \"thirteen-char\"\n",
+      "[vm.t.hyperv]\nvendor_id = \"KVM,KVM\"\n",
+      "[vm.t.hyperv]\npreset = \"linux\"\n",
+      "[vm.t.clock]\noffset = \"variable\"\n",
+      "[vm.t.pm]\nsuspend_to_mem = \"no\"\n",
   };
   for (const std::string& document : documents) {
     INFO(document);

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 
 #include "engine/config/config.h"
@@ -48,8 +49,14 @@ std::pair<std::string, std::string> sample(const VmField& field) {
       const std::string value(field.choices.back());
       return {"\"" + value + "\"", value};
     }
+    case FieldKind::integer: {
+      const std::string value = std::to_string(field.min * 2 + 1);
+      return {value, value};
+    }
     case FieldKind::text:
     case FieldKind::line:
+      // Within a length limit too.
+      if (field.max > 0) return {"\"50% & <ok>\"", "50% & <ok>"};
       return {"\"a note: 50% & <ok>\"", "a note: 50% & <ok>"};
   }
   return {};
@@ -62,6 +69,38 @@ std::string companions(const std::string& key) {
   return "";
 }
 
+// The rows the row needs on (vm_fields.h's FieldNeed), and what those need.
+void add_needs(std::string_view key, std::set<std::string>& needed) {
+  for (const FieldNeed& need : field_needs())
+    if (need.key == key && needed.insert(std::string(need.needs)).second)
+      add_needs(need.needs, needed);
+}
+
+// The TOML lines turning them on.
+std::string needed_by(const VmField& field) {
+  std::set<std::string> needed;
+  add_needs(field.key, needed);
+  std::string lines;
+  for (const std::string& key : needed) lines += key + " = true\n";
+  return lines;
+}
+
+// docs/configuration.md's section of the row's table: "### `[vm.X.hyperv]`" up to the next
+// heading; the whole document for a key of [vm.X] itself.
+std::string section_of(const std::string& docs, std::string_view table) {
+  if (table.empty()) return docs;
+  const auto start = docs.find("### `[vm.X." + std::string(table) + "]`");
+  if (start == std::string::npos) return "";
+  const auto end = docs.find("\n#", start + 1);
+  return docs.substr(start, end == std::string::npos ? std::string::npos : end - start);
+}
+
+// The config schema's properties of the row's table.
+const json& config_properties(const json& vm, std::string_view table) {
+  if (table.empty()) return vm;
+  return vm.at(std::string(table)).at("properties");
+}
+
 }  // namespace
 
 TEST_CASE("every attribute row is documented in docs/configuration.md as the table says",
@@ -69,9 +108,36 @@ TEST_CASE("every attribute row is documented in docs/configuration.md as the tab
   const std::string docs = read_text(kSource + "/docs/configuration.md");
   for (const VmField& field : vm_fields()) {
     INFO(field.key);
-    const std::string row =
-        "| `" + std::string(field.key) + "` | left alone | " + std::string(field.meaning) + " |";
-    CHECK(docs.find(row) != std::string::npos);
+    const std::string row = "| `" + std::string(field_name(field)) + "` | left alone | " +
+                            std::string(field.meaning) + " |";
+    CHECK(section_of(docs, field_table(field)).find(row) != std::string::npos);
+  }
+  for (const FieldPreset& preset : field_presets()) {
+    INFO(preset.table << " " << preset.name);
+    const std::string row = "| `preset` | none | " + std::string(preset.meaning) + " |";
+    CHECK(section_of(docs, preset.table).find(row) != std::string::npos);
+  }
+}
+
+TEST_CASE("the sub-tables are those the rows name, and each preset sets rows it may",
+          "[vm_fields]") {
+  std::vector<std::string_view> named;
+  for (const VmField& field : vm_fields()) {
+    const std::string_view table = field_table(field);
+    if (!table.empty() && std::find(named.begin(), named.end(), table) == named.end())
+      named.push_back(table);
+  }
+  CHECK(std::vector<std::string_view>(field_tables().begin(), field_tables().end()) == named);
+  for (const FieldPreset& preset : field_presets())
+    for (const auto& [key, value] : preset.values) {
+      INFO(key);
+      REQUIRE(find_vm_field(key));
+      CHECK(find_vm_field(key)->timing == FieldTiming::next_boot);
+    }
+  for (const FieldNeed& need : field_needs()) {
+    REQUIRE(find_vm_field(need.key));
+    REQUIRE(find_vm_field(need.needs));
+    CHECK(find_vm_field(need.needs)->kind == FieldKind::boolean);
   }
 }
 
@@ -85,29 +151,46 @@ TEST_CASE("both JSON schemas describe every attribute row with its values", "[vm
   for (const VmField& field : vm_fields()) {
     const std::string key(field.key);
     INFO(key);
-    REQUIRE(in_config.contains(key));
+    const json& in_table = config_properties(in_config, field_table(field));
+    const std::string name(field_name(field));
+    REQUIRE(in_table.contains(name));
     REQUIRE(in_plan.contains(key));
+    const json& configured = in_table.at(name);
     switch (field.kind) {
       case FieldKind::boolean:
-        CHECK(in_config.at(key).at("type") == "boolean");
+        CHECK(configured.at("type") == "boolean");
         CHECK(in_plan.at(key).at("enum") == json({"true", "false"}));
         break;
       case FieldKind::choice: {
         const json choices(std::vector<std::string>(field.choices.begin(), field.choices.end()));
-        CHECK(in_config.at(key).at("enum") == choices);
+        CHECK(configured.at("enum") == choices);
         CHECK(in_plan.at(key).at("enum") == choices);
         break;
       }
+      case FieldKind::integer:
+        CHECK(configured.at("type") == "integer");
+        CHECK(configured.at("minimum") == field.min);
+        CHECK(configured.at("maximum") == field.max);
+        CHECK(in_plan.at(key).at("pattern") == "^[0-9]+$");
+        break;
       case FieldKind::text:
-        CHECK(in_config.at(key).at("type") == "string");
+        CHECK(configured.at("type") == "string");
         CHECK(in_plan.at(key).at("type") == "string");
         break;
-      case FieldKind::line:
-        CHECK(in_config.at(key).at("pattern") == "^[^\\r\\n]+$");
-        CHECK(in_plan.at(key).at("pattern") == "^[^\\r\\n]+$");
+      case FieldKind::line: {
+        const std::string pattern = "^[^\\r\\n" + std::string(field.refused) + "]+$";
+        CHECK(configured.at("pattern") == pattern);
+        CHECK(in_plan.at(key).at("pattern") == pattern);
         break;
+      }
+    }
+    if (field.max > 0 && field.kind == FieldKind::line) {
+      CHECK(configured.at("maxLength") == field.max);
+      CHECK(in_plan.at(key).at("maxLength") == field.max);
     }
   }
+  for (std::string_view table : field_tables())
+    CHECK(in_config.at(std::string(table)).at("additionalProperties") == false);
 }
 
 TEST_CASE("the libvirt provider knows every attribute row and can set each live one",
@@ -128,8 +211,9 @@ TEST_CASE("each attribute goes from TOML to domain XML and back, and through a s
     SECTION(key) {
       const auto [toml_value, text] = sample(field);
       TempDir dir;
-      const std::string file = dir.write_file("vm.toml", "[vm.a]\ntype = \"qemu\"\n" + key + " = " +
-                                                             toml_value + "\n" + companions(key));
+      const std::string file =
+          dir.write_file("vm.toml", "[vm.a]\ntype = \"qemu\"\n" + key + " = " + toml_value + "\n" +
+                                        needed_by(field) + companions(key));
       Diagnostics diagnostics;
       const Desired desired = load_config({file}, diagnostics);
       REQUIRE(diagnostics.empty());
@@ -153,7 +237,11 @@ TEST_CASE("each attribute goes from TOML to domain XML and back, and through a s
       const std::string imported =
           render_config_toml(desired_from_live({source}, RootedHostFiles("/"), warnings), warnings);
       INFO(imported);
-      CHECK(imported.find(key + " = " + toml_value + "\n") != std::string::npos);
+      const std::string table(field_table(field));
+      const auto heading = imported.find(table.empty() ? "[vm.a]\n" : "[vm.a." + table + "]\n");
+      REQUIRE(heading != std::string::npos);
+      CHECK(imported.find("\n" + std::string(field_name(field)) + " = " + toml_value + "\n",
+                          heading) != std::string::npos);
     }
   }
 }
