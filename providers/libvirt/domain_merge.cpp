@@ -107,19 +107,7 @@ void update_disk(pugi::xml_node element, const Disk& desired, std::set<std::stri
     // layout placed the disk.
     xml::remove_children(element, "address");
   }
-  if (desired.controller && desired.unit) device_xml::write_place(element, desired);
-  pugi::xml_node driver = xml::child_or_append(element, "driver");
-  if (desired.kind == DiskSource::file) xml::set_attribute(driver, "type", desired.format);
-  if (desired.cache) device_xml::write_mode(driver, "cache", *desired.cache);
-  if (desired.io) device_xml::write_mode(driver, "io", *desired.io);
-  if (desired.readonly && !element.child("readonly")) element.append_child("readonly");
-  if (!desired.readonly) xml::remove_children(element, "readonly");
-  // Boot order is owned only where the config sets it (the loader disk); a boot order someone
-  // gave another disk by hand stays.
-  if (desired.boot_order) {
-    xml::set_attribute(xml::child_or_append(element, "boot"), "order",
-                       std::to_string(*desired.boot_order));
-  }
+  device_xml::write_disk_settings(element, desired);
 }
 
 void merge_disks(pugi::xml_node devices, const std::vector<Disk>& desired) {
@@ -152,21 +140,6 @@ void merge_disks(pugi::xml_node devices, const std::vector<Disk>& desired) {
   domain_parts::add_disk_controllers(devices, desired);
 }
 
-// Points a kept interface at the desired source and model; its MAC and address stay.
-void update_nic(pugi::xml_node element, const Nic& desired) {
-  std::string type = to_string(desired.kind);
-  auto live = device_xml::read_nic(element);
-  if (live->kind != desired.kind || live->source != desired.source) {
-    xml::set_attribute(element, "type", type);
-    pugi::xml_node source = xml::child_or_append(element, "source");
-    source.remove_attributes();
-    source.append_attribute(type.c_str()) = desired.source.c_str();
-  }
-  if (live->model != desired.model) {
-    xml::set_attribute(xml::child_or_append(element, "model"), "type", desired.model);
-  }
-}
-
 void merge_nics(pugi::xml_node devices, const std::vector<Nic>& desired) {
   std::vector<pugi::xml_node> elements;
   std::vector<Nic> live;
@@ -186,20 +159,10 @@ void merge_nics(pugi::xml_node devices, const std::vector<Nic>& desired) {
     }
     const auto index = static_cast<std::size_t>(match[i]);
     kept[index] = true;
-    update_nic(elements[index], desired[i]);
+    device_xml::update_nic(elements[index], desired[i]);
   }
   for (std::size_t l = 0; l < live.size(); ++l)
     if (!kept[l]) devices.remove_child(elements[l]);
-}
-
-void update_hostdev(pugi::xml_node element, const PciDevice& desired) {
-  xml::set_attribute(element, "managed", desired.managed ? "yes" : "no");
-  if (desired.rom) {
-    xml::set_attribute(xml::child_or_append(element, "rom"), "file", *desired.rom);
-  } else if (pugi::xml_node rom = element.child("rom")) {
-    rom.remove_attribute("file");
-    if (!rom.first_attribute()) element.remove_child(rom);
-  }
 }
 
 void merge_hostdevs(pugi::xml_node devices, const std::vector<PciDevice>& desired) {
@@ -215,7 +178,7 @@ void merge_hostdevs(pugi::xml_node devices, const std::vector<PciDevice>& desire
       device_xml::append_hostdev(devices, device);
       continue;
     }
-    update_hostdev(*match, device);
+    device_xml::update_hostdev(*match, device);
     unclaimed.erase(match);
   }
   for (pugi::xml_node stale : unclaimed) devices.remove_child(stale);
@@ -235,25 +198,6 @@ std::string graphics_listen(pugi::xml_node graphics) {
       graphics.child("listen").attribute("address").as_string());
 }
 
-// Only the address is owned: a password, keymap or port set by another tool stays.
-void set_graphics_listen(pugi::xml_node graphics, const std::string& address) {
-  if (address.empty()) {
-    graphics.remove_attribute("listen");
-    xml::remove_children(graphics, "listen");
-    return;
-  }
-  xml::set_attribute(graphics, "listen", address);
-  pugi::xml_node listen = graphics.child("listen");
-  if (!listen) listen = graphics.prepend_child("listen");
-  for (pugi::xml_attribute attribute = listen.first_attribute(); attribute;) {
-    pugi::xml_attribute next = attribute.next_attribute();
-    listen.remove_attribute(attribute);
-    attribute = next;
-  }
-  listen.append_attribute("type") = "address";
-  listen.append_attribute("address") = address.c_str();
-}
-
 // What a console keeps across a change of protocol: VNC and SPICE both take these.
 const char* const kKeptGraphicsAttributes[] = {"passwd", "passwdValidTo", "connected", "keymap"};
 
@@ -266,7 +210,8 @@ void merge_graphics(pugi::xml_node devices, const std::optional<Graphics>& desir
     return;
   }
   if (live && to_string(desired->type) == live.attribute("type").as_string()) {
-    if (graphics_listen(live) != desired->listen) set_graphics_listen(live, desired->listen);
+    if (graphics_listen(live) != desired->listen)
+      device_xml::set_graphics_listen(live, desired->listen);
     return;
   }
   pugi::xml_document fresh;
@@ -291,13 +236,7 @@ void merge_serial(pugi::xml_node devices, const std::optional<Serial>& desired) 
     return;
   }
   if (desired->type == serial.attribute("type").as_string()) return;
-  xml::set_attribute(serial, "type", desired->type);
-  // The old type's source (a pty path, a file) does not fit the new one.
-  xml::remove_children(serial, "source");
-  if (pugi::xml_node console = devices.child("console")) {
-    xml::set_attribute(console, "type", desired->type);
-    xml::remove_children(console, "source");
-  }
+  device_xml::set_serial_type(serial, devices.child("console"), desired->type);
 }
 
 }  // namespace
