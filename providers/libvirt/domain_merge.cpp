@@ -1,11 +1,11 @@
 // merge_domain_xml of domain_xml.h: patch the owned fields of a VM into its live definition.
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 #include <vector>
 
 #include "engine/system/hypervisor.h"
+#include "providers/libvirt/collection_merge.h"
 #include "providers/libvirt/device_xml.h"
 #include "providers/libvirt/domain_fields.h"
 #include "providers/libvirt/domain_parts.h"
@@ -94,14 +94,13 @@ void merge_cpu(pugi::xml_node domain, const Vm& desired) {
 }
 
 // Updates a kept disk element to the desired bus, format, readonly flag and boot order.
-void update_disk(pugi::xml_node element, const Disk& desired, std::set<std::string>& used) {
+void update_disk(pugi::xml_node element, const Disk& desired) {
   pugi::xml_node target = element.child("target");
   auto live_bus = xml::disk_bus(target.attribute("bus").as_string());
   if (live_bus != desired.bus) {
+    std::set<std::string> used = device_xml::used_targets(element.parent());
     used.erase(target.attribute("dev").as_string());
-    std::string name = xml::disk_target(desired, used);
-    used.insert(name);
-    xml::set_attribute(target, "dev", name);
+    xml::set_attribute(target, "dev", xml::disk_target(desired, used));
     xml::set_attribute(target, "bus", to_string(desired.bus));
     // The old bus's address means nothing on the new one; libvirt assigns a fresh one unless the
     // layout placed the disk.
@@ -110,78 +109,35 @@ void update_disk(pugi::xml_node element, const Disk& desired, std::set<std::stri
   device_xml::write_disk_settings(element, desired);
 }
 
-void merge_disks(pugi::xml_node devices, const std::vector<Disk>& desired) {
-  std::vector<pugi::xml_node> unclaimed;
-  for (pugi::xml_node element : devices.children("disk")) {
-    if (device_xml::read_disk(element)) unclaimed.push_back(element);
-  }
-  std::vector<pugi::xml_node> matched(desired.size());
-  for (std::size_t i = 0; i < desired.size(); ++i) {
-    auto match = std::find_if(unclaimed.begin(), unclaimed.end(), [&](const pugi::xml_node& e) {
-      return device_xml::same_disk(e, desired[i]);
-    });
-    if (match == unclaimed.end()) continue;
-    matched[i] = *match;
-    unclaimed.erase(match);
-  }
-  // Removed first, so their targets are free for what is added. Disks the model cannot express
-  // (cdroms, network disks) were never candidates: they stay.
-  for (pugi::xml_node stale : unclaimed) devices.remove_child(stale);
-  std::set<std::string> used = device_xml::used_targets(devices);
-  for (std::size_t i = 0; i < desired.size(); ++i) {
-    if (matched[i]) {
-      update_disk(matched[i], desired[i], used);
-      continue;
-    }
-    std::string target = xml::disk_target(desired[i], used);
-    used.insert(target);
-    device_xml::append_disk(devices, desired[i], target);
-  }
-  domain_parts::add_disk_controllers(devices, desired);
+// A new disk takes a target name no disk under <devices> has.
+void append_disk(pugi::xml_node devices, const Disk& disk) {
+  device_xml::append_disk(devices, disk, xml::disk_target(disk, device_xml::used_targets(devices)));
 }
 
-void merge_nics(pugi::xml_node devices, const std::vector<Nic>& desired) {
-  std::vector<pugi::xml_node> elements;
+const DeviceCollection<Disk> kDisks = {"disk", device_xml::read_disk,
+                                       pair_by_identity<Disk, device_xml::same_disk>, update_disk,
+                                       append_disk};
+
+// Paired as the plan paired them, so the NIC the plan showed as kept is the one updated.
+std::vector<int> pair_nics(const std::vector<Nic>& desired,
+                           const std::vector<Candidate<Nic>>& candidates) {
   std::vector<Nic> live;
-  for (pugi::xml_node element : devices.children("interface")) {
-    if (auto nic = device_xml::read_nic(element)) {
-      elements.push_back(element);
-      live.push_back(*nic);
-    }
-  }
-  // Paired as the plan paired them, so the NIC the plan showed as kept is the one updated.
-  const std::vector<int> match = match_nics(desired, live);
-  std::vector<bool> kept(live.size(), false);
-  for (std::size_t i = 0; i < desired.size(); ++i) {
-    if (match[i] < 0) {
-      device_xml::append_nic(devices, desired[i]);
-      continue;
-    }
-    const auto index = static_cast<std::size_t>(match[i]);
-    kept[index] = true;
-    device_xml::update_nic(elements[index], desired[i]);
-  }
-  for (std::size_t l = 0; l < live.size(); ++l)
-    if (!kept[l]) devices.remove_child(elements[l]);
+  for (const Candidate<Nic>& candidate : candidates) live.push_back(candidate.item);
+  return match_nics(desired, live);
 }
 
-void merge_hostdevs(pugi::xml_node devices, const std::vector<PciDevice>& desired) {
-  std::vector<pugi::xml_node> unclaimed;
-  for (pugi::xml_node element : devices.children("hostdev")) {
-    if (device_xml::read_hostdev(element)) unclaimed.push_back(element);
-  }
-  for (const PciDevice& device : desired) {
-    auto match = std::find_if(unclaimed.begin(), unclaimed.end(), [&](const pugi::xml_node& e) {
-      return device_xml::same_hostdev(e, device);
-    });
-    if (match == unclaimed.end()) {
-      device_xml::append_hostdev(devices, device);
-      continue;
-    }
-    device_xml::update_hostdev(*match, device);
-    unclaimed.erase(match);
-  }
-  for (pugi::xml_node stale : unclaimed) devices.remove_child(stale);
+const DeviceCollection<Nic> kNics = {"interface", device_xml::read_nic, pair_nics,
+                                     device_xml::update_nic, device_xml::append_nic};
+
+const DeviceCollection<PciDevice> kHostdevs = {
+    "hostdev", device_xml::read_hostdev, pair_by_identity<PciDevice, device_xml::same_hostdev>,
+    device_xml::update_hostdev, device_xml::append_hostdev};
+
+void merge_devices(pugi::xml_node devices, const Vm& desired) {
+  merge_collection(devices, kDisks, desired.disks);
+  domain_parts::add_disk_controllers(devices, desired.disks);
+  merge_collection(devices, kNics, desired.nics);
+  merge_collection(devices, kHostdevs, desired.pci);
 }
 
 // libvirt gives a SPICE guest a SPICE audio backend and refuses it once SPICE is gone.
@@ -260,9 +216,7 @@ std::string merge_domain_xml(const std::string& live_xml, const Vm& desired) {
   merge_os(domain, desired);
   merge_cpu(domain, desired);
   pugi::xml_node devices = domain_child(domain, "devices");
-  merge_disks(devices, desired.disks);
-  merge_nics(devices, desired.nics);
-  merge_hostdevs(devices, desired.pci);
+  merge_devices(devices, desired);
   merge_graphics(devices, desired.graphics);
   merge_serial(devices, desired.serial);
   write_attributes(domain, desired);
