@@ -1,4 +1,7 @@
-// merge_domain_xml of domain_xml.h: patch the owned fields of a VM into its live definition.
+// merge_domain_xml of domain_xml.h and the pass of domain_merge.h: patch the owned fields of a VM
+// into a definition.
+
+#include "providers/libvirt/domain_merge.h"
 
 #include <algorithm>
 #include <set>
@@ -67,7 +70,9 @@ void merge_os(pugi::xml_node domain, const Vm& desired) {
   if (!type) type = domain_parts::insert_ordered(os, "type", {"type"});
   std::string live_machine = type.attribute("machine").as_string();
   if (!same_machine(desired.machine, live_machine)) {
-    if (is_q35(desired.machine) != is_q35(live_machine)) {
+    // A definition that names no machine yet (a new domain's skeleton) has no other chipset's
+    // layout to forget.
+    if (!live_machine.empty() && is_q35(desired.machine) != is_q35(live_machine)) {
       forget_pci_layout(domain.child("devices"));
     }
     xml::set_attribute(type, "machine", desired.machine);
@@ -93,14 +98,24 @@ void merge_cpu(pugi::xml_node domain, const Vm& desired) {
   if (kept.first_child()) cpu.append_copy(kept.first_child());
 }
 
+// Target names a new or moved disk must not take: every disk's under <devices>, and those of the
+// fragments' disks, which are put in after the keys'.
+std::set<std::string> taken_targets(const pugi::xml_node& devices,
+                                    const std::set<std::string>& fragment_targets) {
+  std::set<std::string> taken = device_xml::used_targets(devices);
+  taken.insert(fragment_targets.begin(), fragment_targets.end());
+  return taken;
+}
+
 // Updates a kept disk element to the desired bus, format, readonly flag and boot order.
-void update_disk(pugi::xml_node element, const Disk& desired) {
+void update_disk(pugi::xml_node element, const Disk& desired,
+                 const std::set<std::string>& fragment_targets) {
   pugi::xml_node target = element.child("target");
   auto live_bus = xml::disk_bus(target.attribute("bus").as_string());
   if (live_bus != desired.bus) {
-    std::set<std::string> used = device_xml::used_targets(element.parent());
-    used.erase(target.attribute("dev").as_string());
-    xml::set_attribute(target, "dev", xml::disk_target(desired, used));
+    std::set<std::string> taken = taken_targets(element.parent(), fragment_targets);
+    taken.erase(target.attribute("dev").as_string());
+    xml::set_attribute(target, "dev", xml::disk_target(desired, taken));
     xml::set_attribute(target, "bus", to_string(desired.bus));
     // The old bus's address means nothing on the new one; libvirt assigns a fresh one unless the
     // layout placed the disk.
@@ -109,14 +124,17 @@ void update_disk(pugi::xml_node element, const Disk& desired) {
   device_xml::write_disk_settings(element, desired);
 }
 
-// A new disk takes a target name no disk under <devices> has.
-void append_disk(pugi::xml_node devices, const Disk& disk) {
-  device_xml::append_disk(devices, disk, xml::disk_target(disk, device_xml::used_targets(devices)));
+DeviceCollection<Disk> disk_collection(const std::set<std::string>& fragment_targets) {
+  return {"disk", device_xml::read_disk, pair_by_identity<Disk, device_xml::same_disk>,
+          [&fragment_targets](pugi::xml_node element, const Disk& disk) {
+            update_disk(element, disk, fragment_targets);
+          },
+          [&fragment_targets](pugi::xml_node devices, const Disk& disk) {
+            const std::string target =
+                xml::disk_target(disk, taken_targets(devices, fragment_targets));
+            device_xml::append_disk(devices, disk, target);
+          }};
 }
-
-const DeviceCollection<Disk> kDisks = {"disk", device_xml::read_disk,
-                                       pair_by_identity<Disk, device_xml::same_disk>, update_disk,
-                                       append_disk};
 
 // Paired as the plan paired them, so the NIC the plan showed as kept is the one updated.
 std::vector<int> pair_nics(const std::vector<Nic>& desired,
@@ -134,7 +152,8 @@ const DeviceCollection<PciDevice> kHostdevs = {
     device_xml::update_hostdev, device_xml::append_hostdev};
 
 void merge_devices(pugi::xml_node devices, const Vm& desired) {
-  merge_collection(devices, kDisks, desired.disks);
+  const std::set<std::string> fragment_targets = fragment_disk_targets(desired.xml);
+  merge_collection(devices, disk_collection(fragment_targets), desired.disks);
   domain_parts::add_disk_controllers(devices, desired.disks);
   merge_collection(devices, kNics, desired.nics);
   merge_collection(devices, kHostdevs, desired.pci);
@@ -207,10 +226,8 @@ std::string mark_start_pending_xml(const std::string& xml) {
   return xml::save(document);
 }
 
-std::string merge_domain_xml(const std::string& live_xml, const Vm& desired) {
-  pugi::xml_document document = xml::load(live_xml, "live domain definition");
-  pugi::xml_node domain = document.child("domain");
-  write_fragments(domain, desired.xml);  // first: it reads what the marker recorded
+void merge_into_domain(pugi::xml_node domain, const Vm& desired) {
+  take_out_fragments(domain, desired.xml);  // first: it reads what the marker recorded
   domain_parts::set_marker(domain, desired);
   merge_resources(domain, desired);
   merge_os(domain, desired);
@@ -220,6 +237,12 @@ std::string merge_domain_xml(const std::string& live_xml, const Vm& desired) {
   merge_graphics(devices, desired.graphics);
   merge_serial(devices, desired.serial);
   write_attributes(domain, desired);
+  put_fragments(domain, desired.xml);
+}
+
+std::string merge_domain_xml(const std::string& live_xml, const Vm& desired) {
+  pugi::xml_document document = xml::load(live_xml, "live domain definition");
+  merge_into_domain(document.child("domain"), desired);
   return xml::save(document);
 }
 
