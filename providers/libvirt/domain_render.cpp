@@ -1,6 +1,8 @@
 // render_domain_xml (a skeleton the merge fills) and the hot-plug device functions of
 // domain_xml.h.
 
+#include <vector>
+
 #include "providers/libvirt/device_xml.h"
 #include "providers/libvirt/domain_merge.h"
 #include "providers/libvirt/domain_xml.h"
@@ -70,10 +72,6 @@ pugi::xml_node devices_of(const pugi::xml_document& document) {
   return document.child("domain").child("devices");
 }
 
-std::string save_or_empty(const pugi::xml_node& node) {
-  return node ? xml::save(node) : "";
-}
-
 }  // namespace
 
 std::string render_domain_xml(const Vm& vm) {
@@ -104,18 +102,17 @@ std::string find_device_xml(const std::string& domain_xml, const Disk& disk) {
 
 std::string find_device_xml(const std::string& domain_xml, const Nic& nic) {
   pugi::xml_document domain = xml::load(domain_xml, "domain definition");
-  pugi::xml_node fallback;
+  std::vector<pugi::xml_node> elements;
+  std::vector<Nic> live;
   for (pugi::xml_node element : devices_of(domain).children("interface")) {
-    auto live = device_xml::read_nic(element);
-    if (!live) continue;
-    if (nic.mac) {
-      if (live->mac == nic.mac) return xml::save(element);
-    } else if (!fallback && live->kind == nic.kind && live->source == nic.source &&
-               live->model == nic.model) {
-      fallback = element;
+    if (auto read = device_xml::read_nic(element)) {
+      elements.push_back(element);
+      live.push_back(*read);
     }
   }
-  return save_or_empty(fallback);
+  // Paired as the plan and the merge pair NICs.
+  const int match = match_nics({nic}, live).front();
+  return match < 0 ? "" : xml::save(elements[static_cast<std::size_t>(match)]);
 }
 
 }  // namespace virtform
