@@ -132,6 +132,19 @@ std::optional<PciDevice> read_hostdev(const pugi::xml_node& element, std::string
   return device;
 }
 
+namespace {
+
+// What a new disk gets where the config leaves cache and io unset: a whole host disk bypasses
+// the host cache, which keeps the guest's writes honest.
+Disk with_block_defaults(Disk disk) {
+  if (disk.kind != DiskSource::block) return disk;
+  if (!disk.cache && !disk.io) disk.io = kBlockIo;
+  if (!disk.cache) disk.cache = kBlockCache;
+  return disk;
+}
+
+}  // namespace
+
 pugi::xml_node append_disk(pugi::xml_node parent, const Disk& disk, const std::string& target) {
   bool block = disk.kind == DiskSource::block;
   pugi::xml_node element = parent.append_child("disk");
@@ -139,40 +152,71 @@ pugi::xml_node append_disk(pugi::xml_node parent, const Disk& disk, const std::s
   element.append_attribute("device") = "disk";
   pugi::xml_node driver = element.append_child("driver");
   driver.append_attribute("name") = "qemu";
-  // Whole host disks are raw; unless the disk says otherwise, bypassing the host cache keeps the
-  // guest's writes honest.
-  driver.append_attribute("type") = block ? "raw" : disk.format.c_str();
-  write_mode(driver, "cache", disk.cache.value_or(block ? kBlockCache : ""));
-  write_mode(driver, "io", disk.io.value_or(block && !disk.cache ? kBlockIo : ""));
+  // Whole host disks are raw.
+  if (block) driver.append_attribute("type") = "raw";
   element.append_child("source").append_attribute(block ? "dev" : "file") = disk.source.c_str();
   pugi::xml_node target_node = element.append_child("target");
   target_node.append_attribute("dev") = target.c_str();
   target_node.append_attribute("bus") = to_string(disk.bus).c_str();
-  if (disk.boot_order) element.append_child("boot").append_attribute("order") = *disk.boot_order;
-  if (disk.readonly) element.append_child("readonly");
-  write_place(element, disk);
+  write_disk_settings(element, with_block_defaults(disk));
   return element;
 }
 
+void write_disk_settings(pugi::xml_node element, const Disk& disk) {
+  pugi::xml_node driver = xml::child_or_append(element, "driver");
+  if (disk.kind == DiskSource::file) xml::set_attribute(driver, "type", disk.format);
+  if (disk.cache) write_mode(driver, "cache", *disk.cache);
+  if (disk.io) write_mode(driver, "io", *disk.io);
+  // Boot order is owned only where the config sets it (the loader disk); a boot order someone
+  // gave another disk by hand stays.
+  if (disk.boot_order) {
+    xml::set_attribute(xml::child_or_append(element, "boot"), "order",
+                       std::to_string(*disk.boot_order));
+  }
+  if (disk.readonly && !element.child("readonly")) element.append_child("readonly");
+  if (!disk.readonly) xml::remove_children(element, "readonly");
+  if (disk.controller && disk.unit) write_place(element, disk);
+}
+
 pugi::xml_node append_nic(pugi::xml_node parent, const Nic& nic) {
-  std::string type = to_string(nic.kind);
   pugi::xml_node element = parent.append_child("interface");
-  element.append_attribute("type") = type.c_str();
+  element.append_attribute("type") = to_string(nic.kind).c_str();
   if (nic.mac) element.append_child("mac").append_attribute("address") = nic.mac->c_str();
-  element.append_child("source").append_attribute(type.c_str()) = nic.source.c_str();
-  if (!nic.model.empty())
-    element.append_child("model").append_attribute("type") = nic.model.c_str();
+  update_nic(element, nic);
   return element;
+}
+
+void update_nic(pugi::xml_node element, const Nic& desired) {
+  std::string type = to_string(desired.kind);
+  auto live = read_nic(element);
+  if (live->kind != desired.kind || live->source != desired.source) {
+    xml::set_attribute(element, "type", type);
+    pugi::xml_node source = xml::child_or_append(element, "source");
+    source.remove_attributes();
+    source.append_attribute(type.c_str()) = desired.source.c_str();
+  }
+  if (live->model != desired.model) {
+    xml::set_attribute(xml::child_or_append(element, "model"), "type", desired.model);
+  }
 }
 
 pugi::xml_node append_hostdev(pugi::xml_node parent, const PciDevice& device) {
   pugi::xml_node element = parent.append_child("hostdev");
   element.append_attribute("mode") = "subsystem";
   element.append_attribute("type") = "pci";
-  element.append_attribute("managed") = device.managed ? "yes" : "no";
   xml::set_pci_address(element.append_child("source").append_child("address"), device.address);
-  if (device.rom) element.append_child("rom").append_attribute("file") = device.rom->c_str();
+  update_hostdev(element, device);
   return element;
+}
+
+void update_hostdev(pugi::xml_node element, const PciDevice& desired) {
+  xml::set_attribute(element, "managed", desired.managed ? "yes" : "no");
+  if (desired.rom) {
+    xml::set_attribute(xml::child_or_append(element, "rom"), "file", *desired.rom);
+  } else if (pugi::xml_node rom = element.child("rom")) {
+    rom.remove_attribute("file");
+    if (!rom.first_attribute()) element.remove_child(rom);
+  }
 }
 
 void append_graphics(pugi::xml_node parent, const Graphics& graphics) {
@@ -180,22 +224,40 @@ void append_graphics(pugi::xml_node parent, const Graphics& graphics) {
   pugi::xml_node element = parent.append_child("graphics");
   element.append_attribute("type") = to_string(graphics.type).c_str();
   element.append_attribute("autoport") = "yes";
-  if (graphics.listen.empty()) return;
-  element.append_attribute("listen") = graphics.listen.c_str();
-  pugi::xml_node listen = element.append_child("listen");
+  set_graphics_listen(element, graphics.listen);
+}
+
+void set_graphics_listen(pugi::xml_node graphics, const std::string& address) {
+  if (address.empty()) {
+    graphics.remove_attribute("listen");
+    xml::remove_children(graphics, "listen");
+    return;
+  }
+  xml::set_attribute(graphics, "listen", address);
+  pugi::xml_node listen = graphics.child("listen");
+  if (!listen) listen = graphics.prepend_child("listen");
+  listen.remove_attributes();
   listen.append_attribute("type") = "address";
-  listen.append_attribute("address") = graphics.listen.c_str();
+  listen.append_attribute("address") = address.c_str();
 }
 
 void append_serial(pugi::xml_node parent, const Serial& serial) {
   pugi::xml_node element = parent.append_child("serial");
-  element.append_attribute("type") = serial.type.c_str();
   element.append_child("target").append_attribute("port") = 0;
   pugi::xml_node console = parent.append_child("console");
-  console.append_attribute("type") = serial.type.c_str();
   pugi::xml_node target = console.append_child("target");
   target.append_attribute("type") = "serial";
   target.append_attribute("port") = 0;
+  set_serial_type(element, console, serial.type);
+}
+
+void set_serial_type(pugi::xml_node serial, pugi::xml_node console, const std::string& type) {
+  // The old type's source (a pty path, a file) does not fit the new one.
+  for (pugi::xml_node element : {serial, console}) {
+    if (!element) continue;
+    xml::set_attribute(element, "type", type);
+    xml::remove_children(element, "source");
+  }
 }
 
 bool same_disk(const pugi::xml_node& element, const Disk& disk) {

@@ -29,16 +29,29 @@ void write_place(pugi::xml_node disk_element, const Disk& disk);
 // Sets a <driver> attribute (cache, io) to `mode`; removes it for "" and "default", QEMU's own.
 void write_mode(pugi::xml_node driver, const char* name, const std::string& mode);
 
-// Appends a <disk> with the given target device name.
+// Appends a <disk> with the given target device name; a whole block device the config leaves
+// cache and io unset on gets kBlockCache and kBlockIo.
 pugi::xml_node append_disk(pugi::xml_node parent, const Disk& disk, const std::string& target);
+// Writes what a disk element says of the model's disk beyond its source, bus and target: the
+// image format, cache and io where set, the read-only flag, the boot order and place where set.
+void write_disk_settings(pugi::xml_node disk_element, const Disk& disk);
 // Appends an <interface>; a <mac> only when the model sets one.
 pugi::xml_node append_nic(pugi::xml_node parent, const Nic& nic);
+// Points an <interface> at the NIC's source and model; its MAC and address stay.
+void update_nic(pugi::xml_node interface, const Nic& nic);
 // Appends a managed or unmanaged PCI <hostdev>.
 pugi::xml_node append_hostdev(pugi::xml_node parent, const PciDevice& device);
+// Sets a <hostdev>'s managed flag and ROM file; the rest of its <rom> stays.
+void update_hostdev(pugi::xml_node hostdev, const PciDevice& device);
 // Appends a <graphics>; nothing for GraphicsType::none.
 void append_graphics(pugi::xml_node parent, const Graphics& graphics);
+// Sets a <graphics>'s listen address, "" for libvirt's default. Only the address: a password,
+// keymap or port set by another tool stays.
+void set_graphics_listen(pugi::xml_node graphics, const std::string& address);
 // Appends a <serial> and the <console> on it.
 void append_serial(pugi::xml_node parent, const Serial& serial);
+// Gives a <serial> and its <console> (when there is one) the character device type.
+void set_serial_type(pugi::xml_node serial, pugi::xml_node console, const std::string& type);
 
 // Whether a live element is the model's device: same source, same MAC, same PCI address.
 bool same_disk(const pugi::xml_node& element, const Disk& disk);

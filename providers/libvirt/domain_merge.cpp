@@ -1,11 +1,14 @@
-// merge_domain_xml of domain_xml.h: patch the owned fields of a VM into its live definition.
+// merge_domain_xml of domain_xml.h and the pass of domain_merge.h: patch the owned fields of a VM
+// into a definition.
+
+#include "providers/libvirt/domain_merge.h"
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 #include <vector>
 
 #include "engine/system/hypervisor.h"
+#include "providers/libvirt/collection_merge.h"
 #include "providers/libvirt/device_xml.h"
 #include "providers/libvirt/domain_fields.h"
 #include "providers/libvirt/domain_parts.h"
@@ -67,7 +70,9 @@ void merge_os(pugi::xml_node domain, const Vm& desired) {
   if (!type) type = domain_parts::insert_ordered(os, "type", {"type"});
   std::string live_machine = type.attribute("machine").as_string();
   if (!same_machine(desired.machine, live_machine)) {
-    if (is_q35(desired.machine) != is_q35(live_machine)) {
+    // A definition that names no machine yet (a new domain's skeleton) has no other chipset's
+    // layout to forget.
+    if (!live_machine.empty() && is_q35(desired.machine) != is_q35(live_machine)) {
       forget_pci_layout(domain.child("devices"));
     }
     xml::set_attribute(type, "machine", desired.machine);
@@ -93,132 +98,65 @@ void merge_cpu(pugi::xml_node domain, const Vm& desired) {
   if (kept.first_child()) cpu.append_copy(kept.first_child());
 }
 
+// Target names a new or moved disk must not take: every disk's under <devices>, and those of the
+// fragments' disks, which are put in after the keys'.
+std::set<std::string> taken_targets(const pugi::xml_node& devices,
+                                    const std::set<std::string>& fragment_targets) {
+  std::set<std::string> taken = device_xml::used_targets(devices);
+  taken.insert(fragment_targets.begin(), fragment_targets.end());
+  return taken;
+}
+
 // Updates a kept disk element to the desired bus, format, readonly flag and boot order.
-void update_disk(pugi::xml_node element, const Disk& desired, std::set<std::string>& used) {
+void update_disk(pugi::xml_node element, const Disk& desired,
+                 const std::set<std::string>& fragment_targets) {
   pugi::xml_node target = element.child("target");
   auto live_bus = xml::disk_bus(target.attribute("bus").as_string());
   if (live_bus != desired.bus) {
-    used.erase(target.attribute("dev").as_string());
-    std::string name = xml::disk_target(desired, used);
-    used.insert(name);
-    xml::set_attribute(target, "dev", name);
+    std::set<std::string> taken = taken_targets(element.parent(), fragment_targets);
+    taken.erase(target.attribute("dev").as_string());
+    xml::set_attribute(target, "dev", xml::disk_target(desired, taken));
     xml::set_attribute(target, "bus", to_string(desired.bus));
     // The old bus's address means nothing on the new one; libvirt assigns a fresh one unless the
     // layout placed the disk.
     xml::remove_children(element, "address");
   }
-  if (desired.controller && desired.unit) device_xml::write_place(element, desired);
-  pugi::xml_node driver = xml::child_or_append(element, "driver");
-  if (desired.kind == DiskSource::file) xml::set_attribute(driver, "type", desired.format);
-  if (desired.cache) device_xml::write_mode(driver, "cache", *desired.cache);
-  if (desired.io) device_xml::write_mode(driver, "io", *desired.io);
-  if (desired.readonly && !element.child("readonly")) element.append_child("readonly");
-  if (!desired.readonly) xml::remove_children(element, "readonly");
-  // Boot order is owned only where the config sets it (the loader disk); a boot order someone
-  // gave another disk by hand stays.
-  if (desired.boot_order) {
-    xml::set_attribute(xml::child_or_append(element, "boot"), "order",
-                       std::to_string(*desired.boot_order));
-  }
+  device_xml::write_disk_settings(element, desired);
 }
 
-void merge_disks(pugi::xml_node devices, const std::vector<Disk>& desired) {
-  std::vector<pugi::xml_node> unclaimed;
-  for (pugi::xml_node element : devices.children("disk")) {
-    if (device_xml::read_disk(element)) unclaimed.push_back(element);
-  }
-  std::vector<pugi::xml_node> matched(desired.size());
-  for (std::size_t i = 0; i < desired.size(); ++i) {
-    auto match = std::find_if(unclaimed.begin(), unclaimed.end(), [&](const pugi::xml_node& e) {
-      return device_xml::same_disk(e, desired[i]);
-    });
-    if (match == unclaimed.end()) continue;
-    matched[i] = *match;
-    unclaimed.erase(match);
-  }
-  // Removed first, so their targets are free for what is added. Disks the model cannot express
-  // (cdroms, network disks) were never candidates: they stay.
-  for (pugi::xml_node stale : unclaimed) devices.remove_child(stale);
-  std::set<std::string> used = device_xml::used_targets(devices);
-  for (std::size_t i = 0; i < desired.size(); ++i) {
-    if (matched[i]) {
-      update_disk(matched[i], desired[i], used);
-      continue;
-    }
-    std::string target = xml::disk_target(desired[i], used);
-    used.insert(target);
-    device_xml::append_disk(devices, desired[i], target);
-  }
-  domain_parts::add_disk_controllers(devices, desired);
+DeviceCollection<Disk> disk_collection(const std::set<std::string>& fragment_targets) {
+  return {"disk", device_xml::read_disk, pair_by_identity<Disk, device_xml::same_disk>,
+          [&fragment_targets](pugi::xml_node element, const Disk& disk) {
+            update_disk(element, disk, fragment_targets);
+          },
+          [&fragment_targets](pugi::xml_node devices, const Disk& disk) {
+            const std::string target =
+                xml::disk_target(disk, taken_targets(devices, fragment_targets));
+            device_xml::append_disk(devices, disk, target);
+          }};
 }
 
-// Points a kept interface at the desired source and model; its MAC and address stay.
-void update_nic(pugi::xml_node element, const Nic& desired) {
-  std::string type = to_string(desired.kind);
-  auto live = device_xml::read_nic(element);
-  if (live->kind != desired.kind || live->source != desired.source) {
-    xml::set_attribute(element, "type", type);
-    pugi::xml_node source = xml::child_or_append(element, "source");
-    source.remove_attributes();
-    source.append_attribute(type.c_str()) = desired.source.c_str();
-  }
-  if (live->model != desired.model) {
-    xml::set_attribute(xml::child_or_append(element, "model"), "type", desired.model);
-  }
-}
-
-void merge_nics(pugi::xml_node devices, const std::vector<Nic>& desired) {
-  std::vector<pugi::xml_node> elements;
+// Paired as the plan paired them, so the NIC the plan showed as kept is the one updated.
+std::vector<int> pair_nics(const std::vector<Nic>& desired,
+                           const std::vector<Candidate<Nic>>& candidates) {
   std::vector<Nic> live;
-  for (pugi::xml_node element : devices.children("interface")) {
-    if (auto nic = device_xml::read_nic(element)) {
-      elements.push_back(element);
-      live.push_back(*nic);
-    }
-  }
-  // Paired as the plan paired them, so the NIC the plan showed as kept is the one updated.
-  const std::vector<int> match = match_nics(desired, live);
-  std::vector<bool> kept(live.size(), false);
-  for (std::size_t i = 0; i < desired.size(); ++i) {
-    if (match[i] < 0) {
-      device_xml::append_nic(devices, desired[i]);
-      continue;
-    }
-    const auto index = static_cast<std::size_t>(match[i]);
-    kept[index] = true;
-    update_nic(elements[index], desired[i]);
-  }
-  for (std::size_t l = 0; l < live.size(); ++l)
-    if (!kept[l]) devices.remove_child(elements[l]);
+  for (const Candidate<Nic>& candidate : candidates) live.push_back(candidate.item);
+  return match_nics(desired, live);
 }
 
-void update_hostdev(pugi::xml_node element, const PciDevice& desired) {
-  xml::set_attribute(element, "managed", desired.managed ? "yes" : "no");
-  if (desired.rom) {
-    xml::set_attribute(xml::child_or_append(element, "rom"), "file", *desired.rom);
-  } else if (pugi::xml_node rom = element.child("rom")) {
-    rom.remove_attribute("file");
-    if (!rom.first_attribute()) element.remove_child(rom);
-  }
-}
+const DeviceCollection<Nic> kNics = {"interface", device_xml::read_nic, pair_nics,
+                                     device_xml::update_nic, device_xml::append_nic};
 
-void merge_hostdevs(pugi::xml_node devices, const std::vector<PciDevice>& desired) {
-  std::vector<pugi::xml_node> unclaimed;
-  for (pugi::xml_node element : devices.children("hostdev")) {
-    if (device_xml::read_hostdev(element)) unclaimed.push_back(element);
-  }
-  for (const PciDevice& device : desired) {
-    auto match = std::find_if(unclaimed.begin(), unclaimed.end(), [&](const pugi::xml_node& e) {
-      return device_xml::same_hostdev(e, device);
-    });
-    if (match == unclaimed.end()) {
-      device_xml::append_hostdev(devices, device);
-      continue;
-    }
-    update_hostdev(*match, device);
-    unclaimed.erase(match);
-  }
-  for (pugi::xml_node stale : unclaimed) devices.remove_child(stale);
+const DeviceCollection<PciDevice> kHostdevs = {
+    "hostdev", device_xml::read_hostdev, pair_by_identity<PciDevice, device_xml::same_hostdev>,
+    device_xml::update_hostdev, device_xml::append_hostdev};
+
+void merge_devices(pugi::xml_node devices, const Vm& desired) {
+  const std::set<std::string> fragment_targets = fragment_disk_targets(desired.xml);
+  merge_collection(devices, disk_collection(fragment_targets), desired.disks);
+  domain_parts::add_disk_controllers(devices, desired.disks);
+  merge_collection(devices, kNics, desired.nics);
+  merge_collection(devices, kHostdevs, desired.pci);
 }
 
 // libvirt gives a SPICE guest a SPICE audio backend and refuses it once SPICE is gone.
@@ -235,25 +173,6 @@ std::string graphics_listen(pugi::xml_node graphics) {
       graphics.child("listen").attribute("address").as_string());
 }
 
-// Only the address is owned: a password, keymap or port set by another tool stays.
-void set_graphics_listen(pugi::xml_node graphics, const std::string& address) {
-  if (address.empty()) {
-    graphics.remove_attribute("listen");
-    xml::remove_children(graphics, "listen");
-    return;
-  }
-  xml::set_attribute(graphics, "listen", address);
-  pugi::xml_node listen = graphics.child("listen");
-  if (!listen) listen = graphics.prepend_child("listen");
-  for (pugi::xml_attribute attribute = listen.first_attribute(); attribute;) {
-    pugi::xml_attribute next = attribute.next_attribute();
-    listen.remove_attribute(attribute);
-    attribute = next;
-  }
-  listen.append_attribute("type") = "address";
-  listen.append_attribute("address") = address.c_str();
-}
-
 // What a console keeps across a change of protocol: VNC and SPICE both take these.
 const char* const kKeptGraphicsAttributes[] = {"passwd", "passwdValidTo", "connected", "keymap"};
 
@@ -266,7 +185,8 @@ void merge_graphics(pugi::xml_node devices, const std::optional<Graphics>& desir
     return;
   }
   if (live && to_string(desired->type) == live.attribute("type").as_string()) {
-    if (graphics_listen(live) != desired->listen) set_graphics_listen(live, desired->listen);
+    if (graphics_listen(live) != desired->listen)
+      device_xml::set_graphics_listen(live, desired->listen);
     return;
   }
   pugi::xml_document fresh;
@@ -291,13 +211,7 @@ void merge_serial(pugi::xml_node devices, const std::optional<Serial>& desired) 
     return;
   }
   if (desired->type == serial.attribute("type").as_string()) return;
-  xml::set_attribute(serial, "type", desired->type);
-  // The old type's source (a pty path, a file) does not fit the new one.
-  xml::remove_children(serial, "source");
-  if (pugi::xml_node console = devices.child("console")) {
-    xml::set_attribute(console, "type", desired->type);
-    xml::remove_children(console, "source");
-  }
+  device_xml::set_serial_type(serial, devices.child("console"), desired->type);
 }
 
 }  // namespace
@@ -312,21 +226,23 @@ std::string mark_start_pending_xml(const std::string& xml) {
   return xml::save(document);
 }
 
-std::string merge_domain_xml(const std::string& live_xml, const Vm& desired) {
-  pugi::xml_document document = xml::load(live_xml, "live domain definition");
-  pugi::xml_node domain = document.child("domain");
-  write_fragments(domain, desired.xml);  // first: it reads what the marker recorded
+void merge_into_domain(pugi::xml_node domain, const Vm& desired) {
+  take_out_fragments(domain, desired.xml);  // first: it reads what the marker recorded
   domain_parts::set_marker(domain, desired);
   merge_resources(domain, desired);
   merge_os(domain, desired);
   merge_cpu(domain, desired);
   pugi::xml_node devices = domain_child(domain, "devices");
-  merge_disks(devices, desired.disks);
-  merge_nics(devices, desired.nics);
-  merge_hostdevs(devices, desired.pci);
+  merge_devices(devices, desired);
   merge_graphics(devices, desired.graphics);
   merge_serial(devices, desired.serial);
   write_attributes(domain, desired);
+  put_fragments(domain, desired.xml);
+}
+
+std::string merge_domain_xml(const std::string& live_xml, const Vm& desired) {
+  pugi::xml_document document = xml::load(live_xml, "live domain definition");
+  merge_into_domain(document.child("domain"), desired);
   return xml::save(document);
 }
 

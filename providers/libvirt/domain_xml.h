@@ -30,7 +30,8 @@ LiveDomain parse_domain_xml(const std::string& xml, Diagnostics* unexpressed = n
 // domain it was renamed from.
 void add_unowned_parts(Live& live, const Desired& desired);
 
-// A complete new definition for the VM, with virtform's metadata marker.
+// A complete new definition for the VM, with virtform's metadata marker: a skeleton of what only
+// creation writes, merged with the VM as merge_domain_xml merges it into a live definition.
 std::string render_domain_xml(const Vm& vm);
 
 // The live definition with the owned fields of `desired` patched in and the marker added.

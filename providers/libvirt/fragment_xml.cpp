@@ -316,13 +316,28 @@ void record_fragments(pugi::xml_node marker, const std::vector<XmlFragment>& fra
   }
 }
 
-void write_fragments(pugi::xml_node domain, const std::vector<XmlFragment>& desired) {
+void take_out_fragments(pugi::xml_node domain, const std::vector<XmlFragment>& desired) {
   for (const XmlFragment& stale : recorded_fragments(find_marker(domain))) {
     if (declared(desired, stale)) continue;
     pugi::xml_node parent = stale.parent.empty() ? domain : domain.child(stale.parent.c_str());
     if (pugi::xml_node element = find_written(parent, stale.element)) parent.remove_child(element);
   }
+}
+
+void put_fragments(pugi::xml_node domain, const std::vector<XmlFragment>& desired) {
   for (const XmlFragment& fragment : desired) put(domain, fragment, parse_element(fragment.xml));
+}
+
+std::set<std::string> fragment_disk_targets(const std::vector<XmlFragment>& fragments) {
+  std::set<std::string> used;
+  for (const XmlFragment& fragment : fragments) {
+    if (fragment.parent != "devices") continue;
+    pugi::xml_document document;
+    if (!document.load_string(fragment.xml.c_str())) continue;
+    const char* dev = document.child("disk").child("target").attribute("dev").as_string();
+    if (*dev) used.insert(dev);
+  }
+  return used;
 }
 
 }  // namespace virtform

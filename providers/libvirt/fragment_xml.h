@@ -4,6 +4,7 @@
 // its marker, so that removing one from the config removes what virtform added and nothing else.
 
 #include <pugixml.hpp>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,9 +33,14 @@ void record_fragments(pugi::xml_node marker, const std::vector<XmlFragment>& fra
 // device itself (a USB <hostdev>'s <source><address> is which device it is).
 std::vector<XmlFragment> importable_fragments(const std::string& domain_xml);
 
-// Brings the definition's fragments to `desired`: those the marker recorded and the config no
-// longer declares are taken out, declared ones that are missing put in. Runs before the marker
-// is rewritten.
-void write_fragments(pugi::xml_node domain, const std::vector<XmlFragment>& desired);
+// Takes out of the definition the fragments the marker recorded and `desired` no longer
+// declares. Runs before the marker is rewritten.
+void take_out_fragments(pugi::xml_node domain, const std::vector<XmlFragment>& desired);
+// Puts in each declared fragment the definition is missing. Runs after the keys' writers, so
+// the elements they own come first (the model reads a domain's first <graphics>).
+void put_fragments(pugi::xml_node domain, const std::vector<XmlFragment>& desired);
+// The target names of the fragments' disks (a CD-ROM's sda): put in after the keys' disks, yet
+// theirs to keep.
+std::set<std::string> fragment_disk_targets(const std::vector<XmlFragment>& fragments);
 
 }  // namespace virtform
