@@ -6,6 +6,7 @@
 #include <set>
 
 #include "engine/config/firmware.h"
+#include "engine/model/vm_fields.h"
 #include "engine/plan/disk_layout.h"
 
 namespace virtform {
@@ -84,6 +85,20 @@ class Importer {
     return unique_key(wanted, keys_);
   }
 
+  // A value libvirt has that a row's choices lack (a model virtform does not offer) is named,
+  // not written: the reader would refuse the config. Left unset, the guest keeps it.
+  void drop_unoffered_choices(Vm& vm) {
+    for (const VmField& field : vm_fields()) {
+      if (field.kind != FieldKind::choice) continue;
+      const auto found = vm.attributes.find(std::string(field.key));
+      if (found == vm.attributes.end() || std::find(field.choices.begin(), field.choices.end(),
+                                                    found->second) != field.choices.end())
+        continue;
+      warn(vm, std::string(field.key) + " '" + found->second + "', which virtform does not offer");
+      vm.attributes.erase(found);
+    }
+  }
+
   void add_vm(const ImportSource& source) {
     const LiveDomain& domain = source.domain;
     if (!paths_are_absolute(domain.vm)) return;
@@ -92,6 +107,7 @@ class Importer {
     vm.project = desired_.project;
     vm.state.reset();  // left alone: importing does not decide whether the guest runs
     vm.xml = source.fragments;
+    drop_unoffered_choices(vm);
     vm.adopt = !domain.managed || domain.vm.project != desired_.project;
     // The policy virtform last applied, so that the imported config keeps it (and removal still
     // stops the guest as it did).

@@ -25,8 +25,12 @@ constexpr std::array<std::string_view, 2> kRebootActions = {"restart", "destroy"
 constexpr std::array<std::string_view, 8> kVideoModels = {"virtio", "qxl",   "vga",   "cirrus",
                                                           "vmvga",  "bochs", "ramfb", "none"};
 // domaincommon.rng's x86 sound models (ich6 is Intel HD Audio), and none.
-constexpr std::array<std::string_view, 5> kSoundModels = {"none", "ich9", "ich6", "ac97", "usb"};
-constexpr std::array<std::string_view, 2> kBalloonModels = {"virtio", "none"};
+constexpr std::array<std::string_view, 9> kSoundModels = {"none", "ich9", "ich6",   "ich7", "ac97",
+                                                          "usb",  "sb16", "es1370", "pcspk"};
+// domaincommon.rng's memballoon models but Xen's: virt-install picks a transitional one for
+// older guests.
+constexpr std::array<std::string_view, 4> kBalloonModels = {"virtio", "virtio-transitional",
+                                                            "virtio-non-transitional", "none"};
 // domaincommon.rng's x86 watchdog models as libvirt 9.0 has them (it knows no itco), and none.
 constexpr std::array<std::string_view, 3> kWatchdogModels = {"none", "i6300esb", "ib700"};
 // domaincommon.rng's watchdog actions.
@@ -98,8 +102,8 @@ constexpr std::array<VmField, 35> kFields = {{
      "the model of the guest's first video device (`<video><model type>`): `virtio`, `qxl`, `vga`, "
      "`cirrus`, `vmvga`, `bochs`, `ramfb`, or `none` for no emulated display (a GPU guest)"},
     {"sound", FieldKind::choice, kSoundModels, FieldTiming::next_boot, "none",
-     "the guest's sound device (`<sound model>`): `none`, `ich9`, `ich6` (Intel HD Audio), `ac97` "
-     "or `usb`"},
+     "the guest's sound device (`<sound model>`): `none`, `ich9`, `ich6` (Intel HD Audio), `ich7`, "
+     "`ac97`, `usb`, `sb16`, `es1370` or `pcspk`"},
     {"rng",
      FieldKind::boolean,
      {},
@@ -124,8 +128,9 @@ constexpr std::array<VmField, 35> kFields = {{
      spice_agent_conflict,
      channel_takes_live},
     {"balloon", FieldKind::choice, kBalloonModels, FieldTiming::next_boot, "virtio",
-     "the memory balloon (`<memballoon model>`): `virtio`, or `none`, with which a running guest "
-     "cannot give memory back, so a smaller `memory` waits for its next boot"},
+     "the memory balloon (`<memballoon model>`): `virtio`, `virtio-transitional`, "
+     "`virtio-non-transitional`, or `none`, with which a running guest cannot give memory back, so "
+     "a smaller `memory` waits for its next boot"},
     {"watchdog", FieldKind::choice, kWatchdogModels, FieldTiming::next_boot, "none",
      "the guest's watchdog device (`<watchdog model>`): `none`, `i6300esb` (PCI) or `ib700` "
      "(ISA)"},

@@ -561,5 +561,29 @@ TEST_CASE("adopting a domain keeps a balloon set below its maximum", "[import]")
   CHECK(xml.find("virtform:vm") != std::string::npos);
 }
 
+TEST_CASE("a model virtform does not offer is named by import, left alone, and plans no change",
+          "[import]") {
+  ImportHost host({R"(<domain type='qemu'>
+  <name>vboxvideo</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices><video><model type='vbox'/></video></devices>
+</domain>)"});
+  Diagnostics warnings;
+  const std::string toml = host.import({"vboxvideo"}, warnings);
+  INFO(toml);
+  CHECK(toml.find("video =") == std::string::npos);
+  CHECK(toml.find("# not expressed: video 'vbox'") != std::string::npos);
+  CHECK(std::any_of(warnings.begin(), warnings.end(), [](const Diagnostic& warning) {
+    return warning.message.find("video 'vbox'") != std::string::npos;
+  }));
+  const Plan plan = host.plan_imported();
+  INFO(errors_of(plan));
+  REQUIRE_FALSE(has_errors(plan.diagnostics));
+  REQUIRE(plan.changes.size() == 1);
+  CHECK(fields_of(plan.changes.front()) == "managed: no -> yes (adopted)\n");
+}
+
 }  // namespace
 }  // namespace virtform
