@@ -316,11 +316,24 @@ void record_fragments(pugi::xml_node marker, const std::vector<XmlFragment>& fra
   }
 }
 
+namespace {
+
+// An element a fragment wrote that a key owns now (a <sound> before the sound key existed) is the
+// key's to keep or change: taking the stale fragment out would drop it from the guest, though the
+// plan, which compares only what no key owns, showed no removal.
+bool owned_by_a_key(const std::string& parent, const pugi::xml_node& element) {
+  const OwnedElement* owner = owner_of(parent, element);
+  return owner && !owner->shared;
+}
+
+}  // namespace
+
 void take_out_fragments(pugi::xml_node domain, const std::vector<XmlFragment>& desired) {
   for (const XmlFragment& stale : recorded_fragments(find_marker(domain))) {
     if (declared(desired, stale)) continue;
     pugi::xml_node parent = stale.parent.empty() ? domain : domain.child(stale.parent.c_str());
-    if (pugi::xml_node element = find_written(parent, stale.element)) parent.remove_child(element);
+    pugi::xml_node element = find_written(parent, stale.element);
+    if (element && !owned_by_a_key(stale.parent, element)) parent.remove_child(element);
   }
 }
 

@@ -156,6 +156,23 @@ TEST_CASE("removing a fragment takes out what virtform wrote, not a hand-made tw
   CHECK(merged.find("<virtform:xml") == std::string::npos);
 }
 
+TEST_CASE("an element a key owns now stays when its fragment's record goes", "[fragment]") {
+  // As a virtform that had no sound key wrote it, from a declared <sound> fragment.
+  Vm vm;
+  vm.key = "a";
+  vm.name = "vffragowned";
+  vm.xml = {XmlFragment{"devices", "<sound model='ich9'/>", {}, {}}};
+  const std::string older = render_domain_xml(vm);
+  REQUIRE(parse_domain_xml(older).vm.xml.size() == 1);
+
+  // The fragment is no longer declared (the reader refuses it: sound is a key's). The plan
+  // compares only what no key owns, so it shows no removal; nor may apply remove it.
+  vm.xml.clear();
+  const std::string merged = merge_domain_xml(older, vm);
+  CHECK(merged.find("<sound model='ich9'") != std::string::npos);
+  CHECK(merged.find("<virtform:xml") == std::string::npos);
+}
+
 TEST_CASE("a fragment outside <devices> replaces the element virtform's skeleton wrote",
           "[fragment]") {
   DemoHost host;
