@@ -10,7 +10,7 @@
 #include "engine/config/dsm_reader.h"
 #include "engine/config/keys.h"
 #include "engine/config/table_reader.h"
-#include "engine/config/values.h"
+#include "engine/model/values.h"
 #include "engine/model/vm_fields.h"
 
 namespace virtform {
