@@ -238,4 +238,18 @@ void add_unowned_parts(Live& live, const Desired& desired) {
   }
 }
 
+bool recorded_autostart(const std::string& domain_xml) {
+  if (domain_xml.find(kCaptureNamespace) == std::string::npos) return false;
+  pugi::xml_document document;
+  if (!document.load_string(domain_xml.c_str())) return false;
+  for (pugi::xml_node child : document.child("domain").child("metadata").children()) {
+    const std::string name = child.name();
+    if ((name == "autostart" || name.ends_with(":autostart")) &&
+        xml::in_namespace(child, kCaptureNamespace)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace virtform

@@ -68,6 +68,10 @@ TEST_CASE("providers read the host without the configuration loader", "[layers]"
   CHECK(crossings("providers", {"engine/config/", "cli/"}) == kNone);
 }
 
+TEST_CASE("the libvirt provider reads recordings without the capture provider", "[layers]") {
+  CHECK(crossings("providers/libvirt", {"providers/capture/"}) == kNone);
+}
+
 TEST_CASE("the model includes no other stage of the engine", "[layers]") {
   CHECK(crossings("engine/model", {"engine/"}, {"engine/model/"}) == kNone);
 }
