@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "engine/plan/planner.h"
+#include "engine/passes.h"
 #include "engine/render/plan_json.h"
 #include "providers/host/file_writer.h"
 

@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <future>
 
-#include "engine/plan/planner.h"
+#include "engine/passes.h"
 #include "providers/host/recorded_host.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/fragment_xml.h"

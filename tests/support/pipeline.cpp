@@ -4,7 +4,6 @@
 
 #include "engine/apply/step_runner.h"
 #include "engine/passes.h"
-#include "engine/plan/planner.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/fragment_xml.h"
 #include "providers/sysfs/sysfs_reader.h"

@@ -1,6 +1,7 @@
 // The layers hold: a lower part of the source never includes an upper one. Read from the source
 // tree itself, so a new include across a layer fails here, naming the file and what it includes.
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -74,6 +75,29 @@ TEST_CASE("the libvirt provider reads recordings without the capture provider", 
 
 TEST_CASE("the model includes no other stage of the engine", "[layers]") {
   CHECK(crossings("engine/model", {"engine/"}, {"engine/model/"}) == kNone);
+}
+
+// The engine's stages, lowest first. engine/passes.{h,cpp}, which runs them in order, is above
+// them all.
+const std::vector<std::string> kStages = {"model",  "system", "dsm",   "config", "plan",
+                                          "checks", "graph",  "apply", "import", "render"};
+
+TEST_CASE("each engine stage includes only the stages below it", "[layers]") {
+  std::vector<std::string> stages_on_disk;
+  for (const auto& entry : fs::directory_iterator(kSource / "engine"))
+    if (entry.is_directory()) stages_on_disk.push_back(entry.path().filename().string());
+  std::sort(stages_on_disk.begin(), stages_on_disk.end());
+  std::vector<std::string> listed = kStages;
+  std::sort(listed.begin(), listed.end());
+  // A new stage gets its place in the order.
+  CHECK(stages_on_disk == listed);
+
+  for (std::size_t i = 0; i < kStages.size(); ++i) {
+    std::vector<std::string> above = {"engine/passes.h"};
+    for (std::size_t j = i + 1; j < kStages.size(); ++j)
+      above.push_back("engine/" + kStages[j] + "/");
+    CHECK(crossings("engine/" + kStages[i], above) == kNone);
+  }
 }
 
 }  // namespace
