@@ -14,7 +14,6 @@
 #include "engine/config/config.h"
 #include "engine/model/text.h"
 #include "engine/plan/fingerprint.h"
-#include "engine/plan/planner.h"
 #include "engine/render/plan_json.h"
 #include "providers/host/apply_lock.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
@@ -200,9 +199,7 @@ int run_apply(const CommonOptions& options, const ApplyOptions& apply_options) {
   // Taken before the live state is read, so the plan shown is the one carried out; keyed on the
   // daemon, as two spellings of its URI reach the same domains.
   const auto lock = ApplyLock::acquire(hypervisor.daemon(), "virtform apply");
-  const Live live = observe_host(session, hypervisor, session.desired);
-  const Plan plan = make_plan(session.desired, live, DiffOptions{apply_options.restart},
-                              session.uri, session.diagnostics);
+  const auto [live, plan] = plan_host(session, hypervisor, DiffOptions{apply_options.restart});
   std::cerr << render_diagnostics(plan.diagnostics, session.style());
   if (has_errors(plan.diagnostics)) return kExitError;
   return carry_out(session, plan, live, hypervisor, apply_options);

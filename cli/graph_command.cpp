@@ -4,18 +4,16 @@
 
 #include "cli/commands.h"
 #include "engine/graph/resource_graph.h"
-#include "engine/plan/planner.h"
 
 namespace virtform {
 
 int run_graph(const CommonOptions& options) {
-  auto [session, observed] = open_observed_session(options);
-  if (!observed) {
+  auto [session, planned] = open_planned_session(options, {});
+  if (!planned) {
     std::cerr << render_diagnostics(session.diagnostics, session.style());
     return kExitError;
   }
-  const Live& live = *observed;
-  const Plan plan = make_plan(session.desired, live, {}, session.uri, session.diagnostics);
+  const Plan& plan = planned->plan;
   std::cerr << render_diagnostics(plan.diagnostics, session.style());
   std::cout << to_dot(plan.changes);
   return has_errors(plan.diagnostics) ? kExitError : kExitOk;

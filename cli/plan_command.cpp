@@ -6,22 +6,20 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "engine/plan/planner.h"
+#include "engine/passes.h"
 #include "engine/render/plan_json.h"
 #include "providers/host/file_writer.h"
 
 namespace virtform {
 
 int run_plan(const CommonOptions& options, const PlanOptions& plan_options) {
-  auto [session, observed] = open_observed_session(options);
-  if (!observed) {
+  auto [session, planned] = open_planned_session(options, DiffOptions{plan_options.restart});
+  if (!planned) {
     std::cerr << render_diagnostics(session.diagnostics, session.style());
     return kExitError;
   }
-  const Live& live = *observed;
-  Plan plan = make_plan(session.desired, live, DiffOptions{plan_options.restart}, session.uri,
-                        session.diagnostics);
-  if (plan_options.json || !plan_options.out.empty()) seal(plan, session.desired, live);
+  Plan& plan = planned->plan;
+  if (plan_options.json || !plan_options.out.empty()) seal(plan, session.desired, planned->live);
   if (!plan_options.out.empty() && !has_errors(plan.diagnostics)) {
     write_file_atomically(plan_options.out, render_plan_json(plan));
   }

@@ -10,9 +10,7 @@
 #include <filesystem>
 #include <future>
 
-#include "engine/checks/host_check.h"
-#include "engine/config/config.h"
-#include "engine/plan/planner.h"
+#include "engine/passes.h"
 #include "providers/host/recorded_host.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/fragment_xml.h"
@@ -100,10 +98,8 @@ Session open_host(const CommonOptions& options) {
 void read_session_config(Session& session, bool config_required) {
   if (session.options.paths.empty() && !config_required) return;
   if (session.options.paths.empty()) session.options.paths = {"."};
-  session.desired = load_config(session.options.paths, session.diagnostics);
-  read_xml_fragments(session.desired, session.diagnostics);
-  resolve_firmware(session.desired, *session.files, session.diagnostics);
-  check_host_files(session.desired, *session.files, session.diagnostics);
+  session.desired =
+      read_config(session.options.paths, *session.files, read_xml_fragments, session.diagnostics);
 }
 
 // libvirt's domains and networks, read on a thread of their own; get() gives them or rethrows the
@@ -118,6 +114,13 @@ std::future<Live> read_libvirt_meanwhile(const std::string& uri, std::size_t thr
   // a network time-out or an ssh password prompt. Its read runs when get() is called.
   if (reaches_over_network(uri)) return std::async(std::launch::deferred, read);
   return std::async(std::launch::async, read);
+}
+
+// The plan for the session's config against libvirt's part of the live state (`libvirt`) and
+// the devices under the session's host root.
+Planned plan_session(const Session& session, Live libvirt, const DiffOptions& options) {
+  return plan_config(session.desired, std::move(libvirt), read_host_devices(session.host_root),
+                     *session.files, options, session.uri, session.diagnostics);
 }
 
 }  // namespace
@@ -165,17 +168,20 @@ Live observe_host(const Session& session, Hypervisor& hypervisor, const Desired&
   return observe(hypervisor, *session.files, read_host_devices(session.host_root), desired);
 }
 
-ObservedSession open_observed_session(const CommonOptions& options) {
-  ObservedSession observed{open_host(options), std::nullopt};
-  Session& session = observed.session;
+Planned plan_host(const Session& session, Hypervisor& hypervisor, const DiffOptions& options) {
+  return plan_session(session, hypervisor.read_live(), options);
+}
+
+PlannedSession open_planned_session(const CommonOptions& options, const DiffOptions& diff_options) {
+  PlannedSession planned{open_host(options), std::nullopt};
+  Session& session = planned.session;
   std::future<Live> libvirt = read_libvirt_meanwhile(session.uri, read_threads(options));
   read_session_config(session, /*config_required=*/true);
-  if (has_errors(session.diagnostics)) return observed;
+  if (has_errors(session.diagnostics)) return planned;
   Live domains = libvirt.get();
   add_unowned_parts(domains, session.desired);
-  observed.live = observe(std::move(domains), *session.files, read_host_devices(session.host_root),
-                          session.desired);
-  return observed;
+  planned.planned = plan_session(session, std::move(domains), diff_options);
+  return planned;
 }
 
 void configure_logging(int verbosity) {

@@ -11,6 +11,7 @@
 
 #include "engine/model/diagnostic.h"
 #include "engine/model/vm.h"
+#include "engine/passes.h"
 #include "engine/render/plan_text.h"
 #include "engine/system/host_files.h"
 #include "engine/system/hypervisor.h"
@@ -63,17 +64,19 @@ Session open_session(const CommonOptions& options, bool config_required = true);
 // devices and files under the session's host root.
 Live observe_host(const Session& session, Hypervisor& hypervisor, const Desired& desired);
 
-// open_session and the live state the config is compared against, for the commands that only
-// read (plan, graph).
-struct ObservedSession {
+// The plan for the session's config against that live state, with the live state.
+Planned plan_host(const Session& session, Hypervisor& hypervisor, const DiffOptions& options);
+
+// open_session and the plan for the config, for the commands that only read (plan, graph).
+struct PlannedSession {
   Session session;
-  std::optional<Live> live;  // nothing when the config has errors (in session.diagnostics)
+  std::optional<Planned> planned;  // nothing when the config has errors (in session.diagnostics)
 };
 // libvirt's domains and networks need nothing from the config, and its round trips leave the CPU
 // free: they are read on a thread of their own while the config loads. A remote host is read only
 // once the config is found valid; with errors in it, a local read is waited for and dropped.
 // libvirt's error, if any, is thrown once the config is found valid.
-ObservedSession open_observed_session(const CommonOptions& options);
+PlannedSession open_planned_session(const CommonOptions& options, const DiffOptions& diff_options);
 
 // LIBVIRT_DEFAULT_URI, else qemu:///system: the URI when -c is not given.
 std::string default_uri();

@@ -8,7 +8,6 @@
 #include <string>
 
 #include "engine/system/hypervisor.h"
-#include "providers/capture/libvirt_recorder.h"
 #include "providers/libvirt/domain_xml.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

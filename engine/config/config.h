@@ -25,7 +25,4 @@ Desired load_config_text(const std::string& text, const std::string& source,
 // them, from QEMU's firmware descriptors (/usr/share/qemu/firmware/*.json).
 void resolve_firmware(Desired& desired, const HostFiles& files, Diagnostics& diagnostics);
 
-// "4GiB", "512MiB", "2048KiB", "1TiB" -> KiB; a plain integer means MiB. Nothing on bad input.
-std::optional<std::uint64_t> parse_size_kib(const std::string& text);
-
 }  // namespace virtform

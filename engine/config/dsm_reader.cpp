@@ -3,8 +3,8 @@
 #include <vector>
 
 #include "engine/config/keys.h"
-#include "engine/config/values.h"
 #include "engine/dsm/platforms.h"
+#include "engine/model/values.h"
 
 namespace virtform {
 namespace {

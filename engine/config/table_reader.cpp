@@ -6,7 +6,7 @@
 
 #include "engine/config/config.h"
 #include "engine/config/keys.h"
-#include "engine/config/values.h"
+#include "engine/model/values.h"
 
 namespace virtform {
 namespace {

@@ -5,6 +5,7 @@
 
 #include <toml++/toml.h>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
@@ -15,6 +16,7 @@
 #include <utility>
 
 #include "engine/model/diagnostic.h"
+#include "engine/model/enum_names.h"
 
 namespace virtform {
 
@@ -76,6 +78,9 @@ class TableReader {
   template <typename Enum>
   std::optional<Enum> choice(std::string_view key,
                              std::initializer_list<std::pair<std::string_view, Enum>> choices);
+  // A string that must be one of the names in `names`, as its value; offered in the table's order.
+  template <typename Enum, std::size_t N>
+  std::optional<Enum> choice(std::string_view key, const EnumNames<Enum, N>& names);
 
   // A sub-table, or nothing (with an error if the key holds something else).
   const toml::table* table(std::string_view key);
@@ -105,6 +110,14 @@ std::optional<Enum> TableReader::choice(
   }
   error(key, std::string(key) + " must be one of " + names + "; got \"" + *text + "\"");
   return std::nullopt;
+}
+
+template <typename Enum, std::size_t N>
+std::optional<Enum> TableReader::choice(std::string_view key, const EnumNames<Enum, N>& names) {
+  std::array<std::string_view, N> choices;
+  for (std::size_t i = 0; i < N; ++i) choices[i] = names[i].second;
+  const auto text = one_of(key, choices);
+  return text ? enum_from_name(names, *text) : std::nullopt;
 }
 
 }  // namespace virtform

@@ -10,25 +10,20 @@
 #include "engine/config/dsm_reader.h"
 #include "engine/config/keys.h"
 #include "engine/config/table_reader.h"
-#include "engine/config/values.h"
+#include "engine/model/values.h"
 #include "engine/model/vm_fields.h"
 
 namespace virtform {
 namespace {
 
 std::optional<DiskBus> read_bus(TableReader& reader) {
-  return reader.choice<DiskBus>("bus", {{"virtio", DiskBus::virtio},
-                                        {"scsi", DiskBus::scsi},
-                                        {"sata", DiskBus::sata},
-                                        {"usb", DiskBus::usb}});
+  return reader.choice("bus", kDiskBusNames);
 }
 
 void read_power(TableReader& reader, Vm& vm) {
-  vm.state = reader.choice<PowerState>(
-      "state", {{"running", PowerState::running}, {"stopped", PowerState::stopped}});
+  vm.state = reader.choice("state", kPowerStateNames);
   vm.autostart = reader.boolean("autostart");
-  if (auto restart = reader.choice<RestartPolicy>(
-          "restart", {{"never", RestartPolicy::never}, {"allowed", RestartPolicy::allowed}})) {
+  if (auto restart = reader.choice("restart", kRestartPolicyNames)) {
     vm.restart = *restart;
   }
   if (auto timeout = reader.duration("shutdown_timeout")) {
@@ -46,8 +41,7 @@ void read_power(TableReader& reader, Vm& vm) {
 }
 
 void read_cpu_and_memory(TableReader& reader, Vm& vm) {
-  if (auto type = reader.choice<DomainType>(
-          "type", {{"kvm", DomainType::kvm}, {"qemu", DomainType::qemu}})) {
+  if (auto type = reader.choice("type", kDomainTypeNames)) {
     vm.type = *type;
   }
   if (auto kib = reader.size_kib("memory")) vm.memory_kib = *kib;
@@ -64,8 +58,7 @@ void read_cpu_and_memory(TableReader& reader, Vm& vm) {
 }
 
 void read_firmware(TableReader& reader, Vm& vm) {
-  if (auto kind = reader.choice<FirmwareKind>(
-          "firmware", {{"bios", FirmwareKind::bios}, {"uefi", FirmwareKind::uefi}})) {
+  if (auto kind = reader.choice("firmware", kFirmwareKindNames)) {
     vm.firmware.kind = *kind;
   } else if (!reader.has("firmware")) {
     vm.firmware.kind = default_firmware(vm);
@@ -410,9 +403,7 @@ void read_devices(TableReader& reader, Vm& vm) {
   if (const toml::table* table = reader.table("graphics")) {
     TableReader graphics = reader.child(*table, "graphics");
     graphics.reject_unknown_keys(keys::kGraphics);
-    auto type = graphics.choice<GraphicsType>(
-        "type",
-        {{"spice", GraphicsType::spice}, {"vnc", GraphicsType::vnc}, {"none", GraphicsType::none}});
+    auto type = graphics.choice("type", kGraphicsTypeNames);
     auto listen = graphics.string("listen");
     if (!graphics.has("type"))
       graphics.error(graphics.heading() + " needs type = \"spice\", \"vnc\" or \"none\"");

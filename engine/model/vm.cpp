@@ -88,51 +88,33 @@ bool Live::file_exists(const std::string& path) const {
   return existing_files.count(path) != 0;
 }
 
-std::string to_string(DomainType value) {
-  return value == DomainType::kvm ? "kvm" : "qemu";
-}
 std::string default_nvram_path(const std::string& name) {
   return std::string(kDefaultNvramDirectory) + "/" + name + "_VARS.fd";
 }
 
+std::string to_string(DomainType value) {
+  return name_of_enum(kDomainTypeNames, value);
+}
 std::string to_string(FirmwareKind value) {
-  return value == FirmwareKind::bios ? "bios" : "uefi";
+  return name_of_enum(kFirmwareKindNames, value);
 }
 std::string to_string(PowerState value) {
-  return value == PowerState::running ? "running" : "stopped";
+  return name_of_enum(kPowerStateNames, value);
 }
 std::string to_string(RestartPolicy value) {
-  return value == RestartPolicy::never ? "never" : "allowed";
+  return name_of_enum(kRestartPolicyNames, value);
 }
 std::string to_string(DiskBus value) {
-  switch (value) {
-    case DiskBus::virtio:
-      return "virtio";
-    case DiskBus::scsi:
-      return "scsi";
-    case DiskBus::sata:
-      return "sata";
-    case DiskBus::usb:
-      return "usb";
-  }
-  return "";
+  return name_of_enum(kDiskBusNames, value);
 }
 std::string to_string(DiskSource value) {
-  return value == DiskSource::block ? "block" : "file";
+  return name_of_enum(kDiskSourceNames, value);
 }
 std::string to_string(NicSource value) {
-  return value == NicSource::bridge ? "bridge" : "network";
+  return name_of_enum(kNicSourceNames, value);
 }
 std::string to_string(GraphicsType value) {
-  switch (value) {
-    case GraphicsType::none:
-      return "none";
-    case GraphicsType::spice:
-      return "spice";
-    case GraphicsType::vnc:
-      return "vnc";
-  }
-  return "";
+  return name_of_enum(kGraphicsTypeNames, value);
 }
 
 namespace {

@@ -12,6 +12,7 @@
 
 #include "engine/model/diagnostic.h"
 #include "engine/model/dsm_guest.h"
+#include "engine/model/enum_names.h"
 #include "engine/model/host.h"
 #include "engine/model/xml_fragment.h"
 
@@ -25,6 +26,28 @@ enum class DiskBus { virtio, scsi, sata, usb };
 enum class DiskSource { block, file };
 enum class NicSource { bridge, network };
 enum class GraphicsType { none, spice, vnc };
+
+// The names these travel by, in the config, the plan's JSON and domain XML: one table per enum,
+// read both ways by enum_names.h (and to_string below). The config lists its choices in this
+// order.
+inline constexpr EnumNames<DomainType, 2> kDomainTypeNames{
+    {{DomainType::kvm, "kvm"}, {DomainType::qemu, "qemu"}}};
+inline constexpr EnumNames<FirmwareKind, 2> kFirmwareKindNames{
+    {{FirmwareKind::bios, "bios"}, {FirmwareKind::uefi, "uefi"}}};
+inline constexpr EnumNames<PowerState, 2> kPowerStateNames{
+    {{PowerState::running, "running"}, {PowerState::stopped, "stopped"}}};
+inline constexpr EnumNames<RestartPolicy, 2> kRestartPolicyNames{
+    {{RestartPolicy::never, "never"}, {RestartPolicy::allowed, "allowed"}}};
+inline constexpr EnumNames<DiskBus, 4> kDiskBusNames{{{DiskBus::virtio, "virtio"},
+                                                      {DiskBus::scsi, "scsi"},
+                                                      {DiskBus::sata, "sata"},
+                                                      {DiskBus::usb, "usb"}}};
+inline constexpr EnumNames<DiskSource, 2> kDiskSourceNames{
+    {{DiskSource::block, "block"}, {DiskSource::file, "file"}}};
+inline constexpr EnumNames<NicSource, 2> kNicSourceNames{
+    {{NicSource::bridge, "bridge"}, {NicSource::network, "network"}}};
+inline constexpr EnumNames<GraphicsType, 3> kGraphicsTypeNames{
+    {{GraphicsType::spice, "spice"}, {GraphicsType::vnc, "vnc"}, {GraphicsType::none, "none"}}};
 
 // Units of a disk controller: an AHCI (sata) controller has six ports, and virtio-scsi addresses
 // 16384 units on its bus. Controllers beyond the eighth of a bus are refused as a likely typo.
@@ -272,7 +295,7 @@ bool is_q35(const std::string& machine);
 // kind, source and model, in order. For each desired NIC the index of its live NIC, or -1.
 std::vector<int> match_nics(const std::vector<Nic>& desired, const std::vector<Nic>& live);
 
-// Names used in messages, JSON and XML: "kvm", "uefi", "virtio", ...
+// Names used in messages, JSON and XML: "kvm", "uefi", "virtio", ... (from the tables above).
 std::string to_string(DomainType value);
 std::string to_string(FirmwareKind value);
 std::string to_string(PowerState value);

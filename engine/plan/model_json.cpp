@@ -27,11 +27,10 @@ std::optional<T> get_optional(const json& in, const char* key) {
 }
 
 // Enum values travel by the names the config uses; an unknown one means a corrupt plan file.
-template <typename Enum>
-Enum enum_from(const json& in, const char* key, std::initializer_list<Enum> values) {
+template <typename Enum, std::size_t N>
+Enum enum_from(const json& in, const char* key, const EnumNames<Enum, N>& names) {
   const std::string text = in.at(key).get<std::string>();
-  for (Enum value : values)
-    if (to_string(value) == text) return value;
+  if (const auto value = enum_from_name(names, text)) return *value;
   throw std::runtime_error(std::string("unknown ") + key + " '" + text + "'");
 }
 
@@ -54,9 +53,9 @@ json disk_json(const Disk& disk) {
 
 Disk disk_from(const json& in) {
   Disk disk;
-  disk.kind = enum_from(in, "kind", {DiskSource::block, DiskSource::file});
+  disk.kind = enum_from(in, "kind", kDiskSourceNames);
   disk.source = in.at("source").get<std::string>();
-  disk.bus = enum_from(in, "bus", {DiskBus::virtio, DiskBus::scsi, DiskBus::sata, DiskBus::usb});
+  disk.bus = enum_from(in, "bus", kDiskBusNames);
   disk.format = in.at("format").get<std::string>();
   disk.readonly = in.at("readonly").get<bool>();
   disk.loader = in.at("loader").get<std::string>();
@@ -79,7 +78,7 @@ json nic_json(const Nic& nic) {
 
 Nic nic_from(const json& in) {
   Nic nic;
-  nic.kind = enum_from(in, "kind", {NicSource::bridge, NicSource::network});
+  nic.kind = enum_from(in, "kind", kNicSourceNames);
   nic.source = in.at("source").get<std::string>();
   nic.model = in.at("model").get<std::string>();
   nic.mac = get_optional<std::string>(in, "mac");
@@ -125,7 +124,7 @@ json firmware_json(const Firmware& firmware) {
 
 Firmware firmware_from(const json& in) {
   Firmware firmware;
-  firmware.kind = enum_from(in, "kind", {FirmwareKind::bios, FirmwareKind::uefi});
+  firmware.kind = enum_from(in, "kind", kFirmwareKindNames);
   firmware.code = in.at("code").get<std::string>();
   firmware.vars_template = in.at("vars_template").get<std::string>();
   firmware.nvram = in.at("nvram").get<std::string>();
@@ -176,7 +175,7 @@ Vm vm_from_json(const json& in) {
   vm.key = in.at("key").get<std::string>();
   vm.project = in.at("project").get<std::string>();
   vm.name = in.at("name").get<std::string>();
-  vm.type = enum_from(in, "type", {DomainType::kvm, DomainType::qemu});
+  vm.type = enum_from(in, "type", kDomainTypeNames);
   vm.memory_kib = integer_at<std::uint64_t>(in, "memory_kib");
   vm.vcpus = integer_at<unsigned>(in, "vcpus");
   vm.machine = in.at("machine").get<std::string>();
@@ -184,7 +183,7 @@ Vm vm_from_json(const json& in) {
   vm.disks = list_from<Disk>(in.at("disks"), disk_from);
   vm.nics = list_from<Nic>(in.at("nics"), nic_from);
   vm.pci = list_from<PciDevice>(in.at("pci"), pci_from);
-  vm.restart = enum_from(in, "restart", {RestartPolicy::never, RestartPolicy::allowed});
+  vm.restart = enum_from(in, "restart", kRestartPolicyNames);
   // The config's own bounds: apply adds the timeout to a clock in nanoseconds.
   vm.shutdown_timeout = std::chrono::seconds(
       integer_at<int>(in, "shutdown_timeout_s", 0, std::numeric_limits<int>::max()));
@@ -199,14 +198,12 @@ Vm vm_from_json(const json& in) {
   }
   if (in.contains("graphics")) {
     const json& graphics = in.at("graphics");
-    vm.graphics = Graphics{
-        enum_from(graphics, "type", {GraphicsType::none, GraphicsType::spice, GraphicsType::vnc}),
-        graphics.at("listen").get<std::string>()};
+    vm.graphics = Graphics{enum_from(graphics, "type", kGraphicsTypeNames),
+                           graphics.at("listen").get<std::string>()};
   }
   if (in.contains("serial")) vm.serial = Serial{in.at("serial").at("type").get<std::string>()};
   vm.autostart = get_optional<bool>(in, "autostart");
-  if (in.contains("state"))
-    vm.state = enum_from(in, "state", {PowerState::running, PowerState::stopped});
+  if (in.contains("state")) vm.state = enum_from(in, "state", kPowerStateNames);
   if (in.contains("attributes")) {
     vm.attributes = in.at("attributes").get<std::map<std::string, std::string>>();
     for (const auto& [key, value] : vm.attributes)

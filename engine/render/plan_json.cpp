@@ -121,9 +121,7 @@ std::vector<FieldChange> fields_from(const json& in) {
 LifecyclePolicy policy_from(const json& in) {
   LifecyclePolicy policy;
   const std::string restart = in.at("restart").get<std::string>();
-  if (restart != "never" && restart != "allowed")
-    throw PlanFileError("unknown restart policy '" + restart + "'");
-  policy.restart = restart == "allowed" ? RestartPolicy::allowed : RestartPolicy::never;
+  policy.restart = parsed(enum_from_name(kRestartPolicyNames, restart), "restart policy", restart);
   // The config's own bounds, as for a declared VM's timeout.
   policy.shutdown_timeout = std::chrono::seconds(
       integer_at<int>(in, "shutdown_timeout_s", 0, std::numeric_limits<int>::max()));

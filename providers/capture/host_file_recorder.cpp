@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "engine/config/values.h"
+#include "engine/model/values.h"
 #include "engine/system/hypervisor.h"
 
 namespace virtform {

@@ -6,6 +6,7 @@
 #include <pugixml.hpp>
 #include <set>
 
+#include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/xml_support.h"
 
 namespace virtform {
@@ -221,20 +222,6 @@ LibvirtRecording record_libvirt(const Connection& connection) {
   recording.host_xml = "<?xml version=\"1.0\"?>\n<!-- " + comment_text(connection.uri()) +
                        " -->\n<node>\n" + body + "</node>\n";
   return recording;
-}
-
-bool recorded_autostart(const std::string& domain_xml) {
-  if (domain_xml.find(kCaptureNamespace) == std::string::npos) return false;
-  pugi::xml_document document;
-  if (!document.load_string(domain_xml.c_str())) return false;
-  for (pugi::xml_node child : document.child("domain").child("metadata").children()) {
-    const std::string name = child.name();
-    if ((name == "autostart" || name.ends_with(":autostart")) &&
-        xml::in_namespace(child, kCaptureNamespace)) {
-      return true;
-    }
-  }
-  return false;
 }
 
 }  // namespace virtform

@@ -11,10 +11,6 @@
 
 namespace virtform {
 
-// The namespace of what a recording adds to a domain's <metadata> for facts the test driver
-// cannot hold itself (autostart).
-inline constexpr const char* kCaptureNamespace = "https://virtform.dev/xmlns/capture/1";
-
 struct LibvirtRecording {
   std::string host_xml;  // the test driver's <node> document
   std::vector<std::string>
@@ -25,9 +21,5 @@ struct LibvirtRecording {
 
 // Reads everything through `connection`. Domains that vanish while being read are left out.
 LibvirtRecording record_libvirt(const Connection& connection);
-
-// Whether a recorded domain definition says the domain starts with the host: what the test
-// driver reports as autostart for a domain loaded from a recording.
-bool recorded_autostart(const std::string& domain_xml);
 
 }  // namespace virtform

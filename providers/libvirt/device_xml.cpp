@@ -99,12 +99,13 @@ std::optional<Disk> read_disk(const pugi::xml_node& element, std::string* why_no
 
 std::optional<Nic> read_nic(const pugi::xml_node& element, std::string* why_not) {
   std::string type = element.attribute("type").as_string();
-  if (type != "bridge" && type != "network") {
+  const auto kind = enum_from_name(kNicSourceNames, type);
+  if (!kind) {
     explain(why_not, "interface type='" + type + "'");
     return std::nullopt;
   }
   Nic nic;
-  nic.kind = type == "bridge" ? NicSource::bridge : NicSource::network;
+  nic.kind = *kind;
   nic.source = element.child("source").attribute(type.c_str()).as_string();
   nic.model = element.child("model").attribute("type").as_string();
   if (pugi::xml_node mac = element.child("mac")) nic.mac = mac.attribute("address").as_string();

@@ -42,18 +42,16 @@ bool same_uuid(const std::string& a, const std::string& b) {
 
 // The lifecycle policy the marker records, when it records one whole and well-formed.
 std::optional<LifecyclePolicy> read_policy(const pugi::xml_node& marker) {
-  const std::string restart = marker.attribute("restart").as_string();
+  const auto restart = enum_from_name(kRestartPolicyNames, marker.attribute("restart").as_string());
   const std::string force_stop = marker.attribute("force-stop").as_string();
   const pugi::xml_attribute timeout = marker.attribute("shutdown-timeout");
-  if ((restart != "never" && restart != "allowed") || (force_stop != "yes" && force_stop != "no"))
-    return std::nullopt;
+  if (!restart || (force_stop != "yes" && force_stop != "no")) return std::nullopt;
   const long long seconds = timeout.as_llong(-1);
   // The config's own bounds: apply adds the timeout to a clock in nanoseconds.
   if (seconds < 0 || seconds > std::numeric_limits<int>::max() ||
       std::to_string(seconds) != timeout.as_string())
     return std::nullopt;
-  return LifecyclePolicy{restart == "allowed" ? RestartPolicy::allowed : RestartPolicy::never,
-                         std::chrono::seconds(seconds), force_stop == "yes"};
+  return LifecyclePolicy{*restart, std::chrono::seconds(seconds), force_stop == "yes"};
 }
 
 void read_identity(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* unexpressed) {
@@ -72,13 +70,10 @@ void read_identity(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* 
   vm.key = key.empty() ? vm.name : key;
   // Markers written before projects existed belong to the default project.
   vm.project = marker.attribute("project").as_string("default");
-  std::string type = domain.attribute("type").as_string();
-  if (type == "qemu") {
-    vm.type = DomainType::qemu;
-  } else {
-    vm.type = DomainType::kvm;
-    if (type != "kvm") warn(unexpressed, vm, "domain type '" + type + "'");
-  }
+  const std::string type = domain.attribute("type").as_string();
+  const auto known = enum_from_name(kDomainTypeNames, type);
+  vm.type = known.value_or(DomainType::kvm);
+  if (!known) warn(unexpressed, vm, "domain type '" + type + "'");
 }
 
 void read_resources(const pugi::xml_node& domain, Vm& vm) {
@@ -236,6 +231,20 @@ void add_unowned_parts(Live& live, const Desired& desired) {
       domain.unowned = find_unowned(document.child("domain")).elements;
     }
   }
+}
+
+bool recorded_autostart(const std::string& domain_xml) {
+  if (domain_xml.find(kCaptureNamespace) == std::string::npos) return false;
+  pugi::xml_document document;
+  if (!document.load_string(domain_xml.c_str())) return false;
+  for (pugi::xml_node child : document.child("domain").child("metadata").children()) {
+    const std::string name = child.name();
+    if ((name == "autostart" || name.ends_with(":autostart")) &&
+        xml::in_namespace(child, kCaptureNamespace)) {
+      return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace virtform

@@ -12,6 +12,10 @@ namespace virtform {
 // XML namespace of virtform's element in <metadata>; its presence marks a domain as managed.
 inline constexpr const char* kMetadataNamespace = "https://virtform.dev/xmlns/domain/1";
 
+// The namespace of what a recording adds to a domain's <metadata> for facts the test driver
+// cannot hold itself (autostart).
+inline constexpr const char* kCaptureNamespace = "https://virtform.dev/xmlns/capture/1";
+
 // Reads a domain definition into the model. The VM key comes from virtform's metadata when
 // present, else the domain name. Fills managed, uuid and xml; `running` is left false.
 // Parts of the domain the model cannot express are reported as warnings into `unexpressed`
@@ -29,6 +33,10 @@ LiveDomain parse_domain_xml(const std::string& xml, Diagnostics* unexpressed = n
 // domain a VM's declared fragments may be looked for in: the VM's own name, or the managed
 // domain it was renamed from.
 void add_unowned_parts(Live& live, const Desired& desired);
+
+// Whether a recorded domain definition says the domain starts with the host: what the test
+// driver reports as autostart for a domain loaded from a recording.
+bool recorded_autostart(const std::string& domain_xml);
 
 // A complete new definition for the VM, with virtform's metadata marker: a skeleton of what only
 // creation writes, merged with the VM as merge_domain_xml merges it into a live definition.

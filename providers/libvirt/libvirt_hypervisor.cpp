@@ -5,7 +5,6 @@
 #include <mutex>
 #include <set>
 
-#include "providers/capture/libvirt_recorder.h"
 #include "providers/libvirt/domain_fields.h"
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/ordered_parallel.h"

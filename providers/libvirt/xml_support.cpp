@@ -136,11 +136,7 @@ std::string disk_target(const Disk& disk, const std::set<std::string>& used) {
 }
 
 std::optional<DiskBus> disk_bus(const std::string& name) {
-  if (name == "virtio") return DiskBus::virtio;
-  if (name == "scsi") return DiskBus::scsi;
-  if (name == "sata") return DiskBus::sata;
-  if (name == "usb") return DiskBus::usb;
-  return std::nullopt;
+  return enum_from_name(kDiskBusNames, name);
 }
 
 pugi::xml_node child_or_append(pugi::xml_node parent, const char* name) {

@@ -8,8 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
-#include "engine/config/values.h"
 #include "engine/model/host.h"
+#include "engine/model/values.h"
 #include "engine/system/hypervisor.h"
 
 namespace virtform {

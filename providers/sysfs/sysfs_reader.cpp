@@ -14,7 +14,7 @@
 #include <thread>
 #include <unordered_map>
 
-#include "engine/config/values.h"
+#include "engine/model/values.h"
 
 namespace virtform {
 

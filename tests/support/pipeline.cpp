@@ -3,9 +3,7 @@
 #include <filesystem>
 
 #include "engine/apply/step_runner.h"
-#include "engine/checks/host_check.h"
-#include "engine/config/config.h"
-#include "engine/plan/planner.h"
+#include "engine/passes.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/fragment_xml.h"
 #include "providers/sysfs/sysfs_reader.h"
@@ -16,14 +14,11 @@ Plan plan_in_process(Hypervisor& hypervisor, const std::string& host_root,
                      const std::vector<std::string>& paths) {
   RootedHostFiles files(host_root);
   Diagnostics diagnostics;
-  Desired desired = load_config(paths, diagnostics);
-  read_xml_fragments(desired, diagnostics);
-  resolve_firmware(desired, files, diagnostics);
-  check_host_files(desired, files, diagnostics);
-  const Live live = observe(hypervisor, files, read_host_devices(host_root), desired);
-  Plan plan = make_plan(desired, live, {}, hypervisor.uri(), diagnostics);
-  seal(plan, desired, live);
-  return plan;
+  const Desired desired = read_config(paths, files, read_xml_fragments, diagnostics);
+  Planned planned = plan_config(desired, hypervisor.read_live(), read_host_devices(host_root),
+                                files, {}, hypervisor.uri(), diagnostics);
+  seal(planned.plan, desired, planned.live);
+  return std::move(planned.plan);
 }
 
 bool apply_in_process(Hypervisor& hypervisor, const std::string& host_root, const Plan& plan) {

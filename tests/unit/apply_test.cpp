@@ -14,7 +14,7 @@
 #include "engine/apply/step_runner.h"
 #include "engine/checks/host_check.h"
 #include "engine/config/config.h"
-#include "engine/plan/planner.h"
+#include "engine/passes.h"
 #include "engine/render/plan_json.h"
 #include "providers/host/apply_lock.h"
 #include "providers/host/rooted_files.h"

@@ -8,7 +8,7 @@
 
 #include "engine/checks/host_check.h"
 #include "engine/config/keys.h"
-#include "engine/config/values.h"
+#include "engine/model/values.h"
 #include "providers/host/rooted_files.h"
 #include "support/temp_dir.h"
 

@@ -11,7 +11,7 @@
 
 #include "engine/apply/step_runner.h"
 #include "engine/config/config.h"
-#include "engine/plan/planner.h"
+#include "engine/passes.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/libvirt_hypervisor.h"

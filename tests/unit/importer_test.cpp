@@ -16,7 +16,7 @@
 #include "engine/apply/step_runner.h"
 #include "engine/config/config.h"
 #include "engine/dsm/slot_map.h"
-#include "engine/plan/planner.h"
+#include "engine/passes.h"
 #include "engine/render/config_toml.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/domain_xml.h"

@@ -8,7 +8,7 @@
 #include "engine/checks/host_check.h"
 #include "engine/config/config.h"
 #include "engine/model/digest.h"
-#include "engine/plan/planner.h"
+#include "engine/passes.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/libvirt_hypervisor.h"
 #include "support/pipeline.h"

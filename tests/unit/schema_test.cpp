@@ -21,7 +21,7 @@
 #include "engine/apply/step_runner.h"
 #include "engine/config/config.h"
 #include "engine/config/keys.h"
-#include "engine/plan/planner.h"
+#include "engine/passes.h"
 #include "engine/render/plan_json.h"
 #include "engine/system/clock.h"
 #include "providers/host/rooted_files.h"

@@ -15,7 +15,7 @@
 
 #include "engine/checks/host_check.h"
 #include "engine/config/config.h"
-#include "engine/plan/planner.h"
+#include "engine/passes.h"
 #include "engine/render/plan_json.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/connection.h"

@@ -1,6 +1,7 @@
 #pragma once
 // Parsing and checking of the scalar values the configuration accepts: sizes, durations, PCI
-// addresses, MAC addresses, checksums. Pure functions, shared by the loader and its tests.
+// addresses, MAC addresses, checksums. Pure functions, shared by the loader, the providers that
+// read the same values from the host, and their tests.
 
 #include <chrono>
 #include <cstdint>
@@ -12,6 +13,9 @@ namespace virtform {
 
 // The size units the configuration accepts, for messages: "KiB, MiB, GiB, TiB".
 inline constexpr std::string_view kSizeUnits = "KiB, MiB, GiB, TiB";
+
+// "4GiB", "512MiB", "2048KiB", "1TiB" -> KiB; a plain integer means MiB. Nothing on bad input.
+std::optional<std::uint64_t> parse_size_kib(const std::string& text);
 
 // "120s", "2m", "1h" -> seconds. Nothing on bad input (no unit, negative, overflow).
 std::optional<std::chrono::seconds> parse_duration(std::string_view text);

@@ -1,12 +1,10 @@
-#include "engine/config/values.h"
+#include "engine/model/values.h"
 
 #include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <limits>
 #include <utility>
-
-#include "engine/config/config.h"
 
 namespace virtform {
 namespace {
