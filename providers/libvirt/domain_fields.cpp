@@ -110,16 +110,22 @@ std::optional<std::string> read_single(const pugi::xml_node& domain) {
   return std::string(device ? device.attribute("model").as_string() : "none");
 }
 
-// `value` takes the place of every one there. A new model keeps the other attributes (a
-// watchdog's action) and drops the old one's children: its address, a sound card's codecs.
-// libvirt's <audio> backend, added for a sound card, may stay without it.
+// The row owns the first of these devices; a second sound card is the guest's to keep (import
+// writes it as a fragment).
+template <const char* kName>
+bool is_first_of(const pugi::xml_node& element) {
+  return !element.previous_sibling(kName);
+}
+
+// `value` is the first device's model; "none" takes out every one. A new model keeps the other
+// attributes (a watchdog's action) and drops the old one's children: its address, a sound card's
+// codecs. libvirt's <audio> backend, added for a sound card, may stay without it.
 template <const char* kName>
 void write_single(pugi::xml_node domain, const std::string& value) {
   pugi::xml_node devices = devices_of(domain);
   pugi::xml_node first = devices.child(kName);
-  while (first && first.next_sibling(kName)) devices.remove_child(first.next_sibling(kName));
   if (value == "none") {
-    if (first) devices.remove_child(first);
+    while (pugi::xml_node device = devices.child(kName)) devices.remove_child(device);
     return;
   }
   if (!first) first = devices.append_child(kName);
@@ -359,7 +365,8 @@ constexpr std::array<DomainField, 35> kFields = {{
     {"on_reboot", "on_reboot", child_text<kOnReboot>, set_child_text<kOnReboot>,
      set_lifecycle_live<VIR_DOMAIN_LIFECYCLE_REBOOT>},
     {"video", "devices/video", read_video, write_video, nullptr, is_first_video},
-    {"sound", "devices/sound", read_single<kSound>, write_single<kSound>, nullptr},
+    {"sound", "devices/sound", read_single<kSound>, write_single<kSound>, nullptr,
+     is_first_of<kSound>},
     {"rng", "devices/rng", read_device<kRng>, write_device<kRng>, set_device_live<kRng>,
      is_urandom_rng},
     {"guest_agent", "devices/channel", read_device<kGuestAgentChannel>,
@@ -369,8 +376,10 @@ constexpr std::array<DomainField, 35> kFields = {{
      write_device<kSpiceAgentChannel>, set_device_live<kSpiceAgentChannel>,
      is_channel_to<kSpiceAgent>},
     {"balloon", "devices/memballoon", read_balloon, write_balloon, nullptr},
-    {"watchdog", "devices/watchdog", read_single<kWatchdog>, write_single<kWatchdog>, nullptr},
-    {"watchdog_action", "devices/watchdog", read_watchdog_action, write_watchdog_action, nullptr},
+    {"watchdog", "devices/watchdog", read_single<kWatchdog>, write_single<kWatchdog>, nullptr,
+     is_first_of<kWatchdog>},
+    {"watchdog_action", "devices/watchdog", read_watchdog_action, write_watchdog_action, nullptr,
+     is_first_of<kWatchdog>},
     {"kvm_hidden", kKvmHidden, read_switch<kKvmHidden, kOnOff>, write_switch<kKvmHidden, kOnOff>,
      nullptr},
     {"hyperv.relaxed", kRelaxed, read_hyperv<kRelaxed>, write_hyperv<kRelaxed>, nullptr},

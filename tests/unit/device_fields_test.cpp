@@ -137,6 +137,28 @@ TEST_CASE("a device row takes out only what it owns", "[vm_fields][domain_xml]")
   }
 }
 
+TEST_CASE("a second sound card is the guest's: kept by the sound key, named by import",
+          "[vm_fields][domain_xml]") {
+  std::string xml = fixture("qemu-with-devices.xml");
+  xml.insert(xml.find("</devices>"), "<sound model='usb'/>");
+  Diagnostics unexpressed;
+  const LiveDomain live = parse_domain_xml(xml, &unexpressed);
+  REQUIRE(live.vm.attributes.at("sound") == "ich9");
+  std::string named;
+  for (const Diagnostic& diagnostic : unexpressed) named += diagnostic.message + "\n";
+  INFO(named);
+  CHECK(named.find("sound") != std::string::npos);
+
+  Vm desired = live.vm;
+  desired.attributes = {{"sound", "ac97"}};
+  const std::string merged = merge_domain_xml(xml, desired);
+  INFO(merged);
+  CHECK(merged.find("<sound model='ac97'") != std::string::npos);
+  CHECK(merged.find("<sound model='usb'") != std::string::npos);
+  desired.attributes = {{"sound", "none"}};  // no sound at all
+  CHECK(merge_domain_xml(xml, desired).find("<sound") == std::string::npos);
+}
+
 TEST_CASE("the device rows' rules across keys are refused at the key, naming the fix",
           "[vm_fields][config]") {
   Desired desired;
