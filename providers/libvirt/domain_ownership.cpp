@@ -104,8 +104,10 @@ std::vector<OwnedElement> shared_elements() {
   std::vector<OwnedElement> shared;
   std::vector<std::vector<std::string_view>*> parts_of;
   for (const DomainField& field : domain_fields()) {
-    auto [element, part] = split_row_path(field.path);
-    if (part.empty()) continue;
+    // Named, not a structured binding: clang 14 cannot capture one in the lambda below.
+    const auto split = split_row_path(field.path);
+    const auto& element = split.first;
+    if (split.second.empty()) continue;
     auto found = std::find_if(shared.begin(), shared.end(),
                               [&](const OwnedElement& e) { return e.path == element; });
     if (found == shared.end()) {
@@ -121,7 +123,8 @@ std::vector<OwnedElement> shared_elements() {
       shared.push_back({path, key, expresses, {}, true});
       found = shared.end() - 1;
     }
-    parts_of[static_cast<std::size_t>(found - shared.begin())]->push_back(texts.emplace_back(part));
+    parts_of[static_cast<std::size_t>(found - shared.begin())]->push_back(
+        texts.emplace_back(split.second));
   }
   for (std::size_t i = 0; i < shared.size(); ++i) shared[i].parts = *parts_of[i];
   return shared;
