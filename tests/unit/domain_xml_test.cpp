@@ -127,14 +127,20 @@ std::vector<Disk> by_source(std::vector<Disk> disks) {
 }
 
 // Everything the config owns, compared as the plan compares it, so a field added to the model is
-// covered here without a line of its own. The firmware's paths and the disks are also held to
-// equality: the plan leaves paths the config does not set to libvirt, and a round trip must keep
-// them; libvirt may reorder disks.
+// covered here without a line of its own. Fields the plan compares only where the config sets
+// them are also held to equality: a round trip must keep the firmware's paths, and must not add
+// what was not asked for; libvirt may reorder disks.
 void require_owned_equal(const Vm& desired, const Vm& live) {
   CHECK(live.key == desired.key);
   CHECK(live.name == desired.name);
   CHECK(live.firmware == desired.firmware);
   CHECK(by_source(test::owned_disks(live.disks, desired.disks)) == by_source(desired.disks));
+  // The plan leaves these to libvirt where the config does not set them; a render must not
+  // write one the model did not ask for.
+  CHECK(live.cpu == desired.cpu);
+  CHECK(live.kernel == desired.kernel);
+  CHECK(live.graphics == desired.graphics);
+  CHECK(live.serial == desired.serial);
   std::string differences;
   for (const FieldChange& field : owned_differences(desired, live))
     differences += field.field + ": " + field.before + " -> " + field.after + "\n";
