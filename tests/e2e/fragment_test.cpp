@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "support/count_of.h"
 #include "tests/e2e/e2e_helpers.h"
 
 namespace virtform::e2e {
@@ -35,11 +36,7 @@ int detailed_plan_exit(Session& session, const std::string& config) {
   return plan.exit_code;
 }
 
-std::size_t count_of(const std::string& text, const std::string& what) {
-  std::size_t count = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
-  return count;
-}
+using test::count_of;
 
 }  // namespace
 

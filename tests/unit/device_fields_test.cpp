@@ -12,6 +12,7 @@
 #include "engine/render/config_toml.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/domain_xml.h"
+#include "support/count_of.h"
 #include "support/temp_dir.h"
 
 namespace virtform {
@@ -48,11 +49,7 @@ std::string devices_and_actions(const std::string& domain_xml) {
   return text.str();
 }
 
-std::size_t count_of(const std::string& text, const std::string& what) {
-  std::size_t count = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
-  return count;
-}
+using test::count_of;
 
 Diagnostics load(const std::string& toml, Desired& desired) {
   TempDir dir;

@@ -10,6 +10,7 @@
 
 #include "engine/config/config.h"
 #include "providers/libvirt/domain_xml.h"
+#include "support/count_of.h"
 #include "support/pipeline.h"
 
 namespace virtform {
@@ -59,11 +60,7 @@ std::vector<std::string> field_names(const Change& change) {
   return names;
 }
 
-std::size_t count_of(const std::string& text, const std::string& what) {
-  std::size_t count = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
-  return count;
-}
+using test::count_of;
 
 Diagnostics read_fragments_of(const std::string& toml, Desired& desired) {
   Diagnostics diagnostics;
