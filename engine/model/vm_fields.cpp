@@ -49,6 +49,13 @@ std::string poweroff_conflict(const Vm& vm, const std::string& value) {
          "driver; set on_poweroff = \"destroy\" or on_reboot = \"restart\"";
 }
 
+// QEMU waits on a menu only when it shows one.
+std::string boot_menu_timeout_conflict(const Vm& vm, const std::string&) {
+  if (attribute_or(vm, "boot_menu", "false") == "true") return "";
+  return "boot_menu_timeout needs the boot menu: set boot_menu = true, or leave "
+         "boot_menu_timeout out";
+}
+
 // libvirt refuses a SPICE channel in a guest without SPICE graphics.
 std::string spice_agent_conflict(const Vm& vm, const std::string& value) {
   if (value != "true" || (vm.graphics && vm.graphics->type == GraphicsType::spice)) return "";
@@ -70,7 +77,7 @@ bool channel_takes_live(const std::string& value, const Vm& running) {
          attribute_or(running, "spice_agent", "false") == "true";
 }
 
-constexpr std::array<VmField, 35> kFields = {{
+constexpr std::array<VmField, 36> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -92,6 +99,17 @@ constexpr std::array<VmField, 35> kFields = {{
      FieldTiming::next_boot,
      "false",
      "`true` shows the firmware's boot menu at start (`<bootmenu enable='yes'/>`)"},
+    {"boot_menu_timeout",
+     FieldKind::integer,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "how long the boot menu waits for a choice, in milliseconds, from 0 to 65535 "
+     "(`<bootmenu timeout>`); needs `boot_menu = true`",
+     boot_menu_timeout_conflict,
+     nullptr,
+     0,
+     65535},
     {"on_poweroff", FieldKind::choice, kPoweroffActions, FieldTiming::live, "destroy",
      "what libvirt does when the guest powers off: `destroy` or `restart` (libvirt's QEMU driver "
      "takes no other; not `restart` with `on_reboot = \"destroy\"`)",

@@ -269,6 +269,15 @@ void write_value(pugi::xml_node domain, const std::string& value) {
   set_value_at(domain, path_of<kPath>(), value);
 }
 
+constexpr char kBootMenuTimeout[] = "os/bootmenu/@timeout";
+
+// <bootmenu> sits at its place among <os>'s children, as boot_menu writes it.
+void write_boot_menu_timeout(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node menu =
+      domain_parts::os_child(domain_parts::domain_child(domain, "os"), "bootmenu");
+  xml::set_attribute(menu, "timeout", value);
+}
+
 bool hyperv_custom(const pugi::xml_node& domain) {
   return lists_enlightenments(domain.child("features").child("hyperv"));
 }
@@ -354,12 +363,14 @@ void write_clock_offset(pugi::xml_node domain, const std::string& value) {
   clock.remove_attribute("basis");
 }
 
-constexpr std::array<DomainField, 35> kFields = {{
+constexpr std::array<DomainField, 36> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
     {"on_crash", "on_crash", child_text<kOnCrash>, set_child_text<kOnCrash>, nullptr},
-    {"boot_menu", "os/bootmenu", read_boot_menu, write_boot_menu, nullptr},
+    {"boot_menu", "os/bootmenu/@enable", read_boot_menu, write_boot_menu, nullptr},
+    {"boot_menu_timeout", kBootMenuTimeout, read_value<kBootMenuTimeout>, write_boot_menu_timeout,
+     nullptr},
     {"on_poweroff", "on_poweroff", child_text<kOnPoweroff>, set_child_text<kOnPoweroff>,
      set_lifecycle_live<VIR_DOMAIN_LIFECYCLE_POWEROFF>},
     {"on_reboot", "on_reboot", child_text<kOnReboot>, set_child_text<kOnReboot>,

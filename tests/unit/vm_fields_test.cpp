@@ -66,6 +66,7 @@ std::pair<std::string, std::string> sample(const VmField& field) {
 std::string companions(const std::string& key) {
   if (key == "spice_agent") return "\n[vm.a.graphics]\ntype = \"spice\"\n";
   if (key == "watchdog_action") return "watchdog = \"i6300esb\"\n";
+  if (key == "boot_menu_timeout") return "boot_menu = true\n";
   return "";
 }
 
@@ -281,6 +282,29 @@ TEST_CASE("attribute text that would not read back from domain XML is refused", 
     load_config({file}, diagnostics);
     REQUIRE(diagnostics.size() == 1);
     CHECK(diagnostics[0].message == message);
+    CHECK(diagnostics[0].where.line == 2);
+  }
+}
+
+}  // namespace virtform
+
+namespace virtform {
+
+TEST_CASE("a boot menu timeout without the boot menu, or past 65535 ms, is refused at its key",
+          "[vm_fields]") {
+  TempDir dir;
+  for (const auto& [lines, message] : std::vector<std::pair<std::string, std::string>>{
+           {"boot_menu_timeout = 3000\n",
+            "boot_menu_timeout needs the boot menu: set boot_menu = true, or leave "
+            "boot_menu_timeout out"},
+           {"boot_menu_timeout = 70000\nboot_menu = true\n", "65535"},
+       }) {
+    INFO(lines);
+    const std::string file = dir.write_file("vm.toml", "[vm.a]\n" + lines);
+    Diagnostics diagnostics;
+    const Desired desired = load_config({file}, diagnostics);
+    REQUIRE(diagnostics.size() == 1);
+    CHECK(diagnostics[0].message.find(message) != std::string::npos);
     CHECK(diagnostics[0].where.line == 2);
   }
 }
