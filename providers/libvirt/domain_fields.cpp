@@ -271,6 +271,13 @@ void write_value(pugi::xml_node domain, const std::string& value) {
 
 constexpr char kBootMenuTimeout[] = "os/bootmenu/@timeout";
 
+// A timeout means something only to a menu that shows: one of a hidden menu is not read, so
+// import never writes a timeout the reader refuses without boot_menu = true.
+std::optional<std::string> read_boot_menu_timeout(const pugi::xml_node& domain) {
+  if (read_boot_menu(domain) != "true") return std::nullopt;
+  return read_value<kBootMenuTimeout>(domain);
+}
+
 // <bootmenu> sits at its place among <os>'s children, as boot_menu writes it.
 void write_boot_menu_timeout(pugi::xml_node domain, const std::string& value) {
   pugi::xml_node menu =
@@ -369,7 +376,7 @@ constexpr std::array<DomainField, 36> kFields = {{
      set_description_live},
     {"on_crash", "on_crash", child_text<kOnCrash>, set_child_text<kOnCrash>, nullptr},
     {"boot_menu", "os/bootmenu/@enable", read_boot_menu, write_boot_menu, nullptr},
-    {"boot_menu_timeout", kBootMenuTimeout, read_value<kBootMenuTimeout>, write_boot_menu_timeout,
+    {"boot_menu_timeout", kBootMenuTimeout, read_boot_menu_timeout, write_boot_menu_timeout,
      nullptr},
     {"on_poweroff", "on_poweroff", child_text<kOnPoweroff>, set_child_text<kOnPoweroff>,
      set_lifecycle_live<VIR_DOMAIN_LIFECYCLE_POWEROFF>},

@@ -309,4 +309,18 @@ TEST_CASE("a boot menu timeout without the boot menu, or past 65535 ms, is refus
   }
 }
 
+TEST_CASE("a hidden boot menu's timeout is not read, so import never writes one it refuses",
+          "[vm_fields]") {
+  const auto domain = [](const std::string& menu) {
+    return "<domain type='qemu'><name>a</name><memory>65536</memory><vcpu>1</vcpu><os><type "
+           "arch='x86_64' machine='q35'>hvm</type>" +
+           menu + "</os></domain>";
+  };
+  const Vm shown = parse_domain_xml(domain("<bootmenu enable='yes' timeout='3000'/>")).vm;
+  CHECK(shown.attributes.at("boot_menu_timeout") == "3000");
+  const Vm hidden = parse_domain_xml(domain("<bootmenu enable='no' timeout='3000'/>")).vm;
+  CHECK(hidden.attributes.at("boot_menu") == "false");
+  CHECK(hidden.attributes.count("boot_menu_timeout") == 0);
+}
+
 }  // namespace virtform
