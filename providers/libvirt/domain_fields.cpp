@@ -46,10 +46,14 @@ std::optional<std::string> read_boot_menu(const pugi::xml_node& domain) {
   return std::string(enable.as_string()) == "yes" ? "true" : "false";
 }
 
+// <bootmenu>, made at its place among <os>'s children when missing; boot_menu and
+// boot_menu_timeout each own one attribute of it.
+pugi::xml_node boot_menu_element(pugi::xml_node domain) {
+  return domain_parts::os_child(domain_parts::domain_child(domain, "os"), "bootmenu");
+}
+
 void write_boot_menu(pugi::xml_node domain, const std::string& value) {
-  pugi::xml_node menu =
-      domain_parts::os_child(domain_parts::domain_child(domain, "os"), "bootmenu");
-  xml::set_attribute(menu, "enable", value == "true" ? "yes" : "no");
+  xml::set_attribute(boot_menu_element(domain), "enable", value == "true" ? "yes" : "no");
 }
 
 // ---- Lifecycle actions, which libvirt's QEMU driver also sets in a running guest ----------
@@ -278,11 +282,8 @@ std::optional<std::string> read_boot_menu_timeout(const pugi::xml_node& domain) 
   return read_value<kBootMenuTimeout>(domain);
 }
 
-// <bootmenu> sits at its place among <os>'s children, as boot_menu writes it.
 void write_boot_menu_timeout(pugi::xml_node domain, const std::string& value) {
-  pugi::xml_node menu =
-      domain_parts::os_child(domain_parts::domain_child(domain, "os"), "bootmenu");
-  xml::set_attribute(menu, "timeout", value);
+  xml::set_attribute(boot_menu_element(domain), "timeout", value);
 }
 
 bool hyperv_custom(const pugi::xml_node& domain) {
