@@ -6,26 +6,17 @@
 #include <catch2/catch.hpp>
 
 #include "engine/config/config.h"
+#include "tests/support/loaded_config.h"
 
 namespace virtform {
 namespace {
 
-struct Loaded {
-  Desired desired;
-  Diagnostics diagnostics;
-  const Vm& vm() const { return desired.vms.at(0); }
-};
+using testing::formatted;
+
+using Loaded = testing::LoadedConfig;
 
 Loaded load(const std::string& text) {
-  Loaded loaded;
-  loaded.desired = load_config_text(text, "dsm.toml", loaded.diagnostics);
-  return loaded;
-}
-
-std::string messages(const Diagnostics& diagnostics) {
-  std::string text;
-  for (const Diagnostic& d : diagnostics) text += format(d) + "\n";
-  return text;
+  return testing::load_config_from(text, "dsm.toml");
 }
 
 // The diagnostics of `severity` whose message holds `text`.
@@ -45,7 +36,7 @@ const std::string kDisks =
 
 TEST_CASE("a DSM guest takes the seed's values for what it leaves unset", "[dsm]") {
   const Loaded loaded = load("[vm.nas]\ncpu = \"host-passthrough\"\n[vm.nas.dsm]\n" + kDisks);
-  INFO(messages(loaded.diagnostics));
+  INFO(formatted(loaded.diagnostics));
   REQUIRE_FALSE(has_errors(loaded.diagnostics));
   const Vm& vm = loaded.vm();
   REQUIRE(vm.dsm);
@@ -70,7 +61,7 @@ TEST_CASE("what a DSM guest sets itself stays as set", "[dsm]") {
       "[vm.nas]\nprofile = \"dsm\"\ncpu = \"host-passthrough\"\nfirmware = \"bios\"\n"
       "machine = \"pc\"\nboot_menu = false\n"
       "[[vm.nas.disk]]\nsource = \"/dev/disk/by-id/ata-A\"\nbus = \"sata\"\n");
-  INFO(messages(loaded.diagnostics));
+  INFO(formatted(loaded.diagnostics));
   REQUIRE_FALSE(has_errors(loaded.diagnostics));
   const Vm& vm = loaded.vm();
   REQUIRE(vm.dsm);
@@ -97,7 +88,7 @@ TEST_CASE("the [vm.X.dsm] table is read with its loader values", "[dsm]") {
   const Loaded loaded = load(
       "[vm.nas]\ncpu = \"host-model\"\n[vm.nas.dsm]\nmodel = \"DS3622xs+\"\n"
       "sata_port_map = \"12\"\ndisk_idx_map = \"1000\"\nacpid = true\n");
-  INFO(messages(loaded.diagnostics));
+  INFO(formatted(loaded.diagnostics));
   REQUIRE(loaded.diagnostics.empty());
   const DsmGuest& dsm = *loaded.vm().dsm;
   CHECK(dsm.model == "DS3622xs+");
@@ -217,7 +208,7 @@ TEST_CASE("a DSM whole disk with a cache mode of its own gets native I/O only pa
   const Loaded cached = load(
       "[vm.nas]\ncpu = \"host-passthrough\"\n[vm.nas.dsm]\n[[vm.nas.disk]]\n"
       "source = \"/dev/disk/by-id/ata-A\"\ncache = \"writeback\"\n");
-  INFO(messages(cached.diagnostics));
+  INFO(formatted(cached.diagnostics));
   REQUIRE_FALSE(has_errors(cached.diagnostics));
   CHECK(cached.vm().disks.at(0).cache == "writeback");
   CHECK_FALSE(cached.vm().disks.at(0).io);

@@ -9,19 +9,16 @@
 #include "engine/render/plan_json.h"
 #include "engine/system/hypervisor.h"
 #include "providers/libvirt/domain_xml.h"
+#include "tests/support/loaded_config.h"
 
 namespace virtform {
 namespace {
 
+using testing::formatted;
+
 using nlohmann::json;
 
 // ---- Config -----------------------------------------------------------------------------------
-
-std::string messages(const Diagnostics& diagnostics) {
-  std::string text;
-  for (const Diagnostic& diagnostic : diagnostics) text += format(diagnostic) + "\n";
-  return text;
-}
 
 TEST_CASE("config text is read like a file and its diagnostics name the source", "[hostile]") {
   Diagnostics diagnostics;
@@ -39,7 +36,7 @@ TEST_CASE("a shutdown_timeout too long for apply's clock is refused", "[hostile]
   Diagnostics diagnostics;
   const Desired desired = load_config_text("[vm.a]\nshutdown_timeout = 9223372036854775807\n",
                                            "limits.toml", diagnostics);
-  INFO(messages(diagnostics));
+  INFO(formatted(diagnostics));
   REQUIRE(diagnostics.size() == 1);
   CHECK(diagnostics[0].message.find("is not a duration") != std::string::npos);
   CHECK(desired.vms.at(0).shutdown_timeout == Vm{}.shutdown_timeout);
@@ -57,7 +54,7 @@ TEST_CASE("an image size that does not fit in bytes is refused, not wrapped", "[
   const Desired desired =
       load_config_text("[vm.a]\n[[vm.a.disk]]\nfile = \"/i/a.img\"\nsize = \"16777216TiB\"\n",
                        "size.toml", diagnostics);
-  INFO(messages(diagnostics));
+  INFO(formatted(diagnostics));
   REQUIRE(diagnostics.size() == 1);
   CHECK(diagnostics[0].message == "size must be less than 16 EiB");
   CHECK_FALSE(desired.vms.at(0).disks.at(0).size);
@@ -75,7 +72,7 @@ TEST_CASE("a non-ASCII character in a bare key is refused before toml++ sees it"
   // bare key; built from its headers with clang's UBSan, the fuzzer stops on it.
   Diagnostics diagnostics;
   load_config_text("[[vm\xcd\x9bx]]\n", "header.toml", diagnostics);
-  INFO(messages(diagnostics));
+  INFO(formatted(diagnostics));
   REQUIRE(diagnostics.size() == 1);
   CHECK(diagnostics[0].where.line == 1);
   CHECK(diagnostics[0].where.column == 5);
@@ -121,7 +118,7 @@ TEST_CASE("a non-ASCII character in a bare key is refused before toml++ sees it"
       "[vm.b]\nname = '\xcd\x9b'\ncmdline = "
       "[\"\xc3\xa9\",\"\xc3\xa9\"]\n\"k\xc3\xa9y\".\"\xc3\xa9\" = 1\n",
       "strings.toml", diagnostics);
-  INFO(messages(diagnostics));
+  INFO(formatted(diagnostics));
   REQUIRE(desired.vms.size() == 2);
   CHECK(desired.vms[0].name == "caf\xc3\xa9");
   for (const Diagnostic& diagnostic : diagnostics)
@@ -136,7 +133,7 @@ TEST_CASE("a key nested deeper than any virtform key is refused before it can ov
   deep += "a]\n";
   Diagnostics diagnostics;
   load_config_text(deep, "deep.toml", diagnostics);
-  INFO(messages(diagnostics));
+  INFO(formatted(diagnostics));
   REQUIRE(diagnostics.size() == 1);
   CHECK(diagnostics[0].where.line == 2);
   CHECK(diagnostics[0].message.find("nested this deep") != std::string::npos);
@@ -147,7 +144,7 @@ TEST_CASE("a key nested deeper than any virtform key is refused before it can ov
   dotted_cmdline += "\" # ....................................................................\n";
   diagnostics.clear();
   const Desired desired = load_config_text(dotted_cmdline, "cmdline.toml", diagnostics);
-  INFO(messages(diagnostics));
+  INFO(formatted(diagnostics));
   CHECK(diagnostics.empty());
   REQUIRE(desired.vms.size() == 1);
   CHECK(desired.vms[0].kernel->cmdline.size() == 1200);
