@@ -4,6 +4,7 @@
 
 #include "engine/config/keys.h"
 #include "engine/dsm/platforms.h"
+#include "engine/model/profiles.h"
 #include "engine/model/values.h"
 
 namespace virtform {
@@ -72,7 +73,7 @@ std::string cpu_fix(const Vm& vm) {
 }  // namespace
 
 void read_dsm(TableReader& vm_reader, Vm& vm) {
-  const auto profile = vm_reader.choice<std::string>("profile", {{"dsm", "dsm"}});
+  const bool profile = vm.profile == kDsmProfile;
   const toml::table* table = vm_reader.table("dsm");
   if (!table && !profile) return;
   DsmGuest dsm;
@@ -90,10 +91,6 @@ void read_dsm(TableReader& vm_reader, Vm& vm) {
 
 DiskBus default_data_disk_bus(const Vm& vm) {
   return vm.dsm ? DiskBus::scsi : DiskBus::virtio;
-}
-
-FirmwareKind default_firmware(const Vm& vm) {
-  return vm.dsm ? FirmwareKind::uefi : FirmwareKind::bios;
 }
 
 void apply_dsm_defaults(TableReader& vm_reader, Vm& vm) {

@@ -1,7 +1,7 @@
 #pragma once
-// [vm.X.dsm] and its shorthand profile = "dsm": a Synology DSM (XPEnology) guest. The table
-// changes some defaults of the VM (those of the seed's working guest) and checks the VM against
-// its model's limits (engine/dsm/platforms.h).
+// [vm.X.dsm] and its shorthand profile = "dsm" (read by profile_reader): a Synology DSM (XPEnology)
+// guest. The table changes some defaults of the VM (those of the seed's working guest) and checks
+// the VM against its model's limits (engine/dsm/platforms.h).
 
 #include "engine/config/table_reader.h"
 #include "engine/model/vm.h"
@@ -14,8 +14,6 @@ void read_dsm(TableReader& vm_reader, Vm& vm);
 
 // The bus of a [[vm.X.disk]] that names none: scsi (virtio-scsi) in a DSM guest.
 DiskBus default_data_disk_bus(const Vm& vm);
-// The firmware of a VM that names none: UEFI in a DSM guest.
-FirmwareKind default_firmware(const Vm& vm);
 
 // The rest of the seed's configuration, for what the VM left unset: a serial console on a pty,
 // the boot menu, and cache = "none", io = "native" on whole raw disks.

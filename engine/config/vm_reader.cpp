@@ -9,6 +9,7 @@
 
 #include "engine/config/dsm_reader.h"
 #include "engine/config/keys.h"
+#include "engine/config/profile_reader.h"
 #include "engine/config/table_reader.h"
 #include "engine/model/values.h"
 #include "engine/model/vm_fields.h"
@@ -633,7 +634,8 @@ Vm read_vm(const toml::table& table, const std::string& key, const std::string& 
                   [](unsigned char c) { return c < 0x20 || c == 0x7f; })) {
     reader.error("name", "name must not contain control characters (NUL, tab, line breaks, ...)");
   }
-  // First: a DSM guest has defaults of its own for what follows.
+  // First: a DSM guest or a profile has defaults of its own for what follows.
+  read_profile(reader, vm);
   read_dsm(reader, vm);
   read_cpu_and_memory(reader, vm);
   read_firmware(reader, vm);
@@ -642,6 +644,7 @@ Vm read_vm(const toml::table& table, const std::string& key, const std::string& 
   read_boot(reader, vm);
   read_devices(reader, vm);
   read_attributes(reader, vm);
+  apply_profile_defaults(reader, vm);
   apply_dsm_defaults(reader, vm);
   check_dsm_platform(reader, vm);
   check_attribute_conflicts(reader, vm);

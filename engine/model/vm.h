@@ -174,9 +174,12 @@ struct Vm {
   std::optional<PowerState> state;
   // The attributes of engine/model/vm_fields.h, by key, as canonical text; absent = left alone.
   std::map<std::string, std::string> attributes;
-  // Of those, the ones a preset set rather than their own key (config only): key -> "preset
-  // windows", shown beside the value in plans.
+  // Of those, the ones a preset or a profile set rather than their own key (config only): key ->
+  // "preset windows", "profile windows11", shown beside the value in plans. A profile's firmware,
+  // machine and serial console are recorded here by those fields' names too.
   std::map<std::string, std::string> attribute_origins;
+  // `profile = "..."` (config only): engine/model/profiles.h, or "dsm".
+  std::string profile;
   // A Synology DSM guest (config only): its defaults, checks and disk slot map.
   std::optional<DsmGuest> dsm;
   // [[vm.X.xml]]: elements declared as XML, owned whole; read live, the ones virtform's marker

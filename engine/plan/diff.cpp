@@ -45,11 +45,16 @@ bool has_balloon(const Vm& vm) {
   return found == vm.attributes.end() || found->second != "none";
 }
 
-// The value as plans show it: with the preset that set it, where one did.
+// A desired value as plans show it: with the preset or profile that set it, where one did.
+std::string with_origin(const Vm& vm, std::string_view key, std::string text) {
+  const auto origin = vm.attribute_origins.find(std::string(key));
+  if (origin != vm.attribute_origins.end()) text += " (" + origin->second + ")";
+  return text;
+}
+
 std::optional<std::string> shown_attribute(const Vm& vm, const VmField& field) {
   auto value = attribute(vm, field);
-  const auto origin = vm.attribute_origins.find(std::string(field.key));
-  if (value && origin != vm.attribute_origins.end()) *value += " (" + origin->second + ")";
+  if (value) *value = with_origin(vm, field.key, std::move(*value));
   return value;
 }
 
@@ -303,7 +308,9 @@ std::string shown_or_absent(const TypedField& field, const Vm& vm) {
 }
 
 std::string changed_to(const TypedField& field, const Vm& desired) {
-  return field.changed_to ? field.changed_to(desired) : shown_or_absent(field, desired);
+  return with_origin(
+      desired, field.key,
+      field.changed_to ? field.changed_to(desired) : shown_or_absent(field, desired));
 }
 
 class VmComparison {
@@ -438,7 +445,7 @@ std::vector<FieldChange> creation_fields(const Vm& vm) {
   };
   add("name", vm.name);
   for (const TypedField& field : kTypedFields)
-    if (const auto value = field.shown(vm)) add(field.key, *value);
+    if (const auto value = field.shown(vm)) add(field.key, with_origin(vm, field.key, *value));
   for (const Disk& disk : vm.disks) add("disk[" + disk.source + "]", describe(disk));
   for (const Nic& nic : vm.nics) add(nic_label(nic), describe(nic));
   for (const PciDevice& device : vm.pci) add("pci[" + device.address + "]", describe(device));

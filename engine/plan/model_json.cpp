@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "engine/model/profiles.h"
 #include "engine/model/vm_fields.h"
 
 namespace virtform {
@@ -212,7 +213,7 @@ Vm vm_from_json(const json& in) {
   if (in.contains("attribute_origins")) {
     vm.attribute_origins = in.at("attribute_origins").get<std::map<std::string, std::string>>();
     for (const auto& [key, origin] : vm.attribute_origins)
-      if (!vm.attributes.count(key))
+      if (!vm.attributes.count(key) && !is_profile_field(key))
         throw std::runtime_error("attribute_origins names '" + key + "', which is not set");
   }
   // The text alone: the provider parses it again where it writes it.

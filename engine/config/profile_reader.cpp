@@ -1,0 +1,63 @@
+#include "engine/config/profile_reader.h"
+
+#include <vector>
+
+#include "engine/model/profiles.h"
+#include "engine/model/values.h"
+#include "engine/model/vm_fields.h"
+
+namespace virtform {
+namespace {
+
+void set_attribute(Vm& vm, std::string_view key, std::string_view value,
+                   const std::string& origin) {
+  if (vm.attributes.try_emplace(std::string(key), value).second)
+    vm.attribute_origins[std::string(key)] = origin;
+}
+
+void set_preset(Vm& vm, std::string_view table, std::string_view name, const std::string& origin) {
+  for (const FieldPreset& preset : field_presets()) {
+    if (preset.table != table || preset.name != name) continue;
+    for (const auto& [key, value] : preset.values) set_attribute(vm, key, value, origin);
+  }
+}
+
+}  // namespace
+
+void read_profile(TableReader& vm_reader, Vm& vm) {
+  std::vector<std::string_view> names{kDsmProfile};
+  for (const VmProfile& profile : vm_profiles()) names.push_back(profile.name);
+  const auto name = vm_reader.one_of("profile", names);
+  if (!name) return;
+  vm.profile = *name;
+  if (vm.profile != kDsmProfile && vm_reader.table("dsm"))
+    vm_reader.error("profile", "profile = \"" + vm.profile + "\" and [vm." + vm.key +
+                                   ".dsm] describe two kinds of guest: keep one of them");
+}
+
+FirmwareKind default_firmware(const Vm& vm) {
+  if (vm.dsm) return FirmwareKind::uefi;
+  const VmProfile* profile = find_vm_profile(vm.profile);
+  return profile && profile->firmware ? *profile->firmware : FirmwareKind::bios;
+}
+
+void apply_profile_defaults(TableReader& vm_reader, Vm& vm) {
+  const VmProfile* profile = find_vm_profile(vm.profile);
+  if (!profile) return;
+  const std::string origin = profile_origin(profile->name);
+  if (profile->firmware && !vm_reader.has("firmware")) vm.attribute_origins["firmware"] = origin;
+  // A secure loader needs SMM, which QEMU gives only q35 guests: on pc the profile leaves it.
+  if (profile->secure_boot && vm.firmware.kind == FirmwareKind::uefi && !vm.firmware.secure_boot &&
+      !vm.firmware.autoselect && is_q35(vm.machine) && !vm_reader.has("firmware_code")) {
+    vm.firmware.secure_boot = true;
+    vm.attribute_origins["firmware"] = origin;
+  }
+  if (profile->serial_console && !vm_reader.has("serial")) {
+    vm.serial = Serial{"pty"};
+    vm.attribute_origins["serial"] = origin;
+  }
+  for (const auto& [key, value] : profile->attributes) set_attribute(vm, key, value, origin);
+  for (const auto& [table, name] : profile->presets) set_preset(vm, table, name, origin);
+}
+
+}  // namespace virtform
