@@ -1,7 +1,8 @@
 #!/bin/bash
 # Records examples/demo-host/root: the sysfs, proc and dev files virtform reads, for the seed's
 # Ryzen 5 5350GE / ASRock B450M host (all 21 IOMMU groups of its listing) with the DSM guest's
-# two 10 TB disks on the SAS2008 HBA. Plans of the examples run offline against it:
+# two 10 TB disks on the SAS2008 HBA, and an Intel I350-T2 dual-port NIC on a CPU root port of
+# its own for the firewall example. Plans of the examples run offline against it:
 #   virtform plan --sysfs-root examples/demo-host/root examples/passthrough
 # Re-run after changing this script; the tree is committed.
 set -euo pipefail
@@ -88,6 +89,9 @@ pci 0000:08:00.4 1022:1639 0c0330 xhci_hcd      17 0000:00:08.1
 pci 0000:08:00.6 1022:15e3 040300 snd_hda_intel 18 0000:00:08.1
 pci 0000:09:00.0 1022:7901 010601 ahci          19 0000:00:08.2
 pci 0000:09:00.1 1022:7901 010601 ahci          20 0000:00:08.2
+pci 0000:00:03.1 1022:1634 060400 pcieport      21 -
+pci 0000:0a:00.0 8086:1521 020000 igb           22 0000:00:03.1
+pci 0000:0a:00.1 8086:1521 020000 igb           23 0000:00:03.1
 driver vfio-pci
 touch "$root/sys/bus/pci/drivers_probe"
 mkdir -p "$root/sys/devices/virtual/iommu/ivhd0"
@@ -174,6 +178,24 @@ cat >"$root/usr/share/qemu/firmware/60-edk2-x86_64.json" <<'JSON'
 JSON
 : >"$root/usr/share/OVMF/OVMF_CODE_4M.fd"
 : >"$root/usr/share/OVMF/OVMF_VARS_4M.fd"
+# And the one for Secure Boot with Microsoft's keys enrolled, which a Windows 11 guest boots.
+cat >"$root/usr/share/qemu/firmware/40-edk2-x86_64-secure-enrolled.json" <<'JSON'
+{
+    "description": "UEFI firmware for x86_64, with Secure Boot and SMM, SB enabled, MS certs enrolled",
+    "interface-types": ["uefi"],
+    "mapping": {
+        "device": "flash",
+        "executable": {"filename": "/usr/share/OVMF/OVMF_CODE_4M.ms.fd", "format": "raw"},
+        "nvram-template": {"filename": "/usr/share/OVMF/OVMF_VARS_4M.ms.fd", "format": "raw"}
+    },
+    "targets": [{"architecture": "x86_64", "machines": ["pc-q35-*"]}],
+    "features": ["acpi-s3", "amd-sev", "enrolled-keys", "requires-smm", "secure-boot",
+                 "verbose-dynamic"],
+    "tags": []
+}
+JSON
+: >"$root/usr/share/OVMF/OVMF_CODE_4M.ms.fd"
+: >"$root/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
 
 # git keeps no empty directory: give the ones whose presence means something a file the kernel
 # also has there (an empty holders/ and a missing one both read as "no holders").
