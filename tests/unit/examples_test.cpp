@@ -2,6 +2,8 @@
 // recorded host files), then planned again: nothing is left to do. And the definitions virtform
 // writes for them are valid by libvirt's own schema.
 
+#include "tests/support/examples.h"
+
 #include <sys/wait.h>
 
 #include <catch2/catch.hpp>
@@ -56,7 +58,7 @@ std::string errors_of(const Plan& plan) {
 }
 
 TEST_CASE("every example applies on the demo host and then plans no changes", "[examples]") {
-  for (const std::string example : {"dsm", "passthrough"}) {
+  for (const std::string& example : testing::example_names()) {
     INFO("example " << example);
     DemoHost host;
     const Plan first = host.plan(example);
@@ -76,7 +78,7 @@ TEST_CASE("every example applies on the demo host and then plans no changes", "[
 
 TEST_CASE("the definitions written for the examples pass virt-xml-validate", "[examples]") {
   TempDir dir;
-  for (const std::string example : {"dsm", "passthrough"}) {
+  for (const std::string& example : testing::example_names()) {
     DemoHost host;
     RootedHostFiles files(host.root);
     Diagnostics diagnostics;

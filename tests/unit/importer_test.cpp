@@ -26,6 +26,7 @@
 #include "support/pipeline.h"
 #include "support/process.h"
 #include "support/temp_dir.h"
+#include "tests/support/examples.h"
 
 namespace virtform {
 namespace {
@@ -466,7 +467,7 @@ TEST_CASE("a domain naming a relative path is refused by import, with the path",
 }
 
 TEST_CASE("the examples applied on the demo host import with no changes", "[import]") {
-  for (const std::string example : {"dsm", "passthrough"}) {
+  for (const std::string& example : testing::example_names()) {
     SECTION(example) {
       ImportHost host;
       const Plan created = host.plan({kSource + "/examples/" + example});
