@@ -156,7 +156,8 @@ mkdir -p "$root/var/lib/virtform/rom" "$root/var/lib/virtform/images"
 printf '\x55\xaa' >"$root/var/lib/virtform/rom/vbios_1002_1638.bin"
 : >"$root/var/lib/virtform/images/tinycore-redpill-uefi.v0.9.2.9.img"
 mkdir -p "$root/var/lib/libvirt/images" "$root/var/lib/libvirt/qemu/nvram"
-touch "$root/var/lib/libvirt/images/.keep"
+# Home Assistant OS's published disk image (empty here, as capture records the files domains name).
+: >"$root/var/lib/libvirt/images/haos_ova-13.2.qcow2"
 echo "wrote $root"
 
 # QEMU's firmware descriptor for plain OVMF, as Debian's ovmf package installs it, so that
