@@ -99,6 +99,10 @@ void TableReader::error_at(const Location& where, std::string message) {
   diagnostics_.push_back({Severity::error, std::move(message), where, ""});
 }
 
+void TableReader::warning_at(const Location& where, std::string message) {
+  diagnostics_.push_back({Severity::warning, std::move(message), where, ""});
+}
+
 void TableReader::reject_unknown_keys(std::span<const std::string_view> known) {
   for (auto&& [key, node] : table_) {
     if (std::find(known.begin(), known.end(), key.str()) != known.end()) continue;

@@ -58,6 +58,7 @@ class TableReader {
   void warning(std::string_view key, std::string message);
   // Records an error at a location read earlier (an element of an array of tables).
   void error_at(const Location& where, std::string message);
+  void warning_at(const Location& where, std::string message);
 
   // Reports every key not in `known`, at the key itself, with the nearest known one suggested.
   void reject_unknown_keys(std::span<const std::string_view> known);

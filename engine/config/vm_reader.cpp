@@ -570,6 +570,17 @@ std::string setting(const Vm& vm, std::string_view key) {
          (table.empty() ? "" : "." + table) + "]";
 }
 
+// Where a check across keys reports on `key`: at its key or the preset that set it, at
+// `profile` when the profile did, else at the table.
+Location place_of(TableReader& reader, const Vm& vm, const AttributePlaces& places,
+                  std::string_view key) {
+  if (const auto place = places.find(std::string(key)); place != places.end()) return place->second;
+  if (const auto origin = vm.attribute_origins.find(std::string(key));
+      origin != vm.attribute_origins.end() && origin->second.starts_with("profile "))
+    return reader.where("profile");
+  return reader.where();
+}
+
 // A row that is on with one it needs off or unset: QEMU would not start the guest.
 void check_needs(TableReader& reader, const Vm& vm, const AttributePlaces& places) {
   auto on = [&](std::string_view key) {
@@ -581,16 +592,13 @@ void check_needs(TableReader& reader, const Vm& vm, const AttributePlaces& place
     const auto origin = vm.attribute_origins.find(std::string(need.key));
     const std::string by =
         origin == vm.attribute_origins.end() ? "" : " (from " + origin->second + ")";
-    const auto place = places.find(std::string(need.key));
-    reader.error_at(place == places.end() ? reader.where() : place->second,
+    reader.error_at(place_of(reader, vm, places, need.key),
                     std::string(field_name(*find_vm_field(need.key))) + " = true" + by + " needs " +
                         setting(vm, need.needs) + ": QEMU refuses to start a KVM guest without it");
   }
 }
 
-}  // namespace
-
-void read_attributes(TableReader& reader, Vm& vm) {
+AttributePlaces read_attributes(TableReader& reader, Vm& vm) {
   AttributePlaces places;
   read_attribute_table(reader, "", vm, places);
   std::vector<std::pair<TableReader, std::string_view>> tables;
@@ -603,18 +611,27 @@ void read_attributes(TableReader& reader, Vm& vm) {
   }
   // After every table: a key of another table wins over a preset too.
   for (auto& [sub, table] : tables) read_preset(sub, table, vm, places);
-  check_needs(reader, vm, places);
+  return places;
 }
 
-// The rules across keys, once the whole table is read, each at the key it is about.
-void check_attribute_conflicts(TableReader& reader, const Vm& vm) {
+// The rules across keys, once the whole table and its defaults are read, each at the key it is
+// about.
+void check_attribute_conflicts(TableReader& reader, const Vm& vm, const AttributePlaces& places) {
+  check_needs(reader, vm, places);
   for (const VmField& field : vm_fields()) {
     const auto found = vm.attributes.find(std::string(field.key));
-    if (!field.conflict || found == vm.attributes.end()) continue;
-    if (std::string message = field.conflict(vm, found->second); !message.empty())
-      reader.error(field.key, std::move(message));
+    if (found == vm.attributes.end()) continue;
+    const Location place = place_of(reader, vm, places, field.key);
+    if (field.conflict)
+      if (std::string message = field.conflict(vm, found->second); !message.empty())
+        reader.error_at(place, std::move(message));
+    if (field.caution)
+      if (std::string message = field.caution(vm, found->second); !message.empty())
+        reader.warning_at(place, std::move(message));
   }
 }
+
+}  // namespace
 
 Vm read_vm(const toml::table& table, const std::string& key, const std::string& file,
            Diagnostics& diagnostics) {
@@ -643,11 +660,11 @@ Vm read_vm(const toml::table& table, const std::string& key, const std::string& 
   read_kernel(reader, vm);
   read_boot(reader, vm);
   read_devices(reader, vm);
-  read_attributes(reader, vm);
+  const AttributePlaces places = read_attributes(reader, vm);
   apply_profile_defaults(reader, vm);
   apply_dsm_defaults(reader, vm);
   check_dsm_platform(reader, vm);
-  check_attribute_conflicts(reader, vm);
+  check_attribute_conflicts(reader, vm, places);
   return vm;
 }
 

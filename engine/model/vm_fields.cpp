@@ -56,6 +56,21 @@ std::string boot_menu_timeout_conflict(const Vm& vm, const std::string&) {
          "boot_menu_timeout out";
 }
 
+// QEMU sets Hyper-V's VP index only through KVM: a TCG guest asking for it does not start.
+std::string vpindex_caution(const Vm& vm, const std::string& value) {
+  if (value != "true" || vm.type != DomainType::qemu) return "";
+  const auto origin = vm.attribute_origins.find("hyperv.vpindex");
+  const std::string by =
+      origin == vm.attribute_origins.end() ? "" : " (from " + origin->second + ")";
+  std::string off = "vpindex";
+  for (const FieldNeed& need : field_needs())
+    if (need.needs == "hyperv.vpindex") off += ", " + std::string(need.key.substr(7));
+  return "vpindex = true" + by +
+         " needs KVM: QEMU cannot set Hyper-V's VP index for a type = \"qemu\" guest and will "
+         "not start it; set type = \"kvm\", or set " +
+         off + " = false in [vm." + vm.key + ".hyperv]";
+}
+
 // libvirt refuses a SPICE channel in a guest without SPICE graphics.
 std::string spice_agent_conflict(const Vm& vm, const std::string& value) {
   if (value != "true" || (vm.graphics && vm.graphics->type == GraphicsType::spice)) return "";
@@ -193,7 +208,13 @@ constexpr std::array<VmField, 36> kFields = {{
      {},
      FieldTiming::next_boot,
      "false",
-     "virtual processor indexes (`<vpindex>`)"},
+     "virtual processor indexes (`<vpindex>`); QEMU sets them only through KVM",
+     nullptr,
+     nullptr,
+     0,
+     0,
+     "",
+     vpindex_caution},
     {"hyperv.runtime",
      FieldKind::boolean,
      {},

@@ -49,6 +49,9 @@ struct VmField {
   std::int64_t min = 0;
   std::int64_t max = 0;
   std::string_view refused = "";  // characters a text may not hold
+  // Like `conflict`, for a value libvirt defines but that may keep the guest from starting: a
+  // warning, so that a definition import wrote plans as it is.
+  std::string (*caution)(const Vm& vm, const std::string& value) = nullptr;
 };
 
 // Whether the running guest takes the row's value now (the row is live and the guest can).

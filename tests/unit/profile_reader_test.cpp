@@ -164,3 +164,44 @@ TEST_CASE("every profile is documented in docs/configuration.md as its table say
 }
 
 }  // namespace virtform
+
+namespace virtform {
+
+TEST_CASE("the checks across keys hold a profile's values too, at the profile key", "[profile]") {
+  SECTION("an enlightenment it set without the clock it needs") {
+    const testing::LoadedConfig loaded = testing::load_config_from(
+        "[vm.w]\nprofile = \"windows11\"\n[vm.w.clock]\nhypervclock = false\n", "w.toml");
+    REQUIRE(loaded.diagnostics.size() == 1);
+    CHECK(loaded.diagnostics[0].message ==
+          "stimer = true (from profile windows11) needs hypervclock = true in [vm.w.clock]: QEMU "
+          "refuses to start a KVM guest without it");
+    CHECK(loaded.diagnostics[0].where.line == 2);
+  }
+  SECTION("Hyper-V's VP index in a guest without KVM, which QEMU will not start: a warning") {
+    const testing::LoadedConfig loaded =
+        testing::load_config_from("[vm.w]\ntype = \"qemu\"\nprofile = \"windows11\"\n", "w.toml");
+    REQUIRE(loaded.diagnostics.size() == 1);
+    CHECK(loaded.diagnostics[0].severity == Severity::warning);
+    CHECK(loaded.diagnostics[0].message.starts_with(
+        "vpindex = true (from profile windows11) needs KVM: QEMU cannot set Hyper-V's VP index "
+        "for a type = \"qemu\" guest"));
+    CHECK(loaded.diagnostics[0].where.line == 3);
+    // Turned off with the two that need it, the TCG guest keeps the rest of the profile.
+    const testing::LoadedConfig tcg = testing::load_config_from(
+        "[vm.w]\ntype = \"qemu\"\nprofile = \"windows11\"\n"
+        "[vm.w.hyperv]\nvpindex = false\nsynic = false\nstimer = false\n"
+        "tlbflush = false\nipi = false\n",
+        "w.toml");
+    INFO(testing::formatted(tcg.diagnostics));
+    CHECK(tcg.diagnostics.empty());
+    CHECK(tcg.vm().attributes.at("hyperv.relaxed") == "true");
+  }
+  SECTION("set by its own key, the error is at the key") {
+    const testing::LoadedConfig loaded = testing::load_config_from(
+        "[vm.w]\ntype = \"qemu\"\n[vm.w.hyperv]\nvpindex = true\n", "w.toml");
+    REQUIRE(loaded.diagnostics.size() == 1);
+    CHECK(loaded.diagnostics[0].where.line == 4);
+  }
+}
+
+}  // namespace virtform
