@@ -37,6 +37,9 @@ constexpr std::array<std::string_view, 3> kWatchdogModels = {"none", "i6300esb",
 constexpr std::array<std::string_view, 7> kWatchdogActions = {
     "reset", "shutdown", "poweroff", "pause", "none", "dump", "inject-nmi"};
 
+// domaincommon.rng's ioapic drivers.
+constexpr std::array<std::string_view, 2> kIoapicDrivers = {"kvm", "qemu"};
+
 std::string attribute_or(const Vm& vm, const std::string& key, const std::string& otherwise) {
   const auto found = vm.attributes.find(key);
   return found == vm.attributes.end() ? otherwise : found->second;
@@ -92,7 +95,7 @@ bool channel_takes_live(const std::string& value, const Vm& running) {
          attribute_or(running, "spice_agent", "false") == "true";
 }
 
-constexpr std::array<VmField, 36> kFields = {{
+constexpr std::array<VmField, 38> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -178,6 +181,16 @@ constexpr std::array<VmField, 36> kFields = {{
      "false",
      "`true` hides KVM's signature from the guest (`<kvm><hidden state='on'/></kvm>`): NVIDIA's "
      "drivers before R465 stop a passed-through GeForce with \"Error 43\" when they see it"},
+    {"vmport",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "`false` takes VMware's I/O port away from the guest (`<vmport state='off'/>`), as "
+     "virt-manager does for its new guests; QEMU gives it to x86 guests otherwise"},
+    {"ioapic", FieldKind::choice, kIoapicDrivers, FieldTiming::next_boot, "",
+     "where the guest's I/O APIC is emulated (`<ioapic driver>`): `kvm`, in the host's kernel, or "
+     "`qemu`, in QEMU itself (a split irqchip, which some passthrough guides use)"},
     // Hyper-V enlightenments (`<features><hyperv mode='custom'>`): Windows guests run faster
     // and keep better time with them. QEMU knows them only with KVM.
     {"hyperv.relaxed",

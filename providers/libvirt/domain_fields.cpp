@@ -327,6 +327,8 @@ void write_hyperv_value(pugi::xml_node domain, const std::string& value) {
 }
 
 constexpr char kKvmHidden[] = "features/kvm/hidden/@state";
+constexpr char kVmport[] = "features/vmport/@state";
+constexpr char kIoapic[] = "features/ioapic/@driver";
 constexpr char kRelaxed[] = "features/hyperv/relaxed/@state";
 constexpr char kVapic[] = "features/hyperv/vapic/@state";
 constexpr char kSpinlocks[] = "spinlocks";
@@ -371,7 +373,7 @@ void write_clock_offset(pugi::xml_node domain, const std::string& value) {
   clock.remove_attribute("basis");
 }
 
-constexpr std::array<DomainField, 36> kFields = {{
+constexpr std::array<DomainField, 38> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -401,6 +403,8 @@ constexpr std::array<DomainField, 36> kFields = {{
      is_first_of<kWatchdog>},
     {"kvm_hidden", kKvmHidden, read_switch<kKvmHidden, kOnOff>, write_switch<kKvmHidden, kOnOff>,
      nullptr},
+    {"vmport", kVmport, read_switch<kVmport, kOnOff>, write_switch<kVmport, kOnOff>, nullptr},
+    {"ioapic", kIoapic, read_value<kIoapic>, write_value<kIoapic>, nullptr},
     {"hyperv.relaxed", kRelaxed, read_hyperv<kRelaxed>, write_hyperv<kRelaxed>, nullptr},
     {"hyperv.vapic", kVapic, read_hyperv<kVapic>, write_hyperv<kVapic>, nullptr},
     {"hyperv.spinlocks", "features/hyperv/spinlocks", read_hyperv_value<kSpinlocks, kRetries>,

@@ -37,7 +37,8 @@ TEST_CASE("hyperv, kvm_hidden, clock and pm wait for a running guest's next boot
 
   const std::string declared =
       kernel_guest_toml("win", name, guest_images().initrd_ignore, "128MiB", 1,
-                        "restart = \"never\"\nkvm_hidden = true\n") +
+                        "restart = \"never\"\nkvm_hidden = true\nvmport = false\n"
+                        "ioapic = \"qemu\"\n") +
       features_toml("win");
   const std::string config = session.write_config(declared);
   const nlohmann::json plan = session.plan_json(config);
@@ -46,8 +47,8 @@ TEST_CASE("hyperv, kvm_hidden, clock and pm wait for a running guest's next boot
   for (const nlohmann::json& each : changes_inside(plan, session.prefix())) change = each;
   REQUIRE(change.is_object());
   for (const char* field :
-       {"kvm_hidden", "hyperv.relaxed", "hyperv.spinlocks", "hyperv.stimer", "hyperv.vendor_id",
-        "clock.offset", "clock.hpet", "clock.hypervclock", "pm.suspend_to_mem"})
+       {"kvm_hidden", "vmport", "ioapic", "hyperv.relaxed", "hyperv.spinlocks", "hyperv.stimer",
+        "hyperv.vendor_id", "clock.offset", "clock.hpet", "clock.hypervclock", "pm.suspend_to_mem"})
     CHECK(field_of(change, field).value("disruption", "") == "next-boot");
   CHECK(field_of(change, "hyperv.relaxed").value("after", "") == "true (preset windows)");
   CHECK(field_of(change, "hyperv.vendor_id").value("after", "") == "KVMKVMKVM");
@@ -72,6 +73,8 @@ TEST_CASE("hyperv, kvm_hidden, clock and pm wait for a running guest's next boot
                               "<tlbflush state='on'/>",
                               "<ipi state='on'/>",
                               "<hidden state='on'/>",
+                              "<vmport state='off'/>",
+                              "<ioapic driver='qemu'/>",
                               "<clock offset='localtime'>",
                               "<timer name='rtc' tickpolicy='catchup'/>",
                               "<timer name='pit' tickpolicy='delay'/>",
@@ -94,7 +97,8 @@ TEST_CASE("hyperv, kvm_hidden, clock and pm wait for a running guest's next boot
   std::string pending;
   for (const nlohmann::json& entry : after.value("pending_next_boot", nlohmann::json::array()))
     if (entry.value("name", "") == name) pending = entry.at("fields").dump();
-  for (const char* field : {"kvm_hidden", "hyperv.stimer", "clock.offset", "pm.suspend_to_disk"})
+  for (const char* field :
+       {"kvm_hidden", "vmport", "ioapic", "hyperv.stimer", "clock.offset", "pm.suspend_to_disk"})
     CHECK(pending.find(field) != std::string::npos);
 }
 

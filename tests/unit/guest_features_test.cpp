@@ -349,3 +349,44 @@ TEST_CASE("a fragment may declare <hyperv> or <clock> only while no key of its t
 }
 
 }  // namespace virtform
+
+namespace virtform {
+
+// As virt-manager writes a new guest's <features> and libvirt 9 gives them back
+// (`virsh dumpxml --inactive` on qemu:///system).
+TEST_CASE("vmport and ioapic import as keys rather than fragments", "[features]") {
+  const std::string xml =
+      "<domain type='kvm'><name>vm</name><memory unit='KiB'>1048576</memory>"
+      "<os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>"
+      "<features>\n    <acpi/>\n    <apic/>\n    <vmport state='off'/>\n"
+      "    <ioapic driver='kvm'/>\n  </features><devices/></domain>";
+  const LiveDomain live = parse_domain_xml(xml);
+  CHECK(live.vm.attributes.at("vmport") == "false");
+  CHECK(live.vm.attributes.at("ioapic") == "kvm");
+  for (const XmlFragment& fragment : importable_fragments(xml)) {
+    INFO(fragment.xml);
+    CHECK(fragment.element.name != "vmport");
+    CHECK(fragment.element.name != "ioapic");
+  }
+  ImportSource source{live, {}, importable_fragments(xml)};
+  Diagnostics warnings;
+  const Desired imported = desired_from_live({source}, RootedHostFiles("/"), warnings);
+  const std::string toml = render_config_toml(imported, warnings);
+  INFO(toml);
+  CHECK(toml.find("vmport = false\n") != std::string::npos);
+  CHECK(toml.find("ioapic = \"kvm\"\n") != std::string::npos);
+  CHECK(toml.find("# not expressed") == std::string::npos);
+
+  // Declared the other way, both change in place and the rest of <features> stays.
+  Vm vm = live.vm;
+  vm.attributes["vmport"] = "true";
+  vm.attributes["ioapic"] = "qemu";
+  const std::string merged = merge_domain_xml(xml, vm);
+  INFO(merged);
+  CHECK(merged.find("<vmport state='on'") != std::string::npos);
+  CHECK(merged.find("<ioapic driver='qemu'") != std::string::npos);
+  CHECK(merged.find("<acpi") != std::string::npos);
+  CHECK(parse_domain_xml(merged).vm.attributes == vm.attributes);
+}
+
+}  // namespace virtform
