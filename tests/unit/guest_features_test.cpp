@@ -50,6 +50,8 @@ const Diagnostic& at_line(const Diagnostics& diagnostics, int line) {
 // What the fixture's guest declares (the config it was applied from).
 const std::map<std::string, std::string> kFixtureAttributes = {
     {"kvm_hidden", "true"},
+    {"vmport", "false"},
+    {"ioapic", "kvm"},
     {"hyperv.relaxed", "true"},
     {"hyperv.vapic", "true"},
     {"hyperv.spinlocks", "8191"},
