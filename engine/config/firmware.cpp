@@ -124,6 +124,24 @@ bool is_secure_boot_uefi_for(const FirmwareDescriptor& descriptor, const std::st
          contains(descriptor.features, "enrolled-keys") && is_uefi_flash_for(descriptor, machine);
 }
 
+namespace {
+
+// Why no image was found and what to do; when a profile asked for Secure Boot, also the way to
+// go without it.
+std::string missing_firmware_message(const Vm& vm) {
+  const bool secure_boot = vm.firmware.secure_boot.value_or(false);
+  const std::string wanted =
+      secure_boot ? "with Secure Boot and enrolled keys" : "without Secure Boot";
+  std::string fix = "install ovmf, or set firmware_code and firmware_vars";
+  const auto origin = vm.attribute_origins.find("firmware");
+  if (secure_boot && origin != vm.attribute_origins.end())
+    fix += ", or set secure_boot = false to go without the Secure Boot of " + origin->second;
+  return "no UEFI firmware " + wanted + " for x86_64 machine \"" + vm.machine +
+         "\" is described in " + std::string(kFirmwareDescriptorDirectory) + " (" + fix + ")";
+}
+
+}  // namespace
+
 void resolve_firmware(Desired& desired, const HostFiles& files, Diagnostics& diagnostics) {
   std::optional<std::vector<FirmwareDescriptor>> descriptors;  // read only if some VM needs them
   for (Vm& vm : desired.vms) {
@@ -138,13 +156,8 @@ void resolve_firmware(Desired& desired, const HostFiles& files, Diagnostics& dia
       firmware.vars_template = chosen->nvram_template;
       continue;
     }
-    const std::string wanted =
-        secure_boot ? "with Secure Boot and enrolled keys" : "without Secure Boot";
-    diagnostics.push_back({Severity::error,
-                           "no UEFI firmware " + wanted + " for x86_64 machine \"" + vm.machine +
-                               "\" is described in " + kFirmwareDescriptorDirectory +
-                               " (install ovmf, or set firmware_code and firmware_vars)",
-                           vm.where, "vm." + vm.key});
+    diagnostics.push_back(
+        {Severity::error, missing_firmware_message(vm), vm.where, "vm." + vm.key});
   }
 }
 

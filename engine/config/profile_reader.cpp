@@ -22,6 +22,41 @@ void set_preset(Vm& vm, std::string_view table, std::string_view name, const std
   }
 }
 
+bool is_on(const Vm& vm, std::string_view key) {
+  const auto found = vm.attributes.find(std::string(key));
+  return found != vm.attributes.end() && found->second == "true";
+}
+
+// A value QEMU would not start the guest with: one whose row cautions against it, or a switch
+// on without the one it needs.
+bool is_unstartable(const Vm& vm, const VmField& field, const std::string& value) {
+  if (field.caution && !field.caution(vm, value).empty()) return true;
+  for (const FieldNeed& need : field_needs())
+    if (need.key == field.key && value == "true" && !is_on(vm, need.needs)) return true;
+  return false;
+}
+
+// A profile's values are defaults for any guest of its kind, so it leaves out those this guest
+// could not start with (vpindex on a TCG guest, and the switches that need it) rather than turn
+// a default into an error; a value the user set is checked and reported as usual.
+void drop_unstartable(Vm& vm, const std::string& origin) {
+  for (bool dropped = true; dropped;) {
+    dropped = false;
+    for (const VmField& field : vm_fields()) {
+      const std::string key(field.key);
+      const auto found = vm.attributes.find(key);
+      const auto given_by = vm.attribute_origins.find(key);
+      if (found == vm.attributes.end() || given_by == vm.attribute_origins.end() ||
+          given_by->second != origin)
+        continue;
+      if (!is_unstartable(vm, field, found->second)) continue;
+      vm.attributes.erase(found);
+      vm.attribute_origins.erase(given_by);
+      dropped = true;
+    }
+  }
+}
+
 }  // namespace
 
 void read_profile(TableReader& vm_reader, Vm& vm) {
@@ -48,7 +83,7 @@ void apply_profile_defaults(TableReader& vm_reader, Vm& vm) {
   if (profile->firmware && !vm_reader.has("firmware")) vm.attribute_origins["firmware"] = origin;
   // A secure loader needs SMM, which QEMU gives only q35 guests: on pc the profile leaves it.
   if (profile->secure_boot && vm.firmware.kind == FirmwareKind::uefi && !vm.firmware.secure_boot &&
-      !vm.firmware.autoselect && is_q35(vm.machine) && !vm_reader.has("firmware_code")) {
+      is_q35(vm.machine) && !vm_reader.has("firmware_code")) {
     vm.firmware.secure_boot = true;
     vm.attribute_origins["firmware"] = origin;
   }
@@ -58,6 +93,7 @@ void apply_profile_defaults(TableReader& vm_reader, Vm& vm) {
   }
   for (const auto& [key, value] : profile->attributes) set_attribute(vm, key, value, origin);
   for (const auto& [table, name] : profile->presets) set_preset(vm, table, name, origin);
+  drop_unstartable(vm, origin);
 }
 
 }  // namespace virtform

@@ -10,11 +10,13 @@ using Values = std::pair<std::string_view, std::string_view>;
 
 // What Windows 11 asks of its machine (UEFI with Secure Boot, which needs SMM, and TPM 2.0) and
 // what makes it run well under KVM: the Hyper-V enlightenments, the RTC in local time as Windows
-// keeps it, with the Hyper-V reference clock, and the guest agent for clean shutdowns.
-constexpr std::array<Values, 3> kWindows11Attributes{{
+// keeps it, with the Hyper-V reference clock, the guest agent for clean shutdowns, and a tablet
+// so that a console's pointer is where Windows draws it.
+constexpr std::array<Values, 4> kWindows11Attributes{{
     {"clock.offset", "localtime"},
     {"clock.hypervclock", "true"},
     {"guest_agent", "true"},
+    {"tablet", "true"},
 }};
 constexpr std::array<Values, 1> kWindows11Presets{{{"hyperv", "windows"}}};
 
@@ -27,8 +29,8 @@ constexpr std::array<Values, 2> kLinuxAttributes{{
 constexpr std::array<VmProfile, 2> kProfiles{{
     {"windows11",
      "a Windows 11 guest: UEFI with Secure Boot (on q35), the Hyper-V enlightenments of "
-     "`preset = \"windows\"`, `clock.offset = \"localtime\"` with `clock.hypervclock`, and "
-     "`guest_agent`",
+     "`preset = \"windows\"`, `clock.offset = \"localtime\"` with `clock.hypervclock`, "
+     "`guest_agent` and a `tablet`",
      FirmwareKind::uefi, true, false, kWindows11Attributes, kWindows11Presets},
     {"linux",
      "a Linux guest: `guest_agent`, `rng` and a serial console on a pty",

@@ -175,8 +175,8 @@ struct Vm {
   // The attributes of engine/model/vm_fields.h, by key, as canonical text; absent = left alone.
   std::map<std::string, std::string> attributes;
   // Of those, the ones a preset or a profile set rather than their own key (config only): key ->
-  // "preset windows", "profile windows11", shown beside the value in plans. A profile's firmware,
-  // machine and serial console are recorded here by those fields' names too.
+  // "preset windows", "profile windows11", shown beside the value in plans. A profile's firmware
+  // and serial console are recorded here by those fields' names too.
   std::map<std::string, std::string> attribute_origins;
   // `profile = "..."` (config only): engine/model/profiles.h, or "dsm".
   std::string profile;

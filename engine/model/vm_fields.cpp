@@ -67,7 +67,8 @@ std::string vpindex_caution(const Vm& vm, const std::string& value) {
       origin == vm.attribute_origins.end() ? "" : " (from " + origin->second + ")";
   std::string off = "vpindex";
   for (const FieldNeed& need : field_needs())
-    if (need.needs == "hyperv.vpindex") off += ", " + std::string(need.key.substr(7));
+    if (need.needs == "hyperv.vpindex")
+      off += ", " + std::string(field_name(*find_vm_field(need.key)));
   return "vpindex = true" + by +
          " needs KVM: QEMU cannot set Hyper-V's VP index for a type = \"qemu\" guest and will "
          "not start it; set type = \"kvm\", or set " +
@@ -95,7 +96,7 @@ bool channel_takes_live(const std::string& value, const Vm& running) {
          attribute_or(running, "spice_agent", "false") == "true";
 }
 
-constexpr std::array<VmField, 38> kFields = {{
+constexpr std::array<VmField, 39> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -163,6 +164,9 @@ constexpr std::array<VmField, 38> kFields = {{
      "graphics",
      spice_agent_conflict,
      channel_takes_live},
+    {"tablet", FieldKind::boolean, {}, FieldTiming::next_boot, "false",
+     "`true` gives the guest a USB tablet (`<input type='tablet' bus='usb'/>`): an absolute "
+     "pointer, so the mouse of a VNC or SPICE client moves with the guest's without grabbing"},
     {"balloon", FieldKind::choice, kBalloonModels, FieldTiming::next_boot, "virtio",
      "the memory balloon (`<memballoon model>`): `virtio`, `virtio-transitional`, "
      "`virtio-non-transitional`, or `none`, with which a running guest cannot give memory back, so "

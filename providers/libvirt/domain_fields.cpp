@@ -190,6 +190,12 @@ bool is_channel_to(const pugi::xml_node& element) {
 constexpr char kGuestAgent[] = "org.qemu.guest_agent.0";
 constexpr char kSpiceAgent[] = "com.redhat.spice.0";
 
+bool is_usb_tablet(const pugi::xml_node& element) {
+  return std::string(element.attribute("type").as_string()) == "tablet" &&
+         std::string(element.attribute("bus").as_string()) == "usb";
+}
+constexpr OwnedDevice kTablet = {"input", is_usb_tablet, "<input type='tablet' bus='usb'/>"};
+
 constexpr OwnedDevice kRng = {
     "rng", is_urandom_rng,
     "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>"};
@@ -373,7 +379,7 @@ void write_clock_offset(pugi::xml_node domain, const std::string& value) {
   clock.remove_attribute("basis");
 }
 
-constexpr std::array<DomainField, 38> kFields = {{
+constexpr std::array<DomainField, 39> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -396,6 +402,8 @@ constexpr std::array<DomainField, 38> kFields = {{
     {"spice_agent", "devices/channel", read_device<kSpiceAgentChannel>,
      write_device<kSpiceAgentChannel>, set_device_live<kSpiceAgentChannel>,
      is_channel_to<kSpiceAgent>},
+    {"tablet", "devices/input", read_device<kTablet>, write_device<kTablet>, nullptr,
+     is_usb_tablet},
     {"balloon", "devices/memballoon", read_balloon, write_balloon, nullptr},
     {"watchdog", "devices/watchdog", read_single<kWatchdog>, write_single<kWatchdog>, nullptr,
      is_first_of<kWatchdog>},

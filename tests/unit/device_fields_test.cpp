@@ -33,6 +33,7 @@ const std::map<std::string, std::string> kDeclared = {
     {"rng", "true"},
     {"guest_agent", "true"},
     {"spice_agent", "true"},
+    {"tablet", "true"},
     {"balloon", "none"},
     {"watchdog", "i6300esb"},
     {"watchdog_action", "poweroff"},
@@ -95,6 +96,7 @@ TEST_CASE("libvirt's read-back of the device rows is what was declared, and no c
   CHECK(imported.find("sound = \"ich9\"\n") != std::string::npos);
   CHECK(imported.find("guest_agent = true\n") != std::string::npos);
   CHECK(imported.find("balloon = \"none\"\n") != std::string::npos);
+  CHECK(imported.find("tablet = true\n") != std::string::npos);
 }
 
 TEST_CASE("a device row takes out only what it owns", "[vm_fields][domain_xml]") {

@@ -75,8 +75,9 @@ TEST_CASE(
     "a fragment is created, then matched: libvirt's address and attribute order are no change",
     "[fragment]") {
   DemoHost host;
-  // Attributes out of libvirt's order, and blanks between elements.
-  const std::string tablet = fragment("<input bus='usb' type='tablet'/>", "devices");
+  // Attributes out of libvirt's order, and blanks between elements. (A USB tablet would be the
+  // tablet key's.)
+  const std::string tablet = fragment("<input bus='virtio' type='tablet'/>", "devices");
   const std::string hyperv = fragment(
       "<features>\\n  <hyperv mode='custom'>\\n    <relaxed state='on'/>\\n  "
       "</hyperv>\\n</features>");
@@ -89,7 +90,7 @@ TEST_CASE(
   REQUIRE(host.apply(created));
 
   const std::string xml = host.persistent_xml();
-  CHECK(xml.find("<input type='tablet' bus='usb'") != std::string::npos);
+  CHECK(xml.find("<input type='tablet' bus='virtio'") != std::string::npos);
   CHECK(xml.find("<relaxed state='on'/>") != std::string::npos);
   // The marker records what virtform wrote.
   CHECK(count_of(xml, "<virtform:xml") == 2);

@@ -45,6 +45,7 @@ TEST_CASE("a windows11 guest gets UEFI with Secure Boot, Hyper-V, a local clock 
   CHECK(vm.attributes.at("clock.offset") == "localtime");
   CHECK(vm.attributes.at("clock.hypervclock") == "true");
   CHECK(vm.attributes.at("guest_agent") == "true");
+  CHECK(vm.attributes.at("tablet") == "true");
   // Every value of the windows preset of [vm.X.hyperv], given by the profile.
   for (const FieldPreset& preset : field_presets()) {
     if (preset.table != "hyperv" || preset.name != "windows") continue;
@@ -167,41 +168,77 @@ TEST_CASE("every profile is documented in docs/configuration.md as its table say
 
 namespace virtform {
 
-TEST_CASE("the checks across keys hold a profile's values too, at the profile key", "[profile]") {
-  SECTION("an enlightenment it set without the clock it needs") {
-    const testing::LoadedConfig loaded = testing::load_config_from(
-        "[vm.w]\nprofile = \"windows11\"\n[vm.w.clock]\nhypervclock = false\n", "w.toml");
-    REQUIRE(loaded.diagnostics.size() == 1);
-    CHECK(loaded.diagnostics[0].message ==
-          "stimer = true (from profile windows11) needs hypervclock = true in [vm.w.clock]: QEMU "
-          "refuses to start a KVM guest without it");
-    CHECK(loaded.diagnostics[0].where.line == 2);
+TEST_CASE("a profile gives no value that would keep the guest from starting", "[profile]") {
+  SECTION("without the clock they need it leaves out the enlightenments that need it") {
+    const Loaded loaded =
+        load("[vm.w]\nprofile = \"windows11\"\n[vm.w.clock]\nhypervclock = false\n");
+    INFO(formatted(loaded.diagnostics));
+    CHECK(loaded.diagnostics.empty());
+    const Vm& vm = loaded.vm();
+    CHECK_FALSE(vm.attributes.count("hyperv.stimer"));
+    CHECK(vm.attributes.at("hyperv.synic") == "true");
+    CHECK(vm.attributes.at("hyperv.relaxed") == "true");
   }
-  SECTION("Hyper-V's VP index in a guest without KVM, which QEMU will not start: a warning") {
-    const testing::LoadedConfig loaded =
-        testing::load_config_from("[vm.w]\ntype = \"qemu\"\nprofile = \"windows11\"\n", "w.toml");
+  SECTION("a type = \"qemu\" guest gets no VP index nor the switches that need it") {
+    const Loaded loaded = load("[vm.w]\ntype = \"qemu\"\nprofile = \"windows11\"\n");
+    INFO(formatted(loaded.diagnostics));
+    CHECK(loaded.diagnostics.empty());
+    const Vm& vm = loaded.vm();
+    for (const char* key : {"hyperv.vpindex", "hyperv.synic", "hyperv.stimer"}) {
+      INFO(key);
+      CHECK_FALSE(vm.attributes.count(key));
+      CHECK_FALSE(vm.attribute_origins.count(key));
+    }
+    // The rest of the profile stays.
+    CHECK(vm.attributes.at("hyperv.relaxed") == "true");
+    CHECK(vm.attributes.at("clock.hypervclock") == "true");
+    CHECK(vm.firmware.secure_boot == true);
+  }
+  SECTION("a KVM guest keeps them all") {
+    const Loaded loaded = load("[vm.w]\nprofile = \"windows11\"\n");
+    CHECK(loaded.vm().attributes.at("hyperv.vpindex") == "true");
+    CHECK(loaded.vm().attributes.at("hyperv.stimer") == "true");
+  }
+  SECTION("a value the user set is checked as usual: an error at its key") {
+    const Loaded loaded =
+        load("[vm.w]\ntype = \"qemu\"\nprofile = \"windows11\"\n[vm.w.hyperv]\nvpindex = true\n");
     REQUIRE(loaded.diagnostics.size() == 1);
     CHECK(loaded.diagnostics[0].severity == Severity::warning);
     CHECK(loaded.diagnostics[0].message.starts_with(
-        "vpindex = true (from profile windows11) needs KVM: QEMU cannot set Hyper-V's VP index "
-        "for a type = \"qemu\" guest"));
-    CHECK(loaded.diagnostics[0].where.line == 3);
-    // Turned off with the two that need it, the TCG guest keeps the rest of the profile.
-    const testing::LoadedConfig tcg = testing::load_config_from(
-        "[vm.w]\ntype = \"qemu\"\nprofile = \"windows11\"\n"
-        "[vm.w.hyperv]\nvpindex = false\nsynic = false\nstimer = false\n"
-        "tlbflush = false\nipi = false\n",
-        "w.toml");
-    INFO(testing::formatted(tcg.diagnostics));
-    CHECK(tcg.diagnostics.empty());
-    CHECK(tcg.vm().attributes.at("hyperv.relaxed") == "true");
+        "vpindex = true needs KVM: QEMU cannot set Hyper-V's VP index for a type = \"qemu\" "
+        "guest"));
+    CHECK(loaded.diagnostics[0].where.line == 5);
   }
-  SECTION("set by its own key, the error is at the key") {
-    const testing::LoadedConfig loaded = testing::load_config_from(
-        "[vm.w]\ntype = \"qemu\"\n[vm.w.hyperv]\nvpindex = true\n", "w.toml");
+  SECTION("a preset the user named is the user's: its switches are reported at the preset") {
+    const Loaded loaded = load(
+        "[vm.w]\nprofile = \"windows11\"\n[vm.w.clock]\nhypervclock = false\n"
+        "[vm.w.hyperv]\npreset = \"windows\"\n");
     REQUIRE(loaded.diagnostics.size() == 1);
-    CHECK(loaded.diagnostics[0].where.line == 4);
+    CHECK(loaded.diagnostics[0].message ==
+          "stimer = true (from preset windows) needs hypervclock = true in [vm.w.clock]: QEMU "
+          "refuses to start a KVM guest without it");
+    CHECK(loaded.diagnostics[0].where.line == 6);
   }
+}
+
+TEST_CASE("Secure Boot comes with firmware_autoselect but not with the user's firmware_code",
+          "[profile]") {
+  const Loaded autoselect =
+      load("[vm.w]\nprofile = \"windows11\"\nfirmware = \"uefi\"\nfirmware_autoselect = true\n");
+  INFO(formatted(autoselect.diagnostics));
+  REQUIRE_FALSE(has_errors(autoselect.diagnostics));
+  CHECK(autoselect.vm().firmware.autoselect);
+  CHECK(autoselect.vm().firmware.secure_boot == true);
+
+  testing::TempDir dir;
+  const std::string code = dir.write_file("OVMF_CODE.fd", "code");
+  const std::string vars = dir.write_file("OVMF_VARS.fd", "vars");
+  const Loaded own = load("[vm.w]\nprofile = \"windows11\"\nfirmware_code = \"" + code +
+                          "\"\nfirmware_vars = \"" + vars + "\"\n");
+  INFO(formatted(own.diagnostics));
+  REQUIRE_FALSE(has_errors(own.diagnostics));
+  CHECK(own.vm().firmware.code == code);
+  CHECK_FALSE(own.vm().firmware.secure_boot);
 }
 
 }  // namespace virtform
