@@ -27,8 +27,8 @@ constexpr std::array<std::string_view, 4> kNicKeys = {"bridge", "network", "mode
 constexpr std::array<std::string_view, 2> kGraphicsKeys = {"type", "listen"};
 constexpr std::array<std::string_view, 1> kSerialKeys = {"type"};
 constexpr std::array<std::string_view, 2> kXmlKeys = {"xml", "parent"};
-constexpr std::array<std::string_view, 6> kPciKeys = {"address", "vendor",  "device",
-                                                      "rom",     "managed", "bind"};
+constexpr std::array<std::string_view, 8> kPciKeys = {
+    "address", "vendor", "device", "rom", "managed", "bind", "rombar", "guest_address"};
 constexpr std::array<std::string_view, 4> kDsmKeys = {"model", "sata_port_map", "disk_idx_map",
                                                       "acpid"};
 

@@ -5,6 +5,7 @@
 #include <cctype>
 #include <limits>
 #include <map>
+#include <set>
 #include <tuple>
 
 #include "engine/config/dsm_reader.h"
@@ -312,6 +313,18 @@ std::optional<std::string> read_pci_id(TableReader& reader, std::string_view key
   return id;
 }
 
+// A PCI address key in canonical form ("0000:08:00.0"), or nothing when it is not one.
+std::optional<std::string> read_pci_address(TableReader& reader, std::string_view key) {
+  auto text = reader.string(key);
+  if (!text) return std::nullopt;
+  auto address = canonical_pci_address(*text);
+  if (!address)
+    reader.error(key, std::string(key) + " \"" + *text +
+                          "\" is not a PCI address (domain:bus:slot.function, "
+                          "\"0000:08:00.0\" or \"08:00.0\")");
+  return address;
+}
+
 // One [[vm.X.pci]]; nothing without a valid address.
 std::optional<PciDevice> read_pci(TableReader& reader) {
   reader.reject_unknown_keys(keys::kPci);
@@ -331,21 +344,52 @@ std::optional<PciDevice> read_pci(TableReader& reader) {
     }
     device.managed = false;
   }
-  auto address_text = reader.string("address");
+  device.rombar = reader.boolean("rombar");
+  if (reader.has("guest_address")) {
+    device.guest_address = read_pci_address(reader, "guest_address");
+    if (!device.guest_address) return std::nullopt;
+  }
   if (!reader.has("address")) {
     reader.error("a pci device needs address = \"0000:08:00.0\" (see lspci -D)");
     return std::nullopt;
   }
-  if (!address_text) return std::nullopt;
-  auto address = canonical_pci_address(*address_text);
-  if (!address) {
-    reader.error("address", "address \"" + *address_text +
-                                "\" is not a PCI address (domain:bus:slot.function, "
-                                "\"0000:08:00.0\" or \"08:00.0\")");
-    return std::nullopt;
-  }
+  auto address = read_pci_address(reader, "address");
+  if (!address) return std::nullopt;
   device.address = *address;
   return device;
+}
+
+bool is_function_zero(const std::string& address) {
+  return address.ends_with(".0");
+}
+
+// Two devices at one guest address would not start; functions of one guest slot need its
+// function 0 there, marked multifunction, as on a real card.
+void place_pci_functions(TableReader& reader, Vm& vm) {
+  std::map<std::string, std::vector<PciDevice*>> slots;
+  std::set<std::string> taken;
+  for (PciDevice& device : vm.pci) {
+    if (!device.guest_address) continue;
+    if (!taken.insert(*device.guest_address).second)
+      reader.error_at(device.where, "guest_address \"" + *device.guest_address +
+                                        "\" is another pci device's too: give each its own "
+                                        "function (.0, .1, ...)");
+    slots[pci_slot(*device.guest_address)].push_back(&device);
+  }
+  for (auto& [slot, functions] : slots) {
+    if (functions.size() < 2) continue;
+    const auto first = std::find_if(functions.begin(), functions.end(), [](PciDevice* device) {
+      return is_function_zero(*device->guest_address);
+    });
+    if (first == functions.end()) {
+      reader.error_at(functions.front()->where,
+                      "pci devices share guest slot " + slot +
+                          " without one at function 0: put the first function (the GPU) at " +
+                          slot + ".0");
+      continue;
+    }
+    (*first)->multifunction = true;
+  }
 }
 
 // Each element of the array of tables `name` through `read`, kept when it reads.
@@ -400,6 +444,7 @@ void read_devices(TableReader& reader, Vm& vm) {
   check_pinned_places(reader, vm);
   vm.nics = read_each<Nic>(reader, "nic", read_nic);
   vm.pci = read_each<PciDevice>(reader, "pci", read_pci);
+  place_pci_functions(reader, vm);
   vm.xml = read_each<XmlFragment>(reader, "xml", read_fragment);
   if (const toml::table* table = reader.table("graphics")) {
     TableReader graphics = reader.child(*table, "graphics");

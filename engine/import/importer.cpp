@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
+#include <map>
 #include <set>
 
 #include "engine/config/firmware.h"
+#include "engine/model/values.h"
 #include "engine/model/vm_fields.h"
 #include "engine/plan/disk_layout.h"
 
@@ -125,11 +127,25 @@ class Importer {
                    "'; adopting it moves it to '" + desired_.project + "'");
     take_loader(vm);
     keep_disk_places(vm);
+    keep_shared_pci_slots(vm);
     for (Disk& disk : vm.disks) keep_driver_modes(disk);
     check_disks(vm);
     check_firmware(vm);
     check_serial(vm);
     desired_.vms.push_back(std::move(vm));
+  }
+
+  // libvirt gives every host device a guest address; import keeps those of functions that share
+  // a guest slot (a GPU and its audio as on the card), which a new definition would split.
+  static void keep_shared_pci_slots(Vm& vm) {
+    std::map<std::string, int> functions;
+    for (const PciDevice& device : vm.pci)
+      if (device.guest_address) ++functions[pci_slot(*device.guest_address)];
+    for (PciDevice& device : vm.pci) {
+      if (!device.guest_address || functions[pci_slot(*device.guest_address)] > 1) continue;
+      device.guest_address.reset();
+      device.multifunction = false;
+    }
   }
 
   // Pins only the disks that a guest made from the config would get elsewhere: placing one disk

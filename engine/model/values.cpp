@@ -74,6 +74,10 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text) {
   return std::nullopt;
 }
 
+std::string pci_slot(const std::string& canonical) {
+  return canonical.substr(0, canonical.rfind('.'));
+}
+
 std::optional<std::string> canonical_pci_address(std::string_view text) {
   // domain:bus:slot.function, the domain being optional (lspci prints it without).
   std::string full(text);

@@ -22,6 +22,8 @@ std::optional<std::chrono::seconds> parse_duration(std::string_view text);
 
 // "0000:08:00.0" or "08:00.0" (any case) -> "0000:08:00.0". Nothing if it is not a PCI address.
 std::optional<std::string> canonical_pci_address(std::string_view text);
+// The slot of a canonical address, without its function: "0000:06:00" of "0000:06:00.1".
+std::string pci_slot(const std::string& canonical);
 
 // "52:54:00:AB:cd:ef" -> "52:54:00:ab:cd:ef". Nothing unless six colon-separated hex octets.
 std::optional<std::string> canonical_mac(std::string_view text);

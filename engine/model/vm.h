@@ -107,7 +107,16 @@ struct PciDevice {
   std::optional<std::string> rom;     // ROM file given to the guest
   bool managed = true;                // libvirt detaches/reattaches it around the guest's life
   std::optional<std::string> bind;    // "vfio-pci": virtform binds it before the guest starts
-  Location where;                     // config only
+  // The ROM BAR shown to the guest (<rom bar>); unset, left alone (libvirt shows it).
+  std::optional<bool> rombar;
+  // Where the guest sees it (canonical, "0000:06:00.0"); unset, libvirt places it. A GPU and
+  // its audio function at one guest slot is how they sit on a real card, which some drivers
+  // expect.
+  std::optional<std::string> guest_address;
+  // Function 0 of a guest slot that other functions share (<address multifunction='on'>):
+  // derived from the VM's guest addresses in the config, read live.
+  bool multifunction = false;
+  Location where;  // config only
 
   bool operator==(const PciDevice&) const = default;
 };

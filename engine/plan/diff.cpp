@@ -77,6 +77,11 @@ std::string describe(const PciDevice& device) {
   std::string text = device.managed ? "managed" : "unmanaged";
   if (device.bind) text += ", bound to " + *device.bind;
   if (device.rom) text += ", rom " + *device.rom;
+  if (device.rombar) text += *device.rombar ? ", rom bar on" : ", rom bar off";
+  if (device.guest_address) {
+    text += ", at guest " + *device.guest_address;
+    if (device.multifunction) text += " (multifunction)";
+  }
   return text;
 }
 
@@ -136,8 +141,13 @@ bool same_disk(const Disk& desired, const Disk& live) {
          (!desired.unit || desired.unit == live.unit);
 }
 
+// The ROM BAR and the guest address are owned where the config sets them; libvirt shows the BAR
+// when nothing says otherwise.
 bool same_pci(const PciDevice& desired, const PciDevice& live) {
-  return desired.managed == live.managed && desired.rom == live.rom;
+  return desired.managed == live.managed && desired.rom == live.rom &&
+         (!desired.rombar || *desired.rombar == live.rombar.value_or(true)) &&
+         (!desired.guest_address || (desired.guest_address == live.guest_address &&
+                                     desired.multifunction == live.multifunction));
 }
 
 // Secure Boot is owned where the config says it.

@@ -94,6 +94,9 @@ json pci_json(const PciDevice& device) {
   put(out, "device", device.device);
   put(out, "rom", device.rom);
   put(out, "bind", device.bind);
+  put(out, "rombar", device.rombar);
+  put(out, "guest_address", device.guest_address);
+  if (device.multifunction) out["multifunction"] = true;
   return out;
 }
 
@@ -105,6 +108,9 @@ PciDevice pci_from(const json& in) {
   device.device = get_optional<std::string>(in, "device");
   device.rom = get_optional<std::string>(in, "rom");
   device.bind = get_optional<std::string>(in, "bind");
+  device.rombar = get_optional<bool>(in, "rombar");
+  device.guest_address = get_optional<std::string>(in, "guest_address");
+  device.multifunction = in.value("multifunction", false);
   return device;
 }
 

@@ -167,6 +167,8 @@ void write_pci(TomlWriter& out, const std::string& table, const PciDevice& devic
   if (device.bind) out.string("bind", *device.bind);
   if (!device.managed && !device.bind) out.boolean("managed", false);
   if (device.rom) out.string("rom", *device.rom);
+  if (device.rombar) out.boolean("rombar", *device.rombar);
+  if (device.guest_address) out.string("guest_address", *device.guest_address);
   out.blank();
 }
 

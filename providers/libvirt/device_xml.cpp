@@ -130,6 +130,13 @@ std::optional<PciDevice> read_hostdev(const pugi::xml_node& element, std::string
   if (pugi::xml_node rom = element.child("rom"); rom.attribute("file")) {
     device.rom = rom.attribute("file").value();
   }
+  if (pugi::xml_attribute bar = element.child("rom").attribute("bar"))
+    device.rombar = std::string_view(bar.value()) == "on";
+  if (pugi::xml_node address = element.child("address");
+      std::string_view(address.attribute("type").as_string()) == "pci") {
+    device.guest_address = xml::pci_address(address);
+    device.multifunction = std::string_view(address.attribute("multifunction").as_string()) == "on";
+  }
   return device;
 }
 
@@ -201,6 +208,21 @@ void update_nic(pugi::xml_node element, const Nic& desired) {
   }
 }
 
+namespace {
+
+// The guest's <address> of a host device, which libvirt keeps after <rom>.
+void set_guest_address(pugi::xml_node element, const PciDevice& desired) {
+  pugi::xml_node address = xml::child_or_append(element, "address");
+  xml::set_attribute(address, "type", "pci");
+  xml::set_pci_address(address, *desired.guest_address);
+  if (desired.multifunction)
+    xml::set_attribute(address, "multifunction", "on");
+  else
+    address.remove_attribute("multifunction");
+}
+
+}  // namespace
+
 pugi::xml_node append_hostdev(pugi::xml_node parent, const PciDevice& device) {
   pugi::xml_node element = parent.append_child("hostdev");
   element.append_attribute("mode") = "subsystem";
@@ -216,8 +238,12 @@ void update_hostdev(pugi::xml_node element, const PciDevice& desired) {
     xml::set_attribute(xml::child_or_append(element, "rom"), "file", *desired.rom);
   } else if (pugi::xml_node rom = element.child("rom")) {
     rom.remove_attribute("file");
-    if (!rom.first_attribute()) element.remove_child(rom);
   }
+  if (desired.rombar)
+    xml::set_attribute(xml::child_or_append(element, "rom"), "bar", *desired.rombar ? "on" : "off");
+  if (pugi::xml_node rom = element.child("rom"); rom && !rom.first_attribute())
+    element.remove_child(rom);
+  if (desired.guest_address) set_guest_address(element, desired);
 }
 
 void append_graphics(pugi::xml_node parent, const Graphics& graphics) {

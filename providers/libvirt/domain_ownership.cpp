@@ -33,8 +33,9 @@ constexpr std::array<std::string_view, 12> kDiskParts = {
 // <target dev>: the host's tap device, which libvirt names when the guest starts.
 constexpr std::array<std::string_view, 6> kNicParts = {
     "@type", "mac", "source/@bridge", "source/@network", "model/@type", "target"};
-constexpr std::array<std::string_view, 5> kHostdevParts = {"@mode", "@type", "@managed", "source",
-                                                           "rom/@file"};
+// <address>: where the guest sees it, which guest_address sets and libvirt picks otherwise.
+constexpr std::array<std::string_view, 7> kHostdevParts = {
+    "@mode", "@type", "@managed", "source", "rom/@file", "rom/@bar", "address"};
 constexpr std::array<std::string_view, 5> kGraphicsParts = {"@type", "@autoport", "@port",
                                                             "@listen", "listen"};
 constexpr std::array<std::string_view, 2> kSerialParts = {"@type", "target"};
