@@ -546,7 +546,11 @@ std::optional<std::string> read_row_text(TableReader& reader, const std::string&
                  key + " must not hold '" + std::string(field.refused) + "': libvirt refuses it");
     return std::nullopt;
   }
-  return value;
+  if (!field.canonical) return value;
+  auto canonical = field.canonical(*value);
+  if (!canonical)
+    reader.error(key, key + " must be " + std::string(field.form) + "; got \"" + *value + "\"");
+  return canonical;
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
+#include <cstdio>
 
 #include "engine/model/vm.h"
 
@@ -96,7 +98,28 @@ bool channel_takes_live(const std::string& value, const Vm& running) {
          attribute_or(running, "spice_agent", "false") == "true";
 }
 
-constexpr std::array<VmField, 39> kFields = {{
+// Looking Glass's IVSHMEM size for a resolution, as its documentation computes it: two frames of
+// four bytes a pixel, plus 10 MiB, up to a power of two. Or a size given as such, or "none".
+std::optional<std::string> looking_glass_size(const std::string& text) {
+  if (text == "none") return text;
+  unsigned long long width = 0, height = 0, mib = 0;
+  char rest = 0;
+  if (std::sscanf(text.c_str(), "%llux%llu%c", &width, &height, &rest) == 2 &&
+      text.find_first_not_of("0123456789x") == std::string::npos) {
+    if (width == 0 || height == 0 || width > 16384 || height > 16384) return std::nullopt;
+    const unsigned long long frames = width * height * 4 * 2;
+    mib = (frames + (1ULL << 20) - 1) / (1ULL << 20) + 10;
+    return std::to_string(std::bit_ceil(mib)) + "MiB";
+  }
+  if (!text.ends_with("MiB") || text.size() == 3 ||
+      text.find_first_not_of("0123456789") != text.size() - 3)
+    return std::nullopt;
+  mib = std::stoull(text.substr(0, text.size() - 3));
+  if (mib == 0 || mib > 4096 || !std::has_single_bit(mib)) return std::nullopt;
+  return text;
+}
+
+constexpr std::array<VmField, 40> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -164,9 +187,32 @@ constexpr std::array<VmField, 39> kFields = {{
      "graphics",
      spice_agent_conflict,
      channel_takes_live},
-    {"tablet", FieldKind::boolean, {}, FieldTiming::next_boot, "false",
+    {"tablet",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
      "`true` gives the guest a USB tablet (`<input type='tablet' bus='usb'/>`): an absolute "
      "pointer, so the mouse of a VNC or SPICE client moves with the guest's without grabbing"},
+    {"looking_glass",
+     FieldKind::line,
+     {},
+     FieldTiming::next_boot,
+     "none",
+     "the shared memory Looking Glass shows the guest's screen through (`<shmem "
+     "name='looking-glass'>`, `/dev/shm/looking-glass` on the host): a resolution such as "
+     "`\"2560x1440\"`, from which the size is computed as Looking Glass documents (width × height "
+     "× 4 × 2 bytes, plus 10 MiB, up to a power of two: 64 MiB there), a size such as `\"64MiB\"`, "
+     "or `\"none\"`",
+     nullptr,
+     nullptr,
+     0,
+     0,
+     "",
+     nullptr,
+     looking_glass_size,
+     "a resolution such as \"2560x1440\", a power-of-two size such as \"64MiB\" (at most "
+     "4096MiB), or \"none\""},
     {"balloon", FieldKind::choice, kBalloonModels, FieldTiming::next_boot, "virtio",
      "the memory balloon (`<memballoon model>`): `virtio`, `virtio-transitional`, "
      "`virtio-non-transitional`, or `none`, with which a running guest cannot give memory back, so "

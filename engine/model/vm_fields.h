@@ -10,6 +10,7 @@
 // (TOML's own dotted key for it), and the plans, the model and the JSON use it so.
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,6 +53,10 @@ struct VmField {
   // Like `conflict`, for a value libvirt defines but that may keep the guest from starting: a
   // warning, so that a definition import wrote plans as it is.
   std::string (*caution)(const Vm& vm, const std::string& value) = nullptr;
+  // For a text or line row whose values have a form of their own: the canonical text of one, or
+  // nothing when it is not of that form, which `form` describes ("a resolution such as ...").
+  std::optional<std::string> (*canonical)(const std::string& text) = nullptr;
+  std::string_view form = "";
 };
 
 // Whether the running guest takes the row's value now (the row is live and the guest can).

@@ -196,6 +196,45 @@ bool is_usb_tablet(const pugi::xml_node& element) {
 }
 constexpr OwnedDevice kTablet = {"input", is_usb_tablet, "<input type='tablet' bus='usb'/>"};
 
+bool is_looking_glass(const pugi::xml_node& element) {
+  return std::string_view(element.attribute("name").as_string()) == "looking-glass";
+}
+
+// A <size> in MiB: libvirt writes unit='M' (MiB), a hand-written one may use another unit.
+unsigned long long size_in_mib(const pugi::xml_node& size) {
+  const std::string unit = size.attribute("unit").as_string("b");
+  const unsigned long long value = size.text().as_ullong();
+  if (unit == "G" || unit == "GiB") return value << 10;
+  if (unit == "M" || unit == "MiB") return value;
+  if (unit == "K" || unit == "KiB") return value >> 10;
+  return value >> 20;
+}
+
+// Without a <size>, the device has QEMU's 4 MiB.
+std::optional<std::string> read_looking_glass(const pugi::xml_node& domain) {
+  const auto present = owned_devices(domain.child("devices"), "shmem", is_looking_glass);
+  if (present.empty()) return "none";
+  const pugi::xml_node size = present.front().child("size");
+  return std::to_string(size ? size_in_mib(size) : 4) + "MiB";
+}
+
+// A new size keeps the device's address, so the guest sees it where it was.
+void write_looking_glass(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node devices = devices_of(domain);
+  const std::vector<pugi::xml_node> present = owned_devices(devices, "shmem", is_looking_glass);
+  if (value == "none") {
+    for (pugi::xml_node element : present) devices.remove_child(element);
+    return;
+  }
+  if (read_looking_glass(domain) == value) return;
+  pugi::xml_node shmem = present.empty() ? devices.append_child("shmem") : present.front();
+  xml::set_attribute(shmem, "name", "looking-glass");
+  xml::set_attribute(xml::child_or_append(shmem, "model"), "type", "ivshmem-plain");
+  pugi::xml_node size = xml::child_or_append(shmem, "size");
+  xml::set_attribute(size, "unit", "M");
+  size.text().set(value.substr(0, value.size() - 3).c_str());
+}
+
 constexpr OwnedDevice kRng = {
     "rng", is_urandom_rng,
     "<rng model='virtio'><backend model='random'>/dev/urandom</backend></rng>"};
@@ -379,7 +418,7 @@ void write_clock_offset(pugi::xml_node domain, const std::string& value) {
   clock.remove_attribute("basis");
 }
 
-constexpr std::array<DomainField, 39> kFields = {{
+constexpr std::array<DomainField, 40> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -404,6 +443,8 @@ constexpr std::array<DomainField, 39> kFields = {{
      is_channel_to<kSpiceAgent>},
     {"tablet", "devices/input", read_device<kTablet>, write_device<kTablet>, nullptr,
      is_usb_tablet},
+    {"looking_glass", "devices/shmem", read_looking_glass, write_looking_glass, nullptr,
+     is_looking_glass},
     {"balloon", "devices/memballoon", read_balloon, write_balloon, nullptr},
     {"watchdog", "devices/watchdog", read_single<kWatchdog>, write_single<kWatchdog>, nullptr,
      is_first_of<kWatchdog>},

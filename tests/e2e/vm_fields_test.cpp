@@ -5,6 +5,7 @@
 // the virtio-serial controller a boot gives it; libvirt's read-back of each is no change.
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <pugixml.hpp>
 #include <sstream>
 #include <vector>
@@ -111,6 +112,22 @@ nlohmann::json guest_change(Session& session, const nlohmann::json& plan) {
   return guest;
 }
 
+// Removes `path` at the end of the test when it was not there at the start: a file QEMU makes
+// for the guest and leaves behind.
+class ShmFileCleanup {
+ public:
+  explicit ShmFileCleanup(std::string path)
+      : path_(std::move(path)), existed_(std::filesystem::exists(path_)) {}
+  ~ShmFileCleanup() {
+    std::error_code ignored;
+    if (!existed_) std::filesystem::remove(path_, ignored);
+  }
+
+ private:
+  std::string path_;
+  bool existed_;
+};
+
 // A TCG guest boots its kernel in well under this.
 constexpr std::chrono::seconds kBootTimeout{120};
 
@@ -138,7 +155,10 @@ TEST_CASE("devices and lifecycle actions reach a running guest live or at its ne
   const std::string devices =
       "on_poweroff = \"restart\"\non_reboot = \"restart\"\nvideo = \"virtio\"\n"
       "sound = \"ich9\"\nrng = true\nguest_agent = true\nspice_agent = true\n"
-      "balloon = \"none\"\nwatchdog = \"i6300esb\"\nwatchdog_action = \"poweroff\"\n";
+      "balloon = \"none\"\nwatchdog = \"i6300esb\"\nwatchdog_action = \"poweroff\"\n"
+      "tablet = true\nlooking_glass = \"1920x1080\"\n";
+  // QEMU makes the Looking Glass memory as /dev/shm/looking-glass and leaves it there.
+  const ShmFileCleanup looking_glass_file("/dev/shm/looking-glass");
   std::string config = session.write_config(guest_toml(devices, spice));
   const nlohmann::json plan = session.plan_json(config);
   INFO(plan.dump(2));
@@ -156,7 +176,9 @@ TEST_CASE("devices and lifecycle actions reach a running guest live or at its ne
                                                         {"sound", "next-boot"},
                                                         {"balloon", "next-boot"},
                                                         {"watchdog", "next-boot"},
-                                                        {"watchdog_action", "next-boot"}}) {
+                                                        {"watchdog_action", "next-boot"},
+                                                        {"tablet", "next-boot"},
+                                                        {"looking_glass", "next-boot"}}) {
     INFO(field);
     CHECK(field_of(guest, field).value("disruption", "") == disruption);
   }
@@ -178,6 +200,9 @@ TEST_CASE("devices and lifecycle actions reach a running guest live or at its ne
   CHECK(has_device(persistent, "channel", "com.redhat.spice.0"));
   CHECK(has_device(persistent, "memballoon", "model=\"none\""));
   CHECK(has_device(persistent, "watchdog", "action=\"poweroff\""));
+  CHECK(has_device(persistent, "input", "type=\"tablet\""));
+  CHECK(has_device(persistent, "shmem", "<size unit=\"M\">32</size>"));
+  CHECK_FALSE(has_device(running, "shmem", "looking-glass"));
 
   // libvirt's additions (vram, heads, audio, channel paths, addresses) are no change.
   CHECK_FALSE(guest_change(session, session.plan_json(config)).is_object());
@@ -190,6 +215,8 @@ TEST_CASE("devices and lifecycle actions reach a running guest live or at its ne
   CHECK(has_device(running, "channel", "org.qemu.guest_agent.0"));
   CHECK(has_device(running, "sound", "model=\"ich9\""));
   CHECK(has_device(running, "watchdog", "model=\"i6300esb\""));
+  CHECK(has_device(running, "input", "type=\"tablet\""));
+  CHECK(has_device(running, "shmem", "<size unit=\"M\">32</size>"));
   const nlohmann::json booted = session.plan_json(config);
   INFO(booted.dump(2));
   CHECK_FALSE(guest_change(session, booted).is_object());

@@ -26,17 +26,10 @@ std::string fixture(const std::string& name) {
 
 // What the fixture's domain was declared with.
 const std::map<std::string, std::string> kDeclared = {
-    {"on_poweroff", "restart"},
-    {"on_reboot", "restart"},
-    {"video", "qxl"},
-    {"sound", "ich9"},
-    {"rng", "true"},
-    {"guest_agent", "true"},
-    {"spice_agent", "true"},
-    {"tablet", "true"},
-    {"balloon", "none"},
-    {"watchdog", "i6300esb"},
-    {"watchdog_action", "poweroff"},
+    {"on_poweroff", "restart"}, {"on_reboot", "restart"}, {"video", "qxl"},
+    {"sound", "ich9"},          {"rng", "true"},          {"guest_agent", "true"},
+    {"spice_agent", "true"},    {"tablet", "true"},       {"looking_glass", "32MiB"},
+    {"balloon", "none"},        {"watchdog", "i6300esb"}, {"watchdog_action", "poweroff"},
 };
 
 // The domain's <devices> and lifecycle actions as text, to tell whether a merge touched them.
@@ -78,7 +71,7 @@ TEST_CASE("libvirt's read-back of the device rows is what was declared, and no c
   INFO(named);
   for (const char* part :
        {"video", "sound", "audio", "rng", "channel", "memballoon", "virtio-serial",
-        "pcie-to-pci-bridge", "watchdog", "on_poweroff", "on_reboot"})
+        "pcie-to-pci-bridge", "watchdog", "on_poweroff", "on_reboot", "shmem"})
     CHECK(named.find(part) == std::string::npos);
 
   // Merged with the same values, nothing of it changes.
@@ -97,6 +90,7 @@ TEST_CASE("libvirt's read-back of the device rows is what was declared, and no c
   CHECK(imported.find("guest_agent = true\n") != std::string::npos);
   CHECK(imported.find("balloon = \"none\"\n") != std::string::npos);
   CHECK(imported.find("tablet = true\n") != std::string::npos);
+  CHECK(imported.find("looking_glass = \"32MiB\"\n") != std::string::npos);
 }
 
 TEST_CASE("a device row takes out only what it owns", "[vm_fields][domain_xml]") {
@@ -191,6 +185,47 @@ TEST_CASE("the device rows' rules across keys are refused at the key, naming the
   REQUIRE(errors.size() == 1);
   CHECK_THAT(errors[0].message, Catch::StartsWith("on_poweroff must be one of \"destroy\", "
                                                   "\"restart\""));
+}
+
+TEST_CASE("looking_glass takes a resolution and sizes the shared memory as Looking Glass does",
+          "[vm_fields][config]") {
+  const std::map<std::string, std::string> sizes = {
+      {"1920x1080", "32MiB"},  {"2560x1440", "64MiB"}, {"3440x1440", "64MiB"},
+      {"3840x2160", "128MiB"}, {"64MiB", "64MiB"},     {"none", "none"},
+  };
+  for (const auto& [given, size] : sizes) {
+    INFO(given);
+    Desired desired;
+    CHECK(load("[vm.a]\nlooking_glass = \"" + given + "\"\n", desired).empty());
+    CHECK(desired.vms.at(0).attributes.at("looking_glass") == size);
+  }
+  for (const char* wrong : {"1920*1080", "0x1080", "48MiB", "64M", "1920x", "x1080", "8192MiB"}) {
+    INFO(wrong);
+    Desired desired;
+    const Diagnostics errors =
+        load("[vm.a]\nlooking_glass = \"" + std::string(wrong) + "\"\n", desired);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].where.line == 2);
+    CHECK(errors[0].message ==
+          "looking_glass must be a resolution such as \"2560x1440\", a "
+          "power-of-two size such as \"64MiB\" (at most 4096MiB), or "
+          "\"none\"; got \"" +
+              std::string(wrong) + "\"");
+  }
+}
+
+TEST_CASE("a new looking_glass size keeps the device and its address; none takes it out",
+          "[vm_fields][domain_xml]") {
+  const std::string xml = fixture("qemu-with-devices.xml");
+  Vm desired = parse_domain_xml(xml).vm;
+  desired.attributes = {{"looking_glass", "64MiB"}};
+  const std::string grown = merge_domain_xml(xml, desired);
+  CHECK(count_of(grown, "<shmem name='looking-glass'>") == 1);
+  CHECK(grown.find("<size unit='M'>64</size>") != std::string::npos);
+  CHECK(grown.find("bus='0x09' slot='0x02'") != std::string::npos);
+  CHECK(parse_domain_xml(grown).vm.attributes.at("looking_glass") == "64MiB");
+  desired.attributes = {{"looking_glass", "none"}};
+  CHECK(merge_domain_xml(xml, desired).find("<shmem") == std::string::npos);
 }
 
 }  // namespace virtform
