@@ -24,7 +24,7 @@ constexpr std::array<std::string_view, 3> kBootKeys = {"loader", "bus", "overlay
 constexpr std::array<std::string_view, 10> kDiskKeys = {
     "source", "file", "size", "format", "bus", "readonly", "controller", "unit", "cache", "io"};
 constexpr std::array<std::string_view, 4> kNicKeys = {"bridge", "network", "model", "mac"};
-constexpr std::array<std::string_view, 2> kGraphicsKeys = {"type", "listen"};
+constexpr std::array<std::string_view, 3> kGraphicsKeys = {"type", "listen", "port"};
 constexpr std::array<std::string_view, 1> kSerialKeys = {"type"};
 constexpr std::array<std::string_view, 2> kXmlKeys = {"xml", "parent"};
 constexpr std::array<std::string_view, 8> kPciKeys = {

@@ -437,6 +437,23 @@ void check_pinned_places(TableReader& reader, const Vm& vm) {
   }
 }
 
+// libvirt gives consoles the ports from 5900 (VNC display :0) up, and refuses a VNC port below.
+std::optional<unsigned> read_graphics_port(TableReader& graphics,
+                                           std::optional<GraphicsType> type) {
+  const auto port = graphics.integer("port");
+  if (!port) return std::nullopt;
+  if (type == GraphicsType::none) {
+    graphics.error("port", "port makes no sense with type = \"none\"");
+    return std::nullopt;
+  }
+  if (*port < 5900 || *port > 65535) {
+    graphics.error(
+        "port", "port must be from 5900 (VNC display :0) to 65535; got " + std::to_string(*port));
+    return std::nullopt;
+  }
+  return static_cast<unsigned>(*port);
+}
+
 void read_devices(TableReader& reader, Vm& vm) {
   const DiskBus default_bus = default_data_disk_bus(vm);
   const auto read_data_disk = [&](TableReader& disk) { return read_disk(disk, default_bus); };
@@ -456,7 +473,8 @@ void read_devices(TableReader& reader, Vm& vm) {
     if (type == GraphicsType::none && listen) {
       graphics.error("listen", "listen makes no sense with type = \"none\"");
     }
-    if (type) vm.graphics = Graphics{*type, listen.value_or("")};
+    const auto port = read_graphics_port(graphics, type);
+    if (type) vm.graphics = Graphics{*type, listen.value_or(""), port};
   }
   if (const toml::table* table = reader.table("serial")) {
     TableReader serial = reader.child(*table, "serial");

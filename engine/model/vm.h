@@ -143,6 +143,9 @@ struct Firmware {
 struct Graphics {
   GraphicsType type = GraphicsType::none;
   std::string listen;  // address, "" for libvirt's default
+  // A fixed port (autoport='no'); unset, the config leaves the port alone and a new console
+  // takes the next free one from 5900.
+  std::optional<unsigned> port;
 
   bool operator==(const Graphics&) const = default;
 };

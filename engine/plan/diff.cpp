@@ -89,6 +89,7 @@ std::string describe(const std::optional<Graphics>& graphics) {
   if (!graphics || graphics->type == GraphicsType::none) return "none";
   std::string text = to_string(graphics->type);
   if (!graphics->listen.empty()) text += " on " + graphics->listen;
+  if (graphics->port) text += ", port " + std::to_string(*graphics->port);
   return text;
 }
 
@@ -287,8 +288,12 @@ std::optional<std::string> shown_graphics(const Vm& vm) {
   if (!vm.graphics) return std::nullopt;
   return describe(vm.graphics);
 }
+// A port is owned where the config fixes one.
 bool graphics_differ(const Vm& desired, const Vm& live) {
-  return desired.graphics && describe(desired.graphics) != describe(live.graphics);
+  if (!desired.graphics) return false;
+  std::optional<Graphics> seen = live.graphics;
+  if (seen && !desired.graphics->port) seen->port.reset();
+  return describe(desired.graphics) != describe(seen);
 }
 
 std::optional<std::string> shown_serial(const Vm& vm) {

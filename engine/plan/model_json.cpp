@@ -165,8 +165,10 @@ json vm_to_json(const Vm& vm) {
     out["kernel"] = {{"kernel", vm.kernel->kernel},
                      {"initrd", vm.kernel->initrd},
                      {"cmdline", vm.kernel->cmdline}};
-  if (vm.graphics)
+  if (vm.graphics) {
     out["graphics"] = {{"type", to_string(vm.graphics->type)}, {"listen", vm.graphics->listen}};
+    put(out["graphics"], "port", vm.graphics->port);
+  }
   if (vm.serial) out["serial"] = {{"type", vm.serial->type}};
   put(out, "autostart", vm.autostart);
   if (vm.state) out["state"] = to_string(*vm.state);
@@ -206,7 +208,8 @@ Vm vm_from_json(const json& in) {
   if (in.contains("graphics")) {
     const json& graphics = in.at("graphics");
     vm.graphics = Graphics{enum_from(graphics, "type", kGraphicsTypeNames),
-                           graphics.at("listen").get<std::string>()};
+                           graphics.at("listen").get<std::string>(),
+                           get_optional<unsigned>(graphics, "port")};
   }
   if (in.contains("serial")) vm.serial = Serial{in.at("serial").at("type").get<std::string>()};
   vm.autostart = get_optional<bool>(in, "autostart");

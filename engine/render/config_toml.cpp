@@ -197,6 +197,7 @@ void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagn
     out.line("[" + table + ".graphics]");
     out.string("type", to_string(vm.graphics->type));
     if (!vm.graphics->listen.empty()) out.string("listen", vm.graphics->listen);
+    if (vm.graphics->port) out.integer("port", *vm.graphics->port);
     out.blank();
   }
   if (vm.serial) {

@@ -251,7 +251,22 @@ void append_graphics(pugi::xml_node parent, const Graphics& graphics) {
   pugi::xml_node element = parent.append_child("graphics");
   element.append_attribute("type") = to_string(graphics.type).c_str();
   element.append_attribute("autoport") = "yes";
+  set_graphics_port(element, graphics.port);
   set_graphics_listen(element, graphics.listen);
+}
+
+std::optional<unsigned> fixed_graphics_port(const pugi::xml_node& graphics) {
+  if (std::string_view(graphics.attribute("autoport").as_string("no")) == "yes")
+    return std::nullopt;
+  const int port = graphics.attribute("port").as_int(-1);
+  if (port <= 0) return std::nullopt;
+  return static_cast<unsigned>(port);
+}
+
+void set_graphics_port(pugi::xml_node graphics, std::optional<unsigned> port) {
+  if (!port) return;
+  xml::set_attribute(graphics, "port", std::to_string(*port));
+  xml::set_attribute(graphics, "autoport", "no");
 }
 
 void set_graphics_listen(pugi::xml_node graphics, const std::string& address) {

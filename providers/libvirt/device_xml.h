@@ -48,6 +48,10 @@ void append_graphics(pugi::xml_node parent, const Graphics& graphics);
 // Sets a <graphics>'s listen address, "" for libvirt's default. Only the address: a password,
 // keymap or port set by another tool stays.
 void set_graphics_listen(pugi::xml_node graphics, const std::string& address);
+// The port a <graphics> is fixed at (autoport='no'), or nothing when libvirt picks one.
+std::optional<unsigned> fixed_graphics_port(const pugi::xml_node& graphics);
+// Fixes the port; nothing leaves the element's own as it is.
+void set_graphics_port(pugi::xml_node graphics, std::optional<unsigned> port);
 // Appends a <serial> and the <console> on it.
 void append_serial(pugi::xml_node parent, const Serial& serial);
 // Gives a <serial> and its <console> (when there is one) the character device type.

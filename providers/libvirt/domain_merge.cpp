@@ -187,6 +187,7 @@ void merge_graphics(pugi::xml_node devices, const std::optional<Graphics>& desir
   if (live && to_string(desired->type) == live.attribute("type").as_string()) {
     if (graphics_listen(live) != desired->listen)
       device_xml::set_graphics_listen(live, desired->listen);
+    device_xml::set_graphics_port(live, desired->port);
     return;
   }
   pugi::xml_document fresh;
@@ -199,6 +200,8 @@ void merge_graphics(pugi::xml_node devices, const std::optional<Graphics>& desir
   for (const char* name : kKeptGraphicsAttributes)
     if (pugi::xml_attribute kept = live.attribute(name))
       xml::set_attribute(graphics, name, kept.as_string());
+  if (!desired->port)
+    device_xml::set_graphics_port(graphics, device_xml::fixed_graphics_port(live));
   devices.insert_copy_before(graphics, live);
   devices.remove_child(live);
 }

@@ -154,6 +154,7 @@ void read_graphics(const pugi::xml_node& devices, Vm& vm) {
     vm.graphics->type = type == "spice" ? GraphicsType::spice : GraphicsType::vnc;
     vm.graphics->listen = element.attribute("listen").as_string(
         element.child("listen").attribute("address").as_string());
+    vm.graphics->port = device_xml::fixed_graphics_port(element);
   }
 }
 

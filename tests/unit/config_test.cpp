@@ -229,7 +229,7 @@ bind = "vfio-pci"
   CHECK(vm.nics[0].source == "default");
   CHECK(vm.nics[0].model == "e1000e");
   CHECK(vm.nics[0].mac == "52:54:00:ab:cd:01");
-  CHECK(vm.graphics == Graphics{GraphicsType::vnc, ""});
+  CHECK(vm.graphics == Graphics{GraphicsType::vnc, "", std::nullopt});
 
   REQUIRE(vm.pci.size() == 2);
   CHECK(vm.pci[0].address == "0000:08:00.0");
@@ -878,6 +878,29 @@ TEST_CASE("check_host_files reports what is missing, where it was declared", "[c
     CHECK(diagnostics[0].message == "kernel /boot/bzImage does not exist");
     CHECK(diagnostics[1].message == "initrd /boot/initrd does not exist");
   }
+}
+
+TEST_CASE("a console's fixed port is read in VNC's range and is refused elsewhere", "[config]") {
+  const auto load = [](const std::string& graphics, Diagnostics& diagnostics) {
+    return load_config_text("[vm.a]\n[vm.a.graphics]\n" + graphics, "a.toml", diagnostics);
+  };
+  Diagnostics diagnostics;
+  const Desired desired = load("type = \"vnc\"\nport = 5901\n", diagnostics);
+  REQUIRE(diagnostics.empty());
+  CHECK(desired.vms.at(0).graphics->port == 5901u);
+
+  for (const char* wrong : {"port = 5899\n", "port = 70000\n"}) {
+    diagnostics.clear();
+    load("type = \"spice\"\n" + std::string(wrong), diagnostics);
+    REQUIRE(diagnostics.size() == 1);
+    CHECK(diagnostics[0].where.line == 4);
+    CHECK_THAT(diagnostics[0].message,
+               Catch::StartsWith("port must be from 5900 (VNC display :0) to 65535; got "));
+  }
+  diagnostics.clear();
+  load("type = \"none\"\nport = 5901\n", diagnostics);
+  REQUIRE(diagnostics.size() == 1);
+  CHECK(diagnostics[0].message == "port makes no sense with type = \"none\"");
 }
 
 }  // namespace virtform

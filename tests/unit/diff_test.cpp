@@ -112,6 +112,27 @@ TEST_CASE("libvirt's normalisation is never a change", "[diff]") {
   CHECK(diagnostics.empty());
 }
 
+TEST_CASE("a console port is owned only where the config fixes one", "[diff]") {
+  Vm vm = small_vm("desk");
+  vm.graphics = Graphics{GraphicsType::vnc, "", std::nullopt};
+  LiveDomain domain = live_of(vm, true);
+  domain.vm.graphics->port = 5901;  // fixed by another tool
+  Live live;
+  live.domains.push_back(domain);
+  Desired desired;
+  desired.vms.push_back(vm);
+  Diagnostics diagnostics;
+  CHECK(change_at(run_diff(desired, live, diagnostics), "vm.desk").action == Action::none);
+
+  desired.vms[0].graphics->port = 5950;
+  const auto changes = run_diff(desired, live, diagnostics);
+  const FieldChange* graphics = field_of(change_at(changes, "vm.desk"), "graphics");
+  REQUIRE(graphics);
+  CHECK(graphics->before == "vnc, port 5901");
+  CHECK(graphics->after == "vnc, port 5950");
+  CHECK(graphics->disruption == Disruption::next_boot);
+}
+
 TEST_CASE("machine aliases match versioned machine types only within their family", "[diff]") {
   CHECK(same_machine("q35", "pc-q35-7.2"));
   CHECK(same_machine("pc", "pc-i440fx-7.2"));

@@ -31,7 +31,7 @@ pugi::xml_node graphics_of(pugi::xml_document& document, const std::string& xml)
 
 Vm console_model(GraphicsType type, const std::string& listen) {
   Vm vm = parse_domain_xml(kSecuredConsole).vm;
-  vm.graphics = Graphics{type, listen};
+  vm.graphics = Graphics{type, listen, std::nullopt};
   return vm;
 }
 
@@ -48,7 +48,7 @@ TEST_CASE("a new listen address keeps the console's password, keymap and port", 
   CHECK(std::string(graphics.attribute("port").as_string()) == "5901");
   CHECK(parse_domain_xml(
             merge_domain_xml(kSecuredConsole, console_model(GraphicsType::vnc, "0.0.0.0")))
-            .vm.graphics == Graphics{GraphicsType::vnc, "0.0.0.0"});
+            .vm.graphics == Graphics{GraphicsType::vnc, "0.0.0.0", 5901});
 }
 
 TEST_CASE("a change of console protocol keeps its password", "[domain_merge]") {
@@ -59,6 +59,26 @@ TEST_CASE("a change of console protocol keeps its password", "[domain_merge]") {
   CHECK(std::string(graphics.attribute("type").as_string()) == "spice");
   CHECK(std::string(graphics.attribute("passwd").as_string()) == "s3cret");
   CHECK(std::string(graphics.attribute("keymap").as_string()) == "de");
+  // and its fixed port, which the config leaves alone
+  CHECK(std::string(graphics.attribute("port").as_string()) == "5901");
+  CHECK(std::string(graphics.attribute("autoport").as_string()) == "no");
+}
+
+TEST_CASE("a port the config fixes replaces libvirt's choice and reads back", "[domain_merge]") {
+  Vm vm = console_model(GraphicsType::vnc, "127.0.0.1");
+  vm.graphics->port = 5977;
+  pugi::xml_document merged;
+  const std::string xml = merge_domain_xml(kSecuredConsole, vm);
+  pugi::xml_node graphics = graphics_of(merged, xml);
+  CHECK(std::string(graphics.attribute("port").as_string()) == "5977");
+  CHECK(std::string(graphics.attribute("autoport").as_string()) == "no");
+  CHECK(std::string(graphics.attribute("passwd").as_string()) == "s3cret");
+  CHECK(parse_domain_xml(xml).vm.graphics->port == 5977u);
+  // A console left to libvirt (autoport='yes', the port it took when the guest started) has none.
+  const LiveDomain automatic = parse_domain_xml(
+      "<domain type='qemu'><name>a</name><devices><graphics type='vnc' port='5903' "
+      "autoport='yes'/></devices></domain>");
+  CHECK_FALSE(automatic.vm.graphics->port);
 }
 
 TEST_CASE("an unchanged console is left exactly as it is", "[domain_merge]") {

@@ -67,7 +67,7 @@ Vm dsm_model() {
   nic.source = "default";
   nic.mac = "52:54:00:12:34:56";
   vm.nics = {nic};
-  vm.graphics = Graphics{GraphicsType::spice, "127.0.0.1"};
+  vm.graphics = Graphics{GraphicsType::spice, "127.0.0.1", std::nullopt};
   vm.serial = Serial{"pty"};
   return vm;
 }
@@ -90,7 +90,7 @@ Vm minimal_model() {
   bridge.source = "br0";
   bridge.model = "e1000e";
   vm.nics = {bridge};
-  vm.graphics = Graphics{GraphicsType::vnc, ""};
+  vm.graphics = Graphics{GraphicsType::vnc, "", std::nullopt};
   return vm;
 }
 
@@ -115,7 +115,7 @@ Vm gpu_model() {
   audio.address = "0000:08:00.1";
   audio.managed = false;
   vm.pci = {gpu, audio};
-  vm.graphics = Graphics{GraphicsType::none, ""};
+  vm.graphics = Graphics{GraphicsType::none, "", std::nullopt};
   vm.serial = Serial{"pty"};
   return vm;
 }
@@ -296,7 +296,7 @@ TEST_CASE("the seed's DSM domain as libvirt 9 keeps it reads as an unmanaged VM"
   CHECK(vm.nics[0].kind == NicSource::network);
   CHECK(vm.nics[0].source == "host-bridge");
   CHECK(vm.nics[0].mac == "52:54:00:a1:b2:c3");
-  CHECK(vm.graphics == Graphics{GraphicsType::spice, "0.0.0.0"});
+  CHECK(vm.graphics == Graphics{GraphicsType::spice, "0.0.0.0", std::nullopt});
   CHECK(vm.serial == Serial{"pty"});
   std::string all;
   for (const Diagnostic& d : unexpressed) all += d.message + "\n";
@@ -554,7 +554,7 @@ TEST_CASE("optional fields are patched only when the model sets them", "[domain_
   set.kernel = DirectKernel{"/boot/vmlinuz-6.1", "", ""};
   set.cpu = "host-passthrough";
   set.machine = "pc-q35-6.2";
-  set.graphics = Graphics{GraphicsType::vnc, "0.0.0.0"};
+  set.graphics = Graphics{GraphicsType::vnc, "0.0.0.0", std::nullopt};
   set.disks[0].boot_order = 1;
   std::string merged = merge_domain_xml(live, set);
   pugi::xml_document changed = load(merged);

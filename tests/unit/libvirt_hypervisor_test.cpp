@@ -44,7 +44,7 @@ Vm small_vm(const std::string& key) {
   Nic nic;
   nic.source = "default";
   vm.nics = {nic};
-  vm.graphics = Graphics{GraphicsType::vnc, "127.0.0.1"};
+  vm.graphics = Graphics{GraphicsType::vnc, "127.0.0.1", std::nullopt};
   vm.serial = Serial{};
   return vm;
 }
