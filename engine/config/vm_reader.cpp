@@ -710,6 +710,7 @@ Vm read_vm(const toml::table& table, const std::string& key, const std::string& 
   read_boot(reader, vm);
   read_devices(reader, vm);
   const AttributePlaces places = read_attributes(reader, vm);
+  vm.attribute_places = places;
   apply_profile_defaults(reader, vm);
   apply_dsm_defaults(reader, vm);
   check_dsm_platform(reader, vm);

@@ -126,6 +126,10 @@ inline constexpr const char* kDefaultNvramDirectory = "/var/lib/libvirt/qemu/nvr
 // That store for the domain `name`: <kDefaultNvramDirectory>/<name>_VARS.fd.
 std::string default_nvram_path(const std::string& name);
 
+// Where libvirt keeps an emulated TPM's state: <kTpmStateDirectory>/<domain uuid>, made when the
+// guest first starts and deleted with the domain unless its undefinition keeps it.
+inline constexpr const char* kTpmStateDirectory = "/var/lib/libvirt/swtpm";
+
 struct Firmware {
   FirmwareKind kind = FirmwareKind::bios;
   std::string code;           // UEFI code image (OVMF_CODE); empty until resolved from descriptors
@@ -187,6 +191,8 @@ struct Vm {
   // "preset windows", "profile windows11", shown beside the value in plans. A profile's firmware
   // and serial console are recorded here by those fields' names too.
   std::map<std::string, std::string> attribute_origins;
+  // Where each attribute was set (config only): host checks on a value report there.
+  std::map<std::string, Location> attribute_places;
   // `profile = "..."` (config only): engine/model/profiles.h, or "dsm".
   std::string profile;
   // A Synology DSM guest (config only): its defaults, checks and disk slot map.
@@ -262,6 +268,9 @@ struct LiveDomain {
   // A restart of this running guest timed out with its power-button press still pending: if the
   // guest shuts down later, virtform starts it again, as it was running before that apply.
   bool start_pending = false;
+  // The marker records that virtform wrote the guest's TPM ([vm.X.tpm]): a VM that no longer
+  // declares one has it taken out, its state left on the host.
+  bool recorded_tpm = false;
   // The policy the marker records; nothing for a marker written before markers recorded it.
   std::optional<LifecyclePolicy> recorded_policy;
   // What a running guest booted with (its live definition): a persistent change that has not

@@ -115,6 +115,36 @@ std::string yes_no(bool value) {
   return value ? "true" : "false";
 }
 
+// The guest's TPM as plans show it: "tpm-crb, emulator 2.0", "tpm-tis, passthrough /dev/tpm0".
+std::string describe_tpm(const Vm& vm) {
+  auto part = [&](const char* key) {
+    const auto found = vm.attributes.find(key);
+    return found == vm.attributes.end() ? std::string() : " " + found->second;
+  };
+  return part("tpm.model").substr(1) + "," + part("tpm.backend") + part("tpm.version") +
+         part("tpm.device");
+}
+
+// An emulated TPM's state is the guest's (BitLocker's keys): libvirt keeps it under the domain's
+// UUID whatever the definition says, and a TPM declared again takes it up.
+std::string tpm_state_kept(const LiveDomain& live) {
+  return "the TPM's state stays on the host in " + std::string(kTpmStateDirectory) + "/" +
+         live.uuid + ", for a TPM declared again";
+}
+
+// A TPM virtform wrote, which the VM no longer declares, is taken out.
+bool drops_tpm(const Vm& vm, const LiveDomain& live) {
+  return live.recorded_tpm && !sets_table(vm, "tpm") && live.vm.attributes.count("tpm.model");
+}
+
+// Whether the guest's emulated TPM goes: taken out, or passed through from the host instead.
+bool leaves_emulated_tpm(const Vm& vm, const LiveDomain& live) {
+  const auto backend = live.vm.attributes.find("tpm.backend");
+  if (backend == live.vm.attributes.end() || backend->second != "emulator") return false;
+  const auto wanted = vm.attributes.find("tpm.backend");
+  return drops_tpm(vm, live) || (wanted != vm.attributes.end() && wanted->second != "emulator");
+}
+
 // ---- Comparing one VM ------------------------------------------------------------------------
 
 // Where a field change lands: `live` when it can be done to the running guest now, otherwise it
@@ -795,6 +825,7 @@ class Differ {
     std::vector<FieldChange> compared =
         VmComparison(vm, old.vm, DisruptionRule{false, true}).fields();
     for (FieldChange& field : fragment_changes(vm, old, restart)) compared.push_back(field);
+    if (drops_tpm(vm, old)) compared.push_back({"tpm", describe_tpm(old.vm), "", restart});
     for (FieldChange& field : compared) {
       field.disruption = restart;
       change.fields.push_back(std::move(field));
@@ -816,6 +847,7 @@ class Differ {
         std::string(old.running ? "; libvirt renames only a shut-off domain, so the guest is "
                                   "shut down gracefully and started again"
                                 : "");
+    if (leaves_emulated_tpm(vm, old)) change.reason += "; " + tpm_state_kept(old);
     changes_.push_back(std::move(change));
   }
 
@@ -828,6 +860,8 @@ class Differ {
     change.fields = VmComparison(vm, live.vm, rule, live.booted ? &*live.booted : nullptr).fields();
     for (FieldChange& field : fragment_changes(vm, live, rule.for_boot_change()))
       change.fields.push_back(std::move(field));
+    if (drops_tpm(vm, live))
+      change.fields.push_back({"tpm", describe_tpm(live.vm), "", rule.for_boot_change()});
     // A store copied while the guest runs could miss what it writes after: copied shut off.
     if (live.running && !may_restart && moves_nvram(vm.firmware, live.vm.firmware)) {
       error(vm_address(vm.key), vm.where,
@@ -851,6 +885,8 @@ class Differ {
     change.disruption = worst(change.fields);
     change.action = change.fields.empty() ? Action::none : Action::update;
     change.reason = update_reason(change, live.running, may_restart);
+    if (leaves_emulated_tpm(vm, live))
+      change.reason += (change.reason.empty() ? "" : "; ") + tpm_state_kept(live);
     add_update_operations(vm, live, change);
     changes_.push_back(std::move(change));
   }
@@ -1076,7 +1112,8 @@ class Differ {
       change.disruption = domain.running ? Disruption::restart : Disruption::none;
       change.reason =
           std::string(domain.running ? "the running guest is shut down gracefully, then " : "") +
-          "only the definition is removed: disks, images and NVRAM stay on the host";
+          "only the definition is removed: disks, images, NVRAM and a TPM's state stay on the "
+          "host";
       changes_.push_back(std::move(change));
     }
   }

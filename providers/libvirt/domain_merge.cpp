@@ -227,7 +227,8 @@ std::string mark_start_pending_xml(const std::string& xml) {
 }
 
 void merge_into_domain(pugi::xml_node domain, const Vm& desired) {
-  take_out_fragments(domain, desired.xml);  // first: it reads what the marker recorded
+  take_out_fragments(domain, desired.xml);  // first: they read what the marker recorded
+  take_out_undeclared_tpm(domain, desired);
   domain_parts::set_marker(domain, desired);
   merge_resources(domain, desired);
   merge_os(domain, desired);

@@ -65,6 +65,7 @@ void read_identity(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* 
   live.copied = !marker.empty() && !marker_uuid.empty() && !same_uuid(marker_uuid, live.uuid);
   live.managed = !marker.empty() && !live.copied;
   if (live.managed) live.recorded_policy = read_policy(marker);
+  live.recorded_tpm = live.managed && domain_parts::records_tpm(domain);
   live.start_pending = live.managed && marker.attribute("start-pending").as_bool(false);
   const std::string key = marker.attribute("key").as_string();
   vm.key = key.empty() ? vm.name : key;
