@@ -121,6 +121,17 @@ struct PciDevice {
   bool operator==(const PciDevice&) const = default;
 };
 
+// A host directory shared with the guest over virtiofs ([[vm.X.share]]): the guest mounts it by
+// its tag (mount -t virtiofs TAG /mnt).
+struct Share {
+  std::string source;  // the host directory
+  std::string tag;     // the mount tag: the share's identity
+  bool readonly = false;
+  Location where;  // config only
+
+  bool operator==(const Share&) const = default;
+};
+
 // Where libvirt keeps a UEFI guest's own variable store unless told otherwise.
 inline constexpr const char* kDefaultNvramDirectory = "/var/lib/libvirt/qemu/nvram";
 // That store for the domain `name`: <kDefaultNvramDirectory>/<name>_VARS.fd.
@@ -181,6 +192,7 @@ struct Vm {
   std::vector<Disk> disks;  // includes the boot loader disk, first in boot order
   std::vector<Nic> nics;
   std::vector<PciDevice> pci;
+  std::vector<Share> shares;
   std::optional<Graphics> graphics;
   std::optional<Serial> serial;
   std::optional<bool> autostart;

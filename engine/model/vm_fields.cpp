@@ -48,6 +48,10 @@ constexpr std::array<std::string_view, 2> kTpmModels = {"tpm-crb", "tpm-tis"};
 constexpr std::array<std::string_view, 2> kTpmBackends = {"emulator", "passthrough"};
 constexpr std::array<std::string_view, 2> kTpmVersions = {"2.0", "1.2"};
 
+// domaincommon.rng's memoryBacking sources and access modes.
+constexpr std::array<std::string_view, 3> kMemorySources = {"memfd", "file", "anonymous"};
+constexpr std::array<std::string_view, 2> kMemoryAccess = {"shared", "private"};
+
 std::string attribute_or(const Vm& vm, const std::string& key, const std::string& otherwise) {
   const auto found = vm.attributes.find(key);
   return found == vm.attributes.end() ? otherwise : found->second;
@@ -155,7 +159,7 @@ std::optional<std::string> looking_glass_size(const std::string& text) {
   return text;
 }
 
-constexpr std::array<VmField, 44> kFields = {{
+constexpr std::array<VmField, 46> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -430,9 +434,17 @@ constexpr std::array<VmField, 44> kFields = {{
      "the host's TPM a passed-through one uses, such as `/dev/tpm0` (`<device path>`); must exist "
      "on the host, and needs `backend = \"passthrough\"`",
      tpm_device_conflict},
+    // How the guest's memory is backed (`<memoryBacking>`): what virtiofs shares need.
+    {"memory_backing.source", FieldKind::choice, kMemorySources, FieldTiming::next_boot, "",
+     "what the guest's memory is allocated from (`<memoryBacking><source type>`): `memfd`, "
+     "`file` or `anonymous`"},
+    {"memory_backing.access", FieldKind::choice, kMemoryAccess, FieldTiming::next_boot, "",
+     "whether the guest's memory is `shared` with other processes on the host, as virtiofs needs "
+     "(`<memoryBacking><access mode>`), or `private`"},
 }};
 
-constexpr std::array<std::string_view, 4> kTables = {"hyperv", "clock", "pm", "tpm"};
+constexpr std::array<std::string_view, 5> kTables = {"hyperv", "clock", "pm", "tpm",
+                                                     "memory_backing"};
 
 // What libvirt's and virt-manager's Windows guides turn on; stimer needs the Hyper-V clock, so
 // the preset gives it too.

@@ -85,6 +85,14 @@ std::string describe(const PciDevice& device) {
   return text;
 }
 
+std::string describe(const Share& share) {
+  return share.source + (share.readonly ? ", readonly" : "");
+}
+
+std::string share_label(const Share& share) {
+  return "share[" + share.tag + "]";
+}
+
 std::string describe(const std::optional<Graphics>& graphics) {
   if (!graphics || graphics->type == GraphicsType::none) return "none";
   std::string text = to_string(graphics->type);
@@ -364,6 +372,7 @@ class VmComparison {
     compare_disks();
     compare_nics();
     compare_pci();
+    compare_shares();
     return std::move(fields_);
   }
 
@@ -458,6 +467,27 @@ class VmComparison {
     }
   }
 
+  // libvirt 9 plugs no virtiofs share into a running guest: a change waits for its next boot.
+  void compare_shares() {
+    for (const Share& wanted : desired_.shares) {
+      const Share* current = find_share(live_, wanted.tag);
+      if (!current) {
+        boot_field(share_label(wanted), "", describe(wanted));
+      } else if (describe(*current) != describe(wanted)) {
+        boot_field(share_label(wanted), describe(*current), describe(wanted));
+      }
+    }
+    for (const Share& current : live_.shares)
+      if (!find_share(desired_, current.tag))
+        boot_field(share_label(current), describe(current), "");
+  }
+
+  static const Share* find_share(const Vm& vm, const std::string& tag) {
+    auto it = std::find_if(vm.shares.begin(), vm.shares.end(),
+                           [&](const Share& share) { return share.tag == tag; });
+    return it == vm.shares.end() ? nullptr : &*it;
+  }
+
   static const PciDevice* find_pci(const Vm& vm, const std::string& address) {
     auto it = std::find_if(vm.pci.begin(), vm.pci.end(),
                            [&](const PciDevice& p) { return p.address == address; });
@@ -489,6 +519,7 @@ std::vector<FieldChange> creation_fields(const Vm& vm) {
   for (const Disk& disk : vm.disks) add("disk[" + disk.source + "]", describe(disk));
   for (const Nic& nic : vm.nics) add(nic_label(nic), describe(nic));
   for (const PciDevice& device : vm.pci) add("pci[" + device.address + "]", describe(device));
+  for (const Share& share : vm.shares) add(share_label(share), describe(share));
   for (const VmField& field : vm_fields())
     if (const auto value = shown_attribute(vm, field)) add(std::string(field.key), *value);
   for (const XmlFragment& fragment : vm.xml) add(fragment_label(fragment), fragment.xml);

@@ -496,7 +496,10 @@ void write_tpm_device(pugi::xml_node domain, const std::string& value) {
   write_value<kTpmDevice>(domain, value);
 }
 
-constexpr std::array<DomainField, 44> kFields = {{
+constexpr char kMemorySource[] = "memoryBacking/source/@type";
+constexpr char kMemoryAccess[] = "memoryBacking/access/@mode";
+
+constexpr std::array<DomainField, 46> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -566,6 +569,10 @@ constexpr std::array<DomainField, 44> kFields = {{
      nullptr},
     {"tpm.version", kTpmVersion, read_tpm_version, write_tpm_version, nullptr},
     {"tpm.device", kTpmDevice, read_tpm_device, write_tpm_device, nullptr},
+    {"memory_backing.source", kMemorySource, read_value<kMemorySource>, write_value<kMemorySource>,
+     nullptr},
+    {"memory_backing.access", kMemoryAccess, read_value<kMemoryAccess>, write_value<kMemoryAccess>,
+     nullptr},
 }};
 
 }  // namespace

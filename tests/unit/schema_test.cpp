@@ -124,6 +124,13 @@ const std::map<std::string, TableKind>& table_kinds() {
       {"tpm",
        {"/definitions/vm/properties/tpm/properties", keys::attribute_table("tpm"),
         "[vm.t.tpm]\n{}\n"}},
+      {"memory_backing",
+       {"/definitions/vm/properties/memory_backing/properties",
+        keys::attribute_table("memory_backing"), "[vm.t.memory_backing]\n{}\n"}},
+      {"share",
+       {"/definitions/share/properties", keys::kShare,
+        "[vm.t.memory_backing]\naccess = \"shared\"\n[[vm.t.share]]\nsource = \"/srv\"\n"
+        "tag = \"t\"\n{}\n"}},
   };
   return kinds;
 }

@@ -12,15 +12,18 @@
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/domain_xml.h"
 #include "support/loaded_config.h"
+#include "support/plan_changes.h"
 #include "support/temp_dir.h"
 #include "tests/support/pipeline.h"
 
 namespace virtform {
 namespace {
 
+using testing::field_of;
 using testing::formatted;
 using testing::load_config_from;
 using testing::read_file;
+using testing::vm_change;
 
 std::string fixture(const std::string& name) {
   return read_file(std::string(VIRTFORM_SOURCE_DIR) + "/tests/fixtures/libvirt/" + name);
@@ -37,19 +40,6 @@ std::map<std::string, std::string> tpm_attributes(const Vm& vm) {
   for (const auto& [key, value] : vm.attributes)
     if (key.starts_with("tpm.")) tpm[key] = value;
   return tpm;
-}
-
-const FieldChange* field_of(const Change& change, const std::string& name) {
-  for (const FieldChange& field : change.fields)
-    if (field.field == name) return &field;
-  return nullptr;
-}
-
-const Change& vm_change(const Plan& plan) {
-  for (const Change& change : plan.changes)
-    if (change.kind == ResourceKind::vm) return change;
-  FAIL("the plan has no VM");
-  throw std::logic_error("unreachable");
 }
 
 }  // namespace
