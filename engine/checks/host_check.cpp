@@ -57,6 +57,8 @@ class HostCheck {
       must_exist(vm.kernel->kernel, "kernel", vm.where);
       if (!vm.kernel->initrd.empty()) must_exist(vm.kernel->initrd, "initrd", vm.where);
     }
+    tpm_device(vm);
+    for (const Share& share : vm.shares) share_source(share);
     if (!vm.firmware.code.empty()) must_exist(vm.firmware.code, "firmware_code", vm.where);
     if (!vm.firmware.vars_template.empty()) {
       must_exist(vm.firmware.vars_template, "firmware_vars", vm.where);
@@ -167,6 +169,28 @@ class HostCheck {
   static std::string format_fix(const std::string& format) {
     if (format == "qcow2" || format == "raw") return "set format = \"" + format + "\"";
     return "virtform attaches raw and qcow2 images only; convert it (qemu-img convert -O qcow2)";
+  }
+
+  // libvirt defines a guest passing through a TPM the host does not have; it fails only to start.
+  void tpm_device(const Vm& vm) {
+    const auto device = vm.attributes.find("tpm.device");
+    if (device == vm.attributes.end() || files_.exists(device->second)) return;
+    const auto place = vm.attribute_places.find(device->first);
+    error("TPM device " + device->second +
+              " does not exist on the host: name the host's TPM (ls /dev/tpm*), or set "
+              "backend = \"emulator\" for a TPM of the guest's own",
+          place == vm.attribute_places.end() ? vm.where : place->second);
+  }
+
+  // virtiofsd serves a directory; the guest fails to start on anything else.
+  void share_source(const Share& share) {
+    if (!files_.exists(share.source)) {
+      error("share source " + share.source + " does not exist; create the directory first",
+            share.where);
+    } else if (files_.is_regular_file(share.source) || files_.is_block_device(share.source)) {
+      error("share source " + share.source + " is not a directory; share the directory it is in",
+            share.where);
+    }
   }
 
   void must_exist(const std::string& path, const std::string& what, const Location& where) {

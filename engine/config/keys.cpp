@@ -12,12 +12,12 @@ namespace {
 
 constexpr std::array<std::string_view, 3> kTopLevelKeys = {"project", "loader", "vm"};
 constexpr std::array<std::string_view, 2> kLoaderKeys = {"image", "sha256"};
-constexpr std::array<std::string_view, 24> kVmKeys = {
+constexpr std::array<std::string_view, 25> kVmKeys = {
     "name",       "type",    "memory",    "vcpus",    "machine",
     "cpu",        "state",   "autostart", "restart",  "shutdown_timeout",
     "force_stop", "adopt",   "kernel",    "initrd",   "cmdline",
     "boot",       "disk",    "nic",       "graphics", "serial",
-    "pci",        "profile", "dsm",       "xml"};
+    "pci",        "profile", "dsm",       "xml",      "share"};
 constexpr std::array<std::string_view, 6> kFirmwareKeys = {
     "firmware", "firmware_code", "firmware_vars", "nvram", "firmware_autoselect", "secure_boot"};
 constexpr std::array<std::string_view, 3> kBootKeys = {"loader", "bus", "overlay"};
@@ -29,6 +29,7 @@ constexpr std::array<std::string_view, 1> kSerialKeys = {"type"};
 constexpr std::array<std::string_view, 2> kXmlKeys = {"xml", "parent"};
 constexpr std::array<std::string_view, 8> kPciKeys = {
     "address", "vendor", "device", "rom", "managed", "bind", "rombar", "guest_address"};
+constexpr std::array<std::string_view, 3> kShareKeys = {"source", "tag", "readonly"};
 constexpr std::array<std::string_view, 4> kDsmKeys = {"model", "sata_port_map", "disk_idx_map",
                                                       "acpid"};
 
@@ -73,6 +74,7 @@ const std::span<const std::string_view> kSerial = kSerialKeys;
 const std::span<const std::string_view> kPci = kPciKeys;
 const std::span<const std::string_view> kDsm = kDsmKeys;
 const std::span<const std::string_view> kXml = kXmlKeys;
+const std::span<const std::string_view> kShare = kShareKeys;
 
 std::span<const std::string_view> attribute_table(std::string_view table) {
   const auto found = attribute_tables().find(table);

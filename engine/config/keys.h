@@ -30,6 +30,8 @@ extern const std::span<const std::string_view> kPci;
 extern const std::span<const std::string_view> kDsm;
 // [[vm.X.xml]]
 extern const std::span<const std::string_view> kXml;
+// [[vm.X.share]]
+extern const std::span<const std::string_view> kShare;
 
 // [vm.X.hyperv], [vm.X.clock], ...: the sub-table of attribute rows (vm_fields.h) named `table`.
 std::span<const std::string_view> attribute_table(std::string_view table);

@@ -571,6 +571,63 @@ std::optional<std::string> read_row_text(TableReader& reader, const std::string&
   return canonical;
 }
 
+// The longest mount tag virtio-fs carries, in bytes.
+constexpr std::size_t kShareTagBytes = 36;
+
+// One [[vm.X.share]]: a host directory the guest mounts by its tag.
+std::optional<Share> read_share(TableReader& reader) {
+  reader.reject_unknown_keys(keys::kShare);
+  Share share;
+  share.where = reader.where();
+  auto source = reader.path("source");
+  auto tag = read_text(reader, "tag", true);
+  // libvirt 9.0 refuses to define a read-only virtiofs share.
+  if (reader.boolean("readonly") == true)
+    reader.error("readonly",
+                 "readonly = true is refused by libvirt 9.0, whose virtiofs shares cannot be "
+                 "read-only: leave readonly out, and mount the share read-only in the guest "
+                 "(mount -t virtiofs -o ro TAG DIR)");
+  if (!reader.has("source")) reader.error(reader.heading() + " needs source = \"/host/directory\"");
+  if (!reader.has("tag"))
+    reader.error(reader.heading() + " needs tag = \"...\", the name the guest mounts it by");
+  if (tag && tag->size() > kShareTagBytes) {
+    reader.error("tag", "tag must be at most 36 bytes, what virtio-fs carries; got " +
+                            std::to_string(tag->size()));
+    return std::nullopt;
+  }
+  if (!source || !tag) return std::nullopt;
+  share.source = *source;
+  share.tag = *tag;
+  return share;
+}
+
+// The guest tells its shares apart by tag alone.
+void read_shares(TableReader& reader, Vm& vm) {
+  for (Share& share : read_each<Share>(reader, "share", read_share)) {
+    const auto same = std::find_if(vm.shares.begin(), vm.shares.end(),
+                                   [&](const Share& other) { return other.tag == share.tag; });
+    if (same == vm.shares.end()) {
+      vm.shares.push_back(std::move(share));
+      continue;
+    }
+    reader.error_at(share.where, "tag \"" + share.tag + "\" is already the tag of the share of " +
+                                     same->source + " at " + same->where.str() +
+                                     ": give each share a tag of its own");
+  }
+}
+
+// virtiofsd reads and writes the guest's memory itself: QEMU starts such a guest only with its
+// memory shared.
+void check_share_memory(TableReader& reader, const Vm& vm) {
+  if (vm.shares.empty()) return;
+  const auto access = vm.attributes.find("memory_backing.access");
+  if (access != vm.attributes.end() && access->second == "shared") return;
+  reader.error_at(vm.shares.front().where,
+                  "a virtiofs share needs the guest's memory shared with virtiofsd: set "
+                  "source = \"memfd\" and access = \"shared\" in [vm." +
+                      vm.key + ".memory_backing]");
+}
+
 }  // namespace
 
 // One attribute of the table as its canonical text; nothing when absent or wrong (reported).
@@ -727,11 +784,14 @@ Vm read_vm(const toml::table& table, const std::string& key, const std::string& 
   read_kernel(reader, vm);
   read_boot(reader, vm);
   read_devices(reader, vm);
+  read_shares(reader, vm);
   const AttributePlaces places = read_attributes(reader, vm);
+  vm.attribute_places = places;
   apply_profile_defaults(reader, vm);
   apply_dsm_defaults(reader, vm);
   check_dsm_platform(reader, vm);
   check_attribute_conflicts(reader, vm, places);
+  check_share_memory(reader, vm);
   return vm;
 }
 

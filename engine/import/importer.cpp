@@ -190,6 +190,8 @@ class Importer {
     for (const Disk& disk : vm.disks) paths.emplace_back("disk source", disk.source);
     for (const PciDevice& device : vm.pci)
       if (device.rom) paths.emplace_back("ROM file of PCI device " + device.address, *device.rom);
+    for (const Share& share : vm.shares)
+      paths.emplace_back("source of share " + share.tag, share.source);
     paths.emplace_back("firmware_code", vm.firmware.code);
     paths.emplace_back("firmware_vars", vm.firmware.vars_template);
     paths.emplace_back("nvram", vm.firmware.nvram);

@@ -121,10 +121,25 @@ struct PciDevice {
   bool operator==(const PciDevice&) const = default;
 };
 
+// A host directory shared with the guest over virtiofs ([[vm.X.share]]): the guest mounts it by
+// its tag (mount -t virtiofs TAG /mnt).
+struct Share {
+  std::string source;  // the host directory
+  std::string tag;     // the mount tag: the share's identity
+  bool readonly = false;
+  Location where;  // config only
+
+  bool operator==(const Share&) const = default;
+};
+
 // Where libvirt keeps a UEFI guest's own variable store unless told otherwise.
 inline constexpr const char* kDefaultNvramDirectory = "/var/lib/libvirt/qemu/nvram";
 // That store for the domain `name`: <kDefaultNvramDirectory>/<name>_VARS.fd.
 std::string default_nvram_path(const std::string& name);
+
+// Where libvirt keeps an emulated TPM's state: <kTpmStateDirectory>/<domain uuid>, made when the
+// guest first starts and deleted with the domain unless its undefinition keeps it.
+inline constexpr const char* kTpmStateDirectory = "/var/lib/libvirt/swtpm";
 
 struct Firmware {
   FirmwareKind kind = FirmwareKind::bios;
@@ -180,6 +195,7 @@ struct Vm {
   std::vector<Disk> disks;  // includes the boot loader disk, first in boot order
   std::vector<Nic> nics;
   std::vector<PciDevice> pci;
+  std::vector<Share> shares;
   std::optional<Graphics> graphics;
   std::optional<Serial> serial;
   std::optional<bool> autostart;
@@ -190,6 +206,8 @@ struct Vm {
   // "preset windows", "profile windows11", shown beside the value in plans. A profile's firmware
   // and serial console are recorded here by those fields' names too.
   std::map<std::string, std::string> attribute_origins;
+  // Where each attribute was set (config only): host checks on a value report there.
+  std::map<std::string, Location> attribute_places;
   // `profile = "..."` (config only): engine/model/profiles.h, or "dsm".
   std::string profile;
   // A Synology DSM guest (config only): its defaults, checks and disk slot map.
@@ -265,6 +283,9 @@ struct LiveDomain {
   // A restart of this running guest timed out with its power-button press still pending: if the
   // guest shuts down later, virtform starts it again, as it was running before that apply.
   bool start_pending = false;
+  // The marker records that virtform wrote the guest's TPM ([vm.X.tpm]): a VM that no longer
+  // declares one has it taken out, its state left on the host.
+  bool recorded_tpm = false;
   // The policy the marker records; nothing for a marker written before markers recorded it.
   std::optional<LifecyclePolicy> recorded_policy;
   // What a running guest booted with (its live definition): a persistent change that has not

@@ -42,6 +42,16 @@ constexpr std::array<std::string_view, 7> kWatchdogActions = {
 // domaincommon.rng's ioapic drivers.
 constexpr std::array<std::string_view, 2> kIoapicDrivers = {"kvm", "qemu"};
 
+// The x86 TPM interfaces (domaincommon.rng's tpm models but the pSeries ones), what backs them,
+// and the TPM versions swtpm emulates.
+constexpr std::array<std::string_view, 2> kTpmModels = {"tpm-crb", "tpm-tis"};
+constexpr std::array<std::string_view, 2> kTpmBackends = {"emulator", "passthrough"};
+constexpr std::array<std::string_view, 2> kTpmVersions = {"2.0", "1.2"};
+
+// domaincommon.rng's memoryBacking sources and access modes.
+constexpr std::array<std::string_view, 3> kMemorySources = {"memfd", "file", "anonymous"};
+constexpr std::array<std::string_view, 2> kMemoryAccess = {"shared", "private"};
+
 std::string attribute_or(const Vm& vm, const std::string& key, const std::string& otherwise) {
   const auto found = vm.attributes.find(key);
   return found == vm.attributes.end() ? otherwise : found->second;
@@ -91,6 +101,36 @@ std::string watchdog_action_conflict(const Vm& vm, const std::string&) {
          "watchdog_action out";
 }
 
+// The CRB interface exists only in TPM 2.0; a TPM virtform adds is a 2.0 one on tpm-crb, so a 1.2
+// one names its interface.
+std::string tpm_version_conflict(const Vm& vm, const std::string& value) {
+  if (attribute_or(vm, "tpm.backend", "emulator") != "emulator")
+    return "version is the emulator's: a passed-through TPM is the host's own version; leave "
+           "version out, or set backend = \"emulator\" in [vm." +
+           vm.key + ".tpm]";
+  if (value != "1.2" || attribute_or(vm, "tpm.model", "tpm-crb") == "tpm-tis") return "";
+  return "version = \"1.2\" needs model = \"tpm-tis\" in [vm." + vm.key +
+         ".tpm]: the CRB interface exists only in TPM 2.0";
+}
+
+// A passed-through TPM is the host's device: the backend and the device come together.
+std::string tpm_backend_conflict(const Vm& vm, const std::string& value) {
+  if (value != "passthrough" || vm.attributes.count("tpm.device")) return "";
+  return "backend = \"passthrough\" needs the host's TPM: set device = \"/dev/tpm0\" (or "
+         "another host TPM) in [vm." +
+         vm.key + ".tpm], or set backend = \"emulator\"";
+}
+
+std::string tpm_device_conflict(const Vm& vm, const std::string& value) {
+  if (value.front() != '/')
+    return "device must be an absolute path on the host, such as \"/dev/tpm0\"; got \"" + value +
+           "\"";
+  if (attribute_or(vm, "tpm.backend", "") == "passthrough") return "";
+  return "device is the host TPM a passed-through TPM uses: set backend = \"passthrough\" in "
+         "[vm." +
+         vm.key + ".tpm], or leave device out";
+}
+
 // A channel plugs only into a running guest that has a virtio-serial controller, which libvirt
 // cannot hot-plug: one that already has a virtio channel of virtform's. Removing one always works.
 bool channel_takes_live(const std::string& value, const Vm& running) {
@@ -119,7 +159,7 @@ std::optional<std::string> looking_glass_size(const std::string& text) {
   return text;
 }
 
-constexpr std::array<VmField, 40> kFields = {{
+constexpr std::array<VmField, 46> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -373,9 +413,38 @@ constexpr std::array<VmField, 40> kFields = {{
      FieldTiming::next_boot,
      "",
      "`false` keeps the guest from suspending to disk, S4 (`<suspend-to-disk enabled='no'/>`)"},
+    // The guest's TPM (`<devices><tpm>`): Windows 11 asks for a 2.0 one, BitLocker seals its keys
+    // in it. An emulated TPM's state lives on the host, outside the definition.
+    {"tpm.model", FieldKind::choice, kTpmModels, FieldTiming::next_boot, "",
+     "the TPM's interface (`<tpm model>`): `tpm-crb`, TPM 2.0's command-response buffer, or "
+     "`tpm-tis`, the older TIS one that TPM 1.2 needs"},
+    {"tpm.backend", FieldKind::choice, kTpmBackends, FieldTiming::next_boot, "",
+     "what the guest's TPM is (`<backend type>`): `emulator`, a TPM of its own that libvirt runs "
+     "in swtpm, or `passthrough`, the host's TPM `device`, which the guest then has to itself",
+     tpm_backend_conflict},
+    {"tpm.version", FieldKind::choice, kTpmVersions, FieldTiming::next_boot, "",
+     "the emulated TPM's version (`<backend version>`): `\"2.0\"`, what Windows 11 needs, or "
+     "`\"1.2\"`, which needs `model = \"tpm-tis\"`; not with `backend = \"passthrough\"`",
+     tpm_version_conflict},
+    {"tpm.device",
+     FieldKind::line,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "the host's TPM a passed-through one uses, such as `/dev/tpm0` (`<device path>`); must exist "
+     "on the host, and needs `backend = \"passthrough\"`",
+     tpm_device_conflict},
+    // How the guest's memory is backed (`<memoryBacking>`): what virtiofs shares need.
+    {"memory_backing.source", FieldKind::choice, kMemorySources, FieldTiming::next_boot, "",
+     "what the guest's memory is allocated from (`<memoryBacking><source type>`): `memfd`, "
+     "`file` or `anonymous`"},
+    {"memory_backing.access", FieldKind::choice, kMemoryAccess, FieldTiming::next_boot, "",
+     "whether the guest's memory is `shared` with other processes on the host, as virtiofs needs "
+     "(`<memoryBacking><access mode>`), or `private`"},
 }};
 
-constexpr std::array<std::string_view, 3> kTables = {"hyperv", "clock", "pm"};
+constexpr std::array<std::string_view, 5> kTables = {"hyperv", "clock", "pm", "tpm",
+                                                     "memory_backing"};
 
 // What libvirt's and virt-manager's Windows guides turn on; stimer needs the Hyper-V clock, so
 // the preset gives it too.
@@ -441,6 +510,13 @@ std::string_view field_name(const VmField& field) {
 
 std::span<const std::string_view> field_tables() {
   return kTables;
+}
+
+bool sets_table(const Vm& vm, std::string_view table) {
+  return std::any_of(vm.attributes.begin(), vm.attributes.end(), [&](const auto& attribute) {
+    const VmField* field = find_vm_field(attribute.first);
+    return field && field_table(*field) == table;
+  });
 }
 
 std::span<const FieldPreset> field_presets() {

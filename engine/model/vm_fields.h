@@ -72,6 +72,8 @@ std::string_view field_table(const VmField& field);
 std::string_view field_name(const VmField& field);
 // The sub-tables the rows use, in row order.
 std::span<const std::string_view> field_tables();
+// Whether `vm` sets a row of the sub-table `table`.
+bool sets_table(const Vm& vm, std::string_view table);
 
 // A named set of rows' values that a sub-table's `preset` key turns on. They are defaults: a
 // key the table sets itself wins.

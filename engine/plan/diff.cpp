@@ -85,6 +85,14 @@ std::string describe(const PciDevice& device) {
   return text;
 }
 
+std::string describe(const Share& share) {
+  return share.source + (share.readonly ? ", readonly" : "");
+}
+
+std::string share_label(const Share& share) {
+  return "share[" + share.tag + "]";
+}
+
 std::string describe(const std::optional<Graphics>& graphics) {
   if (!graphics || graphics->type == GraphicsType::none) return "none";
   std::string text = to_string(graphics->type);
@@ -114,6 +122,36 @@ std::string describe(const Firmware& firmware) {
 
 std::string yes_no(bool value) {
   return value ? "true" : "false";
+}
+
+// The guest's TPM as plans show it: "tpm-crb, emulator 2.0", "tpm-tis, passthrough /dev/tpm0".
+std::string describe_tpm(const Vm& vm) {
+  auto part = [&](const char* key) {
+    const auto found = vm.attributes.find(key);
+    return found == vm.attributes.end() ? std::string() : " " + found->second;
+  };
+  return part("tpm.model").substr(1) + "," + part("tpm.backend") + part("tpm.version") +
+         part("tpm.device");
+}
+
+// An emulated TPM's state is the guest's (BitLocker's keys): libvirt keeps it under the domain's
+// UUID whatever the definition says, and a TPM declared again takes it up.
+std::string tpm_state_kept(const LiveDomain& live) {
+  return "the TPM's state stays on the host in " + std::string(kTpmStateDirectory) + "/" +
+         live.uuid + ", for a TPM declared again";
+}
+
+// A TPM virtform wrote, which the VM no longer declares, is taken out.
+bool drops_tpm(const Vm& vm, const LiveDomain& live) {
+  return live.recorded_tpm && !sets_table(vm, "tpm") && live.vm.attributes.count("tpm.model");
+}
+
+// Whether the guest's emulated TPM goes: taken out, or passed through from the host instead.
+bool leaves_emulated_tpm(const Vm& vm, const LiveDomain& live) {
+  const auto backend = live.vm.attributes.find("tpm.backend");
+  if (backend == live.vm.attributes.end() || backend->second != "emulator") return false;
+  const auto wanted = vm.attributes.find("tpm.backend");
+  return drops_tpm(vm, live) || (wanted != vm.attributes.end() && wanted->second != "emulator");
 }
 
 // ---- Comparing one VM ------------------------------------------------------------------------
@@ -339,6 +377,7 @@ class VmComparison {
     compare_disks();
     compare_nics();
     compare_pci();
+    compare_shares();
     return std::move(fields_);
   }
 
@@ -433,6 +472,27 @@ class VmComparison {
     }
   }
 
+  // libvirt 9 plugs no virtiofs share into a running guest: a change waits for its next boot.
+  void compare_shares() {
+    for (const Share& wanted : desired_.shares) {
+      const Share* current = find_share(live_, wanted.tag);
+      if (!current) {
+        boot_field(share_label(wanted), "", describe(wanted));
+      } else if (describe(*current) != describe(wanted)) {
+        boot_field(share_label(wanted), describe(*current), describe(wanted));
+      }
+    }
+    for (const Share& current : live_.shares)
+      if (!find_share(desired_, current.tag))
+        boot_field(share_label(current), describe(current), "");
+  }
+
+  static const Share* find_share(const Vm& vm, const std::string& tag) {
+    auto it = std::find_if(vm.shares.begin(), vm.shares.end(),
+                           [&](const Share& share) { return share.tag == tag; });
+    return it == vm.shares.end() ? nullptr : &*it;
+  }
+
   static const PciDevice* find_pci(const Vm& vm, const std::string& address) {
     auto it = std::find_if(vm.pci.begin(), vm.pci.end(),
                            [&](const PciDevice& p) { return p.address == address; });
@@ -464,6 +524,7 @@ std::vector<FieldChange> creation_fields(const Vm& vm) {
   for (const Disk& disk : vm.disks) add("disk[" + disk.source + "]", describe(disk));
   for (const Nic& nic : vm.nics) add(nic_label(nic), describe(nic));
   for (const PciDevice& device : vm.pci) add("pci[" + device.address + "]", describe(device));
+  for (const Share& share : vm.shares) add(share_label(share), describe(share));
   for (const VmField& field : vm_fields())
     if (const auto value = shown_attribute(vm, field)) add(std::string(field.key), *value);
   for (const XmlFragment& fragment : vm.xml) add(fragment_label(fragment), fragment.xml);
@@ -800,6 +861,7 @@ class Differ {
     std::vector<FieldChange> compared =
         VmComparison(vm, old.vm, DisruptionRule{false, true}).fields();
     for (FieldChange& field : fragment_changes(vm, old, restart)) compared.push_back(field);
+    if (drops_tpm(vm, old)) compared.push_back({"tpm", describe_tpm(old.vm), "", restart});
     for (FieldChange& field : compared) {
       field.disruption = restart;
       change.fields.push_back(std::move(field));
@@ -821,6 +883,7 @@ class Differ {
         std::string(old.running ? "; libvirt renames only a shut-off domain, so the guest is "
                                   "shut down gracefully and started again"
                                 : "");
+    if (leaves_emulated_tpm(vm, old)) change.reason += "; " + tpm_state_kept(old);
     changes_.push_back(std::move(change));
   }
 
@@ -833,6 +896,8 @@ class Differ {
     change.fields = VmComparison(vm, live.vm, rule, live.booted ? &*live.booted : nullptr).fields();
     for (FieldChange& field : fragment_changes(vm, live, rule.for_boot_change()))
       change.fields.push_back(std::move(field));
+    if (drops_tpm(vm, live))
+      change.fields.push_back({"tpm", describe_tpm(live.vm), "", rule.for_boot_change()});
     // A store copied while the guest runs could miss what it writes after: copied shut off.
     if (live.running && !may_restart && moves_nvram(vm.firmware, live.vm.firmware)) {
       error(vm_address(vm.key), vm.where,
@@ -856,6 +921,8 @@ class Differ {
     change.disruption = worst(change.fields);
     change.action = change.fields.empty() ? Action::none : Action::update;
     change.reason = update_reason(change, live.running, may_restart);
+    if (leaves_emulated_tpm(vm, live))
+      change.reason += (change.reason.empty() ? "" : "; ") + tpm_state_kept(live);
     add_update_operations(vm, live, change);
     changes_.push_back(std::move(change));
   }
@@ -1081,7 +1148,8 @@ class Differ {
       change.disruption = domain.running ? Disruption::restart : Disruption::none;
       change.reason =
           std::string(domain.running ? "the running guest is shut down gracefully, then " : "") +
-          "only the definition is removed: disks, images and NVRAM stay on the host";
+          "only the definition is removed: disks, images, NVRAM and a TPM's state stay on the "
+          "host";
       changes_.push_back(std::move(change));
     }
   }

@@ -100,6 +100,18 @@ json pci_json(const PciDevice& device) {
   return out;
 }
 
+json share_json(const Share& share) {
+  return {{"source", share.source}, {"tag", share.tag}, {"readonly", share.readonly}};
+}
+
+Share share_from(const json& in) {
+  Share share;
+  share.source = in.at("source").get<std::string>();
+  share.tag = in.at("tag").get<std::string>();
+  share.readonly = in.at("readonly").get<bool>();
+  return share;
+}
+
 PciDevice pci_from(const json& in) {
   PciDevice device;
   device.address = in.at("address").get<std::string>();
@@ -160,6 +172,7 @@ json vm_to_json(const Vm& vm) {
       {"force_stop", vm.force_stop},
       {"adopt", vm.adopt},
   };
+  if (!vm.shares.empty()) out["shares"] = list_json(vm.shares, share_json);
   put(out, "cpu", vm.cpu);
   if (vm.kernel)
     out["kernel"] = {{"kernel", vm.kernel->kernel},
@@ -192,6 +205,7 @@ Vm vm_from_json(const json& in) {
   vm.disks = list_from<Disk>(in.at("disks"), disk_from);
   vm.nics = list_from<Nic>(in.at("nics"), nic_from);
   vm.pci = list_from<PciDevice>(in.at("pci"), pci_from);
+  if (in.contains("shares")) vm.shares = list_from<Share>(in.at("shares"), share_from);
   vm.restart = enum_from(in, "restart", kRestartPolicyNames);
   // The config's own bounds: apply adds the timeout to a clock in nanoseconds.
   vm.shutdown_timeout = std::chrono::seconds(

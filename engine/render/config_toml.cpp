@@ -172,6 +172,14 @@ void write_pci(TomlWriter& out, const std::string& table, const PciDevice& devic
   out.blank();
 }
 
+void write_share(TomlWriter& out, const std::string& table, const Share& share) {
+  out.line("[[" + table + ".share]]");
+  out.string("source", share.source);
+  out.string("tag", share.tag);
+  if (share.readonly) out.boolean("readonly", true);
+  out.blank();
+}
+
 void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagnostics& warnings) {
   const std::string table = "vm." + vm.key;
   out.line("[" + table + "]");
@@ -193,6 +201,7 @@ void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagn
   }
   for (const Nic& nic : vm.nics) write_nic(out, table, nic);
   for (const PciDevice& device : vm.pci) write_pci(out, table, device);
+  for (const Share& share : vm.shares) write_share(out, table, share);
   if (vm.graphics && vm.graphics->type != GraphicsType::none) {
     out.line("[" + table + ".graphics]");
     out.string("type", to_string(vm.graphics->type));

@@ -140,6 +140,24 @@ std::optional<PciDevice> read_hostdev(const pugi::xml_node& element, std::string
   return device;
 }
 
+std::optional<Share> read_share(const pugi::xml_node& element, std::string* why_not) {
+  const std::string type = element.attribute("type").as_string("mount");
+  const std::string driver = element.child("driver").attribute("type").as_string("path");
+  if (type != "mount" || driver != "virtiofs") {
+    explain(why_not, "filesystem type='" + type + "' with driver '" + driver + "'");
+    return std::nullopt;
+  }
+  Share share;
+  share.source = element.child("source").attribute("dir").as_string();
+  share.tag = element.child("target").attribute("dir").as_string();
+  share.readonly = bool(element.child("readonly"));
+  if (share.source.empty() || share.tag.empty()) {
+    explain(why_not, "virtiofs filesystem without a source directory or a tag");
+    return std::nullopt;
+  }
+  return share;
+}
+
 namespace {
 
 // What a new disk gets where the config leaves cache and io unset: a whole host disk bypasses
@@ -246,6 +264,26 @@ void update_hostdev(pugi::xml_node element, const PciDevice& desired) {
   if (desired.guest_address) set_guest_address(element, desired);
 }
 
+pugi::xml_node append_share(pugi::xml_node parent, const Share& share) {
+  pugi::xml_node element = parent.append_child("filesystem");
+  element.append_attribute("type") = "mount";
+  element.append_attribute("accessmode") = "passthrough";
+  element.append_child("driver").append_attribute("type") = "virtiofs";
+  element.append_child("source").append_attribute("dir") = share.source.c_str();
+  element.append_child("target").append_attribute("dir") = share.tag.c_str();
+  update_share(element, share);
+  return element;
+}
+
+void update_share(pugi::xml_node element, const Share& share) {
+  xml::set_attribute(xml::child_or_append(element, "source"), "dir", share.source);
+  if (share.readonly) {
+    xml::child_or_append(element, "readonly");
+  } else {
+    xml::remove_children(element, "readonly");
+  }
+}
+
 void append_graphics(pugi::xml_node parent, const Graphics& graphics) {
   if (graphics.type == GraphicsType::none) return;
   pugi::xml_node element = parent.append_child("graphics");
@@ -313,6 +351,11 @@ bool same_disk(const pugi::xml_node& element, const Disk& disk) {
 bool same_hostdev(const pugi::xml_node& element, const PciDevice& device) {
   auto live = read_hostdev(element);
   return live && live->address == device.address;
+}
+
+bool same_share(const pugi::xml_node& element, const Share& share) {
+  auto live = read_share(element);
+  return live && live->tag == share.tag;
 }
 
 std::set<std::string> used_targets(const pugi::xml_node& devices) {

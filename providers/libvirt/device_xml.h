@@ -20,6 +20,9 @@ std::optional<Nic> read_nic(const pugi::xml_node& interface, std::string* why_no
 std::optional<PciDevice> read_hostdev(const pugi::xml_node& hostdev,
                                       std::string* why_not = nullptr);
 
+// A virtiofs <filesystem>, or nothing with the reason (9p and other filesystems).
+std::optional<Share> read_share(const pugi::xml_node& filesystem, std::string* why_not = nullptr);
+
 // Reads a sata or scsi disk's <address type='drive'> into its controller and unit; false for an
 // address the model cannot hold (SCSI bus or target other than 0).
 bool read_place(const pugi::xml_node& disk_element, Disk& disk);
@@ -43,6 +46,10 @@ void update_nic(pugi::xml_node interface, const Nic& nic);
 pugi::xml_node append_hostdev(pugi::xml_node parent, const PciDevice& device);
 // Sets a <hostdev>'s managed flag and ROM file; the rest of its <rom> stays.
 void update_hostdev(pugi::xml_node hostdev, const PciDevice& device);
+// Appends a virtiofs <filesystem>.
+pugi::xml_node append_share(pugi::xml_node parent, const Share& share);
+// Points a <filesystem> at the share's host directory and read-only flag; the rest stays.
+void update_share(pugi::xml_node filesystem, const Share& share);
 // Appends a <graphics>; nothing for GraphicsType::none.
 void append_graphics(pugi::xml_node parent, const Graphics& graphics);
 // Sets a <graphics>'s listen address, "" for libvirt's default. Only the address: a password,
@@ -60,6 +67,7 @@ void set_serial_type(pugi::xml_node serial, pugi::xml_node console, const std::s
 // Whether a live element is the model's device: same source, same MAC, same PCI address.
 bool same_disk(const pugi::xml_node& element, const Disk& disk);
 bool same_hostdev(const pugi::xml_node& element, const PciDevice& device);
+bool same_share(const pugi::xml_node& element, const Share& share);
 
 // Target device names (<target dev>) of every disk under <devices>, cdroms included.
 std::set<std::string> used_targets(const pugi::xml_node& devices);

@@ -418,7 +418,88 @@ void write_clock_offset(pugi::xml_node domain, const std::string& value) {
   clock.remove_attribute("basis");
 }
 
-constexpr std::array<DomainField, 40> kFields = {{
+// ---- The TPM: one <tpm>, its rows each owning a part of it ------------------------------------
+
+constexpr char kTpmModel[] = "devices/tpm/@model";
+constexpr char kTpmBackend[] = "devices/tpm/backend/@type";
+constexpr char kTpmVersion[] = "devices/tpm/backend/@version";
+constexpr char kTpmDevice[] = "devices/tpm/backend/device/@path";
+
+// What libvirt 9 fills in for a <tpm> that leaves them out.
+constexpr char kLibvirtTpmModel[] = "tpm-tis";
+constexpr char kLibvirtTpmBackend[] = "emulator";
+
+std::string tpm_backend_of(const pugi::xml_node& domain) {
+  return domain.child("devices").child("tpm").child("backend").attribute("type").as_string(
+      kLibvirtTpmBackend);
+}
+
+// A part every <tpm> has, libvirt's default where it is left out.
+template <const char* kPath, const char* kDefault>
+std::optional<std::string> read_tpm(const pugi::xml_node& domain) {
+  if (!domain.child("devices").child("tpm")) return std::nullopt;
+  return read_value<kPath>(domain).value_or(kDefault);
+}
+
+// Each backend's own part: the version is the emulator's, the device passthrough's.
+std::optional<std::string> read_tpm_version(const pugi::xml_node& domain) {
+  if (tpm_backend_of(domain) != "emulator") return std::nullopt;
+  return read_value<kTpmVersion>(domain);
+}
+
+std::optional<std::string> read_tpm_device(const pugi::xml_node& domain) {
+  if (tpm_backend_of(domain) != "passthrough") return std::nullopt;
+  return read_value<kTpmDevice>(domain);
+}
+
+// The guest's <tpm>; one virtform adds is an emulated TPM 2.0 on the CRB interface, what
+// Windows 11 asks for, until the rows written after it say otherwise.
+pugi::xml_node tpm_element(pugi::xml_node domain) {
+  pugi::xml_node devices = devices_of(domain);
+  if (pugi::xml_node tpm = devices.child("tpm")) return tpm;
+  pugi::xml_node tpm = devices.append_child("tpm");
+  tpm.append_attribute("model") = "tpm-crb";
+  pugi::xml_node backend = tpm.append_child("backend");
+  backend.append_attribute("type") = "emulator";
+  backend.append_attribute("version") = "2.0";
+  return tpm;
+}
+
+void write_tpm_model(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node tpm = tpm_element(domain);
+  xml::set_attribute(tpm, "model", value);
+  // The CRB interface is TPM 2.0's only.
+  pugi::xml_node backend = tpm.child("backend");
+  if (value == "tpm-crb" && tpm_backend_of(domain) == "emulator")
+    xml::set_attribute(backend, "version", "2.0");
+}
+
+// Another backend drops what only the old one had: an emulator's version, state and PCR banks,
+// a passthrough's device. The emulator's state itself stays on the host.
+void write_tpm_backend(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node backend = xml::child_or_append(tpm_element(domain), "backend");
+  if (value == backend.attribute("type").as_string()) return;
+  backend.remove_children();
+  while (pugi::xml_attribute attribute = backend.first_attribute())
+    backend.remove_attribute(attribute);
+  backend.append_attribute("type") = value.c_str();
+  if (value == "emulator") backend.append_attribute("version") = "2.0";
+}
+
+void write_tpm_version(pugi::xml_node domain, const std::string& value) {
+  tpm_element(domain);
+  write_value<kTpmVersion>(domain, value);
+}
+
+void write_tpm_device(pugi::xml_node domain, const std::string& value) {
+  tpm_element(domain);
+  write_value<kTpmDevice>(domain, value);
+}
+
+constexpr char kMemorySource[] = "memoryBacking/source/@type";
+constexpr char kMemoryAccess[] = "memoryBacking/access/@mode";
+
+constexpr std::array<DomainField, 46> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -483,6 +564,15 @@ constexpr std::array<DomainField, 40> kFields = {{
      write_switch<kSuspendToMem, kYesNo>, nullptr},
     {"pm.suspend_to_disk", kSuspendToDisk, read_switch<kSuspendToDisk, kYesNo>,
      write_switch<kSuspendToDisk, kYesNo>, nullptr},
+    {"tpm.model", kTpmModel, read_tpm<kTpmModel, kLibvirtTpmModel>, write_tpm_model, nullptr},
+    {"tpm.backend", kTpmBackend, read_tpm<kTpmBackend, kLibvirtTpmBackend>, write_tpm_backend,
+     nullptr},
+    {"tpm.version", kTpmVersion, read_tpm_version, write_tpm_version, nullptr},
+    {"tpm.device", kTpmDevice, read_tpm_device, write_tpm_device, nullptr},
+    {"memory_backing.source", kMemorySource, read_value<kMemorySource>, write_value<kMemorySource>,
+     nullptr},
+    {"memory_backing.access", kMemoryAccess, read_value<kMemoryAccess>, write_value<kMemoryAccess>,
+     nullptr},
 }};
 
 }  // namespace
@@ -511,6 +601,12 @@ bool is_plain_clock(const pugi::xml_node& clock) {
 void read_attributes(const pugi::xml_node& domain, Vm& vm) {
   for (const DomainField& field : kFields)
     if (auto value = field.read(domain)) vm.attributes[std::string(field.key)] = *value;
+}
+
+void take_out_undeclared_tpm(pugi::xml_node domain, const Vm& desired) {
+  if (sets_table(desired, "tpm") || !domain_parts::records_tpm(domain)) return;
+  pugi::xml_node devices = domain.child("devices");
+  if (pugi::xml_node tpm = devices.child("tpm")) devices.remove_child(tpm);
 }
 
 void write_attributes(pugi::xml_node domain, const Vm& vm) {

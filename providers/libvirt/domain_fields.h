@@ -43,6 +43,9 @@ bool is_plain_clock(const pugi::xml_node& clock);
 
 // Every attribute the domain has into vm.attributes.
 void read_attributes(const pugi::xml_node& domain, Vm& vm);
+// Takes out the TPM the domain's marker records virtform writing when `desired` declares none;
+// libvirt keeps an emulated one's state on the host.
+void take_out_undeclared_tpm(pugi::xml_node domain, const Vm& desired);
 // Every attribute `vm` sets, into the domain.
 void write_attributes(pugi::xml_node domain, const Vm& vm);
 

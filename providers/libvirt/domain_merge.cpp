@@ -151,12 +151,17 @@ const DeviceCollection<PciDevice> kHostdevs = {
     "hostdev", device_xml::read_hostdev, pair_by_identity<PciDevice, device_xml::same_hostdev>,
     device_xml::update_hostdev, device_xml::append_hostdev};
 
+const DeviceCollection<Share> kShares = {"filesystem", device_xml::read_share,
+                                         pair_by_identity<Share, device_xml::same_share>,
+                                         device_xml::update_share, device_xml::append_share};
+
 void merge_devices(pugi::xml_node devices, const Vm& desired) {
   const std::set<std::string> fragment_targets = fragment_disk_targets(desired.xml);
   merge_collection(devices, disk_collection(fragment_targets), desired.disks);
   domain_parts::add_disk_controllers(devices, desired.disks);
   merge_collection(devices, kNics, desired.nics);
   merge_collection(devices, kHostdevs, desired.pci);
+  merge_collection(devices, kShares, desired.shares);
 }
 
 // libvirt gives a SPICE guest a SPICE audio backend and refuses it once SPICE is gone.
@@ -230,7 +235,8 @@ std::string mark_start_pending_xml(const std::string& xml) {
 }
 
 void merge_into_domain(pugi::xml_node domain, const Vm& desired) {
-  take_out_fragments(domain, desired.xml);  // first: it reads what the marker recorded
+  take_out_fragments(domain, desired.xml);  // first: they read what the marker recorded
+  take_out_undeclared_tpm(domain, desired);
   domain_parts::set_marker(domain, desired);
   merge_resources(domain, desired);
   merge_os(domain, desired);

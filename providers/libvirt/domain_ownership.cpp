@@ -39,6 +39,8 @@ constexpr std::array<std::string_view, 7> kHostdevParts = {
 constexpr std::array<std::string_view, 5> kGraphicsParts = {"@type", "@autoport", "@port",
                                                             "@listen", "listen"};
 constexpr std::array<std::string_view, 2> kSerialParts = {"@type", "target"};
+constexpr std::array<std::string_view, 6> kShareParts = {
+    "@type", "@accessmode", "driver/@type", "source/@dir", "target/@dir", "readonly"};
 
 bool is_disk(const pugi::xml_node& e) {
   return device_xml::read_disk(e).has_value();
@@ -48,6 +50,9 @@ bool is_nic(const pugi::xml_node& e) {
 }
 bool is_hostdev(const pugi::xml_node& e) {
   return device_xml::read_hostdev(e).has_value();
+}
+bool is_share(const pugi::xml_node& e) {
+  return device_xml::read_share(e).has_value();
 }
 // The model reads the first <graphics> only, and only SPICE or VNC.
 bool is_graphics(const pugi::xml_node& e) {
@@ -156,6 +161,7 @@ std::vector<OwnedElement> make_owned() {
       {"devices/disk", "[[vm.X.disk]]", is_disk, kDiskParts},
       {"devices/interface", "[[vm.X.nic]]", is_nic, kNicParts},
       {"devices/hostdev", "[[vm.X.pci]]", is_hostdev, kHostdevParts},
+      {"devices/filesystem", "[[vm.X.share]]", is_share, kShareParts},
       {"devices/graphics", "[vm.X.graphics]", is_graphics, kGraphicsParts},
       {"devices/serial", "[vm.X.serial]", is_pty_serial, kSerialParts},
       {"devices/console", "[vm.X.serial]", is_pty_serial, kSerialParts},
@@ -284,6 +290,7 @@ std::string why_not_owned(const pugi::xml_node& element) {
   if (name == "disk") device_xml::read_disk(element, &why_not);
   if (name == "interface") device_xml::read_nic(element, &why_not);
   if (name == "hostdev") device_xml::read_hostdev(element, &why_not);
+  if (name == "filesystem") device_xml::read_share(element, &why_not);
   return why_not;
 }
 

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "engine/model/digest.h"
+#include "engine/model/vm_fields.h"
 #include "engine/plan/model_json.h"
 #include "providers/libvirt/domain_xml.h"
 #include "providers/libvirt/fragment_xml.h"
@@ -143,6 +144,19 @@ void set_marker(pugi::xml_node domain, const Vm& vm) {
     image.append_attribute("sha256") = disk.sha256->c_str();
   }
   record_fragments(marker, vm.xml);
+  // The TPM is the VM's while it declares one: taken out when [vm.X.tpm] goes, never otherwise.
+  if (sets_table(vm, "tpm")) marker.append_child("virtform:tpm");
+}
+
+bool records_tpm(const pugi::xml_node& domain) {
+  for (pugi::xml_node child : domain.child("metadata").children()) {
+    if (!xml::in_namespace(child, kMetadataNamespace)) continue;
+    for (pugi::xml_node record : child.children()) {
+      const std::string name = record.name();
+      if (name == "tpm" || name.ends_with(":tpm")) return true;
+    }
+  }
+  return false;
 }
 
 namespace {

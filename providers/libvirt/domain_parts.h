@@ -13,6 +13,8 @@ namespace virtform::domain_parts {
 
 // Adds or updates virtform's marker in <metadata>, creating <metadata> where libvirt puts it.
 void set_marker(pugi::xml_node domain, const Vm& vm);
+// Whether the domain's marker records that virtform wrote its TPM.
+bool records_tpm(const pugi::xml_node& domain);
 
 // Rewrites <os>'s loader, nvram and firmware attribute for the firmware kind, and the SMM that
 // Secure Boot needs. A UEFI firmware with no code path asks libvirt to pick one

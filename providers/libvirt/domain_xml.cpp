@@ -65,6 +65,7 @@ void read_identity(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* 
   live.copied = !marker.empty() && !marker_uuid.empty() && !same_uuid(marker_uuid, live.uuid);
   live.managed = !marker.empty() && !live.copied;
   if (live.managed) live.recorded_policy = read_policy(marker);
+  live.recorded_tpm = live.managed && domain_parts::records_tpm(domain);
   live.start_pending = live.managed && marker.attribute("start-pending").as_bool(false);
   const std::string key = marker.attribute("key").as_string();
   vm.key = key.empty() ? vm.name : key;
@@ -145,6 +146,11 @@ void read_hostdevs(const pugi::xml_node& devices, Vm& vm) {
     if (auto device = device_xml::read_hostdev(element)) vm.pci.push_back(*device);
 }
 
+void read_shares(const pugi::xml_node& devices, Vm& vm) {
+  for (pugi::xml_node element : devices.children("filesystem"))
+    if (auto share = device_xml::read_share(element)) vm.shares.push_back(*share);
+}
+
 void read_graphics(const pugi::xml_node& devices, Vm& vm) {
   vm.graphics = Graphics{};
   pugi::xml_node element = devices.child("graphics");
@@ -212,6 +218,7 @@ LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed,
   read_image_digests(find_marker(domain), vm);
   read_nics(devices, vm);
   read_hostdevs(devices, vm);
+  read_shares(devices, vm);
   read_graphics(devices, vm);
   read_serial(devices, vm);
   read_attributes(domain, vm);

@@ -3,8 +3,11 @@
 // from libvirt's domain XML.
 
 #include <cstdint>
+#include <filesystem>
 #include <pugixml.hpp>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "tests/support/e2e.h"
 
@@ -64,6 +67,22 @@ inline std::string kernel_guest_toml(const std::string& key, const std::string& 
          "[vm." + key + ".serial]\n" +                    //
          "type = \"pty\"\n";
 }
+
+// Removes what libvirt keeps of a domain beside its definition (the emulated TPM's state and
+// log, and a store libvirt named itself), whatever happens in between: the test makes them, and
+// a passing run shows virtform kept them. Declared before the Session, so that it runs after
+// the session removed the domain.
+struct KeptStateRemover {
+  std::vector<std::filesystem::path> paths;
+  ~KeptStateRemover() {
+    std::error_code ignored;
+    for (const auto& path : paths) std::filesystem::remove_all(path, ignored);
+  }
+  void add_tpm_of(const std::string& uuid, const std::string& name) {
+    paths.push_back("/var/lib/libvirt/swtpm/" + uuid);
+    paths.push_back("/var/log/swtpm/libvirt/qemu/" + name + "-swtpm.log");
+  }
+};
 
 // What the guests print once they wait for (or ignore) the power button.
 inline constexpr const char* kGuestReady = "virtform-guest: ready";

@@ -116,22 +116,6 @@ std::string random_uuid() {
   return text;
 }
 
-// Removes what libvirt keeps of a domain beside its definition (the emulated TPM's state and
-// log, and a store libvirt named itself), whatever happens in between: the test makes them, and
-// a passing run shows virtform kept them. Declared before the Session, so that it runs after
-// the session removed the domain.
-struct KeptStateRemover {
-  std::vector<std::filesystem::path> paths;
-  ~KeptStateRemover() {
-    std::error_code ignored;
-    for (const auto& path : paths) std::filesystem::remove_all(path, ignored);
-  }
-  void add_tpm_of(const std::string& uuid, const std::string& name) {
-    paths.push_back("/var/lib/libvirt/swtpm/" + uuid);
-    paths.push_back("/var/log/swtpm/libvirt/qemu/" + name + "-swtpm.log");
-  }
-};
-
 // Windows 11 as its guides define it: Secure Boot with Microsoft's keys, SMM, an emulated TPM
 // 2.0, and here its firmware in a directory of its own that no descriptor names.
 std::string secure_boot_guest(const std::string& name, const std::string& uuid,

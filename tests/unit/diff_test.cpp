@@ -363,7 +363,7 @@ TEST_CASE("unmanaged domains are never deleted, managed orphans are", "[diff]") 
   CHECK(changes[0].address == "vm.old");
   CHECK(changes[0].action == Action::remove);
   CHECK(changes[0].running);
-  CHECK(changes[0].reason.find("disks, images and NVRAM stay") != std::string::npos);
+  CHECK(changes[0].reason.find("disks, images, NVRAM and a TPM's state stay") != std::string::npos);
 }
 
 TEST_CASE("another project's domains are neither orphans nor taken over silently", "[diff]") {

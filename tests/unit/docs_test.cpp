@@ -50,14 +50,16 @@ std::set<std::string> as_set(std::span<const std::string_view> keys) {
 TEST_CASE("docs/configuration.md has a row for each key the loader reads and no other", "[docs]") {
   std::set<std::string> vm_keys = as_set(keys::kVm);
   // Sub-tables have sections of their own.
-  for (const char* table : {"boot", "disk", "nic", "graphics", "serial", "pci", "dsm", "xml"})
+  for (const char* table :
+       {"boot", "disk", "nic", "graphics", "serial", "pci", "dsm", "xml", "share"})
     vm_keys.erase(table);
   std::map<std::string, std::set<std::string>> expected = {
       {"loader", as_set(keys::kLoader)}, {"vm", vm_keys},
       {"boot", as_set(keys::kBoot)},     {"disk", as_set(keys::kDisk)},
       {"nic", as_set(keys::kNic)},       {"graphics", as_set(keys::kGraphics)},
       {"serial", as_set(keys::kSerial)}, {"pci", as_set(keys::kPci)},
-      {"dsm", as_set(keys::kDsm)},       {"xml", as_set(keys::kXml)}};
+      {"dsm", as_set(keys::kDsm)},       {"xml", as_set(keys::kXml)},
+      {"share", as_set(keys::kShare)}};
   // The attribute rows' sub-tables ([vm.X.hyperv], ...).
   for (std::string_view table : field_tables()) {
     expected["vm"].erase(std::string(table));

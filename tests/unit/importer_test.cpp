@@ -93,6 +93,7 @@ struct ImportHost {
         if (device.rom) add_file(*device.rom);
       if (vm.kernel) add_file(vm.kernel->kernel);
       if (vm.kernel && !vm.kernel->initrd.empty()) add_file(vm.kernel->initrd);
+      for (const Share& share : vm.shares) fs::create_directories(root + share.source);
     }
   }
 
@@ -233,6 +234,7 @@ TEST_CASE("each fixture domain imports, adopts with no other change and then pla
   const std::map<std::string, std::set<std::string>> fixtures = {
       {"test-dsm.xml", {}},    {"test-minimal.xml", {}}, {"test-gpu.xml", {}}, {"test-gpu-slot.xml", {}},
       {"qemu-extras.xml", {}}, {"qemu-minimal.xml", {}}, {"qemu-windows.xml", {}},
+      {"qemu-shares.xml", {}},
   };
   for (const auto& [name, warned] : fixtures) {
     SECTION(name) {

@@ -121,6 +121,16 @@ const std::map<std::string, TableKind>& table_kinds() {
       {"pm",
        {"/definitions/vm/properties/pm/properties", keys::attribute_table("pm"),
         "[vm.t.pm]\n{}\n"}},
+      {"tpm",
+       {"/definitions/vm/properties/tpm/properties", keys::attribute_table("tpm"),
+        "[vm.t.tpm]\n{}\n"}},
+      {"memory_backing",
+       {"/definitions/vm/properties/memory_backing/properties",
+        keys::attribute_table("memory_backing"), "[vm.t.memory_backing]\n{}\n"}},
+      {"share",
+       {"/definitions/share/properties", keys::kShare,
+        "[vm.t.memory_backing]\naccess = \"shared\"\n[[vm.t.share]]\nsource = \"/srv\"\n"
+        "tag = \"t\"\n{}\n"}},
   };
   return kinds;
 }
@@ -189,9 +199,12 @@ std::vector<EnumKey> enum_keys() {
 }
 
 // A key whose values need another key beside them: io = "native" bypasses the page cache only
-// with cache = "none"; a watchdog's action needs the watchdog.
-std::string with_companion(const EnumKey& entry) {
+// with cache = "none"; a watchdog's action needs the watchdog; a passed-through TPM its device,
+// and TPM 1.2 the TIS interface.
+std::string with_companion(const EnumKey& entry, const json& value) {
   if (entry.table == "vm" && entry.key == "watchdog_action") return "\nwatchdog = \"ib700\"";
+  if (entry.table == "tpm" && value == "passthrough") return "\ndevice = \"/dev/tpm0\"";
+  if (entry.table == "tpm" && value == "1.2") return "\nmodel = \"tpm-tis\"";
   return entry.table == "disk" && entry.key == "io" ? "\ncache = \"none\"" : "";
 }
 
@@ -202,8 +215,9 @@ TEST_CASE("every enum value in the config schema is accepted by the loader", "[s
   REQUIRE(enums.size() >= 10);
   for (const EnumKey& entry : enums) {
     for (const json& value : entry.values) {
-      const std::string document = with_line(
-          table_kinds().at(entry.table), entry.key + " = " + value.dump() + with_companion(entry));
+      const std::string document =
+          with_line(table_kinds().at(entry.table),
+                    entry.key + " = " + value.dump() + with_companion(entry, value));
       INFO(entry.table << "." << entry.key << " = " << value.dump() << ":\n" << document);
       CHECK(lines(loader_errors(document)).empty());
       CHECK(lines(schema_violations(config_schema(), toml_as_json(document))).empty());

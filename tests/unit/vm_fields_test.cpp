@@ -42,6 +42,7 @@ json read_json(const std::string& path) {
 
 // A value of the row's kind that is not what an unset domain has, as TOML and as canonical text.
 std::pair<std::string, std::string> sample(const VmField& field) {
+  if (field.key == "tpm.device") return {"\"/dev/tpm0\"", "/dev/tpm0"};  // a host path
   switch (field.kind) {
     case FieldKind::boolean:
       return {"true", "true"};
@@ -68,6 +69,9 @@ std::string companions(const std::string& key) {
   if (key == "spice_agent") return "\n[vm.a.graphics]\ntype = \"spice\"\n";
   if (key == "watchdog_action") return "watchdog = \"i6300esb\"\n";
   if (key == "boot_menu_timeout") return "boot_menu = true\n";
+  if (key == "tpm.backend") return "tpm.device = \"/dev/tpm0\"\n";
+  if (key == "tpm.version") return "tpm.model = \"tpm-tis\"\n";
+  if (key == "tpm.device") return "tpm.backend = \"passthrough\"\n";
   return "";
 }
 
