@@ -12,9 +12,10 @@ namespace {
 
 constexpr std::array<std::string_view, 3> kTopLevelKeys = {"project", "loader", "vm"};
 constexpr std::array<std::string_view, 2> kLoaderKeys = {"image", "sha256"};
+// `cpu` is [vm.X.cpu]'s, a table of attribute rows (or its one-string form).
 constexpr std::array<std::string_view, 24> kVmKeys = {
-    "name",       "type",    "memory",    "vcpus",    "machine",
-    "cpu",        "state",   "autostart", "restart",  "shutdown_timeout",
+    "name",       "type",    "memory",    "vcpus",    "vcpus_max",
+    "machine",    "state",   "autostart", "restart",  "shutdown_timeout",
     "force_stop", "adopt",   "kernel",    "initrd",   "cmdline",
     "boot",       "disk",    "nic",       "graphics", "serial",
     "pci",        "profile", "dsm",       "xml"};

@@ -44,6 +44,10 @@ class TableReader {
     const toml::node* node = table_.get(key);
     return node != nullptr && node->is_boolean();
   }
+  bool holds_string(std::string_view key) const {
+    const toml::node* node = table_.get(key);
+    return node != nullptr && node->is_string();
+  }
   const std::string& file() const { return file_; }
   // A reader for a sub-table `name` (or one element of the array of tables `name`).
   TableReader child(const toml::table& table, std::string_view name, bool in_array = false) const {

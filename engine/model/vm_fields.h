@@ -83,6 +83,10 @@ struct FieldPreset {
 };
 std::span<const FieldPreset> field_presets();
 
+// Rows libvirt takes only together (a <topology>'s sockets, dies, cores and threads): once one of
+// a group is set, the others are their `unset` value rather than left alone.
+std::span<const std::span<const std::string_view>> field_groups();
+
 // A boolean row that, when "true", needs another boolean row "true" too: what QEMU refuses to
 // start a guest without.
 struct FieldNeed {

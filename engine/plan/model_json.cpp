@@ -160,7 +160,7 @@ json vm_to_json(const Vm& vm) {
       {"force_stop", vm.force_stop},
       {"adopt", vm.adopt},
   };
-  put(out, "cpu", vm.cpu);
+  put(out, "vcpus_max", vm.vcpus_max);
   if (vm.kernel)
     out["kernel"] = {{"kernel", vm.kernel->kernel},
                      {"initrd", vm.kernel->initrd},
@@ -196,7 +196,7 @@ Vm vm_from_json(const json& in) {
       integer_at<int>(in, "shutdown_timeout_s", 0, std::numeric_limits<int>::max()));
   vm.force_stop = in.at("force_stop").get<bool>();
   vm.adopt = in.at("adopt").get<bool>();
-  vm.cpu = get_optional<std::string>(in, "cpu");
+  if (in.contains("vcpus_max")) vm.vcpus_max = integer_at<unsigned>(in, "vcpus_max");
   if (in.contains("kernel")) {
     const json& kernel = in.at("kernel");
     vm.kernel =

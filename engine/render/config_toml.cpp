@@ -105,9 +105,9 @@ void write_scalars(TomlWriter& out, const Vm& vm) {
   out.string("type", to_string(vm.type));
   out.string("memory", size_text(vm.memory_kib));
   out.integer("vcpus", vm.vcpus);
+  if (vm.vcpus_max) out.integer("vcpus_max", *vm.vcpus_max);
   out.string("machine", vm.machine);
   write_firmware(out, vm.firmware);
-  if (vm.cpu) out.string("cpu", *vm.cpu);
   if (vm.kernel) {
     out.string("kernel", vm.kernel->kernel);
     if (!vm.kernel->initrd.empty()) out.string("initrd", vm.kernel->initrd);

@@ -331,6 +331,63 @@ void write_boot_menu_timeout(pugi::xml_node domain, const std::string& value) {
   xml::set_attribute(boot_menu_element(domain), "timeout", value);
 }
 
+// ---- The guest's CPU -----------------------------------------------------------------------
+
+constexpr char kSockets[] = "cpu/topology/@sockets";
+constexpr char kDies[] = "cpu/topology/@dies";
+constexpr char kCores[] = "cpu/topology/@cores";
+constexpr char kThreads[] = "cpu/topology/@threads";
+
+std::string cpu_mode_of(const pugi::xml_node& cpu) {
+  return cpu.attribute("mode").as_string("custom");
+}
+
+std::optional<std::string> read_cpu_model(const pugi::xml_node& domain) {
+  const pugi::xml_node cpu = domain.child("cpu");
+  const std::string model = cpu.child("model").text().as_string();
+  if (cpu_mode_of(cpu) != "custom" || model.empty()) return std::nullopt;
+  return model;
+}
+
+// A custom <cpu> without a model (one that only lays out the topology) is QEMU's default CPU,
+// which no mode names.
+std::optional<std::string> read_cpu_mode(const pugi::xml_node& domain) {
+  const pugi::xml_node cpu = domain.child("cpu");
+  if (!cpu) return std::nullopt;
+  const std::string mode = cpu_mode_of(cpu);
+  if (mode == "custom" && !read_cpu_model(domain)) return std::nullopt;
+  return mode;
+}
+
+// What each mode takes beside it: a custom CPU is matched exactly, the others are checked by
+// nobody (libvirt's default for them) and have no model. migratable belongs to host-passthrough
+// and maximum, which libvirt gives it again.
+void write_cpu_mode(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node cpu = domain_parts::domain_child(domain, "cpu");
+  if (read_cpu_mode(domain) == value) return;
+  xml::set_attribute(cpu, "mode", value);
+  cpu.remove_attribute("migratable");
+  if (value == "custom") {
+    xml::set_attribute(cpu, "match", "exact");
+    cpu.remove_attribute("check");
+    return;
+  }
+  cpu.remove_attribute("match");
+  xml::set_attribute(cpu, "check", "none");
+  xml::remove_children(cpu, "model");
+}
+
+// Written after cpu.mode (rows are written in key order), into the custom <cpu> it left.
+void write_cpu_model(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node cpu = domain_parts::domain_child(domain, "cpu");
+  pugi::xml_node model = cpu.child("model");
+  if (!model) {
+    model = cpu.prepend_child("model");
+    model.append_attribute("fallback") = "allow";
+  }
+  xml::set_text(model, value);
+}
+
 bool hyperv_custom(const pugi::xml_node& domain) {
   return lists_enlightenments(domain.child("features").child("hyperv"));
 }
@@ -418,7 +475,7 @@ void write_clock_offset(pugi::xml_node domain, const std::string& value) {
   clock.remove_attribute("basis");
 }
 
-constexpr std::array<DomainField, 40> kFields = {{
+constexpr std::array<DomainField, 46> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -454,6 +511,12 @@ constexpr std::array<DomainField, 40> kFields = {{
      nullptr},
     {"vmport", kVmport, read_switch<kVmport, kOnOff>, write_switch<kVmport, kOnOff>, nullptr},
     {"ioapic", kIoapic, read_value<kIoapic>, write_value<kIoapic>, nullptr},
+    {"cpu.mode", "cpu/@mode", read_cpu_mode, write_cpu_mode, nullptr},
+    {"cpu.model", "cpu/model", read_cpu_model, write_cpu_model, nullptr},
+    {"cpu.sockets", kSockets, read_value<kSockets>, write_value<kSockets>, nullptr},
+    {"cpu.dies", kDies, read_value<kDies>, write_value<kDies>, nullptr},
+    {"cpu.cores", kCores, read_value<kCores>, write_value<kCores>, nullptr},
+    {"cpu.threads", kThreads, read_value<kThreads>, write_value<kThreads>, nullptr},
     {"hyperv.relaxed", kRelaxed, read_hyperv<kRelaxed>, write_hyperv<kRelaxed>, nullptr},
     {"hyperv.vapic", kVapic, read_hyperv<kVapic>, write_hyperv<kVapic>, nullptr},
     {"hyperv.spinlocks", "features/hyperv/spinlocks", read_hyperv_value<kSpinlocks, kRetries>,

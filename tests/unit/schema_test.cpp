@@ -112,6 +112,9 @@ const std::map<std::string, TableKind>& table_kinds() {
         "[[vm.t.pci]]\naddress = \"0000:08:00.0\"\n{}\n"}},
       {"xml",
        {"/definitions/xml/properties", keys::kXml, "[[vm.t.xml]]\nxml = \"<sound/>\"\n{}\n"}},
+      {"cpu",
+       {"/definitions/vm/properties/cpu/properties", keys::attribute_table("cpu"),
+        "[vm.t.cpu]\n{}\n"}},
       {"hyperv",
        {"/definitions/vm/properties/hyperv/properties", keys::attribute_table("hyperv"),
         "[vm.t.hyperv]\n{}\n"}},
@@ -190,8 +193,9 @@ std::vector<EnumKey> enum_keys() {
 
 // A key whose values need another key beside them: io = "native" bypasses the page cache only
 // with cache = "none"; a watchdog's action needs the watchdog.
-std::string with_companion(const EnumKey& entry) {
+std::string with_companion(const EnumKey& entry, const json& value) {
   if (entry.table == "vm" && entry.key == "watchdog_action") return "\nwatchdog = \"ib700\"";
+  if (entry.table == "cpu" && value == "custom") return "\nmodel = \"EPYC\"";
   return entry.table == "disk" && entry.key == "io" ? "\ncache = \"none\"" : "";
 }
 
@@ -202,8 +206,9 @@ TEST_CASE("every enum value in the config schema is accepted by the loader", "[s
   REQUIRE(enums.size() >= 10);
   for (const EnumKey& entry : enums) {
     for (const json& value : entry.values) {
-      const std::string document = with_line(
-          table_kinds().at(entry.table), entry.key + " = " + value.dump() + with_companion(entry));
+      const std::string document =
+          with_line(table_kinds().at(entry.table),
+                    entry.key + " = " + value.dump() + with_companion(entry, value));
       INFO(entry.table << "." << entry.key << " = " << value.dump() << ":\n" << document);
       CHECK(lines(loader_errors(document)).empty());
       CHECK(lines(schema_violations(config_schema(), toml_as_json(document))).empty());

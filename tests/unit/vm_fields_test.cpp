@@ -68,6 +68,9 @@ std::string companions(const std::string& key) {
   if (key == "spice_agent") return "\n[vm.a.graphics]\ntype = \"spice\"\n";
   if (key == "watchdog_action") return "watchdog = \"i6300esb\"\n";
   if (key == "boot_menu_timeout") return "boot_menu = true\n";
+  if (key == "cpu.model") return "cpu.mode = \"custom\"\n";
+  // The sample topology's product.
+  if (key.starts_with("cpu.") && key != "cpu.mode") return "vcpus = 3\n";
   return "";
 }
 
