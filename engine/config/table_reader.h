@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "engine/model/diagnostic.h"
 #include "engine/model/enum_names.h"
@@ -72,6 +73,8 @@ class TableReader {
   std::optional<std::string> path(std::string_view key);
   std::optional<std::int64_t> integer(std::string_view key);
   std::optional<bool> boolean(std::string_view key);
+  // An array of non-empty strings.
+  std::optional<std::vector<std::string>> strings(std::string_view key);
   // A size given as "4GiB" or as an integer of MiB, in KiB; must be greater than zero.
   std::optional<std::uint64_t> size_kib(std::string_view key);
   // A duration given as "90s", "2m", "1h" or an integer of seconds.

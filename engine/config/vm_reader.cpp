@@ -569,6 +569,32 @@ std::optional<std::string> read_row_text(TableReader& reader, const std::string&
   return canonical;
 }
 
+// A names row's list: names as libvirt spells them, each once, and at least one.
+std::optional<std::string> read_names(TableReader& reader, const std::string& key) {
+  auto names = reader.strings(key);
+  if (!names) return std::nullopt;
+  if (names->empty()) {
+    reader.error(key, key + " = [] names nothing: name one, or leave " + key + " out");
+    return std::nullopt;
+  }
+  for (const std::string& name : *names) {
+    const bool spelt = std::all_of(name.begin(), name.end(), [](unsigned char c) {
+      return std::islower(c) || std::isdigit(c) || c == '-' || c == '_' || c == '.';
+    });
+    if (!spelt) {
+      reader.error(key, key + " holds \"" + name +
+                            "\", which is no name libvirt gives a feature (lower-case letters, "
+                            "digits, '-', '_' and '.')");
+      return std::nullopt;
+    }
+    if (std::count(names->begin(), names->end(), name) > 1) {
+      reader.error(key, key + " names \"" + name + "\" twice");
+      return std::nullopt;
+    }
+  }
+  return joined_names(*names);
+}
+
 }  // namespace
 
 // One attribute of the table as its canonical text; nothing when absent or wrong (reported).
@@ -587,6 +613,8 @@ std::optional<std::string> read_attribute(TableReader& reader, const VmField& fi
     case FieldKind::text:
     case FieldKind::line:
       return read_row_text(reader, key, field);
+    case FieldKind::names:
+      return read_names(reader, key);
   }
   return std::nullopt;
 }
@@ -701,9 +729,20 @@ AttributePlaces read_attributes(TableReader& reader, Vm& vm) {
       read_cpu_shorthand(reader, vm, places);
       continue;
     }
-    const toml::table* found = reader.table(table);
+    // A table in a sub-table ("cpu.features") is read through its parent's reader.
+    const auto dot = table.rfind('.');
+    TableReader* parent = &reader;
+    if (dot != std::string_view::npos) {
+      const auto read = std::find_if(tables.begin(), tables.end(), [&](const auto& each) {
+        return each.second == table.substr(0, dot);
+      });
+      if (read == tables.end()) continue;
+      parent = &read->first;
+    }
+    const std::string_view name = table.substr(dot == std::string_view::npos ? 0 : dot + 1);
+    const toml::table* found = parent->table(name);
     if (!found) continue;
-    TableReader& sub = tables.emplace_back(reader.child(*found, table), table).first;
+    TableReader& sub = tables.emplace_back(parent->child(*found, name), table).first;
     sub.reject_unknown_keys(keys::attribute_table(table));
     read_attribute_table(sub, table, vm, places);
   }

@@ -71,6 +71,20 @@ std::string cpu_model_conflict(const Vm& vm, const std::string& value) {
          vm.key + ".cpu], or leave model out";
 }
 
+// A feature libvirt is told to require and to disable at once.
+std::string features_conflict(const Vm& vm, const std::string& value) {
+  const std::vector<std::string> required = names_of(attribute_or(vm, "cpu.features.require", ""));
+  std::string both;
+  for (const std::string& name : names_of(value))
+    if (std::find(required.begin(), required.end(), name) != required.end())
+      both += (both.empty() ? "" : ", ") + name;
+  if (both.empty()) return "";
+  return "disable names " + both +
+         ", which require names too: take each out of one of the "
+         "lists in [vm." +
+         vm.key + ".cpu.features]";
+}
+
 // libvirt refuses a topology that does not hold exactly the guest's most vCPUs.
 std::string topology_conflict(const Vm& vm, const std::string&) {
   std::uint64_t product = 1;
@@ -162,7 +176,7 @@ std::optional<std::string> looking_glass_size(const std::string& text) {
   return text;
 }
 
-constexpr std::array<VmField, 46> kFields = {{
+constexpr std::array<VmField, 48> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -290,7 +304,7 @@ constexpr std::array<VmField, 46> kFields = {{
      "and gaming guides use); `host-model`, the named model closest to the host's, with its "
      "features; `custom`, the `model` named below; or `maximum`, every feature the hypervisor "
      "can give",
-     cpu_mode_conflict},
+     cpu_mode_conflict, nullptr, 0, 0, "", nullptr, nullptr, "", true},
     {"cpu.model",
      FieldKind::line,
      {},
@@ -298,7 +312,15 @@ constexpr std::array<VmField, 46> kFields = {{
      "",
      "the CPU model of `mode = \"custom\"` (`<cpu><model>`), as `virsh cpu-models x86_64` lists "
      "them: `Haswell-noTSX`, `EPYC`, QEMU's `max`, ...",
-     cpu_model_conflict},
+     cpu_model_conflict,
+     nullptr,
+     0,
+     0,
+     "",
+     nullptr,
+     nullptr,
+     "",
+     true},
     {"cpu.sockets",
      FieldKind::integer,
      {},
@@ -341,6 +363,38 @@ constexpr std::array<VmField, 46> kFields = {{
      nullptr,
      1,
      4096},
+    {"cpu.features.require",
+     FieldKind::names,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "CPU features the guest must have, by libvirt's names (`<feature policy='require'>`): "
+     "`topoext` for AMD's SMT siblings, `invtsc`, ...",
+     nullptr,
+     nullptr,
+     0,
+     0,
+     "",
+     nullptr,
+     nullptr,
+     "",
+     true},
+    {"cpu.features.disable",
+     FieldKind::names,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "CPU features taken from the guest (`<feature policy='disable'>`): `hypervisor` hides that "
+     "it runs in a VM, `svm` or `vmx` nested virtualisation; none that `require` names",
+     features_conflict,
+     nullptr,
+     0,
+     0,
+     "",
+     nullptr,
+     nullptr,
+     "",
+     true},
     // Hyper-V enlightenments (`<features><hyperv mode='custom'>`): Windows guests run faster
     // and keep better time with them. QEMU knows them only with KVM.
     {"hyperv.relaxed",
@@ -475,7 +529,8 @@ constexpr std::array<VmField, 46> kFields = {{
      "`false` keeps the guest from suspending to disk, S4 (`<suspend-to-disk enabled='no'/>`)"},
 }};
 
-constexpr std::array<std::string_view, 4> kTables = {"cpu", "hyperv", "clock", "pm"};
+constexpr std::array<std::string_view, 5> kTables = {"cpu", "cpu.features", "hyperv", "clock",
+                                                     "pm"};
 
 // What libvirt's and virt-manager's Windows guides turn on; stimer needs the Hyper-V clock, so
 // the preset gives it too.
@@ -514,6 +569,23 @@ constexpr std::array<FieldNeed, 6> kNeeds = {{
 
 }  // namespace
 
+std::vector<std::string> names_of(const std::string& value) {
+  std::vector<std::string> names;
+  for (std::size_t start = 0; start < value.size();) {
+    const std::size_t end = std::min(value.find(", ", start), value.size());
+    names.push_back(value.substr(start, end - start));
+    start = end + 2;
+  }
+  return names;
+}
+
+std::string joined_names(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
 std::span<const VmField> vm_fields() {
   return kFields;
 }
@@ -530,12 +602,12 @@ const VmField* find_vm_field(std::string_view key) {
 }
 
 std::string_view field_table(const VmField& field) {
-  const auto dot = field.key.find('.');
+  const auto dot = field.key.rfind('.');
   return dot == std::string_view::npos ? std::string_view() : field.key.substr(0, dot);
 }
 
 std::string_view field_name(const VmField& field) {
-  const auto dot = field.key.find('.');
+  const auto dot = field.key.rfind('.');
   return dot == std::string_view::npos ? field.key : field.key.substr(dot + 1);
 }
 

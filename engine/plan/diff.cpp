@@ -982,6 +982,7 @@ class Differ {
       if (!has_nic(live.vm, nic.mac))
         pending(nic_label(nic), "still in the running guest", "detached");
     for (const VmField& field : vm_fields()) {
+      if (field.expanded_when_running) continue;
       const auto wanted = attribute(vm, field);
       const auto running = attribute(booted, field);
       if (wanted && wanted != running)

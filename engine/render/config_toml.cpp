@@ -81,6 +81,11 @@ bool write_attribute_rows(TomlWriter& out, const Vm& vm, std::string_view table)
       out.boolean(key, found->second == "true");
     } else if (field.kind == FieldKind::integer) {
       out.line(key + " = " + found->second);
+    } else if (field.kind == FieldKind::names) {
+      std::string list;
+      for (const std::string& name : names_of(found->second))
+        list += (list.empty() ? "" : ", ") + toml_string(name);
+      out.line(key + " = [" + list + "]");
     } else {
       out.string(key, found->second);
     }

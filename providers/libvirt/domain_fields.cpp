@@ -388,6 +388,41 @@ void write_cpu_model(pugi::xml_node domain, const std::string& value) {
   xml::set_text(model, value);
 }
 
+// The names of <cpu>'s features of one policy, sorted: libvirt's order is no change.
+template <const char* kPolicy>
+std::optional<std::string> read_features(const pugi::xml_node& domain) {
+  std::vector<std::string> names;
+  for (const pugi::xml_node feature : domain.child("cpu").children("feature"))
+    if (std::string(feature.attribute("policy").as_string()) == kPolicy)
+      names.push_back(feature.attribute("name").as_string());
+  if (names.empty()) return std::nullopt;
+  return joined_names(names);
+}
+
+// The policy's features become the list's; a listed one another policy had moves here, as
+// libvirt refuses a feature named twice. Other policies' features stay.
+template <const char* kPolicy>
+void write_features(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node cpu = domain_parts::domain_child(domain, "cpu");
+  const std::vector<std::string> names = names_of(value);
+  for (pugi::xml_node feature = cpu.child("feature"); feature;) {
+    const pugi::xml_node next = feature.next_sibling("feature");
+    const bool listed =
+        std::find(names.begin(), names.end(), feature.attribute("name").as_string()) != names.end();
+    if (listed || std::string(feature.attribute("policy").as_string()) == kPolicy)
+      cpu.remove_child(feature);
+    feature = next;
+  }
+  for (const std::string& name : names) {
+    pugi::xml_node feature = cpu.append_child("feature");
+    feature.append_attribute("policy") = kPolicy;
+    feature.append_attribute("name") = name.c_str();
+  }
+}
+
+constexpr char kRequire[] = "require";
+constexpr char kDisable[] = "disable";
+
 bool hyperv_custom(const pugi::xml_node& domain) {
   return lists_enlightenments(domain.child("features").child("hyperv"));
 }
@@ -475,7 +510,7 @@ void write_clock_offset(pugi::xml_node domain, const std::string& value) {
   clock.remove_attribute("basis");
 }
 
-constexpr std::array<DomainField, 46> kFields = {{
+constexpr std::array<DomainField, 48> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -517,6 +552,10 @@ constexpr std::array<DomainField, 46> kFields = {{
     {"cpu.dies", kDies, read_value<kDies>, write_value<kDies>, nullptr},
     {"cpu.cores", kCores, read_value<kCores>, write_value<kCores>, nullptr},
     {"cpu.threads", kThreads, read_value<kThreads>, write_value<kThreads>, nullptr},
+    {"cpu.features.require", "cpu/feature[@policy='require']", read_features<kRequire>,
+     write_features<kRequire>, nullptr},
+    {"cpu.features.disable", "cpu/feature[@policy='disable']", read_features<kDisable>,
+     write_features<kDisable>, nullptr},
     {"hyperv.relaxed", kRelaxed, read_hyperv<kRelaxed>, write_hyperv<kRelaxed>, nullptr},
     {"hyperv.vapic", kVapic, read_hyperv<kVapic>, write_hyperv<kVapic>, nullptr},
     {"hyperv.spinlocks", "features/hyperv/spinlocks", read_hyperv_value<kSpinlocks, kRetries>,

@@ -25,10 +25,17 @@ constexpr std::array<std::string_view, 3> kLoaderParts = {"@readonly", "@type", 
 constexpr std::array<std::string_view, 1> kNvramParts = {"@template"};
 // migratable='on' is libvirt's own default for host-passthrough; a topology's dies is 1 unless
 // cpu.dies says otherwise.
-constexpr std::array<std::string_view, 9> kCpuParts = {
-    "@mode",          "@match",          "@check",
-    "@migratable",    "model",           "topology/@sockets",
-    "topology/@dies", "topology/@cores", "topology/@threads"};
+constexpr std::array<std::string_view, 11> kCpuParts = {"@mode",
+                                                        "@match",
+                                                        "@check",
+                                                        "@migratable",
+                                                        "model",
+                                                        "topology/@sockets",
+                                                        "topology/@dies",
+                                                        "topology/@cores",
+                                                        "topology/@threads",
+                                                        "feature[@policy='require']",
+                                                        "feature[@policy='disable']"};
 // cache and io are Disk's; virtform writes cache='none' io='native' on whole block devices.
 constexpr std::array<std::string_view, 12> kDiskParts = {
     "@type",        "@device",     "driver/@name", "driver/@type", "driver/@cache", "driver/@io",

@@ -1,6 +1,6 @@
-// [vm.X.cpu] and vcpus_max against the real libvirtd: a TCG guest with libvirt's maximum CPU and a
-// topology of its own is given one more vCPU while it runs, which its live definition shows, and
-// libvirt's read-back of the CPU is no change.
+// [vm.X.cpu], [vm.X.cpu.features] and vcpus_max against the real libvirtd: a TCG guest with
+// libvirt's maximum CPU, a topology and features of its own starts, is given one more vCPU while
+// it runs, which its live definition shows, and libvirt's read-back of the CPU is no change.
 
 #include <catch2/catch.hpp>
 
@@ -23,7 +23,8 @@ TEST_CASE("a running guest is given another vCPU live up to vcpus_max", "[e2e]")
   auto guest_toml = [&](unsigned vcpus) {
     return kernel_guest_toml("cpu", name, guest_images().initrd_ignore, "128MiB", vcpus,
                              "restart = \"never\"\nvcpus_max = 3\n") +
-           "\n[vm.cpu.cpu]\nmode = \"maximum\"\nsockets = 1\ncores = 3\nthreads = 1\n";
+           "\n[vm.cpu.cpu]\nmode = \"maximum\"\nsockets = 1\ncores = 3\nthreads = 1\n"
+           "\n[vm.cpu.cpu.features]\nrequire = [\"sse4.2\"]\ndisable = [\"hypervisor\"]\n";
   };
   ProcessResult created = session.apply(session.write_config(guest_toml(1)));
   INFO(created.describe());
@@ -33,6 +34,9 @@ TEST_CASE("a running guest is given another vCPU live up to vcpus_max", "[e2e]")
   CHECK(libvirt.xml(name).find("<vcpu placement='static' current='1'>3</vcpu>") !=
         std::string::npos);
   CHECK(libvirt.xml(name, true).find("<cpu mode='maximum' check='none'>") != std::string::npos);
+  CHECK(libvirt.xml(name).find("<feature policy='disable' name='hypervisor'/>") !=
+        std::string::npos);
+  CHECK(libvirt.xml(name).find("<feature policy='require' name='sse4.2'/>") != std::string::npos);
 
   const std::string config = session.write_config(guest_toml(2));
   const nlohmann::json plan = session.plan_json(config);

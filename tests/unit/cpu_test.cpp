@@ -47,6 +47,14 @@ std::string imported_toml(const std::string& xml) {
   return render_config_toml(desired_from_live({source}, RootedHostFiles("/"), warnings), warnings);
 }
 
+// The fixture's guest with `rows` set, and the fixture with them merged in.
+std::pair<Vm, std::string> fixture_with(const std::map<std::string, std::string>& rows) {
+  const std::string xml = fixture("qemu-cpu.xml");
+  Vm vm = parse_domain_xml(xml).vm;
+  for (const auto& [key, value] : rows) vm.attributes[key] = value;
+  return {vm, merge_domain_xml(xml, vm)};
+}
+
 }  // namespace
 
 TEST_CASE("a topology fills the keys it leaves out with 1 and must hold the guest's vCPUs",
@@ -138,11 +146,7 @@ TEST_CASE("the CPU libvirt 9 writes back reads as its keys and imports as them",
 }
 
 TEST_CASE("a new mode takes what the old one had beside it away", "[cpu]") {
-  const std::string xml = fixture("qemu-cpu.xml");
-  Vm vm = parse_domain_xml(xml).vm;
-  vm.attributes["cpu.mode"] = "custom";
-  vm.attributes["cpu.model"] = "EPYC";
-  const std::string custom = merge_domain_xml(xml, vm);
+  auto [vm, custom] = fixture_with({{"cpu.mode", "custom"}, {"cpu.model", "EPYC"}});
   INFO(custom);
   CHECK(custom.find("<cpu mode='custom' match='exact'>") != std::string::npos);
   CHECK(custom.find("<model fallback='allow'>EPYC</model>") != std::string::npos);
@@ -167,6 +171,70 @@ TEST_CASE("a topology without a model reads as no mode", "[cpu]") {
                     .vm;
   CHECK(vm.attributes.count("cpu.mode") == 0);
   CHECK(vm.attributes.at("cpu.cores") == "4");
+}
+
+}  // namespace virtform
+
+namespace virtform {
+
+TEST_CASE("feature lists are kept sorted and a name in both is refused", "[cpu]") {
+  const Vm vm = load_vm(
+      "[vm.g.cpu.features]\nrequire = [\"topoext\", \"invtsc\"]\ndisable = [\"hypervisor\"]\n");
+  CHECK(vm.attributes.at("cpu.features.require") == "invtsc, topoext");
+  CHECK(vm.attributes.at("cpu.features.disable") == "hypervisor");
+
+  const Diagnostic both = refusal(
+      "[vm.g.cpu.features]\nrequire = [\"svm\", \"topoext\"]\ndisable = [\"svm\", "
+      "\"hypervisor\"]\n");
+  CHECK(both.message ==
+        "disable names svm, which require names too: take each out of one of the lists in "
+        "[vm.g.cpu.features]");
+  CHECK(both.where.line == 3);
+  CHECK(refusal("[vm.g.cpu.features]\nrequire = []\n").message ==
+        "require = [] names nothing: name one, or leave require out");
+  CHECK(refusal("[vm.g.cpu.features]\nrequire = [\"svm\", \"svm\"]\n").message ==
+        "require names \"svm\" twice");
+  CHECK(
+      refusal("[vm.g.cpu.features]\nrequire = [\"SVM\"]\n")
+          .message.starts_with("require holds \"SVM\", which is no name libvirt gives a feature"));
+  CHECK(refusal("[vm.g.cpu.features]\nrequire = \"svm\"\n").message ==
+        "require must be a list of names such as [\"topoext\"] (got a string)");
+  CHECK(refusal("[vm.g.cpu.features]\nrequires = [\"svm\"]\n")
+            .message.find("did you mean 'require'?") != std::string::npos);
+}
+
+TEST_CASE("the features libvirt 9 writes back read in any order and import as the lists", "[cpu]") {
+  const std::string xml = fixture("qemu-cpu.xml");
+  const Vm vm = parse_domain_xml(xml).vm;
+  CHECK(vm.attributes.at("cpu.features.require") == "invtsc, topoext");
+  CHECK(vm.attributes.at("cpu.features.disable") == "hypervisor");
+
+  const std::string toml = imported_toml(xml);
+  INFO(toml);
+  CHECK(toml.find("[vm.vfxmltest-cpu.cpu.features]\nrequire = [\"invtsc\", \"topoext\"]\n"
+                  "disable = [\"hypervisor\"]\n") != std::string::npos);
+  CHECK(toml.find("# not expressed") == std::string::npos);
+  const Vm declared = load_vm(toml);
+  for (const char* key : {"cpu.features.require", "cpu.features.disable"})
+    CHECK(declared.attributes.at(key) == vm.attributes.at(key));
+}
+
+TEST_CASE("a feature list owns its policy's features and moves one from another policy", "[cpu]") {
+  const auto [vm, merged] = fixture_with(
+      {{"cpu.features.require", "svm, topoext"}, {"cpu.features.disable", "hypervisor, invtsc"}});
+  INFO(merged);
+  CHECK(parse_domain_xml(merged).vm.attributes == vm.attributes);
+  CHECK(merged.find("<feature policy='disable' name='invtsc' />") != std::string::npos);
+  CHECK(merged.find("name='invtsc'") == merged.rfind("name='invtsc'"));
+
+  // A feature of a policy no list has is the guest's to keep.
+  const std::string forced = merge_domain_xml(
+      "<domain type='qemu'><name>t</name><vcpu>1</vcpu><cpu mode='host-passthrough'>"
+      "<feature policy='force' name='pcid'/><feature policy='require' name='svm'/></cpu></domain>",
+      vm);
+  INFO(forced);
+  CHECK(forced.find("<feature policy='force' name='pcid' />") != std::string::npos);
+  CHECK(forced.find("<feature policy='require' name='svm' />") != std::string::npos);
 }
 
 }  // namespace virtform
