@@ -176,7 +176,7 @@ std::optional<std::string> looking_glass_size(const std::string& text) {
   return text;
 }
 
-constexpr std::array<VmField, 48> kFields = {{
+constexpr std::array<VmField, 49> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -298,6 +298,17 @@ constexpr std::array<VmField, 48> kFields = {{
     {"ioapic", FieldKind::choice, kIoapicDrivers, FieldTiming::next_boot, "",
      "where the guest's I/O APIC is emulated (`<ioapic driver>`): `kvm`, in the host's kernel, or "
      "`qemu`, in QEMU itself (a split irqchip, which some passthrough guides use)"},
+    {"iothreads",
+     FieldKind::integer,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "how many I/O threads QEMU gives the guest, 1 to 256 (`<iothreads>`), for its disks' `<driver "
+     "iothread>` to name; one a disk names must stay",
+     nullptr,
+     nullptr,
+     1,
+     256},
     // The guest's CPU (`<cpu>`): what it is, and how its vCPUs are laid out.
     {"cpu.mode", FieldKind::choice, kCpuModes, FieldTiming::next_boot, "",
      "how the guest's CPU is made (`<cpu mode>`): `host-passthrough`, the host's own (what VFIO "

@@ -29,6 +29,7 @@ void set_child_text(pugi::xml_node domain, const std::string& value) {
 constexpr char kTitle[] = "title";
 constexpr char kDescription[] = "description";
 constexpr char kOnCrash[] = "on_crash";
+constexpr char kIothreads[] = "iothreads";
 
 int set_title_live(virDomainPtr domain, const std::string& value) {
   return virDomainSetMetadata(domain, VIR_DOMAIN_METADATA_TITLE, value.c_str(), nullptr, nullptr,
@@ -510,7 +511,7 @@ void write_clock_offset(pugi::xml_node domain, const std::string& value) {
   clock.remove_attribute("basis");
 }
 
-constexpr std::array<DomainField, 48> kFields = {{
+constexpr std::array<DomainField, 49> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -546,6 +547,7 @@ constexpr std::array<DomainField, 48> kFields = {{
      nullptr},
     {"vmport", kVmport, read_switch<kVmport, kOnOff>, write_switch<kVmport, kOnOff>, nullptr},
     {"ioapic", kIoapic, read_value<kIoapic>, write_value<kIoapic>, nullptr},
+    {"iothreads", "iothreads", child_text<kIothreads>, set_child_text<kIothreads>, nullptr},
     {"cpu.mode", "cpu/@mode", read_cpu_mode, write_cpu_mode, nullptr},
     {"cpu.model", "cpu/model", read_cpu_model, write_cpu_model, nullptr},
     {"cpu.sockets", kSockets, read_value<kSockets>, write_value<kSockets>, nullptr},

@@ -128,6 +128,8 @@ TEST_CASE("the CPU libvirt 9 writes back reads as its keys and imports as them",
   const std::string toml = imported_toml(xml);
   INFO(toml);
   CHECK(toml.find("vcpus = 4\nvcpus_max = 8\n") != std::string::npos);
+  CHECK(toml.find("\niothreads = 2\n") != std::string::npos);
+  CHECK(toml.find("<iothreads>") == std::string::npos);  // a key, not a fragment
   CHECK(
       toml.find("[vm.vfxmltest-cpu.cpu]\nmode = \"host-passthrough\"\ncores = 4\nthreads = 2\n") !=
       std::string::npos);
