@@ -306,6 +306,10 @@ std::vector<std::string> StepRunner::hot_plug(const VmOperations& operations,
                          const auto now = booted.attributes.find(key);
                          return now != booted.attributes.end() && now->second == value;
                        }});
+  if (const auto count = operations.vcpus_live)
+    changes.push_back({std::to_string(*count) + " vCPUs",
+                       [&, count = *count] { hypervisor.set_vcpus_live(name, count); },
+                       [count = *count](const Vm& booted) { return booted.vcpus == count; }});
   std::vector<std::string> missed;
   std::vector<const LiveChange*> made;
   // A change refused is tried again once the others are made: libvirt may refuse one for a

@@ -70,6 +70,16 @@ std::string cpu_fix(const Vm& vm) {
   return vm.type == DomainType::qemu ? "cpu = \"max\"" : "cpu = \"host-passthrough\"";
 }
 
+// The guest's CPU as `cpu = "..."` says it: the mode, or the custom mode's model.
+std::optional<std::string> cpu_of(const Vm& vm) {
+  const auto mode = vm.attributes.find("cpu.mode");
+  if (mode == vm.attributes.end()) return std::nullopt;
+  if (mode->second != "custom") return mode->second;
+  const auto model = vm.attributes.find("cpu.model");
+  if (model == vm.attributes.end()) return std::nullopt;
+  return model->second;
+}
+
 }  // namespace
 
 void read_dsm(TableReader& vm_reader, Vm& vm) {
@@ -120,9 +130,9 @@ void check_dsm_platform(TableReader& vm_reader, const Vm& vm) {
                                  " runs; set vcpus = " + std::to_string(platform->max_threads) +
                                  " or fewer, or choose a larger model");
   }
-  if (cpu_surely_older_than(vm.cpu, platform->oldest_cpu)) {
-    const std::string shown =
-        vm.cpu ? "cpu = \"" + *vm.cpu + "\"" : "QEMU's default CPU model (qemu64)";
+  const std::optional<std::string> cpu = cpu_of(vm);
+  if (cpu_surely_older_than(cpu, platform->oldest_cpu)) {
+    const std::string shown = cpu ? "cpu = \"" + *cpu + "\"" : "QEMU's default CPU model (qemu64)";
     vm_reader.warning("cpu", "a " + model + " (" + std::string(platform->architecture) +
                                  ") needs a " + to_string(platform->oldest_cpu) +
                                  " or newer CPU, which " + shown +

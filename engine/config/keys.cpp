@@ -12,9 +12,10 @@ namespace {
 
 constexpr std::array<std::string_view, 3> kTopLevelKeys = {"project", "loader", "vm"};
 constexpr std::array<std::string_view, 2> kLoaderKeys = {"image", "sha256"};
+// `cpu` is [vm.X.cpu]'s, a table of attribute rows (or its one-string form).
 constexpr std::array<std::string_view, 25> kVmKeys = {
-    "name",       "type",    "memory",    "vcpus",    "machine",
-    "cpu",        "state",   "autostart", "restart",  "shutdown_timeout",
+    "name",       "type",    "memory",    "vcpus",    "vcpus_max",
+    "machine",    "state",   "autostart", "restart",  "shutdown_timeout",
     "force_stop", "adopt",   "kernel",    "initrd",   "cmdline",
     "boot",       "disk",    "nic",       "graphics", "serial",
     "pci",        "profile", "dsm",       "xml",      "share"};
@@ -40,7 +41,8 @@ std::span<const std::string_view> all_vm_keys() {
     all.insert(all.end(), kFirmwareKeys.begin(), kFirmwareKeys.end());
     for (const VmField& field : vm_fields())
       if (field_table(field).empty()) all.push_back(field.key);
-    for (std::string_view table : field_tables()) all.push_back(table);
+    for (std::string_view table : field_tables())
+      if (table.find('.') == std::string_view::npos) all.push_back(table);
     return all;
   }();
   return keys;
@@ -52,6 +54,13 @@ const std::map<std::string_view, std::vector<std::string_view>>& attribute_table
     std::map<std::string_view, std::vector<std::string_view>> all;
     for (const VmField& field : vm_fields())
       if (!field_table(field).empty()) all[field_table(field)].push_back(field_name(field));
+    for (std::string_view table : field_tables()) {
+      const auto dot = table.rfind('.');
+      if (dot == std::string_view::npos) continue;
+      std::vector<std::string_view>& keys = all[table.substr(0, dot)];
+      if (std::find(keys.begin(), keys.end(), table.substr(dot + 1)) == keys.end())
+        keys.push_back(table.substr(dot + 1));
+    }
     for (const FieldPreset& preset : field_presets()) {
       std::vector<std::string_view>& keys = all[preset.table];
       if (std::find(keys.begin(), keys.end(), "preset") == keys.end()) keys.push_back("preset");

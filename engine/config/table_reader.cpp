@@ -174,6 +174,25 @@ std::optional<bool> TableReader::boolean(std::string_view key) {
   return std::nullopt;
 }
 
+std::optional<std::vector<std::string>> TableReader::strings(std::string_view key) {
+  const toml::node* node = table_.get(key);
+  if (!node) return std::nullopt;
+  const toml::array* array = node->as_array();
+  std::vector<std::string> items;
+  for (std::size_t i = 0; array && i < array->size(); ++i) {
+    const toml::node& item = *array->get(i);
+    if (!item.is_string() || item.value<std::string>()->empty()) {
+      array = nullptr;
+      break;
+    }
+    items.push_back(*item.value<std::string>());
+  }
+  if (array) return items;
+  error(key, std::string(key) + " must be a list of names such as [\"topoext\"] (got " +
+                 describe(*node) + ")");
+  return std::nullopt;
+}
+
 std::optional<std::uint64_t> TableReader::size_kib(std::string_view key) {
   const toml::node* node = table_.get(key);
   if (!node) return std::nullopt;

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "engine/model/diagnostic.h"
 #include "engine/model/enum_names.h"
@@ -44,6 +45,10 @@ class TableReader {
     const toml::node* node = table_.get(key);
     return node != nullptr && node->is_boolean();
   }
+  bool holds_string(std::string_view key) const {
+    const toml::node* node = table_.get(key);
+    return node != nullptr && node->is_string();
+  }
   const std::string& file() const { return file_; }
   // A reader for a sub-table `name` (or one element of the array of tables `name`).
   TableReader child(const toml::table& table, std::string_view name, bool in_array = false) const {
@@ -68,6 +73,8 @@ class TableReader {
   std::optional<std::string> path(std::string_view key);
   std::optional<std::int64_t> integer(std::string_view key);
   std::optional<bool> boolean(std::string_view key);
+  // An array of non-empty strings.
+  std::optional<std::vector<std::string>> strings(std::string_view key);
   // A size given as "4GiB" or as an integer of MiB, in KiB; must be greater than zero.
   std::optional<std::uint64_t> size_kib(std::string_view key);
   // A duration given as "90s", "2m", "1h" or an integer of seconds.

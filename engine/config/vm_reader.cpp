@@ -42,6 +42,22 @@ void read_power(TableReader& reader, Vm& vm) {
   vm.adopt = reader.boolean("adopt").value_or(false);
 }
 
+// The most vCPUs a running guest can be given; vcpus is then how many it starts with.
+void read_vcpus_max(TableReader& reader, Vm& vm) {
+  const auto most = reader.integer("vcpus_max");
+  if (!most) return;
+  if (*most < 1 || *most > 4096) {
+    reader.error("vcpus_max", "vcpus_max must be between 1 and 4096; got " + std::to_string(*most));
+  } else if (*most < vm.vcpus) {
+    reader.error("vcpus_max", "vcpus_max = " + std::to_string(*most) +
+                                  " is less than vcpus = " + std::to_string(vm.vcpus) +
+                                  ": set vcpus_max = " + std::to_string(vm.vcpus) +
+                                  " or more, or fewer vcpus");
+  } else {
+    vm.vcpus_max = static_cast<unsigned>(*most);
+  }
+}
+
 void read_cpu_and_memory(TableReader& reader, Vm& vm) {
   if (auto type = reader.choice("type", kDomainTypeNames)) {
     vm.type = *type;
@@ -56,7 +72,7 @@ void read_cpu_and_memory(TableReader& reader, Vm& vm) {
     }
   }
   if (auto machine = reader.string("machine")) vm.machine = *machine;
-  vm.cpu = reader.string("cpu");
+  read_vcpus_max(reader, vm);
 }
 
 void read_firmware(TableReader& reader, Vm& vm) {
@@ -628,6 +644,32 @@ void check_share_memory(TableReader& reader, const Vm& vm) {
                       vm.key + ".memory_backing]");
 }
 
+// A names row's list: names as libvirt spells them, each once, and at least one.
+std::optional<std::string> read_names(TableReader& reader, const std::string& key) {
+  auto names = reader.strings(key);
+  if (!names) return std::nullopt;
+  if (names->empty()) {
+    reader.error(key, key + " = [] names nothing: name one, or leave " + key + " out");
+    return std::nullopt;
+  }
+  for (const std::string& name : *names) {
+    const bool spelt = std::all_of(name.begin(), name.end(), [](unsigned char c) {
+      return std::islower(c) || std::isdigit(c) || c == '-' || c == '_' || c == '.';
+    });
+    if (!spelt) {
+      reader.error(key, key + " holds \"" + name +
+                            "\", which is no name libvirt gives a feature (lower-case letters, "
+                            "digits, '-', '_' and '.')");
+      return std::nullopt;
+    }
+    if (std::count(names->begin(), names->end(), name) > 1) {
+      reader.error(key, key + " names \"" + name + "\" twice");
+      return std::nullopt;
+    }
+  }
+  return joined_names(*names);
+}
+
 }  // namespace
 
 // One attribute of the table as its canonical text; nothing when absent or wrong (reported).
@@ -646,6 +688,8 @@ std::optional<std::string> read_attribute(TableReader& reader, const VmField& fi
     case FieldKind::text:
     case FieldKind::line:
       return read_row_text(reader, key, field);
+    case FieldKind::names:
+      return read_names(reader, key);
   }
   return std::nullopt;
 }
@@ -722,19 +766,64 @@ void check_needs(TableReader& reader, const Vm& vm, const AttributePlaces& place
   }
 }
 
+// `cpu = "host-passthrough"` or `cpu = "Haswell-noTSX"`: [vm.X.cpu]'s mode, or a custom
+// model, in one string.
+void read_cpu_shorthand(TableReader& reader, Vm& vm, AttributePlaces& places) {
+  const std::string cpu = *reader.string("cpu");
+  const auto modes = find_vm_field("cpu.mode")->choices;
+  const bool mode = std::find(modes.begin(), modes.end(), cpu) != modes.end();
+  vm.attributes["cpu.mode"] = mode ? cpu : "custom";
+  places["cpu.mode"] = reader.where("cpu");
+  if (mode) return;
+  if (const auto model = read_text(reader, "cpu", true)) {
+    vm.attributes["cpu.model"] = *model;
+    places["cpu.model"] = reader.where("cpu");
+  }
+}
+
+// The rest of a group one of whose rows is set, reported at the first one set.
+void fill_groups(Vm& vm, AttributePlaces& places) {
+  for (std::span<const std::string_view> group : field_groups()) {
+    const auto set = std::find_if(group.begin(), group.end(), [&](std::string_view key) {
+      return vm.attributes.count(std::string(key)) != 0;
+    });
+    if (set == group.end()) continue;
+    const Location place = places[std::string(*set)];
+    for (std::string_view key : group)
+      if (vm.attributes.try_emplace(std::string(key), find_vm_field(key)->unset).second)
+        places[std::string(key)] = place;
+  }
+}
+
 AttributePlaces read_attributes(TableReader& reader, Vm& vm) {
   AttributePlaces places;
   read_attribute_table(reader, "", vm, places);
   std::vector<std::pair<TableReader, std::string_view>> tables;
   for (std::string_view table : field_tables()) {
-    const toml::table* found = reader.table(table);
+    if (table == "cpu" && reader.holds_string("cpu")) {
+      read_cpu_shorthand(reader, vm, places);
+      continue;
+    }
+    // A table in a sub-table ("cpu.features") is read through its parent's reader.
+    const auto dot = table.rfind('.');
+    TableReader* parent = &reader;
+    if (dot != std::string_view::npos) {
+      const auto read = std::find_if(tables.begin(), tables.end(), [&](const auto& each) {
+        return each.second == table.substr(0, dot);
+      });
+      if (read == tables.end()) continue;
+      parent = &read->first;
+    }
+    const std::string_view name = table.substr(dot == std::string_view::npos ? 0 : dot + 1);
+    const toml::table* found = parent->table(name);
     if (!found) continue;
-    TableReader& sub = tables.emplace_back(reader.child(*found, table), table).first;
+    TableReader& sub = tables.emplace_back(parent->child(*found, name), table).first;
     sub.reject_unknown_keys(keys::attribute_table(table));
     read_attribute_table(sub, table, vm, places);
   }
   // After every table: a key of another table wins over a preset too.
   for (auto& [sub, table] : tables) read_preset(sub, table, vm, places);
+  fill_groups(vm, places);
   return places;
 }
 

@@ -138,6 +138,10 @@ std::string format_bytes(std::uint64_t bytes) {
   return format_scaled(bytes, units, 5);
 }
 
+unsigned most_vcpus(const Vm& vm) {
+  return vm.vcpus_max.value_or(vm.vcpus);
+}
+
 LifecyclePolicy policy_of(const Vm& vm) {
   return {vm.restart, vm.shutdown_timeout, vm.force_stop};
 }

@@ -187,10 +187,12 @@ struct Vm {
   std::string name;                 // libvirt domain name
   DomainType type = DomainType::kvm;
   std::uint64_t memory_kib = 1024 * 1024;
+  // The vCPUs the guest runs with; the most it can have is vcpus_max when that is set, else
+  // vcpus itself. Read live, vcpus_max is set only when the domain says a current count.
   unsigned vcpus = 1;
+  std::optional<unsigned> vcpus_max;
   std::string machine = "q35";  // alias ("q35", "pc") or a full machine type
   Firmware firmware;
-  std::optional<std::string> cpu;  // "host-passthrough", "host-model" or a named model
   std::optional<DirectKernel> kernel;
   std::vector<Disk> disks;  // includes the boot loader disk, first in boot order
   std::vector<Nic> nics;
@@ -314,6 +316,9 @@ struct Live {
   const LiveDomain* find_domain(const std::string& name) const;
   const LiveNetwork* find_network(const std::string& name) const;
 };
+
+// The most vCPUs the guest can have: vcpus_max, or vcpus without it (the <vcpu> count).
+unsigned most_vcpus(const Vm& vm);
 
 // The VM's declared lifecycle policy.
 LifecyclePolicy policy_of(const Vm& vm);

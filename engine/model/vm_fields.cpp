@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <array>
 #include <bit>
+#include <cstdint>
 #include <cstdio>
+#include <string>
 
 #include "engine/model/vm.h"
 
@@ -55,6 +57,61 @@ constexpr std::array<std::string_view, 2> kMemoryAccess = {"shared", "private"};
 std::string attribute_or(const Vm& vm, const std::string& key, const std::string& otherwise) {
   const auto found = vm.attributes.find(key);
   return found == vm.attributes.end() ? otherwise : found->second;
+}
+
+// libvirt's <cpu mode>s.
+constexpr std::array<std::string_view, 4> kCpuModes = {"host-passthrough", "host-model", "custom",
+                                                       "maximum"};
+// <topology>'s attributes, which libvirt takes only together (dies defaults to 1).
+constexpr std::array<std::string_view, 4> kTopology = {"cpu.sockets", "cpu.dies", "cpu.cores",
+                                                       "cpu.threads"};
+constexpr std::array<std::span<const std::string_view>, 1> kGroups = {kTopology};
+
+std::string cpu_mode_conflict(const Vm& vm, const std::string& value) {
+  if (value != "custom" || vm.attributes.count("cpu.model")) return "";
+  return "mode = \"custom\" needs the model it names: set model = \"...\" in [vm." + vm.key +
+         ".cpu] (\"Haswell-noTSX\", \"EPYC\", ...), or another mode";
+}
+
+std::string cpu_model_conflict(const Vm& vm, const std::string& value) {
+  const std::string mode = attribute_or(vm, "cpu.mode", "");
+  if (mode == "custom") return "";
+  return "model = \"" + value + "\" is the CPU of mode = \"custom\"" +
+         (mode.empty() ? "" : ", not of \"" + mode + "\"") + ": set mode = \"custom\" in [vm." +
+         vm.key + ".cpu], or leave model out";
+}
+
+// A feature libvirt is told to require and to disable at once.
+std::string features_conflict(const Vm& vm, const std::string& value) {
+  const std::vector<std::string> required = names_of(attribute_or(vm, "cpu.features.require", ""));
+  std::string both;
+  for (const std::string& name : names_of(value))
+    if (std::find(required.begin(), required.end(), name) != required.end())
+      both += (both.empty() ? "" : ", ") + name;
+  if (both.empty()) return "";
+  return "disable names " + both +
+         ", which require names too: take each out of one of the "
+         "lists in [vm." +
+         vm.key + ".cpu.features]";
+}
+
+// libvirt refuses a topology that does not hold exactly the guest's most vCPUs.
+std::string topology_conflict(const Vm& vm, const std::string&) {
+  std::uint64_t product = 1;
+  std::string names, factors;
+  for (std::string_view key : kTopology) {
+    const std::string value = attribute_or(vm, std::string(key), "1");
+    product *= std::stoull(value);
+    names += std::string(names.empty() ? "" : " × ") + std::string(key.substr(4));
+    factors += (factors.empty() ? "" : " × ") + value;
+  }
+  const std::uint64_t most = most_vcpus(vm);
+  if (product == most) return "";
+  const std::string count = vm.vcpus_max ? "vcpus_max" : "vcpus";
+  return "the CPU topology holds " + names + " = " + factors + " = " + std::to_string(product) +
+         " vCPUs, but " + count + " = " + std::to_string(most) + ": set " + count + " = " +
+         std::to_string(product) + ", or a topology in [vm." + vm.key + ".cpu] whose product is " +
+         std::to_string(most);
 }
 
 // libvirt's QEMU driver cannot restart a guest that powers off yet destroy one that reboots.
@@ -159,7 +216,7 @@ std::optional<std::string> looking_glass_size(const std::string& text) {
   return text;
 }
 
-constexpr std::array<VmField, 46> kFields = {{
+constexpr std::array<VmField, 55> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -281,6 +338,114 @@ constexpr std::array<VmField, 46> kFields = {{
     {"ioapic", FieldKind::choice, kIoapicDrivers, FieldTiming::next_boot, "",
      "where the guest's I/O APIC is emulated (`<ioapic driver>`): `kvm`, in the host's kernel, or "
      "`qemu`, in QEMU itself (a split irqchip, which some passthrough guides use)"},
+    {"iothreads",
+     FieldKind::integer,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "how many I/O threads QEMU gives the guest, 1 to 256 (`<iothreads>`), for its disks' `<driver "
+     "iothread>` to name; one a disk names must stay",
+     nullptr,
+     nullptr,
+     1,
+     256},
+    // The guest's CPU (`<cpu>`): what it is, and how its vCPUs are laid out.
+    {"cpu.mode", FieldKind::choice, kCpuModes, FieldTiming::next_boot, "",
+     "how the guest's CPU is made (`<cpu mode>`): `host-passthrough`, the host's own (what VFIO "
+     "and gaming guides use); `host-model`, the named model closest to the host's, with its "
+     "features; `custom`, the `model` named below; or `maximum`, every feature the hypervisor "
+     "can give",
+     cpu_mode_conflict, nullptr, 0, 0, "", nullptr, nullptr, "", true},
+    {"cpu.model",
+     FieldKind::line,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "the CPU model of `mode = \"custom\"` (`<cpu><model>`), as `virsh cpu-models x86_64` lists "
+     "them: `Haswell-noTSX`, `EPYC`, QEMU's `max`, ...",
+     cpu_model_conflict,
+     nullptr,
+     0,
+     0,
+     "",
+     nullptr,
+     nullptr,
+     "",
+     true},
+    {"cpu.sockets",
+     FieldKind::integer,
+     {},
+     FieldTiming::next_boot,
+     "1",
+     "CPU sockets (`<topology sockets>`). With `dies`, `cores` and `threads`, which are 1 when "
+     "unset beside it, their product must be the guest's vCPU count (`vcpus_max`, else `vcpus`)",
+     topology_conflict,
+     nullptr,
+     1,
+     4096},
+    {"cpu.dies",
+     FieldKind::integer,
+     {},
+     FieldTiming::next_boot,
+     "1",
+     "dies per socket (`<topology dies>`)",
+     nullptr,
+     nullptr,
+     1,
+     4096},
+    {"cpu.cores",
+     FieldKind::integer,
+     {},
+     FieldTiming::next_boot,
+     "1",
+     "cores per die (`<topology cores>`)",
+     nullptr,
+     nullptr,
+     1,
+     4096},
+    {"cpu.threads",
+     FieldKind::integer,
+     {},
+     FieldTiming::next_boot,
+     "1",
+     "threads per core (`<topology threads>`): 2 shows the guest SMT siblings, as AMD's "
+     "`topoext` wants",
+     nullptr,
+     nullptr,
+     1,
+     4096},
+    {"cpu.features.require",
+     FieldKind::names,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "CPU features the guest must have, by libvirt's names (`<feature policy='require'>`): "
+     "`topoext` for AMD's SMT siblings, `invtsc`, ...",
+     nullptr,
+     nullptr,
+     0,
+     0,
+     "",
+     nullptr,
+     nullptr,
+     "",
+     true},
+    {"cpu.features.disable",
+     FieldKind::names,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "CPU features taken from the guest (`<feature policy='disable'>`): `hypervisor` hides that "
+     "it runs in a VM, `svm` or `vmx` nested virtualisation; none that `require` names",
+     features_conflict,
+     nullptr,
+     0,
+     0,
+     "",
+     nullptr,
+     nullptr,
+     "",
+     true},
     // Hyper-V enlightenments (`<features><hyperv mode='custom'>`): Windows guests run faster
     // and keep better time with them. QEMU knows them only with KVM.
     {"hyperv.relaxed",
@@ -443,8 +608,8 @@ constexpr std::array<VmField, 46> kFields = {{
      "(`<memoryBacking><access mode>`), or `private`"},
 }};
 
-constexpr std::array<std::string_view, 5> kTables = {"hyperv", "clock", "pm", "tpm",
-                                                     "memory_backing"};
+constexpr std::array<std::string_view, 7> kTables = {
+    "cpu", "cpu.features", "hyperv", "clock", "pm", "tpm", "memory_backing"};
 
 // What libvirt's and virt-manager's Windows guides turn on; stimer needs the Hyper-V clock, so
 // the preset gives it too.
@@ -483,6 +648,23 @@ constexpr std::array<FieldNeed, 6> kNeeds = {{
 
 }  // namespace
 
+std::vector<std::string> names_of(const std::string& value) {
+  std::vector<std::string> names;
+  for (std::size_t start = 0; start < value.size();) {
+    const std::size_t end = std::min(value.find(", ", start), value.size());
+    names.push_back(value.substr(start, end - start));
+    start = end + 2;
+  }
+  return names;
+}
+
+std::string joined_names(std::vector<std::string> names) {
+  std::sort(names.begin(), names.end());
+  std::string text;
+  for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
 std::span<const VmField> vm_fields() {
   return kFields;
 }
@@ -499,12 +681,12 @@ const VmField* find_vm_field(std::string_view key) {
 }
 
 std::string_view field_table(const VmField& field) {
-  const auto dot = field.key.find('.');
+  const auto dot = field.key.rfind('.');
   return dot == std::string_view::npos ? std::string_view() : field.key.substr(0, dot);
 }
 
 std::string_view field_name(const VmField& field) {
-  const auto dot = field.key.find('.');
+  const auto dot = field.key.rfind('.');
   return dot == std::string_view::npos ? field.key : field.key.substr(dot + 1);
 }
 
@@ -521,6 +703,10 @@ bool sets_table(const Vm& vm, std::string_view table) {
 
 std::span<const FieldPreset> field_presets() {
   return kPresets;
+}
+
+std::span<const std::span<const std::string_view>> field_groups() {
+  return kGroups;
 }
 
 std::span<const FieldNeed> field_needs() {

@@ -7,7 +7,8 @@
 // domain_fields.cpp) reads and writes each one in domain XML.
 //
 // A row's key may name a sub-table of [vm.X]: "hyperv.relaxed" is `relaxed` in [vm.X.hyperv]
-// (TOML's own dotted key for it), and the plans, the model and the JSON use it so.
+// (TOML's own dotted key for it), and the plans, the model and the JSON use it so; a sub-table
+// may have one of its own ("cpu.features.require" is `require` in [vm.X.cpu.features]).
 
 #include <cstdint>
 #include <optional>
@@ -15,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace virtform {
 
@@ -26,6 +28,8 @@ enum class FieldKind {
   choice,   // one of `choices`
   boolean,  // "true" or "false"
   integer,  // a whole number from `min` to `max`, in decimal
+  names,    // a non-empty list of names (lower-case letters, digits, '-', '_', '.'), each once;
+            // kept sorted and joined by ", ", so that the order they are given in is no change
 };
 
 // When a running guest takes a change to the attribute: now, through libvirt's live API, or
@@ -57,16 +61,24 @@ struct VmField {
   // nothing when it is not of that form, which `form` describes ("a resolution such as ...").
   std::optional<std::string> (*canonical)(const std::string& text) = nullptr;
   std::string_view form = "";
+  // libvirt writes it otherwise in a running guest's definition (a host-model CPU becomes the
+  // model and features it stands for), which then cannot tell whether the guest booted it.
+  bool expanded_when_running = false;
 };
 
 // Whether the running guest takes the row's value now (the row is live and the guest can).
 bool takes_live(const VmField& field, const std::string& value, const Vm& running);
 
+// A FieldKind::names value as its names, and names as such a value (sorted).
+std::vector<std::string> names_of(const std::string& value);
+std::string joined_names(std::vector<std::string> names);
+
 // Every table-driven attribute, in the order plans show them.
 std::span<const VmField> vm_fields();
 const VmField* find_vm_field(std::string_view key);
 
-// The sub-table a row's key lives in ("hyperv" for "hyperv.relaxed"), "" for [vm.X] itself.
+// The sub-table a row's key lives in ("hyperv" for "hyperv.relaxed", "cpu.features" for
+// "cpu.features.require"), "" for [vm.X] itself.
 std::string_view field_table(const VmField& field);
 // The key within that table ("relaxed").
 std::string_view field_name(const VmField& field);
@@ -84,6 +96,10 @@ struct FieldPreset {
   std::string_view meaning;  // docs/configuration.md's text for the preset, word for word
 };
 std::span<const FieldPreset> field_presets();
+
+// Rows libvirt takes only together (a <topology>'s sockets, dies, cores and threads): once one of
+// a group is set, the others are their `unset` value rather than left alone.
+std::span<const std::span<const std::string_view>> field_groups();
 
 // A boolean row that, when "true", needs another boolean row "true" too: what QEMU refuses to
 // start a guest without.

@@ -72,6 +72,7 @@ struct VmOperations {
   std::vector<Nic> plug_nics;
   std::map<std::string, std::string> live_attributes;  // vm_fields.h rows taken live: key -> value
   std::optional<std::uint64_t> balloon_kib;            // lower the running guest's balloon to this
+  std::optional<unsigned> vcpus_live;                  // plug the running guest's vCPUs up to this
   PowerOperation power = PowerOperation::none;
 
   bool empty() const { return *this == VmOperations{}; }

@@ -274,8 +274,23 @@ bool memory_not_booted(const Vm& desired, const Vm& booted) {
 std::optional<std::string> shown_vcpus(const Vm& vm) {
   return std::to_string(vm.vcpus);
 }
+// Without vcpus_max, vcpus is the <vcpu> count and a lower current count set by other means is
+// kept, as a balloon is for memory; with it, vcpus is the current count.
 bool vcpus_differ(const Vm& desired, const Vm& live) {
-  return desired.vcpus != live.vcpus;
+  return desired.vcpus != (desired.vcpus_max ? live.vcpus : most_vcpus(live));
+}
+// A running guest plugs vCPUs up to the most it booted with. Unplugging one needs the guest's
+// cooperation, so fewer wait for its next boot.
+bool vcpus_plug_live(const Vm& desired, const Vm&, const Vm& running) {
+  return desired.vcpus_max && desired.vcpus > running.vcpus && desired.vcpus <= most_vcpus(running);
+}
+
+std::optional<std::string> shown_vcpus_max(const Vm& vm) {
+  if (!vm.vcpus_max) return std::nullopt;
+  return std::to_string(*vm.vcpus_max);
+}
+bool vcpus_max_differs(const Vm& desired, const Vm& live) {
+  return desired.vcpus_max && *desired.vcpus_max != most_vcpus(live);
 }
 
 std::optional<std::string> shown_machine(const Vm& vm) {
@@ -305,13 +320,6 @@ bool nvram_moves(const Vm& desired, const Vm& live) {
 }
 std::string nvram_copied_to(const Vm& desired) {
   return desired.firmware.nvram + " (a copy of the current store)";
-}
-
-std::optional<std::string> shown_cpu(const Vm& vm) {
-  return vm.cpu;
-}
-bool cpu_differs(const Vm& desired, const Vm& live) {
-  return desired.cpu && desired.cpu != live.cpu;
 }
 
 std::optional<std::string> shown_kernel(const Vm& vm) {
@@ -346,11 +354,11 @@ bool serial_differs(const Vm& desired, const Vm& live) {
 constexpr std::array<TypedField, 10> kTypedFields = {{
     {"type", shown_type, "", type_differs, nullptr, nullptr, nullptr},
     {"memory", shown_memory, "", memory_differs, memory_shrinks, memory_not_booted, nullptr},
-    {"vcpus", shown_vcpus, "", vcpus_differ, nullptr, vcpus_differ, nullptr},
+    {"vcpus", shown_vcpus, "", vcpus_differ, vcpus_plug_live, vcpus_differ, nullptr},
+    {"vcpus_max", shown_vcpus_max, "", vcpus_max_differs, nullptr, vcpus_max_differs, nullptr},
     {"machine", shown_machine, "", machine_differs, nullptr, machine_differs, nullptr},
     {"firmware", shown_firmware, "", firmware_differs, nullptr, firmware_not_booted, nullptr},
     {"nvram", shown_nvram, "", nvram_moves, nullptr, nullptr, nvram_copied_to},
-    {"cpu", shown_cpu, "default", cpu_differs, nullptr, nullptr, nullptr},
     {"kernel", shown_kernel, "none", kernel_differs, nullptr, kernel_differs, nullptr},
     {"graphics", shown_graphics, "none", graphics_differ, nullptr, nullptr, nullptr},
     {"serial", shown_serial, "none", serial_differs, nullptr, nullptr, nullptr},
@@ -1004,6 +1012,7 @@ class Differ {
     }
     if (vm.memory_kib < live.vm.memory_kib && has_balloon(running))
       operations.balloon_kib = vm.memory_kib;
+    if (vcpus_plug_live(vm, live.vm, running)) operations.vcpus_live = vm.vcpus;
   }
 
   // Changes already in the persistent definition that the running guest has not booted yet (an
@@ -1045,6 +1054,7 @@ class Differ {
       if (!has_nic(live.vm, nic.mac))
         pending(nic_label(nic), "still in the running guest", "detached");
     for (const VmField& field : vm_fields()) {
+      if (field.expanded_when_running) continue;
       const auto wanted = attribute(vm, field);
       const auto running = attribute(booted, field);
       if (wanted && wanted != running)

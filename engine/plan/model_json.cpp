@@ -173,7 +173,7 @@ json vm_to_json(const Vm& vm) {
       {"adopt", vm.adopt},
   };
   if (!vm.shares.empty()) out["shares"] = list_json(vm.shares, share_json);
-  put(out, "cpu", vm.cpu);
+  put(out, "vcpus_max", vm.vcpus_max);
   if (vm.kernel)
     out["kernel"] = {{"kernel", vm.kernel->kernel},
                      {"initrd", vm.kernel->initrd},
@@ -212,7 +212,7 @@ Vm vm_from_json(const json& in) {
       integer_at<int>(in, "shutdown_timeout_s", 0, std::numeric_limits<int>::max()));
   vm.force_stop = in.at("force_stop").get<bool>();
   vm.adopt = in.at("adopt").get<bool>();
-  vm.cpu = get_optional<std::string>(in, "cpu");
+  if (in.contains("vcpus_max")) vm.vcpus_max = integer_at<unsigned>(in, "vcpus_max");
   if (in.contains("kernel")) {
     const json& kernel = in.at("kernel");
     vm.kernel =

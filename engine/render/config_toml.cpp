@@ -81,6 +81,11 @@ bool write_attribute_rows(TomlWriter& out, const Vm& vm, std::string_view table)
       out.boolean(key, found->second == "true");
     } else if (field.kind == FieldKind::integer) {
       out.line(key + " = " + found->second);
+    } else if (field.kind == FieldKind::names) {
+      std::string list;
+      for (const std::string& name : names_of(found->second))
+        list += (list.empty() ? "" : ", ") + toml_string(name);
+      out.line(key + " = [" + list + "]");
     } else {
       out.string(key, found->second);
     }
@@ -105,9 +110,9 @@ void write_scalars(TomlWriter& out, const Vm& vm) {
   out.string("type", to_string(vm.type));
   out.string("memory", size_text(vm.memory_kib));
   out.integer("vcpus", vm.vcpus);
+  if (vm.vcpus_max) out.integer("vcpus_max", *vm.vcpus_max);
   out.string("machine", vm.machine);
   write_firmware(out, vm.firmware);
-  if (vm.cpu) out.string("cpu", *vm.cpu);
   if (vm.kernel) {
     out.string("kernel", vm.kernel->kernel);
     if (!vm.kernel->initrd.empty()) out.string("initrd", vm.kernel->initrd);

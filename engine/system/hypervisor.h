@@ -55,6 +55,9 @@ class Hypervisor {
   // Lowers the running guest's balloon to `kib` (at most its maximum memory); a balloon already
   // at or below it is left as it is.
   virtual void set_memory_live(const std::string& name, std::uint64_t kib) = 0;
+  // Brings the running guest's vCPUs up to `count` (at most its vcpus_max), and its persistent
+  // definition with them.
+  virtual void set_vcpus_live(const std::string& name, unsigned count) = 0;
   // Gives the running guest a table-driven attribute whose row is FieldTiming::live.
   virtual void set_attribute_live(const std::string& name, const std::string& key,
                                   const std::string& value) = 0;

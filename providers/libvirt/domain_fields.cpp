@@ -29,6 +29,7 @@ void set_child_text(pugi::xml_node domain, const std::string& value) {
 constexpr char kTitle[] = "title";
 constexpr char kDescription[] = "description";
 constexpr char kOnCrash[] = "on_crash";
+constexpr char kIothreads[] = "iothreads";
 
 int set_title_live(virDomainPtr domain, const std::string& value) {
   return virDomainSetMetadata(domain, VIR_DOMAIN_METADATA_TITLE, value.c_str(), nullptr, nullptr,
@@ -331,6 +332,98 @@ void write_boot_menu_timeout(pugi::xml_node domain, const std::string& value) {
   xml::set_attribute(boot_menu_element(domain), "timeout", value);
 }
 
+// ---- The guest's CPU -----------------------------------------------------------------------
+
+constexpr char kSockets[] = "cpu/topology/@sockets";
+constexpr char kDies[] = "cpu/topology/@dies";
+constexpr char kCores[] = "cpu/topology/@cores";
+constexpr char kThreads[] = "cpu/topology/@threads";
+
+std::string cpu_mode_of(const pugi::xml_node& cpu) {
+  return cpu.attribute("mode").as_string("custom");
+}
+
+std::optional<std::string> read_cpu_model(const pugi::xml_node& domain) {
+  const pugi::xml_node cpu = domain.child("cpu");
+  const std::string model = cpu.child("model").text().as_string();
+  if (cpu_mode_of(cpu) != "custom" || model.empty()) return std::nullopt;
+  return model;
+}
+
+// A custom <cpu> without a model (one that only lays out the topology) is QEMU's default CPU,
+// which no mode names.
+std::optional<std::string> read_cpu_mode(const pugi::xml_node& domain) {
+  const pugi::xml_node cpu = domain.child("cpu");
+  if (!cpu) return std::nullopt;
+  const std::string mode = cpu_mode_of(cpu);
+  if (mode == "custom" && !read_cpu_model(domain)) return std::nullopt;
+  return mode;
+}
+
+// What each mode takes beside it: a custom CPU is matched exactly, the others are checked by
+// nobody (libvirt's default for them) and have no model. migratable belongs to host-passthrough
+// and maximum, which libvirt gives it again.
+void write_cpu_mode(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node cpu = domain_parts::domain_child(domain, "cpu");
+  if (read_cpu_mode(domain) == value) return;
+  xml::set_attribute(cpu, "mode", value);
+  cpu.remove_attribute("migratable");
+  if (value == "custom") {
+    xml::set_attribute(cpu, "match", "exact");
+    cpu.remove_attribute("check");
+    return;
+  }
+  cpu.remove_attribute("match");
+  xml::set_attribute(cpu, "check", "none");
+  xml::remove_children(cpu, "model");
+}
+
+// Written after cpu.mode (rows are written in key order), into the custom <cpu> it left.
+void write_cpu_model(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node cpu = domain_parts::domain_child(domain, "cpu");
+  pugi::xml_node model = cpu.child("model");
+  if (!model) {
+    model = cpu.prepend_child("model");
+    model.append_attribute("fallback") = "allow";
+  }
+  xml::set_text(model, value);
+}
+
+// The names of <cpu>'s features of one policy, sorted: libvirt's order is no change.
+template <const char* kPolicy>
+std::optional<std::string> read_features(const pugi::xml_node& domain) {
+  std::vector<std::string> names;
+  for (const pugi::xml_node feature : domain.child("cpu").children("feature"))
+    if (std::string(feature.attribute("policy").as_string()) == kPolicy)
+      names.push_back(feature.attribute("name").as_string());
+  if (names.empty()) return std::nullopt;
+  return joined_names(names);
+}
+
+// The policy's features become the list's; a listed one another policy had moves here, as
+// libvirt refuses a feature named twice. Other policies' features stay.
+template <const char* kPolicy>
+void write_features(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node cpu = domain_parts::domain_child(domain, "cpu");
+  const std::vector<std::string> names = names_of(value);
+  for (pugi::xml_node feature = cpu.child("feature"); feature;) {
+    const pugi::xml_node next = feature.next_sibling("feature");
+    const bool listed =
+        std::find(names.begin(), names.end(), feature.attribute("name").as_string()) != names.end();
+    if (listed || std::string(feature.attribute("policy").as_string()) == kPolicy)
+      cpu.remove_child(feature);
+    feature = next;
+  }
+  for (const std::string& name : names) {
+    pugi::xml_node feature = cpu.append_child("feature");
+    feature.append_attribute("policy") = kPolicy;
+    feature.append_attribute("name") = name.c_str();
+  }
+}
+
+constexpr char kRequire[] = "require";
+constexpr char kDisable[] = "disable";
+
 bool hyperv_custom(const pugi::xml_node& domain) {
   return lists_enlightenments(domain.child("features").child("hyperv"));
 }
@@ -499,7 +592,7 @@ void write_tpm_device(pugi::xml_node domain, const std::string& value) {
 constexpr char kMemorySource[] = "memoryBacking/source/@type";
 constexpr char kMemoryAccess[] = "memoryBacking/access/@mode";
 
-constexpr std::array<DomainField, 46> kFields = {{
+constexpr std::array<DomainField, 55> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -535,6 +628,17 @@ constexpr std::array<DomainField, 46> kFields = {{
      nullptr},
     {"vmport", kVmport, read_switch<kVmport, kOnOff>, write_switch<kVmport, kOnOff>, nullptr},
     {"ioapic", kIoapic, read_value<kIoapic>, write_value<kIoapic>, nullptr},
+    {"iothreads", "iothreads", child_text<kIothreads>, set_child_text<kIothreads>, nullptr},
+    {"cpu.mode", "cpu/@mode", read_cpu_mode, write_cpu_mode, nullptr},
+    {"cpu.model", "cpu/model", read_cpu_model, write_cpu_model, nullptr},
+    {"cpu.sockets", kSockets, read_value<kSockets>, write_value<kSockets>, nullptr},
+    {"cpu.dies", kDies, read_value<kDies>, write_value<kDies>, nullptr},
+    {"cpu.cores", kCores, read_value<kCores>, write_value<kCores>, nullptr},
+    {"cpu.threads", kThreads, read_value<kThreads>, write_value<kThreads>, nullptr},
+    {"cpu.features.require", "cpu/feature[@policy='require']", read_features<kRequire>,
+     write_features<kRequire>, nullptr},
+    {"cpu.features.disable", "cpu/feature[@policy='disable']", read_features<kDisable>,
+     write_features<kDisable>, nullptr},
     {"hyperv.relaxed", kRelaxed, read_hyperv<kRelaxed>, write_hyperv<kRelaxed>, nullptr},
     {"hyperv.vapic", kVapic, read_hyperv<kVapic>, write_hyperv<kVapic>, nullptr},
     {"hyperv.spinlocks", "features/hyperv/spinlocks", read_hyperv_value<kSpinlocks, kRetries>,

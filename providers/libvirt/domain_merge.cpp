@@ -54,14 +54,24 @@ std::uint64_t current_memory_kib(pugi::xml_node domain, std::uint64_t desired_ki
   return std::min(*live_current, desired_kib);
 }
 
+// With vcpus_max, vcpus is the current count. Without, a current count a user set below the
+// <vcpu> count is theirs, kept as long as it fits.
+void merge_vcpus(pugi::xml_node vcpu, const Vm& desired) {
+  const unsigned most = most_vcpus(desired);
+  xml::set_text(vcpu, std::to_string(most));
+  if (desired.vcpus_max && desired.vcpus < most) {
+    xml::set_attribute(vcpu, "current", std::to_string(desired.vcpus));
+  } else if (desired.vcpus_max || vcpu.attribute("current").as_uint(0) > most) {
+    vcpu.remove_attribute("current");
+  }
+}
+
 void merge_resources(pugi::xml_node domain, const Vm& desired) {
   xml::set_attribute(domain, "type", to_string(desired.type));
   const std::uint64_t current_kib = current_memory_kib(domain, desired.memory_kib);
   set_size(domain_child(domain, "memory"), desired.memory_kib);
   set_size(domain_child(domain, "currentMemory"), current_kib);
-  pugi::xml_node vcpu = domain_child(domain, "vcpu");
-  xml::set_text(vcpu, std::to_string(desired.vcpus));
-  if (vcpu.attribute("current").as_uint(0) > desired.vcpus) vcpu.remove_attribute("current");
+  merge_vcpus(domain_child(domain, "vcpu"), desired);
 }
 
 void merge_os(pugi::xml_node domain, const Vm& desired) {
@@ -83,19 +93,6 @@ void merge_os(pugi::xml_node domain, const Vm& desired) {
   bool ordered = std::any_of(desired.disks.begin(), desired.disks.end(),
                              [](const Disk& disk) { return disk.boot_order.has_value(); });
   if (ordered) xml::remove_children(os, "boot");
-}
-
-void merge_cpu(pugi::xml_node domain, const Vm& desired) {
-  if (!desired.cpu) return;
-  pugi::xml_node live = domain.child("cpu");
-  if (domain_parts::cpu_model(live) == desired.cpu) return;
-  // The topology is not virtform's; keep it across a change of model.
-  pugi::xml_document kept;
-  if (pugi::xml_node topology = live.child("topology")) kept.append_copy(topology);
-  if (live) domain.remove_child(live);
-  pugi::xml_node cpu = domain_child(domain, "cpu");
-  domain_parts::write_cpu(cpu, *desired.cpu);
-  if (kept.first_child()) cpu.append_copy(kept.first_child());
 }
 
 // Target names a new or moved disk must not take: every disk's under <devices>, and those of the
@@ -240,7 +237,6 @@ void merge_into_domain(pugi::xml_node domain, const Vm& desired) {
   domain_parts::set_marker(domain, desired);
   merge_resources(domain, desired);
   merge_os(domain, desired);
-  merge_cpu(domain, desired);
   pugi::xml_node devices = domain_child(domain, "devices");
   merge_devices(devices, desired);
   merge_graphics(devices, desired.graphics);

@@ -18,14 +18,24 @@ namespace {
 using Parts = std::span<const std::string_view>;
 
 constexpr std::array<std::string_view, 1> kMemoryParts = {"@unit"};
-constexpr std::array<std::string_view, 1> kVcpuParts = {"@placement"};
+constexpr std::array<std::string_view, 2> kVcpuParts = {"@placement", "@current"};
 constexpr std::array<std::string_view, 3> kDomainParts = {"@type", "@id", "@xmlns:qemu"};
 constexpr std::array<std::string_view, 2> kOsTypeParts = {"@arch", "@machine"};
 constexpr std::array<std::string_view, 3> kLoaderParts = {"@readonly", "@type", "@secure"};
 constexpr std::array<std::string_view, 1> kNvramParts = {"@template"};
-// migratable='on' is libvirt's own default for host-passthrough.
-constexpr std::array<std::string_view, 5> kCpuParts = {"@mode", "@match", "@check", "@migratable",
-                                                       "model"};
+// migratable='on' is libvirt's own default for host-passthrough; a topology's dies is 1 unless
+// cpu.dies says otherwise.
+constexpr std::array<std::string_view, 11> kCpuParts = {"@mode",
+                                                        "@match",
+                                                        "@check",
+                                                        "@migratable",
+                                                        "model",
+                                                        "topology/@sockets",
+                                                        "topology/@dies",
+                                                        "topology/@cores",
+                                                        "topology/@threads",
+                                                        "feature[@policy='require']",
+                                                        "feature[@policy='disable']"};
 // cache and io are Disk's; virtform writes cache='none' io='native' on whole block devices.
 constexpr std::array<std::string_view, 12> kDiskParts = {
     "@type",        "@device",     "driver/@name", "driver/@type", "driver/@cache", "driver/@io",
@@ -176,7 +186,9 @@ std::vector<OwnedElement> make_owned() {
     });
     if (!taken) owned.push_back({field.path, field.key, field.expresses, {}});
   }
-  for (const OwnedElement& shared : shared_elements()) owned.push_back(shared);
+  // <cpu> is owned whole by the entry above, parts and all.
+  for (const OwnedElement& shared : shared_elements())
+    if (shared.path != "cpu") owned.push_back(shared);
   return owned;
 }
 

@@ -291,28 +291,6 @@ void set_kernel(pugi::xml_node os, const DirectKernel& kernel) {
   set_or_remove("cmdline", kernel.cmdline);
 }
 
-std::optional<std::string> cpu_model(const pugi::xml_node& cpu) {
-  if (!cpu) return std::nullopt;
-  std::string mode = cpu.attribute("mode").as_string("custom");
-  if (mode != "custom") return mode;
-  std::string model = cpu.child("model").text().as_string();
-  if (model.empty()) return std::nullopt;
-  return model;
-}
-
-void write_cpu(pugi::xml_node cpu, const std::string& model) {
-  if (model == "host-passthrough" || model == "host-model") {
-    cpu.append_attribute("mode") = model.c_str();
-    cpu.append_attribute("check") = "none";
-    return;
-  }
-  cpu.append_attribute("mode") = "custom";
-  cpu.append_attribute("match") = "exact";
-  pugi::xml_node element = cpu.append_child("model");
-  element.append_attribute("fallback") = "allow";
-  xml::set_text(element, model);
-}
-
 // Every controller index up to the highest a disk of the bus sits on: libvirt would fill a gap
 // with its own default model (lsilogic for scsi), which a guest may lack the driver for.
 void add_indexed_controllers(pugi::xml_node devices, const std::vector<Disk>& disks, DiskBus bus,

@@ -25,10 +25,6 @@ void set_firmware(pugi::xml_node domain, const Firmware& firmware);
 std::optional<bool> secure_boot(const pugi::xml_node& os);
 // Rewrites <os>'s kernel, initrd and cmdline.
 void set_kernel(pugi::xml_node os, const DirectKernel& kernel);
-// The model's CPU for a <cpu> element: its mode, or the custom model's name; nothing when absent.
-std::optional<std::string> cpu_model(const pugi::xml_node& cpu);
-// Fills an empty <cpu> element for "host-passthrough", "host-model" or a named model.
-void write_cpu(pugi::xml_node cpu, const std::string& model);
 
 // Adds a virtio-scsi controller when a disk is on scsi and a qemu-xhci USB controller when a
 // disk is on usb, unless the devices already have a usable one.

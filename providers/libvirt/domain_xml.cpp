@@ -79,7 +79,13 @@ void read_identity(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* 
 
 void read_resources(const pugi::xml_node& domain, Vm& vm) {
   if (auto kib = xml::size_kib(domain.child("memory"))) vm.memory_kib = *kib;
-  vm.vcpus = domain.child("vcpu").text().as_uint(1);
+  const pugi::xml_node vcpu = domain.child("vcpu");
+  vm.vcpus = vcpu.text().as_uint(1);
+  // A current count below the <vcpu> count: the guest can be given more while it runs.
+  if (const pugi::xml_attribute current = vcpu.attribute("current")) {
+    vm.vcpus_max = vm.vcpus;
+    vm.vcpus = current.as_uint(vm.vcpus);
+  }
 }
 
 void read_os(const pugi::xml_node& os, Vm& vm) {
@@ -211,7 +217,6 @@ LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed,
   Vm& vm = live.vm;
   read_resources(domain, vm);
   read_os(domain.child("os"), vm);
-  vm.cpu = domain_parts::cpu_model(domain.child("cpu"));
   pugi::xml_node devices = domain.child("devices");
   read_disks(devices, live);
   hold_scsi_hostdev_places(devices, live);

@@ -335,6 +335,17 @@ void LibvirtHypervisor::set_memory_live(const std::string& name, std::uint64_t k
   }
 }
 
+// Both sides at once: the redefine before it already wrote the count into the persistent
+// definition, and libvirt refuses neither.
+void LibvirtHypervisor::set_vcpus_live(const std::string& name, unsigned count) {
+  DomainHandle domain = connection_.domain(name);
+  if (virDomainSetVcpusFlags(domain.get(), count,
+                             VIR_DOMAIN_AFFECT_LIVE | VIR_DOMAIN_AFFECT_CONFIG) < 0) {
+    throw_libvirt_error("cannot set the vCPUs of running domain '" + name + "' to " +
+                        std::to_string(count));
+  }
+}
+
 void LibvirtHypervisor::set_attribute_live(const std::string& name, const std::string& key,
                                            const std::string& value) {
   const DomainField* field = find_domain_field(key);

@@ -87,7 +87,7 @@ TEST_CASE("the DSM example loads cleanly into the seed's guest", "[config]") {
   CHECK(vm.firmware.kind == FirmwareKind::uefi);
   CHECK(vm.firmware.nvram == "/var/lib/libvirt/qemu/nvram/DSM_VARS.fd");
   CHECK(vm.firmware.code.empty());  // resolve_firmware fills it from the descriptors
-  CHECK(vm.cpu == "host-passthrough");
+  CHECK(vm.attributes.at("cpu.mode") == "host-passthrough");
   CHECK(vm.state == PowerState::running);
   CHECK(vm.autostart == true);
   CHECK(vm.restart == RestartPolicy::never);
@@ -204,7 +204,7 @@ bind = "vfio-pci"
   CHECK(vm.machine == "pc-i440fx-7.2");
   CHECK(vm.firmware ==
         Firmware{FirmwareKind::uefi, "/opt/fw/CODE.fd", "/opt/fw/VARS.fd", "/var/lib/lab/VARS.fd"});
-  CHECK(vm.cpu == "host-model");
+  CHECK(vm.attributes.at("cpu.mode") == "host-model");
   CHECK(vm.state == PowerState::stopped);
   CHECK(vm.autostart == false);
   CHECK(vm.restart == RestartPolicy::allowed);

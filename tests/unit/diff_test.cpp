@@ -730,3 +730,44 @@ TEST_CASE("an agent's channel plugs live only into a guest that has a virtio cha
 }
 
 }  // namespace virtform
+
+namespace virtform {
+
+TEST_CASE("more vCPUs up to vcpus_max reach a running guest live and fewer wait for its boot",
+          "[diff][cpu]") {
+  Vm booted = small_vm("nas");
+  booted.vcpus = 2;
+  booted.vcpus_max = 4;
+  Live live;
+  live.domains.push_back(live_of(booted, true));
+  live.domains[0].booted = live.domains[0].vm;
+  auto plan_for = [&](unsigned vcpus, unsigned most) {
+    Vm vm = booted;
+    vm.vcpus = vcpus;
+    vm.vcpus_max = most;
+    Desired desired;
+    desired.vms.push_back(vm);
+    Diagnostics diagnostics;
+    const auto changes = run_diff(desired, live, diagnostics);
+    REQUIRE_FALSE(has_errors(diagnostics));
+    return change_at(changes, "vm.nas");
+  };
+
+  const Change more = plan_for(3, 4);
+  REQUIRE(field_of(more, "vcpus"));
+  CHECK(*field_of(more, "vcpus") == FieldChange{"vcpus", "2", "3", Disruption::live});
+  CHECK(more.operations.vcpus_live == 3u);
+  CHECK(more.operations.power == PowerOperation::none);
+
+  const Change fewer = plan_for(1, 4);
+  CHECK(field_of(fewer, "vcpus")->disruption == Disruption::next_boot);
+  CHECK_FALSE(fewer.operations.vcpus_live);
+
+  // Past what the guest booted with, the new maximum needs a boot first.
+  const Change beyond = plan_for(6, 8);
+  CHECK(field_of(beyond, "vcpus")->disruption == Disruption::next_boot);
+  CHECK(field_of(beyond, "vcpus_max")->disruption == Disruption::next_boot);
+  CHECK_FALSE(beyond.operations.vcpus_live);
+}
+
+}  // namespace virtform

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <map>
 #include <pugixml.hpp>
 #include <set>
 #include <sstream>
@@ -55,7 +56,7 @@ Vm dsm_model() {
   vm.firmware = {FirmwareKind::uefi, "/usr/share/OVMF/OVMF_CODE_4M.fd",
                  "/usr/share/OVMF/OVMF_VARS_4M.fd",
                  "/var/lib/libvirt/qemu/nvram/vfxmltest-dsm_VARS.fd"};
-  vm.cpu = "host-passthrough";
+  vm.attributes["cpu.mode"] = "host-passthrough";
   Disk boot =
       file_disk("/var/lib/virtform/images/tinycore-redpill-uefi.v0.9.2.9.img", DiskBus::usb);
   boot.boot_order = 1;
@@ -79,7 +80,7 @@ Vm minimal_model() {
   vm.type = DomainType::qemu;
   vm.memory_kib = 128 * 1024;
   vm.machine = "pc";
-  vm.cpu = "host-model";
+  vm.attributes["cpu.mode"] = "host-model";
   Disk root = file_disk("/var/lib/libvirt/images/minimal.qcow2", DiskBus::virtio, "qcow2");
   root.boot_order = 1;
   Disk seed = file_disk("/var/lib/libvirt/images/seed.raw", DiskBus::virtio);
@@ -101,7 +102,8 @@ Vm gpu_model() {
   vm.type = DomainType::qemu;
   vm.memory_kib = 192 * 1024;
   vm.vcpus = 4;
-  vm.cpu = "Haswell-noTSX";
+  vm.attributes["cpu.mode"] = "custom";
+  vm.attributes["cpu.model"] = "Haswell-noTSX";
   vm.firmware.kind = FirmwareKind::uefi;
   vm.firmware.autoselect = true;  // firmware='efi': libvirt picks the image at each start
   vm.firmware.nvram = "/var/lib/libvirt/qemu/nvram/vfxmltest-gpu_VARS.fd";  // and its store
@@ -130,6 +132,14 @@ std::vector<Disk> by_source(std::vector<Disk> disks) {
 // covered here without a line of its own. Fields the plan compares only where the config sets
 // them are also held to equality: a round trip must keep the firmware's paths, and must not add
 // what was not asked for; libvirt may reorder disks.
+// The [vm.X.cpu] rows a VM has.
+std::map<std::string, std::string> cpu_attributes(const Vm& vm) {
+  std::map<std::string, std::string> cpu;
+  for (const auto& [key, value] : vm.attributes)
+    if (key.starts_with("cpu.")) cpu[key] = value;
+  return cpu;
+}
+
 void require_owned_equal(const Vm& desired, const Vm& live) {
   CHECK(live.key == desired.key);
   CHECK(live.name == desired.name);
@@ -137,7 +147,7 @@ void require_owned_equal(const Vm& desired, const Vm& live) {
   CHECK(by_source(test::owned_disks(live.disks, desired.disks)) == by_source(desired.disks));
   // The plan leaves these to libvirt where the config does not set them; a render must not
   // write one the model did not ask for.
-  CHECK(live.cpu == desired.cpu);
+  CHECK(cpu_attributes(live) == cpu_attributes(desired));
   CHECK(live.kernel == desired.kernel);
   CHECK(live.graphics == desired.graphics);
   CHECK(live.serial == desired.serial);
@@ -278,7 +288,7 @@ TEST_CASE("the seed's DSM domain as libvirt 9 keeps it reads as an unmanaged VM"
   CHECK(vm.machine == "pc-q35-4.2");
   CHECK(vm.firmware == Firmware{FirmwareKind::uefi, "/usr/share/OVMF/OVMF_CODE.fd", "",
                                 "/var/lib/libvirt/qemu/nvram/DSM_VARS.fd"});
-  CHECK(vm.cpu == "host-passthrough");
+  CHECK(vm.attributes.at("cpu.mode") == "host-passthrough");
   Disk loader = file_disk("/image/tinycore-redpill-uefi.v0.9.2.8.img", DiskBus::usb);
   loader.boot_order = 1;
   loader.cache = "writeback";
@@ -541,7 +551,8 @@ TEST_CASE("optional fields are patched only when the model sets them", "[domain_
   std::string live = fixture("qemu-gpu.xml");
   Vm unset = gpu_model();
   unset.kernel.reset();
-  unset.cpu.reset();
+  unset.attributes.erase("cpu.mode");
+  unset.attributes.erase("cpu.model");
   unset.serial.reset();
   unset.graphics.reset();
   pugi::xml_document kept = load(merge_domain_xml(live, unset));
@@ -552,7 +563,8 @@ TEST_CASE("optional fields are patched only when the model sets them", "[domain_
 
   Vm set = gpu_model();
   set.kernel = DirectKernel{"/boot/vmlinuz-6.1", "", ""};
-  set.cpu = "host-passthrough";
+  set.attributes["cpu.mode"] = "host-passthrough";
+  set.attributes.erase("cpu.model");
   set.machine = "pc-q35-6.2";
   set.graphics = Graphics{GraphicsType::vnc, "0.0.0.0", std::nullopt};
   set.disks[0].boot_order = 1;

@@ -72,6 +72,7 @@ const std::map<std::string, std::string> kFixtureAttributes = {
     {"clock.hypervclock", "true"},
     {"pm.suspend_to_mem", "false"},
     {"pm.suspend_to_disk", "false"},
+    {"cpu.mode", "host-model"},
 };
 
 }  // namespace

@@ -232,9 +232,9 @@ TEST_CASE("each fixture domain imports, adopts with no other change and then pla
   // test-gpu.xml leaves UEFI to libvirt (firmware='efi'), which import keeps. A boot order on a
   // plain disk is not owned, so it is no difference.
   const std::map<std::string, std::set<std::string>> fixtures = {
-      {"test-dsm.xml", {}},    {"test-minimal.xml", {}}, {"test-gpu.xml", {}}, {"test-gpu-slot.xml", {}},
-      {"qemu-extras.xml", {}}, {"qemu-minimal.xml", {}}, {"qemu-windows.xml", {}},
-      {"qemu-shares.xml", {}},
+      {"test-dsm.xml", {}},      {"test-minimal.xml", {}}, {"test-gpu.xml", {}},
+      {"test-gpu-slot.xml", {}}, {"qemu-extras.xml", {}},  {"qemu-minimal.xml", {}},
+      {"qemu-windows.xml", {}},  {"qemu-shares.xml", {}},  {"qemu-cpu.xml", {}},
   };
   for (const auto& [name, warned] : fixtures) {
     SECTION(name) {

@@ -31,7 +31,7 @@ Vm small_vm(const std::string& key) {
   vm.type = DomainType::qemu;
   vm.memory_kib = 128ULL * 1024;
   vm.vcpus = 2;
-  vm.cpu = "host-model";
+  vm.attributes["cpu.mode"] = "host-model";
   Disk boot;
   boot.source = "/var/lib/virtform/images/" + key + "-boot.img";
   boot.bus = DiskBus::usb;
@@ -81,7 +81,7 @@ void check_owned_fields(const Vm& desired, const Vm& live) {
   CHECK(live.vcpus == desired.vcpus);
   CHECK(live.machine == desired.machine);
   CHECK(live.firmware == desired.firmware);
-  CHECK(live.cpu == desired.cpu);
+  CHECK(live.attributes.at("cpu.mode") == "host-model");
   CHECK(test::owned_disks(live.disks, desired.disks) == desired.disks);
   REQUIRE(live.nics.size() == desired.nics.size());
   CHECK(live.nics[0].source == desired.nics[0].source);

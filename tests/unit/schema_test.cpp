@@ -112,6 +112,12 @@ const std::map<std::string, TableKind>& table_kinds() {
         "[[vm.t.pci]]\naddress = \"0000:08:00.0\"\n{}\n"}},
       {"xml",
        {"/definitions/xml/properties", keys::kXml, "[[vm.t.xml]]\nxml = \"<sound/>\"\n{}\n"}},
+      {"cpu",
+       {"/definitions/vm/properties/cpu/properties", keys::attribute_table("cpu"),
+        "[vm.t.cpu]\n{}\n"}},
+      {"cpu.features",
+       {"/definitions/vm/properties/cpu/properties/features/properties",
+        keys::attribute_table("cpu.features"), "[vm.t.cpu.features]\n{}\n"}},
       {"hyperv",
        {"/definitions/vm/properties/hyperv/properties", keys::attribute_table("hyperv"),
         "[vm.t.hyperv]\n{}\n"}},
@@ -200,11 +206,12 @@ std::vector<EnumKey> enum_keys() {
 
 // A key whose values need another key beside them: io = "native" bypasses the page cache only
 // with cache = "none"; a watchdog's action needs the watchdog; a passed-through TPM its device,
-// and TPM 1.2 the TIS interface.
+// TPM 1.2 the TIS interface, and a custom CPU its model.
 std::string with_companion(const EnumKey& entry, const json& value) {
   if (entry.table == "vm" && entry.key == "watchdog_action") return "\nwatchdog = \"ib700\"";
   if (entry.table == "tpm" && value == "passthrough") return "\ndevice = \"/dev/tpm0\"";
   if (entry.table == "tpm" && value == "1.2") return "\nmodel = \"tpm-tis\"";
+  if (entry.table == "cpu" && value == "custom") return "\nmodel = \"EPYC\"";
   return entry.table == "disk" && entry.key == "io" ? "\ncache = \"none\"" : "";
 }
 

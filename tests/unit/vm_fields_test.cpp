@@ -54,6 +54,8 @@ std::pair<std::string, std::string> sample(const VmField& field) {
       const std::string value = std::to_string(field.min * 2 + 1);
       return {value, value};
     }
+    case FieldKind::names:
+      return {"[\"topoext\"]", "topoext"};
     case FieldKind::text:
     case FieldKind::line:
       if (field.key == "looking_glass") return {"\"64MiB\"", "64MiB"};  // canonical
@@ -72,6 +74,9 @@ std::string companions(const std::string& key) {
   if (key == "tpm.backend") return "tpm.device = \"/dev/tpm0\"\n";
   if (key == "tpm.version") return "tpm.model = \"tpm-tis\"\n";
   if (key == "tpm.device") return "tpm.backend = \"passthrough\"\n";
+  if (key == "cpu.model") return "cpu.mode = \"custom\"\n";
+  // The sample topology's product.
+  if (key.starts_with("cpu.") && key != "cpu.mode") return "vcpus = 3\n";
   return "";
 }
 
@@ -110,10 +115,14 @@ std::string section_of(const std::string& docs, std::string_view table) {
   return docs.substr(start, end == std::string::npos ? std::string::npos : end - start);
 }
 
-// The config schema's properties of the row's table.
+// The config schema's properties of the row's table ("cpu.features": in cpu's).
 const json& config_properties(const json& vm, std::string_view table) {
   if (table.empty()) return vm;
-  return vm.at(std::string(table)).at("properties");
+  const auto dot = table.rfind('.');
+  if (dot == std::string_view::npos) return vm.at(std::string(table)).at("properties");
+  return config_properties(vm, table.substr(0, dot))
+      .at(std::string(table.substr(dot + 1)))
+      .at("properties");
 }
 
 }  // namespace
@@ -192,6 +201,11 @@ TEST_CASE("both JSON schemas describe every attribute row with its values", "[vm
         CHECK(configured.at("type") == "string");
         CHECK(in_plan.at(key).at("type") == "string");
         break;
+      case FieldKind::names:
+        CHECK(configured.at("type") == "array");
+        CHECK(configured.at("items").at("pattern") == "^[a-z0-9_.-]+$");
+        CHECK(in_plan.at(key).at("pattern") == "^[a-z0-9_.-]+(, [a-z0-9_.-]+)*$");
+        break;
       case FieldKind::line: {
         if (field.canonical) {  // a form of its own, which its pattern describes
           CHECK(configured.contains("pattern"));
@@ -209,8 +223,13 @@ TEST_CASE("both JSON schemas describe every attribute row with its values", "[vm
       CHECK(in_plan.at(key).at("maxLength") == field.max);
     }
   }
-  for (std::string_view table : field_tables())
-    CHECK(in_config.at(std::string(table)).at("additionalProperties") == false);
+  for (std::string_view table : field_tables()) {
+    const auto dot = table.rfind('.');
+    const json& parent = dot == std::string_view::npos
+                             ? in_config
+                             : config_properties(in_config, table.substr(0, dot));
+    CHECK(parent.at(std::string(table.substr(dot + 1))).at("additionalProperties") == false);
+  }
 }
 
 TEST_CASE("the libvirt provider knows every attribute row and can set each live one",
