@@ -5,6 +5,7 @@
 #include <map>
 #include <vector>
 
+#include "engine/model/disk_options.h"
 #include "engine/model/vm_fields.h"
 
 namespace virtform::keys {
@@ -22,8 +23,9 @@ constexpr std::array<std::string_view, 25> kVmKeys = {
 constexpr std::array<std::string_view, 6> kFirmwareKeys = {
     "firmware", "firmware_code", "firmware_vars", "nvram", "firmware_autoselect", "secure_boot"};
 constexpr std::array<std::string_view, 3> kBootKeys = {"loader", "bus", "overlay"};
-constexpr std::array<std::string_view, 10> kDiskKeys = {
-    "source", "file", "size", "format", "bus", "readonly", "controller", "unit", "cache", "io"};
+constexpr std::array<std::string_view, 11> kDiskKeys = {
+    "source",     "file", "size",  "format", "bus", "readonly",
+    "controller", "unit", "cache", "io",     "boot"};
 constexpr std::array<std::string_view, 4> kNicKeys = {"bridge", "network", "model", "mac"};
 constexpr std::array<std::string_view, 3> kGraphicsKeys = {"type", "listen", "port"};
 constexpr std::array<std::string_view, 1> kSerialKeys = {"type"};
@@ -43,6 +45,16 @@ std::span<const std::string_view> all_vm_keys() {
       if (field_table(field).empty()) all.push_back(field.key);
     for (std::string_view table : field_tables())
       if (table.find('.') == std::string_view::npos) all.push_back(table);
+    return all;
+  }();
+  return keys;
+}
+
+// The disk keys read by hand, then those of the disk option table.
+std::span<const std::string_view> all_disk_keys() {
+  static const std::vector<std::string_view> keys = [] {
+    std::vector<std::string_view> all(kDiskKeys.begin(), kDiskKeys.end());
+    for (const DiskOption& option : disk_options()) all.push_back(option.field.key);
     return all;
   }();
   return keys;
@@ -76,7 +88,7 @@ const std::span<const std::string_view> kTopLevel = kTopLevelKeys;
 const std::span<const std::string_view> kLoader = kLoaderKeys;
 const std::span<const std::string_view> kVm = all_vm_keys();
 const std::span<const std::string_view> kBoot = kBootKeys;
-const std::span<const std::string_view> kDisk = kDiskKeys;
+const std::span<const std::string_view> kDisk = all_disk_keys();
 const std::span<const std::string_view> kNic = kNicKeys;
 const std::span<const std::string_view> kGraphics = kGraphicsKeys;
 const std::span<const std::string_view> kSerial = kSerialKeys;

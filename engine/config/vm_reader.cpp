@@ -12,10 +12,14 @@
 #include "engine/config/keys.h"
 #include "engine/config/profile_reader.h"
 #include "engine/config/table_reader.h"
+#include "engine/model/disk_options.h"
 #include "engine/model/values.h"
 #include "engine/model/vm_fields.h"
 
 namespace virtform {
+
+std::optional<std::string> read_attribute(TableReader& reader, const VmField& field);
+
 namespace {
 
 std::optional<DiskBus> read_bus(TableReader& reader) {
@@ -220,8 +224,67 @@ void read_driver_modes(TableReader& reader, Disk& disk) {
   }
 }
 
+// The buses an option's disk may sit on, as the docs name them: "scsi", "scsi or sata".
+std::string bus_list(const DiskOption& option) {
+  std::string list;
+  for (std::size_t i = 0; i < option.buses.size(); ++i)
+    list += (i == 0                         ? ""
+             : i + 1 == option.buses.size() ? " or "
+                                            : ", ") +
+            to_string(option.buses[i]);
+  return list;
+}
+
+// The disk option table's keys, each on a bus that takes it and within the rules it keeps with
+// the disk's other keys and the VM's.
+void read_disk_options(TableReader& reader, const Vm& vm, Disk& disk) {
+  for (const DiskOption& option : disk_options()) {
+    const auto value = read_attribute(reader, option.field);
+    if (!value) continue;
+    const std::string key(option.field.key);
+    if (!takes_option(option, disk.bus)) {
+      reader.error(key, key + " applies to a disk on the " + bus_list(option) +
+                            " bus; this one is on " + to_string(disk.bus) +
+                            " (libvirt refuses it there)");
+      continue;
+    }
+    disk.options[key] = canonical_option(option, *value);
+  }
+  for (const DiskOption& option : disk_options()) {
+    const auto found = disk.options.find(std::string(option.field.key));
+    if (found == disk.options.end() || !option.conflict) continue;
+    if (std::string message = option.conflict(vm, disk, found->second); !message.empty()) {
+      reader.error(option.field.key, std::move(message));
+      disk.options.erase(found);
+    }
+  }
+}
+
+// `boot = N`: the disk's place in the boot order, which libvirt wants unique among the guest's
+// devices.
+void read_boot_order(TableReader& reader, const Vm& vm, Disk& disk) {
+  const auto order = reader.integer("boot");
+  if (!order) return;
+  if (*order < 1 || *order > kLastBootOrder) {
+    reader.error("boot", "boot must be between 1 and " + std::to_string(kLastBootOrder) + "; got " +
+                             std::to_string(*order));
+    return;
+  }
+  for (const Disk& other : vm.disks) {
+    if (other.boot_order != static_cast<unsigned>(*order)) continue;
+    const std::string holder = other.loader.empty()
+                                   ? "disk " + other.source + " at " + other.where.str()
+                                   : "the loader of [vm." + vm.key + ".boot], which boots first";
+    reader.error("boot", "boot = " + std::to_string(*order) + " is already taken by " + holder +
+                             ": libvirt refuses two devices at one place in the boot order; "
+                             "give this disk another");
+    return;
+  }
+  disk.boot_order = static_cast<unsigned>(*order);
+}
+
 // One [[vm.X.disk]]; nothing if it names no usable source.
-std::optional<Disk> read_disk(TableReader& reader, DiskBus default_bus) {
+std::optional<Disk> read_disk(TableReader& reader, const Vm& vm, DiskBus default_bus) {
   reader.reject_unknown_keys(keys::kDisk);
   auto source = reader.path("source");
   auto file = reader.path("file");
@@ -248,6 +311,8 @@ std::optional<Disk> read_disk(TableReader& reader, DiskBus default_bus) {
   disk.readonly = readonly.value_or(false);
   read_place(reader, disk);
   read_driver_modes(reader, disk);
+  read_disk_options(reader, vm, disk);
+  read_boot_order(reader, vm, disk);
   if (has_source) {
     disk.kind = DiskSource::block;
     if (format == "qcow2") {
@@ -408,16 +473,21 @@ void place_pci_functions(TableReader& reader, Vm& vm) {
   }
 }
 
-// Each element of the array of tables `name` through `read`, kept when it reads.
+// Each element of the array of tables `name` through `read`, appended to `items` when it reads.
 template <typename Item, typename Read>
-std::vector<Item> read_each(TableReader& parent, std::string_view name, Read read) {
-  std::vector<Item> items;
+void append_each(TableReader& parent, std::string_view name, Read read, std::vector<Item>& items) {
   const toml::array* array = parent.array_of_tables(name);
-  if (!array) return items;
+  if (!array) return;
   for (const toml::node& element : *array) {
     TableReader reader = parent.child(*element.as_table(), name, true);
     if (auto item = read(reader)) items.push_back(std::move(*item));
   }
+}
+
+template <typename Item, typename Read>
+std::vector<Item> read_each(TableReader& parent, std::string_view name, Read read) {
+  std::vector<Item> items;
+  append_each(parent, name, read, items);
   return items;
 }
 
@@ -472,8 +542,9 @@ std::optional<unsigned> read_graphics_port(TableReader& graphics,
 
 void read_devices(TableReader& reader, Vm& vm) {
   const DiskBus default_bus = default_data_disk_bus(vm);
-  const auto read_data_disk = [&](TableReader& disk) { return read_disk(disk, default_bus); };
-  for (Disk& disk : read_each<Disk>(reader, "disk", read_data_disk)) vm.disks.push_back(disk);
+  // Appended one at a time: a disk's boot order is checked against those before it.
+  const auto read_data_disk = [&](TableReader& disk) { return read_disk(disk, vm, default_bus); };
+  append_each(reader, "disk", read_data_disk, vm.disks);
   check_pinned_places(reader, vm);
   vm.nics = read_each<Nic>(reader, "nic", read_nic);
   vm.pci = read_each<PciDevice>(reader, "pci", read_pci);
@@ -872,10 +943,11 @@ Vm read_vm(const toml::table& table, const std::string& key, const std::string& 
   read_power(reader, vm);
   read_kernel(reader, vm);
   read_boot(reader, vm);
-  read_devices(reader, vm);
-  read_shares(reader, vm);
+  // The attributes first: a disk's options are checked against them (iothread, iothreads).
   const AttributePlaces places = read_attributes(reader, vm);
   vm.attribute_places = places;
+  read_devices(reader, vm);
+  read_shares(reader, vm);
   apply_profile_defaults(reader, vm);
   apply_dsm_defaults(reader, vm);
   check_dsm_platform(reader, vm);

@@ -169,7 +169,8 @@ std::string DsmController::label() const {
 }
 
 bool is_loader_disk(const Disk& disk) {
-  return !disk.loader.empty() || disk.boot_order.has_value();
+  // A data disk may have a later place in the boot order (`boot = 2`) and still be a drive.
+  return !disk.loader.empty() || disk.boot_order == 1u;
 }
 
 DsmSlotMap compute_dsm_slot_map(const Vm& vm) {

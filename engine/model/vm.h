@@ -69,7 +69,7 @@ struct Disk {
   std::optional<std::uint64_t> size;  // bytes; an image file missing on the host is created
                                       // with this size (config only, never read back)
   bool readonly = false;
-  std::optional<unsigned> boot_order;  // 1 for a VM's boot loader image
+  std::optional<unsigned> boot_order;  // 1 for a VM's boot loader image; `boot` for others
   std::string loader;                  // the [loader.X] this disk comes from; "" for plain disks
   std::optional<std::string> sha256;   // a loader image's content, when the loader names it;
                                        // recorded in virtform's metadata, so a new image shows
@@ -84,6 +84,8 @@ struct Disk {
   // ("native", "threads", "io_uring"): owned only when set.
   std::optional<std::string> cache;
   std::optional<std::string> io;
+  // The options of engine/model/disk_options.h, by key, as canonical text; absent = left alone.
+  std::map<std::string, std::string> options;
   Location where;  // config only
 
   bool operator==(const Disk&) const = default;

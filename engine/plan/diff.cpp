@@ -6,6 +6,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "engine/model/disk_options.h"
 #include "engine/model/vm_fields.h"
 #include "engine/plan/disk_layout.h"
 #include "engine/plan/fragment_diff.h"
@@ -26,6 +27,10 @@ std::string describe(const Disk& disk) {
   if (disk.cache) text += ", cache " + *disk.cache;
   if (disk.io) text += ", io " + *disk.io;
   if (disk.boot_order) text += ", boot " + std::to_string(*disk.boot_order);
+  for (const DiskOption& option : disk_options())
+    if (const auto found = disk.options.find(std::string(option.field.key));
+        found != disk.options.end())
+      text += ", " + found->first + " " + found->second;
   if (disk.readonly) text += ", readonly";
   if (disk.sha256) text += ", sha256 " + disk.sha256->substr(0, 12);
   if (!disk.backing.empty()) text += ", overlay on " + disk.backing;
@@ -169,6 +174,14 @@ struct DisruptionRule {
   }
 };
 
+// The options the config sets, each as the live disk has it; the rest are left alone.
+bool same_options(const Disk& desired, const Disk& live) {
+  return std::all_of(desired.options.begin(), desired.options.end(), [&](const auto& option) {
+    const auto found = live.options.find(option.first);
+    return found != live.options.end() && found->second == option.second;
+  });
+}
+
 bool same_disk(const Disk& desired, const Disk& live) {
   return desired.kind == live.kind && desired.bus == live.bus && desired.format == live.format &&
          desired.readonly == live.readonly &&
@@ -177,7 +190,7 @@ bool same_disk(const Disk& desired, const Disk& live) {
          (!desired.cache || *desired.cache == live.cache.value_or("default")) &&
          (!desired.io || desired.io == live.io) &&
          (!desired.controller || desired.controller == live.controller) &&
-         (!desired.unit || desired.unit == live.unit);
+         (!desired.unit || desired.unit == live.unit) && same_options(desired, live);
 }
 
 // The ROM BAR and the guest address are owned where the config sets them; libvirt shows the BAR

@@ -3,6 +3,7 @@
 #include <stdexcept>
 #include <type_traits>
 
+#include "engine/model/disk_options.h"
 #include "engine/model/profiles.h"
 #include "engine/model/vm_fields.h"
 
@@ -49,6 +50,7 @@ json disk_json(const Disk& disk) {
   put(out, "unit", disk.unit);
   put(out, "cache", disk.cache);
   put(out, "io", disk.io);
+  if (!disk.options.empty()) out["options"] = disk.options;
   return out;
 }
 
@@ -68,6 +70,9 @@ Disk disk_from(const json& in) {
   disk.unit = get_optional<unsigned>(in, "unit");
   disk.cache = get_optional<std::string>(in, "cache");
   disk.io = get_optional<std::string>(in, "io");
+  disk.options = in.value("options", std::map<std::string, std::string>());
+  for (const auto& [key, value] : disk.options)
+    if (!find_disk_option(key)) throw std::runtime_error("unknown disk option '" + key + "'");
   return disk;
 }
 

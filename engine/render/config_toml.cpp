@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 
+#include "engine/model/disk_options.h"
 #include "engine/model/vm_fields.h"
 
 namespace virtform {
@@ -143,6 +144,18 @@ void write_boot(TomlWriter& out, const std::string& table, const Disk& disk, con
   out.blank();
 }
 
+// Each option in the table's order, an integer row as a TOML integer.
+void write_disk_options(TomlWriter& out, const Disk& disk) {
+  for (const DiskOption& option : disk_options()) {
+    const auto found = disk.options.find(std::string(option.field.key));
+    if (found == disk.options.end()) continue;
+    if (option.field.kind == FieldKind::integer)
+      out.line(found->first + " = " + found->second);
+    else
+      out.string(found->first, found->second);
+  }
+}
+
 void write_disk(TomlWriter& out, const std::string& table, const Disk& disk) {
   out.line("[[" + table + ".disk]]");
   const bool block = disk.kind == DiskSource::block;
@@ -154,6 +167,8 @@ void write_disk(TomlWriter& out, const std::string& table, const Disk& disk) {
   if (disk.unit) out.integer("unit", *disk.unit);
   if (disk.cache) out.string("cache", *disk.cache);
   if (disk.io) out.string("io", *disk.io);
+  if (disk.boot_order) out.integer("boot", *disk.boot_order);
+  write_disk_options(out, disk);
   out.blank();
 }
 

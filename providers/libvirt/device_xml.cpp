@@ -1,5 +1,6 @@
 #include "providers/libvirt/device_xml.h"
 
+#include "providers/libvirt/disk_fields.h"
 #include "providers/libvirt/xml_support.h"
 
 namespace virtform::device_xml {
@@ -94,6 +95,7 @@ std::optional<Disk> read_disk(const pugi::xml_node& element, std::string* why_no
   disk.readonly = bool(element.child("readonly"));
   if (pugi::xml_node boot = element.child("boot"))
     disk.boot_order = boot.attribute("order").as_uint();
+  read_disk_options(element, disk);
   return disk;
 }
 
@@ -202,6 +204,7 @@ void write_disk_settings(pugi::xml_node element, const Disk& disk) {
   if (disk.readonly && !element.child("readonly")) element.append_child("readonly");
   if (!disk.readonly) xml::remove_children(element, "readonly");
   if (disk.controller && disk.unit) write_place(element, disk);
+  write_disk_options(element, disk);
 }
 
 pugi::xml_node append_nic(pugi::xml_node parent, const Nic& nic) {

@@ -36,7 +36,8 @@ void write_mode(pugi::xml_node driver, const char* name, const std::string& mode
 // cache and io unset on gets kBlockCache and kBlockIo.
 pugi::xml_node append_disk(pugi::xml_node parent, const Disk& disk, const std::string& target);
 // Writes what a disk element says of the model's disk beyond its source, bus and target: the
-// image format, cache and io where set, the read-only flag, the boot order and place where set.
+// image format, cache and io where set, the read-only flag, the boot order, place and options
+// (disk_fields.h) where set.
 void write_disk_settings(pugi::xml_node disk_element, const Disk& disk);
 // Appends an <interface>; a <mac> only when the model sets one.
 pugi::xml_node append_nic(pugi::xml_node parent, const Nic& nic);

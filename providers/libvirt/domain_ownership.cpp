@@ -7,6 +7,7 @@
 
 #include "engine/model/vm_fields.h"
 #include "providers/libvirt/device_xml.h"
+#include "providers/libvirt/disk_fields.h"
 #include "providers/libvirt/domain_fields.h"
 #include "providers/libvirt/domain_parts.h"
 #include "providers/libvirt/domain_xml.h"
@@ -36,10 +37,20 @@ constexpr std::array<std::string_view, 11> kCpuParts = {"@mode",
                                                         "topology/@threads",
                                                         "feature[@policy='require']",
                                                         "feature[@policy='disable']"};
-// cache and io are Disk's; virtform writes cache='none' io='native' on whole block devices.
-constexpr std::array<std::string_view, 12> kDiskParts = {
+// cache and io are Disk's; virtform writes cache='none' io='native' on whole block devices. The
+// options of disk_fields.h come after these.
+constexpr std::array<std::string_view, 12> kDiskOwnParts = {
     "@type",        "@device",     "driver/@name", "driver/@type", "driver/@cache", "driver/@io",
     "source/@file", "source/@dev", "target/@dev",  "target/@bus",  "boot",          "readonly"};
+
+std::span<const std::string_view> disk_parts() {
+  static const std::vector<std::string_view> parts = [] {
+    std::vector<std::string_view> all(kDiskOwnParts.begin(), kDiskOwnParts.end());
+    for (const DiskField& field : disk_fields()) all.push_back(field.path);
+    return all;
+  }();
+  return parts;
+}
 // <target dev>: the host's tap device, which libvirt names when the guest starts.
 constexpr std::array<std::string_view, 6> kNicParts = {
     "@type", "mac", "source/@bridge", "source/@network", "model/@type", "target"};
@@ -168,7 +179,7 @@ std::vector<OwnedElement> make_owned() {
       // Whole, whatever it says: a fragment would replace the one the cpu key writes.
       {"cpu", "cpu", nullptr, kCpuParts},
       {"features/smm", "secure_boot", is_secure_smm, {}},
-      {"devices/disk", "[[vm.X.disk]]", is_disk, kDiskParts},
+      {"devices/disk", "[[vm.X.disk]]", is_disk, disk_parts()},
       {"devices/interface", "[[vm.X.nic]]", is_nic, kNicParts},
       {"devices/hostdev", "[[vm.X.pci]]", is_hostdev, kHostdevParts},
       {"devices/filesystem", "[[vm.X.share]]", is_share, kShareParts},

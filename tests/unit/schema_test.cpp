@@ -206,12 +206,14 @@ std::vector<EnumKey> enum_keys() {
 
 // A key whose values need another key beside them: io = "native" bypasses the page cache only
 // with cache = "none"; a watchdog's action needs the watchdog; a passed-through TPM its device,
-// TPM 1.2 the TIS interface, and a custom CPU its model.
+// TPM 1.2 the TIS interface, a custom CPU its model; zeroes are freed only where
+// discards pass.
 std::string with_companion(const EnumKey& entry, const json& value) {
   if (entry.table == "vm" && entry.key == "watchdog_action") return "\nwatchdog = \"ib700\"";
   if (entry.table == "tpm" && value == "passthrough") return "\ndevice = \"/dev/tpm0\"";
   if (entry.table == "tpm" && value == "1.2") return "\nmodel = \"tpm-tis\"";
   if (entry.table == "cpu" && value == "custom") return "\nmodel = \"EPYC\"";
+  if (entry.table == "disk" && entry.key == "detect_zeroes") return "\ndiscard = \"unmap\"";
   return entry.table == "disk" && entry.key == "io" ? "\ncache = \"none\"" : "";
 }
 
@@ -261,6 +263,10 @@ TEST_CASE("the loader and the config schema accept the same well-written values"
       "[[vm.t.nic]]\nnetwork = \"default\"\nmac = \"52:54:00:AB:cd:01\"\n",
       "[[vm.t.pci]]\naddress = \"08:00.1\"\nvendor = \"10DE\"\nbind = \"vfio-pci\"\n",
       "[[vm.t.disk]]\nsource = \"/dev/disk/by-id/ata-X\"\nformat = \"raw\"\n",
+      "[[vm.t.disk]]\nfile = \"/t.img\"\nboot = 2\ndiscard = \"unmap\"\ndetect_zeroes = \"unmap\"\n"
+      "serial = \"WD 1.2_3+4-5\"\niothread = 1\n",
+      "[[vm.t.disk]]\nfile = \"/t.img\"\nbus = \"scsi\"\nwwn = \"0x5000C50015EA71AC\"\n"
+      "rotation_rate = 1\n",
       "[loader.l]\nimage = \"/l.img\"\nsha256 = \"" + std::string(64, 'A') + "\"\n",
       "[vm.t]\nkvm_hidden = true\n[vm.t.hyperv]\npreset = \"windows\"\nspinlocks = 4095\n"
       "vendor_id = \"KVMKVMKVM\"\n",
@@ -300,6 +306,11 @@ TEST_CASE("the loader and the config schema refuse the same badly written values
       "[[vm.t.disk]]\nsource = \"/dev/sdb\"\nfile = \"/t.img\"\n",
       "[[vm.t.disk]]\nsource = \"/dev/sdb\"\nformat = \"qcow2\"\n",
       "[[vm.t.disk]]\nsource = \"/dev/sdb\"\nsize = \"1GiB\"\n",
+      "[[vm.t.disk]]\nfile = \"/t.img\"\ndetect_zeroes = \"unmap\"\n",
+      "[[vm.t.disk]]\nfile = \"/t.img\"\nserial = \"a,b\"\n",
+      "[[vm.t.disk]]\nfile = \"/t.img\"\nbus = \"scsi\"\nwwn = \"5000c500\"\n",
+      "[[vm.t.disk]]\nfile = \"/t.img\"\nboot = 0\n",
+      "[[vm.t.disk]]\nfile = \"/t.img\"\nbus = \"sata\"\nrotation_rate = 70000\n",
       "[[vm.t.nic]]\nmodel = \"virtio\"\n",
       "[[vm.t.nic]]\nbridge = \"br0\"\nnetwork = \"default\"\n",
       "[[vm.t.nic]]\nbridge = \"br0\"\nmac = \"01:00:5e:00:00:01\"\n",
