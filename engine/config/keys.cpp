@@ -12,12 +12,12 @@ namespace {
 
 constexpr std::array<std::string_view, 3> kTopLevelKeys = {"project", "loader", "vm"};
 constexpr std::array<std::string_view, 2> kLoaderKeys = {"image", "sha256"};
-constexpr std::array<std::string_view, 24> kVmKeys = {
+constexpr std::array<std::string_view, 25> kVmKeys = {
     "name",       "type",    "memory",    "vcpus",    "machine",
     "cpu",        "state",   "autostart", "restart",  "shutdown_timeout",
     "force_stop", "adopt",   "kernel",    "initrd",   "cmdline",
     "boot",       "disk",    "nic",       "graphics", "serial",
-    "pci",        "profile", "dsm",       "xml"};
+    "pci",        "profile", "dsm",       "xml",      "memory_max"};
 constexpr std::array<std::string_view, 6> kFirmwareKeys = {
     "firmware", "firmware_code", "firmware_vars", "nvram", "firmware_autoselect", "secure_boot"};
 constexpr std::array<std::string_view, 3> kBootKeys = {"loader", "bus", "overlay"};

@@ -168,7 +168,10 @@ struct Vm {
   std::string project = "default";  // the config's project (Desired::project), in the marker
   std::string name;                 // libvirt domain name
   DomainType type = DomainType::kvm;
-  std::uint64_t memory_kib = 1024 * 1024;
+  std::uint64_t memory_kib = 1024 * 1024;  // the maximum (<memory>)
+  // The balloon's size (<currentMemory>), up to the maximum: owned only when set. The config sets
+  // it from `memory` when `memory_max` names the maximum; read live, what libvirt has.
+  std::optional<std::uint64_t> current_memory_kib;
   unsigned vcpus = 1;
   std::string machine = "q35";  // alias ("q35", "pc") or a full machine type
   Firmware firmware;
@@ -293,6 +296,12 @@ struct Live {
 
 // The VM's declared lifecycle policy.
 LifecyclePolicy policy_of(const Vm& vm);
+
+// The memory the guest is given now: its balloon's size, or the maximum when it has none set.
+std::uint64_t current_memory_of(const Vm& vm);
+
+// Whether the guest can give memory back: not with balloon = "none".
+bool has_balloon(const Vm& vm);
 
 // A bus whose disks sit on numbered controller units (sata, scsi).
 bool has_units(DiskBus bus);

@@ -160,6 +160,7 @@ json vm_to_json(const Vm& vm) {
       {"force_stop", vm.force_stop},
       {"adopt", vm.adopt},
   };
+  put(out, "current_memory_kib", vm.current_memory_kib);
   put(out, "cpu", vm.cpu);
   if (vm.kernel)
     out["kernel"] = {{"kernel", vm.kernel->kernel},
@@ -184,6 +185,8 @@ Vm vm_from_json(const json& in) {
   vm.name = in.at("name").get<std::string>();
   vm.type = enum_from(in, "type", kDomainTypeNames);
   vm.memory_kib = integer_at<std::uint64_t>(in, "memory_kib");
+  if (in.contains("current_memory_kib"))
+    vm.current_memory_kib = integer_at<std::uint64_t>(in, "current_memory_kib");
   vm.vcpus = integer_at<unsigned>(in, "vcpus");
   vm.machine = in.at("machine").get<std::string>();
   vm.firmware = firmware_from(in.at("firmware"));

@@ -52,6 +52,7 @@ json operations_json(const VmOperations& operations) {
   devices("plug_nics", operations.plug_nics, nic_json);
   if (!operations.live_attributes.empty()) out["live_attributes"] = operations.live_attributes;
   if (operations.balloon_kib) out["balloon_kib"] = *operations.balloon_kib;
+  if (operations.current_memory_kib) out["current_memory_kib"] = *operations.current_memory_kib;
   if (operations.power != PowerOperation::none) out["power"] = to_string(operations.power);
   return out;
 }
@@ -168,6 +169,8 @@ VmOperations operations_from(const json& in, const std::string& address) {
       }
     } else if (key == "balloon_kib") {
       operations.balloon_kib = integer_at<std::uint64_t>(in, "balloon_kib");
+    } else if (key == "current_memory_kib") {
+      operations.current_memory_kib = integer_at<std::uint64_t>(in, "current_memory_kib");
     } else if (key == "power") {
       const std::string text = value.get<std::string>();
       operations.power = parsed(power_operation_from_string(text), "power operation", text);

@@ -233,6 +233,7 @@ TEST_CASE("each fixture domain imports, adopts with no other change and then pla
   const std::map<std::string, std::set<std::string>> fixtures = {
       {"test-dsm.xml", {}},    {"test-minimal.xml", {}}, {"test-gpu.xml", {}}, {"test-gpu-slot.xml", {}},
       {"qemu-extras.xml", {}}, {"qemu-minimal.xml", {}}, {"qemu-windows.xml", {}},
+      {"qemu-memory.xml", {}},
   };
   for (const auto& [name, warned] : fixtures) {
     SECTION(name) {
