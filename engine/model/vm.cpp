@@ -21,6 +21,11 @@ bool has_balloon(const Vm& vm) {
   return found == vm.attributes.end() || found->second != "none";
 }
 
+bool shares_memory(const Vm& vm) {
+  const auto found = vm.attributes.find("memory_backing.access");
+  return found != vm.attributes.end() && found->second == "shared";
+}
+
 bool has_units(DiskBus bus) {
   return bus == DiskBus::sata || bus == DiskBus::scsi;
 }

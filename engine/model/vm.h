@@ -303,6 +303,10 @@ std::uint64_t current_memory_of(const Vm& vm);
 // Whether the guest can give memory back: not with balloon = "none".
 bool has_balloon(const Vm& vm);
 
+// Whether other processes on the host may map the guest's memory (memory_backing.access =
+// "shared"), as a vhost-user device's daemon (virtiofsd) must.
+bool shares_memory(const Vm& vm);
+
 // A bus whose disks sit on numbered controller units (sata, scsi).
 bool has_units(DiskBus bus);
 

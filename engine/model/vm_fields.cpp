@@ -39,6 +39,10 @@ constexpr std::array<std::string_view, 3> kWatchdogModels = {"none", "i6300esb",
 constexpr std::array<std::string_view, 7> kWatchdogActions = {
     "reset", "shutdown", "poweroff", "pause", "none", "dump", "inject-nmi"};
 
+// domaincommon.rng's memory backing sources and access modes.
+constexpr std::array<std::string_view, 3> kMemorySources = {"memfd", "file", "anonymous"};
+constexpr std::array<std::string_view, 2> kMemoryAccessModes = {"shared", "private"};
+
 // domaincommon.rng's ioapic drivers.
 constexpr std::array<std::string_view, 2> kIoapicDrivers = {"kvm", "qemu"};
 
@@ -119,7 +123,7 @@ std::optional<std::string> looking_glass_size(const std::string& text) {
   return text;
 }
 
-constexpr std::array<VmField, 40> kFields = {{
+constexpr std::array<VmField, 43> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -373,9 +377,23 @@ constexpr std::array<VmField, 40> kFields = {{
      FieldTiming::next_boot,
      "",
      "`false` keeps the guest from suspending to disk, S4 (`<suspend-to-disk enabled='no'/>`)"},
+    // `<memoryBacking>`: what holds the guest's RAM on the host. Looking Glass maps it from
+    // memfd; virtiofs's daemon needs it shared.
+    {"memory_backing.source", FieldKind::choice, kMemorySources, FieldTiming::next_boot, "",
+     "what holds the guest's memory on the host (`<source type>`): `memfd`, an anonymous file "
+     "other processes can map (Looking Glass needs it), `file`, or `anonymous`, QEMU's own"},
+    {"memory_backing.access", FieldKind::choice, kMemoryAccessModes, FieldTiming::next_boot, "",
+     "`shared` lets other processes on the host map the guest's memory (virtiofs needs it), "
+     "`private` does not (`<access mode>`)"},
+    {"memory_backing.locked",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "`true` locks the guest's memory in host RAM, never swapped out (`<locked/>`)"},
 }};
 
-constexpr std::array<std::string_view, 3> kTables = {"hyperv", "clock", "pm"};
+constexpr std::array<std::string_view, 4> kTables = {"hyperv", "clock", "pm", "memory_backing"};
 
 // What libvirt's and virt-manager's Windows guides turn on; stimer needs the Hyper-V clock, so
 // the preset gives it too.

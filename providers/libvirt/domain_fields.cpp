@@ -418,7 +418,25 @@ void write_clock_offset(pugi::xml_node domain, const std::string& value) {
   clock.remove_attribute("basis");
 }
 
-constexpr std::array<DomainField, 40> kFields = {{
+constexpr char kMemorySource[] = "memoryBacking/source/@type";
+constexpr char kMemoryAccess[] = "memoryBacking/access/@mode";
+
+std::optional<std::string> read_locked(const pugi::xml_node& domain) {
+  return domain.child("memoryBacking").child("locked") ? "true" : "false";
+}
+
+// A <memoryBacking> left with nothing in it says nothing: it goes too.
+void write_locked(pugi::xml_node domain, const std::string& value) {
+  if (value == "true") {
+    xml::child_or_append(domain_parts::domain_child(domain, "memoryBacking"), "locked");
+    return;
+  }
+  pugi::xml_node backing = domain.child("memoryBacking");
+  xml::remove_children(backing, "locked");
+  if (backing && !backing.first_child()) domain.remove_child(backing);
+}
+
+constexpr std::array<DomainField, 43> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -483,6 +501,11 @@ constexpr std::array<DomainField, 40> kFields = {{
      write_switch<kSuspendToMem, kYesNo>, nullptr},
     {"pm.suspend_to_disk", kSuspendToDisk, read_switch<kSuspendToDisk, kYesNo>,
      write_switch<kSuspendToDisk, kYesNo>, nullptr},
+    {"memory_backing.source", kMemorySource, read_value<kMemorySource>, write_value<kMemorySource>,
+     nullptr},
+    {"memory_backing.access", kMemoryAccess, read_value<kMemoryAccess>, write_value<kMemoryAccess>,
+     nullptr},
+    {"memory_backing.locked", "memoryBacking/locked", read_locked, write_locked, nullptr},
 }};
 
 }  // namespace

@@ -123,3 +123,53 @@ TEST_CASE("a balloon below the maximum imports as memory under memory_max", "[me
 }
 
 }  // namespace virtform
+
+namespace virtform {
+
+TEST_CASE("memory_backing reads back from libvirt 9 and imports as keys", "[memory]") {
+  const std::string xml = fixture("qemu-memory.xml");
+  const LiveDomain live = parse_domain_xml(xml);
+  CHECK(live.vm.attributes.at("memory_backing.source") == "memfd");
+  CHECK(live.vm.attributes.at("memory_backing.access") == "shared");
+  CHECK(live.vm.attributes.at("memory_backing.locked") == "true");
+  CHECK(shares_memory(live.vm));
+  for (const XmlFragment& fragment : importable_fragments(xml))
+    CHECK(fragment.element.name != "memoryBacking");
+  ImportSource source{live, {}, importable_fragments(xml)};
+  Diagnostics warnings;
+  const std::string toml =
+      render_config_toml(desired_from_live({source}, RootedHostFiles("/"), warnings), warnings);
+  INFO(toml);
+  CHECK(toml.find("[vm.vfxmltest-memory.memory_backing]\nsource = \"memfd\"\naccess = \"shared\"\n"
+                  "locked = true\n") != std::string::npos);
+  CHECK(toml.find("# not expressed") == std::string::npos);
+}
+
+TEST_CASE("memory_backing is written in place and an empty one goes", "[memory]") {
+  const std::string xml = fixture("qemu-memory.xml");
+  Vm vm = parse_domain_xml(xml).vm;
+  vm.attributes["memory_backing.source"] = "anonymous";
+  vm.attributes["memory_backing.access"] = "private";
+  vm.attributes["memory_backing.locked"] = "false";
+  const std::string merged = merge_domain_xml(xml, vm);
+  INFO(merged);
+  CHECK(merged.find("<source type='anonymous'") != std::string::npos);
+  CHECK(merged.find("<access mode='private'") != std::string::npos);
+  CHECK(merged.find("<locked") == std::string::npos);
+  CHECK(parse_domain_xml(merged).vm.attributes == vm.attributes);
+  CHECK_FALSE(shares_memory(vm));
+
+  // Where there was none, it goes after <currentMemory>, where libvirt keeps it.
+  Vm plain = parse_domain_xml(fixture("qemu-minimal.xml")).vm;
+  plain.attributes["memory_backing.locked"] = "true";
+  const std::string locked = merge_domain_xml(fixture("qemu-minimal.xml"), plain);
+  INFO(locked);
+  const auto backing = locked.find("<memoryBacking>");
+  CHECK(locked.find("</currentMemory>") < backing);
+  CHECK(backing < locked.find("<vcpu"));
+  CHECK(parse_domain_xml(locked).vm.attributes.at("memory_backing.locked") == "true");
+  plain.attributes["memory_backing.locked"] = "false";
+  CHECK(merge_domain_xml(locked, plain).find("memoryBacking") == std::string::npos);
+}
+
+}  // namespace virtform
