@@ -341,6 +341,14 @@ std::vector<std::string> StepRunner::hot_plug(const VmOperations& operations,
       missed.push_back("the smaller memory balloon (" + std::string(error.what()) + ")");
     }
   }
+  if (operations.current_memory_kib) {
+    try {
+      hypervisor.set_balloon(name, *operations.current_memory_kib);
+    } catch (const SystemError& error) {
+      missed.push_back("the memory balloon of " + format_kib(*operations.current_memory_kib) +
+                       " (" + error.what() + ")");
+    }
+  }
   return missed;
 }
 

@@ -62,11 +62,37 @@ void read_vcpus_max(TableReader& reader, Vm& vm) {
   }
 }
 
+// `memory` alone is the maximum, and the balloon is left to the guest's owner; with `memory_max`
+// it is the balloon's size, up to that maximum.
+void read_memory(TableReader& reader, Vm& vm) {
+  const auto memory = reader.size_kib("memory");
+  const auto max = reader.size_kib("memory_max");
+  if (!max) {
+    if (memory) vm.memory_kib = *memory;
+    return;
+  }
+  vm.memory_kib = *max;
+  vm.current_memory_kib = memory;
+  if (memory && *memory > *max)
+    reader.error("memory", "memory (" + format_kib(*memory) + ") is more than memory_max (" +
+                               format_kib(*max) +
+                               "): the balloon cannot give the guest more than its maximum; "
+                               "lower memory or raise memory_max");
+}
+
+// Checked once the profile's defaults are in, since a profile may choose the balloon.
+void check_balloon_holds_memory(TableReader& reader, const Vm& vm) {
+  if (has_balloon(vm) || current_memory_of(vm) == vm.memory_kib) return;
+  reader.error("memory", "memory (" + format_kib(current_memory_of(vm)) +
+                             ") below memory_max needs a balloon to hold the rest back, and "
+                             "balloon is \"none\": set memory = memory_max, or a balloon model");
+}
+
 void read_cpu_and_memory(TableReader& reader, Vm& vm) {
   if (auto type = reader.choice("type", kDomainTypeNames)) {
     vm.type = *type;
   }
-  if (auto kib = reader.size_kib("memory")) vm.memory_kib = *kib;
+  read_memory(reader, vm);
   if (auto vcpus = reader.integer("vcpus")) {
     // 4096 is far beyond any host's CPUs; it only guards against typos and overflow.
     if (*vcpus < 1 || *vcpus > 4096) {
@@ -953,6 +979,7 @@ Vm read_vm(const toml::table& table, const std::string& key, const std::string& 
   check_dsm_platform(reader, vm);
   check_attribute_conflicts(reader, vm, places);
   check_share_memory(reader, vm);
+  check_balloon_holds_memory(reader, vm);
   return vm;
 }
 

@@ -12,6 +12,20 @@ std::string default_overlay_path(const Vm& vm, const Loader& loader) {
   return directory + "/" + project + vm.key + "." + loader.key + ".qcow2";
 }
 
+std::uint64_t current_memory_of(const Vm& vm) {
+  return std::min(vm.current_memory_kib.value_or(vm.memory_kib), vm.memory_kib);
+}
+
+bool has_balloon(const Vm& vm) {
+  const auto found = vm.attributes.find("balloon");
+  return found == vm.attributes.end() || found->second != "none";
+}
+
+bool shares_memory(const Vm& vm) {
+  const auto found = vm.attributes.find("memory_backing.access");
+  return found != vm.attributes.end() && found->second == "shared";
+}
+
 bool has_units(DiskBus bus) {
   return bus == DiskBus::sata || bus == DiskBus::scsi;
 }

@@ -188,7 +188,10 @@ struct Vm {
   std::string project = "default";  // the config's project (Desired::project), in the marker
   std::string name;                 // libvirt domain name
   DomainType type = DomainType::kvm;
-  std::uint64_t memory_kib = 1024 * 1024;
+  std::uint64_t memory_kib = 1024 * 1024;  // the maximum (<memory>)
+  // The balloon's size (<currentMemory>), up to the maximum: owned only when set. The config sets
+  // it from `memory` when `memory_max` names the maximum; read live, what libvirt has.
+  std::optional<std::uint64_t> current_memory_kib;
   // The vCPUs the guest runs with; the most it can have is vcpus_max when that is set, else
   // vcpus itself. Read live, vcpus_max is set only when the domain says a current count.
   unsigned vcpus = 1;
@@ -324,6 +327,16 @@ unsigned most_vcpus(const Vm& vm);
 
 // The VM's declared lifecycle policy.
 LifecyclePolicy policy_of(const Vm& vm);
+
+// The memory the guest is given now: its balloon's size, or the maximum when it has none set.
+std::uint64_t current_memory_of(const Vm& vm);
+
+// Whether the guest can give memory back: not with balloon = "none".
+bool has_balloon(const Vm& vm);
+
+// Whether other processes on the host may map the guest's memory (memory_backing.access =
+// "shared"), as a vhost-user device's daemon (virtiofsd) must.
+bool shares_memory(const Vm& vm);
 
 // A bus whose disks sit on numbered controller units (sata, scsi).
 bool has_units(DiskBus bus);

@@ -41,6 +41,10 @@ constexpr std::array<std::string_view, 3> kWatchdogModels = {"none", "i6300esb",
 constexpr std::array<std::string_view, 7> kWatchdogActions = {
     "reset", "shutdown", "poweroff", "pause", "none", "dump", "inject-nmi"};
 
+// domaincommon.rng's memory backing sources and access modes.
+constexpr std::array<std::string_view, 3> kMemorySources = {"memfd", "file", "anonymous"};
+constexpr std::array<std::string_view, 2> kMemoryAccessModes = {"shared", "private"};
+
 // domaincommon.rng's ioapic drivers.
 constexpr std::array<std::string_view, 2> kIoapicDrivers = {"kvm", "qemu"};
 
@@ -49,10 +53,6 @@ constexpr std::array<std::string_view, 2> kIoapicDrivers = {"kvm", "qemu"};
 constexpr std::array<std::string_view, 2> kTpmModels = {"tpm-crb", "tpm-tis"};
 constexpr std::array<std::string_view, 2> kTpmBackends = {"emulator", "passthrough"};
 constexpr std::array<std::string_view, 2> kTpmVersions = {"2.0", "1.2"};
-
-// domaincommon.rng's memoryBacking sources and access modes.
-constexpr std::array<std::string_view, 3> kMemorySources = {"memfd", "file", "anonymous"};
-constexpr std::array<std::string_view, 2> kMemoryAccess = {"shared", "private"};
 
 std::string attribute_or(const Vm& vm, const std::string& key, const std::string& otherwise) {
   const auto found = vm.attributes.find(key);
@@ -216,7 +216,7 @@ std::optional<std::string> looking_glass_size(const std::string& text) {
   return text;
 }
 
-constexpr std::array<VmField, 55> kFields = {{
+constexpr std::array<VmField, 56> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -599,13 +599,20 @@ constexpr std::array<VmField, 55> kFields = {{
      "the host's TPM a passed-through one uses, such as `/dev/tpm0` (`<device path>`); must exist "
      "on the host, and needs `backend = \"passthrough\"`",
      tpm_device_conflict},
-    // How the guest's memory is backed (`<memoryBacking>`): what virtiofs shares need.
+    // `<memoryBacking>`: what holds the guest's RAM on the host. Looking Glass maps it from
+    // memfd; virtiofs's daemon needs it shared.
     {"memory_backing.source", FieldKind::choice, kMemorySources, FieldTiming::next_boot, "",
-     "what the guest's memory is allocated from (`<memoryBacking><source type>`): `memfd`, "
-     "`file` or `anonymous`"},
-    {"memory_backing.access", FieldKind::choice, kMemoryAccess, FieldTiming::next_boot, "",
-     "whether the guest's memory is `shared` with other processes on the host, as virtiofs needs "
-     "(`<memoryBacking><access mode>`), or `private`"},
+     "what holds the guest's memory on the host (`<source type>`): `memfd`, an anonymous file "
+     "other processes can map (Looking Glass needs it), `file`, or `anonymous`, QEMU's own"},
+    {"memory_backing.access", FieldKind::choice, kMemoryAccessModes, FieldTiming::next_boot, "",
+     "`shared` lets other processes on the host map the guest's memory (virtiofs needs it), "
+     "`private` does not (`<access mode>`)"},
+    {"memory_backing.locked",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "`true` locks the guest's memory in host RAM, never swapped out (`<locked/>`)"},
 }};
 
 constexpr std::array<std::string_view, 7> kTables = {

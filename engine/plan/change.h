@@ -73,6 +73,8 @@ struct VmOperations {
   std::map<std::string, std::string> live_attributes;  // vm_fields.h rows taken live: key -> value
   std::optional<std::uint64_t> balloon_kib;            // lower the running guest's balloon to this
   std::optional<unsigned> vcpus_live;                  // plug the running guest's vCPUs up to this
+  // Set the running guest's balloon to this, up or down: the memory declared below memory_max.
+  std::optional<std::uint64_t> current_memory_kib;
   PowerOperation power = PowerOperation::none;
 
   bool empty() const { return *this == VmOperations{}; }

@@ -44,12 +44,6 @@ std::optional<std::string> attribute(const Vm& vm, const VmField& field) {
   return found->second;
 }
 
-// Whether the guest can give memory back: not with balloon = "none".
-bool has_balloon(const Vm& vm) {
-  const auto found = vm.attributes.find("balloon");
-  return found == vm.attributes.end() || found->second != "none";
-}
-
 // A desired value as plans show it: with the preset or profile that set it, where one did.
 std::string with_origin(const Vm& vm, std::string_view key, std::string text) {
   const auto origin = vm.attribute_origins.find(std::string(key));
@@ -238,6 +232,12 @@ bool plugs_live(const Disk& disk, const Vm* booted) {
   return hot_pluggable(disk) && !(booted && place_held_by_other(disk, *booted));
 }
 
+// Whether the running guest's balloon can be set to the memory the config declares: it has a
+// balloon, and the memory fits in the maximum it booted with.
+bool balloon_reaches(const Vm& desired, const Vm& running) {
+  return has_balloon(running) && current_memory_of(desired) <= running.memory_kib;
+}
+
 // ---- The model's typed fields ----------------------------------------------------------------
 
 // A field the model holds in a member of its own type (the table-driven attributes of
@@ -259,6 +259,9 @@ struct TypedField {
   bool (*pending)(const Vm& desired, const Vm& booted);
   // The value shown as the change's "after", when it says more than `shown`.
   std::string (*changed_to)(const Vm& desired);
+  // The live value shown as the change's "before", where what it is depends on the desired VM;
+  // nullptr: `shown` of the live VM.
+  std::string (*shown_live)(const Vm& desired, const Vm& live) = nullptr;
 };
 
 std::optional<std::string> shown_type(const Vm& vm) {
@@ -268,20 +271,45 @@ bool type_differs(const Vm& desired, const Vm& live) {
   return desired.type != live.type;
 }
 
+// `memory` is the balloon's size where the config declares memory_max, and the maximum where it
+// leaves the balloon to the guest's owner; the live value shown beside it is the same one.
+bool owns_balloon(const Vm& desired) {
+  return desired.current_memory_kib.has_value();
+}
 std::optional<std::string> shown_memory(const Vm& vm) {
-  return format_kib(vm.memory_kib);
+  return format_kib(owns_balloon(vm) ? current_memory_of(vm) : vm.memory_kib);
+}
+std::string shown_live_memory(const Vm& desired, const Vm& live) {
+  return format_kib(owns_balloon(desired) ? current_memory_of(live) : live.memory_kib);
 }
 bool memory_differs(const Vm& desired, const Vm& live) {
+  if (owns_balloon(desired)) return current_memory_of(desired) != current_memory_of(live);
   return desired.memory_kib != live.memory_kib;
 }
-// A running guest can give memory back through the balloon, but only a boot raises its maximum
-// or takes memory from a guest without a balloon.
-bool memory_shrinks(const Vm& desired, const Vm& live, const Vm& running) {
+// A running guest's balloon moves at once, up to the maximum it booted with; one the config leaves
+// alone is only ever lowered, to a smaller maximum. Only a boot raises the maximum or takes memory
+// from a guest without a balloon.
+bool memory_takes_live(const Vm& desired, const Vm& live, const Vm& running) {
+  if (owns_balloon(desired)) return balloon_reaches(desired, running);
   return desired.memory_kib < live.memory_kib && has_balloon(running);
 }
+// The running definition shows the balloon where the guest's driver has got to, which trails the
+// target libvirt was given: a declared balloon is never pending, its maximum is (memory_max).
 bool memory_not_booted(const Vm& desired, const Vm& booted) {
+  if (owns_balloon(desired)) return false;
   return desired.memory_kib > booted.memory_kib ||
          (desired.memory_kib < booted.memory_kib && !has_balloon(booted));
+}
+
+std::optional<std::string> shown_memory_max(const Vm& vm) {
+  if (!owns_balloon(vm)) return std::nullopt;
+  return format_kib(vm.memory_kib);
+}
+std::string shown_live_memory_max(const Vm&, const Vm& live) {
+  return format_kib(live.memory_kib);
+}
+bool memory_max_differs(const Vm& desired, const Vm& live) {
+  return owns_balloon(desired) && desired.memory_kib != live.memory_kib;
 }
 
 std::optional<std::string> shown_vcpus(const Vm& vm) {
@@ -364,9 +392,12 @@ bool serial_differs(const Vm& desired, const Vm& live) {
 }
 
 // In the order plans show them.
-constexpr std::array<TypedField, 10> kTypedFields = {{
+constexpr std::array<TypedField, 11> kTypedFields = {{
     {"type", shown_type, "", type_differs, nullptr, nullptr, nullptr},
-    {"memory", shown_memory, "", memory_differs, memory_shrinks, memory_not_booted, nullptr},
+    {"memory_max", shown_memory_max, "", memory_max_differs, nullptr, memory_max_differs, nullptr,
+     shown_live_memory_max},
+    {"memory", shown_memory, "", memory_differs, memory_takes_live, memory_not_booted, nullptr,
+     shown_live_memory},
     {"vcpus", shown_vcpus, "", vcpus_differ, vcpus_plug_live, vcpus_differ, nullptr},
     {"vcpus_max", shown_vcpus_max, "", vcpus_max_differs, nullptr, vcpus_max_differs, nullptr},
     {"machine", shown_machine, "", machine_differs, nullptr, machine_differs, nullptr},
@@ -379,6 +410,10 @@ constexpr std::array<TypedField, 10> kTypedFields = {{
 
 std::string shown_or_absent(const TypedField& field, const Vm& vm) {
   return field.shown(vm).value_or(field.absent);
+}
+
+std::string shown_before(const TypedField& field, const Vm& desired, const Vm& live) {
+  return field.shown_live ? field.shown_live(desired, live) : shown_or_absent(field, live);
 }
 
 std::string changed_to(const TypedField& field, const Vm& desired) {
@@ -414,7 +449,7 @@ class VmComparison {
     for (const TypedField& field : kTypedFields) {
       if (!field.differs(desired_, live_)) continue;
       const bool now = field.takes_live && field.takes_live(desired_, live_, running());
-      add(field.key, shown_or_absent(field, live_), changed_to(field, desired_),
+      add(field.key, shown_before(field, desired_, live_), changed_to(field, desired_),
           now ? rule_.for_live_change() : rule_.for_boot_change());
     }
     for (const VmField& field : vm_fields()) compare_attribute(field);
@@ -1023,8 +1058,12 @@ class Differ {
       if (wanted && wanted != attribute(running, field) && takes_live(field, *wanted, running))
         operations.live_attributes[std::string(field.key)] = *wanted;
     }
-    if (vm.memory_kib < live.vm.memory_kib && has_balloon(running))
+    if (owns_balloon(vm)) {
+      if (memory_differs(vm, live.vm) && balloon_reaches(vm, running))
+        operations.current_memory_kib = current_memory_of(vm);
+    } else if (vm.memory_kib < live.vm.memory_kib && has_balloon(running)) {
       operations.balloon_kib = vm.memory_kib;
+    }
     if (vcpus_plug_live(vm, live.vm, running)) operations.vcpus_live = vm.vcpus;
   }
 
@@ -1046,7 +1085,7 @@ class Differ {
     };
     for (const TypedField& field : kTypedFields) {
       if (field.pending && field.pending(vm, booted))
-        pending(field.key, shown_or_absent(field, booted), changed_to(field, vm));
+        pending(field.key, shown_before(field, vm, booted), changed_to(field, vm));
     }
     // Devices are compared between the two definitions libvirt keeps, not with the config:
     // what the persistent one has and the guest does not is exactly what did not reach it.

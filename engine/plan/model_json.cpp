@@ -179,6 +179,7 @@ json vm_to_json(const Vm& vm) {
   };
   if (!vm.shares.empty()) out["shares"] = list_json(vm.shares, share_json);
   put(out, "vcpus_max", vm.vcpus_max);
+  put(out, "current_memory_kib", vm.current_memory_kib);
   if (vm.kernel)
     out["kernel"] = {{"kernel", vm.kernel->kernel},
                      {"initrd", vm.kernel->initrd},
@@ -204,6 +205,8 @@ Vm vm_from_json(const json& in) {
   vm.name = in.at("name").get<std::string>();
   vm.type = enum_from(in, "type", kDomainTypeNames);
   vm.memory_kib = integer_at<std::uint64_t>(in, "memory_kib");
+  if (in.contains("current_memory_kib"))
+    vm.current_memory_kib = integer_at<std::uint64_t>(in, "current_memory_kib");
   vm.vcpus = integer_at<unsigned>(in, "vcpus");
   vm.machine = in.at("machine").get<std::string>();
   vm.firmware = firmware_from(in.at("firmware"));

@@ -106,10 +106,22 @@ void write_attribute_tables(TomlWriter& out, const std::string& table, const Vm&
   }
 }
 
+// A balloon set below the maximum is the guest's memory, under memory_max. Without a balloon
+// nothing holds memory back, and the maximum alone is written (the config refuses the pair).
+void write_memory(TomlWriter& out, const Vm& vm) {
+  const std::uint64_t current = current_memory_of(vm);
+  if (current == vm.memory_kib || !has_balloon(vm)) {
+    out.string("memory", size_text(vm.memory_kib));
+    return;
+  }
+  out.string("memory", size_text(current));
+  out.string("memory_max", size_text(vm.memory_kib));
+}
+
 void write_scalars(TomlWriter& out, const Vm& vm) {
   out.string("name", vm.name);
   out.string("type", to_string(vm.type));
-  out.string("memory", size_text(vm.memory_kib));
+  write_memory(out, vm);
   out.integer("vcpus", vm.vcpus);
   if (vm.vcpus_max) out.integer("vcpus_max", *vm.vcpus_max);
   out.string("machine", vm.machine);

@@ -53,6 +53,7 @@ json operations_json(const VmOperations& operations) {
   if (!operations.live_attributes.empty()) out["live_attributes"] = operations.live_attributes;
   if (operations.balloon_kib) out["balloon_kib"] = *operations.balloon_kib;
   if (operations.vcpus_live) out["vcpus_live"] = *operations.vcpus_live;
+  if (operations.current_memory_kib) out["current_memory_kib"] = *operations.current_memory_kib;
   if (operations.power != PowerOperation::none) out["power"] = to_string(operations.power);
   return out;
 }
@@ -171,6 +172,8 @@ VmOperations operations_from(const json& in, const std::string& address) {
       operations.balloon_kib = integer_at<std::uint64_t>(in, "balloon_kib");
     } else if (key == "vcpus_live") {
       operations.vcpus_live = integer_at<unsigned>(in, "vcpus_live");
+    } else if (key == "current_memory_kib") {
+      operations.current_memory_kib = integer_at<std::uint64_t>(in, "current_memory_kib");
     } else if (key == "power") {
       const std::string text = value.get<std::string>();
       operations.power = parsed(power_operation_from_string(text), "power operation", text);

@@ -58,6 +58,9 @@ class Hypervisor {
   // Brings the running guest's vCPUs up to `count` (at most its vcpus_max), and its persistent
   // definition with them.
   virtual void set_vcpus_live(const std::string& name, unsigned count) = 0;
+  // Sets the running guest's balloon to `kib`, up or down within the maximum it booted with, in
+  // its live and persistent definitions: the memory the config declares.
+  virtual void set_balloon(const std::string& name, std::uint64_t kib) = 0;
   // Gives the running guest a table-driven attribute whose row is FieldTiming::live.
   virtual void set_attribute_live(const std::string& name, const std::string& key,
                                   const std::string& value) = 0;

@@ -592,7 +592,22 @@ void write_tpm_device(pugi::xml_node domain, const std::string& value) {
 constexpr char kMemorySource[] = "memoryBacking/source/@type";
 constexpr char kMemoryAccess[] = "memoryBacking/access/@mode";
 
-constexpr std::array<DomainField, 55> kFields = {{
+std::optional<std::string> read_locked(const pugi::xml_node& domain) {
+  return domain.child("memoryBacking").child("locked") ? "true" : "false";
+}
+
+// A <memoryBacking> left with nothing in it says nothing: it goes too.
+void write_locked(pugi::xml_node domain, const std::string& value) {
+  if (value == "true") {
+    xml::child_or_append(domain_parts::domain_child(domain, "memoryBacking"), "locked");
+    return;
+  }
+  pugi::xml_node backing = domain.child("memoryBacking");
+  xml::remove_children(backing, "locked");
+  if (backing && !backing.first_child()) domain.remove_child(backing);
+}
+
+constexpr std::array<DomainField, 56> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -677,6 +692,7 @@ constexpr std::array<DomainField, 55> kFields = {{
      nullptr},
     {"memory_backing.access", kMemoryAccess, read_value<kMemoryAccess>, write_value<kMemoryAccess>,
      nullptr},
+    {"memory_backing.locked", "memoryBacking/locked", read_locked, write_locked, nullptr},
 }};
 
 }  // namespace

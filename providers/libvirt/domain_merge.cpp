@@ -44,14 +44,16 @@ void set_size(pugi::xml_node element, std::uint64_t kib) {
   xml::set_text(element, std::to_string(kib));
 }
 
-// The config declares the maximum only; the balloon (currentMemory) is the guest's owner's. A
-// balloon set below the maximum is kept, and only lowered to a smaller maximum. One at the maximum
-// (or absent) follows the maximum, so a larger memory reaches the guest.
-std::uint64_t current_memory_kib(pugi::xml_node domain, std::uint64_t desired_kib) {
+// With memory_max, the config declares the balloon (currentMemory) too. Without, it declares the
+// maximum only and the balloon is the guest's owner's: one set below the maximum is kept, and only
+// lowered to a smaller maximum; one at the maximum (or absent) follows the maximum, so a larger
+// memory reaches the guest.
+std::uint64_t current_memory_kib(pugi::xml_node domain, const Vm& desired) {
+  if (desired.current_memory_kib) return current_memory_of(desired);
   const auto live_max = xml::size_kib(domain.child("memory"));
   const auto live_current = xml::size_kib(domain.child("currentMemory"));
-  if (!live_max || !live_current || *live_current >= *live_max) return desired_kib;
-  return std::min(*live_current, desired_kib);
+  if (!live_max || !live_current || *live_current >= *live_max) return desired.memory_kib;
+  return std::min(*live_current, desired.memory_kib);
 }
 
 // With vcpus_max, vcpus is the current count. Without, a current count a user set below the
@@ -68,7 +70,7 @@ void merge_vcpus(pugi::xml_node vcpu, const Vm& desired) {
 
 void merge_resources(pugi::xml_node domain, const Vm& desired) {
   xml::set_attribute(domain, "type", to_string(desired.type));
-  const std::uint64_t current_kib = current_memory_kib(domain, desired.memory_kib);
+  const std::uint64_t current_kib = current_memory_kib(domain, desired);
   set_size(domain_child(domain, "memory"), desired.memory_kib);
   set_size(domain_child(domain, "currentMemory"), current_kib);
   merge_vcpus(domain_child(domain, "vcpu"), desired);

@@ -79,6 +79,7 @@ void read_identity(const pugi::xml_node& domain, LiveDomain& live, Diagnostics* 
 
 void read_resources(const pugi::xml_node& domain, Vm& vm) {
   if (auto kib = xml::size_kib(domain.child("memory"))) vm.memory_kib = *kib;
+  vm.current_memory_kib = xml::size_kib(domain.child("currentMemory"));
   const pugi::xml_node vcpu = domain.child("vcpu");
   vm.vcpus = vcpu.text().as_uint(1);
   // A current count below the <vcpu> count: the guest can be given more while it runs.

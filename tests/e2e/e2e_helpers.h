@@ -23,16 +23,21 @@ inline std::string quoted(const std::string& text) {
   return result + "\"";
 }
 
-// The <memory> of a domain definition, in KiB.
-inline std::uint64_t memory_kib(const std::string& domain_xml) {
+// A size element under <domain> (<memory>, <currentMemory>) of a domain definition, in KiB.
+inline std::uint64_t size_kib(const std::string& domain_xml, const char* element) {
   pugi::xml_document document;
   document.load_string(domain_xml.c_str());
-  pugi::xml_node memory = document.child("domain").child("memory");
+  pugi::xml_node memory = document.child("domain").child(element);
   std::uint64_t value = memory.text().as_ullong();
   std::string unit = memory.attribute("unit").as_string("KiB");
   if (unit == "MiB") value *= 1024;
   if (unit == "GiB") value *= 1024 * 1024;
   return value;
+}
+
+// The <memory> of a domain definition, in KiB.
+inline std::uint64_t memory_kib(const std::string& domain_xml) {
+  return size_kib(domain_xml, "memory");
 }
 
 // The <vcpu> count of a domain definition.

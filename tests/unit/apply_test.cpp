@@ -437,5 +437,36 @@ TEST_CASE("a smaller memory never raises a running guest's lower balloon", "[app
   host.hypervisor.undefine(name);
 }
 
+TEST_CASE("memory under memory_max sets a running guest's balloon both ways", "[apply][libvirt]") {
+  TempDir dir;
+  Host host;
+  const std::string name = unique_name("declared-balloon");
+  // memory = "<memory>" with memory_max = "512MiB" beside it in [vm.guest].
+  auto under_max = [&](const std::string& memory) {
+    return vm_toml(dir, name, memory + "\"\nmemory_max = \"512MiB");
+  };
+  const std::string config = dir.write_file("vm.toml", under_max("256MiB"));
+  REQUIRE(apply_plan(host, plan_for(host, {config})).ok());
+  REQUIRE(live_balloon_kib(name) == 256 * 1024);
+  for (const char* memory : {"128MiB", "384MiB"}) {
+    INFO(memory);
+    dir.write_file("vm.toml", under_max(memory));
+    const Plan plan = plan_for(host, {config});
+    REQUIRE(vm_change(plan, "guest"));
+    CHECK(vm_change(plan, "guest")->disruption == Disruption::live);
+    const ApplyResult applied = apply_plan(host, plan);
+    std::string messages;
+    for (const StepResult& step : applied.steps) messages += step.message + "\n";
+    INFO(messages);
+    REQUIRE(applied.ok());
+    const std::uint64_t kib = (memory == std::string("128MiB") ? 128 : 384) * 1024;
+    CHECK(live_balloon_kib(name) == kib);
+    CHECK(host.hypervisor.read_domain(name)->vm.current_memory_kib == kib);
+    CHECK_FALSE(plan_for(host, {config}).has_changes());
+  }
+  host.hypervisor.destroy(name);
+  host.hypervisor.undefine(name);
+}
+
 }  // namespace
 }  // namespace virtform

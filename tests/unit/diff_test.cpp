@@ -71,6 +71,8 @@ std::string operations_of(const std::vector<Change>& changes, const std::string&
   for (const Nic& nic : operations.plug_nics) word(true, "plug " + nic.mac.value_or(nic.source));
   for (const auto& [name, value] : operations.live_attributes) word(true, name + " = " + value);
   if (operations.balloon_kib) word(true, "balloon " + format_kib(*operations.balloon_kib));
+  if (const auto current = operations.current_memory_kib)
+    word(true, "balloon to " + format_kib(*current));
   word(operations.power != PowerOperation::none, to_string(operations.power));
   return words;
 }
@@ -768,6 +770,112 @@ TEST_CASE("more vCPUs up to vcpus_max reach a running guest live and fewer wait 
   CHECK(field_of(beyond, "vcpus")->disruption == Disruption::next_boot);
   CHECK(field_of(beyond, "vcpus_max")->disruption == Disruption::next_boot);
   CHECK_FALSE(beyond.operations.vcpus_live);
+}
+
+namespace {
+
+// A running guest that booted 1 GiB with its balloon at 512 MiB, as libvirt reads it back.
+LiveDomain ballooned_guest(const Vm& vm) {
+  LiveDomain domain = live_of(vm, true);
+  domain.vm.memory_kib = 1024 * 1024;
+  domain.vm.current_memory_kib = 512 * 1024;
+  domain.booted = domain.vm;
+  return domain;
+}
+
+// memory_max = 1 GiB with memory = `memory_mib` MiB.
+Vm with_memory_max(std::uint64_t memory_mib) {
+  Vm vm = small_vm("nas");
+  vm.memory_kib = 1024 * 1024;
+  vm.current_memory_kib = memory_mib * 1024;
+  return vm;
+}
+
+std::vector<Change> diff_against(const Vm& vm, const LiveDomain& domain) {
+  Desired desired;
+  desired.vms.push_back(vm);
+  Live live;
+  live.domains.push_back(domain);
+  Diagnostics diagnostics;
+  return run_diff(desired, live, diagnostics);
+}
+
+}  // namespace
+
+TEST_CASE("memory below memory_max moves a running guest's balloon live, up or down", "[diff]") {
+  for (const std::uint64_t mib : {256, 768, 1024}) {
+    INFO(mib << " MiB");
+    const Vm vm = with_memory_max(mib);
+    const auto changes = diff_against(vm, ballooned_guest(vm));
+    const Change& change = change_at(changes, "vm.nas");
+    REQUIRE(field_of(change, "memory"));
+    CHECK(field_of(change, "memory")->before == "512 MiB");
+    CHECK(field_of(change, "memory")->after == format_kib(mib * 1024));
+    CHECK(field_of(change, "memory")->disruption == Disruption::live);
+    CHECK_FALSE(field_of(change, "memory_max"));
+    CHECK(operations_of(changes, "nas") == "redefine, balloon to " + format_kib(mib * 1024));
+  }
+}
+
+TEST_CASE("the balloon as declared and libvirt's full balloon are no change", "[diff]") {
+  const Vm vm = with_memory_max(512);
+  CHECK(change_at(diff_against(vm, ballooned_guest(vm)), "vm.nas").action == Action::none);
+
+  // currentMemory equal to memory: what libvirt writes for a domain that never set one.
+  LiveDomain full = ballooned_guest(vm);
+  full.vm.current_memory_kib = full.vm.memory_kib;
+  full.booted = full.vm;
+  CHECK(change_at(diff_against(with_memory_max(1024), full), "vm.nas").action == Action::none);
+
+  // Without memory_max the balloon stays the guest owner's: a lower one is no difference.
+  Vm maximum_only = small_vm("nas");
+  maximum_only.memory_kib = 1024 * 1024;
+  CHECK(change_at(diff_against(maximum_only, ballooned_guest(vm)), "vm.nas").action ==
+        Action::none);
+}
+
+TEST_CASE("a new memory_max waits for the next boot and so does memory past the booted one",
+          "[diff]") {
+  Vm vm = with_memory_max(1536);
+  vm.memory_kib = 2 * 1024 * 1024;
+  const LiveDomain domain = ballooned_guest(with_memory_max(512));
+  const auto changes = diff_against(vm, domain);
+  const Change& change = change_at(changes, "vm.nas");
+  REQUIRE(field_of(change, "memory_max"));
+  CHECK(*field_of(change, "memory_max") ==
+        FieldChange{"memory_max", "1 GiB", "2 GiB", Disruption::next_boot});
+  CHECK(*field_of(change, "memory") ==
+        FieldChange{"memory", "512 MiB", "1536 MiB", Disruption::next_boot});
+  CHECK(operations_of(changes, "nas") == "redefine");
+
+  SECTION("once applied, the maximum is pending and the balloon is not") {
+    LiveDomain applied = domain;
+    applied.vm.memory_kib = vm.memory_kib;
+    applied.vm.current_memory_kib = vm.current_memory_kib;
+    const auto changes_after = diff_against(vm, applied);
+    const Change& settled = change_at(changes_after, "vm.nas");
+    CHECK(settled.action == Action::none);
+    REQUIRE(settled.pending_boot.size() == 1);
+    CHECK(settled.pending_boot[0].field == "memory_max");
+    CHECK(settled.pending_boot[0].before == "1 GiB");
+  }
+  SECTION("a smaller balloon within the booted maximum is live beside it") {
+    vm.current_memory_kib = 768 * 1024;
+    const auto smaller = diff_against(vm, domain);
+    CHECK(field_of(change_at(smaller, "vm.nas"), "memory")->disruption == Disruption::live);
+    CHECK(operations_of(smaller, "nas") == "redefine, balloon to 768 MiB");
+  }
+}
+
+TEST_CASE("a guest without a balloon takes a declared memory at its next boot", "[diff]") {
+  Vm vm = with_memory_max(768);
+  LiveDomain domain = ballooned_guest(vm);
+  domain.vm.attributes["balloon"] = "none";
+  domain.booted = domain.vm;
+  vm.attributes["balloon"] = "virtio";
+  const auto changes = diff_against(vm, domain);
+  CHECK(field_of(change_at(changes, "vm.nas"), "memory")->disruption == Disruption::next_boot);
+  CHECK(operations_of(changes, "nas") == "redefine");
 }
 
 }  // namespace virtform

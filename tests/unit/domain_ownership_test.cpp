@@ -199,13 +199,11 @@ TEST_CASE("every element domaincommon.rng allows is owned, named by import, or a
 TEST_CASE("each element the ownership table gives a key is read by the domain reader",
           "[ownership]") {
   for (const OwnedElement& owned : owned_elements()) {
-    // Not read into the model, by design: the domain's identity; the balloon, which memory writes
-    // from its maximum and the merge keeps when set lower; the <console> the serial key writes
-    // beside its <serial>; <os><boot>, which the disks' boot order stands for, and SMM, which
-    // secure_boot turns on: owned so that no fragment fights the key that writes them.
+    // Not read into the model, by design: the domain's identity; the <console> the serial key
+    // writes beside its <serial>; <os><boot>, which the disks' boot order stands for, and SMM,
+    // which secure_boot turns on: owned so that no fragment fights the key that writes them.
     if (owned.path.empty() || owned.path == "name" || owned.path == "uuid" ||
-        owned.path == "currentMemory" || owned.path == "devices/console" ||
-        owned.path == "os/boot" || owned.path == "features/smm")
+        owned.path == "devices/console" || owned.path == "os/boot" || owned.path == "features/smm")
       continue;
     INFO(owned.path << " (" << owned.key << ")");
     Found found;

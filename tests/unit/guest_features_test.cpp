@@ -218,7 +218,9 @@ TEST_CASE("the definition libvirt 9 writes back reads as the keys that made it",
   const LiveDomain live = parse_domain_xml(xml, &unexpressed);
   std::map<std::string, std::string> read;
   for (const auto& [key, value] : live.vm.attributes)
-    if (kFixtureAttributes.count(key) || key.find('.') != std::string::npos) read[key] = value;
+    if (kFixtureAttributes.count(key) ||
+        (key.find('.') != std::string::npos && !key.starts_with("memory_backing.")))
+      read[key] = value;
   CHECK(read == kFixtureAttributes);
   // Nothing of <hyperv>, <kvm>, <clock> or <pm> is left unexpressed.
   for (const Diagnostic& warning : unexpressed) {

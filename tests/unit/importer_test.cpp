@@ -235,6 +235,7 @@ TEST_CASE("each fixture domain imports, adopts with no other change and then pla
       {"test-dsm.xml", {}},      {"test-minimal.xml", {}}, {"test-gpu.xml", {}},
       {"test-gpu-slot.xml", {}}, {"qemu-extras.xml", {}},  {"qemu-minimal.xml", {}},
       {"qemu-windows.xml", {}},  {"qemu-shares.xml", {}},  {"qemu-cpu.xml", {}},
+      {"qemu-memory.xml", {}},
   };
   for (const auto& [name, warned] : fixtures) {
     SECTION(name) {

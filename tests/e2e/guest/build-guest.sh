@@ -3,6 +3,7 @@
 #   OUT_DIR/vmlinuz            Debian's stock amd64 kernel
 #   OUT_DIR/initrd-acpi.img    an init that powers off when the ACPI power button is pressed
 #   OUT_DIR/initrd-ignore.img  an init that ignores the power button and sleeps forever
+# Both load the virtio balloon driver, so libvirt can resize their memory while they run.
 # Both inits print "virtform-guest: ready" on ttyS0 every second once they are waiting, so a
 # test can tell that the guest is far enough to react to (or ignore) the button.
 # Idempotent: the outputs are reused while this script and the kernel package are unchanged.
@@ -53,7 +54,11 @@ echo "build-guest: fetching $kernel_package"
 dpkg-deb -x "$work"/"$kernel_package"_*.deb "$work/kernel"
 modules_dir=$(echo "$work"/kernel/lib/modules/*)
 
-# make_initrd NAME INIT_BODY: a busybox root with the two modules and the given /init tail.
+# The virtio balloon driver and what it needs, in load order: a guest that runs it gives memory
+# back when libvirt lowers its balloon, and takes it again when raised.
+balloon_modules="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_balloon"
+
+# make_initrd NAME INIT_BODY: a busybox root with the modules and the given /init tail.
 make_initrd() {
   local name=$1 body=$2
   local root="$work/root-$name"
@@ -62,7 +67,9 @@ make_initrd() {
   for applet in $("$busybox" --list); do
     [[ "$applet" == busybox ]] || ln -s busybox "$root/bin/$applet"
   done
-  for module in kernel/drivers/acpi/button.ko kernel/drivers/input/evdev.ko; do
+  local balloon
+  balloon=$(for module in $balloon_modules; do echo "kernel/drivers/virtio/$module.ko"; done)
+  for module in kernel/drivers/acpi/button.ko kernel/drivers/input/evdev.ko $balloon; do
     local path="$modules_dir/$module"
     [[ -f "$path.xz" ]] && xz -dc "$path.xz" >"$path"
     cp "$path" "$root/modules/"
@@ -73,6 +80,7 @@ export PATH=/bin
 mount -t devtmpfs devtmpfs /dev
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+for module in $balloon_modules; do insmod /modules/\$module.ko; done
 # A console that keeps saying so, because a test may attach to the serial port late.
 announce() { while :; do echo "virtform-guest: ready ($name)" >/dev/ttyS0; sleep 1; done; }
 $body
