@@ -70,6 +70,10 @@ class Validator {
       return;
     }
     if (keyword == "items") return check_items(value, instance, where, problems);
+    if (keyword == "minItems" || keyword == "uniqueItems") {
+      if (instance.is_array()) check_array(keyword, value, instance, where, problems);
+      return;
+    }
     if (keyword == "pattern" || keyword == "minLength" || keyword == "maxLength") {
       if (instance.is_string()) check_string(keyword, value, instance, where, problems);
       return;
@@ -90,6 +94,16 @@ class Validator {
   const json& resolve(const std::string& reference) const {
     if (!reference.starts_with("#")) throw std::runtime_error("not a local $ref: " + reference);
     return root_.at(json::json_pointer(reference.substr(1)));
+  }
+
+  void check_array(const std::string& keyword, const json& value, const json& instance,
+                   const std::string& where, Problems& problems) const {
+    if (keyword == "minItems" && instance.size() < value.get<std::size_t>())
+      problems.push_back(place(where) + ": must hold at least " + value.dump() + " items");
+    if (keyword == "uniqueItems" && value == true)
+      for (auto item = instance.begin(); item != instance.end(); ++item)
+        if (std::find(std::next(item), instance.end(), *item) != instance.end())
+          problems.push_back(place(where) + ": holds " + item->dump() + " twice");
   }
 
   void check_type(const json& type, const json& instance, const std::string& where,

@@ -18,11 +18,17 @@ HostDevices read(const FixtureHost& description) {
   return read_host_devices(tree.root());
 }
 
+PciDevice pci_at(const std::string& address) {
+  PciDevice device;
+  device.address = address;
+  return device;
+}
+
 Desired windows_guest(const std::vector<std::string>& addresses) {
   Vm vm;
   vm.key = "win";
   vm.name = "win";
-  for (const auto& address : addresses) vm.pci.push_back({address, {}, {}, {}, true, {}, {}});
+  for (const auto& address : addresses) vm.pci.push_back(pci_at(address));
   Desired desired;
   desired.vms.push_back(vm);
   return desired;
@@ -84,7 +90,7 @@ TEST_CASE("inventory: live domains claim devices and disks", "[inventory]") {
   whole.source = "/dev/sdc";
   whole.bus = DiskBus::scsi;
   domain.vm.disks.push_back(whole);
-  domain.vm.pci.push_back({"0000:01:00.0", {}, {}, {}, true, {}, {}});
+  domain.vm.pci.push_back(pci_at("0000:01:00.0"));
   live.domains.push_back(domain);
   const auto inventory = build_host_inventory(host, {}, live);
 
