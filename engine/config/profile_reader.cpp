@@ -27,9 +27,11 @@ bool is_on(const Vm& vm, std::string_view key) {
   return found != vm.attributes.end() && found->second == "true";
 }
 
-// A value QEMU would not start the guest with: one whose row cautions against it, or a switch
-// on without the one it needs.
+// A value the guest could not have: one its row's rules refuse beside the VM's own keys (a TPM
+// version beside a passed-through TPM), one QEMU would not start the guest with, or a switch on
+// without the one it needs.
 bool is_unstartable(const Vm& vm, const VmField& field, const std::string& value) {
+  if (field.conflict && !field.conflict(vm, value).empty()) return true;
   if (field.caution && !field.caution(vm, value).empty()) return true;
   for (const FieldNeed& need : field_needs())
     if (need.key == field.key && value == "true" && !is_on(vm, need.needs)) return true;

@@ -12,11 +12,14 @@ using Values = std::pair<std::string_view, std::string_view>;
 // what makes it run well under KVM: the Hyper-V enlightenments, the RTC in local time as Windows
 // keeps it, with the Hyper-V reference clock, the guest agent for clean shutdowns, and a tablet
 // so that a console's pointer is where Windows draws it.
-constexpr std::array<Values, 4> kWindows11Attributes{{
+constexpr std::array<Values, 7> kWindows11Attributes{{
     {"clock.offset", "localtime"},
     {"clock.hypervclock", "true"},
     {"guest_agent", "true"},
     {"tablet", "true"},
+    {"tpm.model", "tpm-crb"},
+    {"tpm.backend", "emulator"},
+    {"tpm.version", "2.0"},
 }};
 constexpr std::array<Values, 1> kWindows11Presets{{{"hyperv", "windows"}}};
 
@@ -28,7 +31,8 @@ constexpr std::array<Values, 2> kLinuxAttributes{{
 
 constexpr std::array<VmProfile, 2> kProfiles{{
     {"windows11",
-     "a Windows 11 guest: UEFI with Secure Boot (on q35), the Hyper-V enlightenments of "
+     "a Windows 11 guest: UEFI with Secure Boot (on q35), an emulated TPM 2.0 (`tpm-crb`), the "
+     "Hyper-V enlightenments of "
      "`preset = \"windows\"`, `clock.offset = \"localtime\"` with `clock.hypervclock`, "
      "`guest_agent` and a `tablet`",
      FirmwareKind::uefi, true, false, kWindows11Attributes, kWindows11Presets},

@@ -1,6 +1,6 @@
 // profile = "windows11" against the real libvirtd: a TCG guest boots the host's Secure Boot OVMF
-// with SMM and the profile's enlightenments, clock and guest agent channel in its live
-// definition, and plans nothing once applied.
+// with SMM, swtpm's TPM 2.0 and the profile's enlightenments, clock, tablet and guest agent
+// channel in its live definition, and plans nothing once applied.
 
 #include <catch2/catch.hpp>
 
@@ -15,6 +15,7 @@ bool has(const std::string& xml, const std::string& what) {
 
 TEST_CASE("a windows11 guest boots Secure Boot OVMF with the profile's settings", "[e2e]") {
   VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  KeptStateRemover kept_state;  // the TPM's state, which libvirt keeps past the domain
   Session session;
   Libvirt& libvirt = session.libvirt();
   const std::string name = session.domain("win11");
@@ -36,6 +37,7 @@ TEST_CASE("a windows11 guest boots Secure Boot OVMF with the profile's settings"
   CHECK(field_of(change, "hyperv.vpindex").is_null());
 
   const ProcessResult applied = session.apply(config);
+  if (libvirt.exists(name)) kept_state.add_tpm_of(domain_uuid(libvirt.xml(name, true)), name);
   INFO(applied.describe());
   REQUIRE(applied.exit_code == 0);
   REQUIRE(libvirt.is_running(name));
@@ -51,6 +53,8 @@ TEST_CASE("a windows11 guest boots Secure Boot OVMF with the profile's settings"
   CHECK(has(live, "<timer name='hypervclock' present='yes'/>"));
   CHECK(has(live, "org.qemu.guest_agent.0"));
   CHECK(has(live, "<input type='tablet' bus='usb'>"));
+  CHECK(has(live, "<tpm model='tpm-crb'>"));
+  CHECK(has(live, "<backend type='emulator' version='2.0'"));
 
   const nlohmann::json again = session.plan_json(config);
   INFO(again.dump(2));

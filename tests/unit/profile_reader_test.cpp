@@ -46,6 +46,9 @@ TEST_CASE("a windows11 guest gets UEFI with Secure Boot, Hyper-V, a local clock 
   CHECK(vm.attributes.at("clock.hypervclock") == "true");
   CHECK(vm.attributes.at("guest_agent") == "true");
   CHECK(vm.attributes.at("tablet") == "true");
+  CHECK(vm.attributes.at("tpm.model") == "tpm-crb");
+  CHECK(vm.attributes.at("tpm.backend") == "emulator");
+  CHECK(vm.attributes.at("tpm.version") == "2.0");
   // Every value of the windows preset of [vm.X.hyperv], given by the profile.
   for (const FieldPreset& preset : field_presets()) {
     if (preset.table != "hyperv" || preset.name != "windows") continue;
@@ -193,6 +196,16 @@ TEST_CASE("a profile gives no value that would keep the guest from starting", "[
     CHECK(vm.attributes.at("hyperv.relaxed") == "true");
     CHECK(vm.attributes.at("clock.hypervclock") == "true");
     CHECK(vm.firmware.secure_boot == true);
+  }
+  SECTION("a passed-through TPM of the VM's own takes no emulator version") {
+    const Loaded loaded = load(
+        "[vm.w]\nprofile = \"windows11\"\n[vm.w.tpm]\nbackend = \"passthrough\"\n"
+        "device = \"/dev/tpm0\"\n");
+    INFO(formatted(loaded.diagnostics));
+    CHECK_FALSE(has_errors(loaded.diagnostics));
+    CHECK(loaded.vm().attributes.at("tpm.backend") == "passthrough");
+    CHECK_FALSE(loaded.vm().attributes.count("tpm.version"));
+    CHECK(loaded.vm().attributes.at("tpm.model") == "tpm-crb");
   }
   SECTION("a KVM guest keeps them all") {
     const Loaded loaded = load("[vm.w]\nprofile = \"windows11\"\n");
