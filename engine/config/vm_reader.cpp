@@ -866,16 +866,16 @@ void check_needs(TableReader& reader, const Vm& vm, const AttributePlaces& place
 // `cpu = "host-passthrough"` or `cpu = "Haswell-noTSX"`: [vm.X.cpu]'s mode, or a custom
 // model, in one string.
 void read_cpu_shorthand(TableReader& reader, Vm& vm, AttributePlaces& places) {
-  const std::string cpu = *reader.string("cpu");
+  // Empty or with a line break, the string is refused (and reported) like any text key.
+  const auto cpu = read_text(reader, "cpu", true);
+  if (!cpu) return;
   const auto modes = find_vm_field("cpu.mode")->choices;
-  const bool mode = std::find(modes.begin(), modes.end(), cpu) != modes.end();
-  vm.attributes["cpu.mode"] = mode ? cpu : "custom";
+  const bool mode = std::find(modes.begin(), modes.end(), *cpu) != modes.end();
+  vm.attributes["cpu.mode"] = mode ? *cpu : "custom";
   places["cpu.mode"] = reader.where("cpu");
   if (mode) return;
-  if (const auto model = read_text(reader, "cpu", true)) {
-    vm.attributes["cpu.model"] = *model;
-    places["cpu.model"] = reader.where("cpu");
-  }
+  vm.attributes["cpu.model"] = *cpu;
+  places["cpu.model"] = reader.where("cpu");
 }
 
 // The rest of a group one of whose rows is set, reported at the first one set.

@@ -101,6 +101,11 @@ TEST_CASE("cpu as one string is the mode, or a custom model", "[cpu]") {
   CHECK(load_vm("[vm.g]\ncpu = \"Haswell-noTSX\"\n").attributes ==
         std::map<std::string, std::string>{{"cpu.mode", "custom"}, {"cpu.model", "Haswell-noTSX"}});
   CHECK(refusal("[vm.g]\ncpu = 4\n").message.find("cpu") != std::string::npos);
+  // An empty or broken string is refused at the key, as any text key is.
+  const Diagnostic empty = refusal("[vm.g]\ncpu = \"\"\n");
+  CHECK(empty.message == "cpu must not be empty");
+  CHECK(empty.where.line == 2);
+  CHECK(refusal("[vm.g]\ncpu = \"host-passthrough\\nx\"\n").message == "cpu must be one line");
 }
 
 TEST_CASE("vcpus_max is at least vcpus", "[cpu]") {
