@@ -30,6 +30,7 @@ echo "sanitize: built in $(seconds_since "$started")"
 # may expect from an error. Leaks are checked at every exit.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:check_initialization_order=1:strict_init_order=1:detect_stack_use_after_return=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:abort_on_error=1"
+export LSAN_OPTIONS="suppressions=$root/ci/lsan.supp:print_suppressions=0"
 export VIRTFORM_E2E_GUEST_DIR="$main_build_dir/e2e-guest"
 
 status=0
