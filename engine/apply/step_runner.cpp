@@ -310,6 +310,15 @@ std::vector<std::string> StepRunner::hot_plug(const VmOperations& operations,
     changes.push_back({std::to_string(*count) + " vCPUs",
                        [&, count = *count] { hypervisor.set_vcpus_live(name, count); },
                        [count = *count](const Vm& booted) { return booted.vcpus == count; }});
+  for (const MediaChange& change : operations.media_changes)
+    changes.push_back(
+        {change.media.empty() ? "the eject of CD-ROM drive " + std::to_string(change.drive + 1)
+                              : "the ISO " + change.media,
+         [&, change] { hypervisor.change_media_live(name, change.drive, change.media); },
+         [change](const Vm& booted) {
+           return change.drive < booted.cdroms.size() &&
+                  booted.cdroms[change.drive].source == change.media;
+         }});
   std::vector<std::string> missed;
   std::vector<const LiveChange*> made;
   // A change refused is tried again once the others are made: libvirt may refuse one for a

@@ -50,6 +50,7 @@ class HostCheck {
         disk.kind == DiskSource::block ? block_disk(disk) : file_disk(disk);
       }
     }
+    for (const Disk& cdrom : vm.cdroms) cdrom_media(cdrom);
     for (const PciDevice& device : vm.pci) {
       if (device.rom) must_exist(*device.rom, "ROM file", device.where);
     }
@@ -71,6 +72,18 @@ class HostCheck {
   }
 
  private:
+  // An ISO is read as it is: apply never makes one, and libvirt would refuse to boot without it.
+  void cdrom_media(const Disk& cdrom) {
+    if (cdrom.source.empty()) return;
+    if (!files_.exists(cdrom.source)) {
+      error("CD-ROM image " + cdrom.source +
+                " does not exist; put the ISO there, or leave out file for an empty drive",
+            cdrom.where);
+    } else if (!files_.is_regular_file(cdrom.source)) {
+      error("CD-ROM image " + cdrom.source + " is not a regular file (an ISO image)", cdrom.where);
+    }
+  }
+
   void block_disk(const Disk& disk) {
     if (!files_.exists(disk.source)) {
       error("disk source " + disk.source + " does not exist", disk.where);

@@ -24,9 +24,9 @@ constexpr std::array<std::string_view, 26> kVmKeys = {
 constexpr std::array<std::string_view, 6> kFirmwareKeys = {
     "firmware", "firmware_code", "firmware_vars", "nvram", "firmware_autoselect", "secure_boot"};
 constexpr std::array<std::string_view, 3> kBootKeys = {"loader", "bus", "overlay"};
-constexpr std::array<std::string_view, 11> kDiskKeys = {
-    "source",     "file", "size",  "format", "bus", "readonly",
-    "controller", "unit", "cache", "io",     "boot"};
+constexpr std::array<std::string_view, 12> kDiskKeys = {
+    "device",   "source",     "file", "size",  "format", "bus",
+    "readonly", "controller", "unit", "cache", "io",     "boot"};
 constexpr std::array<std::string_view, 4> kNicKeys = {"bridge", "network", "model", "mac"};
 constexpr std::array<std::string_view, 3> kGraphicsKeys = {"type", "listen", "port"};
 constexpr std::array<std::string_view, 1> kSerialKeys = {"type"};

@@ -22,6 +22,8 @@ std::optional<std::string> read_attribute(TableReader& reader, const VmField& fi
 
 namespace {
 
+constexpr std::array<std::string_view, 2> kDiskDevices = {"disk", "cdrom"};
+
 std::optional<DiskBus> read_bus(TableReader& reader) {
   return reader.choice("bus", kDiskBusNames);
 }
@@ -286,6 +288,18 @@ void read_disk_options(TableReader& reader, const Vm& vm, Disk& disk) {
   }
 }
 
+// The disks and CD-ROM drives read so far, which share one boot order and one set of places.
+std::vector<Disk> boot_devices(const Vm& vm) {
+  std::vector<Disk> all = vm.disks;
+  all.insert(all.end(), vm.cdroms.begin(), vm.cdroms.end());
+  return all;
+}
+
+// How a message names a disk: its image or device, or a CD-ROM drive by its ISO.
+std::string describe_source(const Disk& disk) {
+  return disk.source.empty() ? "(an empty CD-ROM drive)" : disk.source;
+}
+
 // `boot = N`: the disk's place in the boot order, which libvirt wants unique among the guest's
 // devices.
 void read_boot_order(TableReader& reader, const Vm& vm, Disk& disk) {
@@ -296,10 +310,10 @@ void read_boot_order(TableReader& reader, const Vm& vm, Disk& disk) {
                              std::to_string(*order));
     return;
   }
-  for (const Disk& other : vm.disks) {
+  for (const Disk& other : boot_devices(vm)) {
     if (other.boot_order != static_cast<unsigned>(*order)) continue;
     const std::string holder = other.loader.empty()
-                                   ? "disk " + other.source + " at " + other.where.str()
+                                   ? "disk " + describe_source(other) + " at " + other.where.str()
                                    : "the loader of [vm." + vm.key + ".boot], which boots first";
     reader.error("boot", "boot = " + std::to_string(*order) + " is already taken by " + holder +
                              ": libvirt refuses two devices at one place in the boot order; "
@@ -307,6 +321,44 @@ void read_boot_order(TableReader& reader, const Vm& vm, Disk& disk) {
     return;
   }
   disk.boot_order = static_cast<unsigned>(*order);
+}
+
+// The keys of [[vm.X.disk]] a CD-ROM drive takes: the rest describe an image or a device the
+// guest writes to.
+constexpr std::array<std::string_view, 6> kCdromKeys = {"device", "file",       "bus",
+                                                        "unit",   "controller", "boot"};
+constexpr std::array<DiskBus, 3> kCdromBuses = {DiskBus::sata, DiskBus::scsi, DiskBus::ide};
+
+// A [[vm.X.disk]] with device = "cdrom": a drive on sata, scsi or ide (pc machines only), with
+// the ISO of `file` in it, or empty without one.
+std::optional<Disk> read_cdrom(TableReader& reader, const Vm& vm) {
+  for (std::string_view key : keys::kDisk) {
+    if (!reader.has(key) ||
+        std::find(kCdromKeys.begin(), kCdromKeys.end(), key) != kCdromKeys.end())
+      continue;
+    reader.error(key, std::string(key) +
+                          " does not apply to a CD-ROM drive (device = \"cdrom\"), which reads its "
+                          "ISO as it is; a CD-ROM takes file, bus, controller, unit and boot");
+  }
+  Disk cdrom;
+  cdrom.where = reader.where();
+  cdrom.readonly = true;
+  if (auto file = reader.path("file")) cdrom.source = *file;
+  cdrom.bus = read_bus(reader).value_or(DiskBus::sata);
+  if (std::find(kCdromBuses.begin(), kCdromBuses.end(), cdrom.bus) == kCdromBuses.end()) {
+    reader.error("bus", "a CD-ROM drive sits on the sata, scsi or ide bus; got \"" +
+                            to_string(cdrom.bus) + "\"");
+    return std::nullopt;
+  }
+  if (cdrom.bus == DiskBus::ide && is_q35(vm.machine)) {
+    reader.error("bus",
+                 "bus = \"ide\" needs a pc (i440fx) machine; a q35 machine has no IDE "
+                 "controller: use bus = \"sata\"");
+    return std::nullopt;
+  }
+  read_place(reader, cdrom);
+  read_boot_order(reader, vm, cdrom);
+  return cdrom;
 }
 
 // One [[vm.X.disk]]; nothing if it names no usable source.
@@ -334,6 +386,12 @@ std::optional<Disk> read_disk(TableReader& reader, const Vm& vm, DiskBus default
   Disk disk;
   disk.where = reader.where();
   disk.bus = bus.value_or(default_bus);
+  if (disk.bus == DiskBus::ide) {
+    reader.error("bus",
+                 "bus = \"ide\" is for CD-ROM drives (device = \"cdrom\"); a disk "
+                 "sits on virtio, scsi, sata or usb");
+    return std::nullopt;
+  }
   disk.readonly = readonly.value_or(false);
   read_place(reader, disk);
   read_driver_modes(reader, disk);
@@ -537,15 +595,17 @@ std::optional<XmlFragment> read_fragment(TableReader& reader) {
 // Two disks pinned to one unit would make libvirt refuse the definition.
 void check_pinned_places(TableReader& reader, const Vm& vm) {
   std::map<std::tuple<DiskBus, unsigned, unsigned>, const Disk*> taken;
-  for (const Disk& disk : vm.disks) {
+  const std::vector<Disk> all = boot_devices(vm);
+  for (const Disk& disk : all) {
     if (!disk.controller || !disk.unit) continue;
     auto [at, fresh] = taken.emplace(std::tuple{disk.bus, *disk.controller, *disk.unit}, &disk);
     if (fresh) continue;
-    reader.error_at(disk.where, "disk " + disk.source + " is pinned to " + to_string(disk.bus) +
-                                    " controller " + std::to_string(*disk.controller) + " unit " +
+    reader.error_at(disk.where, "disk " + describe_source(disk) + " is pinned to " +
+                                    to_string(disk.bus) + " controller " +
+                                    std::to_string(*disk.controller) + " unit " +
                                     std::to_string(*disk.unit) + ", which disk " +
-                                    at->second->source + " at " + at->second->where.str() +
-                                    " already takes");
+                                    describe_source(*at->second) + " at " +
+                                    at->second->where.str() + " already takes");
   }
 }
 
@@ -569,7 +629,13 @@ std::optional<unsigned> read_graphics_port(TableReader& graphics,
 void read_devices(TableReader& reader, Vm& vm) {
   const DiskBus default_bus = default_data_disk_bus(vm);
   // Appended one at a time: a disk's boot order is checked against those before it.
-  const auto read_data_disk = [&](TableReader& disk) { return read_disk(disk, vm, default_bus); };
+  const auto read_data_disk = [&](TableReader& disk) -> std::optional<Disk> {
+    const auto device = disk.one_of("device", kDiskDevices);
+    if (device != "cdrom") return read_disk(disk, vm, default_bus);
+    disk.reject_unknown_keys(keys::kDisk);
+    if (auto cdrom = read_cdrom(disk, vm)) vm.cdroms.push_back(std::move(*cdrom));
+    return std::nullopt;
+  };
   append_each(reader, "disk", read_data_disk, vm.disks);
   check_pinned_places(reader, vm);
   vm.nics = read_each<Nic>(reader, "nic", read_nic);

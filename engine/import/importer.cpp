@@ -150,25 +150,36 @@ class Importer {
 
   // Pins only the disks that a guest made from the config would get elsewhere: placing one disk
   // can move the next, so pins are added until the layout gives every disk its live place.
+  // CD-ROM drives are placed after the disks of their bus, so they are pinned the same way.
   static void keep_disk_places(Vm& vm) {
     const Vm live = vm;
-    for (Disk& disk : vm.disks) {
-      disk.controller.reset();
-      disk.unit.reset();
-    }
-    for (bool pinned = true; pinned;) {
-      pinned = false;
-      const Vm laid_out = lay_out_disks(vm, nullptr);
-      for (std::size_t i = 0; i < vm.disks.size(); ++i) {
-        const Disk& was = live.disks[i];
-        if (!vm.disks[i].loader.empty() || !was.controller || !was.unit || vm.disks[i].unit ||
-            describe_place(laid_out.disks[i]) == describe_place(was))
-          continue;
-        vm.disks[i].controller = was.controller;
-        vm.disks[i].unit = was.unit;
-        pinned = true;
+    for (std::vector<Disk>* list : {&vm.disks, &vm.cdroms}) {
+      for (Disk& disk : *list) {
+        disk.controller.reset();
+        disk.unit.reset();
       }
     }
+    for (bool pinned = true; pinned;) {
+      const Vm laid_out = lay_out_disks(vm, nullptr);
+      pinned = pin_moved(vm.disks, laid_out.disks, live.disks) |
+               pin_moved(vm.cdroms, laid_out.cdroms, live.cdroms);
+    }
+  }
+
+  // Pins each disk of `disks` whose place in `laid_out` is not the one it `had`; whether any was.
+  static bool pin_moved(std::vector<Disk>& disks, const std::vector<Disk>& laid_out,
+                        const std::vector<Disk>& had) {
+    bool pinned = false;
+    for (std::size_t i = 0; i < disks.size(); ++i) {
+      const Disk& was = had[i];
+      if (!disks[i].loader.empty() || !was.controller || !was.unit || disks[i].unit ||
+          describe_place(laid_out[i]) == describe_place(was))
+        continue;
+      disks[i].controller = was.controller;
+      disks[i].unit = was.unit;
+      pinned = true;
+    }
+    return pinned;
   }
 
   // cache and io as the config writes them: left out where virtform writes the same by itself
@@ -188,6 +199,8 @@ class Importer {
   bool paths_are_absolute(const Vm& vm) {
     std::vector<std::pair<std::string, std::string>> paths;  // (what, path)
     for (const Disk& disk : vm.disks) paths.emplace_back("disk source", disk.source);
+    for (const Disk& cdrom : vm.cdroms)
+      if (!cdrom.source.empty()) paths.emplace_back("CD-ROM image", cdrom.source);
     for (const PciDevice& device : vm.pci)
       if (device.rom) paths.emplace_back("ROM file of PCI device " + device.address, *device.rom);
     for (const Share& share : vm.shares)

@@ -22,7 +22,7 @@ enum class DomainType { kvm, qemu };
 enum class FirmwareKind { bios, uefi };
 enum class PowerState { running, stopped };
 enum class RestartPolicy { never, allowed };
-enum class DiskBus { virtio, scsi, sata, usb };
+enum class DiskBus { virtio, scsi, sata, usb, ide };
 enum class DiskSource { block, file };
 enum class NicSource { bridge, network };
 enum class GraphicsType { none, spice, vnc };
@@ -38,10 +38,11 @@ inline constexpr EnumNames<PowerState, 2> kPowerStateNames{
     {{PowerState::running, "running"}, {PowerState::stopped, "stopped"}}};
 inline constexpr EnumNames<RestartPolicy, 2> kRestartPolicyNames{
     {{RestartPolicy::never, "never"}, {RestartPolicy::allowed, "allowed"}}};
-inline constexpr EnumNames<DiskBus, 4> kDiskBusNames{{{DiskBus::virtio, "virtio"},
+inline constexpr EnumNames<DiskBus, 5> kDiskBusNames{{{DiskBus::virtio, "virtio"},
                                                       {DiskBus::scsi, "scsi"},
                                                       {DiskBus::sata, "sata"},
-                                                      {DiskBus::usb, "usb"}}};
+                                                      {DiskBus::usb, "usb"},
+                                                      {DiskBus::ide, "ide"}}};
 inline constexpr EnumNames<DiskSource, 2> kDiskSourceNames{
     {{DiskSource::block, "block"}, {DiskSource::file, "file"}}};
 inline constexpr EnumNames<NicSource, 2> kNicSourceNames{
@@ -200,6 +201,10 @@ struct Vm {
   Firmware firmware;
   std::optional<DirectKernel> kernel;
   std::vector<Disk> disks;  // includes the boot loader disk, first in boot order
+  // CD-ROM drives, in the guest's order, which is their identity: a drive is the same drive with
+  // another ISO in it, so a new ISO is a media change. Each is a read-only raw Disk whose source
+  // is the ISO image ("" for an empty drive) on sata, scsi or ide.
+  std::vector<Disk> cdroms;
   std::vector<Nic> nics;
   std::vector<PciDevice> pci;
   std::vector<Share> shares;
@@ -283,9 +288,9 @@ struct LiveDomain {
   bool running = false;  // active right now
   std::string uuid;
   std::string xml;  // the persistent definition, kept so updates patch rather than replace
-  // Its <disk>s the model cannot express (an IDE disk, a CD-ROM), by kind, source, readonly and
-  // place alone: not owned, but they claim their storage as any disk does (an empty CD-ROM drive
-  // has no source, only its place).
+  // Its <disk>s the model cannot express (an IDE disk, a network CD-ROM), by kind, source, readonly
+  // and place alone: not owned, but they claim their storage as any disk does (an empty CD-ROM
+  // drive has no source, only its place).
   std::vector<Disk> unexpressed_disks;
   // A restart of this running guest timed out with its power-button press still pending: if the
   // guest shuts down later, virtform starts it again, as it was running before that apply.

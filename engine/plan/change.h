@@ -55,6 +55,15 @@ struct NvramCopy {
 // What apply does to one VM, decided once by diff: the graph makes the steps from these and the
 // step runner carries them out, so a saved plan is applied as it was made, without the diff being
 // computed again. Members are in the order apply carries them out.
+// A new ISO for a running guest's CD-ROM drive: its place in the guest's order of drives, from
+// 0, and the ISO ("" ejects the one it has).
+struct MediaChange {
+  unsigned drive = 0;
+  std::string media;
+
+  bool operator==(const MediaChange&) const = default;
+};
+
 struct VmOperations {
   bool shut_down = false;  // first, stop the guest: what follows needs it shut off
   bool undefine = false;   // remove the live definition; its disks and NVRAM stay
@@ -75,6 +84,7 @@ struct VmOperations {
   std::optional<unsigned> vcpus_live;                  // plug the running guest's vCPUs up to this
   // Set the running guest's balloon to this, up or down: the memory declared below memory_max.
   std::optional<std::uint64_t> current_memory_kib;
+  std::vector<MediaChange> media_changes;
   PowerOperation power = PowerOperation::none;
 
   bool empty() const { return *this == VmOperations{}; }

@@ -37,6 +37,20 @@ std::string describe(const Disk& disk) {
   return text;
 }
 
+// "sata 0:1, /iso/install.iso": a CD-ROM drive by its place and the ISO in it.
+std::string describe_cdrom(const Disk& cdrom) {
+  const std::string place = describe_place(cdrom);
+  std::string text = (place.empty() ? to_string(cdrom.bus) : place) + ", " +
+                     (cdrom.source.empty() ? "empty" : cdrom.source);
+  if (cdrom.boot_order) text += ", boot " + std::to_string(*cdrom.boot_order);
+  return text;
+}
+
+// A drive by its place in the guest's order of CD-ROMs, from 1 as the config counts them.
+std::string cdrom_label(std::size_t index) {
+  return "cdrom[" + std::to_string(index + 1) + "]";
+}
+
 // The value of a table-driven attribute, or nothing when it is not set.
 std::optional<std::string> attribute(const Vm& vm, const VmField& field) {
   const auto found = vm.attributes.find(std::string(field.key));
@@ -185,6 +199,26 @@ bool same_disk(const Disk& desired, const Disk& live) {
          (!desired.io || desired.io == live.io) &&
          (!desired.controller || desired.controller == live.controller) &&
          (!desired.unit || desired.unit == live.unit) && same_options(desired, live);
+}
+
+// The same drive, whatever its media: its bus, its place where the config or the layout gives
+// one, and its boot order where the config sets it.
+bool same_drive(const Disk& desired, const Disk& live) {
+  return desired.bus == live.bus &&
+         (!desired.boot_order || desired.boot_order == live.boot_order) &&
+         (!desired.controller || desired.controller == live.controller) &&
+         (!desired.unit || desired.unit == live.unit);
+}
+
+// The ISO that the running guest's drive `index` should be given now: a drive it has as the
+// config declares it, holding another ISO. A new or moved drive waits for the next boot.
+std::optional<std::string> media_to_change(const Vm& desired, const Vm& running,
+                                           std::size_t index) {
+  if (index >= desired.cdroms.size() || index >= running.cdroms.size()) return std::nullopt;
+  const Disk& wanted = desired.cdroms[index];
+  const Disk& current = running.cdroms[index];
+  if (!same_drive(wanted, current) || wanted.source == current.source) return std::nullopt;
+  return wanted.source;
 }
 
 // The ROM BAR and the guest address are owned where the config sets them; libvirt shows the BAR
@@ -431,6 +465,7 @@ class VmComparison {
   std::vector<FieldChange> fields() {
     compare_scalars();
     compare_disks();
+    compare_cdroms();
     compare_nics();
     compare_pci();
     compare_shares();
@@ -481,6 +516,24 @@ class VmComparison {
     for (const Disk& current : live_.disks) {
       if (!desired_.find_disk(current.source))
         add("disk[" + current.source + "]", describe(current), "", disk_plug_disruption(current));
+    }
+  }
+
+  // Drives pair in order. A media change reaches a running guest at once (libvirt swaps the
+  // ISO); a drive added, removed or moved waits for the next boot, as sata and ide take no
+  // hot-plug.
+  void compare_cdroms() {
+    const std::size_t count = std::max(desired_.cdroms.size(), live_.cdroms.size());
+    for (std::size_t i = 0; i < count; ++i) {
+      const Disk* wanted = i < desired_.cdroms.size() ? &desired_.cdroms[i] : nullptr;
+      const Disk* current = i < live_.cdroms.size() ? &live_.cdroms[i] : nullptr;
+      if (wanted && current && same_drive(*wanted, *current) && wanted->source == current->source)
+        continue;
+      const bool now = booted_ && wanted && current && same_drive(*wanted, *current) &&
+                       media_to_change(desired_, *booted_, i);
+      add(cdrom_label(i), current ? describe_cdrom(*current) : "",
+          wanted ? describe_cdrom(*wanted) : "",
+          now ? rule_.for_live_change() : rule_.for_boot_change());
     }
   }
 
@@ -578,6 +631,8 @@ std::vector<FieldChange> creation_fields(const Vm& vm) {
   for (const TypedField& field : kTypedFields)
     if (const auto value = field.shown(vm)) add(field.key, with_origin(vm, field.key, *value));
   for (const Disk& disk : vm.disks) add("disk[" + disk.source + "]", describe(disk));
+  for (std::size_t i = 0; i < vm.cdroms.size(); ++i)
+    add(cdrom_label(i), describe_cdrom(vm.cdroms[i]));
   for (const Nic& nic : vm.nics) add(nic_label(nic), describe(nic));
   for (const PciDevice& device : vm.pci) add("pci[" + device.address + "]", describe(device));
   for (const Share& share : vm.shares) add(share_label(share), describe(share));
@@ -1065,6 +1120,9 @@ class Differ {
       operations.balloon_kib = vm.memory_kib;
     }
     if (vcpus_plug_live(vm, live.vm, running)) operations.vcpus_live = vm.vcpus;
+    for (std::size_t i = 0; i < vm.cdroms.size(); ++i)
+      if (const auto media = media_to_change(vm, running, i))
+        operations.media_changes.push_back({static_cast<unsigned>(i), *media});
   }
 
   // Changes already in the persistent definition that the running guest has not booted yet (an
@@ -1256,7 +1314,7 @@ bool moves_nvram(const Firmware& desired, const Firmware& live) {
 }
 
 bool hot_pluggable(const Disk& disk) {
-  return disk.bus != DiskBus::sata && !disk.boot_order;
+  return disk.bus != DiskBus::sata && disk.bus != DiskBus::ide && !disk.boot_order;
 }
 
 DeviceDelta device_delta(const Vm& desired, const Vm& live) {

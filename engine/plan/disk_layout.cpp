@@ -1,6 +1,7 @@
 #include "engine/plan/disk_layout.h"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <set>
 #include <utility>
@@ -43,6 +44,11 @@ class BusLayout {
   BusLayout(DiskBus bus, Vm& vm, const LiveDomain* live) : bus_(bus), live_(live) {
     for (Disk& disk : vm.disks)
       if (disk.bus == bus) disks_.push_back(&disk);
+    for (std::size_t i = 0; i < vm.cdroms.size(); ++i) {
+      if (vm.cdroms[i].bus != bus) continue;
+      disks_.push_back(&vm.cdroms[i]);
+      cdrom_index_[&vm.cdroms[i]] = i;
+    }
   }
 
   void lay_out(const Vm& desired) {
@@ -52,8 +58,10 @@ class BusLayout {
     for (Disk* disk : unplaced())
       if (is_loader(*disk)) put(*disk, take(loader_place()));
     // A new disk may be plugged into the running guest at once: not where it still has one.
-    if (live_ && live_->booted)
+    if (live_ && live_->booted) {
       for (const Disk& running : live_->booted->disks) hold_if_on_bus(running);
+      for (const Disk& running : live_->booted->cdroms) hold_if_on_bus(running);
+    }
     for (Disk* disk : unplaced()) put(*disk, take(first_free(disk->controller)));
   }
 
@@ -70,6 +78,17 @@ class BusLayout {
     if (!live_->booted) return;
     for (const Disk& running : live_->booted->disks)
       if (!desired.find_disk(running.source)) hold_if_on_bus(running);
+    const std::vector<Disk>& drives = live_->booted->cdroms;
+    for (std::size_t i = desired.cdroms.size(); i < drives.size(); ++i) hold_if_on_bus(drives[i]);
+  }
+
+  // What the domain has of a desired disk: the disk of its source, or the CD-ROM drive of its
+  // place in the order of drives.
+  const Disk* live_counterpart(const Disk* disk) const {
+    const auto drive = cdrom_index_.find(disk);
+    if (drive == cdrom_index_.end()) return live_->vm.find_disk(disk->source);
+    const std::vector<Disk>& drives = live_->vm.cdroms;
+    return drive->second < drives.size() ? &drives[drive->second] : nullptr;
   }
 
   void hold_if_on_bus(const Disk& disk) {
@@ -82,14 +101,15 @@ class BusLayout {
     std::vector<Disk*> kept;
     std::vector<Place> places;
     for (Disk* disk : unplaced()) {
-      const Disk* current = live_->vm.find_disk(disk->source);
+      const Disk* current = live_counterpart(disk);
       if (!current || current->bus != bus_) continue;
       auto place = place_of(*current);
       if (!place || taken_.count(*place)) continue;
       // A disk pinned to a controller stays on it: kept only there, and never swapped away.
       if (disk->controller && *disk->controller != place->first) continue;
       taken_.insert(*place);
-      if (is_loader(*disk) || disk->controller) {
+      // CD-ROM drives keep theirs too: the data disks' order is not theirs to follow.
+      if (is_loader(*disk) || disk->controller || cdrom_index_.count(disk)) {
         put(*disk, *place);
         continue;
       }
@@ -130,7 +150,8 @@ class BusLayout {
 
   DiskBus bus_;
   const LiveDomain* live_;
-  std::vector<Disk*> disks_;  // on this bus, in config order
+  std::vector<Disk*> disks_;  // on this bus, in config order: the disks, then the CD-ROMs
+  std::map<const Disk*, std::size_t> cdrom_index_;  // a CD-ROM's place among the VM's drives
   std::set<Place> taken_;
 };
 
@@ -138,10 +159,12 @@ class BusLayout {
 
 Vm lay_out_disks(const Vm& desired, const LiveDomain* live) {
   Vm placed = desired;
-  for (Disk& disk : placed.disks) {
-    if (has_units(disk.bus)) continue;
-    disk.controller.reset();
-    disk.unit.reset();
+  for (std::vector<Disk>* list : {&placed.disks, &placed.cdroms}) {
+    for (Disk& disk : *list) {
+      if (has_units(disk.bus)) continue;
+      disk.controller.reset();
+      disk.unit.reset();
+    }
   }
   for (DiskBus bus : {DiskBus::sata, DiskBus::scsi}) BusLayout(bus, placed, live).lay_out(desired);
   return placed;
@@ -150,7 +173,11 @@ Vm lay_out_disks(const Vm& desired, const LiveDomain* live) {
 std::vector<std::pair<const Disk*, std::string>> layout_conflicts(const Vm& placed,
                                                                   const LiveDomain* live) {
   std::vector<std::pair<const Disk*, std::string>> conflicts;
-  for (const Disk& disk : placed.disks) {
+  std::vector<const Disk*> all;
+  for (const Disk& disk : placed.disks) all.push_back(&disk);
+  for (const Disk& cdrom : placed.cdroms) all.push_back(&cdrom);
+  for (const Disk* each : all) {
+    const Disk& disk = *each;
     if (!has_units(disk.bus) || !disk.unit) continue;
     if (*disk.unit >= units_per_controller(disk.bus)) {
       conflicts.emplace_back(&disk, "disk " + disk.source + " is pinned to " + to_string(disk.bus) +

@@ -178,6 +178,7 @@ json vm_to_json(const Vm& vm) {
       {"adopt", vm.adopt},
   };
   if (!vm.shares.empty()) out["shares"] = list_json(vm.shares, share_json);
+  if (!vm.cdroms.empty()) out["cdroms"] = list_json(vm.cdroms, disk_json);
   put(out, "vcpus_max", vm.vcpus_max);
   put(out, "current_memory_kib", vm.current_memory_kib);
   if (vm.kernel)
@@ -214,6 +215,7 @@ Vm vm_from_json(const json& in) {
   vm.nics = list_from<Nic>(in.at("nics"), nic_from);
   vm.pci = list_from<PciDevice>(in.at("pci"), pci_from);
   if (in.contains("shares")) vm.shares = list_from<Share>(in.at("shares"), share_from);
+  if (in.contains("cdroms")) vm.cdroms = list_from<Disk>(in.at("cdroms"), disk_from);
   vm.restart = enum_from(in, "restart", kRestartPolicyNames);
   // The config's own bounds: apply adds the timeout to a clock in nanoseconds.
   vm.shutdown_timeout = std::chrono::seconds(

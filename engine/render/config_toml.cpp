@@ -168,6 +168,17 @@ void write_disk_options(TomlWriter& out, const Disk& disk) {
   }
 }
 
+void write_cdrom(TomlWriter& out, const std::string& table, const Disk& cdrom) {
+  out.line("[[" + table + ".disk]]");
+  out.string("device", "cdrom");
+  if (!cdrom.source.empty()) out.string("file", cdrom.source);
+  out.string("bus", to_string(cdrom.bus));
+  if (cdrom.controller) out.integer("controller", *cdrom.controller);
+  if (cdrom.unit) out.integer("unit", *cdrom.unit);
+  if (cdrom.boot_order) out.integer("boot", *cdrom.boot_order);
+  out.blank();
+}
+
 void write_disk(TomlWriter& out, const std::string& table, const Disk& disk) {
   out.line("[[" + table + ".disk]]");
   const bool block = disk.kind == DiskSource::block;
@@ -231,6 +242,7 @@ void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagn
       write_boot(out, table, disk, vm, desired);
     }
   }
+  for (const Disk& cdrom : vm.cdroms) write_cdrom(out, table, cdrom);
   for (const Nic& nic : vm.nics) write_nic(out, table, nic);
   for (const PciDevice& device : vm.pci) write_pci(out, table, device);
   for (const Share& share : vm.shares) write_share(out, table, share);

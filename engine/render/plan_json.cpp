@@ -54,6 +54,8 @@ json operations_json(const VmOperations& operations) {
   if (operations.balloon_kib) out["balloon_kib"] = *operations.balloon_kib;
   if (operations.vcpus_live) out["vcpus_live"] = *operations.vcpus_live;
   if (operations.current_memory_kib) out["current_memory_kib"] = *operations.current_memory_kib;
+  for (const MediaChange& change : operations.media_changes)
+    out["media_changes"].push_back({{"drive", change.drive}, {"media", change.media}});
   if (operations.power != PowerOperation::none) out["power"] = to_string(operations.power);
   return out;
 }
@@ -174,6 +176,10 @@ VmOperations operations_from(const json& in, const std::string& address) {
       operations.vcpus_live = integer_at<unsigned>(in, "vcpus_live");
     } else if (key == "current_memory_kib") {
       operations.current_memory_kib = integer_at<std::uint64_t>(in, "current_memory_kib");
+    } else if (key == "media_changes") {
+      for (const json& change : value)
+        operations.media_changes.push_back(
+            {integer_at<unsigned>(change, "drive"), change.at("media").get<std::string>()});
     } else if (key == "power") {
       const std::string text = value.get<std::string>();
       operations.power = parsed(power_operation_from_string(text), "power operation", text);

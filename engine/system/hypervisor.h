@@ -61,6 +61,10 @@ class Hypervisor {
   // Sets the running guest's balloon to `kib`, up or down within the maximum it booted with, in
   // its live and persistent definitions: the memory the config declares.
   virtual void set_balloon(const std::string& name, std::uint64_t kib) = 0;
+  // Puts `media` (an ISO; "" ejects) into the running guest's CD-ROM drive `drive`, counted from
+  // 0 in the guest's order of drives.
+  virtual void change_media_live(const std::string& name, unsigned drive,
+                                 const std::string& media) = 0;
   // Gives the running guest a table-driven attribute whose row is FieldTiming::live.
   virtual void set_attribute_live(const std::string& name, const std::string& key,
                                   const std::string& value) = 0;

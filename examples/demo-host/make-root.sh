@@ -158,6 +158,10 @@ printf '\x55\xaa' >"$root/var/lib/virtform/rom/vbios_1002_1638.bin"
 mkdir -p "$root/var/lib/libvirt/images" "$root/var/lib/libvirt/qemu/nvram"
 # Home Assistant OS's published disk image (empty here, as capture records the files domains name).
 : >"$root/var/lib/libvirt/images/haos_ova-13.2.qcow2"
+# The Windows guest's installer and driver ISOs, in the drives plans only check exist.
+mkdir -p "$root/var/lib/libvirt/iso"
+: >"$root/var/lib/libvirt/iso/Win11_24H2_English_x64.iso"
+: >"$root/var/lib/libvirt/iso/virtio-win-0.1.262.iso"
 echo "wrote $root"
 
 # QEMU's firmware descriptor for plain OVMF, as Debian's ovmf package installs it, so that

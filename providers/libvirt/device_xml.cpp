@@ -65,11 +65,28 @@ void write_place(pugi::xml_node element, const Disk& disk) {
   address.append_attribute("unit") = *disk.unit;
 }
 
+// The boot order a device element gives, if any.
+std::optional<unsigned> read_boot_order(const pugi::xml_node& element) {
+  if (pugi::xml_node boot = element.child("boot")) return boot.attribute("order").as_uint();
+  return std::nullopt;
+}
+
+void write_boot_order(pugi::xml_node element, const Disk& disk) {
+  // Owned only where the config sets it; a boot order someone gave a device by hand stays.
+  if (!disk.boot_order) return;
+  xml::set_attribute(xml::child_or_append(element, "boot"), "order",
+                     std::to_string(*disk.boot_order));
+}
+
 std::optional<Disk> read_disk(const pugi::xml_node& element, std::string* why_not) {
   std::string type = element.attribute("type").as_string();
   std::string device = element.attribute("device").as_string("disk");
   if (device != "disk" || (type != "block" && type != "file")) {
     explain(why_not, describe_disk(element));
+    return std::nullopt;
+  }
+  if (std::string_view(element.child("target").attribute("bus").as_string()) == "ide") {
+    explain(why_not, describe_disk(element) + " on bus 'ide'");
     return std::nullopt;
   }
   Disk disk;
@@ -93,10 +110,32 @@ std::optional<Disk> read_disk(const pugi::xml_node& element, std::string* why_no
   if (driver.attribute("cache")) disk.cache = driver.attribute("cache").value();
   if (driver.attribute("io")) disk.io = driver.attribute("io").value();
   disk.readonly = bool(element.child("readonly"));
-  if (pugi::xml_node boot = element.child("boot"))
-    disk.boot_order = boot.attribute("order").as_uint();
+  disk.boot_order = read_boot_order(element);
   read_disk_options(element, disk);
   return disk;
+}
+
+std::optional<Disk> read_cdrom(const pugi::xml_node& element, std::string* why_not) {
+  const std::string_view type = element.attribute("type").as_string();
+  const std::string_view device = element.attribute("device").as_string();
+  pugi::xml_node target = element.child("target");
+  const auto bus = xml::disk_bus(target.attribute("bus").as_string());
+  if (device != "cdrom" || type != "file" ||
+      (bus != DiskBus::sata && bus != DiskBus::scsi && bus != DiskBus::ide)) {
+    explain(why_not,
+            describe_disk(element) + " on bus '" + target.attribute("bus").as_string() + "'");
+    return std::nullopt;
+  }
+  Disk cdrom;
+  cdrom.readonly = true;
+  cdrom.bus = *bus;
+  cdrom.source = element.child("source").attribute("file").as_string();
+  if (has_units(cdrom.bus) && !read_place(element, cdrom)) {
+    explain(why_not, describe_disk(element) + " on a SCSI target or bus other than 0");
+    return std::nullopt;
+  }
+  cdrom.boot_order = read_boot_order(element);
+  return cdrom;
 }
 
 std::optional<Nic> read_nic(const pugi::xml_node& element, std::string* why_not) {
@@ -195,16 +234,43 @@ void write_disk_settings(pugi::xml_node element, const Disk& disk) {
   if (disk.kind == DiskSource::file) xml::set_attribute(driver, "type", disk.format);
   if (disk.cache) write_mode(driver, "cache", *disk.cache);
   if (disk.io) write_mode(driver, "io", *disk.io);
-  // Boot order is owned only where the config sets it (the loader disk); a boot order someone
-  // gave another disk by hand stays.
-  if (disk.boot_order) {
-    xml::set_attribute(xml::child_or_append(element, "boot"), "order",
-                       std::to_string(*disk.boot_order));
-  }
+  write_boot_order(element, disk);
   if (disk.readonly && !element.child("readonly")) element.append_child("readonly");
   if (!disk.readonly) xml::remove_children(element, "readonly");
   if (disk.controller && disk.unit) write_place(element, disk);
   write_disk_options(element, disk);
+}
+
+pugi::xml_node append_cdrom(pugi::xml_node parent, const Disk& cdrom, const std::string& target) {
+  pugi::xml_node element = parent.append_child("disk");
+  element.append_attribute("type") = "file";
+  element.append_attribute("device") = "cdrom";
+  pugi::xml_node driver = element.append_child("driver");
+  driver.append_attribute("name") = "qemu";
+  driver.append_attribute("type") = "raw";
+  pugi::xml_node target_node = element.append_child("target");
+  target_node.append_attribute("dev") = target.c_str();
+  target_node.append_attribute("bus") = to_string(cdrom.bus).c_str();
+  element.append_child("readonly");
+  write_cdrom_settings(element, cdrom);
+  return element;
+}
+
+void write_cdrom_settings(pugi::xml_node element, const Disk& cdrom) {
+  if (cdrom.source.empty()) {
+    xml::remove_children(element, "source");
+  } else {
+    pugi::xml_node source = element.child("source");
+    if (!source) source = element.insert_child_after("source", element.child("driver"));
+    // A new ISO replaces the old one whole: what libvirt noted of the old (its index, a
+    // startupPolicy) is not the new one's.
+    if (cdrom.source != source.attribute("file").as_string()) {
+      source.remove_attributes();
+      source.append_attribute("file") = cdrom.source.c_str();
+    }
+  }
+  write_boot_order(element, cdrom);
+  if (cdrom.controller && cdrom.unit) write_place(element, cdrom);
 }
 
 pugi::xml_node append_nic(pugi::xml_node parent, const Nic& nic) {

@@ -14,6 +14,9 @@ namespace virtform::device_xml {
 // A <disk> as the model sees it, or nothing (with the reason in `why_not`) for disks it cannot
 // express: cdroms, network sources, IDE buses...
 std::optional<Disk> read_disk(const pugi::xml_node& disk, std::string* why_not = nullptr);
+// A file-backed <disk device='cdrom'> on sata, scsi or ide, with or without media, or nothing
+// with the reason (a network or host-drive CD-ROM).
+std::optional<Disk> read_cdrom(const pugi::xml_node& disk, std::string* why_not = nullptr);
 // An <interface> of type bridge or network, or nothing with the reason.
 std::optional<Nic> read_nic(const pugi::xml_node& interface, std::string* why_not = nullptr);
 // A PCI <hostdev>, or nothing with the reason (USB, SCSI and mdev host devices).
@@ -39,6 +42,10 @@ pugi::xml_node append_disk(pugi::xml_node parent, const Disk& disk, const std::s
 // image format, cache and io where set, the read-only flag, the boot order, place and options
 // (disk_fields.h) where set.
 void write_disk_settings(pugi::xml_node disk_element, const Disk& disk);
+// Appends a <disk device='cdrom'> with the given target device name.
+pugi::xml_node append_cdrom(pugi::xml_node parent, const Disk& cdrom, const std::string& target);
+// Puts the drive's media in (or takes it out, for ""), and writes its boot order and place.
+void write_cdrom_settings(pugi::xml_node disk_element, const Disk& cdrom);
 // Appends an <interface>; a <mac> only when the model sets one.
 pugi::xml_node append_nic(pugi::xml_node parent, const Nic& nic);
 // Points an <interface> at the NIC's source and model; its MAC and address stay.

@@ -92,8 +92,9 @@ void merge_os(pugi::xml_node domain, const Vm& desired) {
   domain_parts::set_firmware(domain, desired.firmware);
   if (desired.kernel) domain_parts::set_kernel(os, *desired.kernel);
   // libvirt refuses <os><boot dev> next to per-device boot order, which virtform's disks carry.
-  bool ordered = std::any_of(desired.disks.begin(), desired.disks.end(),
-                             [](const Disk& disk) { return disk.boot_order.has_value(); });
+  const auto has_order = [](const Disk& disk) { return disk.boot_order.has_value(); };
+  bool ordered = std::any_of(desired.disks.begin(), desired.disks.end(), has_order) ||
+                 std::any_of(desired.cdroms.begin(), desired.cdroms.end(), has_order);
   if (ordered) xml::remove_children(os, "boot");
 }
 
@@ -106,21 +107,49 @@ std::set<std::string> taken_targets(const pugi::xml_node& devices,
   return taken;
 }
 
-// Updates a kept disk element to the desired bus, format, readonly flag and boot order.
-void update_disk(pugi::xml_node element, const Disk& desired,
+// Moves a kept disk element to the desired bus, under a target name free there.
+void move_to_bus(pugi::xml_node element, const Disk& desired,
                  const std::set<std::string>& fragment_targets) {
   pugi::xml_node target = element.child("target");
   auto live_bus = xml::disk_bus(target.attribute("bus").as_string());
-  if (live_bus != desired.bus) {
-    std::set<std::string> taken = taken_targets(element.parent(), fragment_targets);
-    taken.erase(target.attribute("dev").as_string());
-    xml::set_attribute(target, "dev", xml::disk_target(desired, taken));
-    xml::set_attribute(target, "bus", to_string(desired.bus));
-    // The old bus's address means nothing on the new one; libvirt assigns a fresh one unless the
-    // layout placed the disk.
-    xml::remove_children(element, "address");
-  }
+  if (live_bus == desired.bus) return;
+  std::set<std::string> taken = taken_targets(element.parent(), fragment_targets);
+  taken.erase(target.attribute("dev").as_string());
+  xml::set_attribute(target, "dev", xml::disk_target(desired, taken));
+  xml::set_attribute(target, "bus", to_string(desired.bus));
+  // The old bus's address means nothing on the new one; libvirt assigns a fresh one unless the
+  // layout placed the disk.
+  xml::remove_children(element, "address");
+}
+
+// Updates a kept disk element to the desired bus, format, readonly flag and boot order.
+void update_disk(pugi::xml_node element, const Disk& desired,
+                 const std::set<std::string>& fragment_targets) {
+  move_to_bus(element, desired, fragment_targets);
   device_xml::write_disk_settings(element, desired);
+}
+
+// CD-ROM drives pair in order, as the plan pairs them: the first declared drive is the guest's
+// first, whatever ISO is in it.
+std::vector<int> pair_in_order(const std::vector<Disk>& desired,
+                               const std::vector<Candidate<Disk>>& candidates) {
+  std::vector<int> pairs(desired.size(), -1);
+  for (std::size_t d = 0; d < desired.size() && d < candidates.size(); ++d)
+    pairs[d] = static_cast<int>(d);
+  return pairs;
+}
+
+DeviceCollection<Disk> cdrom_collection(const std::set<std::string>& fragment_targets) {
+  return {"disk", device_xml::read_cdrom, pair_in_order,
+          [&fragment_targets](pugi::xml_node element, const Disk& cdrom) {
+            move_to_bus(element, cdrom, fragment_targets);
+            device_xml::write_cdrom_settings(element, cdrom);
+          },
+          [&fragment_targets](pugi::xml_node devices, const Disk& cdrom) {
+            const std::string target =
+                xml::disk_target(cdrom, taken_targets(devices, fragment_targets));
+            device_xml::append_cdrom(devices, cdrom, target);
+          }};
 }
 
 DeviceCollection<Disk> disk_collection(const std::set<std::string>& fragment_targets) {
@@ -157,7 +186,10 @@ const DeviceCollection<Share> kShares = {"filesystem", device_xml::read_share,
 void merge_devices(pugi::xml_node devices, const Vm& desired) {
   const std::set<std::string> fragment_targets = fragment_disk_targets(desired.xml);
   merge_collection(devices, disk_collection(fragment_targets), desired.disks);
-  domain_parts::add_disk_controllers(devices, desired.disks);
+  merge_collection(devices, cdrom_collection(fragment_targets), desired.cdroms);
+  std::vector<Disk> on_controllers = desired.disks;
+  on_controllers.insert(on_controllers.end(), desired.cdroms.begin(), desired.cdroms.end());
+  domain_parts::add_disk_controllers(devices, on_controllers);
   merge_collection(devices, kNics, desired.nics);
   merge_collection(devices, kHostdevs, desired.pci);
   merge_collection(devices, kShares, desired.shares);

@@ -51,6 +51,9 @@ std::span<const std::string_view> disk_parts() {
   }();
   return parts;
 }
+// A drive's media is its <source> whole: a new ISO replaces what libvirt noted of the old one.
+constexpr std::array<std::string_view, 8> kCdromParts = {
+    "@type", "@device", "driver/@name", "driver/@type", "source", "target", "boot", "readonly"};
 // <target dev>: the host's tap device, which libvirt names when the guest starts.
 constexpr std::array<std::string_view, 6> kNicParts = {
     "@type", "mac", "source/@bridge", "source/@network", "model/@type", "target"};
@@ -65,6 +68,9 @@ constexpr std::array<std::string_view, 6> kShareParts = {
 
 bool is_disk(const pugi::xml_node& e) {
   return device_xml::read_disk(e).has_value();
+}
+bool is_cdrom(const pugi::xml_node& e) {
+  return device_xml::read_cdrom(e).has_value();
 }
 bool is_nic(const pugi::xml_node& e) {
   return device_xml::read_nic(e).has_value();
@@ -180,6 +186,7 @@ std::vector<OwnedElement> make_owned() {
       {"cpu", "cpu", nullptr, kCpuParts},
       {"features/smm", "secure_boot", is_secure_smm, {}},
       {"devices/disk", "[[vm.X.disk]]", is_disk, disk_parts()},
+      {"devices/disk", "[[vm.X.disk]] device = \"cdrom\"", is_cdrom, kCdromParts},
       {"devices/interface", "[[vm.X.nic]]", is_nic, kNicParts},
       {"devices/hostdev", "[[vm.X.pci]]", is_hostdev, kHostdevParts},
       {"devices/filesystem", "[[vm.X.share]]", is_share, kShareParts},
@@ -310,7 +317,11 @@ std::string identify(const pugi::xml_node& element) {
 std::string why_not_owned(const pugi::xml_node& element) {
   std::string why_not;
   const std::string name = element.name();
-  if (name == "disk") device_xml::read_disk(element, &why_not);
+  if (name == "disk" && std::string_view(element.attribute("device").as_string()) == "cdrom") {
+    device_xml::read_cdrom(element, &why_not);
+  } else if (name == "disk") {
+    device_xml::read_disk(element, &why_not);
+  }
   if (name == "interface") device_xml::read_nic(element, &why_not);
   if (name == "hostdev") device_xml::read_hostdev(element, &why_not);
   if (name == "filesystem") device_xml::read_share(element, &why_not);

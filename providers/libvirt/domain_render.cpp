@@ -100,6 +100,21 @@ std::string find_device_xml(const std::string& domain_xml, const Disk& disk) {
   return "";
 }
 
+std::string cdrom_with_media_xml(const std::string& domain_xml, unsigned drive,
+                                 const std::string& media) {
+  pugi::xml_document domain = xml::load(domain_xml, "domain definition");
+  unsigned index = 0;
+  for (pugi::xml_node element : devices_of(domain).children("disk")) {
+    auto cdrom = device_xml::read_cdrom(element);
+    if (!cdrom || index++ != drive) continue;
+    cdrom->source = media;
+    cdrom->boot_order.reset();  // a media change leaves the rest of the drive as it is
+    device_xml::write_cdrom_settings(element, *cdrom);
+    return xml::save(element);
+  }
+  return "";
+}
+
 std::string find_device_xml(const std::string& domain_xml, const Nic& nic) {
   pugi::xml_document domain = xml::load(domain_xml, "domain definition");
   std::vector<pugi::xml_node> elements;

@@ -117,6 +117,10 @@ void read_disks(const pugi::xml_node& devices, LiveDomain& live) {
       live.vm.disks.push_back(*disk);
       continue;
     }
+    if (auto cdrom = device_xml::read_cdrom(element)) {
+      live.vm.cdroms.push_back(*cdrom);
+      continue;
+    }
     pugi::xml_node source = element.child("source");
     Disk other;
     other.kind = source.attribute("dev") ? DiskSource::block : DiskSource::file;

@@ -56,5 +56,9 @@ std::string render_nic_xml(const Nic& nic);
 // The live device element matching the model (by source / MAC), for detaching.
 std::string find_device_xml(const std::string& domain_xml, const Disk& disk);
 std::string find_device_xml(const std::string& domain_xml, const Nic& nic);
+// The element of the domain's CD-ROM drive `drive` (from 0, in the order the model reads them)
+// with `media` in it ("" empty), for a media change; "" when the domain has no such drive.
+std::string cdrom_with_media_xml(const std::string& domain_xml, unsigned drive,
+                                 const std::string& media);
 
 }  // namespace virtform

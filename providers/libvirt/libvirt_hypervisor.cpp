@@ -360,6 +360,17 @@ void LibvirtHypervisor::set_balloon(const std::string& name, std::uint64_t kib) 
     throw_libvirt_error("cannot set the memory balloon of running domain '" + name + "'");
 }
 
+void LibvirtHypervisor::change_media_live(const std::string& name, unsigned drive,
+                                          const std::string& media) {
+  DomainHandle domain = connection_.domain(name);
+  const std::string element = cdrom_with_media_xml(live_xml(domain.get(), name), drive, media);
+  if (element.empty())
+    throw SystemError("running domain '" + name + "' has no CD-ROM drive " +
+                      std::to_string(drive + 1));
+  if (virDomainUpdateDeviceFlags(domain.get(), element.c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0)
+    throw_libvirt_error("cannot change the CD-ROM media of running domain '" + name + "'");
+}
+
 void LibvirtHypervisor::set_attribute_live(const std::string& name, const std::string& key,
                                            const std::string& value) {
   const DomainField* field = find_domain_field(key);

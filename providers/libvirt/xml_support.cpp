@@ -108,7 +108,8 @@ void set_pci_address(pugi::xml_node address, const std::string& canonical) {
 }
 
 std::string target_prefix(DiskBus bus) {
-  return bus == DiskBus::virtio ? "vd" : "sd";
+  if (bus == DiskBus::virtio) return "vd";
+  return bus == DiskBus::ide ? "hd" : "sd";
 }
 
 namespace {

@@ -345,8 +345,8 @@ TEST_CASE("an enum value outside its set lists the allowed ones", "[config]") {
   expect_single_error(load_text(dir, "[vm.dsm]\nfirmware = \"efi\"\n"),
                       "firmware must be one of \"bios\", \"uefi\"; got \"efi\"", 2, 12);
   expect_single_error(
-      load_text(dir, "[vm.dsm]\n[[vm.dsm.disk]]\nsource = \"/dev/disk/by-id/x\"\nbus = \"ide\"\n"),
-      "bus must be one of \"virtio\", \"scsi\", \"sata\", \"usb\"; got \"ide\"", 4, 7);
+      load_text(dir, "[vm.dsm]\n[[vm.dsm.disk]]\nsource = \"/dev/disk/by-id/x\"\nbus = \"pata\"\n"),
+      "bus must be one of \"virtio\", \"scsi\", \"sata\", \"usb\", \"ide\"; got \"pata\"", 4, 7);
   expect_single_error(load_text(dir, "[vm.dsm]\nstate = \"paused\"\n"),
                       "state must be one of \"running\", \"stopped\"; got \"paused\"", 2, 9);
   expect_single_error(load_text(dir, "[vm.dsm]\nrestart = \"always\"\n"),

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "engine/plan/diff.h"
+#include "engine/plan/disk_layout.h"
 #include "tests/support/owned_disks.h"
 
 namespace virtform {
@@ -329,16 +330,18 @@ TEST_CASE("devices the model cannot express are reported and not read", "[domain
   CHECK(live.vm.nics[0].source == "default");
   CHECK(live.vm.pci.empty());
   // Not owned, but remembered: a declared disk on one of them would attach it twice.
-  REQUIRE(live.unexpressed_disks.size() == 2);
+  REQUIRE(live.unexpressed_disks.size() == 1);
   CHECK(live.unexpressed_disks[0].source == "/var/lib/libvirt/images/legacy.raw");
   CHECK_FALSE(live.unexpressed_disks[0].readonly);
-  CHECK(live.unexpressed_disks[1].source == "/var/lib/libvirt/images/install.iso");
-  CHECK(live.unexpressed_disks[1].readonly);  // a CD-ROM
+  // The CD-ROM beside it on the IDE bus of this pc machine is a drive the model reads.
+  REQUIRE(live.vm.cdroms.size() == 1);
+  CHECK(live.vm.cdroms[0].source == "/var/lib/libvirt/images/install.iso");
+  CHECK(live.vm.cdroms[0].bus == DiskBus::ide);
   std::string all;
   for (const Diagnostic& d : unexpressed) all += d.message + "\n";
   INFO(all);
-  CHECK(unexpressed.size() == 6);
-  CHECK_THAT(all, Catch::Contains("device='cdrom'"));
+  CHECK(unexpressed.size() == 5);
+  CHECK_THAT(all, !Catch::Contains("device='cdrom'"));
   CHECK_THAT(all, Catch::Contains("target hda") && Catch::Contains("'ide'"));
   CHECK_THAT(all, Catch::Contains("filesystem"));
   CHECK_THAT(all, Catch::Contains("interface type='user'"));
@@ -730,7 +733,7 @@ TEST_CASE("a disk on another SCSI target is left unexpressed, its storage still 
 
 namespace virtform {
 
-TEST_CASE("an empty CD-ROM drive and a SCSI host device hold their units",
+TEST_CASE("an empty CD-ROM drive is read with its place and a SCSI host device holds its unit",
           "[domain_xml][disk_layout]") {
   std::string xml = fixture("seed-dsm.xml");
   const std::string devices = "<devices>";
@@ -745,7 +748,10 @@ TEST_CASE("an empty CD-ROM drive and a SCSI host device hold their units",
   for (const Disk& disk : live.unexpressed_disks)
     held.push_back(to_string(disk.bus) + " " + std::to_string(disk.controller.value_or(99)) + ":" +
                    std::to_string(disk.unit.value_or(99)) + " '" + disk.source + "'");
-  CHECK(held == std::vector<std::string>{"sata 0:2 ''", "scsi 0:5 ''"});
+  CHECK(held == std::vector<std::string>{"scsi 0:5 ''"});
+  REQUIRE(live.vm.cdroms.size() == 1);
+  CHECK(live.vm.cdroms[0].source.empty());
+  CHECK(describe_place(live.vm.cdroms[0]) == "sata 0:2");
 }
 
 TEST_CASE("unowned parts are read only for domains a fragment may be looked for in",

@@ -308,8 +308,8 @@ TEST_CASE("a new domain's disks keep clear of the targets its fragments' disks t
   Desired desired;
   REQUIRE(read_fragments_of(
               "[vm.a]\n\n[[vm.a.disk]]\nfile = \"/x.img\"\nbus = \"sata\"\n\n"
-              "[[vm.a.xml]]\nparent = \"devices\"\nxml = \"<disk type='file' device='cdrom'>"
-              "<source file='/x.iso'/><target dev='sda' bus='sata'/><readonly/></disk>\"\n",
+              "[[vm.a.xml]]\nparent = \"devices\"\nxml = \"<disk type='block' device='cdrom'>"
+              "<source dev='/dev/sr0'/><target dev='sda' bus='sata'/><readonly/></disk>\"\n",
               desired)
               .empty());
   const std::string xml = render_domain_xml(desired.vms[0]);
@@ -326,17 +326,30 @@ TEST_CASE("a new domain's disks keep clear of the targets its fragments' disks t
   CHECK(targets.size() == 2);
 }
 
-TEST_CASE("a CD-ROM, which no key reads, may be a fragment; a wrapper names the parent",
+TEST_CASE(
+    "the host's own optical drive which no key reads may be a fragment; a wrapper names "
+    "the parent",
+    "[fragment]") {
+  Desired desired;
+  const auto errors = read_fragments_of(
+      "[vm.a]\n\n[[vm.a.xml]]\nxml = \"<devices><disk type='block' device='cdrom'>"
+      "<source dev='/dev/sr0'/><target dev='sda' bus='sata'/><readonly/></disk></devices>\"\n",
+      desired);
+  CHECK(errors.empty());
+  REQUIRE(desired.vms[0].xml.size() == 1);
+  CHECK(desired.vms[0].xml[0].parent == "devices");
+  CHECK(desired.vms[0].xml[0].path() == "devices/disk");
+}
+
+TEST_CASE("a CD-ROM drive with an ISO as a fragment is refused and named as a disk key",
           "[fragment]") {
   Desired desired;
   const auto errors = read_fragments_of(
       "[vm.a]\n\n[[vm.a.xml]]\nxml = \"<devices><disk type='file' device='cdrom'>"
       "<source file='/x.iso'/><target dev='sda' bus='sata'/><readonly/></disk></devices>\"\n",
       desired);
-  CHECK(errors.empty());
-  REQUIRE(desired.vms[0].xml.size() == 1);
-  CHECK(desired.vms[0].xml[0].parent == "devices");
-  CHECK(desired.vms[0].xml[0].path() == "devices/disk");
+  REQUIRE(errors.size() == 1);
+  CHECK_THAT(errors[0].message, Catch::Contains("[[vm.a.disk]] device = \"cdrom\""));
 }
 
 TEST_CASE("the subset match: what the fragment states, in any order, with libvirt's additions",

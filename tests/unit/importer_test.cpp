@@ -89,6 +89,8 @@ struct ImportHost {
     for (const Vm& vm : desired.vms) {
       for (const Disk& disk : vm.disks)
         if (disk.loader.empty()) add_file(disk.source);
+      for (const Disk& cdrom : vm.cdroms)
+        if (!cdrom.source.empty()) add_file(cdrom.source);
       for (const PciDevice& device : vm.pci)
         if (device.rom) add_file(*device.rom);
       if (vm.kernel) add_file(vm.kernel->kernel);

@@ -102,7 +102,8 @@ const std::map<std::string, TableKind>& table_kinds() {
        {"/definitions/boot/properties", keys::kBoot,
         "[loader.l]\nimage = \"/l.img\"\n[vm.t.boot]\nloader = \"l\"\n{}\n"}},
       {"disk",
-       {"/definitions/disk/properties", keys::kDisk, "[[vm.t.disk]]\nfile = \"/t.img\"\n{}\n"}},
+       {"/definitions/disk/properties", keys::kDisk,
+        "[vm.t]\nmachine = \"pc\"\n[[vm.t.disk]]\nfile = \"/t.img\"\n{}\n"}},
       {"nic", {"/definitions/nic/properties", keys::kNic, "[[vm.t.nic]]\nbridge = \"br0\"\n{}\n"}},
       {"graphics", {"/definitions/graphics/properties", keys::kGraphics, "[vm.t.graphics]\n{}\n"}},
       {"serial", {"/definitions/serial/properties", keys::kSerial, "[vm.t.serial]\n{}\n"}},
@@ -207,13 +208,14 @@ std::vector<EnumKey> enum_keys() {
 // A key whose values need another key beside them: io = "native" bypasses the page cache only
 // with cache = "none"; a watchdog's action needs the watchdog; a passed-through TPM its device,
 // TPM 1.2 the TIS interface, a custom CPU its model; zeroes are freed only where
-// discards pass.
+// discards pass; the IDE bus takes CD-ROM drives only.
 std::string with_companion(const EnumKey& entry, const json& value) {
   if (entry.table == "vm" && entry.key == "watchdog_action") return "\nwatchdog = \"ib700\"";
   if (entry.table == "tpm" && value == "passthrough") return "\ndevice = \"/dev/tpm0\"";
   if (entry.table == "tpm" && value == "1.2") return "\nmodel = \"tpm-tis\"";
   if (entry.table == "cpu" && value == "custom") return "\nmodel = \"EPYC\"";
   if (entry.table == "disk" && entry.key == "detect_zeroes") return "\ndiscard = \"unmap\"";
+  if (entry.table == "disk" && value == "ide") return "\ndevice = \"cdrom\"";
   return entry.table == "disk" && entry.key == "io" ? "\ncache = \"none\"" : "";
 }
 
