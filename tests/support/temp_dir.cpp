@@ -59,4 +59,11 @@ std::string read_file(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+std::string libvirt_fixture(const std::string& name) {
+  const std::string path = std::string(VIRTFORM_SOURCE_DIR) + "/tests/fixtures/libvirt/" + name;
+  std::string text = read_file(path);
+  if (text.empty()) throw std::runtime_error("no fixture " + path);
+  return text;
+}
+
 }  // namespace virtform::testing

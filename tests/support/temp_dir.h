@@ -35,4 +35,8 @@ class TempDir {
 // The whole content of the file at `path`, byte for byte; "" when it cannot be read.
 std::string read_file(const std::string& path);
 
+// A domain definition of tests/fixtures/libvirt as libvirt 9 writes it back; throws when there is
+// no such fixture, so that a misspelt name fails the test instead of reading as an empty domain.
+std::string libvirt_fixture(const std::string& name);
+
 }  // namespace virtform::testing

@@ -16,10 +16,6 @@ namespace {
 
 using testing::read_file;
 
-std::string fixture(const std::string& name) {
-  return read_file(std::string(VIRTFORM_SOURCE_DIR) + "/tests/fixtures/libvirt/" + name);
-}
-
 Vm load_vm(const std::string& toml) {
   Diagnostics diagnostics;
   const Desired desired = load_config_text(toml, "cpu.toml", diagnostics);
@@ -49,7 +45,7 @@ std::string imported_toml(const std::string& xml) {
 
 // The fixture's guest with `rows` set, and the fixture with them merged in.
 std::pair<Vm, std::string> fixture_with(const std::map<std::string, std::string>& rows) {
-  const std::string xml = fixture("qemu-cpu.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-cpu.xml");
   Vm vm = parse_domain_xml(xml).vm;
   for (const auto& [key, value] : rows) vm.attributes[key] = value;
   return {vm, merge_domain_xml(xml, vm)};
@@ -119,7 +115,7 @@ TEST_CASE("vcpus_max is at least vcpus", "[cpu]") {
 }
 
 TEST_CASE("the CPU libvirt 9 writes back reads as its keys and imports as them", "[cpu]") {
-  const std::string xml = fixture("qemu-cpu.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-cpu.xml");
   const Vm vm = parse_domain_xml(xml).vm;
   CHECK(vm.vcpus == 4);
   CHECK(vm.vcpus_max == 8u);
@@ -211,7 +207,7 @@ TEST_CASE("feature lists are kept sorted and a name in both is refused", "[cpu]"
 }
 
 TEST_CASE("the features libvirt 9 writes back read in any order and import as the lists", "[cpu]") {
-  const std::string xml = fixture("qemu-cpu.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-cpu.xml");
   const Vm vm = parse_domain_xml(xml).vm;
   CHECK(vm.attributes.at("cpu.features.require") == "invtsc, topoext");
   CHECK(vm.attributes.at("cpu.features.disable") == "hypervisor");

@@ -20,10 +20,6 @@ namespace {
 
 using testing::TempDir;
 
-std::string fixture(const std::string& name) {
-  return testing::read_file(std::string(VIRTFORM_SOURCE_DIR) + "/tests/fixtures/libvirt/" + name);
-}
-
 // What the fixture's domain was declared with.
 const std::map<std::string, std::string> kDeclared = {
     {"on_poweroff", "restart"}, {"on_reboot", "restart"}, {"video", "qxl"},
@@ -56,7 +52,7 @@ Diagnostics load(const std::string& toml, Desired& desired) {
 
 TEST_CASE("libvirt's read-back of the device rows is what was declared, and no change",
           "[vm_fields][domain_xml]") {
-  const std::string xml = fixture("qemu-with-devices.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-with-devices.xml");
   Diagnostics unexpressed;
   const LiveDomain live = parse_domain_xml(xml, &unexpressed);
   for (const auto& [key, value] : kDeclared) {
@@ -94,7 +90,7 @@ TEST_CASE("libvirt's read-back of the device rows is what was declared, and no c
 }
 
 TEST_CASE("a device row takes out only what it owns", "[vm_fields][domain_xml]") {
-  std::string xml = fixture("qemu-with-devices.xml");
+  std::string xml = testing::libvirt_fixture("qemu-with-devices.xml");
   // Beside the rows' own: a second video, an rng on /dev/random and a serial-port channel.
   const std::string others =
       "<video><model type='vga'/></video>"
@@ -132,7 +128,7 @@ TEST_CASE("a device row takes out only what it owns", "[vm_fields][domain_xml]")
 
 TEST_CASE("a second sound card is the guest's: kept by the sound key, named by import",
           "[vm_fields][domain_xml]") {
-  std::string xml = fixture("qemu-with-devices.xml");
+  std::string xml = testing::libvirt_fixture("qemu-with-devices.xml");
   xml.insert(xml.find("</devices>"), "<sound model='usb'/>");
   Diagnostics unexpressed;
   const LiveDomain live = parse_domain_xml(xml, &unexpressed);
@@ -216,7 +212,7 @@ TEST_CASE("looking_glass takes a resolution and sizes the shared memory as Looki
 
 TEST_CASE("a new looking_glass size keeps the device and its address; none takes it out",
           "[vm_fields][domain_xml]") {
-  const std::string xml = fixture("qemu-with-devices.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-with-devices.xml");
   Vm desired = parse_domain_xml(xml).vm;
   desired.attributes = {{"looking_glass", "64MiB"}};
   const std::string grown = merge_domain_xml(xml, desired);

@@ -16,17 +16,10 @@
 #include "engine/plan/diff.h"
 #include "engine/plan/disk_layout.h"
 #include "tests/support/owned_disks.h"
+#include "tests/support/temp_dir.h"
 
 namespace virtform {
 namespace {
-
-std::string fixture(const std::string& name) {
-  std::ifstream in(std::string(VIRTFORM_SOURCE_DIR) + "/tests/fixtures/libvirt/" + name);
-  REQUIRE(in.good());
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 Disk file_disk(const std::string& path, DiskBus bus, const std::string& format = "raw") {
   Disk disk;
@@ -231,7 +224,7 @@ TEST_CASE("parse of libvirt's read-back equals the rendered model on owned field
   }));
   INFO(file);
   Diagnostics unexpressed;
-  LiveDomain live = parse_domain_xml(fixture(file), &unexpressed);
+  LiveDomain live = parse_domain_xml(testing::libvirt_fixture(file), &unexpressed);
   CHECK(live.managed);
   CHECK(live.uuid.size() == 36);
   CHECK_FALSE(live.running);
@@ -278,7 +271,7 @@ TEST_CASE("render writes what libvirt needs and nothing the disks already say", 
 
 TEST_CASE("the seed's DSM domain as libvirt 9 keeps it reads as an unmanaged VM", "[domain_xml]") {
   Diagnostics unexpressed;
-  LiveDomain live = parse_domain_xml(fixture("seed-dsm.xml"), &unexpressed);
+  LiveDomain live = parse_domain_xml(testing::libvirt_fixture("seed-dsm.xml"), &unexpressed);
   const Vm& vm = live.vm;
   CHECK_FALSE(live.managed);
   CHECK(vm.key == "DSM");
@@ -323,7 +316,7 @@ TEST_CASE("the seed's DSM domain as libvirt 9 keeps it reads as an unmanaged VM"
 
 TEST_CASE("devices the model cannot express are reported and not read", "[domain_xml]") {
   Diagnostics unexpressed;
-  LiveDomain live = parse_domain_xml(fixture("qemu-extras.xml"), &unexpressed);
+  LiveDomain live = parse_domain_xml(testing::libvirt_fixture("qemu-extras.xml"), &unexpressed);
   CHECK(live.vm.disks == std::vector<Disk>{file_disk("/var/lib/libvirt/images/extras.qcow2",
                                                      DiskBus::virtio, "qcow2")});
   REQUIRE(live.vm.nics.size() == 1);
@@ -358,12 +351,12 @@ TEST_CASE("merging the unchanged model changes nothing", "[domain_xml][merge]") 
       {"qemu-gpu.xml", gpu_model()},
   }));
   INFO(file);
-  std::string live = fixture(file);
+  std::string live = testing::libvirt_fixture(file);
   CHECK(merge_domain_xml(live, model) == relaid(live));
 }
 
 TEST_CASE("a changed memory changes only memory", "[domain_xml][merge]") {
-  std::string live = fixture("qemu-dsm.xml");
+  std::string live = testing::libvirt_fixture("qemu-dsm.xml");
   Vm desired = dsm_model();
   desired.memory_kib = 512 * 1024;
   std::vector<std::string> before = lines_of(relaid(live));
@@ -386,7 +379,7 @@ TEST_CASE("a changed memory changes only memory", "[domain_xml][merge]") {
 
 TEST_CASE("a balloon below the maximum is the guest owner's, and only lowered with it",
           "[domain_xml][merge]") {
-  std::string live = fixture("qemu-dsm.xml");  // 256 MiB, balloon at the maximum
+  std::string live = testing::libvirt_fixture("qemu-dsm.xml");  // 256 MiB, balloon at the maximum
   const std::string full = "<currentMemory unit='KiB'>262144</currentMemory>";
   REQUIRE(live.find(full) != std::string::npos);
   live.replace(live.find(full), full.size(), "<currentMemory unit='KiB'>131072</currentMemory>");
@@ -406,7 +399,7 @@ TEST_CASE("a balloon below the maximum is the guest owner's, and only lowered wi
   // A balloon at the maximum follows it, so more memory reaches the guest.
   Vm larger = dsm_model();
   larger.memory_kib = 1048576;
-  CHECK(load(merge_domain_xml(fixture("qemu-dsm.xml"), larger))
+  CHECK(load(merge_domain_xml(testing::libvirt_fixture("qemu-dsm.xml"), larger))
             .child("domain")
             .child("currentMemory")
             .text()
@@ -415,7 +408,7 @@ TEST_CASE("a balloon below the maximum is the guest owner's, and only lowered wi
 
 TEST_CASE("merge keeps UUID, MACs, addresses, aliases and devices it does not own",
           "[domain_xml][merge]") {
-  std::string live = fixture("seed-dsm.xml");
+  std::string live = testing::libvirt_fixture("seed-dsm.xml");
   LiveDomain parsed = parse_domain_xml(live);
   Vm desired = parsed.vm;
   desired.key = "nas";
@@ -445,7 +438,8 @@ TEST_CASE("merge keeps UUID, MACs, addresses, aliases and devices it does not ow
 
 TEST_CASE("the marker is added once and survives libvirt's round trip", "[domain_xml][merge]") {
   std::string once =
-      merge_domain_xml(fixture("seed-dsm.xml"), parse_domain_xml(fixture("seed-dsm.xml")).vm);
+      merge_domain_xml(testing::libvirt_fixture("seed-dsm.xml"),
+                       parse_domain_xml(testing::libvirt_fixture("seed-dsm.xml")).vm);
   std::string twice = merge_domain_xml(once, parse_domain_xml(once).vm);
   pugi::xml_document document = load(twice);
   CHECK(document.select_nodes("/domain/metadata/*").size() == 1);
@@ -453,7 +447,7 @@ TEST_CASE("the marker is added once and survives libvirt's round trip", "[domain
   CHECK(live.managed);
   CHECK(live.vm.key == "DSM");
   // libvirt writes the marker back with its own quoting; the namespace is what counts.
-  LiveDomain captured = parse_domain_xml(fixture("qemu-minimal.xml"));
+  LiveDomain captured = parse_domain_xml(testing::libvirt_fixture("qemu-minimal.xml"));
   CHECK(captured.managed);
   CHECK(captured.vm.key == "minimal");
   std::string foreign = R"(<domain type='kvm'><name>x</name><metadata>
@@ -462,7 +456,7 @@ TEST_CASE("the marker is added once and survives libvirt's round trip", "[domain
 }
 
 TEST_CASE("added disks get free targets and removed ones go", "[domain_xml][merge]") {
-  std::string live = fixture("qemu-dsm.xml");
+  std::string live = testing::libvirt_fixture("qemu-dsm.xml");
   Vm desired = dsm_model();
   desired.disks.erase(desired.disks.begin() + 2);  // SERIAL_2
   desired.disks.push_back(block_disk("/dev/disk/by-id/ata-EXAMPLE_SERIAL_3", DiskBus::scsi));
@@ -483,7 +477,7 @@ TEST_CASE("added disks get free targets and removed ones go", "[domain_xml][merg
 
 TEST_CASE("changing a disk's bus gives it a new target and drops the stale address",
           "[domain_xml][merge]") {
-  std::string live = fixture("qemu-dsm.xml");
+  std::string live = testing::libvirt_fixture("qemu-dsm.xml");
   Vm desired = dsm_model();
   desired.disks[1].bus = DiskBus::sata;
   desired.disks[3].readonly = true;
@@ -506,7 +500,7 @@ TEST_CASE("changing a disk's bus gives it a new target and drops the stale addre
 
 TEST_CASE("NICs match by MAC, else by kind, source and model, and keep libvirt's MAC",
           "[domain_xml][merge]") {
-  std::string live = fixture("qemu-minimal.xml");
+  std::string live = testing::libvirt_fixture("qemu-minimal.xml");
   Vm desired = minimal_model();
   Nic second;
   second.kind = NicSource::network;
@@ -521,7 +515,8 @@ TEST_CASE("NICs match by MAC, else by kind, source and model, and keep libvirt's
   Vm moved = dsm_model();
   moved.nics[0].kind = NicSource::bridge;
   moved.nics[0].source = "br0";
-  pugi::xml_document by_mac = load(merge_domain_xml(fixture("qemu-dsm.xml"), moved));
+  pugi::xml_document by_mac =
+      load(merge_domain_xml(testing::libvirt_fixture("qemu-dsm.xml"), moved));
   CHECK(by_mac.select_nodes("//interface").size() == 1);
   pugi::xml_node nic = select(by_mac, "//interface");
   CHECK(nic.attribute("type").as_string() == std::string("bridge"));
@@ -531,7 +526,7 @@ TEST_CASE("NICs match by MAC, else by kind, source and model, and keep libvirt's
 }
 
 TEST_CASE("host devices match by address and keep their guest address", "[domain_xml][merge]") {
-  std::string live = fixture("qemu-gpu.xml");
+  std::string live = testing::libvirt_fixture("qemu-gpu.xml");
   Vm desired = gpu_model();
   desired.pci[0].rom.reset();
   desired.pci[1].managed = true;
@@ -551,7 +546,7 @@ TEST_CASE("host devices match by address and keep their guest address", "[domain
 }
 
 TEST_CASE("optional fields are patched only when the model sets them", "[domain_xml][merge]") {
-  std::string live = fixture("qemu-gpu.xml");
+  std::string live = testing::libvirt_fixture("qemu-gpu.xml");
   Vm unset = gpu_model();
   unset.kernel.reset();
   unset.attributes.erase("cpu.mode");
@@ -589,7 +584,7 @@ TEST_CASE("optional fields are patched only when the model sets them", "[domain_
 TEST_CASE("firmware is patched both ways", "[domain_xml][merge]") {
   Vm bios = dsm_model();
   bios.firmware = Firmware{};
-  std::string to_bios = merge_domain_xml(fixture("qemu-dsm.xml"), bios);
+  std::string to_bios = merge_domain_xml(testing::libvirt_fixture("qemu-dsm.xml"), bios);
   pugi::xml_document document = load(to_bios);
   CHECK_FALSE(select(document, "/domain/os/loader"));
   CHECK_FALSE(select(document, "/domain/os/nvram"));
@@ -597,7 +592,7 @@ TEST_CASE("firmware is patched both ways", "[domain_xml][merge]") {
 
   Vm uefi = minimal_model();
   uefi.firmware = dsm_model().firmware;
-  std::string to_uefi = merge_domain_xml(fixture("qemu-minimal.xml"), uefi);
+  std::string to_uefi = merge_domain_xml(testing::libvirt_fixture("qemu-minimal.xml"), uefi);
   CHECK(parse_domain_xml(to_uefi).vm.firmware == uefi.firmware);
   pugi::xml_document os = load(to_uefi);
   CHECK(std::string(select(os, "/domain/os/*[1]").name()) == "type");
@@ -611,7 +606,8 @@ TEST_CASE("Secure Boot is written with SMM, and libvirt's choice without an imag
   secure.firmware.vars_template = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd";
   secure.firmware.secure_boot = true;
   for (const std::string& xml :
-       {render_domain_xml(secure), merge_domain_xml(fixture("qemu-dsm.xml"), secure)}) {
+       {render_domain_xml(secure),
+        merge_domain_xml(testing::libvirt_fixture("qemu-dsm.xml"), secure)}) {
     pugi::xml_document document = load(xml);
     CHECK(select(document, "/domain/os/loader").attribute("secure").as_string() ==
           std::string("yes"));
@@ -647,7 +643,7 @@ TEST_CASE("Secure Boot is written with SMM, and libvirt's choice without an imag
 }
 
 TEST_CASE("hot-plug XML names a free target and finds live devices", "[domain_xml]") {
-  std::string live = fixture("qemu-dsm.xml");
+  std::string live = testing::libvirt_fixture("qemu-dsm.xml");
   pugi::xml_document disk =
       load(render_disk_xml(block_disk("/dev/disk/by-id/ata-NEW", DiskBus::scsi), live));
   CHECK(select(disk, "/disk/target").attribute("dev").as_string() == std::string("sdd"));
@@ -662,7 +658,7 @@ TEST_CASE("hot-plug XML names a free target and finds live devices", "[domain_xm
   by_mac.mac = "52:54:00:12:34:56";
   CHECK_THAT(find_device_xml(live, by_mac), Catch::Contains("bus='0x01'"));
   Nic any = minimal_model().nics[0];
-  CHECK_THAT(find_device_xml(fixture("qemu-minimal.xml"), any),
+  CHECK_THAT(find_device_xml(testing::libvirt_fixture("qemu-minimal.xml"), any),
              Catch::Contains("52:54:00:80:5a:c7"));
 
   CHECK_THAT(render_nic_xml(any), Catch::Contains("bridge='br0'"));
@@ -670,7 +666,7 @@ TEST_CASE("hot-plug XML names a free target and finds live devices", "[domain_xm
 
 TEST_CASE("the marker is trusted only for the UUID it records, and gives back the policy",
           "[domain_xml]") {
-  const std::string xml = fixture("qemu-minimal.xml");  // UUID 8115b07e-...
+  const std::string xml = testing::libvirt_fixture("qemu-minimal.xml");  // UUID 8115b07e-...
   const std::string recorded = "uuid=\"8115b07e-dfef-4977-be71-dd3806152502\"";
   REQUIRE(xml.find(recorded) != std::string::npos);
   auto with_marker = [&](const std::string& from, const std::string& to) {
@@ -715,7 +711,7 @@ namespace virtform {
 
 TEST_CASE("a disk on another SCSI target is left unexpressed, its storage still claimed",
           "[domain_xml][disk_layout]") {
-  std::string xml = fixture("seed-dsm.xml");
+  std::string xml = testing::libvirt_fixture("seed-dsm.xml");
   const std::string at_unit_1 = "target='0' unit='1'";
   xml.replace(xml.find(at_unit_1), at_unit_1.size(), "target='1' unit='0'");
   Diagnostics unexpressed;
@@ -735,7 +731,7 @@ namespace virtform {
 
 TEST_CASE("an empty CD-ROM drive is read with its place and a SCSI host device holds its unit",
           "[domain_xml][disk_layout]") {
-  std::string xml = fixture("seed-dsm.xml");
+  std::string xml = testing::libvirt_fixture("seed-dsm.xml");
   const std::string devices = "<devices>";
   xml.insert(xml.find(devices) + devices.size(),
              "<disk type='file' device='cdrom'><target dev='sdy' bus='sata'/>"
@@ -756,7 +752,7 @@ TEST_CASE("an empty CD-ROM drive is read with its place and a SCSI host device h
 
 TEST_CASE("unowned parts are read only for domains a fragment may be looked for in",
           "[domain_xml]") {
-  const std::string xml = fixture("qemu-minimal.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-minimal.xml");
   const LiveDomain full = parse_domain_xml(xml);
   REQUIRE(full.managed);
   REQUIRE_FALSE(full.unowned.empty());

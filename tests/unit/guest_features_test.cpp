@@ -22,10 +22,6 @@ namespace {
 using testing::read_file;
 using testing::TempDir;
 
-std::string fixture(const std::string& name) {
-  return read_file(std::string(VIRTFORM_SOURCE_DIR) + "/tests/fixtures/libvirt/" + name);
-}
-
 Desired load(const std::string& toml, Diagnostics& diagnostics) {
   return load_config_text(toml, "win.toml", diagnostics);
 }
@@ -213,7 +209,7 @@ TEST_CASE("wrong values and unknown keys in the sub-tables are refused at their 
 }
 
 TEST_CASE("the definition libvirt 9 writes back reads as the keys that made it", "[features]") {
-  const std::string xml = fixture("qemu-windows.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-windows.xml");
   Diagnostics unexpressed;
   const LiveDomain live = parse_domain_xml(xml, &unexpressed);
   std::map<std::string, std::string> read;
@@ -239,7 +235,7 @@ TEST_CASE("the definition libvirt 9 writes back reads as the keys that made it",
 }
 
 TEST_CASE("import writes the sub-tables, which read back to the same attributes", "[features]") {
-  const std::string xml = fixture("qemu-windows.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-windows.xml");
   ImportSource source{parse_domain_xml(xml), {}, importable_fragments(xml)};
   parse_domain_xml(xml, &source.unexpressed);
   Diagnostics warnings;

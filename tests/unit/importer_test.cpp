@@ -42,15 +42,11 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
     text.replace(at, from.size(), to);
 }
 
-std::string fixture(const std::string& name) {
-  return read_file(kSource + "/tests/fixtures/libvirt/" + name);
-}
-
 // The seed's DSM definition as this test host can hold it: its 'host-bridge' network is the
 // demo host's 'default' one. Everything else (the kvm type, /dev/sdX disks, the old machine type,
 // OVMF without a variables template, the usb hub) stays as the seed has it.
 std::string seed_dsm_for_demo_host() {
-  std::string xml = fixture("seed-dsm.xml");
+  std::string xml = testing::libvirt_fixture("seed-dsm.xml");
   replace_all(xml, "network='host-bridge'", "network='default'");
   return xml;
 }
@@ -241,7 +237,7 @@ TEST_CASE("each fixture domain imports, adopts with no other change and then pla
   };
   for (const auto& [name, warned] : fixtures) {
     SECTION(name) {
-      const std::string xml = fixture(name);
+      const std::string xml = testing::libvirt_fixture(name);
       ImportHost host({xml});
       const std::string domain = parse_domain_xml(xml).vm.name;
       check_round_trip(host, {domain}, warned);
@@ -519,7 +515,7 @@ TEST_CASE("a managed domain of another project is imported into that project", "
 
 TEST_CASE("virtform import writes the file, warns on stderr and refuses unknown names",
           "[import]") {
-  ImportHost host({fixture("qemu-extras.xml")});
+  ImportHost host({testing::libvirt_fixture("qemu-extras.xml")});
   const std::string out = host.dir / "extras.toml";
   ProcessResult result = run_process(
       {VIRTFORM_BINARY, "import", "vfxmltest-extras", "-c", "test://" + host.host_xml, "-o", out});

@@ -19,10 +19,6 @@ namespace {
 using testing::formatted;
 using testing::load_config_from;
 
-std::string fixture(const std::string& name) {
-  return testing::read_file(std::string(VIRTFORM_SOURCE_DIR) + "/tests/fixtures/libvirt/" + name);
-}
-
 testing::LoadedConfig load(const std::string& lines) {
   return load_config_from("[vm.a]\n" + lines, "vm.toml");
 }
@@ -69,7 +65,7 @@ TEST_CASE("memory past memory_max or below it without a balloon is refused at me
 }
 
 TEST_CASE("the maximum and the balloon read back from libvirt's KiB", "[memory]") {
-  const LiveDomain live = parse_domain_xml(fixture("qemu-memory.xml"));
+  const LiveDomain live = parse_domain_xml(testing::libvirt_fixture("qemu-memory.xml"));
   CHECK(live.vm.memory_kib == 512 * 1024);
   CHECK(live.vm.current_memory_kib == 384 * 1024);
   CHECK(current_memory_of(live.vm) == 384 * 1024);
@@ -83,7 +79,7 @@ TEST_CASE("the maximum and the balloon read back from libvirt's KiB", "[memory]"
 
 TEST_CASE("a declared balloon is written as currentMemory and an undeclared one is kept",
           "[memory]") {
-  const std::string xml = fixture("qemu-memory.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-memory.xml");
   Vm vm = parse_domain_xml(xml).vm;
   auto balloon_after = [&](const Vm& desired) {
     return parse_domain_xml(merge_domain_xml(xml, desired)).vm.current_memory_kib;
@@ -101,7 +97,7 @@ TEST_CASE("a declared balloon is written as currentMemory and an undeclared one 
 }
 
 TEST_CASE("a balloon below the maximum imports as memory under memory_max", "[memory]") {
-  const std::string xml = fixture("qemu-memory.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-memory.xml");
   const LiveDomain live = parse_domain_xml(xml);
   ImportSource source{live, {}, importable_fragments(xml)};
   Diagnostics warnings;
@@ -127,7 +123,7 @@ TEST_CASE("a balloon below the maximum imports as memory under memory_max", "[me
 namespace virtform {
 
 TEST_CASE("memory_backing reads back from libvirt 9 and imports as keys", "[memory]") {
-  const std::string xml = fixture("qemu-memory.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-memory.xml");
   const LiveDomain live = parse_domain_xml(xml);
   CHECK(live.vm.attributes.at("memory_backing.source") == "memfd");
   CHECK(live.vm.attributes.at("memory_backing.access") == "shared");
@@ -146,7 +142,7 @@ TEST_CASE("memory_backing reads back from libvirt 9 and imports as keys", "[memo
 }
 
 TEST_CASE("memory_backing is written in place and an empty one goes", "[memory]") {
-  const std::string xml = fixture("qemu-memory.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-memory.xml");
   Vm vm = parse_domain_xml(xml).vm;
   vm.attributes["memory_backing.source"] = "anonymous";
   vm.attributes["memory_backing.access"] = "private";
@@ -160,9 +156,9 @@ TEST_CASE("memory_backing is written in place and an empty one goes", "[memory]"
   CHECK_FALSE(shares_memory(vm));
 
   // Where there was none, it goes after <currentMemory>, where libvirt keeps it.
-  Vm plain = parse_domain_xml(fixture("qemu-minimal.xml")).vm;
+  Vm plain = parse_domain_xml(testing::libvirt_fixture("qemu-minimal.xml")).vm;
   plain.attributes["memory_backing.locked"] = "true";
-  const std::string locked = merge_domain_xml(fixture("qemu-minimal.xml"), plain);
+  const std::string locked = merge_domain_xml(testing::libvirt_fixture("qemu-minimal.xml"), plain);
   INFO(locked);
   const auto backing = locked.find("<memoryBacking>");
   CHECK(locked.find("</currentMemory>") < backing);

@@ -16,10 +16,6 @@ namespace {
 
 using testing::formatted;
 
-std::string fixture(const std::string& name) {
-  return testing::read_file(std::string(VIRTFORM_SOURCE_DIR) + "/tests/fixtures/libvirt/" + name);
-}
-
 // The host's I350 ports (each in an IOMMU group of its own on the demo host) at one guest slot.
 std::string two_ports(const std::string& first_extra, const std::string& second_extra) {
   return "[vm.fw]\nname = \"vfpcioptest\"\ntype = \"qemu\"\nmemory = \"1GiB\"\nmachine = \"q35\"\n"
@@ -93,7 +89,7 @@ TEST_CASE("guest addresses that cannot be placed are refused at the device", "[p
 }
 
 TEST_CASE("libvirt's placement of a GPU and its audio reads back and imports as keys", "[pci]") {
-  const std::string xml = fixture("test-gpu-slot.xml");
+  const std::string xml = testing::libvirt_fixture("test-gpu-slot.xml");
   Diagnostics unexpressed;
   const LiveDomain live = parse_domain_xml(xml, &unexpressed);
   REQUIRE(live.vm.pci.size() == 2);
@@ -116,7 +112,7 @@ TEST_CASE("libvirt's placement of a GPU and its audio reads back and imports as 
 }
 
 TEST_CASE("import leaves a device alone at its slot to libvirt's placement", "[pci]") {
-  const LiveDomain live = parse_domain_xml(fixture("qemu-gpu.xml"));
+  const LiveDomain live = parse_domain_xml(testing::libvirt_fixture("qemu-gpu.xml"));
   ImportSource source{live, {}, {}};
   Diagnostics warnings;
   const std::string toml =

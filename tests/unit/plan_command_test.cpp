@@ -209,8 +209,8 @@ TEST_CASE("a read thread count that is not a whole number from 1 to 64 is an err
   INFO(octal.describe());
   CHECK(octal.exit_code == 1);
   CHECK(contains(octal.err, "error: --read-threads: Value 070 not in range 1 to 64"));
-  CHECK(run_process({VIRTFORM_BINARY, "plan", config, "-c", "test:///default", "--read-threads",
-                     "08"})
+  CHECK(run_process(
+            {VIRTFORM_BINARY, "plan", config, "-c", "test:///default", "--read-threads", "08"})
             .exit_code == 0);
 }
 

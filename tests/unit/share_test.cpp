@@ -23,10 +23,6 @@ using testing::load_config_from;
 using testing::read_file;
 using testing::vm_change;
 
-std::string fixture(const std::string& name) {
-  return read_file(std::string(VIRTFORM_SOURCE_DIR) + "/tests/fixtures/libvirt/" + name);
-}
-
 constexpr char kSharedMemory[] = "[vm.a.memory_backing]\nsource = \"memfd\"\naccess = \"shared\"\n";
 
 }  // namespace
@@ -60,7 +56,7 @@ TEST_CASE("a share needs shared memory and a tag of its own", "[share]") {
 }
 
 TEST_CASE("a share reads back as libvirt 9 writes it and imports as a share", "[share]") {
-  const std::string xml = fixture("qemu-shares.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-shares.xml");
   Diagnostics warnings;
   const LiveDomain live = parse_domain_xml(xml, &warnings);
   REQUIRE(live.vm.shares.size() == 1);

@@ -25,10 +25,6 @@ using testing::load_config_from;
 using testing::read_file;
 using testing::vm_change;
 
-std::string fixture(const std::string& name) {
-  return read_file(std::string(VIRTFORM_SOURCE_DIR) + "/tests/fixtures/libvirt/" + name);
-}
-
 std::string domain_with(const std::string& devices) {
   return "<domain type='qemu'><name>vm</name><memory unit='KiB'>1048576</memory>"
          "<os><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os><devices>" +
@@ -45,7 +41,7 @@ std::map<std::string, std::string> tpm_attributes(const Vm& vm) {
 }  // namespace
 
 TEST_CASE("a TPM reads back as libvirt 9 writes it and imports as keys", "[tpm]") {
-  const std::string xml = fixture("qemu-extras.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-extras.xml");
   const LiveDomain live = parse_domain_xml(xml);
   CHECK(tpm_attributes(live.vm) == std::map<std::string, std::string>{
                                        {"tpm.model", "tpm-crb"},
@@ -185,7 +181,7 @@ TEST_CASE("a TPM virtform wrote goes with its table and its state stays", "[tpm]
 }
 
 TEST_CASE("a TPM the domain had before virtform stays while no key is set", "[tpm]") {
-  const std::string xml = fixture("qemu-extras.xml");
+  const std::string xml = testing::libvirt_fixture("qemu-extras.xml");
   Vm adopted = parse_domain_xml(xml).vm;
   adopted.attributes.erase("tpm.model");
   adopted.attributes.erase("tpm.backend");
