@@ -631,6 +631,7 @@ void read_devices(TableReader& reader, Vm& vm) {
   // Appended one at a time: a disk's boot order is checked against those before it.
   const auto read_data_disk = [&](TableReader& disk) -> std::optional<Disk> {
     const auto device = disk.one_of("device", kDiskDevices);
+    if (disk.has("device") && !device) return std::nullopt;  // refused as it is
     if (device != "cdrom") return read_disk(disk, vm, default_bus);
     disk.reject_unknown_keys(keys::kDisk);
     if (auto cdrom = read_cdrom(disk, vm)) vm.cdroms.push_back(std::move(*cdrom));
