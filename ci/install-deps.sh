@@ -20,6 +20,8 @@ packages=(
   swtpm swtpm-tools
   # end-to-end tests: loop devices, checksums, and the tiny guest (tests/e2e/guest)
   mount e2fsprogs coreutils file busybox-static cpio gzip xz-utils ca-certificates
+  # ... and the ISO images of their CD-ROM drives
+  genisoimage
   # fault tests: a FUSE file system without unnamed files (O_TMPFILE), for image creation there
   bindfs
   # virtform graph output is checked by parsing it back with dot
