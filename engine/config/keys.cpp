@@ -14,13 +14,13 @@ namespace {
 constexpr std::array<std::string_view, 3> kTopLevelKeys = {"project", "loader", "vm"};
 constexpr std::array<std::string_view, 2> kLoaderKeys = {"image", "sha256"};
 // `cpu` is [vm.X.cpu]'s, a table of attribute rows (or its one-string form).
-constexpr std::array<std::string_view, 26> kVmKeys = {
-    "name",       "type",    "memory",    "vcpus",    "vcpus_max",
-    "machine",    "state",   "autostart", "restart",  "shutdown_timeout",
-    "force_stop", "adopt",   "kernel",    "initrd",   "cmdline",
-    "boot",       "disk",    "nic",       "graphics", "serial",
-    "pci",        "profile", "dsm",       "xml",      "share",
-    "memory_max"};
+constexpr std::array<std::string_view, 27> kVmKeys = {
+    "name",       "type",      "memory",    "vcpus",    "vcpus_max",
+    "machine",    "state",     "autostart", "restart",  "shutdown_timeout",
+    "force_stop", "adopt",     "kernel",    "initrd",   "cmdline",
+    "boot",       "disk",      "nic",       "graphics", "serial",
+    "pci",        "profile",   "dsm",       "xml",      "share",
+    "memory_max", "virtio_win"};
 constexpr std::array<std::string_view, 6> kFirmwareKeys = {
     "firmware", "firmware_code", "firmware_vars", "nvram", "firmware_autoselect", "secure_boot"};
 constexpr std::array<std::string_view, 3> kBootKeys = {"loader", "bus", "overlay"};

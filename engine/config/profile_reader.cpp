@@ -78,8 +78,30 @@ FirmwareKind default_firmware(const Vm& vm) {
   return profile && profile->firmware ? *profile->firmware : FirmwareKind::bios;
 }
 
+// `virtio_win`: Windows sees no virtio disk or NIC until it has these drivers, so its installer
+// needs them in a drive of its own beside the installer's.
+void read_driver_iso(TableReader& vm_reader, const VmProfile* profile, Vm& vm) {
+  const auto iso = vm_reader.path("virtio_win");
+  if (!vm_reader.has("virtio_win")) return;
+  if (!profile || !profile->driver_iso) {
+    vm_reader.error("virtio_win",
+                    "virtio_win is the windows11 profile's: set profile = \"windows11\", or "
+                    "declare the ISO as a [[vm." +
+                        vm.key + ".disk]] with device = \"cdrom\"");
+    return;
+  }
+  if (!iso) return;
+  Disk drive;
+  drive.source = *iso;
+  drive.bus = DiskBus::sata;
+  drive.readonly = true;
+  drive.where = vm_reader.where("virtio_win");
+  vm.cdroms.push_back(std::move(drive));
+}
+
 void apply_profile_defaults(TableReader& vm_reader, Vm& vm) {
   const VmProfile* profile = find_vm_profile(vm.profile);
+  read_driver_iso(vm_reader, profile, vm);
   if (!profile) return;
   const std::string origin = profile_origin(profile->name);
   if (profile->firmware && !vm_reader.has("firmware")) vm.attribute_origins["firmware"] = origin;

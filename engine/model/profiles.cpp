@@ -34,13 +34,14 @@ constexpr std::array<VmProfile, 2> kProfiles{{
      "a Windows 11 guest: UEFI with Secure Boot (on q35), an emulated TPM 2.0 (`tpm-crb`), the "
      "Hyper-V enlightenments of "
      "`preset = \"windows\"`, `clock.offset = \"localtime\"` with `clock.hypervclock`, "
-     "`guest_agent` and a `tablet`",
-     FirmwareKind::uefi, true, false, kWindows11Attributes, kWindows11Presets},
+     "`guest_agent` and a `tablet`; the ISO of `virtio_win` as a CD-ROM drive after the VM's own",
+     FirmwareKind::uefi, true, false, true, kWindows11Attributes, kWindows11Presets},
     {"linux",
      "a Linux guest: `guest_agent`, `rng` and a serial console on a pty",
      std::nullopt,
      false,
      true,
+     false,
      kLinuxAttributes,
      {}},
 }};

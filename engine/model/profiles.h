@@ -25,6 +25,8 @@ struct VmProfile {
   bool secure_boot = false;
   // A serial console on a pty when the VM declares no serial device.
   bool serial_console = false;
+  // Takes `virtio_win`, the ISO of the virtio drivers, as a CD-ROM drive after the VM's own.
+  bool driver_iso = false;
   // Attribute rows (engine/model/vm_fields.h), by key and canonical value.
   std::span<const std::pair<std::string_view, std::string_view>> attributes;
   // Sub-table presets whose values it sets too: table, preset name.

@@ -167,10 +167,6 @@ TEST_CASE("every profile is documented in docs/configuration.md as its table say
   }
 }
 
-}  // namespace virtform
-
-namespace virtform {
-
 TEST_CASE("a profile gives no value that would keep the guest from starting", "[profile]") {
   SECTION("without the clock they need it leaves out the enlightenments that need it") {
     const Loaded loaded =
@@ -252,6 +248,36 @@ TEST_CASE("Secure Boot comes with firmware_autoselect but not with the user's fi
   REQUIRE_FALSE(has_errors(own.diagnostics));
   CHECK(own.vm().firmware.code == code);
   CHECK_FALSE(own.vm().firmware.secure_boot);
+}
+
+}  // namespace virtform
+
+namespace virtform {
+
+TEST_CASE("windows11 puts the virtio_win ISO in a sata CD-ROM drive after the VM's own",
+          "[profile][cdrom]") {
+  const Loaded loaded = load(
+      "[vm.win]\nprofile = \"windows11\"\nvirtio_win = \"/iso/virtio-win.iso\"\n"
+      "[[vm.win.disk]]\ndevice = \"cdrom\"\nfile = \"/iso/Win11.iso\"\nbus = \"scsi\"\n");
+  INFO(formatted(loaded.diagnostics));
+  REQUIRE(loaded.diagnostics.empty());
+  const std::vector<Disk>& drives = loaded.vm().cdroms;
+  REQUIRE(drives.size() == 2);
+  CHECK(drives[0].source == "/iso/Win11.iso");
+  CHECK(drives[1].source == "/iso/virtio-win.iso");
+  CHECK(drives[1].bus == DiskBus::sata);
+  CHECK(drives[1].readonly);
+  CHECK(drives[1].where.line == 3);
+
+  for (const std::string& profile : {"", "profile = \"linux\"\n"}) {
+    const Loaded refused = load("[vm.win]\n" + profile + "virtio_win = \"/iso/virtio-win.iso\"\n");
+    INFO(formatted(refused.diagnostics));
+    REQUIRE(refused.diagnostics.size() == 1);
+    CHECK(refused.diagnostics[0].message ==
+          "virtio_win is the windows11 profile's: set profile = \"windows11\", or declare the ISO "
+          "as a [[vm.win.disk]] with device = \"cdrom\"");
+    CHECK(refused.vm().cdroms.empty());
+  }
 }
 
 }  // namespace virtform
