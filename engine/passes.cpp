@@ -4,6 +4,7 @@
 
 #include "engine/checks/dsm.h"
 #include "engine/checks/host_check.h"
+#include "engine/checks/hugepages.h"
 #include "engine/checks/passthrough.h"
 #include "engine/config/config.h"
 #include "engine/graph/resource_graph.h"
@@ -67,6 +68,8 @@ Plan make_plan(const Desired& desired, const Live& live, const DiffOptions& opti
   plan.uri = uri;
   // What a guest is handed (PCI devices, whole disks) must be safe to take from the host.
   check_passthrough(desired, live, live.devices, diagnostics);
+  // A guest on huge pages starts only where the host has reserved enough of them.
+  check_hugepages(desired, live, diagnostics);
   // What apply must do, per resource: typed operations, display fields and their disruption.
   plan.changes = diff(desired, live, options, diagnostics);
   // A DSM guest's loader must be able to map the disks as the changes lay them out.

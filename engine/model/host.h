@@ -52,6 +52,15 @@ struct BlockDevice {
   bool operator==(const BlockDevice&) const = default;
 };
 
+// One size of the host's huge pages (sys/kernel/mm/hugepages/hugepages-<size>kB).
+struct HugePagePool {
+  std::uint64_t page_kib = 0;  // 2048, 1048576
+  std::uint64_t total = 0;     // nr_hugepages: reserved
+  std::uint64_t free = 0;      // free_hugepages: not yet taken by a guest or a program
+
+  bool operator==(const HugePagePool&) const = default;
+};
+
 // Everything providers/sysfs reads about the host's devices.
 struct HostDevices {
   bool iommu_enabled = false;    // an IOMMU is active (sys/class/iommu or IOMMU groups exist)
@@ -61,6 +70,11 @@ struct HostDevices {
   std::map<int, std::vector<std::string>> iommu_groups;  // group -> addresses, sorted
   std::vector<BlockDevice> blocks;                       // sorted by name
   std::vector<std::string> bridges;                      // host bridge interfaces ("br0")
+  // The host's huge page sizes, by size; empty when the tree has no sys/kernel/mm/hugepages
+  // (a kernel without hugetlb, or a host recorded before virtform read it).
+  std::vector<HugePagePool> hugepages;
+  // The size of a huge page where none is named (proc/meminfo's Hugepagesize); 0: not known.
+  std::uint64_t default_hugepage_kib = 0;
 
   // The function at the address, or nullptr.
   const PciFunction* find_pci(const std::string& address) const;

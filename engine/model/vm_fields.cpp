@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "engine/model/values.h"
 #include "engine/model/vm.h"
 
 namespace virtform {
@@ -216,7 +217,23 @@ std::optional<std::string> looking_glass_size(const std::string& text) {
   return text;
 }
 
-constexpr std::array<VmField, 56> kFields = {{
+// A huge page size as the config and libvirt agree on it: the largest unit that holds it whole.
+// "none", "default" (the host's default size), or a power of two from 4KiB to 16GiB.
+std::optional<std::string> hugepage_size(const std::string& text) {
+  if (text == "none" || text == "default") return text;
+  const auto kib = parse_size_kib(text);
+  if (!kib || *kib < 4 || *kib > (16ULL << 20) || !std::has_single_bit(*kib)) return std::nullopt;
+  return hugepage_size_text(*kib);
+}
+
+std::string hugepages_conflict(const Vm& vm, const std::string& value) {
+  const std::uint64_t page = hugepage_kib(value);
+  if (page == 0 || vm.memory_kib % page == 0) return "";
+  return "memory (" + format_kib(vm.memory_kib) + ") is not a whole number of " + value +
+         " pages, which is all the guest's memory is made of: make it a multiple of " + value;
+}
+
+constexpr std::array<VmField, 57> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -613,6 +630,22 @@ constexpr std::array<VmField, 56> kFields = {{
      FieldTiming::next_boot,
      "false",
      "`true` locks the guest's memory in host RAM, never swapped out (`<locked/>`)"},
+    {"memory_backing.hugepages",
+     FieldKind::line,
+     {},
+     FieldTiming::next_boot,
+     "none",
+     "the huge pages that hold all of the guest's memory (`<hugepages><page size>`): a size the "
+     "host has pools of, such as `\"2MiB\"` or `\"1GiB\"`, `\"default\"` for the host's "
+     "default size, or `\"none\"`. Plan warns when the host has too few free pages",
+     hugepages_conflict,
+     nullptr,
+     0,
+     0,
+     "",
+     nullptr,
+     hugepage_size,
+     "a power-of-two page size such as \"2MiB\" or \"1GiB\", \"default\" or \"none\""},
 }};
 
 constexpr std::array<std::string_view, 7> kTables = {
@@ -654,6 +687,17 @@ constexpr std::array<FieldNeed, 6> kNeeds = {{
 }};
 
 }  // namespace
+
+std::string hugepage_size_text(std::uint64_t kib) {
+  if (kib % (1ULL << 20) == 0) return std::to_string(kib >> 20) + "GiB";
+  if (kib % 1024 == 0) return std::to_string(kib >> 10) + "MiB";
+  return std::to_string(kib) + "KiB";
+}
+
+std::uint64_t hugepage_kib(const std::string& value) {
+  if (value == "none" || value == "default") return 0;
+  return parse_size_kib(value).value_or(0);
+}
 
 std::vector<std::string> names_of(const std::string& value) {
   std::vector<std::string> names;

@@ -109,4 +109,9 @@ struct FieldNeed {
 };
 std::span<const FieldNeed> field_needs();
 
+// memory_backing.hugepages: a page size in KiB as its canonical text ("2MiB", "1GiB", "64KiB"),
+// and back; 0 for "default" and "none", which name no size.
+std::string hugepage_size_text(std::uint64_t kib);
+std::uint64_t hugepage_kib(const std::string& value);
+
 }  // namespace virtform

@@ -158,6 +158,16 @@ printf '\x55\xaa' >"$root/var/lib/virtform/rom/vbios_1002_1638.bin"
 mkdir -p "$root/var/lib/libvirt/images" "$root/var/lib/libvirt/qemu/nvram"
 # Home Assistant OS's published disk image (empty here, as capture records the files domains name).
 : >"$root/var/lib/libvirt/images/haos_ova-13.2.qcow2"
+# 8 GiB of 2 MiB huge pages reserved (hugepages=4096 on its kernel's command line), none of
+# 1 GiB: the Windows guest runs on the former.
+pool() {
+  mkdir -p "$root/sys/kernel/mm/hugepages/hugepages-$1kB"
+  echo "$2" >"$root/sys/kernel/mm/hugepages/hugepages-$1kB/nr_hugepages"
+  echo "$2" >"$root/sys/kernel/mm/hugepages/hugepages-$1kB/free_hugepages"
+}
+pool 2048 4096
+pool 1048576 0
+echo "Hugepagesize:       2048 kB" >"$root/proc/meminfo"
 # The Windows guest's installer and driver ISOs, in the drives plans only check exist.
 mkdir -p "$root/var/lib/libvirt/iso"
 : >"$root/var/lib/libvirt/iso/Win11_24H2_English_x64.iso"

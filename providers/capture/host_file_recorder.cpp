@@ -126,6 +126,16 @@ class Recorder {
     }
   }
 
+  // The huge page pools and the default size: a guest backed by them needs enough free pages.
+  void record_hugepages() {
+    const fs::path mm = "sys/kernel/mm/hugepages";
+    for (const auto& pool : list(mm))
+      for (const char* count : {"nr_hugepages", "free_hugepages"}) copy_file(mm / pool / count);
+    if (host_exists("proc/meminfo"))
+      write_file("proc/meminfo",
+                 lines_containing(read_host("proc/meminfo", SIZE_MAX), "Hugepagesize"));
+  }
+
   // QEMU's firmware descriptors, and placeholders for the images they name, so firmware =
   // "uefi" resolves offline as it does here.
   void record_firmware() {
@@ -344,6 +354,7 @@ void record_host_files(const HostFileRecording& request) {
   recorder.record_blocks();
   recorder.record_dev_links();
   recorder.record_mounts_and_bridges();
+  recorder.record_hugepages();
   recorder.record_firmware();
   for (const auto& directory : request.listings) recorder.record_listing(directory);
   for (const auto& file : request.files) recorder.record_existing(file);

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "engine/model/values.h"
 #include "engine/model/vm_fields.h"
 #include "providers/libvirt/domain_parts.h"
 #include "providers/libvirt/field_path.h"
@@ -592,6 +593,34 @@ void write_tpm_device(pugi::xml_node domain, const std::string& value) {
 constexpr char kMemorySource[] = "memoryBacking/source/@type";
 constexpr char kMemoryAccess[] = "memoryBacking/access/@mode";
 
+// <hugepages/> alone takes the host's default size; a <page> names one, in any unit libvirt
+// reads (it writes KiB back).
+std::optional<std::string> read_hugepages(const pugi::xml_node& domain) {
+  pugi::xml_node hugepages = domain.child("memoryBacking").child("hugepages");
+  if (!hugepages) return "none";
+  pugi::xml_node page = hugepages.child("page");
+  if (!page) return "default";
+  const auto kib = parse_size_kib(std::string(page.attribute("size").as_string()) +
+                                  page.attribute("unit").as_string("KiB"));
+  return kib ? hugepage_size_text(*kib) : "default";
+}
+
+void write_hugepages(pugi::xml_node domain, const std::string& value) {
+  if (read_hugepages(domain) == value) return;  // a nodeset another tool gave stays
+  pugi::xml_node backing = domain.child("memoryBacking");
+  xml::remove_children(backing, "hugepages");
+  if (value == "none") {
+    if (backing && !backing.first_child()) domain.remove_child(backing);
+    return;
+  }
+  pugi::xml_node hugepages =
+      domain_parts::domain_child(domain, "memoryBacking").prepend_child("hugepages");
+  if (value == "default") return;
+  pugi::xml_node page = hugepages.append_child("page");
+  page.append_attribute("size") = std::to_string(hugepage_kib(value)).c_str();
+  page.append_attribute("unit") = "KiB";
+}
+
 std::optional<std::string> read_locked(const pugi::xml_node& domain) {
   return domain.child("memoryBacking").child("locked") ? "true" : "false";
 }
@@ -607,7 +636,7 @@ void write_locked(pugi::xml_node domain, const std::string& value) {
   if (backing && !backing.first_child()) domain.remove_child(backing);
 }
 
-constexpr std::array<DomainField, 56> kFields = {{
+constexpr std::array<DomainField, 57> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -693,6 +722,8 @@ constexpr std::array<DomainField, 56> kFields = {{
     {"memory_backing.access", kMemoryAccess, read_value<kMemoryAccess>, write_value<kMemoryAccess>,
      nullptr},
     {"memory_backing.locked", "memoryBacking/locked", read_locked, write_locked, nullptr},
+    {"memory_backing.hugepages", "memoryBacking/hugepages", read_hugepages, write_hugepages,
+     nullptr},
 }};
 
 }  // namespace

@@ -395,6 +395,31 @@ void read_bridges(const std::string& root, HostDevices& host) {
   std::sort(host.bridges.begin(), host.bridges.end());
 }
 
+std::uint64_t number_in(const std::string& text) {
+  std::uint64_t value = 0;
+  std::from_chars(text.data(), text.data() + text.size(), value);
+  return value;
+}
+
+// Each pool's directory is "hugepages-<size>kB"; proc/meminfo names the default size.
+void read_hugepages(const std::string& root, HostDevices& host) {
+  const std::string mm = root + "/sys/kernel/mm/hugepages";
+  for (const auto& name : list_dir(mm)) {
+    if (!name.starts_with("hugepages-") || !name.ends_with("kB")) continue;
+    HugePagePool pool;
+    pool.page_kib = number_in(name.substr(10, name.size() - 12));
+    pool.total = number_in(read_attribute(mm + "/" + name + "/nr_hugepages"));
+    pool.free = number_in(read_attribute(mm + "/" + name + "/free_hugepages"));
+    if (pool.page_kib > 0) host.hugepages.push_back(pool);
+  }
+  std::sort(host.hugepages.begin(), host.hugepages.end(),
+            [](const HugePagePool& a, const HugePagePool& b) { return a.page_kib < b.page_kib; });
+  const std::string meminfo = read_whole_file(root + "/proc/meminfo");
+  const auto line = meminfo.find("Hugepagesize:");
+  if (line != std::string::npos)
+    host.default_hugepage_kib = number_in(trim(meminfo.substr(line + 13, 24)));
+}
+
 }  // namespace
 
 HostDevices read_host_devices(const std::string& root) {
@@ -406,6 +431,7 @@ HostDevices read_host_devices(const std::string& root) {
   read_vfio(base, host);
   read_blocks(base, host);
   read_bridges(base, host);
+  read_hugepages(base, host);
   return host;
 }
 

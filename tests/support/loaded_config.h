@@ -19,6 +19,11 @@ inline LoadedConfig load_config_from(const std::string& text, const std::string&
   return loaded;
 }
 
+// `lines` in the table of a VM [vm.a], read from a file vm.toml.
+inline LoadedConfig load_vm_a(const std::string& lines) {
+  return load_config_from("[vm.a]\n" + lines, "vm.toml");
+}
+
 // Every diagnostic as the CLI prints it, one per line: for INFO.
 inline std::string formatted(const Diagnostics& diagnostics) {
   std::string text;

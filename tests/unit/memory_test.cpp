@@ -17,28 +17,23 @@ namespace virtform {
 namespace {
 
 using testing::formatted;
-using testing::load_config_from;
-
-testing::LoadedConfig load(const std::string& lines) {
-  return load_config_from("[vm.a]\n" + lines, "vm.toml");
-}
 
 }  // namespace
 
 TEST_CASE("memory alone is the maximum and with memory_max it is the balloon's size", "[memory]") {
-  const auto alone = load("memory = \"2GiB\"\n");
+  const auto alone = testing::load_vm_a("memory = \"2GiB\"\n");
   REQUIRE(alone.diagnostics.empty());
   CHECK(alone.vm().memory_kib == 2 * 1024 * 1024);
   CHECK_FALSE(alone.vm().current_memory_kib);
 
-  const auto both = load("memory = \"2GiB\"\nmemory_max = \"8GiB\"\n");
+  const auto both = testing::load_vm_a("memory = \"2GiB\"\nmemory_max = \"8GiB\"\n");
   INFO(formatted(both.diagnostics));
   REQUIRE(both.diagnostics.empty());
   CHECK(both.vm().memory_kib == 8 * 1024 * 1024);
   CHECK(both.vm().current_memory_kib == 2 * 1024 * 1024);
 
   // The maximum alone leaves the balloon to the guest's owner, as memory alone does.
-  const auto maximum = load("memory_max = 4096\n");
+  const auto maximum = testing::load_vm_a("memory_max = 4096\n");
   REQUIRE(maximum.diagnostics.empty());
   CHECK(maximum.vm().memory_kib == 4 * 1024 * 1024);
   CHECK_FALSE(maximum.vm().current_memory_kib);
@@ -54,14 +49,15 @@ TEST_CASE("memory past memory_max or below it without a balloon is refused at me
             "is \"none\": set memory = memory_max, or a balloon model"},
        }) {
     INFO(lines);
-    const auto loaded = load(lines);
+    const auto loaded = testing::load_vm_a(lines);
     INFO(formatted(loaded.diagnostics));
     REQUIRE(loaded.diagnostics.size() == 1);
     CHECK(loaded.diagnostics[0].message == message);
     CHECK(loaded.diagnostics[0].where.line == 2);
   }
   // At the maximum nothing is held back.
-  CHECK(load("memory = \"4GiB\"\nmemory_max = \"4GiB\"\nballoon = \"none\"\n").diagnostics.empty());
+  CHECK(testing::load_vm_a("memory = \"4GiB\"\nmemory_max = \"4GiB\"\nballoon = \"none\"\n")
+            .diagnostics.empty());
 }
 
 TEST_CASE("the maximum and the balloon read back from libvirt's KiB", "[memory]") {

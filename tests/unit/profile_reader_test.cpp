@@ -269,8 +269,9 @@ TEST_CASE("windows11 puts the virtio_win ISO in a sata CD-ROM drive after the VM
   CHECK(drives[1].readonly);
   CHECK(drives[1].where.line == 3);
 
-  for (const std::string& profile : {"", "profile = \"linux\"\n"}) {
-    const Loaded refused = load("[vm.win]\n" + profile + "virtio_win = \"/iso/virtio-win.iso\"\n");
+  for (const char* profile : {"", "profile = \"linux\"\n"}) {
+    const Loaded refused =
+        load(std::string("[vm.win]\n") + profile + "virtio_win = \"/iso/virtio-win.iso\"\n");
     INFO(formatted(refused.diagnostics));
     REQUIRE(refused.diagnostics.size() == 1);
     CHECK(refused.diagnostics[0].message ==

@@ -59,6 +59,7 @@ std::pair<std::string, std::string> sample(const VmField& field) {
     case FieldKind::text:
     case FieldKind::line:
       if (field.key == "looking_glass") return {"\"64MiB\"", "64MiB"};  // canonical
+      if (field.key == "memory_backing.hugepages") return {"\"2MiB\"", "2MiB"};
       // Within a length limit too.
       if (field.max > 0) return {"\"50% & <ok>\"", "50% & <ok>"};
       return {"\"a note: 50% & <ok>\"", "a note: 50% & <ok>"};
