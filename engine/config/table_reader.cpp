@@ -193,6 +193,27 @@ std::optional<std::vector<std::string>> TableReader::strings(std::string_view ke
   return std::nullopt;
 }
 
+std::optional<std::vector<std::string>> TableReader::cpu_lists(std::string_view key) {
+  const toml::node* node = table_.get(key);
+  if (!node) return std::nullopt;
+  const toml::array* array = node->as_array();
+  std::vector<std::string> items;
+  for (std::size_t i = 0; array && i < array->size(); ++i) {
+    const toml::node& item = *array->get(i);
+    if (item.is_integer() && *item.value<std::int64_t>() >= 0) {
+      items.push_back(std::to_string(*item.value<std::int64_t>()));
+    } else if (item.is_string()) {
+      items.push_back(*item.value<std::string>());
+    } else {
+      array = nullptr;
+    }
+  }
+  if (array) return items;
+  error(key, std::string(key) + " must be a list of host CPUs such as [2, 8] or [\"0-3\"] (got " +
+                 describe(*node) + ")");
+  return std::nullopt;
+}
+
 std::optional<std::uint64_t> TableReader::size_kib(std::string_view key) {
   const toml::node* node = table_.get(key);
   if (!node) return std::nullopt;

@@ -75,6 +75,8 @@ class TableReader {
   std::optional<bool> boolean(std::string_view key);
   // An array of non-empty strings.
   std::optional<std::vector<std::string>> strings(std::string_view key);
+  // An array of host CPU sets, each a CPU's number or a string such as "0-3,8", as text.
+  std::optional<std::vector<std::string>> cpu_lists(std::string_view key);
   // A size given as "4GiB" or as an integer of MiB, in KiB; must be greater than zero.
   std::optional<std::uint64_t> size_kib(std::string_view key);
   // A duration given as "90s", "2m", "1h" or an integer of seconds.

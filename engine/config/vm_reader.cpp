@@ -834,6 +834,28 @@ std::optional<std::string> read_names(TableReader& reader, const std::string& ke
   return joined_names(*names);
 }
 
+// A cpusets row's list: one set of host CPUs for each vCPU or I/O thread, as the kernel writes
+// sets.
+std::optional<std::string> read_cpusets(TableReader& reader, const std::string& key) {
+  auto sets = reader.cpu_lists(key);
+  if (!sets) return std::nullopt;
+  if (sets->empty()) {
+    reader.error(key, key + " = [] pins nothing: name host CPUs, or leave " + key + " out");
+    return std::nullopt;
+  }
+  for (std::string& set : *sets) {
+    const auto cpus = parse_cpuset(set);
+    if (!cpus) {
+      reader.error(key, key + " holds \"" + set +
+                            "\", which is no set of host CPUs: a CPU's number, or ranges and "
+                            "numbers such as \"0-3,8\"");
+      return std::nullopt;
+    }
+    set = cpuset_text(*cpus);
+  }
+  return joined_cpusets(*sets);
+}
+
 }  // namespace
 
 // One attribute of the table as its canonical text; nothing when absent or wrong (reported).
@@ -854,6 +876,8 @@ std::optional<std::string> read_attribute(TableReader& reader, const VmField& fi
       return read_row_text(reader, key, field);
     case FieldKind::names:
       return read_names(reader, key);
+    case FieldKind::cpusets:
+      return read_cpusets(reader, key);
   }
   return std::nullopt;
 }

@@ -113,4 +113,47 @@ bool is_hex(std::string_view text, std::size_t length) {
   return text.size() == length && std::all_of(text.begin(), text.end(), is_hex_digit);
 }
 
+namespace {
+
+constexpr unsigned kLastHostCpu = 4095;
+
+std::optional<unsigned> cpu_number(std::string_view text) {
+  unsigned value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size() || value > kLastHostCpu)
+    return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::optional<std::set<unsigned>> parse_cpuset(std::string_view text) {
+  std::set<unsigned> cpus;
+  while (!text.empty()) {
+    const std::size_t comma = std::min(text.find(','), text.size());
+    const std::string_view part = text.substr(0, comma);
+    const std::size_t dash = part.find('-');
+    const auto first = cpu_number(part.substr(0, dash));
+    const auto last = dash == std::string_view::npos ? first : cpu_number(part.substr(dash + 1));
+    if (!first || !last || *last < *first) return std::nullopt;
+    for (unsigned cpu = *first; cpu <= *last; ++cpu) cpus.insert(cpu);
+    if (comma == text.size()) break;
+    text.remove_prefix(comma + 1);
+    if (text.empty()) return std::nullopt;  // a trailing comma
+  }
+  if (cpus.empty()) return std::nullopt;
+  return cpus;
+}
+
+std::string cpuset_text(const std::set<unsigned>& cpus) {
+  std::string text;
+  for (auto it = cpus.begin(); it != cpus.end();) {
+    unsigned first = *it, last = *it;
+    while (++it != cpus.end() && *it == last + 1) last = *it;
+    text += (text.empty() ? "" : ",") + std::to_string(first);
+    if (last != first) text += "-" + std::to_string(last);
+  }
+  return text;
+}
+
 }  // namespace virtform

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,13 @@ std::optional<std::string> canonical_mac(std::string_view text);
 
 // True if the MAC's first octet has the group bit set; libvirt refuses those for a NIC.
 bool is_multicast_mac(std::string_view canonical);
+
+// A set of host CPUs as the kernel and libvirt write one: "0-3,8" (ranges and single CPUs,
+// comma-separated, in any order and overlap), as the sorted CPUs, or nothing on bad input. The
+// largest CPU taken is 4095.
+std::optional<std::set<unsigned>> parse_cpuset(std::string_view text);
+// The CPUs as the kernel writes them, ranges merged: {0, 1, 2, 3, 8} -> "0-3,8".
+std::string cpuset_text(const std::set<unsigned>& cpus);
 
 // True if `text` is exactly `length` hexadecimal digits.
 bool is_hex(std::string_view text, std::size_t length);

@@ -233,7 +233,31 @@ std::string hugepages_conflict(const Vm& vm, const std::string& value) {
          " pages, which is all the guest's memory is made of: make it a multiple of " + value;
 }
 
-constexpr std::array<VmField, 57> kFields = {{
+// A set of host CPUs in the kernel's form: "0-1,6-7".
+std::optional<std::string> canonical_cpuset(const std::string& text) {
+  const auto cpus = parse_cpuset(text);
+  if (!cpus) return std::nullopt;
+  return cpuset_text(*cpus);
+}
+
+// One set per vCPU at most: libvirt refuses a pin for a vCPU the guest cannot have.
+std::string vcpu_pins_conflict(const Vm& vm, const std::string& value) {
+  const std::size_t pins = cpusets_of(value).size();
+  const unsigned most = vm.vcpus_max.value_or(vm.vcpus);
+  if (pins <= most) return "";
+  return "cpu.pinning.vcpus pins " + std::to_string(pins) + " vCPUs and the guest has " +
+         std::to_string(most) + ": give one set of host CPUs for each vCPU, in their order";
+}
+
+std::string iothread_pins_conflict(const Vm& vm, const std::string& value) {
+  const std::size_t pins = cpusets_of(value).size();
+  const std::string threads = attribute_or(vm, "iothreads", "0");
+  if (pins <= std::stoul(threads)) return "";
+  return "cpu.pinning.iothreads pins " + std::to_string(pins) + " I/O threads and the guest has " +
+         threads + ": set iothreads = " + std::to_string(pins) + " in [vm." + vm.key + "]";
+}
+
+constexpr std::array<VmField, 60> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -463,6 +487,39 @@ constexpr std::array<VmField, 57> kFields = {{
      nullptr,
      "",
      true},
+    // `<cputune>`: which host CPUs the guest's threads run on. VFIO gaming guides pin each vCPU
+    // to a CPU of its own, SMT siblings together, and keep QEMU's own threads off them.
+    {"cpu.pinning.vcpus",
+     FieldKind::cpusets,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "the host CPUs each vCPU runs on, in vCPU order (`<vcpupin>`): `[2, 8, 3, 9]`, or sets such "
+     "as `\"0-3\"`; at most one for each vCPU. Plan checks them against the host's CPUs",
+     vcpu_pins_conflict},
+    {"cpu.pinning.emulator",
+     FieldKind::line,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "the host CPUs QEMU's own threads run on (`<emulatorpin>`), such as `\"0-1\"`: off the "
+     "vCPUs' ones, so that they never wait for QEMU",
+     nullptr,
+     nullptr,
+     0,
+     0,
+     "",
+     nullptr,
+     canonical_cpuset,
+     "host CPUs such as \"0-1\" or \"0,6\""},
+    {"cpu.pinning.iothreads",
+     FieldKind::cpusets,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "the host CPUs each I/O thread runs on, from thread 1 (`<iothreadpin>`); the guest needs "
+     "that many `iothreads`",
+     iothread_pins_conflict},
     // Hyper-V enlightenments (`<features><hyperv mode='custom'>`): Windows guests run faster
     // and keep better time with them. QEMU knows them only with KVM.
     {"hyperv.relaxed",
@@ -648,8 +705,8 @@ constexpr std::array<VmField, 57> kFields = {{
      "a power-of-two page size such as \"2MiB\" or \"1GiB\", \"default\" or \"none\""},
 }};
 
-constexpr std::array<std::string_view, 7> kTables = {
-    "cpu", "cpu.features", "hyperv", "clock", "pm", "tpm", "memory_backing"};
+constexpr std::array<std::string_view, 8> kTables = {
+    "cpu", "cpu.features", "cpu.pinning", "hyperv", "clock", "pm", "tpm", "memory_backing"};
 
 // What libvirt's and virt-manager's Windows guides turn on; stimer needs the Hyper-V clock, so
 // the preset gives it too.
@@ -687,6 +744,22 @@ constexpr std::array<FieldNeed, 6> kNeeds = {{
 }};
 
 }  // namespace
+
+std::vector<std::string> cpusets_of(const std::string& value) {
+  std::vector<std::string> sets;
+  for (std::size_t start = 0; start < value.size();) {
+    const std::size_t end = std::min(value.find("; ", start), value.size());
+    sets.push_back(value.substr(start, end - start));
+    start = end + 2;
+  }
+  return sets;
+}
+
+std::string joined_cpusets(const std::vector<std::string>& sets) {
+  std::string text;
+  for (const std::string& set : sets) text += (text.empty() ? "" : "; ") + set;
+  return text;
+}
 
 std::string hugepage_size_text(std::uint64_t kib) {
   if (kib % (1ULL << 20) == 0) return std::to_string(kib >> 20) + "GiB";

@@ -30,6 +30,8 @@ enum class FieldKind {
   integer,  // a whole number from `min` to `max`, in decimal
   names,    // a non-empty list of names (lower-case letters, digits, '-', '_', '.'), each once;
             // kept sorted and joined by ", ", so that the order they are given in is no change
+  cpusets,  // a non-empty list of sets of host CPUs ("2", "0-3,8"), one for each vCPU or I/O
+            // thread in their order, kept in it and joined by "; "
 };
 
 // When a running guest takes a change to the attribute: now, through libvirt's live API, or
@@ -108,6 +110,10 @@ struct FieldNeed {
   std::string_view needs;
 };
 std::span<const FieldNeed> field_needs();
+
+// A FieldKind::cpusets value as its sets ("0-3,8"), in order, and such sets as a value.
+std::vector<std::string> cpusets_of(const std::string& value);
+std::string joined_cpusets(const std::vector<std::string>& sets);
 
 // memory_backing.hugepages: a page size in KiB as its canonical text ("2MiB", "1GiB", "64KiB"),
 // and back; 0 for "default" and "none", which name no size.

@@ -87,6 +87,13 @@ bool write_attribute_rows(TomlWriter& out, const Vm& vm, std::string_view table)
       for (const std::string& name : names_of(found->second))
         list += (list.empty() ? "" : ", ") + toml_string(name);
       out.line(key + " = [" + list + "]");
+    } else if (field.kind == FieldKind::cpusets) {
+      std::string list;
+      for (const std::string& set : cpusets_of(found->second)) {
+        const bool one_cpu = set.find_first_not_of("0123456789") == std::string::npos;
+        list += (list.empty() ? "" : ", ") + (one_cpu ? set : toml_string(set));
+      }
+      out.line(key + " = [" + list + "]");
     } else {
       out.string(key, found->second);
     }

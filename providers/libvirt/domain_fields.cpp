@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <map>
 #include <vector>
 
 #include "engine/model/values.h"
@@ -593,6 +594,63 @@ void write_tpm_device(pugi::xml_node domain, const std::string& value) {
 constexpr char kMemorySource[] = "memoryBacking/source/@type";
 constexpr char kMemoryAccess[] = "memoryBacking/access/@mode";
 
+// <cputune>'s pins of one kind (<vcpupin vcpu>, <iothreadpin iothread>), by the number each
+// names from `first`, as a cpusets row's value; nothing when there are none, or when they skip a
+// number (the row lists every pin from the first in order).
+template <const char* Element, const char* Number, unsigned First>
+std::optional<std::string> read_pins(const pugi::xml_node& domain) {
+  std::map<unsigned, std::string> pins;
+  for (pugi::xml_node pin : domain.child("cputune").children(Element)) {
+    const auto cpus = parse_cpuset(pin.attribute("cpuset").as_string());
+    if (cpus) pins[pin.attribute(Number).as_uint()] = cpuset_text(*cpus);
+  }
+  if (pins.empty() || pins.begin()->first != First ||
+      pins.rbegin()->first != First + pins.size() - 1)
+    return std::nullopt;
+  std::vector<std::string> sets;
+  for (const auto& [number, set] : pins) sets.push_back(set);
+  return joined_cpusets(sets);
+}
+
+// A <cputune> left with nothing in it says nothing: it goes too.
+void drop_empty_cputune(pugi::xml_node domain) {
+  pugi::xml_node cputune = domain.child("cputune");
+  if (cputune && !cputune.first_child() && !cputune.first_attribute()) domain.remove_child(cputune);
+}
+
+template <const char* Element, const char* Number, unsigned First>
+void write_pins(pugi::xml_node domain, const std::string& value) {
+  if (read_pins<Element, Number, First>(domain) == value) return;
+  xml::remove_children(domain.child("cputune"), Element);
+  const std::vector<std::string> sets = cpusets_of(value);
+  pugi::xml_node cputune =
+      sets.empty() ? pugi::xml_node() : domain_parts::domain_child(domain, "cputune");
+  for (std::size_t i = 0; i < sets.size(); ++i) {
+    pugi::xml_node pin = cputune.append_child(Element);
+    pin.append_attribute(Number) = static_cast<unsigned>(First + i);
+    pin.append_attribute("cpuset") = sets[i].c_str();
+  }
+  drop_empty_cputune(domain);
+}
+
+std::optional<std::string> read_emulator_pin(const pugi::xml_node& domain) {
+  const auto cpus =
+      parse_cpuset(domain.child("cputune").child("emulatorpin").attribute("cpuset").as_string());
+  if (!cpus) return std::nullopt;
+  return cpuset_text(*cpus);
+}
+
+void write_emulator_pin(pugi::xml_node domain, const std::string& value) {
+  if (read_emulator_pin(domain) == value) return;
+  pugi::xml_node cputune = domain_parts::domain_child(domain, "cputune");
+  xml::set_attribute(xml::child_or_append(cputune, "emulatorpin"), "cpuset", value);
+}
+
+constexpr char kVcpuPin[] = "vcpupin";
+constexpr char kVcpuNumber[] = "vcpu";
+constexpr char kIothreadPin[] = "iothreadpin";
+constexpr char kIothreadNumber[] = "iothread";
+
 // <hugepages/> alone takes the host's default size; a <page> names one, in any unit libvirt
 // reads (it writes KiB back).
 std::optional<std::string> read_hugepages(const pugi::xml_node& domain) {
@@ -636,7 +694,7 @@ void write_locked(pugi::xml_node domain, const std::string& value) {
   if (backing && !backing.first_child()) domain.remove_child(backing);
 }
 
-constexpr std::array<DomainField, 57> kFields = {{
+constexpr std::array<DomainField, 60> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -683,6 +741,11 @@ constexpr std::array<DomainField, 57> kFields = {{
      write_features<kRequire>, nullptr},
     {"cpu.features.disable", "cpu/feature[@policy='disable']", read_features<kDisable>,
      write_features<kDisable>, nullptr},
+    {"cpu.pinning.vcpus", "cputune/vcpupin", read_pins<kVcpuPin, kVcpuNumber, 0>,
+     write_pins<kVcpuPin, kVcpuNumber, 0>, nullptr},
+    {"cpu.pinning.emulator", "cputune/emulatorpin", read_emulator_pin, write_emulator_pin, nullptr},
+    {"cpu.pinning.iothreads", "cputune/iothreadpin", read_pins<kIothreadPin, kIothreadNumber, 1>,
+     write_pins<kIothreadPin, kIothreadNumber, 1>, nullptr},
     {"hyperv.relaxed", kRelaxed, read_hyperv<kRelaxed>, write_hyperv<kRelaxed>, nullptr},
     {"hyperv.vapic", kVapic, read_hyperv<kVapic>, write_hyperv<kVapic>, nullptr},
     {"hyperv.spinlocks", "features/hyperv/spinlocks", read_hyperv_value<kSpinlocks, kRetries>,

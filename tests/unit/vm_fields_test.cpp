@@ -56,10 +56,13 @@ std::pair<std::string, std::string> sample(const VmField& field) {
     }
     case FieldKind::names:
       return {"[\"topoext\"]", "topoext"};
+    case FieldKind::cpusets:
+      return {"[1, \"0,2\"]", "1; 0,2"};
     case FieldKind::text:
     case FieldKind::line:
       if (field.key == "looking_glass") return {"\"64MiB\"", "64MiB"};  // canonical
       if (field.key == "memory_backing.hugepages") return {"\"2MiB\"", "2MiB"};
+      if (field.key == "cpu.pinning.emulator") return {"\"0-1\"", "0-1"};
       // Within a length limit too.
       if (field.max > 0) return {"\"50% & <ok>\"", "50% & <ok>"};
       return {"\"a note: 50% & <ok>\"", "a note: 50% & <ok>"};
@@ -76,6 +79,7 @@ std::string companions(const std::string& key) {
   if (key == "tpm.version") return "tpm.model = \"tpm-tis\"\n";
   if (key == "tpm.device") return "tpm.backend = \"passthrough\"\n";
   if (key == "cpu.model") return "cpu.mode = \"custom\"\n";
+  if (key == "cpu.pinning.iothreads") return "iothreads = 2\n";
   // The sample topology's product.
   if (key.starts_with("cpu.") && key != "cpu.mode") return "vcpus = 3\n";
   return "";
@@ -206,6 +210,11 @@ TEST_CASE("both JSON schemas describe every attribute row with its values", "[vm
         CHECK(configured.at("type") == "array");
         CHECK(configured.at("items").at("pattern") == "^[a-z0-9_.-]+$");
         CHECK(in_plan.at(key).at("pattern") == "^[a-z0-9_.-]+(, [a-z0-9_.-]+)*$");
+        break;
+      case FieldKind::cpusets:
+        CHECK(configured.at("type") == "array");
+        CHECK(configured.at("items").at("type") == json({"integer", "string"}));
+        CHECK(in_plan.at(key).at("pattern") == "^[0-9,-]+(; [0-9,-]+)*$");
         break;
       case FieldKind::line: {
         if (field.canonical) {  // a form of its own, which its pattern describes
