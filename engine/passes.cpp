@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "engine/checks/cpu_pinning.h"
 #include "engine/checks/dsm.h"
 #include "engine/checks/host_check.h"
 #include "engine/checks/hugepages.h"
@@ -70,6 +71,8 @@ Plan make_plan(const Desired& desired, const Live& live, const DiffOptions& opti
   check_passthrough(desired, live, live.devices, diagnostics);
   // A guest on huge pages starts only where the host has reserved enough of them.
   check_hugepages(desired, live, diagnostics);
+  // Pins name host CPUs, which must be there and online.
+  check_cpu_pinning(desired, live.devices.cpus, diagnostics);
   // What apply must do, per resource: typed operations, display fields and their disruption.
   plan.changes = diff(desired, live, options, diagnostics);
   // A DSM guest's loader must be able to map the disks as the changes lay them out.

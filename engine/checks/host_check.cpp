@@ -188,11 +188,10 @@ class HostCheck {
   void tpm_device(const Vm& vm) {
     const auto device = vm.attributes.find("tpm.device");
     if (device == vm.attributes.end() || files_.exists(device->second)) return;
-    const auto place = vm.attribute_places.find(device->first);
     error("TPM device " + device->second +
               " does not exist on the host: name the host's TPM (ls /dev/tpm*), or set "
               "backend = \"emulator\" for a TPM of the guest's own",
-          place == vm.attribute_places.end() ? vm.where : place->second);
+          vm.where_set(device->first));
   }
 
   // virtiofsd serves a directory; the guest fails to start on anything else.

@@ -83,10 +83,7 @@ class HugepageCheck {
   }
 
   void report(Severity severity, const Vm& vm, std::string message) {
-    const auto place = vm.attribute_places.find(kKey);
-    diagnostics_.push_back({severity, std::move(message),
-                            place == vm.attribute_places.end() ? vm.where : place->second,
-                            "vm." + vm.key});
+    diagnostics_.push_back({severity, std::move(message), vm.where_set(kKey), "vm." + vm.key});
   }
 
   const Live& live_;

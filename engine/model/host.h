@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -61,6 +62,16 @@ struct HugePagePool {
   bool operator==(const HugePagePool&) const = default;
 };
 
+// The host's CPUs (sys/devices/system/cpu and node): what pins may name.
+struct HostCpus {
+  std::set<unsigned> present;  // empty when the tree does not say
+  std::set<unsigned> online;
+  std::map<unsigned, std::set<unsigned>> siblings;  // a CPU's SMT siblings, itself included
+  std::map<unsigned, unsigned> node;                // a CPU's NUMA node
+
+  bool operator==(const HostCpus&) const = default;
+};
+
 // Everything providers/sysfs reads about the host's devices.
 struct HostDevices {
   bool iommu_enabled = false;    // an IOMMU is active (sys/class/iommu or IOMMU groups exist)
@@ -73,6 +84,7 @@ struct HostDevices {
   // The host's huge page sizes, by size; empty when the tree has no sys/kernel/mm/hugepages
   // (a kernel without hugetlb, or a host recorded before virtform read it).
   std::vector<HugePagePool> hugepages;
+  HostCpus cpus;
   // The size of a huge page where none is named (proc/meminfo's Hugepagesize); 0: not known.
   std::uint64_t default_hugepage_kib = 0;
 

@@ -86,6 +86,11 @@ const Disk* Vm::find_disk(const std::string& source) const {
   return it == disks.end() ? nullptr : &*it;
 }
 
+Location Vm::where_set(const std::string& attribute) const {
+  const auto place = attribute_places.find(attribute);
+  return place == attribute_places.end() ? where : place->second;
+}
+
 const LiveDomain* Live::find_domain(const std::string& name) const {
   auto it = std::find_if(domains.begin(), domains.end(),
                          [&](const LiveDomain& d) { return d.vm.name == name; });

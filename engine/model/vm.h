@@ -237,6 +237,8 @@ struct Vm {
 
   // The disk whose source is `source` (a disk's identity), or nullptr.
   const Disk* find_disk(const std::string& source) const;
+  // Where `attribute` was set, else the VM's own table: where its checks report.
+  Location where_set(const std::string& attribute) const;
 
   bool operator==(const Vm&) const = default;
 };

@@ -168,6 +168,18 @@ pool() {
 pool 2048 4096
 pool 1048576 0
 echo "Hugepagesize:       2048 kB" >"$root/proc/meminfo"
+# The 5350GE's six cores of two threads, on one NUMA node: CPUs 0-5 are the cores' first
+# threads, 6-11 their SMT siblings, as Linux numbers them on Zen.
+cpus="$root/sys/devices/system/cpu"
+mkdir -p "$root/sys/devices/system/node/node0"
+echo "0-11" >"$root/sys/devices/system/node/node0/cpulist"
+mkdir -p "$cpus"
+echo "0-11" >"$cpus/present"
+echo "0-11" >"$cpus/online"
+for cpu in $(seq 0 11); do
+  mkdir -p "$cpus/cpu$cpu/topology"
+  echo "$((cpu % 6)),$((cpu % 6 + 6))" >"$cpus/cpu$cpu/topology/thread_siblings_list"
+done
 # The Windows guest's installer and driver ISOs, in the drives plans only check exist.
 mkdir -p "$root/var/lib/libvirt/iso"
 : >"$root/var/lib/libvirt/iso/Win11_24H2_English_x64.iso"

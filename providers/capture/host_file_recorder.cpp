@@ -136,6 +136,19 @@ class Recorder {
                  lines_containing(read_host("proc/meminfo", SIZE_MAX), "Hugepagesize"));
   }
 
+  // The CPUs pins may name: which are there and online, their SMT siblings and NUMA nodes.
+  void record_cpus() {
+    const fs::path cpu = "sys/devices/system/cpu";
+    copy_file(cpu / "present");
+    copy_file(cpu / "online");
+    for (const auto& name : list(cpu))
+      if (name.starts_with("cpu") && name.find_first_not_of("0123456789", 3) == std::string::npos)
+        copy_file(cpu / name / "topology/thread_siblings_list");
+    const fs::path nodes = "sys/devices/system/node";
+    for (const auto& name : list(nodes))
+      if (name.starts_with("node")) copy_file(nodes / name / "cpulist");
+  }
+
   // QEMU's firmware descriptors, and placeholders for the images they name, so firmware =
   // "uefi" resolves offline as it does here.
   void record_firmware() {
@@ -355,6 +368,7 @@ void record_host_files(const HostFileRecording& request) {
   recorder.record_dev_links();
   recorder.record_mounts_and_bridges();
   recorder.record_hugepages();
+  recorder.record_cpus();
   recorder.record_firmware();
   for (const auto& directory : request.listings) recorder.record_listing(directory);
   for (const auto& file : request.files) recorder.record_existing(file);

@@ -420,6 +420,28 @@ void read_hugepages(const std::string& root, HostDevices& host) {
     host.default_hugepage_kib = number_in(trim(meminfo.substr(line + 13, 24)));
 }
 
+std::set<unsigned> cpus_in(const std::string& path) {
+  return parse_cpuset(read_attribute(path)).value_or(std::set<unsigned>{});
+}
+
+// Which CPUs there are and are online, each one's SMT siblings and NUMA node.
+void read_cpus(const std::string& root, HostDevices& host) {
+  const std::string cpu = root + "/sys/devices/system/cpu";
+  host.cpus.present = cpus_in(cpu + "/present");
+  host.cpus.online = cpus_in(cpu + "/online");
+  for (unsigned number : host.cpus.present) {
+    const auto siblings =
+        cpus_in(cpu + "/cpu" + std::to_string(number) + "/topology/thread_siblings_list");
+    if (!siblings.empty()) host.cpus.siblings[number] = siblings;
+  }
+  const std::string nodes = root + "/sys/devices/system/node";
+  for (const auto& name : list_dir(nodes)) {
+    if (!name.starts_with("node") || name.size() == 4) continue;
+    const unsigned node = static_cast<unsigned>(number_in(name.substr(4)));
+    for (unsigned number : cpus_in(nodes + "/" + name + "/cpulist")) host.cpus.node[number] = node;
+  }
+}
+
 }  // namespace
 
 HostDevices read_host_devices(const std::string& root) {
@@ -432,6 +454,7 @@ HostDevices read_host_devices(const std::string& root) {
   read_blocks(base, host);
   read_bridges(base, host);
   read_hugepages(base, host);
+  read_cpus(base, host);
   return host;
 }
 
