@@ -257,6 +257,16 @@ std::string iothread_pins_conflict(const Vm& vm, const std::string& value) {
          threads + ": set iothreads = " + std::to_string(pins) + " in [vm." + vm.key + "]";
 }
 
+// A running guest is repinned at once when the pins cover what it runs exactly: a pin for each
+// vCPU it has online (each I/O thread it has), so that none keeps an old pin.
+bool pins_every_vcpu(const std::string& value, const Vm& running) {
+  return cpusets_of(value).size() == running.vcpus;
+}
+
+bool pins_every_iothread(const std::string& value, const Vm& running) {
+  return std::to_string(cpusets_of(value).size()) == attribute_or(running, "iothreads", "0");
+}
+
 constexpr std::array<VmField, 60> kFields = {{
     {"title",
      FieldKind::line,
@@ -492,15 +502,16 @@ constexpr std::array<VmField, 60> kFields = {{
     {"cpu.pinning.vcpus",
      FieldKind::cpusets,
      {},
-     FieldTiming::next_boot,
+     FieldTiming::live,
      "",
      "the host CPUs each vCPU runs on, in vCPU order (`<vcpupin>`): `[2, 8, 3, 9]`, or sets such "
      "as `\"0-3\"`; at most one for each vCPU. Plan checks them against the host's CPUs",
-     vcpu_pins_conflict},
+     vcpu_pins_conflict,
+     pins_every_vcpu},
     {"cpu.pinning.emulator",
      FieldKind::line,
      {},
-     FieldTiming::next_boot,
+     FieldTiming::live,
      "",
      "the host CPUs QEMU's own threads run on (`<emulatorpin>`), such as `\"0-1\"`: off the "
      "vCPUs' ones, so that they never wait for QEMU",
@@ -515,11 +526,12 @@ constexpr std::array<VmField, 60> kFields = {{
     {"cpu.pinning.iothreads",
      FieldKind::cpusets,
      {},
-     FieldTiming::next_boot,
+     FieldTiming::live,
      "",
      "the host CPUs each I/O thread runs on, from thread 1 (`<iothreadpin>`); the guest needs "
      "that many `iothreads`",
-     iothread_pins_conflict},
+     iothread_pins_conflict,
+     pins_every_iothread},
     // Hyper-V enlightenments (`<features><hyperv mode='custom'>`): Windows guests run faster
     // and keep better time with them. QEMU knows them only with KVM.
     {"hyperv.relaxed",

@@ -646,6 +646,44 @@ void write_emulator_pin(pugi::xml_node domain, const std::string& value) {
   xml::set_attribute(xml::child_or_append(cputune, "emulatorpin"), "cpuset", value);
 }
 
+// libvirt's CPU map of a set: bit N of byte N / 8 for host CPU N.
+std::vector<unsigned char> cpu_map(const std::string& set) {
+  const std::set<unsigned> cpus = parse_cpuset(set).value_or(std::set<unsigned>{});
+  std::vector<unsigned char> map(cpus.empty() ? 1 : *cpus.rbegin() / 8 + 1, 0);
+  for (unsigned cpu : cpus) map[cpu / 8] |= static_cast<unsigned char>(1U << (cpu % 8));
+  return map;
+}
+
+// Each pin of a cpusets row, in order, through `pin` (number, map, length, flags).
+template <typename Pin>
+int pin_each_live(const std::string& value, unsigned first, Pin pin) {
+  const std::vector<std::string> sets = cpusets_of(value);
+  for (std::size_t i = 0; i < sets.size(); ++i) {
+    std::vector<unsigned char> map = cpu_map(sets[i]);
+    if (pin(static_cast<unsigned>(first + i), map.data(), static_cast<int>(map.size())) < 0)
+      return -1;
+  }
+  return 0;
+}
+
+int pin_vcpus_live(virDomainPtr domain, const std::string& value) {
+  return pin_each_live(value, 0, [&](unsigned vcpu, unsigned char* map, int length) {
+    return virDomainPinVcpuFlags(domain, vcpu, map, length, VIR_DOMAIN_AFFECT_LIVE);
+  });
+}
+
+int pin_iothreads_live(virDomainPtr domain, const std::string& value) {
+  return pin_each_live(value, 1, [&](unsigned thread, unsigned char* map, int length) {
+    return virDomainPinIOThread(domain, thread, map, length, VIR_DOMAIN_AFFECT_LIVE);
+  });
+}
+
+int pin_emulator_live(virDomainPtr domain, const std::string& value) {
+  std::vector<unsigned char> map = cpu_map(value);
+  return virDomainPinEmulator(domain, map.data(), static_cast<int>(map.size()),
+                              VIR_DOMAIN_AFFECT_LIVE);
+}
+
 constexpr char kVcpuPin[] = "vcpupin";
 constexpr char kVcpuNumber[] = "vcpu";
 constexpr char kIothreadPin[] = "iothreadpin";
@@ -742,10 +780,11 @@ constexpr std::array<DomainField, 60> kFields = {{
     {"cpu.features.disable", "cpu/feature[@policy='disable']", read_features<kDisable>,
      write_features<kDisable>, nullptr},
     {"cpu.pinning.vcpus", "cputune/vcpupin", read_pins<kVcpuPin, kVcpuNumber, 0>,
-     write_pins<kVcpuPin, kVcpuNumber, 0>, nullptr},
-    {"cpu.pinning.emulator", "cputune/emulatorpin", read_emulator_pin, write_emulator_pin, nullptr},
+     write_pins<kVcpuPin, kVcpuNumber, 0>, pin_vcpus_live},
+    {"cpu.pinning.emulator", "cputune/emulatorpin", read_emulator_pin, write_emulator_pin,
+     pin_emulator_live},
     {"cpu.pinning.iothreads", "cputune/iothreadpin", read_pins<kIothreadPin, kIothreadNumber, 1>,
-     write_pins<kIothreadPin, kIothreadNumber, 1>, nullptr},
+     write_pins<kIothreadPin, kIothreadNumber, 1>, pin_iothreads_live},
     {"hyperv.relaxed", kRelaxed, read_hyperv<kRelaxed>, write_hyperv<kRelaxed>, nullptr},
     {"hyperv.vapic", kVapic, read_hyperv<kVapic>, write_hyperv<kVapic>, nullptr},
     {"hyperv.spinlocks", "features/hyperv/spinlocks", read_hyperv_value<kSpinlocks, kRetries>,

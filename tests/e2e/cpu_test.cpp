@@ -64,5 +64,46 @@ TEST_CASE("a running guest is given another vCPU live up to vcpus_max", "[e2e]")
     CHECK(entry.value("name", "") != name);
 }
 
+// This machine has CPUs 0 and 1 at least: the pins swap the guest's two vCPUs between them.
+TEST_CASE("a running guest's vCPUs and QEMU's threads are repinned live", "[e2e]") {
+  VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
+  Session session;
+  Libvirt& libvirt = session.libvirt();
+  const std::string name = session.domain("pinned");
+  auto guest_toml = [&](const std::string& vcpus, const std::string& emulator) {
+    return kernel_guest_toml("pinned", name, guest_images().initrd_ignore, "128MiB", 2,
+                             "restart = \"never\"\n") +
+           "\n[vm.pinned.cpu.pinning]\nvcpus = " + vcpus + "\nemulator = \"" + emulator + "\"\n";
+  };
+  ProcessResult created = session.apply(session.write_config(guest_toml("[0, 1]", "0")));
+  INFO(created.describe());
+  REQUIRE(created.exit_code == 0);
+  REQUIRE(libvirt.is_running(name));
+  const int id = libvirt.id(name);
+  CHECK(libvirt.xml(name).find("<vcpupin vcpu='1' cpuset='1'/>") != std::string::npos);
+
+  const std::string config = session.write_config(guest_toml("[1, 0]", "1"));
+  const nlohmann::json plan = session.plan_json(config);
+  INFO(plan.dump(2));
+  const nlohmann::json change = guest_change(session, plan);
+  REQUIRE(change.is_object());
+  CHECK(field_of(change, "cpu.pinning.vcpus").value("disruption", "") == "live");
+  CHECK(field_of(change, "cpu.pinning.emulator").value("disruption", "") == "live");
+  ProcessResult applied = session.apply(config);
+  INFO(applied.describe());
+  REQUIRE(applied.exit_code == 0);
+  CHECK(libvirt.id(name) == id);  // not restarted
+  for (bool inactive : {false, true}) {
+    INFO((inactive ? "persistent" : "live") << " definition");
+    const std::string xml = libvirt.xml(name, inactive);
+    CHECK(xml.find("<vcpupin vcpu='0' cpuset='1'/>") != std::string::npos);
+    CHECK(xml.find("<vcpupin vcpu='1' cpuset='0'/>") != std::string::npos);
+    CHECK(xml.find("<emulatorpin cpuset='1'/>") != std::string::npos);
+  }
+  const nlohmann::json after = session.plan_json(config);
+  INFO(after.dump(2));
+  CHECK_FALSE(guest_change(session, after).is_object());
+}
+
 }  // namespace
 }  // namespace virtform::e2e
