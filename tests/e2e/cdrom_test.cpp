@@ -43,12 +43,6 @@ std::vector<std::string> media_of(const std::string& xml) {
   return media;
 }
 
-nlohmann::json guest_change(const Session& session, const nlohmann::json& plan) {
-  nlohmann::json guest;
-  for (const nlohmann::json& change : changes_inside(plan, session.prefix())) guest = change;
-  return guest;
-}
-
 }  // namespace
 
 TEST_CASE("a new ISO reaches a running guest's CD-ROM drive live and a new drive its next boot",

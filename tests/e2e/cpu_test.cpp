@@ -9,12 +9,6 @@
 namespace virtform::e2e {
 namespace {
 
-nlohmann::json guest_change(Session& session, const nlohmann::json& plan) {
-  nlohmann::json guest;
-  for (const nlohmann::json& change : changes_inside(plan, session.prefix())) guest = change;
-  return guest;
-}
-
 TEST_CASE("a running guest is given another vCPU live up to vcpus_max", "[e2e]") {
   VIRTFORM_E2E_REQUIRE_ENVIRONMENT();
   Session session;

@@ -92,4 +92,11 @@ struct KeptStateRemover {
 // What the guests print once they wait for (or ignore) the power button.
 inline constexpr const char* kGuestReady = "virtform-guest: ready";
 
+// The plan's change of the session's one guest (the last, where there are several), or null.
+inline nlohmann::json guest_change(const Session& session, const nlohmann::json& plan) {
+  nlohmann::json guest;
+  for (const nlohmann::json& change : changes_inside(plan, session.prefix())) guest = change;
+  return guest;
+}
+
 }  // namespace virtform::e2e

@@ -15,12 +15,6 @@ using namespace std::chrono_literals;
 constexpr auto kBootTimeout = 120s;
 constexpr auto kBalloonTimeout = 60s;
 
-nlohmann::json guest_change(const Session& session, const nlohmann::json& plan) {
-  nlohmann::json guest;
-  for (const nlohmann::json& change : changes_inside(plan, session.prefix())) guest = change;
-  return guest;
-}
-
 std::string pending_fields(const nlohmann::json& plan, const std::string& name) {
   for (const nlohmann::json& entry : plan.value("pending_next_boot", nlohmann::json::array()))
     if (entry.value("name", "") == name) return entry.at("fields").dump();

@@ -106,12 +106,6 @@ bool has_device(const std::string& domain_xml, const char* name, const std::stri
   return false;
 }
 
-nlohmann::json guest_change(Session& session, const nlohmann::json& plan) {
-  nlohmann::json guest;
-  for (const nlohmann::json& change : changes_inside(plan, session.prefix())) guest = change;
-  return guest;
-}
-
 // Removes `path` at the end of the test when it was not there at the start: a file QEMU makes
 // for the guest and leaves behind.
 class ShmFileCleanup {
