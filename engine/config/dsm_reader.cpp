@@ -124,11 +124,13 @@ void check_dsm_platform(TableReader& vm_reader, const Vm& vm) {
   const DsmPlatform* platform = find_dsm_platform(vm.dsm->model);
   if (!platform) return;
   const std::string model(platform->model);
-  if (vm.vcpus > platform->max_threads) {
-    vm_reader.error("vcpus", "vcpus = " + std::to_string(vm.vcpus) + " is more than the " +
-                                 std::to_string(platform->max_threads) + " CPU threads a " + model +
-                                 " runs; set vcpus = " + std::to_string(platform->max_threads) +
-                                 " or fewer, or choose a larger model");
+  // The most the guest can have: vCPUs plugged in later count as the booted ones do.
+  if (most_vcpus(vm) > platform->max_threads) {
+    const std::string key = vm.vcpus_max ? "vcpus_max" : "vcpus";
+    vm_reader.error(key, key + " = " + std::to_string(most_vcpus(vm)) + " is more than the " +
+                             std::to_string(platform->max_threads) + " CPU threads a " + model +
+                             " runs; set " + key + " = " + std::to_string(platform->max_threads) +
+                             " or fewer, or choose a larger model");
   }
   const std::optional<std::string> cpu = cpu_of(vm);
   if (cpu_surely_older_than(cpu, platform->oldest_cpu)) {

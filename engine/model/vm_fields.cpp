@@ -243,7 +243,7 @@ std::optional<std::string> canonical_cpuset(const std::string& text) {
 // One set per vCPU at most: libvirt refuses a pin for a vCPU the guest cannot have.
 std::string vcpu_pins_conflict(const Vm& vm, const std::string& value) {
   const std::size_t pins = cpusets_of(value).size();
-  const unsigned most = vm.vcpus_max.value_or(vm.vcpus);
+  const unsigned most = most_vcpus(vm);
   if (pins <= most) return "";
   return "cpu.pinning.vcpus pins " + std::to_string(pins) + " vCPUs and the guest has " +
          std::to_string(most) + ": give one set of host CPUs for each vCPU, in their order";

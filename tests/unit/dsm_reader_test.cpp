@@ -144,6 +144,13 @@ TEST_CASE("vcpus above the model's CPU threads is an error at vcpus", "[dsm]") {
           "dsm.toml:3:9: error: vcpus = 9 is more than the 8 CPU threads a DS918+ runs; set "
           "vcpus = 8 or fewer, or choose a larger model");
     CHECK_FALSE(has_errors(load(base + "vcpus = 8\n[vm.nas.dsm]\n").diagnostics));
+    // vCPUs plugged in later count: the maximum is what the loader meets.
+    const Loaded growing = load(base + "vcpus = 4\nvcpus_max = 12\n[vm.nas.dsm]\n");
+    const auto too_many = matching(growing.diagnostics, Severity::error, "vcpus_max = 12");
+    REQUIRE(too_many.size() == 1);
+    CHECK(format(too_many[0]) ==
+          "dsm.toml:4:13: error: vcpus_max = 12 is more than the 8 CPU threads a DS918+ runs; "
+          "set vcpus_max = 8 or fewer, or choose a larger model");
   }
   SECTION("DS3622xs+ runs 24") {
     CHECK_FALSE(
