@@ -29,6 +29,10 @@ constexpr std::array<std::string_view, 2> kRebootActions = {"restart", "destroy"
 // domaincommon.rng's video models, and none: no emulated display (a GPU guest's).
 constexpr std::array<std::string_view, 8> kVideoModels = {"virtio", "qxl",   "vga",   "cirrus",
                                                           "vmvga",  "bochs", "ramfb", "none"};
+// domaincommon.rng's x86 USB controller models: xHCI (USB 3), EHCI (USB 2), UHCI (USB 1), and
+// none, which takes USB away.
+constexpr std::array<std::string_view, 7> kUsbControllers = {
+    "qemu-xhci", "nec-xhci", "ich9-ehci1", "piix3-uhci", "piix4-uhci", "pci-ohci", "none"};
 // domaincommon.rng's x86 sound models (ich6 is Intel HD Audio), and none.
 constexpr std::array<std::string_view, 9> kSoundModels = {"none", "ich9", "ich6",   "ich7", "ac97",
                                                           "usb",  "sb16", "es1370", "pcspk"};
@@ -226,6 +230,19 @@ std::optional<std::string> hugepage_size(const std::string& text) {
   return hugepage_size_text(*kib);
 }
 
+// What sits on the guest's USB: without a controller there is nowhere to put it.
+std::string usb_controller_conflict(const Vm& vm, const std::string& value) {
+  if (value != "none") return "";
+  if (attribute_or(vm, "tablet", "false") == "true")
+    return "usb_controller = \"none\" leaves the USB tablet nowhere to plug in: set tablet = "
+           "false, or keep a controller";
+  for (const Disk& disk : vm.disks)
+    if (disk.bus == DiskBus::usb)
+      return "usb_controller = \"none\" leaves the USB disk " + disk.source +
+             " nowhere to plug in: put it on another bus, or keep a controller";
+  return "";
+}
+
 std::string hugepages_conflict(const Vm& vm, const std::string& value) {
   const std::uint64_t page = hugepage_kib(value);
   if (page == 0 || vm.memory_kib % page == 0) return "";
@@ -267,7 +284,7 @@ bool pins_every_iothread(const std::string& value, const Vm& running) {
   return std::to_string(cpusets_of(value).size()) == attribute_or(running, "iothreads", "0");
 }
 
-constexpr std::array<VmField, 60> kFields = {{
+constexpr std::array<VmField, 61> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -342,6 +359,11 @@ constexpr std::array<VmField, 60> kFields = {{
      "false",
      "`true` gives the guest a USB tablet (`<input type='tablet' bus='usb'/>`): an absolute "
      "pointer, so the mouse of a VNC or SPICE client moves with the guest's without grabbing"},
+    {"usb_controller", FieldKind::choice, kUsbControllers, FieldTiming::next_boot, "",
+     "the model of the guest's USB controller (`<controller type='usb' index='0' model>`): "
+     "`qemu-xhci` (USB 3, what libvirt gives q35), `nec-xhci`, `ich9-ehci1` (USB 2), `piix3-uhci` "
+     "(USB 1, pc's), `piix4-uhci`, `pci-ohci`, or `none` for no USB at all",
+     usb_controller_conflict},
     {"looking_glass",
      FieldKind::line,
      {},

@@ -109,6 +109,40 @@ void write_video(pugi::xml_node domain, const std::string& value) {
   video.prepend_child("model").append_attribute("type") = value.c_str();
 }
 
+// The first USB controller (index 0), which the guest's USB devices plug into.
+bool is_first_usb_controller(const pugi::xml_node& element) {
+  return std::string_view(element.attribute("type").as_string()) == "usb" &&
+         element.attribute("index").as_uint(0) == 0;
+}
+
+pugi::xml_node first_usb_controller(const pugi::xml_node& devices) {
+  for (pugi::xml_node controller : devices.children("controller"))
+    if (is_first_usb_controller(controller)) return controller;
+  return {};
+}
+
+std::optional<std::string> read_usb_controller(const pugi::xml_node& domain) {
+  const pugi::xml_node controller = first_usb_controller(domain.child("devices"));
+  if (!controller.attribute("model")) return std::nullopt;
+  return std::string(controller.attribute("model").as_string());
+}
+
+// A new model takes the old one's address and companions' master ports away with it; libvirt
+// places the new one.
+void write_usb_controller(pugi::xml_node domain, const std::string& value) {
+  if (read_usb_controller(domain) == value) return;
+  pugi::xml_node devices = devices_of(domain);
+  pugi::xml_node controller = first_usb_controller(devices);
+  if (!controller) {
+    controller = devices.append_child("controller");
+    controller.append_attribute("type") = "usb";
+    controller.append_attribute("index") = 0;
+  }
+  xml::set_attribute(controller, "model", value);
+  xml::remove_children(controller, "address");
+  xml::remove_children(controller, "master");
+}
+
 // A device a guest has one of, by model, or none: the sound card, the watchdog (libvirt 9.0
 // takes no second of either).
 template <const char* kName>
@@ -732,7 +766,7 @@ void write_locked(pugi::xml_node domain, const std::string& value) {
   if (backing && !backing.first_child()) domain.remove_child(backing);
 }
 
-constexpr std::array<DomainField, 60> kFields = {{
+constexpr std::array<DomainField, 61> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -757,6 +791,8 @@ constexpr std::array<DomainField, 60> kFields = {{
      is_channel_to<kSpiceAgent>},
     {"tablet", "devices/input", read_device<kTablet>, write_device<kTablet>, nullptr,
      is_usb_tablet},
+    {"usb_controller", "devices/controller", read_usb_controller, write_usb_controller, nullptr,
+     is_first_usb_controller},
     {"looking_glass", "devices/shmem", read_looking_glass, write_looking_glass, nullptr,
      is_looking_glass},
     {"balloon", "devices/memballoon", read_balloon, write_balloon, nullptr},

@@ -13,6 +13,7 @@
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/domain_xml.h"
 #include "support/count_of.h"
+#include "support/loaded_config.h"
 #include "support/temp_dir.h"
 
 namespace virtform {
@@ -222,6 +223,31 @@ TEST_CASE("a new looking_glass size keeps the device and its address; none takes
   CHECK(parse_domain_xml(grown).vm.attributes.at("looking_glass") == "64MiB");
   desired.attributes = {{"looking_glass", "none"}};
   CHECK(merge_domain_xml(xml, desired).find("<shmem") == std::string::npos);
+}
+
+TEST_CASE("no USB controller is refused beside a USB tablet or disk and read as the first one",
+          "[device_fields]") {
+  for (const auto& [lines, message] : std::vector<std::pair<std::string, std::string>>{
+           {"usb_controller = \"none\"\ntablet = true\n",
+            "usb_controller = \"none\" leaves the USB tablet nowhere to plug in: set tablet = "
+            "false, or keep a controller"},
+           {"usb_controller = \"none\"\n[[vm.a.disk]]\nfile = \"/a.img\"\nbus = \"usb\"\n",
+            "usb_controller = \"none\" leaves the USB disk /a.img nowhere to plug in: put it on "
+            "another bus, or keep a controller"},
+       }) {
+    INFO(lines);
+    const auto loaded = testing::load_vm_a(lines);
+    REQUIRE(loaded.diagnostics.size() == 1);
+    CHECK(loaded.diagnostics[0].message == message);
+    CHECK(loaded.diagnostics[0].where.line == 2);
+  }
+  const std::string xml = testing::libvirt_fixture("qemu-install-media.xml");
+  Vm vm = parse_domain_xml(xml).vm;
+  CHECK(vm.attributes.at("usb_controller") == "qemu-xhci");
+  vm.attributes["usb_controller"] = "ich9-ehci1";
+  const std::string merged = merge_domain_xml(xml, vm);
+  CHECK(parse_domain_xml(merged).vm.attributes.at("usb_controller") == "ich9-ehci1");
+  CHECK(count_of(merged, "<controller type='usb'") == 1);
 }
 
 }  // namespace virtform
