@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "engine/model/values.h"
 #include "engine/model/vm_fields.h"
 
 namespace virtform {
@@ -22,7 +23,7 @@ std::string pool_path(std::uint64_t page_kib) {
 std::string sizes_of(const HostDevices& host) {
   std::string text;
   for (const HugePagePool& pool : host.hugepages)
-    text += (text.empty() ? "" : ", ") + hugepage_size_text(pool.page_kib);
+    text += (text.empty() ? "" : ", ") + whole_unit_size(pool.page_kib);
   return text;
 }
 
@@ -47,8 +48,8 @@ class HugepageCheck {
     if (page == 0) return;
     if (!pool_of(page)) {
       report(Severity::error, vm,
-             "the host has no " + hugepage_size_text(page) + " huge pages (it has " +
-                 sizes_of(host_) + "): name one of those sizes");
+             "the host has no " + whole_unit_size(page) + " huge pages (it has " + sizes_of(host_) +
+                 "): name one of those sizes");
       return;
     }
     if (holds_its_pages(vm, live_)) return;
@@ -66,7 +67,7 @@ class HugepageCheck {
                                                         " guests that take them need ";
       for (const Demand& demand : demands)
         report(Severity::warning, *demand.vm,
-               "the host has " + std::to_string(pool.free) + " free " + hugepage_size_text(page) +
+               "the host has " + std::to_string(pool.free) + " free " + whole_unit_size(page) +
                    " huge pages, and " + who + std::to_string(needed) +
                    ": libvirt would not start it. Reserve more: echo " +
                    std::to_string(pool.total + needed - pool.free) + " > " + pool_path(page) +

@@ -127,6 +127,12 @@ std::optional<unsigned> cpu_number(std::string_view text) {
 
 }  // namespace
 
+std::string whole_unit_size(std::uint64_t kib) {
+  if (kib != 0 && kib % (1ULL << 20) == 0) return std::to_string(kib >> 20) + "GiB";
+  if (kib != 0 && kib % 1024 == 0) return std::to_string(kib >> 10) + "MiB";
+  return std::to_string(kib) + "KiB";
+}
+
 std::optional<std::set<unsigned>> parse_cpuset(std::string_view text) {
   std::set<unsigned> cpus;
   while (!text.empty()) {

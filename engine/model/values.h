@@ -18,6 +18,10 @@ inline constexpr std::string_view kSizeUnits = "KiB, MiB, GiB, TiB";
 // "4GiB", "512MiB", "2048KiB", "1TiB" -> KiB; a plain integer means MiB. Nothing on bad input.
 std::optional<std::uint64_t> parse_size_kib(const std::string& text);
 
+// A size in the largest unit that holds it whole, as the config writes sizes: 2048 -> "2MiB",
+// 1048576 -> "1GiB", 96 -> "96KiB".
+std::string whole_unit_size(std::uint64_t kib);
+
 // "120s", "2m", "1h" -> seconds. Nothing on bad input (no unit, negative, overflow).
 std::optional<std::chrono::seconds> parse_duration(std::string_view text);
 

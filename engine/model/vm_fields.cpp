@@ -227,7 +227,30 @@ std::optional<std::string> hugepage_size(const std::string& text) {
   if (text == "none" || text == "default") return text;
   const auto kib = parse_size_kib(text);
   if (!kib || *kib < 4 || *kib > (16ULL << 20) || !std::has_single_bit(*kib)) return std::nullopt;
-  return hugepage_size_text(*kib);
+  return whole_unit_size(*kib);
+}
+
+// A size of video memory: a whole number of KiB from 1MiB to 1GiB, in its largest whole unit.
+std::optional<std::string> video_memory_size(const std::string& text) {
+  const auto kib = parse_size_kib(text);
+  if (!kib || *kib < 1024 || *kib > (1ULL << 20)) return std::nullopt;
+  return whole_unit_size(*kib);
+}
+
+// Only models with memory of their own take a size for it; virtio's is the guest's RAM.
+std::string video_vram_conflict(const Vm& vm, const std::string&) {
+  const std::string model = attribute_or(vm, "video", "");
+  if (model != "virtio" && model != "ramfb" && model != "none") return "";
+  return "video_vram sizes the memory of a qxl, vga, cirrus, vmvga or bochs display; video = \"" +
+         model + "\" has none";
+}
+
+// libvirt gives more than one head to qxl and virtio displays only.
+std::string video_heads_conflict(const Vm& vm, const std::string& value) {
+  const std::string model = attribute_or(vm, "video", "");
+  if (model.empty() || model == "qxl" || model == "virtio" || value == "1") return "";
+  return "video_heads = " + value + " needs video = \"qxl\" or \"virtio\"; a \"" + model +
+         "\" display has one head";
 }
 
 // What sits on the guest's USB: without a controller there is nowhere to put it.
@@ -284,7 +307,7 @@ bool pins_every_iothread(const std::string& value, const Vm& running) {
   return std::to_string(cpusets_of(value).size()) == attribute_or(running, "iothreads", "0");
 }
 
-constexpr std::array<VmField, 61> kFields = {{
+constexpr std::array<VmField, 63> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -326,6 +349,32 @@ constexpr std::array<VmField, 61> kFields = {{
     {"video", FieldKind::choice, kVideoModels, FieldTiming::next_boot, "",
      "the model of the guest's first video device (`<video><model type>`): `virtio`, `qxl`, `vga`, "
      "`cirrus`, `vmvga`, `bochs`, `ramfb`, or `none` for no emulated display (a GPU guest)"},
+    {"video_vram",
+     FieldKind::line,
+     {},
+     FieldTiming::next_boot,
+     "",
+     "the memory of the first video device (`<model vram>`), such as `\"64MiB\"`, for the "
+     "resolutions a qxl, vga, cirrus, vmvga or bochs display can show",
+     video_vram_conflict,
+     nullptr,
+     0,
+     0,
+     "",
+     nullptr,
+     video_memory_size,
+     "a size from \"1MiB\" to \"1GiB\", such as \"64MiB\""},
+    {"video_heads",
+     FieldKind::integer,
+     {},
+     FieldTiming::next_boot,
+     "1",
+     "the monitors of the first video device, 1 to 16 (`<model heads>`); more than one on qxl "
+     "and virtio only",
+     video_heads_conflict,
+     nullptr,
+     1,
+     16},
     {"sound", FieldKind::choice, kSoundModels, FieldTiming::next_boot, "none",
      "the guest's sound device (`<sound model>`): `none`, `ich9`, `ich6` (Intel HD Audio), `ich7`, "
      "`ac97`, `usb`, `sb16`, `es1370` or `pcspk`"},
@@ -793,12 +842,6 @@ std::string joined_cpusets(const std::vector<std::string>& sets) {
   std::string text;
   for (const std::string& set : sets) text += (text.empty() ? "" : "; ") + set;
   return text;
-}
-
-std::string hugepage_size_text(std::uint64_t kib) {
-  if (kib % (1ULL << 20) == 0) return std::to_string(kib >> 20) + "GiB";
-  if (kib % 1024 == 0) return std::to_string(kib >> 10) + "MiB";
-  return std::to_string(kib) + "KiB";
 }
 
 std::uint64_t hugepage_kib(const std::string& value) {

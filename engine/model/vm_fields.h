@@ -115,9 +115,8 @@ std::span<const FieldNeed> field_needs();
 std::vector<std::string> cpusets_of(const std::string& value);
 std::string joined_cpusets(const std::vector<std::string>& sets);
 
-// memory_backing.hugepages: a page size in KiB as its canonical text ("2MiB", "1GiB", "64KiB"),
-// and back; 0 for "default" and "none", which name no size.
-std::string hugepage_size_text(std::uint64_t kib);
+// memory_backing.hugepages: a page size in KiB from its canonical text (values.h's
+// whole_unit_size); 0 for "default" and "none", which name no size.
 std::uint64_t hugepage_kib(const std::string& value);
 
 }  // namespace virtform

@@ -91,6 +91,9 @@ bool is_first_video(const pugi::xml_node& element) {
   return !element.previous_sibling("video");
 }
 
+constexpr char kVram[] = "vram";
+constexpr char kHeads[] = "heads";
+
 std::optional<std::string> read_video(const pugi::xml_node& domain) {
   const pugi::xml_node video = domain.child("devices").child("video");
   if (!video) return std::nullopt;
@@ -141,6 +144,34 @@ void write_usb_controller(pugi::xml_node domain, const std::string& value) {
   xml::set_attribute(controller, "model", value);
   xml::remove_children(controller, "address");
   xml::remove_children(controller, "master");
+}
+
+// An attribute of the first video device's <model>, owned where the config sets it: a model
+// change rewrites <model>, and its row comes after video's.
+template <const char* kAttribute>
+std::optional<std::string> read_video_model(const pugi::xml_node& domain) {
+  const pugi::xml_attribute value =
+      domain.child("devices").child("video").child("model").attribute(kAttribute);
+  if (!value) return std::nullopt;
+  return std::string(value.value());
+}
+
+std::optional<std::string> read_video_vram(const pugi::xml_node& domain) {
+  const auto kib = read_video_model<kVram>(domain);
+  if (!kib) return std::nullopt;
+  return whole_unit_size(std::strtoull(kib->c_str(), nullptr, 10));
+}
+
+void write_video_vram(pugi::xml_node domain, const std::string& value) {
+  if (read_video_vram(domain) == value) return;
+  pugi::xml_node video = xml::child_or_append(devices_of(domain), "video");
+  xml::set_attribute(xml::child_or_append(video, "model"), "vram",
+                     std::to_string(parse_size_kib(value).value_or(0)));
+}
+
+void write_video_heads(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node video = xml::child_or_append(devices_of(domain), "video");
+  xml::set_attribute(xml::child_or_append(video, "model"), "heads", value);
 }
 
 // A device a guest has one of, by model, or none: the sound card, the watchdog (libvirt 9.0
@@ -732,7 +763,7 @@ std::optional<std::string> read_hugepages(const pugi::xml_node& domain) {
   if (!page) return "default";
   const auto kib = parse_size_kib(std::string(page.attribute("size").as_string()) +
                                   page.attribute("unit").as_string("KiB"));
-  return kib ? hugepage_size_text(*kib) : "default";
+  return kib ? whole_unit_size(*kib) : "default";
 }
 
 void write_hugepages(pugi::xml_node domain, const std::string& value) {
@@ -766,7 +797,7 @@ void write_locked(pugi::xml_node domain, const std::string& value) {
   if (backing && !backing.first_child()) domain.remove_child(backing);
 }
 
-constexpr std::array<DomainField, 61> kFields = {{
+constexpr std::array<DomainField, 63> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -779,6 +810,9 @@ constexpr std::array<DomainField, 61> kFields = {{
     {"on_reboot", "on_reboot", child_text<kOnReboot>, set_child_text<kOnReboot>,
      set_lifecycle_live<VIR_DOMAIN_LIFECYCLE_REBOOT>},
     {"video", "devices/video", read_video, write_video, nullptr, is_first_video},
+    {"video_vram", "devices/video", read_video_vram, write_video_vram, nullptr, is_first_video},
+    {"video_heads", "devices/video", read_video_model<kHeads>, write_video_heads, nullptr,
+     is_first_video},
     {"sound", "devices/sound", read_single<kSound>, write_single<kSound>, nullptr,
      is_first_of<kSound>},
     {"rng", "devices/rng", read_device<kRng>, write_device<kRng>, set_device_live<kRng>,

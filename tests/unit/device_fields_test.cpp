@@ -250,4 +250,36 @@ TEST_CASE("no USB controller is refused beside a USB tablet or disk and read as 
   CHECK(count_of(merged, "<controller type='usb'") == 1);
 }
 
+TEST_CASE("video memory and heads go where the video model has them", "[device_fields]") {
+  for (const auto& [lines, message] : std::vector<std::pair<std::string, std::string>>{
+           {"video = \"virtio\"\nvideo_vram = \"64MiB\"\n",
+            "video_vram sizes the memory of a qxl, vga, cirrus, vmvga or bochs display; video = "
+            "\"virtio\" has none"},
+           {"video = \"vga\"\nvideo_heads = 2\n",
+            "video_heads = 2 needs video = \"qxl\" or \"virtio\"; a \"vga\" display has one head"},
+           {"video = \"qxl\"\nvideo_vram = \"3KiB\"\n", "a size from \"1MiB\" to \"1GiB\""},
+       }) {
+    INFO(lines);
+    const auto loaded = testing::load_vm_a(lines);
+    REQUIRE(loaded.diagnostics.size() == 1);
+    CHECK_THAT(loaded.diagnostics[0].message, Catch::Contains(message));
+    CHECK(loaded.diagnostics[0].where.line == 3);
+  }
+  const auto qxl =
+      testing::load_vm_a("video = \"qxl\"\nvideo_vram = \"131072KiB\"\nvideo_heads = 2\n");
+  REQUIRE(qxl.diagnostics.empty());
+  CHECK(qxl.vm().attributes.at("video_vram") == "128MiB");
+  const std::string xml = testing::libvirt_fixture("qemu-extras.xml");
+  Vm vm = parse_domain_xml(xml).vm;
+  CHECK(vm.attributes.at("video_vram") == "16MiB");
+  vm.attributes = qxl.vm().attributes;
+  const std::string merged = merge_domain_xml(xml, vm);
+  INFO(merged);
+  const LiveDomain read = parse_domain_xml(merged);
+  CHECK(read.vm.attributes.at("video") == "qxl");
+  CHECK(read.vm.attributes.at("video_vram") == "128MiB");
+  CHECK(read.vm.attributes.at("video_heads") == "2");
+  CHECK(merged.find("vram='131072'") != std::string::npos);
+}
+
 }  // namespace virtform

@@ -63,6 +63,7 @@ std::pair<std::string, std::string> sample(const VmField& field) {
       if (field.key == "looking_glass") return {"\"64MiB\"", "64MiB"};  // canonical
       if (field.key == "memory_backing.hugepages") return {"\"2MiB\"", "2MiB"};
       if (field.key == "cpu.pinning.emulator") return {"\"0-1\"", "0-1"};
+      if (field.key == "video_vram") return {"\"32MiB\"", "32MiB"};
       // Within a length limit too.
       if (field.max > 0) return {"\"50% & <ok>\"", "50% & <ok>"};
       return {"\"a note: 50% & <ok>\"", "a note: 50% & <ok>"};
