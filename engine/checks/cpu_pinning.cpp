@@ -74,6 +74,7 @@ class PinningCheck {
       std::set<unsigned> cpus;
       for (std::size_t i = first; i < first + threads; ++i)
         cpus.insert(pins[i].begin(), pins[i].end());
+      if (cpus.empty()) continue;
       const auto siblings = host_.siblings.find(*cpus.begin());
       if (siblings == host_.siblings.end() ||
           std::includes(siblings->second.begin(), siblings->second.end(), cpus.begin(), cpus.end()))

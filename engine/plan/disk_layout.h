@@ -9,7 +9,10 @@
 // - the loader (the disk of [vm.X.boot]) takes the last unit of controller 0 on its bus, so it
 //   never shifts the data disks;
 // - new disks fill the free units from unit 0 in config order. A place held by a disk virtform
-//   does not express (a CD-ROM), or by a disk still in the running guest, is not free.
+//   does not express (a network CD-ROM, a SCSI host device), or by a disk still in the running
+//   guest, is not free;
+// - CD-ROM drives are placed as disks are, after the disks of their bus. A drive the domain has
+//   (the one of its place in the order of drives) keeps its live place.
 
 #include <string>
 #include <utility>
