@@ -826,22 +826,35 @@ constexpr std::array<FieldNeed, 6> kNeeds = {{
     {"hyperv.ipi", "hyperv.vpindex"},
 }};
 
+// A list row's value as its items, and items as such a value: one text, items between
+// `separator`s.
+std::vector<std::string> split_list(const std::string& value, std::string_view separator) {
+  std::vector<std::string> items;
+  for (std::size_t start = 0; start < value.size();) {
+    const std::size_t end = std::min(value.find(separator, start), value.size());
+    items.push_back(value.substr(start, end - start));
+    start = end + separator.size();
+  }
+  return items;
+}
+
+std::string join_list(const std::vector<std::string>& items, std::string_view separator) {
+  std::string text;
+  for (const std::string& item : items) {
+    if (!text.empty()) text += separator;
+    text += item;
+  }
+  return text;
+}
+
 }  // namespace
 
 std::vector<std::string> cpusets_of(const std::string& value) {
-  std::vector<std::string> sets;
-  for (std::size_t start = 0; start < value.size();) {
-    const std::size_t end = std::min(value.find("; ", start), value.size());
-    sets.push_back(value.substr(start, end - start));
-    start = end + 2;
-  }
-  return sets;
+  return split_list(value, "; ");
 }
 
 std::string joined_cpusets(const std::vector<std::string>& sets) {
-  std::string text;
-  for (const std::string& set : sets) text += (text.empty() ? "" : "; ") + set;
-  return text;
+  return join_list(sets, "; ");
 }
 
 std::uint64_t hugepage_kib(const std::string& value) {
@@ -850,20 +863,12 @@ std::uint64_t hugepage_kib(const std::string& value) {
 }
 
 std::vector<std::string> names_of(const std::string& value) {
-  std::vector<std::string> names;
-  for (std::size_t start = 0; start < value.size();) {
-    const std::size_t end = std::min(value.find(", ", start), value.size());
-    names.push_back(value.substr(start, end - start));
-    start = end + 2;
-  }
-  return names;
+  return split_list(value, ", ");
 }
 
 std::string joined_names(std::vector<std::string> names) {
   std::sort(names.begin(), names.end());
-  std::string text;
-  for (const std::string& name : names) text += (text.empty() ? "" : ", ") + name;
-  return text;
+  return join_list(names, ", ");
 }
 
 std::span<const VmField> vm_fields() {
