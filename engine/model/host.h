@@ -72,6 +72,19 @@ struct HostCpus {
   bool operator==(const HostCpus&) const = default;
 };
 
+// One USB device plugged into the host (sys/bus/usb/devices/<port path>).
+struct UsbHostDevice {
+  std::string port;     // where it sits, stable across plug-ins into the same port: "1-4.2"
+  std::string vendor;   // idVendor, 4 lower-case hex digits: "046d"
+  std::string product;  // idProduct: "c52b"
+  unsigned bus = 0;     // busnum
+  unsigned device = 0;  // devnum, new at each plug-in
+  std::string name;     // what it calls itself (manufacturer and product strings), may be ""
+  std::string serial;   // may be ""
+
+  bool operator==(const UsbHostDevice&) const = default;
+};
+
 // Everything providers/sysfs reads about the host's devices.
 struct HostDevices {
   bool iommu_enabled = false;    // an IOMMU is active (sys/class/iommu or IOMMU groups exist)
@@ -85,6 +98,7 @@ struct HostDevices {
   // (a kernel without hugetlb, or a host recorded before virtform read it).
   std::vector<HugePagePool> hugepages;
   HostCpus cpus;
+  std::vector<UsbHostDevice> usb;  // by port
   // The size of a huge page where none is named (proc/meminfo's Hugepagesize); 0: not known.
   std::uint64_t default_hugepage_kib = 0;
 

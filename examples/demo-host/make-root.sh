@@ -180,6 +180,33 @@ for cpu in $(seq 0 11); do
   mkdir -p "$cpus/cpu$cpu/topology"
   echo "$((cpu % 6)),$((cpu % 6 + 6))" >"$cpus/cpu$cpu/topology/thread_siblings_list"
 done
+# USB devices on the chipset's xHCI controller (0000:02:00.0): its two root hubs, the Zigbee
+# stick the Home Assistant guest is given, a Logitech Unifying receiver and a keyboard.
+# usb <port> <vendor:product> <bus> <device> <manufacturer> <product> [serial]
+usb() {
+  local dir="${device_path[0000:02:00.0]}/$1"
+  [[ $1 == *-* ]] && dir="${device_path[0000:02:00.0]}/usb$3/$1"
+  mkdir -p "$dir"
+  echo "${2%%:*}" >"$dir/idVendor"
+  echo "${2##*:}" >"$dir/idProduct"
+  echo "$3" >"$dir/busnum"
+  echo "$4" >"$dir/devnum"
+  echo "$5" >"$dir/manufacturer"
+  echo "$6" >"$dir/product"
+  [[ -n ${7:-} ]] && echo "$7" >"$dir/serial"
+  link "$dir" "$root/sys/bus/usb/devices/$1"
+  # Each device's first interface, which has a class but no ids of its own.
+  if [[ $1 == *-* ]]; then
+    mkdir -p "$dir/$1:1.0"
+    echo "ff" >"$dir/$1:1.0/bInterfaceClass"
+    link "$dir/$1:1.0" "$root/sys/bus/usb/devices/$1:1.0"
+  fi
+}
+usb usb1 1d6b:0002 1 1 "Linux 6.1.0-28-amd64 xhci-hcd" "xHCI Host Controller" 0000:02:00.0
+usb usb2 1d6b:0003 2 1 "Linux 6.1.0-28-amd64 xhci-hcd" "xHCI Host Controller" 0000:02:00.0
+usb 1-3 10c4:ea60 1 3 ITead "Sonoff Zigbee 3.0 USB Dongle Plus" 2c2a5d6e1f94ed11a4f8
+usb 1-4 046d:c52b 1 4 Logitech "USB Receiver"
+usb 1-6 04d9:0006 1 6 "" "USB Keyboard"
 # The Windows guest's installer and driver ISOs, in the drives plans only check exist.
 mkdir -p "$root/var/lib/libvirt/iso"
 : >"$root/var/lib/libvirt/iso/Win11_24H2_English_x64.iso"

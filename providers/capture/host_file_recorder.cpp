@@ -149,6 +149,18 @@ class Recorder {
       if (name.starts_with("node")) copy_file(nodes / name / "cpulist");
   }
 
+  // The USB devices a guest may be given: their ids, where they sit and what they call
+  // themselves. Their interfaces ("1-4.2:1.0") have no ids and are left out.
+  void record_usb() {
+    const fs::path devices = "sys/bus/usb/devices";
+    for (const auto& port : list(devices)) {
+      if (!host_exists(devices / port / "idVendor")) continue;
+      for (const char* attribute :
+           {"idVendor", "idProduct", "busnum", "devnum", "manufacturer", "product", "serial"})
+        copy_file(devices / port / attribute);
+    }
+  }
+
   // QEMU's firmware descriptors, and placeholders for the images they name, so firmware =
   // "uefi" resolves offline as it does here.
   void record_firmware() {
@@ -369,6 +381,7 @@ void record_host_files(const HostFileRecording& request) {
   recorder.record_mounts_and_bridges();
   recorder.record_hugepages();
   recorder.record_cpus();
+  recorder.record_usb();
   recorder.record_firmware();
   for (const auto& directory : request.listings) recorder.record_listing(directory);
   for (const auto& file : request.files) recorder.record_existing(file);

@@ -442,6 +442,29 @@ void read_cpus(const std::string& root, HostDevices& host) {
   }
 }
 
+// Devices have an idVendor; their interfaces ("1-4.2:1.0") do not.
+void read_usb(const std::string& root, HostDevices& host) {
+  const std::string devices = root + "/sys/bus/usb/devices";
+  for (const auto& port : list_dir(devices)) {
+    const std::string dir = devices + "/" + port;
+    const std::string vendor = read_attribute(dir + "/idVendor");
+    if (vendor.empty()) continue;
+    UsbHostDevice device;
+    device.port = port;
+    device.vendor = vendor;
+    device.product = read_attribute(dir + "/idProduct");
+    device.bus = static_cast<unsigned>(number_in(read_attribute(dir + "/busnum")));
+    device.device = static_cast<unsigned>(number_in(read_attribute(dir + "/devnum")));
+    const std::string maker = read_attribute(dir + "/manufacturer");
+    const std::string product = read_attribute(dir + "/product");
+    device.name = maker.empty() || product.empty() ? maker + product : maker + " " + product;
+    device.serial = read_attribute(dir + "/serial");
+    host.usb.push_back(std::move(device));
+  }
+  std::sort(host.usb.begin(), host.usb.end(),
+            [](const UsbHostDevice& a, const UsbHostDevice& b) { return a.port < b.port; });
+}
+
 }  // namespace
 
 HostDevices read_host_devices(const std::string& root) {
@@ -455,6 +478,7 @@ HostDevices read_host_devices(const std::string& root) {
   read_bridges(base, host);
   read_hugepages(base, host);
   read_cpus(base, host);
+  read_usb(base, host);
   return host;
 }
 

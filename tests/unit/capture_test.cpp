@@ -35,6 +35,9 @@ void check_same_devices(const HostDevices& recorded, const HostDevices& original
   CHECK(recorded.iommu_groups == original.iommu_groups);
   CHECK(recorded.blocks == original.blocks);
   CHECK(recorded.bridges == original.bridges);
+  CHECK(recorded.hugepages == original.hugepages);
+  CHECK(recorded.cpus == original.cpus);
+  CHECK(recorded.usb == original.usb);
 }
 
 std::string record_tree(const std::string& host_root, const TempDir& out) {
@@ -133,6 +136,7 @@ TEST_CASE("the demo host's tree records with the same devices and firmware", "[c
   const std::string demo = std::string(VIRTFORM_SOURCE_DIR) + "/examples/demo-host/root";
   TempDir out("capture");
   const std::string recorded = record_tree(demo, out);
+  REQUIRE(read_host_devices(demo).usb.size() == 5);
   check_same_devices(read_host_devices(recorded), read_host_devices(demo));
   // The firmware descriptor is copied; the images it names are empty placeholders.
   const std::string descriptor = "/usr/share/qemu/firmware/60-edk2-x86_64.json";
