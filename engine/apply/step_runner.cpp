@@ -286,6 +286,10 @@ std::vector<std::string> StepRunner::hot_plug(const VmOperations& operations,
                        [mac = nic.mac.value_or("")](const Vm& booted) {
                          return mac.empty() || !has_mac(booted, mac);
                        }});
+  for (const UsbDevice& device : operations.unplug_usb)
+    changes.push_back({"the unplug of USB device " + usb_identity(device),
+                       [&, device] { hypervisor.detach_live(name, device); },
+                       [device](const Vm& booted) { return !has_usb(booted, device); }});
   for (const Disk& disk : operations.plug_disks)
     changes.push_back(
         {"disk " + disk.source, [&, disk] { hypervisor.attach_live(name, disk); },
@@ -297,6 +301,10 @@ std::vector<std::string> StepRunner::hot_plug(const VmOperations& operations,
                          return mac.empty() || has_mac(booted, mac);
                        }});
   }
+  for (const UsbDevice& device : operations.plug_usb)
+    changes.push_back({"USB device " + usb_identity(device),
+                       [&, device] { hypervisor.attach_live(name, device); },
+                       [device](const Vm& booted) { return has_usb(booted, device); }});
   for (const auto& attribute : operations.live_attributes)
     changes.push_back({"the " + attribute.first,
                        [&, key = attribute.first, value = attribute.second] {

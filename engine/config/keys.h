@@ -30,6 +30,8 @@ extern const std::span<const std::string_view> kPci;
 extern const std::span<const std::string_view> kDsm;
 // [[vm.X.xml]]
 extern const std::span<const std::string_view> kXml;
+// [[vm.X.usb]]
+extern const std::span<const std::string_view> kUsb;
 // [[vm.X.share]]
 extern const std::span<const std::string_view> kShare;
 

@@ -463,13 +463,15 @@ std::optional<Nic> read_nic(TableReader& reader) {
   return nic;
 }
 
-// vendor / device ids: four hex digits, kept in lower case as sysfs shows them.
-std::optional<std::string> read_pci_id(TableReader& reader, std::string_view key) {
+// PCI and USB vendor, device and product ids: four hex digits, kept in lower case as sysfs
+// shows them. `example` is one such id.
+std::optional<std::string> read_id(TableReader& reader, std::string_view key,
+                                   std::string_view example) {
   auto text = reader.string(key);
   if (!text) return std::nullopt;
   if (!is_hex(*text, 4)) {
-    reader.error(
-        key, std::string(key) + " must be four hex digits such as \"1002\"; got \"" + *text + "\"");
+    reader.error(key, std::string(key) + " must be four hex digits such as \"" +
+                          std::string(example) + "\"; got \"" + *text + "\"");
     return std::nullopt;
   }
   std::string id = *text;
@@ -495,8 +497,8 @@ std::optional<PciDevice> read_pci(TableReader& reader) {
   reader.reject_unknown_keys(keys::kPci);
   PciDevice device;
   device.where = reader.where();
-  device.vendor = read_pci_id(reader, "vendor");
-  device.device = read_pci_id(reader, "device");
+  device.vendor = read_id(reader, "vendor", "1002");
+  device.device = read_id(reader, "device", "1638");
   device.rom = reader.path("rom");
   auto managed = reader.boolean("managed");
   device.bind = reader.choice<std::string>("bind", {{"vfio-pci", "vfio-pci"}});
@@ -522,6 +524,69 @@ std::optional<PciDevice> read_pci(TableReader& reader) {
   if (!address) return std::nullopt;
   device.address = *address;
   return device;
+}
+
+// A USB bus or device number: `largest` is the most the kernel numbers (devnum stops at 127).
+std::optional<unsigned> read_usb_number(TableReader& reader, std::string_view key,
+                                        std::int64_t largest) {
+  const auto number = reader.integer(key);
+  if (!number) return std::nullopt;
+  if (*number < 1 || *number > largest) {
+    reader.error(key, std::string(key) + " must be from 1 to " + std::to_string(largest) +
+                          " (lsusb's Bus and Device numbers); got " + std::to_string(*number));
+    return std::nullopt;
+  }
+  return static_cast<unsigned>(*number);
+}
+
+// Both keys of a pair or neither: true when `first` and `second` are set alike.
+bool set_together(TableReader& reader, std::string_view first, std::string_view second) {
+  if (reader.has(first) == reader.has(second)) return true;
+  const std::string_view missing = reader.has(first) ? second : first;
+  const std::string_view given = reader.has(first) ? first : second;
+  reader.error(given, std::string(given) + " needs " + std::string(missing) +
+                          " beside it: a USB device is found by both");
+  return false;
+}
+
+// One [[vm.X.usb]]: a host USB device by vendor and product, by bus and device, or by both.
+std::optional<UsbDevice> read_usb(TableReader& reader) {
+  reader.reject_unknown_keys(keys::kUsb);
+  UsbDevice device;
+  device.where = reader.where();
+  const auto vendor = read_id(reader, "vendor", "046d");
+  const auto product = read_id(reader, "product", "c52b");
+  device.bus = read_usb_number(reader, "bus", 0xfff);
+  device.device = read_usb_number(reader, "device", 127);
+  device.optional = reader.boolean("optional").value_or(false);
+  // Both pairs are checked, so that both are reported.
+  const bool ids_paired = set_together(reader, "vendor", "product");
+  const bool place_paired = set_together(reader, "bus", "device");
+  if (!reader.has("vendor") && !reader.has("product") && !reader.has("bus") &&
+      !reader.has("device")) {
+    reader.error(
+        "a usb device needs vendor and product (lsusb shows them as ID 046d:c52b), or "
+        "bus and device (where it is plugged in now)");
+    return std::nullopt;
+  }
+  if (!ids_paired || !place_paired || (reader.has("vendor") && !(vendor && product)) ||
+      (reader.has("bus") && !(device.bus && device.device)))
+    return std::nullopt;
+  device.vendor = vendor.value_or("");
+  device.product = product.value_or("");
+  return device;
+}
+
+// A host device given twice would be claimed twice by the one guest.
+void check_usb_identities(TableReader& reader, const Vm& vm) {
+  for (auto it = vm.usb.begin(); it != vm.usb.end(); ++it) {
+    const auto first = std::find_if(vm.usb.begin(), it, [&](const UsbDevice& other) {
+      return usb_identity(other) == usb_identity(*it);
+    });
+    if (first != it)
+      reader.error_at(it->where, "usb device " + usb_identity(*it) + " is declared at " +
+                                     first->where.str() + " already: declare it once");
+  }
 }
 
 bool is_function_zero(const std::string& address) {
@@ -642,6 +707,8 @@ void read_devices(TableReader& reader, Vm& vm) {
   vm.nics = read_each<Nic>(reader, "nic", read_nic);
   vm.pci = read_each<PciDevice>(reader, "pci", read_pci);
   place_pci_functions(reader, vm);
+  vm.usb = read_each<UsbDevice>(reader, "usb", read_usb);
+  check_usb_identities(reader, vm);
   vm.xml = read_each<XmlFragment>(reader, "xml", read_fragment);
   if (const toml::table* table = reader.table("graphics")) {
     TableReader graphics = reader.child(*table, "graphics");

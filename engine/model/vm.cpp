@@ -75,6 +75,25 @@ std::vector<int> match_nics(const std::vector<Nic>& desired, const std::vector<N
   return match;
 }
 
+std::string usb_identity(const UsbDevice& device) {
+  std::string ids = device.vendor.empty() ? "" : device.vendor + ":" + device.product;
+  if (!device.bus) return ids;
+  const std::string address =
+      "bus " + std::to_string(*device.bus) + " device " + std::to_string(*device.device);
+  return ids.empty() ? address : ids + " at " + address;
+}
+
+bool names_usb(const UsbDevice& declared, const UsbDevice& seen) {
+  return (declared.vendor.empty() ||
+          (declared.vendor == seen.vendor && declared.product == seen.product)) &&
+         (!declared.bus || (declared.bus == seen.bus && declared.device == seen.device));
+}
+
+bool has_usb(const Vm& vm, const UsbDevice& declared) {
+  return std::any_of(vm.usb.begin(), vm.usb.end(),
+                     [&](const UsbDevice& seen) { return names_usb(declared, seen); });
+}
+
 const Vm* Desired::find_vm(const std::string& key) const {
   auto it = std::find_if(vms.begin(), vms.end(), [&](const Vm& vm) { return vm.key == key; });
   return it == vms.end() ? nullptr : &*it;

@@ -124,6 +124,28 @@ struct PciDevice {
   bool operator==(const PciDevice&) const = default;
 };
 
+// A host USB device passed to the guest ([[vm.X.usb]]): found by its ids, by where it sits on
+// the host's buses, or by both, which picks one of several devices with the same ids. The parts
+// it is found by are its identity.
+struct UsbDevice {
+  std::string vendor;              // 4 lower-case hex digits, "046d"; "" when found by address
+  std::string product;             //   "c52b"
+  std::optional<unsigned> bus;     // the host's bus number (busnum) and the device's number
+  std::optional<unsigned> device;  //   on it (devnum), which a new one gets at each plug-in
+  // The guest starts without it when the host lacks it (startupPolicy='optional').
+  bool optional = false;
+  Location where;  // config only
+
+  bool operator==(const UsbDevice&) const = default;
+};
+
+// "046d:c52b", "bus 1 device 4", "046d:c52b at bus 1 device 4": the parts a USB device is found
+// by, as plans label it.
+std::string usb_identity(const UsbDevice& device);
+// Whether `seen` is the device `declared` names: the same in every part `declared` sets. A
+// running guest's definition adds the bus and device number libvirt found a device by ids at.
+bool names_usb(const UsbDevice& declared, const UsbDevice& seen);
+
 // A host directory shared with the guest over virtiofs ([[vm.X.share]]): the guest mounts it by
 // its tag (mount -t virtiofs TAG /mnt).
 struct Share {
@@ -207,6 +229,7 @@ struct Vm {
   std::vector<Disk> cdroms;
   std::vector<Nic> nics;
   std::vector<PciDevice> pci;
+  std::vector<UsbDevice> usb;
   std::vector<Share> shares;
   std::optional<Graphics> graphics;
   std::optional<Serial> serial;
@@ -328,6 +351,9 @@ struct Live {
   const LiveDomain* find_domain(const std::string& name) const;
   const LiveNetwork* find_network(const std::string& name) const;
 };
+
+// Whether `vm` has a host USB device that `declared` names.
+bool has_usb(const Vm& vm, const UsbDevice& declared);
 
 // The most vCPUs the guest can have: vcpus_max, or vcpus without it (the <vcpu> count).
 unsigned most_vcpus(const Vm& vm);

@@ -98,6 +98,22 @@ std::string describe(const PciDevice& device) {
   return text;
 }
 
+std::string usb_label(const UsbDevice& device) {
+  return "usb[" + usb_identity(device) + "]";
+}
+
+std::string describe(const UsbDevice& device) {
+  return device.optional ? "optional" : "required";
+}
+
+// The device of `vm` found by the same parts as `device`, or nullptr.
+const UsbDevice* find_usb(const Vm& vm, const UsbDevice& device) {
+  const auto it = std::find_if(vm.usb.begin(), vm.usb.end(), [&](const UsbDevice& other) {
+    return usb_identity(other) == usb_identity(device);
+  });
+  return it == vm.usb.end() ? nullptr : &*it;
+}
+
 std::string describe(const Share& share) {
   return share.source + (share.readonly ? ", readonly" : "");
 }
@@ -468,6 +484,7 @@ class VmComparison {
     compare_cdroms();
     compare_nics();
     compare_pci();
+    compare_usb();
     compare_shares();
     return std::move(fields_);
   }
@@ -581,6 +598,22 @@ class VmComparison {
     }
   }
 
+  // USB takes hot-plug: a device comes and goes live. Whether the guest may start without it
+  // matters only at its next start.
+  void compare_usb() {
+    for (const UsbDevice& wanted : desired_.usb) {
+      const UsbDevice* current = find_usb(live_, wanted);
+      if (!current) {
+        add(usb_label(wanted), "", describe(wanted), rule_.for_live_change());
+      } else if (current->optional != wanted.optional) {
+        boot_field(usb_label(wanted), describe(*current), describe(wanted));
+      }
+    }
+    for (const UsbDevice& current : live_.usb)
+      if (!find_usb(desired_, current))
+        add(usb_label(current), describe(current), "", rule_.for_live_change());
+  }
+
   // libvirt 9 plugs no virtiofs share into a running guest: a change waits for its next boot.
   void compare_shares() {
     for (const Share& wanted : desired_.shares) {
@@ -635,6 +668,7 @@ std::vector<FieldChange> creation_fields(const Vm& vm) {
     add(cdrom_label(i), describe_cdrom(vm.cdroms[i]));
   for (const Nic& nic : vm.nics) add(nic_label(nic), describe(nic));
   for (const PciDevice& device : vm.pci) add("pci[" + device.address + "]", describe(device));
+  for (const UsbDevice& device : vm.usb) add(usb_label(device), describe(device));
   for (const Share& share : vm.shares) add(share_label(share), describe(share));
   for (const VmField& field : vm_fields())
     if (const auto value = shown_attribute(vm, field)) add(std::string(field.key), *value);
@@ -1108,6 +1142,11 @@ class Differ {
     // Compared with what the guest runs: a value the definition has but the guest missed is
     // given again.
     const Vm& running = live.booted ? *live.booted : live.vm;
+    // An optional USB device the host lacked at boot is not in the guest to unplug.
+    for (const UsbDevice& device : delta.usb_removed)
+      if (has_usb(running, device)) operations.unplug_usb.push_back(device);
+    for (const UsbDevice& device : delta.usb_added)
+      if (!has_usb(running, device)) operations.plug_usb.push_back(device);
     for (const VmField& field : vm_fields()) {
       const auto wanted = attribute(vm, field);
       if (wanted && wanted != attribute(running, field) && takes_live(field, *wanted, running))
@@ -1163,6 +1202,14 @@ class Differ {
     for (const Nic& nic : booted.nics)
       if (!has_nic(live.vm, nic.mac))
         pending(nic_label(nic), "still in the running guest", "detached");
+    // A device the guest may start without is not missed when the host lacked it at boot.
+    for (const UsbDevice& device : live.vm.usb)
+      if (!device.optional && !has_usb(booted, device))
+        pending(usb_label(device), "not in the running guest", "attached");
+    for (const UsbDevice& device : booted.usb)
+      if (std::none_of(live.vm.usb.begin(), live.vm.usb.end(),
+                       [&](const UsbDevice& declared) { return names_usb(declared, device); }))
+        pending(usb_label(device), "still in the running guest", "detached");
     for (const VmField& field : vm_fields()) {
       if (field.expanded_when_running) continue;
       const auto wanted = attribute(vm, field);
@@ -1336,6 +1383,10 @@ DeviceDelta device_delta(const Vm& desired, const Vm& live) {
   for (std::size_t l = 0; l < live.nics.size(); ++l)
     if (!kept[l]) delta.nics_removed.push_back(live.nics[l]);
 
+  for (const UsbDevice& device : desired.usb)
+    if (!find_usb(live, device)) delta.usb_added.push_back(device);
+  for (const UsbDevice& device : live.usb)
+    if (!find_usb(desired, device)) delta.usb_removed.push_back(device);
   return delta;
 }
 

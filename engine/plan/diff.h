@@ -25,11 +25,12 @@ std::vector<Change> diff(const Desired& desired, const Live& live, const DiffOpt
 std::vector<FieldChange> owned_differences(const Vm& desired, const Vm& live);
 
 // The differences in hot-pluggable devices between a desired VM and its live domain: what apply
-// attaches to or detaches from a running guest. Disks and NICs only (PCI changes wait for a
-// boot); in config order.
+// attaches to or detaches from a running guest. Disks, NICs and host USB devices only (PCI
+// changes wait for a boot); in config order.
 struct DeviceDelta {
   std::vector<Disk> disks_added, disks_removed;
   std::vector<Nic> nics_added, nics_removed;
+  std::vector<UsbDevice> usb_added, usb_removed;
 };
 DeviceDelta device_delta(const Vm& desired, const Vm& live);
 

@@ -105,6 +105,35 @@ json pci_json(const PciDevice& device) {
   return out;
 }
 
+}  // namespace
+
+json usb_json(const UsbDevice& device) {
+  json out = json::object();
+  if (!device.vendor.empty()) out.update({{"vendor", device.vendor}, {"product", device.product}});
+  put(out, "bus", device.bus);
+  put(out, "device", device.device);
+  if (device.optional) out["optional"] = true;
+  return out;
+}
+
+UsbDevice usb_from(const json& in) {
+  UsbDevice device;
+  if (in.contains("vendor")) {
+    device.vendor = in.at("vendor").get<std::string>();
+    device.product = in.at("product").get<std::string>();
+  }
+  if (in.contains("bus")) {
+    device.bus = integer_at<unsigned>(in, "bus");
+    device.device = integer_at<unsigned>(in, "device");
+  }
+  device.optional = in.value("optional", false);
+  if (device.vendor.empty() && !device.bus)
+    throw std::runtime_error("a usb device needs vendor and product, or bus and device");
+  return device;
+}
+
+namespace {
+
 json share_json(const Share& share) {
   return {{"source", share.source}, {"tag", share.tag}, {"readonly", share.readonly}};
 }
@@ -178,6 +207,7 @@ json vm_to_json(const Vm& vm) {
       {"adopt", vm.adopt},
   };
   if (!vm.shares.empty()) out["shares"] = list_json(vm.shares, share_json);
+  if (!vm.usb.empty()) out["usb"] = list_json(vm.usb, usb_json);
   if (!vm.cdroms.empty()) out["cdroms"] = list_json(vm.cdroms, disk_json);
   put(out, "vcpus_max", vm.vcpus_max);
   put(out, "current_memory_kib", vm.current_memory_kib);
@@ -215,6 +245,7 @@ Vm vm_from_json(const json& in) {
   vm.nics = list_from<Nic>(in.at("nics"), nic_from);
   vm.pci = list_from<PciDevice>(in.at("pci"), pci_from);
   if (in.contains("shares")) vm.shares = list_from<Share>(in.at("shares"), share_from);
+  if (in.contains("usb")) vm.usb = list_from<UsbDevice>(in.at("usb"), usb_from);
   if (in.contains("cdroms")) vm.cdroms = list_from<Disk>(in.at("cdroms"), disk_from);
   vm.restart = enum_from(in, "restart", kRestartPolicyNames);
   // The config's own bounds: apply adds the timeout to a clock in nanoseconds.

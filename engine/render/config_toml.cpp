@@ -222,6 +222,20 @@ void write_pci(TomlWriter& out, const std::string& table, const PciDevice& devic
   out.blank();
 }
 
+void write_usb(TomlWriter& out, const std::string& table, const UsbDevice& device) {
+  out.line("[[" + table + ".usb]]");
+  if (!device.vendor.empty()) {
+    out.string("vendor", device.vendor);
+    out.string("product", device.product);
+  }
+  if (device.bus) {
+    out.integer("bus", *device.bus);
+    out.integer("device", *device.device);
+  }
+  if (device.optional) out.boolean("optional", true);
+  out.blank();
+}
+
 void write_share(TomlWriter& out, const std::string& table, const Share& share) {
   out.line("[[" + table + ".share]]");
   out.string("source", share.source);
@@ -252,6 +266,7 @@ void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagn
   for (const Disk& cdrom : vm.cdroms) write_cdrom(out, table, cdrom);
   for (const Nic& nic : vm.nics) write_nic(out, table, nic);
   for (const PciDevice& device : vm.pci) write_pci(out, table, device);
+  for (const UsbDevice& device : vm.usb) write_usb(out, table, device);
   for (const Share& share : vm.shares) write_share(out, table, share);
   if (vm.graphics && vm.graphics->type != GraphicsType::none) {
     out.line("[" + table + ".graphics]");

@@ -50,6 +50,8 @@ json operations_json(const VmOperations& operations) {
   devices("unplug_nics", operations.unplug_nics, nic_json);
   devices("plug_disks", operations.plug_disks, disk_json);
   devices("plug_nics", operations.plug_nics, nic_json);
+  devices("unplug_usb", operations.unplug_usb, usb_json);
+  devices("plug_usb", operations.plug_usb, usb_json);
   if (!operations.live_attributes.empty()) out["live_attributes"] = operations.live_attributes;
   if (operations.balloon_kib) out["balloon_kib"] = *operations.balloon_kib;
   if (operations.vcpus_live) out["vcpus_live"] = *operations.vcpus_live;
@@ -162,6 +164,10 @@ VmOperations operations_from(const json& in, const std::string& address) {
       operations.plug_disks = list_from<Disk>(value, disk_from);
     } else if (key == "plug_nics") {
       operations.plug_nics = list_from<Nic>(value, nic_from);
+    } else if (key == "unplug_usb") {
+      operations.unplug_usb = list_from<UsbDevice>(value, usb_from);
+    } else if (key == "plug_usb") {
+      operations.plug_usb = list_from<UsbDevice>(value, usb_from);
     } else if (key == "live_attributes") {
       operations.live_attributes = value.get<std::map<std::string, std::string>>();
       for (const auto& attribute : operations.live_attributes) {

@@ -23,7 +23,7 @@ template <typename Item>
 struct DeviceCollection {
   const char* element;  // its name under <devices>: "disk", "interface", ...
   // The model's reading of a live element. Only what it reads is a candidate: an element the
-  // model cannot express (a CD-ROM, a USB host device) is never paired nor removed.
+  // model cannot express (a SCSI host device, a 9p filesystem) is never paired nor removed.
   std::optional<Item> (*read)(const pugi::xml_node& element, std::string* why_not);
   // For each desired item, the index of its candidate, or -1 for a new one.
   std::vector<int> (*pair)(const std::vector<Item>& desired,

@@ -1,5 +1,9 @@
 #include "providers/libvirt/device_xml.h"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+
 #include "providers/libvirt/disk_fields.h"
 #include "providers/libvirt/xml_support.h"
 
@@ -177,6 +181,63 @@ std::optional<PciDevice> read_hostdev(const pugi::xml_node& element, std::string
       std::string_view(address.attribute("type").as_string()) == "pci") {
     device.guest_address = xml::pci_address(address);
     device.multifunction = std::string_view(address.attribute("multifunction").as_string()) == "on";
+  }
+  return device;
+}
+
+namespace {
+
+// A USB id as libvirt writes it ("0x046d") in the model's form ("046d"), or "" for another.
+std::string usb_id(const pugi::xml_node& element) {
+  const std::string_view text = element.attribute("id").as_string();
+  const std::string_view digits = text.starts_with("0x") ? text.substr(2) : text;
+  if (digits.empty() || digits.size() > 4 ||
+      digits.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos)
+    return "";
+  std::string id = std::string(4 - digits.size(), '0') + std::string(digits);
+  std::transform(id.begin(), id.end(), id.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return id;
+}
+
+// A bus or device number, read as libvirt reads it (base 0: "0x1f" is hex); nothing when it is
+// not one.
+std::optional<unsigned> usb_number(const pugi::xml_attribute& attribute) {
+  const char* text = attribute.as_string();
+  char* end = nullptr;
+  const unsigned long number = std::strtoul(text, &end, 0);
+  if (!*text || *end || number == 0 || number > 0xfff) return std::nullopt;
+  return static_cast<unsigned>(number);
+}
+
+}  // namespace
+
+std::optional<UsbDevice> read_usb(const pugi::xml_node& element, std::string* why_not) {
+  const std::string mode = element.attribute("mode").as_string();
+  const std::string type = element.attribute("type").as_string();
+  const pugi::xml_node source = element.child("source");
+  const std::string policy = source.attribute("startupPolicy").as_string("mandatory");
+  if (mode != "subsystem" || type != "usb" || source.attribute("guestReset") ||
+      (policy != "mandatory" && policy != "optional")) {
+    explain(why_not, "hostdev mode='" + mode + "' type='" + type + "' with startupPolicy '" +
+                         policy + "'" + (source.attribute("guestReset") ? " and guestReset" : ""));
+    return std::nullopt;
+  }
+  UsbDevice device;
+  device.optional = policy == "optional";
+  if (source.child("vendor")) {
+    device.vendor = usb_id(source.child("vendor"));
+    device.product = usb_id(source.child("product"));
+  }
+  if (const pugi::xml_node address = source.child("address")) {
+    device.bus = usb_number(address.attribute("bus"));
+    device.device = usb_number(address.attribute("device"));
+  }
+  const bool ids = !device.vendor.empty() && !device.product.empty();
+  const bool place = device.bus && device.device;
+  if ((source.child("vendor") && !ids) || (source.child("address") && !place) || !(ids || place)) {
+    explain(why_not, "USB hostdev whose ids or bus and device are not numbers");
+    return std::nullopt;
   }
   return device;
 }
@@ -420,6 +481,37 @@ bool same_disk(const pugi::xml_node& element, const Disk& disk) {
 bool same_hostdev(const pugi::xml_node& element, const PciDevice& device) {
   auto live = read_hostdev(element);
   return live && live->address == device.address;
+}
+
+pugi::xml_node append_usb(pugi::xml_node parent, const UsbDevice& device) {
+  pugi::xml_node element = parent.append_child("hostdev");
+  element.append_attribute("mode") = "subsystem";
+  element.append_attribute("type") = "usb";
+  pugi::xml_node source = element.append_child("source");
+  if (!device.vendor.empty()) {
+    source.append_child("vendor").append_attribute("id") = ("0x" + device.vendor).c_str();
+    source.append_child("product").append_attribute("id") = ("0x" + device.product).c_str();
+  }
+  if (device.bus) {
+    pugi::xml_node address = source.append_child("address");
+    address.append_attribute("bus") = *device.bus;
+    address.append_attribute("device") = *device.device;
+  }
+  update_usb(element, device);
+  return element;
+}
+
+void update_usb(pugi::xml_node element, const UsbDevice& desired) {
+  pugi::xml_node source = element.child("source");
+  if (desired.optional)
+    xml::set_attribute(source, "startupPolicy", "optional");
+  else
+    source.remove_attribute("startupPolicy");
+}
+
+bool same_usb(const pugi::xml_node& element, const UsbDevice& device) {
+  auto live = read_usb(element);
+  return live && usb_identity(*live) == usb_identity(device);
 }
 
 bool same_share(const pugi::xml_node& element, const Share& share) {

@@ -23,6 +23,10 @@ std::optional<Nic> read_nic(const pugi::xml_node& interface, std::string* why_no
 std::optional<PciDevice> read_hostdev(const pugi::xml_node& hostdev,
                                       std::string* why_not = nullptr);
 
+// A USB <hostdev> by ids, by bus and device or by both, or nothing with the reason (a reset
+// policy or a startup policy the model does not hold).
+std::optional<UsbDevice> read_usb(const pugi::xml_node& hostdev, std::string* why_not = nullptr);
+
 // A virtiofs <filesystem>, or nothing with the reason (9p and other filesystems).
 std::optional<Share> read_share(const pugi::xml_node& filesystem, std::string* why_not = nullptr);
 
@@ -54,6 +58,10 @@ void update_nic(pugi::xml_node interface, const Nic& nic);
 pugi::xml_node append_hostdev(pugi::xml_node parent, const PciDevice& device);
 // Sets a <hostdev>'s managed flag and ROM file; the rest of its <rom> stays.
 void update_hostdev(pugi::xml_node hostdev, const PciDevice& device);
+// Appends a USB <hostdev> found by what the device names.
+pugi::xml_node append_usb(pugi::xml_node parent, const UsbDevice& device);
+// Sets whether the guest starts without it; how it is found is its identity and stays.
+void update_usb(pugi::xml_node hostdev, const UsbDevice& device);
 // Appends a virtiofs <filesystem>.
 pugi::xml_node append_share(pugi::xml_node parent, const Share& share);
 // Points a <filesystem> at the share's host directory and read-only flag; the rest stays.
@@ -76,6 +84,7 @@ void set_serial_type(pugi::xml_node serial, pugi::xml_node console, const std::s
 bool same_disk(const pugi::xml_node& element, const Disk& disk);
 bool same_hostdev(const pugi::xml_node& element, const PciDevice& device);
 bool same_share(const pugi::xml_node& element, const Share& share);
+bool same_usb(const pugi::xml_node& element, const UsbDevice& device);
 
 // Target device names (<target dev>) of every disk under <devices>, cdroms included.
 std::set<std::string> used_targets(const pugi::xml_node& devices);

@@ -179,6 +179,9 @@ const DeviceCollection<PciDevice> kHostdevs = {
     "hostdev", device_xml::read_hostdev, pair_by_identity<PciDevice, device_xml::same_hostdev>,
     device_xml::update_hostdev, device_xml::append_hostdev};
 
+const DeviceCollection<UsbDevice> kUsb = {"hostdev", device_xml::read_usb,
+                                          pair_by_identity<UsbDevice, device_xml::same_usb>,
+                                          device_xml::update_usb, device_xml::append_usb};
 const DeviceCollection<Share> kShares = {"filesystem", device_xml::read_share,
                                          pair_by_identity<Share, device_xml::same_share>,
                                          device_xml::update_share, device_xml::append_share};
@@ -192,6 +195,7 @@ void merge_devices(pugi::xml_node devices, const Vm& desired) {
   domain_parts::add_disk_controllers(devices, on_controllers);
   merge_collection(devices, kNics, desired.nics);
   merge_collection(devices, kHostdevs, desired.pci);
+  merge_collection(devices, kUsb, desired.usb);
   merge_collection(devices, kShares, desired.shares);
 }
 

@@ -60,6 +60,9 @@ constexpr std::array<std::string_view, 6> kNicParts = {
 // <address>: where the guest sees it, which guest_address sets and libvirt picks otherwise.
 constexpr std::array<std::string_view, 7> kHostdevParts = {
     "@mode", "@type", "@managed", "source", "rom/@file", "rom/@bar", "address"};
+constexpr std::array<std::string_view, 7> kUsbParts = {
+    "@mode",         "@type",          "@managed",      "source/@startupPolicy",
+    "source/vendor", "source/product", "source/address"};
 constexpr std::array<std::string_view, 5> kGraphicsParts = {"@type", "@autoport", "@port",
                                                             "@listen", "listen"};
 constexpr std::array<std::string_view, 2> kSerialParts = {"@type", "target"};
@@ -77,6 +80,9 @@ bool is_nic(const pugi::xml_node& e) {
 }
 bool is_hostdev(const pugi::xml_node& e) {
   return device_xml::read_hostdev(e).has_value();
+}
+bool is_usb(const pugi::xml_node& e) {
+  return device_xml::read_usb(e).has_value();
 }
 bool is_share(const pugi::xml_node& e) {
   return device_xml::read_share(e).has_value();
@@ -189,6 +195,7 @@ std::vector<OwnedElement> make_owned() {
       {"devices/disk", "[[vm.X.disk]] device = \"cdrom\"", is_cdrom, kCdromParts},
       {"devices/interface", "[[vm.X.nic]]", is_nic, kNicParts},
       {"devices/hostdev", "[[vm.X.pci]]", is_hostdev, kHostdevParts},
+      {"devices/hostdev", "[[vm.X.usb]]", is_usb, kUsbParts},
       {"devices/filesystem", "[[vm.X.share]]", is_share, kShareParts},
       {"devices/graphics", "[vm.X.graphics]", is_graphics, kGraphicsParts},
       {"devices/serial", "[vm.X.serial]", is_pty_serial, kSerialParts},
@@ -323,7 +330,11 @@ std::string why_not_owned(const pugi::xml_node& element) {
     device_xml::read_disk(element, &why_not);
   }
   if (name == "interface") device_xml::read_nic(element, &why_not);
-  if (name == "hostdev") device_xml::read_hostdev(element, &why_not);
+  if (name == "hostdev" && std::string_view(element.attribute("type").as_string()) == "usb") {
+    device_xml::read_usb(element, &why_not);
+  } else if (name == "hostdev") {
+    device_xml::read_hostdev(element, &why_not);
+  }
   if (name == "filesystem") device_xml::read_share(element, &why_not);
   return why_not;
 }

@@ -92,6 +92,19 @@ std::string render_nic_xml(const Nic& nic) {
   return xml::save(device_xml::append_nic(document, nic));
 }
 
+std::string render_usb_xml(const UsbDevice& device) {
+  pugi::xml_document document;
+  return xml::save(device_xml::append_usb(document, device));
+}
+
+std::string find_device_xml(const std::string& domain_xml, const UsbDevice& device) {
+  pugi::xml_document domain = xml::load(domain_xml, "domain definition");
+  for (pugi::xml_node element : devices_of(domain).children("hostdev"))
+    if (const auto seen = device_xml::read_usb(element); seen && names_usb(device, *seen))
+      return xml::save(element);
+  return "";
+}
+
 std::string find_device_xml(const std::string& domain_xml, const Disk& disk) {
   pugi::xml_document domain = xml::load(domain_xml, "domain definition");
   for (pugi::xml_node element : devices_of(domain).children("disk")) {

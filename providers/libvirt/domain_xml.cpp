@@ -157,6 +157,11 @@ void read_hostdevs(const pugi::xml_node& devices, Vm& vm) {
     if (auto device = device_xml::read_hostdev(element)) vm.pci.push_back(*device);
 }
 
+void read_usb(const pugi::xml_node& devices, Vm& vm) {
+  for (pugi::xml_node element : devices.children("hostdev"))
+    if (auto device = device_xml::read_usb(element)) vm.usb.push_back(*device);
+}
+
 void read_shares(const pugi::xml_node& devices, Vm& vm) {
   for (pugi::xml_node element : devices.children("filesystem"))
     if (auto share = device_xml::read_share(element)) vm.shares.push_back(*share);
@@ -228,6 +233,7 @@ LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed,
   read_image_digests(find_marker(domain), vm);
   read_nics(devices, vm);
   read_hostdevs(devices, vm);
+  read_usb(devices, vm);
   read_shares(devices, vm);
   read_graphics(devices, vm);
   read_serial(devices, vm);

@@ -325,6 +325,15 @@ void LibvirtHypervisor::detach_live(const std::string& name, const Nic& nic) {
   detach_xml(name, find_device_xml(xml, nic), "interface on " + nic.source);
 }
 
+void LibvirtHypervisor::attach_live(const std::string& name, const UsbDevice& device) {
+  attach_xml(name, render_usb_xml(device));
+}
+
+void LibvirtHypervisor::detach_live(const std::string& name, const UsbDevice& device) {
+  std::string xml = live_xml(connection_.domain(name).get(), name);
+  detach_xml(name, find_device_xml(xml, device), "USB device " + usb_identity(device));
+}
+
 void LibvirtHypervisor::set_memory_live(const std::string& name, std::uint64_t kib) {
   DomainHandle domain = connection_.domain(name);
   // Only ever lowers the balloon: one already below the new maximum is the guest owner's.

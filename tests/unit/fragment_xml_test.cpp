@@ -289,15 +289,17 @@ TEST_CASE("import keeps the address inside a device's <source>, not the device's
   REQUIRE(read_fragments_of("[vm.a]\n", desired).empty());
   std::string xml = render_domain_xml(desired.vms[0]);
   xml.insert(xml.find("</devices>"),
-             "<hostdev mode='subsystem' type='usb' managed='yes'><source>"
-             "<address bus='1' device='4'/></source><alias name='hostdev0'/>"
-             "<address type='usb' bus='0' port='1'/></hostdev>");
+             "<hostdev mode='subsystem' type='scsi' managed='no'><source>"
+             "<adapter name='scsi_host0'/><address bus='0' target='0' unit='4'/></source>"
+             "<alias name='hostdev0'/>"
+             "<address type='drive' controller='0' bus='0' target='0' unit='1'/></hostdev>");
   bool found = false;
   for (const XmlFragment& fragment : importable_fragments(xml)) {
     if (fragment.element.name != "hostdev") continue;
     found = true;
-    CHECK(fragment.xml.find("<source><address bus='1' device='4'/></source>") != std::string::npos);
-    CHECK(fragment.xml.find("port=") == std::string::npos);
+    CHECK(fragment.xml.find("<address bus='0' target='0' unit='4'/></source>") !=
+          std::string::npos);
+    CHECK(fragment.xml.find("controller=") == std::string::npos);
     CHECK(fragment.xml.find("alias") == std::string::npos);
   }
   CHECK(found);

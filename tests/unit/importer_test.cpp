@@ -56,6 +56,7 @@ struct ImportHost {
   TempDir dir{"virtform-import"};
   std::string root;
   std::string host_xml;
+  unsigned usb_ports = 0;  // the devices add_usb_device plugged in
   std::unique_ptr<LibvirtHypervisor> hypervisor;
 
   explicit ImportHost(const std::vector<std::string>& domains = {}) {
@@ -80,6 +81,20 @@ struct ImportHost {
     std::ofstream{real};
   }
 
+  // A USB device plugged into the host as sysfs lists it, unless the host has it.
+  void add_usb_device(const UsbDevice& device) {
+    for (const UsbHostDevice& plugged : read_host_devices(root).usb)
+      if (names_usb(device,
+                    {plugged.vendor, plugged.product, plugged.bus, plugged.device, false, {}}))
+        return;
+    const fs::path port = root + "/sys/bus/usb/devices/9-" + std::to_string(++usb_ports);
+    fs::create_directories(port);
+    std::ofstream(port / "idVendor") << device.vendor << "\n";
+    std::ofstream(port / "idProduct") << device.product << "\n";
+    std::ofstream(port / "busnum") << device.bus.value_or(9) << "\n";
+    std::ofstream(port / "devnum") << device.device.value_or(usb_ports + 1) << "\n";
+  }
+
   void add_files_named_by(const Desired& desired) {
     for (const auto& [key, loader] : desired.loaders) add_file(loader.image);
     for (const Vm& vm : desired.vms) {
@@ -92,6 +107,7 @@ struct ImportHost {
       if (vm.kernel) add_file(vm.kernel->kernel);
       if (vm.kernel && !vm.kernel->initrd.empty()) add_file(vm.kernel->initrd);
       for (const Share& share : vm.shares) fs::create_directories(root + share.source);
+      for (const UsbDevice& device : vm.usb) add_usb_device(device);
     }
   }
 
@@ -230,10 +246,10 @@ TEST_CASE("each fixture domain imports, adopts with no other change and then pla
   // test-gpu.xml leaves UEFI to libvirt (firmware='efi'), which import keeps. A boot order on a
   // plain disk is not owned, so it is no difference.
   const std::map<std::string, std::set<std::string>> fixtures = {
-      {"test-dsm.xml", {}},      {"test-minimal.xml", {}}, {"test-gpu.xml", {}},
-      {"test-gpu-slot.xml", {}}, {"qemu-extras.xml", {}},  {"qemu-minimal.xml", {}},
-      {"qemu-windows.xml", {}},  {"qemu-shares.xml", {}},  {"qemu-cpu.xml", {}},
-      {"qemu-memory.xml", {}},
+      {"test-dsm.xml", {}},      {"test-minimal.xml", {}},  {"test-gpu.xml", {}},
+      {"test-gpu-slot.xml", {}}, {"qemu-extras.xml", {}},   {"qemu-minimal.xml", {}},
+      {"qemu-windows.xml", {}},  {"qemu-shares.xml", {}},   {"qemu-cpu.xml", {}},
+      {"qemu-memory.xml", {}},   {"qemu-usb-host.xml", {}},
   };
   for (const auto& [name, warned] : fixtures) {
     SECTION(name) {

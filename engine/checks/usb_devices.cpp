@@ -1,0 +1,115 @@
+#include "engine/checks/usb_devices.h"
+
+#include <map>
+
+namespace virtform {
+namespace {
+
+// The host's device as the model's identity parts see it.
+UsbDevice as_declared(const UsbHostDevice& device) {
+  UsbDevice seen;
+  seen.vendor = device.vendor;
+  seen.product = device.product;
+  seen.bus = device.bus;
+  seen.device = device.device;
+  return seen;
+}
+
+// "bus 1 device 4 (port 1-4.2, Logitech USB Receiver, serial 0A1B)": enough to pick one.
+std::string describe(const UsbHostDevice& device) {
+  std::string text = "bus " + std::to_string(device.bus) + " device " +
+                     std::to_string(device.device) + " (port " + device.port;
+  if (!device.name.empty()) text += ", " + device.name;
+  if (!device.serial.empty()) text += ", serial " + device.serial;
+  return text + ")";
+}
+
+std::string list(const std::vector<const UsbHostDevice*>& devices) {
+  std::string text;
+  for (const UsbHostDevice* device : devices)
+    text += (text.empty() ? "" : "; ") + describe(*device);
+  return text;
+}
+
+class UsbCheck {
+ public:
+  UsbCheck(const std::vector<UsbHostDevice>& host, Diagnostics& diagnostics)
+      : host_(host), diagnostics_(diagnostics) {}
+
+  void add(const Vm& vm) {
+    for (const UsbDevice& device : vm.usb) {
+      const std::vector<const UsbHostDevice*> found = matches(device);
+      if (found.empty()) {
+        report_missing(vm, device);
+      } else if (found.size() > 1) {
+        report(Severity::error, vm, device,
+               "the host has " + std::to_string(found.size()) + " USB devices " +
+                   usb_identity(device) + ": " + list(found) +
+                   "; libvirt takes none of them by ids alone: add bus and device to pick one");
+      } else {
+        claim(vm, device, *found.front());
+      }
+    }
+  }
+
+ private:
+  std::vector<const UsbHostDevice*> matches(const UsbDevice& device) const {
+    std::vector<const UsbHostDevice*> found;
+    for (const UsbHostDevice& candidate : host_)
+      if (names_usb(device, as_declared(candidate))) found.push_back(&candidate);
+    return found;
+  }
+
+  // A device found by its place may have been plugged in again, and got a new number.
+  void report_missing(const Vm& vm, const UsbDevice& device) {
+    std::string message = "USB device " + usb_identity(device) + " is not plugged into the host";
+    UsbDevice by_ids = device;
+    by_ids.bus.reset();
+    by_ids.device.reset();
+    const auto elsewhere =
+        device.vendor.empty() ? std::vector<const UsbHostDevice*>{} : matches(by_ids);
+    if (!elsewhere.empty() && device.bus) {
+      message += "; " + device.vendor + ":" + device.product + " is at " + list(elsewhere) +
+                 ": a device gets a new number each time it is plugged in, so find it by vendor "
+                 "and product alone";
+    } else {
+      message +=
+          ": plug it in (lsusb lists what is), or set optional = true to let the guest "
+          "start without it";
+    }
+    const bool blocks_start = !device.optional && vm.state != PowerState::stopped;
+    report(blocks_start ? Severity::error : Severity::warning, vm, device, message);
+  }
+
+  // Only one running guest can hold the device; a guest that is to stay stopped holds nothing.
+  void claim(const Vm& vm, const UsbDevice& device, const UsbHostDevice& host_device) {
+    if (vm.state == PowerState::stopped) return;
+    const auto [holder, fresh] = holders_.emplace(host_device.port, &vm);
+    if (fresh) return;
+    const std::string who = holder->second == &vm ? "another [[vm." + vm.key + ".usb]] entry"
+                                                  : "vm." + holder->second->key;
+    report(Severity::error, vm, device,
+           "USB device " + usb_identity(device) + " at " + describe(host_device) + " is given to " +
+               who +
+               " as well: libvirt gives a host USB device to one running guest; declare it "
+               "once, or set state = \"stopped\" on one of them");
+  }
+
+  void report(Severity severity, const Vm& vm, const UsbDevice& device, std::string message) {
+    diagnostics_.push_back({severity, std::move(message), device.where, "vm." + vm.key});
+  }
+
+  const std::vector<UsbHostDevice>& host_;
+  Diagnostics& diagnostics_;
+  std::map<std::string, const Vm*> holders_;  // by the host device's port
+};
+
+}  // namespace
+
+void check_usb_devices(const Desired& desired, const std::vector<UsbHostDevice>& host,
+                       Diagnostics& diagnostics) {
+  UsbCheck check(host, diagnostics);
+  for (const Vm& vm : desired.vms) check.add(vm);
+}
+
+}  // namespace virtform

@@ -1,0 +1,20 @@
+#pragma once
+// Host USB devices given to guests ([[vm.X.usb]]) against the host's (sys/bus/usb/devices):
+// libvirt starts no guest whose device is not plugged in, takes none by ids that several
+// devices have, and gives a device to one running guest at a time; plan says so first.
+
+#include <vector>
+
+#include "engine/model/diagnostic.h"
+#include "engine/model/host.h"
+#include "engine/model/vm.h"
+
+namespace virtform {
+
+// For each declared device: an error when the host has none it names (a warning for an
+// optional device, or a VM that is to stay stopped), or several by ids alone; an error when two
+// guests that may run, or two entries of one guest, name the same host device.
+void check_usb_devices(const Desired& desired, const std::vector<UsbHostDevice>& host,
+                       Diagnostics& diagnostics);
+
+}  // namespace virtform
