@@ -73,6 +73,15 @@ if ! running /run/virtlogd.pid virtlogd; then
   echo "start-libvirt: starting virtlogd"
   virtlogd -d
 fi
+# libvirtd finds the hugetlbfs mounts once, when it starts: mount one first, so that guests on
+# huge pages (the hugepages e2e test reserves a few) can start. Nothing is reserved here.
+if ! running /run/libvirtd.pid libvirtd && grep -qw hugetlbfs /proc/filesystems &&
+  ! grep -qw hugetlbfs /proc/mounts; then
+  echo "start-libvirt: mounting hugetlbfs on /dev/hugepages"
+  mkdir -p /dev/hugepages
+  mount -t hugetlbfs hugetlbfs /dev/hugepages ||
+    echo "start-libvirt: could not mount hugetlbfs; guests on huge pages will not start" >&2
+fi
 started_here=false
 if ! running /run/libvirtd.pid libvirtd; then
   echo "start-libvirt: starting libvirtd"
