@@ -59,6 +59,8 @@ class HostCheck {
       if (!vm.kernel->initrd.empty()) must_exist(vm.kernel->initrd, "initrd", vm.where);
     }
     tpm_device(vm);
+    if (vm.graphics && vm.graphics->rendernode)
+      must_exist(*vm.graphics->rendernode, "graphics rendernode", vm.where);
     for (const Share& share : vm.shares) share_source(share);
     if (!vm.firmware.code.empty()) must_exist(vm.firmware.code, "firmware_code", vm.where);
     if (!vm.firmware.vars_template.empty()) {

@@ -691,6 +691,48 @@ std::optional<unsigned> read_graphics_port(TableReader& graphics,
   return static_cast<unsigned>(*port);
 }
 
+// SPICE draws with the host's GPU (gl) for local clients only, which reach it through libvirt
+// rather than a network socket.
+std::optional<Graphics> read_graphics_table(TableReader& graphics) {
+  graphics.reject_unknown_keys(keys::kGraphics);
+  auto type = graphics.choice("type", kGraphicsTypeNames);
+  auto listen = graphics.string("listen");
+  if (!graphics.has("type"))
+    graphics.error(graphics.heading() + " needs type = \"spice\", \"vnc\" or \"none\"");
+  if (type == GraphicsType::none && listen) {
+    graphics.error("listen", "listen makes no sense with type = \"none\"");
+  }
+  const auto port = read_graphics_port(graphics, type);
+  if (port && listen == kListenNone)
+    graphics.error("port",
+                   "port makes no sense with listen = \"none\": the console has no "
+                   "network socket; leave port out");
+  const auto gl = graphics.boolean("gl");
+  const auto rendernode = graphics.path("rendernode");
+  if (gl == true && type != GraphicsType::spice)
+    graphics.error("gl", "gl = true needs type = \"spice\": only SPICE draws with the host's GPU");
+  else if (gl == true && listen != kListenNone)
+    graphics.error("gl",
+                   "gl = true needs listen = \"none\": SPICE's OpenGL reaches local clients "
+                   "only, which connect through libvirt (virt-viewer, virt-manager)");
+  if (rendernode && gl != true)
+    graphics.error("rendernode",
+                   "rendernode picks the GPU of gl = true: set gl = true, or leave "
+                   "rendernode out");
+  if (!type) return std::nullopt;
+  Graphics read{*type, listen.value_or(""), port};
+  read.gl = gl;
+  read.rendernode = rendernode;
+  return read;
+}
+
+void read_graphics(TableReader& reader, Vm& vm) {
+  const toml::table* table = reader.table("graphics");
+  if (!table) return;
+  TableReader graphics = reader.child(*table, "graphics");
+  vm.graphics = read_graphics_table(graphics);
+}
+
 void read_devices(TableReader& reader, Vm& vm) {
   const DiskBus default_bus = default_data_disk_bus(vm);
   // Appended one at a time: a disk's boot order is checked against those before it.
@@ -710,19 +752,7 @@ void read_devices(TableReader& reader, Vm& vm) {
   vm.usb = read_each<UsbDevice>(reader, "usb", read_usb);
   check_usb_identities(reader, vm);
   vm.xml = read_each<XmlFragment>(reader, "xml", read_fragment);
-  if (const toml::table* table = reader.table("graphics")) {
-    TableReader graphics = reader.child(*table, "graphics");
-    graphics.reject_unknown_keys(keys::kGraphics);
-    auto type = graphics.choice("type", kGraphicsTypeNames);
-    auto listen = graphics.string("listen");
-    if (!graphics.has("type"))
-      graphics.error(graphics.heading() + " needs type = \"spice\", \"vnc\" or \"none\"");
-    if (type == GraphicsType::none && listen) {
-      graphics.error("listen", "listen makes no sense with type = \"none\"");
-    }
-    const auto port = read_graphics_port(graphics, type);
-    if (type) vm.graphics = Graphics{*type, listen.value_or(""), port};
-  }
+  read_graphics(reader, vm);
   if (const toml::table* table = reader.table("serial")) {
     TableReader serial = reader.child(*table, "serial");
     serial.reject_unknown_keys(keys::kSerial);

@@ -180,12 +180,20 @@ struct Firmware {
   bool operator==(const Firmware&) const = default;
 };
 
+// A console's listen for no network socket (<listen type='none'/>): clients reach it through
+// libvirt alone, as SPICE's OpenGL needs.
+inline constexpr const char* kListenNone = "none";
+
 struct Graphics {
   GraphicsType type = GraphicsType::none;
-  std::string listen;  // address, "" for libvirt's default
+  std::string listen;  // address, kListenNone, or "" for libvirt's default
   // A fixed port (autoport='no'); unset, the config leaves the port alone and a new console
   // takes the next free one from 5900.
   std::optional<unsigned> port;
+  // SPICE drawing with the host's GPU (<gl enable>), and the GPU's render node it takes
+  // (<gl rendernode>); owned where the config sets them.
+  std::optional<bool> gl = std::nullopt;
+  std::optional<std::string> rendernode = std::nullopt;
 
   bool operator==(const Graphics&) const = default;
 };

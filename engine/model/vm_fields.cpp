@@ -253,6 +253,19 @@ std::string video_heads_conflict(const Vm& vm, const std::string& value) {
          "\" display has one head";
 }
 
+// QEMU's virgl draws through SPICE's OpenGL; a console the config leaves alone may have it.
+std::string video_accel3d_conflict(const Vm& vm, const std::string& value) {
+  if (value != "true") return "";
+  const std::string model = attribute_or(vm, "video", "virtio");
+  if (model != "virtio")
+    return "video_accel3d = true needs video = \"virtio\"; a \"" + model +
+           "\" display has no 3D acceleration";
+  if (vm.graphics && !vm.graphics->gl.value_or(false))
+    return "video_accel3d = true draws through SPICE's OpenGL: set [vm." + vm.key +
+           ".graphics] type = \"spice\", listen = \"none\" and gl = true";
+  return "";
+}
+
 // What sits on the guest's USB: without a controller there is nowhere to put it.
 std::string usb_controller_conflict(const Vm& vm, const std::string& value) {
   if (value != "none") return "";
@@ -310,7 +323,7 @@ bool pins_every_iothread(const std::string& value, const Vm& running) {
   return std::to_string(cpusets_of(value).size()) == attribute_or(running, "iothreads", "0");
 }
 
-constexpr std::array<VmField, 63> kFields = {{
+constexpr std::array<VmField, 64> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -378,6 +391,14 @@ constexpr std::array<VmField, 63> kFields = {{
      nullptr,
      1,
      16},
+    {"video_accel3d",
+     FieldKind::boolean,
+     {},
+     FieldTiming::next_boot,
+     "false",
+     "`true` draws the first video device's 3D with the host's GPU (virgl, `<acceleration "
+     "accel3d>`): `video = \"virtio\"` only, beside a SPICE console with `gl = true`",
+     video_accel3d_conflict},
     {"sound", FieldKind::choice, kSoundModels, FieldTiming::next_boot, "none",
      "the guest's sound device (`<sound model>`): `none`, `ich9`, `ich6` (Intel HD Audio), `ich7`, "
      "`ac97`, `usb`, `sb16`, `es1370` or `pcspk`"},

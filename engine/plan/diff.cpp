@@ -125,8 +125,14 @@ std::string share_label(const Share& share) {
 std::string describe(const std::optional<Graphics>& graphics) {
   if (!graphics || graphics->type == GraphicsType::none) return "none";
   std::string text = to_string(graphics->type);
-  if (!graphics->listen.empty()) text += " on " + graphics->listen;
+  if (graphics->listen == kListenNone) {
+    text += ", local only";
+  } else if (!graphics->listen.empty()) {
+    text += " on " + graphics->listen;
+  }
   if (graphics->port) text += ", port " + std::to_string(*graphics->port);
+  if (graphics->gl.value_or(false)) text += ", gl";
+  if (graphics->rendernode) text += " on " + *graphics->rendernode;
   return text;
 }
 
@@ -425,11 +431,13 @@ std::optional<std::string> shown_graphics(const Vm& vm) {
   if (!vm.graphics) return std::nullopt;
   return describe(vm.graphics);
 }
-// A port is owned where the config fixes one.
+// A port, gl and its render node are owned where the config sets them.
 bool graphics_differ(const Vm& desired, const Vm& live) {
   if (!desired.graphics) return false;
   std::optional<Graphics> seen = live.graphics;
   if (seen && !desired.graphics->port) seen->port.reset();
+  if (seen && !desired.graphics->gl) seen->gl.reset();
+  if (seen && !desired.graphics->rendernode) seen->rendernode.reset();
   return describe(desired.graphics) != describe(seen);
 }
 

@@ -218,6 +218,8 @@ json vm_to_json(const Vm& vm) {
   if (vm.graphics) {
     out["graphics"] = {{"type", to_string(vm.graphics->type)}, {"listen", vm.graphics->listen}};
     put(out["graphics"], "port", vm.graphics->port);
+    put(out["graphics"], "gl", vm.graphics->gl);
+    put(out["graphics"], "rendernode", vm.graphics->rendernode);
   }
   if (vm.serial) out["serial"] = {{"type", vm.serial->type}};
   put(out, "autostart", vm.autostart);
@@ -262,9 +264,10 @@ Vm vm_from_json(const json& in) {
   }
   if (in.contains("graphics")) {
     const json& graphics = in.at("graphics");
-    vm.graphics = Graphics{enum_from(graphics, "type", kGraphicsTypeNames),
-                           graphics.at("listen").get<std::string>(),
-                           get_optional<unsigned>(graphics, "port")};
+    vm.graphics = Graphics{
+        enum_from(graphics, "type", kGraphicsTypeNames), graphics.at("listen").get<std::string>(),
+        get_optional<unsigned>(graphics, "port"), get_optional<bool>(graphics, "gl"),
+        get_optional<std::string>(graphics, "rendernode")};
   }
   if (in.contains("serial")) vm.serial = Serial{in.at("serial").at("type").get<std::string>()};
   vm.autostart = get_optional<bool>(in, "autostart");

@@ -273,6 +273,8 @@ void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagn
     out.string("type", to_string(vm.graphics->type));
     if (!vm.graphics->listen.empty()) out.string("listen", vm.graphics->listen);
     if (vm.graphics->port) out.integer("port", *vm.graphics->port);
+    if (vm.graphics->gl.value_or(false)) out.boolean("gl", true);
+    if (vm.graphics->rendernode) out.string("rendernode", *vm.graphics->rendernode);
     out.blank();
   }
   if (vm.serial) {

@@ -418,9 +418,33 @@ void append_graphics(pugi::xml_node parent, const Graphics& graphics) {
   if (graphics.type == GraphicsType::none) return;
   pugi::xml_node element = parent.append_child("graphics");
   element.append_attribute("type") = to_string(graphics.type).c_str();
-  element.append_attribute("autoport") = "yes";
+  if (graphics.listen != kListenNone) element.append_attribute("autoport") = "yes";
   set_graphics_port(element, graphics.port);
   set_graphics_listen(element, graphics.listen);
+  set_graphics_gl(element, graphics);
+}
+
+std::string graphics_listen(const pugi::xml_node& graphics) {
+  const pugi::xml_node listen = graphics.child("listen");
+  if (std::string_view(listen.attribute("type").as_string()) == kListenNone) return kListenNone;
+  return graphics.attribute("listen").as_string(listen.attribute("address").as_string());
+}
+
+std::optional<bool> graphics_gl(const pugi::xml_node& graphics) {
+  const pugi::xml_node gl = graphics.child("gl");
+  if (!gl) return std::nullopt;
+  return std::string_view(gl.attribute("enable").as_string()) == "yes";
+}
+
+void set_graphics_gl(pugi::xml_node graphics, const Graphics& desired) {
+  if (!desired.gl) return;
+  if (!*desired.gl) {
+    xml::remove_children(graphics, "gl");
+    return;
+  }
+  pugi::xml_node gl = xml::child_or_append(graphics, "gl");
+  xml::set_attribute(gl, "enable", "yes");
+  if (desired.rendernode) xml::set_attribute(gl, "rendernode", *desired.rendernode);
 }
 
 std::optional<unsigned> fixed_graphics_port(const pugi::xml_node& graphics) {
@@ -438,9 +462,10 @@ void set_graphics_port(pugi::xml_node graphics, std::optional<unsigned> port) {
 }
 
 void set_graphics_listen(pugi::xml_node graphics, const std::string& address) {
-  if (address.empty()) {
+  if (address.empty() || address == kListenNone) {
     graphics.remove_attribute("listen");
     xml::remove_children(graphics, "listen");
+    if (address == kListenNone) graphics.prepend_child("listen").append_attribute("type") = "none";
     return;
   }
   xml::set_attribute(graphics, "listen", address);

@@ -68,8 +68,14 @@ pugi::xml_node append_share(pugi::xml_node parent, const Share& share);
 void update_share(pugi::xml_node filesystem, const Share& share);
 // Appends a <graphics>; nothing for GraphicsType::none.
 void append_graphics(pugi::xml_node parent, const Graphics& graphics);
-// Sets a <graphics>'s listen address, "" for libvirt's default. Only the address: a password,
-// keymap or port set by another tool stays.
+// A <graphics>'s listen address, kListenNone for <listen type='none'/>, or "" for none given.
+std::string graphics_listen(const pugi::xml_node& graphics);
+// Whether a <graphics> draws with the host's GPU (<gl enable>); nothing without a <gl>.
+std::optional<bool> graphics_gl(const pugi::xml_node& graphics);
+// Writes <gl> as the desired console sets it (gl = false takes it out); unset leaves it alone.
+void set_graphics_gl(pugi::xml_node graphics, const Graphics& desired);
+// Sets a <graphics>'s listen address, "" for libvirt's default, kListenNone for no socket. Only the
+// address: a password, keymap or port set by another tool stays.
 void set_graphics_listen(pugi::xml_node graphics, const std::string& address);
 // The port a <graphics> is fixed at (autoport='no'), or nothing when libvirt picks one.
 std::optional<unsigned> fixed_graphics_port(const pugi::xml_node& graphics);

@@ -174,6 +174,29 @@ void write_video_heads(pugi::xml_node domain, const std::string& value) {
   xml::set_attribute(xml::child_or_append(video, "model"), "heads", value);
 }
 
+// 3D acceleration of the first video device: "false" for a video device without it.
+std::optional<std::string> read_video_accel3d(const pugi::xml_node& domain) {
+  const pugi::xml_node video = domain.child("devices").child("video");
+  if (!video) return std::nullopt;
+  const std::string_view accel3d =
+      video.child("model").child("acceleration").attribute("accel3d").as_string("no");
+  return std::string(accel3d == "yes" ? "true" : "false");
+}
+
+void write_video_accel3d(pugi::xml_node domain, const std::string& value) {
+  if (value == "true") {
+    pugi::xml_node model =
+        xml::child_or_append(xml::child_or_append(devices_of(domain), "video"), "model");
+    xml::set_attribute(xml::child_or_append(model, "acceleration"), "accel3d", "yes");
+    return;
+  }
+  pugi::xml_node model = devices_of(domain).child("video").child("model");
+  pugi::xml_node acceleration = model.child("acceleration");
+  acceleration.remove_attribute("accel3d");
+  if (acceleration && !acceleration.first_attribute() && !acceleration.first_child())
+    model.remove_child(acceleration);
+}
+
 // A device a guest has one of, by model, or none: the sound card, the watchdog (libvirt 9.0
 // takes no second of either).
 template <const char* kName>
@@ -797,7 +820,7 @@ void write_locked(pugi::xml_node domain, const std::string& value) {
   if (backing && !backing.first_child()) domain.remove_child(backing);
 }
 
-constexpr std::array<DomainField, 63> kFields = {{
+constexpr std::array<DomainField, 64> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -812,6 +835,8 @@ constexpr std::array<DomainField, 63> kFields = {{
     {"video", "devices/video", read_video, write_video, nullptr, is_first_video},
     {"video_vram", "devices/video", read_video_vram, write_video_vram, nullptr, is_first_video},
     {"video_heads", "devices/video", read_video_model<kHeads>, write_video_heads, nullptr,
+     is_first_video},
+    {"video_accel3d", "devices/video", read_video_accel3d, write_video_accel3d, nullptr,
      is_first_video},
     {"sound", "devices/sound", read_single<kSound>, write_single<kSound>, nullptr,
      is_first_of<kSound>},

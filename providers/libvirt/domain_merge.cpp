@@ -208,11 +208,6 @@ void drop_spice_audio(pugi::xml_node devices) {
   }
 }
 
-std::string graphics_listen(pugi::xml_node graphics) {
-  return graphics.attribute("listen").as_string(
-      graphics.child("listen").attribute("address").as_string());
-}
-
 // What a console keeps across a change of protocol: VNC and SPICE both take these.
 const char* const kKeptGraphicsAttributes[] = {"passwd", "passwdValidTo", "connected", "keymap"};
 
@@ -225,9 +220,10 @@ void merge_graphics(pugi::xml_node devices, const std::optional<Graphics>& desir
     return;
   }
   if (live && to_string(desired->type) == live.attribute("type").as_string()) {
-    if (graphics_listen(live) != desired->listen)
+    if (device_xml::graphics_listen(live) != desired->listen)
       device_xml::set_graphics_listen(live, desired->listen);
     device_xml::set_graphics_port(live, desired->port);
+    device_xml::set_graphics_gl(live, *desired);
     return;
   }
   pugi::xml_document fresh;

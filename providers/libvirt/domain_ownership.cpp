@@ -63,8 +63,8 @@ constexpr std::array<std::string_view, 7> kHostdevParts = {
 constexpr std::array<std::string_view, 7> kUsbParts = {
     "@mode",         "@type",          "@managed",      "source/@startupPolicy",
     "source/vendor", "source/product", "source/address"};
-constexpr std::array<std::string_view, 5> kGraphicsParts = {"@type", "@autoport", "@port",
-                                                            "@listen", "listen"};
+constexpr std::array<std::string_view, 6> kGraphicsParts = {"@type",   "@autoport", "@port",
+                                                            "@listen", "listen",    "gl"};
 constexpr std::array<std::string_view, 2> kSerialParts = {"@type", "target"};
 constexpr std::array<std::string_view, 6> kShareParts = {
     "@type", "@accessmode", "driver/@type", "source/@dir", "target/@dir", "readonly"};

@@ -174,9 +174,11 @@ void read_graphics(const pugi::xml_node& devices, Vm& vm) {
   std::string type = element.attribute("type").as_string();
   if (type == "spice" || type == "vnc") {
     vm.graphics->type = type == "spice" ? GraphicsType::spice : GraphicsType::vnc;
-    vm.graphics->listen = element.attribute("listen").as_string(
-        element.child("listen").attribute("address").as_string());
+    vm.graphics->listen = device_xml::graphics_listen(element);
     vm.graphics->port = device_xml::fixed_graphics_port(element);
+    vm.graphics->gl = device_xml::graphics_gl(element);
+    if (pugi::xml_attribute node = element.child("gl").attribute("rendernode"))
+      vm.graphics->rendernode = node.value();
   }
 }
 

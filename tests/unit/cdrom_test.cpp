@@ -6,7 +6,6 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <tuple>
 
 #include "engine/import/importer.h"
 #include "engine/render/config_toml.h"
@@ -14,6 +13,7 @@
 #include "providers/libvirt/domain_xml.h"
 #include "support/loaded_config.h"
 #include "support/plan_changes.h"
+#include "support/refusals.h"
 #include "support/temp_dir.h"
 #include "tests/support/pipeline.h"
 
@@ -54,34 +54,27 @@ void check_nothing_to_do(const Plan& plan) {
 }  // namespace
 
 TEST_CASE("a CD-ROM drive takes only the keys of a drive and a bus that has drives", "[cdrom]") {
-  for (const auto& [toml, line, message] : std::vector<std::tuple<std::string, int, std::string>>{
-           {drive("file = \"/iso/a.iso\"\nsize = \"1GiB\"\n"), 5,
-            "size does not apply to a CD-ROM drive (device = \"cdrom\")"},
-           {drive("file = \"/iso/a.iso\"\ncache = \"none\"\n"), 5,
-            "cache does not apply to a CD-ROM drive"},
-           {drive("source = \"/dev/sr0\"\n"), 4, "source does not apply to a CD-ROM drive"},
-           {drive("bus = \"virtio\"\n"), 4,
-            "a CD-ROM drive sits on the sata, scsi or ide bus; got \"virtio\""},
-           {drive("bus = \"ide\"\n"), 4,
-            "bus = \"ide\" needs a pc (i440fx) machine; a q35 machine has no IDE controller: use "
-            "bus = \"sata\""},
-           {drive("file = \"iso/a.iso\"\n"), 4, "file must be an absolute path"},
-           {"[[vm.a.disk]]\ndevice = \"dvd\"\n", 3, "device must be one of \"disk\", \"cdrom\""},
-           {"[[vm.a.disk]]\nfile = \"/a.img\"\nbus = \"ide\"\n", 4,
-            "bus = \"ide\" is for CD-ROM drives (device = \"cdrom\")"},
-           {"[[vm.a.disk]]\nfile = \"/a.img\"\nboot = 1\n" + drive("boot = 1\n"), 7,
-            "boot = 1 is already taken by disk /a.img at "},
-           {drive("bus = \"sata\"\nunit = 1\n") + drive("bus = \"sata\"\nunit = 1\n"), 6,
-            "disk (an empty CD-ROM drive) is pinned to sata controller 0 unit 1, which disk (an "
-            "empty CD-ROM drive) at "},
-       }) {
-    INFO(toml);
-    const auto loaded = load_config_from("[vm.a]\n" + toml, "a.toml");
-    INFO(formatted(loaded.diagnostics));
-    REQUIRE(loaded.diagnostics.size() == 1);
-    CHECK_THAT(loaded.diagnostics[0].message, Catch::Contains(message));
-    CHECK(loaded.diagnostics[0].where.line == line);
-  }
+  testing::check_refusals({
+      {drive("file = \"/iso/a.iso\"\nsize = \"1GiB\"\n"), 5,
+       "size does not apply to a CD-ROM drive (device = \"cdrom\")"},
+      {drive("file = \"/iso/a.iso\"\ncache = \"none\"\n"), 5,
+       "cache does not apply to a CD-ROM drive"},
+      {drive("source = \"/dev/sr0\"\n"), 4, "source does not apply to a CD-ROM drive"},
+      {drive("bus = \"virtio\"\n"), 4,
+       "a CD-ROM drive sits on the sata, scsi or ide bus; got \"virtio\""},
+      {drive("bus = \"ide\"\n"), 4,
+       "bus = \"ide\" needs a pc (i440fx) machine; a q35 machine has no IDE controller: use "
+       "bus = \"sata\""},
+      {drive("file = \"iso/a.iso\"\n"), 4, "file must be an absolute path"},
+      {"[[vm.a.disk]]\ndevice = \"dvd\"\n", 3, "device must be one of \"disk\", \"cdrom\""},
+      {"[[vm.a.disk]]\nfile = \"/a.img\"\nbus = \"ide\"\n", 4,
+       "bus = \"ide\" is for CD-ROM drives (device = \"cdrom\")"},
+      {"[[vm.a.disk]]\nfile = \"/a.img\"\nboot = 1\n" + drive("boot = 1\n"), 7,
+       "boot = 1 is already taken by disk /a.img at "},
+      {drive("bus = \"sata\"\nunit = 1\n") + drive("bus = \"sata\"\nunit = 1\n"), 6,
+       "disk (an empty CD-ROM drive) is pinned to sata controller 0 unit 1, which disk (an "
+       "empty CD-ROM drive) at "},
+  });
 }
 
 TEST_CASE("CD-ROM drives read as the config declares them, on ide only on a pc machine",

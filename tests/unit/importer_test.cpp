@@ -108,6 +108,7 @@ struct ImportHost {
       if (vm.kernel && !vm.kernel->initrd.empty()) add_file(vm.kernel->initrd);
       for (const Share& share : vm.shares) fs::create_directories(root + share.source);
       for (const UsbDevice& device : vm.usb) add_usb_device(device);
+      if (vm.graphics && vm.graphics->rendernode) add_file(*vm.graphics->rendernode);
     }
   }
 
@@ -249,7 +250,7 @@ TEST_CASE("each fixture domain imports, adopts with no other change and then pla
       {"test-dsm.xml", {}},      {"test-minimal.xml", {}},  {"test-gpu.xml", {}},
       {"test-gpu-slot.xml", {}}, {"qemu-extras.xml", {}},   {"qemu-minimal.xml", {}},
       {"qemu-windows.xml", {}},  {"qemu-shares.xml", {}},   {"qemu-cpu.xml", {}},
-      {"qemu-memory.xml", {}},   {"qemu-usb-host.xml", {}},
+      {"qemu-memory.xml", {}},   {"qemu-usb-host.xml", {}}, {"qemu-virgl.xml", {}},
   };
   for (const auto& [name, warned] : fixtures) {
     SECTION(name) {

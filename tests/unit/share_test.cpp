@@ -11,6 +11,7 @@
 #include "providers/libvirt/domain_xml.h"
 #include "support/loaded_config.h"
 #include "support/plan_changes.h"
+#include "support/refusals.h"
 #include "support/temp_dir.h"
 #include "tests/support/pipeline.h"
 
@@ -19,7 +20,6 @@ namespace {
 
 using testing::field_of;
 using testing::formatted;
-using testing::load_config_from;
 using testing::read_file;
 using testing::vm_change;
 
@@ -28,31 +28,24 @@ constexpr char kSharedMemory[] = "[vm.a.memory_backing]\nsource = \"memfd\"\nacc
 }  // namespace
 
 TEST_CASE("a share needs shared memory and a tag of its own", "[share]") {
-  for (const auto& [toml, line, message] : std::vector<std::tuple<std::string, int, std::string>>{
-           {"[[vm.a.share]]\nsource = \"/srv\"\ntag = \"srv\"\n", 2,
-            "a virtiofs share needs the guest's memory shared with virtiofsd: set source = "
-            "\"memfd\" and access = \"shared\" in [vm.a.memory_backing]"},
-           {std::string(kSharedMemory) + "[[vm.a.share]]\nsource = \"/srv\"\ntag = \"srv\"\n" +
-                "[[vm.a.share]]\nsource = \"/home\"\ntag = \"srv\"\n",
-            8, "tag \"srv\" is already the tag of the share of /srv at "},
-           {std::string(kSharedMemory) + "[[vm.a.share]]\nsource = \"srv\"\ntag = \"srv\"\n", 6,
-            "source must be an absolute path on the host"},
-           {std::string(kSharedMemory) + "[[vm.a.share]]\nsource = \"/srv\"\n", 5,
-            "needs tag = \"...\", the name the guest mounts it by"},
-           {std::string(kSharedMemory) + "[[vm.a.share]]\nsource = \"/srv\"\ntag = \"" +
-                std::string(37, 't') + "\"\n",
-            7, "tag must be at most 36 bytes"},
-           {std::string(kSharedMemory) +
-                "[[vm.a.share]]\nsource = \"/srv\"\ntag = \"srv\"\nreadonly = true\n",
-            8, "readonly = true is refused by libvirt 9.0"},
-       }) {
-    INFO(toml);
-    const auto loaded = load_config_from("[vm.a]\n" + toml, "a.toml");
-    INFO(formatted(loaded.diagnostics));
-    REQUIRE(loaded.diagnostics.size() == 1);
-    CHECK(loaded.diagnostics[0].message.find(message) != std::string::npos);
-    CHECK(loaded.diagnostics[0].where.line == line);
-  }
+  testing::check_refusals({
+      {"[[vm.a.share]]\nsource = \"/srv\"\ntag = \"srv\"\n", 2,
+       "a virtiofs share needs the guest's memory shared with virtiofsd: set source = "
+       "\"memfd\" and access = \"shared\" in [vm.a.memory_backing]"},
+      {std::string(kSharedMemory) + "[[vm.a.share]]\nsource = \"/srv\"\ntag = \"srv\"\n" +
+           "[[vm.a.share]]\nsource = \"/home\"\ntag = \"srv\"\n",
+       8, "tag \"srv\" is already the tag of the share of /srv at "},
+      {std::string(kSharedMemory) + "[[vm.a.share]]\nsource = \"srv\"\ntag = \"srv\"\n", 6,
+       "source must be an absolute path on the host"},
+      {std::string(kSharedMemory) + "[[vm.a.share]]\nsource = \"/srv\"\n", 5,
+       "needs tag = \"...\", the name the guest mounts it by"},
+      {std::string(kSharedMemory) + "[[vm.a.share]]\nsource = \"/srv\"\ntag = \"" +
+           std::string(37, 't') + "\"\n",
+       7, "tag must be at most 36 bytes"},
+      {std::string(kSharedMemory) +
+           "[[vm.a.share]]\nsource = \"/srv\"\ntag = \"srv\"\nreadonly = true\n",
+       8, "readonly = true is refused by libvirt 9.0"},
+  });
 }
 
 TEST_CASE("a share reads back as libvirt 9 writes it and imports as a share", "[share]") {

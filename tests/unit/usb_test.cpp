@@ -7,7 +7,6 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <tuple>
 
 #include "engine/checks/usb_devices.h"
 #include "engine/import/importer.h"
@@ -19,6 +18,7 @@
 #include "providers/sysfs/sysfs_reader.h"
 #include "support/loaded_config.h"
 #include "support/plan_changes.h"
+#include "support/refusals.h"
 #include "support/temp_dir.h"
 #include "tests/support/pipeline.h"
 
@@ -62,33 +62,25 @@ Diagnostics checked(const std::string& toml, const std::vector<UsbHostDevice>& h
 }  // namespace
 
 TEST_CASE("a usb device is found by ids or by bus and device, each given whole", "[usb]") {
-  for (const auto& [lines, line, message] : std::vector<std::tuple<std::string, int, std::string>>{
-           {usb("vendor = \"10c4\"\n"), 3,
-            "vendor needs product beside it: a USB device is found by both"},
-           {usb("device = 3\n"), 3, "device needs bus beside it"},
-           {usb("optional = true\n"), 2,
-            "a usb device needs vendor and product (lsusb shows them as ID 046d:c52b), or bus "
-            "and device"},
-           {usb("vendor = \"10c4x\"\nproduct = \"ea60\"\n"), 3,
-            "vendor must be four hex digits such as \"046d\"; got \"10c4x\""},
-           {usb("bus = 1\ndevice = 128\n"), 4, "device must be from 1 to 127"},
-           {usb("bus = 0\ndevice = 3\n"), 3, "bus must be from 1 to 4095"},
-           {usb("vendor = \"10c4\"\nproduct = \"ea60\"\n") + usb("vendor = \"10C4\"\nproduct = "
-                                                                 "\"EA60\"\n"),
-            5, "usb device 10c4:ea60 is declared at vm.toml:2"},
-           {usb("vendor = \"10c4\"\nproduct = \"ea60\"\nserial = \"x\"\n"), 5,
-            "unknown key 'serial'"},
-           {"usb_controller = \"none\"\n" + usb("bus = 1\ndevice = 3\n"), 2,
-            "usb_controller = \"none\" leaves the host USB device bus 1 device 3 nowhere to plug "
-            "in: keep a controller"},
-       }) {
-    INFO(lines);
-    const auto loaded = load_vm_a(lines);
-    INFO(formatted(loaded.diagnostics));
-    REQUIRE(loaded.diagnostics.size() == 1);
-    CHECK_THAT(loaded.diagnostics[0].message, Catch::Contains(message));
-    CHECK(loaded.diagnostics[0].where.line == line);
-  }
+  testing::check_refusals({
+      {usb("vendor = \"10c4\"\n"), 3,
+       "vendor needs product beside it: a USB device is found by both"},
+      {usb("device = 3\n"), 3, "device needs bus beside it"},
+      {usb("optional = true\n"), 2,
+       "a usb device needs vendor and product (lsusb shows them as ID 046d:c52b), or bus "
+       "and device"},
+      {usb("vendor = \"10c4x\"\nproduct = \"ea60\"\n"), 3,
+       "vendor must be four hex digits such as \"046d\"; got \"10c4x\""},
+      {usb("bus = 1\ndevice = 128\n"), 4, "device must be from 1 to 127"},
+      {usb("bus = 0\ndevice = 3\n"), 3, "bus must be from 1 to 4095"},
+      {usb("vendor = \"10c4\"\nproduct = \"ea60\"\n") + usb("vendor = \"10C4\"\nproduct = "
+                                                            "\"EA60\"\n"),
+       5, "usb device 10c4:ea60 is declared at vm.toml:2"},
+      {usb("vendor = \"10c4\"\nproduct = \"ea60\"\nserial = \"x\"\n"), 5, "unknown key 'serial'"},
+      {"usb_controller = \"none\"\n" + usb("bus = 1\ndevice = 3\n"), 2,
+       "usb_controller = \"none\" leaves the host USB device bus 1 device 3 nowhere to plug "
+       "in: keep a controller"},
+  });
 
   const auto loaded =
       load_vm_a(usb("vendor = \"10C4\"\nproduct = \"EA60\"\noptional = true\n") +

@@ -1,0 +1,115 @@
+// A console with no network socket, SPICE drawing with the host's GPU and virgl 3D: what the
+// config refuses, the definition libvirt 9 writes back (tests/fixtures/libvirt/qemu-virgl.xml,
+// `virsh dumpxml --inactive` of a SPICE console with <listen type='none'/> and <gl>, and a
+// virtio display with <acceleration accel3d='yes'/>), merges into a console that had an
+// address, and import.
+
+#include <catch2/catch.hpp>
+
+#include "engine/import/importer.h"
+#include "engine/render/config_toml.h"
+#include "providers/host/rooted_files.h"
+#include "providers/libvirt/domain_xml.h"
+#include "support/loaded_config.h"
+#include "support/refusals.h"
+#include "support/temp_dir.h"
+
+namespace virtform {
+namespace {
+
+using testing::formatted;
+using testing::load_vm_a;
+
+constexpr char kVirgl[] =
+    "video = \"virtio\"\nvideo_accel3d = true\n[vm.a.graphics]\ntype = \"spice\"\n"
+    "listen = \"none\"\ngl = true\nrendernode = \"/dev/dri/renderD128\"\n";
+
+}  // namespace
+
+TEST_CASE("gl needs a local SPICE console and virgl needs gl on a virtio display", "[graphics]") {
+  testing::check_refusals({
+      {"[vm.a.graphics]\ntype = \"vnc\"\nlisten = \"none\"\ngl = true\n", 5,
+       "gl = true needs type = \"spice\": only SPICE draws with the host's GPU"},
+      {"[vm.a.graphics]\ntype = \"spice\"\nlisten = \"127.0.0.1\"\ngl = true\n", 5,
+       "gl = true needs listen = \"none\": SPICE's OpenGL reaches local clients only"},
+      {"[vm.a.graphics]\ntype = \"spice\"\nrendernode = \"/dev/dri/renderD128\"\n", 4,
+       "rendernode picks the GPU of gl = true"},
+      {"[vm.a.graphics]\ntype = \"vnc\"\nlisten = \"none\"\nport = 5901\n", 5,
+       "port makes no sense with listen = \"none\""},
+      {"video = \"qxl\"\nvideo_accel3d = true\n", 3,
+       "video_accel3d = true needs video = \"virtio\"; a \"qxl\" display has no 3D"},
+      {"video_accel3d = true\n[vm.a.graphics]\ntype = \"spice\"\n", 2,
+       "video_accel3d = true draws through SPICE's OpenGL: set [vm.a.graphics] type = "
+       "\"spice\", listen = \"none\" and gl = true"},
+  });
+  const auto loaded = load_vm_a(kVirgl);
+  INFO(formatted(loaded.diagnostics));
+  REQUIRE(loaded.diagnostics.empty());
+  REQUIRE(loaded.vm().graphics);
+  CHECK(loaded.vm().graphics->listen == kListenNone);
+  CHECK(loaded.vm().graphics->gl == true);
+  CHECK(loaded.vm().attributes.at("video_accel3d") == "true");
+}
+
+TEST_CASE("a local SPICE console with gl and a virgl display read back as libvirt 9 writes them",
+          "[graphics]") {
+  const std::string xml = testing::libvirt_fixture("qemu-virgl.xml");
+  Diagnostics warnings;
+  const LiveDomain live = parse_domain_xml(xml, &warnings);
+  INFO(formatted(warnings));
+  CHECK(warnings.empty());
+  REQUIRE(live.vm.graphics);
+  CHECK(live.vm.graphics->type == GraphicsType::spice);
+  CHECK(live.vm.graphics->listen == kListenNone);
+  CHECK(live.vm.graphics->gl == true);
+  CHECK(live.vm.graphics->rendernode == "/dev/dri/renderD128");
+  CHECK(live.vm.attributes.at("video") == "virtio");
+  CHECK(live.vm.attributes.at("video_accel3d") == "true");
+
+  // The model merged back changes nothing of them.
+  const std::string merged = merge_domain_xml(xml, live.vm);
+  CHECK(parse_domain_xml(merged).vm.graphics == live.vm.graphics);
+  CHECK(merged.find("<listen type='none' />") != std::string::npos);
+  CHECK(merged.find("<acceleration accel3d='yes' />") != std::string::npos);
+
+  ImportSource source{live, {}, {}};
+  const Desired imported = desired_from_live({source}, RootedHostFiles("/"), warnings);
+  const std::string toml = render_config_toml(imported, warnings);
+  INFO(toml);
+  CHECK(toml.find("[vm.vfxmltest-virgl.graphics]\ntype = \"spice\"\nlisten = \"none\"\ngl = "
+                  "true\nrendernode = \"/dev/dri/renderD128\"\n") != std::string::npos);
+  CHECK(toml.find("video_accel3d = true") != std::string::npos);
+}
+
+TEST_CASE("a console with an address becomes local with gl, and gl = false takes <gl> out",
+          "[graphics]") {
+  Vm vm;
+  vm.name = "a";
+  vm.graphics = Graphics{GraphicsType::spice, "127.0.0.1", std::nullopt};
+  vm.attributes["video"] = "virtio";
+  const std::string xml = render_domain_xml(vm);
+  CHECK(xml.find("address='127.0.0.1'") != std::string::npos);
+
+  const auto loaded = load_vm_a(kVirgl);
+  const std::string local = merge_domain_xml(xml, loaded.vm());
+  INFO(local);
+  const LiveDomain merged = parse_domain_xml(local);
+  REQUIRE(merged.vm.graphics);
+  CHECK(merged.vm.graphics->listen == kListenNone);
+  CHECK(merged.vm.graphics->gl == true);
+  CHECK(merged.vm.graphics->rendernode == "/dev/dri/renderD128");
+  CHECK(local.find("127.0.0.1") == std::string::npos);
+  CHECK(merged.vm.attributes.at("video_accel3d") == "true");
+
+  Vm plain = loaded.vm();
+  plain.graphics->gl = false;
+  plain.graphics->rendernode.reset();
+  plain.attributes["video_accel3d"] = "false";
+  const std::string without = merge_domain_xml(local, plain);
+  INFO(without);
+  CHECK(without.find("<gl") == std::string::npos);
+  CHECK(without.find("acceleration") == std::string::npos);
+  CHECK(parse_domain_xml(without).vm.attributes.at("video_accel3d") == "false");
+}
+
+}  // namespace virtform
