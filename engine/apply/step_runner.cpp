@@ -305,6 +305,14 @@ std::vector<std::string> StepRunner::hot_plug(const VmOperations& operations,
     changes.push_back({"USB device " + usb_identity(device),
                        [&, device] { hypervisor.attach_live(name, device); },
                        [device](const Vm& booted) { return has_usb(booted, device); }});
+  for (const InputDevice& input : operations.unplug_inputs)
+    changes.push_back({"the unplug of the " + input_identity(input),
+                       [&, input] { hypervisor.detach_live(name, input); },
+                       [input](const Vm& booted) { return !has_input(booted, input); }});
+  for (const InputDevice& input : operations.plug_inputs)
+    changes.push_back({"the " + input_identity(input),
+                       [&, input] { hypervisor.attach_live(name, input); },
+                       [input](const Vm& booted) { return has_input(booted, input); }});
   for (const auto& attribute : operations.live_attributes)
     changes.push_back({"the " + attribute.first,
                        [&, key = attribute.first, value = attribute.second] {

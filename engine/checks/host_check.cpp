@@ -59,6 +59,8 @@ class HostCheck {
       if (!vm.kernel->initrd.empty()) must_exist(vm.kernel->initrd, "initrd", vm.where);
     }
     tpm_device(vm);
+    for (const InputDevice& input : vm.inputs)
+      if (input.type == "evdev") must_exist(input.source, "input device", input.where);
     if (vm.graphics && vm.graphics->rendernode)
       must_exist(*vm.graphics->rendernode, "graphics rendernode", vm.where);
     for (const Share& share : vm.shares) share_source(share);

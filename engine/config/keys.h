@@ -32,6 +32,8 @@ extern const std::span<const std::string_view> kDsm;
 extern const std::span<const std::string_view> kXml;
 // [[vm.X.usb]]
 extern const std::span<const std::string_view> kUsb;
+// [[vm.X.input]]
+extern const std::span<const std::string_view> kInput;
 // [[vm.X.share]]
 extern const std::span<const std::string_view> kShare;
 

@@ -23,6 +23,11 @@ std::optional<std::string> read_attribute(TableReader& reader, const VmField& fi
 namespace {
 
 constexpr std::array<std::string_view, 2> kDiskDevices = {"disk", "cdrom"};
+constexpr std::array<std::string_view, 4> kInputTypes = {"keyboard", "mouse", "tablet", "evdev"};
+constexpr std::array<std::string_view, 3> kInputBuses = {"virtio", "usb", "ps2"};
+// QEMU's grab-toggle choices, as libvirt names them.
+constexpr std::array<std::string_view, 6> kGrabToggles = {
+    "ctrl-ctrl", "alt-alt", "shift-shift", "meta-meta", "scrolllock", "ctrl-scrolllock"};
 
 std::optional<DiskBus> read_bus(TableReader& reader) {
   return reader.choice("bus", kDiskBusNames);
@@ -577,14 +582,65 @@ std::optional<UsbDevice> read_usb(TableReader& reader) {
   return device;
 }
 
-// A host device given twice would be claimed twice by the one guest.
-void check_usb_identities(TableReader& reader, const Vm& vm) {
-  for (auto it = vm.usb.begin(); it != vm.usb.end(); ++it) {
-    const auto first = std::find_if(vm.usb.begin(), it, [&](const UsbDevice& other) {
-      return usb_identity(other) == usb_identity(*it);
-    });
+// An evdev input's keys; nothing but the source applies to an emulated one, nor the other way.
+std::optional<InputDevice> read_evdev(TableReader& reader, InputDevice input) {
+  if (reader.has("bus"))
+    reader.error("bus",
+                 "bus does not apply to type = \"evdev\": the host's device is passed "
+                 "as it is");
+  const auto source = reader.path("source");
+  if (!reader.has("source"))
+    reader.error(
+        "type = \"evdev\" needs source = \"/dev/input/by-id/...-event-kbd\", the "
+        "host's device");
+  input.bus.clear();
+  input.grab = reader.boolean("grab").value_or(false);
+  input.grab_toggle = reader.one_of("grab_toggle", kGrabToggles).value_or("");
+  input.repeat = reader.boolean("repeat").value_or(false);
+  if (!source) return std::nullopt;
+  input.source = *source;
+  return input;
+}
+
+// One [[vm.X.input]]: an emulated keyboard, mouse or tablet, or a host device (evdev).
+std::optional<InputDevice> read_input(TableReader& reader) {
+  reader.reject_unknown_keys(keys::kInput);
+  InputDevice input;
+  input.where = reader.where();
+  const auto type = reader.one_of("type", kInputTypes);
+  if (!reader.has("type"))
+    reader.error("an input needs type = \"keyboard\", \"mouse\", \"tablet\" or \"evdev\"");
+  if (!type) return std::nullopt;
+  input.type = *type;
+  if (input.type == "evdev") return read_evdev(reader, input);
+  for (const char* key : {"source", "grab", "grab_toggle", "repeat"})
+    if (reader.has(key)) reader.error(key, std::string(key) + " applies to type = \"evdev\" only");
+  const auto bus = reader.one_of("bus", kInputBuses);
+  if (reader.has("bus") && !bus) return std::nullopt;
+  input.bus = bus.value_or("virtio");
+  if (input.bus == "ps2") {
+    reader.error("bus",
+                 "libvirt gives every x86 guest a PS/2 keyboard and mouse of its own: "
+                 "they need no [[vm.X.input]]");
+    return std::nullopt;
+  }
+  if (input.bus == "usb" && input.type == "tablet") {
+    reader.error("bus", "a USB tablet is tablet = true in [vm.X]");
+    return std::nullopt;
+  }
+  return input;
+}
+
+// Two items the guest could not tell apart (one host USB device twice, two virtio keyboards):
+// `identity` names each, `what` their kind.
+template <typename Item>
+void check_identities(TableReader& reader, const std::vector<Item>& items,
+                      std::string (*identity)(const Item&), const std::string& what) {
+  for (auto it = items.begin(); it != items.end(); ++it) {
+    const auto first = std::find_if(
+        items.begin(), it, [&](const Item& other) { return identity(other) == identity(*it); });
     if (first != it)
-      reader.error_at(it->where, "usb device " + usb_identity(*it) + " is declared at " +
+      reader.error_at(it->where, what + " " + identity(*it) + " is declared at " +
                                      first->where.str() + " already: declare it once");
   }
 }
@@ -750,7 +806,9 @@ void read_devices(TableReader& reader, Vm& vm) {
   vm.pci = read_each<PciDevice>(reader, "pci", read_pci);
   place_pci_functions(reader, vm);
   vm.usb = read_each<UsbDevice>(reader, "usb", read_usb);
-  check_usb_identities(reader, vm);
+  check_identities(reader, vm.usb, usb_identity, "usb device");
+  vm.inputs = read_each<InputDevice>(reader, "input", read_input);
+  check_identities(reader, vm.inputs, input_identity, "input");
   vm.xml = read_each<XmlFragment>(reader, "xml", read_fragment);
   read_graphics(reader, vm);
   if (const toml::table* table = reader.table("serial")) {

@@ -75,6 +75,10 @@ std::vector<int> match_nics(const std::vector<Nic>& desired, const std::vector<N
   return match;
 }
 
+std::string input_identity(const InputDevice& input) {
+  return input.type == "evdev" ? "evdev " + input.source : input.bus + " " + input.type;
+}
+
 std::string usb_identity(const UsbDevice& device) {
   std::string ids = device.vendor.empty() ? "" : device.vendor + ":" + device.product;
   if (!device.bus) return ids;
@@ -92,6 +96,12 @@ bool names_usb(const UsbDevice& declared, const UsbDevice& seen) {
 bool has_usb(const Vm& vm, const UsbDevice& declared) {
   return std::any_of(vm.usb.begin(), vm.usb.end(),
                      [&](const UsbDevice& seen) { return names_usb(declared, seen); });
+}
+
+bool has_input(const Vm& vm, const InputDevice& input) {
+  return std::any_of(vm.inputs.begin(), vm.inputs.end(), [&](const InputDevice& other) {
+    return input_identity(other) == input_identity(input);
+  });
 }
 
 const Vm* Desired::find_vm(const std::string& key) const {

@@ -139,6 +139,24 @@ struct UsbDevice {
   bool operator==(const UsbDevice&) const = default;
 };
 
+// A keyboard, mouse or tablet on the guest's virtio or USB bus, or a host input device passed
+// through (evdev: its events go to the guest) ([[vm.X.input]]). The PS/2 keyboard and mouse
+// libvirt gives every x86 guest, and the USB tablet of `tablet`, are not among them.
+struct InputDevice {
+  std::string type = "keyboard";  // "keyboard", "mouse", "tablet" or "evdev"
+  std::string bus = "virtio";     // "virtio" or "usb"; "" for evdev
+  std::string source;             // evdev: the host's device ("/dev/input/by-id/...-event-kbd")
+  bool grab = false;              // evdev: the guest takes every host keyboard (grab='all')
+  std::string grab_toggle;        // evdev: the keys that switch them over ("ctrl-ctrl"), or ""
+  bool repeat = false;            // evdev: the guest repeats held keys itself
+  Location where;                 // config only
+
+  bool operator==(const InputDevice&) const = default;
+};
+
+// "virtio keyboard", "evdev /dev/input/by-id/...": what tells a guest's inputs apart.
+std::string input_identity(const InputDevice& input);
+
 // "046d:c52b", "bus 1 device 4", "046d:c52b at bus 1 device 4": the parts a USB device is found
 // by, as plans label it.
 std::string usb_identity(const UsbDevice& device);
@@ -238,6 +256,7 @@ struct Vm {
   std::vector<Nic> nics;
   std::vector<PciDevice> pci;
   std::vector<UsbDevice> usb;
+  std::vector<InputDevice> inputs;
   std::vector<Share> shares;
   std::optional<Graphics> graphics;
   std::optional<Serial> serial;
@@ -362,6 +381,8 @@ struct Live {
 
 // Whether `vm` has a host USB device that `declared` names.
 bool has_usb(const Vm& vm, const UsbDevice& declared);
+// Whether `vm` has an input of the same identity as `input`.
+bool has_input(const Vm& vm, const InputDevice& input);
 
 // The most vCPUs the guest can have: vcpus_max, or vcpus without it (the <vcpu> count).
 unsigned most_vcpus(const Vm& vm);

@@ -276,6 +276,10 @@ std::string usb_controller_conflict(const Vm& vm, const std::string& value) {
     if (disk.bus == DiskBus::usb)
       return "usb_controller = \"none\" leaves the USB disk " + disk.source +
              " nowhere to plug in: put it on another bus, or keep a controller";
+  for (const InputDevice& input : vm.inputs)
+    if (input.bus == "usb")
+      return "usb_controller = \"none\" leaves the USB " + input.type +
+             " nowhere to plug in: put it on bus = \"virtio\", or keep a controller";
   if (!vm.usb.empty())
     return "usb_controller = \"none\" leaves the host USB device " + usb_identity(vm.usb.front()) +
            " nowhere to plug in: keep a controller";

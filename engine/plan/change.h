@@ -78,9 +78,11 @@ struct VmOperations {
   std::vector<Disk> unplug_disks;
   std::vector<Nic> unplug_nics;
   std::vector<UsbDevice> unplug_usb;
+  std::vector<InputDevice> unplug_inputs;
   std::vector<Disk> plug_disks;
   std::vector<Nic> plug_nics;
   std::vector<UsbDevice> plug_usb;
+  std::vector<InputDevice> plug_inputs;
   std::map<std::string, std::string> live_attributes;  // vm_fields.h rows taken live: key -> value
   std::optional<std::uint64_t> balloon_kib;            // lower the running guest's balloon to this
   std::optional<unsigned> vcpus_live;                  // plug the running guest's vCPUs up to this

@@ -114,6 +114,26 @@ const UsbDevice* find_usb(const Vm& vm, const UsbDevice& device) {
   return it == vm.usb.end() ? nullptr : &*it;
 }
 
+std::string input_label(const InputDevice& input) {
+  return "input[" + input_identity(input) + "]";
+}
+
+std::string describe(const InputDevice& input) {
+  if (input.type != "evdev") return input.bus + " " + input.type;
+  std::string text = "passed through";
+  if (input.grab) text += ", grabs all";
+  if (!input.grab_toggle.empty()) text += ", toggle " + input.grab_toggle;
+  if (input.repeat) text += ", repeat";
+  return text;
+}
+
+const InputDevice* find_input(const Vm& vm, const InputDevice& input) {
+  const auto it = std::find_if(vm.inputs.begin(), vm.inputs.end(), [&](const InputDevice& other) {
+    return input_identity(other) == input_identity(input);
+  });
+  return it == vm.inputs.end() ? nullptr : &*it;
+}
+
 std::string describe(const Share& share) {
   return share.source + (share.readonly ? ", readonly" : "");
 }
@@ -493,6 +513,7 @@ class VmComparison {
     compare_nics();
     compare_pci();
     compare_usb();
+    compare_inputs();
     compare_shares();
     return std::move(fields_);
   }
@@ -622,6 +643,25 @@ class VmComparison {
         add(usb_label(current), describe(current), "", rule_.for_live_change());
   }
 
+  // libvirt plugs a virtio or USB input into a running guest; a host device passed through
+  // (evdev) waits for its next boot.
+  void compare_inputs() {
+    auto disruption = [&](const InputDevice& input) {
+      return hot_pluggable(input) ? rule_.for_live_change() : rule_.for_boot_change();
+    };
+    for (const InputDevice& wanted : desired_.inputs) {
+      const InputDevice* current = find_input(live_, wanted);
+      if (!current) {
+        add(input_label(wanted), "", describe(wanted), disruption(wanted));
+      } else if (describe(*current) != describe(wanted)) {
+        boot_field(input_label(wanted), describe(*current), describe(wanted));
+      }
+    }
+    for (const InputDevice& current : live_.inputs)
+      if (!find_input(desired_, current))
+        add(input_label(current), describe(current), "", disruption(current));
+  }
+
   // libvirt 9 plugs no virtiofs share into a running guest: a change waits for its next boot.
   void compare_shares() {
     for (const Share& wanted : desired_.shares) {
@@ -677,6 +717,7 @@ std::vector<FieldChange> creation_fields(const Vm& vm) {
   for (const Nic& nic : vm.nics) add(nic_label(nic), describe(nic));
   for (const PciDevice& device : vm.pci) add("pci[" + device.address + "]", describe(device));
   for (const UsbDevice& device : vm.usb) add(usb_label(device), describe(device));
+  for (const InputDevice& input : vm.inputs) add(input_label(input), describe(input));
   for (const Share& share : vm.shares) add(share_label(share), describe(share));
   for (const VmField& field : vm_fields())
     if (const auto value = shown_attribute(vm, field)) add(std::string(field.key), *value);
@@ -1155,6 +1196,8 @@ class Differ {
       if (has_usb(running, device)) operations.unplug_usb.push_back(device);
     for (const UsbDevice& device : delta.usb_added)
       if (!has_usb(running, device)) operations.plug_usb.push_back(device);
+    operations.unplug_inputs = delta.inputs_removed;
+    operations.plug_inputs = delta.inputs_added;
     for (const VmField& field : vm_fields()) {
       const auto wanted = attribute(vm, field);
       if (wanted && wanted != attribute(running, field) && takes_live(field, *wanted, running))
@@ -1218,6 +1261,12 @@ class Differ {
       if (std::none_of(live.vm.usb.begin(), live.vm.usb.end(),
                        [&](const UsbDevice& declared) { return names_usb(declared, device); }))
         pending(usb_label(device), "still in the running guest", "detached");
+    for (const InputDevice& input : live.vm.inputs)
+      if (!find_input(booted, input))
+        pending(input_label(input), "not in the running guest", "attached");
+    for (const InputDevice& input : booted.inputs)
+      if (!find_input(live.vm, input))
+        pending(input_label(input), "still in the running guest", "detached");
     for (const VmField& field : vm_fields()) {
       if (field.expanded_when_running) continue;
       const auto wanted = attribute(vm, field);
@@ -1368,6 +1417,10 @@ bool moves_nvram(const Firmware& desired, const Firmware& live) {
          !desired.nvram.empty() && !live.nvram.empty() && desired.nvram != live.nvram;
 }
 
+bool hot_pluggable(const InputDevice& input) {
+  return input.type != "evdev";
+}
+
 bool hot_pluggable(const Disk& disk) {
   return disk.bus != DiskBus::sata && disk.bus != DiskBus::ide && !disk.boot_order;
 }
@@ -1395,6 +1448,10 @@ DeviceDelta device_delta(const Vm& desired, const Vm& live) {
     if (!find_usb(live, device)) delta.usb_added.push_back(device);
   for (const UsbDevice& device : live.usb)
     if (!find_usb(desired, device)) delta.usb_removed.push_back(device);
+  for (const InputDevice& input : desired.inputs)
+    if (hot_pluggable(input) && !find_input(live, input)) delta.inputs_added.push_back(input);
+  for (const InputDevice& input : live.inputs)
+    if (hot_pluggable(input) && !find_input(desired, input)) delta.inputs_removed.push_back(input);
   return delta;
 }
 

@@ -25,12 +25,13 @@ std::vector<Change> diff(const Desired& desired, const Live& live, const DiffOpt
 std::vector<FieldChange> owned_differences(const Vm& desired, const Vm& live);
 
 // The differences in hot-pluggable devices between a desired VM and its live domain: what apply
-// attaches to or detaches from a running guest. Disks, NICs and host USB devices only (PCI
-// changes wait for a boot); in config order.
+// attaches to or detaches from a running guest. Disks, NICs, host USB devices and inputs only
+// (PCI changes wait for a boot); in config order.
 struct DeviceDelta {
   std::vector<Disk> disks_added, disks_removed;
   std::vector<Nic> nics_added, nics_removed;
   std::vector<UsbDevice> usb_added, usb_removed;
+  std::vector<InputDevice> inputs_added, inputs_removed;  // hot-pluggable ones only
 };
 DeviceDelta device_delta(const Vm& desired, const Vm& live);
 
@@ -41,5 +42,7 @@ bool moves_nvram(const Firmware& desired, const Firmware& live);
 // Whether a disk can be plugged into or out of a running guest: not on SATA, and not a disk with
 // a boot order (the loader), which the guest boots from: swapping it waits for a boot.
 bool hot_pluggable(const Disk& disk);
+// Whether an input can be: a virtio or USB one, not a host device passed through (evdev).
+bool hot_pluggable(const InputDevice& input);
 
 }  // namespace virtform

@@ -132,6 +132,32 @@ UsbDevice usb_from(const json& in) {
   return device;
 }
 
+json input_json(const InputDevice& input) {
+  json out = {{"type", input.type}};
+  if (input.type != "evdev") {
+    out["bus"] = input.bus;
+    return out;
+  }
+  out.update({{"source", input.source}, {"grab", input.grab}, {"repeat", input.repeat}});
+  if (!input.grab_toggle.empty()) out["grab_toggle"] = input.grab_toggle;
+  return out;
+}
+
+InputDevice input_from(const json& in) {
+  InputDevice input;
+  input.type = in.at("type").get<std::string>();
+  if (input.type != "evdev") {
+    input.bus = in.at("bus").get<std::string>();
+    return input;
+  }
+  input.bus.clear();
+  input.source = in.at("source").get<std::string>();
+  input.grab = in.at("grab").get<bool>();
+  input.repeat = in.at("repeat").get<bool>();
+  input.grab_toggle = in.value("grab_toggle", "");
+  return input;
+}
+
 namespace {
 
 json share_json(const Share& share) {
@@ -208,6 +234,7 @@ json vm_to_json(const Vm& vm) {
   };
   if (!vm.shares.empty()) out["shares"] = list_json(vm.shares, share_json);
   if (!vm.usb.empty()) out["usb"] = list_json(vm.usb, usb_json);
+  if (!vm.inputs.empty()) out["inputs"] = list_json(vm.inputs, input_json);
   if (!vm.cdroms.empty()) out["cdroms"] = list_json(vm.cdroms, disk_json);
   put(out, "vcpus_max", vm.vcpus_max);
   put(out, "current_memory_kib", vm.current_memory_kib);
@@ -248,6 +275,7 @@ Vm vm_from_json(const json& in) {
   vm.pci = list_from<PciDevice>(in.at("pci"), pci_from);
   if (in.contains("shares")) vm.shares = list_from<Share>(in.at("shares"), share_from);
   if (in.contains("usb")) vm.usb = list_from<UsbDevice>(in.at("usb"), usb_from);
+  if (in.contains("inputs")) vm.inputs = list_from<InputDevice>(in.at("inputs"), input_from);
   if (in.contains("cdroms")) vm.cdroms = list_from<Disk>(in.at("cdroms"), disk_from);
   vm.restart = enum_from(in, "restart", kRestartPolicyNames);
   // The config's own bounds: apply adds the timeout to a clock in nanoseconds.

@@ -53,10 +53,12 @@ nlohmann::json vm_to_json(const Vm& vm);
 nlohmann::json disk_json(const Disk& disk);
 nlohmann::json nic_json(const Nic& nic);
 nlohmann::json usb_json(const UsbDevice& device);
+nlohmann::json input_json(const InputDevice& input);
 // Throws on a missing field or an unknown enum value (a corrupt or foreign plan file).
 Vm vm_from_json(const nlohmann::json& json);
 Disk disk_from(const nlohmann::json& in);
 Nic nic_from(const nlohmann::json& in);
 UsbDevice usb_from(const nlohmann::json& in);
+InputDevice input_from(const nlohmann::json& in);
 
 }  // namespace virtform

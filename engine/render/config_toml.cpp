@@ -236,6 +236,20 @@ void write_usb(TomlWriter& out, const std::string& table, const UsbDevice& devic
   out.blank();
 }
 
+void write_input(TomlWriter& out, const std::string& table, const InputDevice& input) {
+  out.line("[[" + table + ".input]]");
+  out.string("type", input.type);
+  if (input.type != "evdev") {
+    out.string("bus", input.bus);
+  } else {
+    out.string("source", input.source);
+    if (input.grab) out.boolean("grab", true);
+    if (!input.grab_toggle.empty()) out.string("grab_toggle", input.grab_toggle);
+    if (input.repeat) out.boolean("repeat", true);
+  }
+  out.blank();
+}
+
 void write_share(TomlWriter& out, const std::string& table, const Share& share) {
   out.line("[[" + table + ".share]]");
   out.string("source", share.source);
@@ -267,6 +281,7 @@ void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagn
   for (const Nic& nic : vm.nics) write_nic(out, table, nic);
   for (const PciDevice& device : vm.pci) write_pci(out, table, device);
   for (const UsbDevice& device : vm.usb) write_usb(out, table, device);
+  for (const InputDevice& input : vm.inputs) write_input(out, table, input);
   for (const Share& share : vm.shares) write_share(out, table, share);
   if (vm.graphics && vm.graphics->type != GraphicsType::none) {
     out.line("[" + table + ".graphics]");

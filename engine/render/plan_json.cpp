@@ -52,6 +52,8 @@ json operations_json(const VmOperations& operations) {
   devices("plug_nics", operations.plug_nics, nic_json);
   devices("unplug_usb", operations.unplug_usb, usb_json);
   devices("plug_usb", operations.plug_usb, usb_json);
+  devices("unplug_inputs", operations.unplug_inputs, input_json);
+  devices("plug_inputs", operations.plug_inputs, input_json);
   if (!operations.live_attributes.empty()) out["live_attributes"] = operations.live_attributes;
   if (operations.balloon_kib) out["balloon_kib"] = *operations.balloon_kib;
   if (operations.vcpus_live) out["vcpus_live"] = *operations.vcpus_live;
@@ -168,6 +170,10 @@ VmOperations operations_from(const json& in, const std::string& address) {
       operations.unplug_usb = list_from<UsbDevice>(value, usb_from);
     } else if (key == "plug_usb") {
       operations.plug_usb = list_from<UsbDevice>(value, usb_from);
+    } else if (key == "unplug_inputs") {
+      operations.unplug_inputs = list_from<InputDevice>(value, input_from);
+    } else if (key == "plug_inputs") {
+      operations.plug_inputs = list_from<InputDevice>(value, input_from);
     } else if (key == "live_attributes") {
       operations.live_attributes = value.get<std::map<std::string, std::string>>();
       for (const auto& attribute : operations.live_attributes) {

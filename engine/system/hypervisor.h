@@ -55,6 +55,8 @@ class Hypervisor {
   virtual void attach_live(const std::string& name, const UsbDevice& device) = 0;
   // Unplugs the device that `device` names, as the running guest has it.
   virtual void detach_live(const std::string& name, const UsbDevice& device) = 0;
+  virtual void attach_live(const std::string& name, const InputDevice& input) = 0;
+  virtual void detach_live(const std::string& name, const InputDevice& input) = 0;
   // Lowers the running guest's balloon to `kib` (at most its maximum memory); a balloon already
   // at or below it is left as it is.
   virtual void set_memory_live(const std::string& name, std::uint64_t kib) = 0;

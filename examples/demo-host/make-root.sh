@@ -207,6 +207,10 @@ usb usb2 1d6b:0003 2 1 "Linux 6.1.0-28-amd64 xhci-hcd" "xHCI Host Controller" 00
 usb 1-3 10c4:ea60 1 3 ITead "Sonoff Zigbee 3.0 USB Dongle Plus" 2c2a5d6e1f94ed11a4f8
 usb 1-4 046d:c52b 1 4 Logitech "USB Receiver"
 usb 1-6 04d9:0006 1 6 "" "USB Keyboard"
+# The keyboard and mouse the Windows guest takes (evdev), by their names in /dev/input/by-id.
+mkdir -p "$root/dev/input/by-id"
+: >"$root/dev/input/by-id/usb-Logitech_G513_Carbon-event-kbd"
+: >"$root/dev/input/by-id/usb-Logitech_G502_HERO-event-mouse"
 # The Windows guest's installer and driver ISOs, in the drives plans only check exist.
 mkdir -p "$root/var/lib/libvirt/iso"
 : >"$root/var/lib/libvirt/iso/Win11_24H2_English_x64.iso"

@@ -242,6 +242,26 @@ std::optional<UsbDevice> read_usb(const pugi::xml_node& element, std::string* wh
   return device;
 }
 
+std::optional<InputDevice> read_input(const pugi::xml_node& element, std::string* why_not) {
+  InputDevice input;
+  input.type = element.attribute("type").as_string();
+  input.bus = element.attribute("bus").as_string();
+  if (input.type == "evdev") {
+    const pugi::xml_node source = element.child("source");
+    input.bus.clear();
+    input.source = source.attribute("dev").as_string();
+    input.grab = std::string_view(source.attribute("grab").as_string()) == "all";
+    input.grab_toggle = source.attribute("grabToggle").as_string();
+    input.repeat = std::string_view(source.attribute("repeat").as_string()) == "on";
+    if (!input.source.empty()) return input;
+  } else if ((input.type == "keyboard" || input.type == "mouse" || input.type == "tablet") &&
+             (input.bus == "virtio" || (input.bus == "usb" && input.type != "tablet"))) {
+    return input;
+  }
+  explain(why_not, "input type='" + input.type + "' bus='" + input.bus + "'");
+  return std::nullopt;
+}
+
 std::optional<Share> read_share(const pugi::xml_node& element, std::string* why_not) {
   const std::string type = element.attribute("type").as_string("mount");
   const std::string driver = element.child("driver").attribute("type").as_string("path");
@@ -532,6 +552,37 @@ void update_usb(pugi::xml_node element, const UsbDevice& desired) {
     xml::set_attribute(source, "startupPolicy", "optional");
   else
     source.remove_attribute("startupPolicy");
+}
+
+pugi::xml_node append_input(pugi::xml_node parent, const InputDevice& input) {
+  pugi::xml_node element = parent.append_child("input");
+  element.append_attribute("type") = input.type.c_str();
+  if (input.type != "evdev") {
+    element.append_attribute("bus") = input.bus.c_str();
+    return element;
+  }
+  element.append_child("source").append_attribute("dev") = input.source.c_str();
+  update_input(element, input);
+  return element;
+}
+
+void update_input(pugi::xml_node element, const InputDevice& desired) {
+  if (desired.type != "evdev") return;
+  pugi::xml_node source = element.child("source");
+  auto set = [&](const char* name, bool on, const std::string& value) {
+    if (on)
+      xml::set_attribute(source, name, value);
+    else
+      source.remove_attribute(name);
+  };
+  set("grab", desired.grab, "all");
+  set("grabToggle", !desired.grab_toggle.empty(), desired.grab_toggle);
+  set("repeat", desired.repeat, "on");
+}
+
+bool same_input(const pugi::xml_node& element, const InputDevice& input) {
+  auto live = read_input(element);
+  return live && input_identity(*live) == input_identity(input);
 }
 
 bool same_usb(const pugi::xml_node& element, const UsbDevice& device) {

@@ -27,6 +27,10 @@ std::optional<PciDevice> read_hostdev(const pugi::xml_node& hostdev,
 // policy or a startup policy the model does not hold).
 std::optional<UsbDevice> read_usb(const pugi::xml_node& hostdev, std::string* why_not = nullptr);
 
+// A virtio or USB keyboard, mouse or tablet (not the USB tablet: the tablet row's) or an evdev
+// <input>, or nothing with the reason (PS/2, which libvirt adds itself, and other buses).
+std::optional<InputDevice> read_input(const pugi::xml_node& input, std::string* why_not = nullptr);
+
 // A virtiofs <filesystem>, or nothing with the reason (9p and other filesystems).
 std::optional<Share> read_share(const pugi::xml_node& filesystem, std::string* why_not = nullptr);
 
@@ -62,6 +66,10 @@ void update_hostdev(pugi::xml_node hostdev, const PciDevice& device);
 pugi::xml_node append_usb(pugi::xml_node parent, const UsbDevice& device);
 // Sets whether the guest starts without it; how it is found is its identity and stays.
 void update_usb(pugi::xml_node hostdev, const UsbDevice& device);
+// Appends an <input>.
+pugi::xml_node append_input(pugi::xml_node parent, const InputDevice& input);
+// Sets an evdev input's grab, grab toggle and repeat; its identity stays.
+void update_input(pugi::xml_node input, const InputDevice& desired);
 // Appends a virtiofs <filesystem>.
 pugi::xml_node append_share(pugi::xml_node parent, const Share& share);
 // Points a <filesystem> at the share's host directory and read-only flag; the rest stays.
@@ -91,6 +99,7 @@ bool same_disk(const pugi::xml_node& element, const Disk& disk);
 bool same_hostdev(const pugi::xml_node& element, const PciDevice& device);
 bool same_share(const pugi::xml_node& element, const Share& share);
 bool same_usb(const pugi::xml_node& element, const UsbDevice& device);
+bool same_input(const pugi::xml_node& element, const InputDevice& input);
 
 // Target device names (<target dev>) of every disk under <devices>, cdroms included.
 std::set<std::string> used_targets(const pugi::xml_node& devices);

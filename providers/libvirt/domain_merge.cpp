@@ -182,6 +182,9 @@ const DeviceCollection<PciDevice> kHostdevs = {
 const DeviceCollection<UsbDevice> kUsb = {"hostdev", device_xml::read_usb,
                                           pair_by_identity<UsbDevice, device_xml::same_usb>,
                                           device_xml::update_usb, device_xml::append_usb};
+const DeviceCollection<InputDevice> kInputs = {
+    "input", device_xml::read_input, pair_by_identity<InputDevice, device_xml::same_input>,
+    device_xml::update_input, device_xml::append_input};
 const DeviceCollection<Share> kShares = {"filesystem", device_xml::read_share,
                                          pair_by_identity<Share, device_xml::same_share>,
                                          device_xml::update_share, device_xml::append_share};
@@ -196,6 +199,7 @@ void merge_devices(pugi::xml_node devices, const Vm& desired) {
   merge_collection(devices, kNics, desired.nics);
   merge_collection(devices, kHostdevs, desired.pci);
   merge_collection(devices, kUsb, desired.usb);
+  merge_collection(devices, kInputs, desired.inputs);
   merge_collection(devices, kShares, desired.shares);
 }
 

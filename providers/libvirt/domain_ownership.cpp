@@ -63,6 +63,9 @@ constexpr std::array<std::string_view, 7> kHostdevParts = {
 constexpr std::array<std::string_view, 7> kUsbParts = {
     "@mode",         "@type",          "@managed",      "source/@startupPolicy",
     "source/vendor", "source/product", "source/address"};
+constexpr std::array<std::string_view, 2> kInputParts = {"@type", "@bus"};
+constexpr std::array<std::string_view, 5> kEvdevParts = {"@type", "source/@dev", "source/@grab",
+                                                         "source/@grabToggle", "source/@repeat"};
 constexpr std::array<std::string_view, 6> kGraphicsParts = {"@type",   "@autoport", "@port",
                                                             "@listen", "listen",    "gl"};
 constexpr std::array<std::string_view, 2> kSerialParts = {"@type", "target"};
@@ -83,6 +86,14 @@ bool is_hostdev(const pugi::xml_node& e) {
 }
 bool is_usb(const pugi::xml_node& e) {
   return device_xml::read_usb(e).has_value();
+}
+bool is_emulated_input(const pugi::xml_node& e) {
+  const auto input = device_xml::read_input(e);
+  return input && input->type != "evdev";
+}
+bool is_evdev(const pugi::xml_node& e) {
+  const auto input = device_xml::read_input(e);
+  return input && input->type == "evdev";
 }
 bool is_share(const pugi::xml_node& e) {
   return device_xml::read_share(e).has_value();
@@ -196,6 +207,8 @@ std::vector<OwnedElement> make_owned() {
       {"devices/interface", "[[vm.X.nic]]", is_nic, kNicParts},
       {"devices/hostdev", "[[vm.X.pci]]", is_hostdev, kHostdevParts},
       {"devices/hostdev", "[[vm.X.usb]]", is_usb, kUsbParts},
+      {"devices/input", "[[vm.X.input]]", is_emulated_input, kInputParts},
+      {"devices/input", "[[vm.X.input]] type = \"evdev\"", is_evdev, kEvdevParts},
       {"devices/filesystem", "[[vm.X.share]]", is_share, kShareParts},
       {"devices/graphics", "[vm.X.graphics]", is_graphics, kGraphicsParts},
       {"devices/serial", "[vm.X.serial]", is_pty_serial, kSerialParts},
@@ -336,6 +349,7 @@ std::string why_not_owned(const pugi::xml_node& element) {
     device_xml::read_hostdev(element, &why_not);
   }
   if (name == "filesystem") device_xml::read_share(element, &why_not);
+  if (name == "input") device_xml::read_input(element, &why_not);
   return why_not;
 }
 

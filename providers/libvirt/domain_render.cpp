@@ -97,20 +97,41 @@ std::string render_usb_xml(const UsbDevice& device) {
   return xml::save(device_xml::append_usb(document, device));
 }
 
-std::string find_device_xml(const std::string& domain_xml, const UsbDevice& device) {
+std::string render_input_xml(const InputDevice& input) {
+  pugi::xml_document document;
+  return xml::save(device_xml::append_input(document, input));
+}
+
+namespace {
+
+// The first <name> under the domain's <devices> that `matches`, as XML; "" when none does.
+template <typename Matches>
+std::string find_device_element(const std::string& domain_xml, const char* name, Matches matches) {
   pugi::xml_document domain = xml::load(domain_xml, "domain definition");
-  for (pugi::xml_node element : devices_of(domain).children("hostdev"))
-    if (const auto seen = device_xml::read_usb(element); seen && names_usb(device, *seen))
-      return xml::save(element);
+  for (pugi::xml_node element : devices_of(domain).children(name))
+    if (matches(element)) return xml::save(element);
   return "";
 }
 
+}  // namespace
+
+std::string find_device_xml(const std::string& domain_xml, const UsbDevice& device) {
+  return find_device_element(domain_xml, "hostdev", [&](const pugi::xml_node& element) {
+    const auto seen = device_xml::read_usb(element);
+    return seen && names_usb(device, *seen);
+  });
+}
+
+std::string find_device_xml(const std::string& domain_xml, const InputDevice& input) {
+  return find_device_element(domain_xml, "input", [&](const pugi::xml_node& element) {
+    return device_xml::same_input(element, input);
+  });
+}
+
 std::string find_device_xml(const std::string& domain_xml, const Disk& disk) {
-  pugi::xml_document domain = xml::load(domain_xml, "domain definition");
-  for (pugi::xml_node element : devices_of(domain).children("disk")) {
-    if (device_xml::same_disk(element, disk)) return xml::save(element);
-  }
-  return "";
+  return find_device_element(domain_xml, "disk", [&](const pugi::xml_node& element) {
+    return device_xml::same_disk(element, disk);
+  });
 }
 
 std::string cdrom_with_media_xml(const std::string& domain_xml, unsigned drive,

@@ -54,11 +54,14 @@ std::string mark_start_pending_xml(const std::string& xml);
 std::string render_disk_xml(const Disk& disk, const std::string& domain_xml);
 std::string render_nic_xml(const Nic& nic);
 std::string render_usb_xml(const UsbDevice& device);
+std::string render_input_xml(const InputDevice& input);
 // The live device element matching the model (by source / MAC), for detaching.
 std::string find_device_xml(const std::string& domain_xml, const Disk& disk);
 std::string find_device_xml(const std::string& domain_xml, const Nic& nic);
 // The USB <hostdev> that `device` names; "" when there is none.
 std::string find_device_xml(const std::string& domain_xml, const UsbDevice& device);
+// The <input> of the same identity; "" when there is none.
+std::string find_device_xml(const std::string& domain_xml, const InputDevice& input);
 // The element of the domain's CD-ROM drive `drive` (from 0, in the order the model reads them)
 // with `media` in it ("" empty), for a media change; "" when the domain has no such drive.
 std::string cdrom_with_media_xml(const std::string& domain_xml, unsigned drive,

@@ -334,6 +334,15 @@ void LibvirtHypervisor::detach_live(const std::string& name, const UsbDevice& de
   detach_xml(name, find_device_xml(xml, device), "USB device " + usb_identity(device));
 }
 
+void LibvirtHypervisor::attach_live(const std::string& name, const InputDevice& input) {
+  attach_xml(name, render_input_xml(input));
+}
+
+void LibvirtHypervisor::detach_live(const std::string& name, const InputDevice& input) {
+  std::string xml = live_xml(connection_.domain(name).get(), name);
+  detach_xml(name, find_device_xml(xml, input), "the " + input_identity(input));
+}
+
 void LibvirtHypervisor::set_memory_live(const std::string& name, std::uint64_t kib) {
   DomainHandle domain = connection_.domain(name);
   // Only ever lowers the balloon: one already below the new maximum is the guest owner's.

@@ -52,7 +52,7 @@ TEST_CASE("docs/configuration.md has a row for each key the loader reads and no 
   std::set<std::string> vm_keys = as_set(keys::kVm);
   // Sub-tables have sections of their own.
   for (const char* table :
-       {"boot", "disk", "nic", "graphics", "serial", "pci", "dsm", "xml", "share", "usb"})
+       {"boot", "disk", "nic", "graphics", "serial", "pci", "dsm", "xml", "share", "usb", "input"})
     vm_keys.erase(table);
   std::map<std::string, std::set<std::string>> expected = {
       {"loader", as_set(keys::kLoader)}, {"vm", vm_keys},
@@ -60,7 +60,8 @@ TEST_CASE("docs/configuration.md has a row for each key the loader reads and no 
       {"nic", as_set(keys::kNic)},       {"graphics", as_set(keys::kGraphics)},
       {"serial", as_set(keys::kSerial)}, {"pci", as_set(keys::kPci)},
       {"dsm", as_set(keys::kDsm)},       {"xml", as_set(keys::kXml)},
-      {"share", as_set(keys::kShare)},   {"usb", as_set(keys::kUsb)}};
+      {"share", as_set(keys::kShare)},   {"usb", as_set(keys::kUsb)},
+      {"input", as_set(keys::kInput)}};
   // The attribute rows' sub-tables ([vm.X.hyperv], ...).
   for (std::string_view table : field_tables()) {
     expected["vm"].erase(std::string(table));

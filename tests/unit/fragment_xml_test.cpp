@@ -75,27 +75,27 @@ TEST_CASE(
     "a fragment is created, then matched: libvirt's address and attribute order are no change",
     "[fragment]") {
   DemoHost host;
-  // Attributes out of libvirt's order, and blanks between elements. (A USB tablet would be the
-  // tablet key's.)
-  const std::string tablet = fragment("<input bus='virtio' type='tablet'/>", "devices");
+  // Attributes out of libvirt's order, and blanks between elements.
+  const std::string vsock =
+      fragment("<vsock model='virtio'><cid address='3' auto='no'/></vsock>", "devices");
   const std::string hyperv = fragment(
       "<features>\\n  <hyperv mode='custom'>\\n    <relaxed state='on'/>\\n  "
       "</hyperv>\\n</features>");
-  const Plan created = host.plan_with(tablet + hyperv);
+  const Plan created = host.plan_with(vsock + hyperv);
   REQUIRE(errors_of(created).empty());
   CHECK(vm_change(created).action == Action::create);
   const auto names = field_names(vm_change(created));
-  CHECK(std::count(names.begin(), names.end(), "xml[devices/input]") == 1);
+  CHECK(std::count(names.begin(), names.end(), "xml[devices/vsock]") == 1);
   CHECK(std::count(names.begin(), names.end(), "xml[features/hyperv]") == 1);
   REQUIRE(host.apply(created));
 
   const std::string xml = host.persistent_xml();
-  CHECK(xml.find("<input type='tablet' bus='virtio'") != std::string::npos);
+  CHECK(xml.find("<cid auto='no' address='3'/>") != std::string::npos);
   CHECK(xml.find("<relaxed state='on'/>") != std::string::npos);
   // The marker records what virtform wrote.
   CHECK(count_of(xml, "<virtform:xml") == 2);
 
-  const Plan again = host.plan_with(tablet + hyperv);
+  const Plan again = host.plan_with(vsock + hyperv);
   INFO(xml);
   CHECK(vm_change(again).action == Action::none);
   CHECK(vm_change(again).fields.empty());

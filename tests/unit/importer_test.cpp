@@ -109,6 +109,8 @@ struct ImportHost {
       for (const Share& share : vm.shares) fs::create_directories(root + share.source);
       for (const UsbDevice& device : vm.usb) add_usb_device(device);
       if (vm.graphics && vm.graphics->rendernode) add_file(*vm.graphics->rendernode);
+      for (const InputDevice& input : vm.inputs)
+        if (input.type == "evdev") add_file(input.source);
     }
   }
 
@@ -251,6 +253,7 @@ TEST_CASE("each fixture domain imports, adopts with no other change and then pla
       {"test-gpu-slot.xml", {}}, {"qemu-extras.xml", {}},   {"qemu-minimal.xml", {}},
       {"qemu-windows.xml", {}},  {"qemu-shares.xml", {}},   {"qemu-cpu.xml", {}},
       {"qemu-memory.xml", {}},   {"qemu-usb-host.xml", {}}, {"qemu-virgl.xml", {}},
+      {"qemu-inputs.xml", {}},
   };
   for (const auto& [name, warned] : fixtures) {
     SECTION(name) {

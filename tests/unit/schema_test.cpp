@@ -114,6 +114,7 @@ const std::map<std::string, TableKind>& table_kinds() {
       {"usb",
        {"/definitions/usb/properties", keys::kUsb,
         "[[vm.t.usb]]\nvendor = \"10c4\"\nproduct = \"ea60\"\n{}\n"}},
+      {"input", {"/definitions/input/properties", keys::kInput, "[[vm.t.input]]\n{}\n"}},
       {"xml",
        {"/definitions/xml/properties", keys::kXml, "[[vm.t.xml]]\nxml = \"<sound/>\"\n{}\n"}},
       {"cpu",
@@ -211,8 +212,13 @@ std::vector<EnumKey> enum_keys() {
 // A key whose values need another key beside them: io = "native" bypasses the page cache only
 // with cache = "none"; a watchdog's action needs the watchdog; a passed-through TPM its device,
 // TPM 1.2 the TIS interface, a custom CPU its model; zeroes are freed only where
-// discards pass; the IDE bus takes CD-ROM drives only.
+// discards pass; the IDE bus takes CD-ROM drives only; an input needs its type, a host one its
+// device.
 std::string with_companion(const EnumKey& entry, const json& value) {
+  if (entry.table == "input" && entry.key == "bus") return "\ntype = \"keyboard\"";
+  if (entry.table == "input" && (entry.key == "grab_toggle" || value == "evdev"))
+    return std::string(entry.key == "type" ? "" : "\ntype = \"evdev\"") +
+           "\nsource = \"/dev/input/event3\"";
   if (entry.table == "vm" && entry.key == "watchdog_action") return "\nwatchdog = \"ib700\"";
   if (entry.table == "tpm" && value == "passthrough") return "\ndevice = \"/dev/tpm0\"";
   if (entry.table == "tpm" && value == "1.2") return "\nmodel = \"tpm-tis\"";
@@ -242,7 +248,8 @@ TEST_CASE("every enum value in the config schema is accepted by the loader", "[s
 TEST_CASE("a value outside an enum is refused by both the loader and the schema", "[schema]") {
   for (const EnumKey& entry : enum_keys()) {
     const std::string document =
-        with_line(table_kinds().at(entry.table), entry.key + " = \"not-a-" + entry.key + "\"");
+        with_line(table_kinds().at(entry.table),
+                  entry.key + " = \"not-a-" + entry.key + "\"" + with_companion(entry, ""));
     INFO(entry.table << "." << entry.key << ":\n" << document);
     const std::vector<std::string> errors = loader_errors(document);
     REQUIRE(errors.size() == 1);
