@@ -266,6 +266,14 @@ std::string video_accel3d_conflict(const Vm& vm, const std::string& value) {
   return "";
 }
 
+// A redirected device travels over the SPICE connection; a console the config leaves alone
+// may be SPICE.
+std::string usb_redirect_conflict(const Vm& vm, const std::string& value) {
+  if (value == "0" || !vm.graphics || vm.graphics->type == GraphicsType::spice) return "";
+  return "usb_redirect = " + value + " redirects USB devices over SPICE: set [vm." + vm.key +
+         ".graphics] type = \"spice\"";
+}
+
 // What sits on the guest's USB: without a controller there is nowhere to put it.
 std::string usb_controller_conflict(const Vm& vm, const std::string& value) {
   if (value != "none") return "";
@@ -280,6 +288,9 @@ std::string usb_controller_conflict(const Vm& vm, const std::string& value) {
     if (input.bus == "usb")
       return "usb_controller = \"none\" leaves the USB " + input.type +
              " nowhere to plug in: put it on bus = \"virtio\", or keep a controller";
+  if (attribute_or(vm, "usb_redirect", "0") != "0")
+    return "usb_controller = \"none\" leaves the redirected USB devices (usb_redirect) nowhere "
+           "to plug in: keep a controller";
   if (!vm.usb.empty())
     return "usb_controller = \"none\" leaves the host USB device " + usb_identity(vm.usb.front()) +
            " nowhere to plug in: keep a controller";
@@ -327,7 +338,7 @@ bool pins_every_iothread(const std::string& value, const Vm& running) {
   return std::to_string(cpusets_of(value).size()) == attribute_or(running, "iothreads", "0");
 }
 
-constexpr std::array<VmField, 64> kFields = {{
+constexpr std::array<VmField, 65> kFields = {{
     {"title",
      FieldKind::line,
      {},
@@ -441,6 +452,17 @@ constexpr std::array<VmField, 64> kFields = {{
      "`qemu-xhci` (USB 3, what libvirt gives q35), `nec-xhci`, `ich9-ehci1` (USB 2), `piix3-uhci` "
      "(USB 1, pc's), `piix4-uhci`, `pci-ohci`, or `none` for no USB at all",
      usb_controller_conflict},
+    {"usb_redirect",
+     FieldKind::integer,
+     {},
+     FieldTiming::next_boot,
+     "0",
+     "how many USB devices a SPICE client may redirect into the guest at once, 0 to 16 "
+     "(`<redirdev bus='usb' type='spicevmc'/>` each); needs a SPICE console",
+     usb_redirect_conflict,
+     nullptr,
+     0,
+     16},
     {"looking_glass",
      FieldKind::line,
      {},

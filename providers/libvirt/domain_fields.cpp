@@ -287,6 +287,35 @@ bool is_usb_tablet(const pugi::xml_node& element) {
 }
 constexpr OwnedDevice kTablet = {"input", is_usb_tablet, "<input type='tablet' bus='usb'/>"};
 
+bool is_spice_redirect(const pugi::xml_node& element) {
+  return std::string_view(element.attribute("bus").as_string()) == "usb" &&
+         std::string_view(element.attribute("type").as_string()) == "spicevmc";
+}
+
+std::vector<pugi::xml_node> spice_redirects(const pugi::xml_node& devices) {
+  std::vector<pugi::xml_node> found;
+  for (pugi::xml_node element : devices.children("redirdev"))
+    if (is_spice_redirect(element)) found.push_back(element);
+  return found;
+}
+
+std::optional<std::string> read_usb_redirect(const pugi::xml_node& domain) {
+  return std::to_string(spice_redirects(domain.child("devices")).size());
+}
+
+// The first `value` channels stay as they are (their addresses, a boot order); the rest go.
+void write_usb_redirect(pugi::xml_node domain, const std::string& value) {
+  pugi::xml_node devices = devices_of(domain);
+  const std::size_t wanted = std::stoul(value);
+  std::vector<pugi::xml_node> present = spice_redirects(devices);
+  for (std::size_t i = wanted; i < present.size(); ++i) devices.remove_child(present[i]);
+  for (std::size_t i = present.size(); i < wanted; ++i) {
+    pugi::xml_node element = devices.append_child("redirdev");
+    element.append_attribute("bus") = "usb";
+    element.append_attribute("type") = "spicevmc";
+  }
+}
+
 bool is_looking_glass(const pugi::xml_node& element) {
   return std::string_view(element.attribute("name").as_string()) == "looking-glass";
 }
@@ -820,7 +849,7 @@ void write_locked(pugi::xml_node domain, const std::string& value) {
   if (backing && !backing.first_child()) domain.remove_child(backing);
 }
 
-constexpr std::array<DomainField, 64> kFields = {{
+constexpr std::array<DomainField, 65> kFields = {{
     {"title", "title", child_text<kTitle>, set_child_text<kTitle>, set_title_live},
     {"description", "description", child_text<kDescription>, set_child_text<kDescription>,
      set_description_live},
@@ -852,6 +881,8 @@ constexpr std::array<DomainField, 64> kFields = {{
      is_usb_tablet},
     {"usb_controller", "devices/controller", read_usb_controller, write_usb_controller, nullptr,
      is_first_usb_controller},
+    {"usb_redirect", "devices/redirdev", read_usb_redirect, write_usb_redirect, nullptr,
+     is_spice_redirect},
     {"looking_glass", "devices/shmem", read_looking_glass, write_looking_glass, nullptr,
      is_looking_glass},
     {"balloon", "devices/memballoon", read_balloon, write_balloon, nullptr},

@@ -14,6 +14,7 @@
 #include "providers/libvirt/domain_xml.h"
 #include "support/count_of.h"
 #include "support/loaded_config.h"
+#include "support/refusals.h"
 #include "support/temp_dir.h"
 
 namespace virtform {
@@ -280,6 +281,32 @@ TEST_CASE("video memory and heads go where the video model has them", "[device_f
   CHECK(read.vm.attributes.at("video_vram") == "128MiB");
   CHECK(read.vm.attributes.at("video_heads") == "2");
   CHECK(merged.find("vram='131072'") != std::string::npos);
+}
+
+TEST_CASE("usb_redirect counts SPICE's redirection channels and keeps the first ones",
+          "[device_fields]") {
+  testing::check_refusals({
+      {"usb_redirect = 2\n[vm.a.graphics]\ntype = \"vnc\"\n", 2,
+       "usb_redirect = 2 redirects USB devices over SPICE: set [vm.a.graphics] type = \"spice\""},
+      {"usb_redirect = 17\n", 2, "usb_redirect must be"},
+      {"usb_controller = \"none\"\nusb_redirect = 1\n", 2,
+       "leaves the redirected USB devices (usb_redirect) nowhere to plug in"},
+  });
+  const std::string xml = testing::libvirt_fixture("qemu-usb-redirect.xml");
+  Vm vm = parse_domain_xml(xml).vm;
+  CHECK(vm.attributes.at("usb_redirect") == "2");
+  vm.attributes["usb_redirect"] = "1";
+  const std::string fewer = merge_domain_xml(xml, vm);
+  INFO(fewer);
+  CHECK(count_of(fewer, "<redirdev ") == 1);
+  CHECK(fewer.find("port='1'") != std::string::npos);
+  CHECK(fewer.find("port='2'") == std::string::npos);
+  vm.attributes["usb_redirect"] = "3";
+  const std::string more = merge_domain_xml(fewer, vm);
+  CHECK(count_of(more, "<redirdev ") == 3);
+  CHECK(parse_domain_xml(more).vm.attributes.at("usb_redirect") == "3");
+  vm.attributes["usb_redirect"] = "0";
+  CHECK(count_of(merge_domain_xml(more, vm), "<redirdev") == 0);
 }
 
 }  // namespace virtform

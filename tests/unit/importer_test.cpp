@@ -253,7 +253,7 @@ TEST_CASE("each fixture domain imports, adopts with no other change and then pla
       {"test-gpu-slot.xml", {}}, {"qemu-extras.xml", {}},   {"qemu-minimal.xml", {}},
       {"qemu-windows.xml", {}},  {"qemu-shares.xml", {}},   {"qemu-cpu.xml", {}},
       {"qemu-memory.xml", {}},   {"qemu-usb-host.xml", {}}, {"qemu-virgl.xml", {}},
-      {"qemu-inputs.xml", {}},
+      {"qemu-inputs.xml", {}},   {"qemu-usb-redirect.xml", {}},
   };
   for (const auto& [name, warned] : fixtures) {
     SECTION(name) {
