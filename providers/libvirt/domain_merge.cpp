@@ -269,6 +269,24 @@ std::string mark_start_pending_xml(const std::string& xml) {
   return xml::save(document);
 }
 
+std::string with_console_passwords(const std::string& xml, const std::string& secure_xml) {
+  pugi::xml_document document = xml::load(xml, "domain definition");
+  const pugi::xml_document secure = xml::load(secure_xml, "domain definition");
+  pugi::xml_node graphics = document.child("domain").child("devices").child("graphics");
+  pugi::xml_node holding = secure.child("domain").child("devices").child("graphics");
+  for (; graphics && holding;
+       graphics = graphics.next_sibling("graphics"), holding = holding.next_sibling("graphics")) {
+    if (std::string_view(graphics.attribute("type").as_string()) !=
+        holding.attribute("type").as_string())
+      continue;
+    for (const char* name : {"passwd", "passwdValidTo"})
+      if (const pugi::xml_attribute kept = holding.attribute(name);
+          kept && !graphics.attribute(name))
+        xml::set_attribute(graphics, name, kept.value());
+  }
+  return xml::save(document);
+}
+
 void merge_into_domain(pugi::xml_node domain, const Vm& desired) {
   take_out_fragments(domain, desired.xml);  // first: they read what the marker recorded
   take_out_undeclared_tpm(domain, desired);

@@ -46,6 +46,11 @@ std::string render_domain_xml(const Vm& vm);
 // Unchanged devices keep their addresses and aliases; new devices get free targets.
 std::string merge_domain_xml(const std::string& live_xml, const Vm& desired);
 
+// `xml` with the console passwords (<graphics passwd>) of `secure_xml`, the same definition as
+// libvirt writes it with VIR_DOMAIN_XML_SECURE: every other read leaves them out, and a
+// definition written back without them would lose a password another tool set.
+std::string with_console_passwords(const std::string& xml, const std::string& secure_xml);
+
 // A managed definition with its marker saying that the guest is to be started again once it shuts
 // down (see LiveDomain::start_pending).
 std::string mark_start_pending_xml(const std::string& xml);

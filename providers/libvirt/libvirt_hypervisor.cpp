@@ -185,8 +185,12 @@ void LibvirtHypervisor::define(const Vm& vm) {
   define_xml(render_domain_xml(vm), vm.name);
 }
 
+// The base is the definition plan saw, with the console passwords it could not see.
 void LibvirtHypervisor::redefine(const Vm& desired, const LiveDomain& live) {
-  define_xml(merge_domain_xml(live.xml, desired), desired.name);
+  const std::string secure = take_string(virDomainGetXMLDesc(
+      connection_.domain(desired.name).get(), VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
+  if (secure.empty()) throw_libvirt_error("cannot read domain '" + desired.name + "'");
+  define_xml(merge_domain_xml(with_console_passwords(live.xml, secure), desired), desired.name);
 }
 
 void LibvirtHypervisor::undefine(const std::string& name) {

@@ -169,6 +169,38 @@ TEST_CASE("redefine patches the live definition and keeps UUID and MAC", "[libvi
   check_owned_fields(desired, after.vm);
 }
 
+TEST_CASE("a console password another tool set survives a redefine", "[libvirt]") {
+  LibvirtHypervisor hypervisor("test:///default");
+  Vm vm = small_vm("password");
+  hypervisor.define(vm);
+  Cleanup cleanup(hypervisor, vm.name);
+  // Another tool sets it; libvirt leaves it out of every definition read without SECURE.
+  virConnectPtr other = virConnectOpen("test:///default");
+  REQUIRE(other != nullptr);
+  auto secure_xml = [&] {
+    virDomainPtr domain = virDomainLookupByName(other, vm.name.c_str());
+    char* text = virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+    std::string xml = text ? text : "";
+    free(text);
+    virDomainFree(domain);
+    return xml;
+  };
+  std::string xml = secure_xml();
+  xml.replace(xml.find("<graphics type='vnc'"), 20, "<graphics type='vnc' passwd='hunter2'");
+  virDomainPtr redefined = virDomainDefineXML(other, xml.c_str());
+  REQUIRE(redefined != nullptr);
+  virDomainFree(redefined);
+  LiveDomain before = require_domain(hypervisor.read_live(), vm.name);
+  CHECK(before.xml.find("hunter2") == std::string::npos);
+
+  Vm desired = vm;
+  desired.memory_kib = 256ULL * 1024;
+  hypervisor.redefine(desired, before);
+  CHECK(secure_xml().find("passwd='hunter2'") != std::string::npos);
+  CHECK(require_domain(hypervisor.read_live(), vm.name).vm.memory_kib == 256ULL * 1024);
+  virConnectClose(other);
+}
+
 TEST_CASE("power, autostart and undefine", "[libvirt]") {
   LibvirtHypervisor hypervisor("test:///default");
   Vm vm = small_vm("power");
