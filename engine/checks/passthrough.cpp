@@ -41,6 +41,7 @@ void add_claim(std::vector<Claimant>& claimants, const Claimant& claimant) {
 void add_vm_claims(const Vm& vm, const Claimant& claimant, const HostDevices& host,
                    Claims& claims) {
   for (const auto& device : vm.pci) add_claim(claims.pci[device.address], claimant);
+  for (const auto& device : vm.mdevs) add_claim(claims.mdevs[device.uuid], claimant);
   for (const auto& disk : vm.disks) {
     if (disk.kind == DiskSource::block) {
       add_claim(claims.disks[disk_key(host, disk.source)], claimant);
@@ -89,6 +90,7 @@ class VmChecker {
   void run() {
     if (!vm_.pci.empty()) check_host_support();
     for (const auto& device : vm_.pci) check_device(device);
+    for (const auto& device : vm_.mdevs) check_mdev(device);
     for (const auto& disk : vm_.disks) {
       if (disk.kind == DiskSource::block) check_disk(disk);
       if (disk.kind == DiskSource::file) check_image_claims(disk);
@@ -185,6 +187,24 @@ class VmChecker {
                ". A group goes to one guest as a whole: pass these to " + label_ +
                " as well, unbind them or bind them to vfio-pci, or move the device into a group "
                "of its own (ACS or ARI in the firmware setup, another slot)");
+  }
+
+  // libvirt takes a mediated device the host has made, for one guest at a time; making one (a
+  // vGPU type of a parent GPU) is the host's own setup.
+  void check_mdev(const MdevDevice& device) {
+    if (!host_.mdevs.count(device.uuid)) {
+      report(Severity::error, device.where,
+             "mediated device " + device.uuid +
+                 " does not exist on the host (/sys/bus/mdev/devices): make it first, for "
+                 "example with mdevctl start -u " +
+                 device.uuid + " -p <parent GPU> --type <vGPU type>");
+      return;
+    }
+    const auto rivals = others(labels_of(claims_.mdevs, device.uuid), label_);
+    if (!rivals.empty())
+      report(Severity::error, device.where,
+             "mediated device " + device.uuid + " is also claimed by " + join(rivals, ", ") +
+                 "; it can belong to one guest only: remove it from all but one");
   }
 
   void check_pci_claims(const PciDevice& device) {

@@ -28,6 +28,7 @@ struct Claims {
                                                        // the host has no such disk) -> claimants
   // Image file path -> claimants; a loader image beneath overlays is claimed read-only.
   std::map<std::string, std::vector<Claimant>> images;
+  std::map<std::string, std::vector<Claimant>> mdevs;  // mediated device UUID -> claimants
   // Labels of the claimants of the address / disk; empty when nobody claims it.
   std::vector<std::string> pci_labels(const std::string& address) const;
   std::vector<std::string> disk_labels(const std::string& name) const;

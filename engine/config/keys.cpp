@@ -14,13 +14,13 @@ namespace {
 constexpr std::array<std::string_view, 3> kTopLevelKeys = {"project", "loader", "vm"};
 constexpr std::array<std::string_view, 2> kLoaderKeys = {"image", "sha256"};
 // `cpu` is [vm.X.cpu]'s, a table of attribute rows (or its one-string form).
-constexpr std::array<std::string_view, 29> kVmKeys = {
+constexpr std::array<std::string_view, 30> kVmKeys = {
     "name",       "type",       "memory",    "vcpus",    "vcpus_max",
     "machine",    "state",      "autostart", "restart",  "shutdown_timeout",
     "force_stop", "adopt",      "kernel",    "initrd",   "cmdline",
     "boot",       "disk",       "nic",       "graphics", "serial",
     "pci",        "profile",    "dsm",       "xml",      "share",
-    "memory_max", "virtio_win", "usb",       "input"};
+    "memory_max", "virtio_win", "usb",       "input",    "mdev"};
 constexpr std::array<std::string_view, 6> kFirmwareKeys = {
     "firmware", "firmware_code", "firmware_vars", "nvram", "firmware_autoselect", "secure_boot"};
 constexpr std::array<std::string_view, 3> kBootKeys = {"loader", "bus", "overlay"};
@@ -38,6 +38,7 @@ constexpr std::array<std::string_view, 5> kUsbKeys = {"vendor", "product", "bus"
                                                       "optional"};
 constexpr std::array<std::string_view, 6> kInputKeys = {"type", "bus",         "source",
                                                         "grab", "grab_toggle", "repeat"};
+constexpr std::array<std::string_view, 3> kMdevKeys = {"uuid", "model", "display"};
 constexpr std::array<std::string_view, 3> kShareKeys = {"source", "tag", "readonly"};
 constexpr std::array<std::string_view, 4> kDsmKeys = {"model", "sata_port_map", "disk_idx_map",
                                                       "acpid"};
@@ -104,6 +105,7 @@ const std::span<const std::string_view> kXml = kXmlKeys;
 const std::span<const std::string_view> kShare = kShareKeys;
 const std::span<const std::string_view> kUsb = kUsbKeys;
 const std::span<const std::string_view> kInput = kInputKeys;
+const std::span<const std::string_view> kMdev = kMdevKeys;
 
 std::span<const std::string_view> attribute_table(std::string_view table) {
   const auto found = attribute_tables().find(table);

@@ -34,6 +34,8 @@ extern const std::span<const std::string_view> kXml;
 extern const std::span<const std::string_view> kUsb;
 // [[vm.X.input]]
 extern const std::span<const std::string_view> kInput;
+// [[vm.X.mdev]]
+extern const std::span<const std::string_view> kMdev;
 // [[vm.X.share]]
 extern const std::span<const std::string_view> kShare;
 

@@ -23,6 +23,7 @@ std::optional<std::string> read_attribute(TableReader& reader, const VmField& fi
 namespace {
 
 constexpr std::array<std::string_view, 2> kDiskDevices = {"disk", "cdrom"};
+constexpr std::array<std::string_view, 3> kMdevModels = {"vfio-pci", "vfio-ccw", "vfio-ap"};
 constexpr std::array<std::string_view, 4> kInputTypes = {"keyboard", "mouse", "tablet", "evdev"};
 constexpr std::array<std::string_view, 3> kInputBuses = {"virtio", "usb", "ps2"};
 // QEMU's grab-toggle choices, as libvirt names them.
@@ -582,6 +583,57 @@ std::optional<UsbDevice> read_usb(TableReader& reader) {
   return device;
 }
 
+// A UUID in its canonical form, lower case ("4b20d080-1b54-4048-85b3-a6a62d165c01"), or nothing.
+std::optional<std::string> canonical_uuid(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (text.size() != 36) return std::nullopt;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? text[i] != '-' : !std::isxdigit(static_cast<unsigned char>(text[i])))
+      return std::nullopt;
+  }
+  return text;
+}
+
+// One [[vm.X.mdev]]: a mediated device the host made, by its UUID.
+std::optional<MdevDevice> read_mdev(TableReader& reader) {
+  reader.reject_unknown_keys(keys::kMdev);
+  MdevDevice device;
+  device.where = reader.where();
+  device.model = reader.one_of("model", kMdevModels).value_or("vfio-pci");
+  device.display = reader.boolean("display").value_or(false);
+  const auto text = reader.string("uuid");
+  if (!reader.has("uuid")) {
+    reader.error("an mdev needs uuid = \"...\", the mediated device's UUID (mdevctl list)");
+    return std::nullopt;
+  }
+  if (!text) return std::nullopt;
+  const auto uuid = canonical_uuid(*text);
+  if (!uuid) {
+    reader.error("uuid", "uuid \"" + *text +
+                             "\" is not a UUID such as "
+                             "\"4b20d080-1b54-4048-85b3-a6a62d165c01\"");
+    return std::nullopt;
+  }
+  device.uuid = *uuid;
+  return device;
+}
+
+std::string mdev_identity(const MdevDevice& device) {
+  return device.uuid;
+}
+
+// libvirt shows a mediated device's screen only on a console the guest has.
+void check_mdev_display(TableReader& reader, const Vm& vm) {
+  for (const MdevDevice& device : vm.mdevs)
+    if (device.display && (!vm.graphics || vm.graphics->type == GraphicsType::none))
+      reader.error_at(device.where, "display = true shows mdev " + device.uuid +
+                                        "'s screen on the guest's console: declare "
+                                        "[vm." +
+                                        vm.key + ".graphics] with type = \"spice\" or \"vnc\"");
+}
+
 // An evdev input's keys; nothing but the source applies to an emulated one, nor the other way.
 std::optional<InputDevice> read_evdev(TableReader& reader, InputDevice input) {
   if (reader.has("bus"))
@@ -807,6 +859,8 @@ void read_devices(TableReader& reader, Vm& vm) {
   place_pci_functions(reader, vm);
   vm.usb = read_each<UsbDevice>(reader, "usb", read_usb);
   check_identities(reader, vm.usb, usb_identity, "usb device");
+  vm.mdevs = read_each<MdevDevice>(reader, "mdev", read_mdev);
+  check_identities(reader, vm.mdevs, mdev_identity, "mdev");
   vm.inputs = read_each<InputDevice>(reader, "input", read_input);
   check_identities(reader, vm.inputs, input_identity, "input");
   vm.xml = read_each<XmlFragment>(reader, "xml", read_fragment);
@@ -1225,6 +1279,7 @@ Vm read_vm(const toml::table& table, const std::string& key, const std::string& 
   check_dsm_platform(reader, vm);
   check_attribute_conflicts(reader, vm, places);
   check_share_memory(reader, vm);
+  check_mdev_display(reader, vm);
   check_balloon_holds_memory(reader, vm);
   return vm;
 }

@@ -99,6 +99,7 @@ struct HostDevices {
   std::vector<HugePagePool> hugepages;
   HostCpus cpus;
   std::vector<UsbHostDevice> usb;  // by port
+  std::set<std::string> mdevs;     // the UUIDs of the mediated devices made (sys/bus/mdev/devices)
   // The size of a huge page where none is named (proc/meminfo's Hugepagesize); 0: not known.
   std::uint64_t default_hugepage_kib = 0;
 

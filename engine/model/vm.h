@@ -139,6 +139,17 @@ struct UsbDevice {
   bool operator==(const UsbDevice&) const = default;
 };
 
+// A mediated device (a vGPU slice of a host GPU) given to the guest ([[vm.X.mdev]]): one the
+// host made (mdevctl), by its UUID.
+struct MdevDevice {
+  std::string uuid;                // lower case, as sysfs and libvirt name it: its identity
+  std::string model = "vfio-pci";  // "vfio-pci", "vfio-ccw" or "vfio-ap"
+  bool display = false;            // the guest's console shows its screen (display='on')
+  Location where;                  // config only
+
+  bool operator==(const MdevDevice&) const = default;
+};
+
 // A keyboard, mouse or tablet on the guest's virtio or USB bus, or a host input device passed
 // through (evdev: its events go to the guest) ([[vm.X.input]]). The PS/2 keyboard and mouse
 // libvirt gives every x86 guest, and the USB tablet of `tablet`, are not among them.
@@ -256,6 +267,7 @@ struct Vm {
   std::vector<Nic> nics;
   std::vector<PciDevice> pci;
   std::vector<UsbDevice> usb;
+  std::vector<MdevDevice> mdevs;
   std::vector<InputDevice> inputs;
   std::vector<Share> shares;
   std::optional<Graphics> graphics;

@@ -114,6 +114,14 @@ const UsbDevice* find_usb(const Vm& vm, const UsbDevice& device) {
   return it == vm.usb.end() ? nullptr : &*it;
 }
 
+std::string mdev_label(const MdevDevice& device) {
+  return "mdev[" + device.uuid + "]";
+}
+
+std::string describe(const MdevDevice& device) {
+  return device.model + (device.display ? ", display" : "");
+}
+
 std::string input_label(const InputDevice& input) {
   return "input[" + input_identity(input) + "]";
 }
@@ -513,6 +521,7 @@ class VmComparison {
     compare_nics();
     compare_pci();
     compare_usb();
+    compare_mdevs();
     compare_inputs();
     compare_shares();
     return std::move(fields_);
@@ -643,6 +652,22 @@ class VmComparison {
         add(usb_label(current), describe(current), "", rule_.for_live_change());
   }
 
+  // A mediated device, like a PCI one, changes at the guest's next boot.
+  void compare_mdevs() {
+    auto find = [](const Vm& vm, const std::string& uuid) -> const MdevDevice* {
+      for (const MdevDevice& device : vm.mdevs)
+        if (device.uuid == uuid) return &device;
+      return nullptr;
+    };
+    for (const MdevDevice& wanted : desired_.mdevs) {
+      const MdevDevice* current = find(live_, wanted.uuid);
+      if (!current || describe(*current) != describe(wanted))
+        boot_field(mdev_label(wanted), current ? describe(*current) : "", describe(wanted));
+    }
+    for (const MdevDevice& current : live_.mdevs)
+      if (!find(desired_, current.uuid)) boot_field(mdev_label(current), describe(current), "");
+  }
+
   // libvirt plugs a virtio or USB input into a running guest; a host device passed through
   // (evdev) waits for its next boot.
   void compare_inputs() {
@@ -717,6 +742,7 @@ std::vector<FieldChange> creation_fields(const Vm& vm) {
   for (const Nic& nic : vm.nics) add(nic_label(nic), describe(nic));
   for (const PciDevice& device : vm.pci) add("pci[" + device.address + "]", describe(device));
   for (const UsbDevice& device : vm.usb) add(usb_label(device), describe(device));
+  for (const MdevDevice& device : vm.mdevs) add(mdev_label(device), describe(device));
   for (const InputDevice& input : vm.inputs) add(input_label(input), describe(input));
   for (const Share& share : vm.shares) add(share_label(share), describe(share));
   for (const VmField& field : vm_fields())

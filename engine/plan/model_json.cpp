@@ -132,6 +132,18 @@ UsbDevice usb_from(const json& in) {
   return device;
 }
 
+json mdev_json(const MdevDevice& device) {
+  return {{"uuid", device.uuid}, {"model", device.model}, {"display", device.display}};
+}
+
+MdevDevice mdev_from(const json& in) {
+  MdevDevice device;
+  device.uuid = in.at("uuid").get<std::string>();
+  device.model = in.at("model").get<std::string>();
+  device.display = in.at("display").get<bool>();
+  return device;
+}
+
 json input_json(const InputDevice& input) {
   json out = {{"type", input.type}};
   if (input.type != "evdev") {
@@ -235,6 +247,7 @@ json vm_to_json(const Vm& vm) {
   if (!vm.shares.empty()) out["shares"] = list_json(vm.shares, share_json);
   if (!vm.usb.empty()) out["usb"] = list_json(vm.usb, usb_json);
   if (!vm.inputs.empty()) out["inputs"] = list_json(vm.inputs, input_json);
+  if (!vm.mdevs.empty()) out["mdevs"] = list_json(vm.mdevs, mdev_json);
   if (!vm.cdroms.empty()) out["cdroms"] = list_json(vm.cdroms, disk_json);
   put(out, "vcpus_max", vm.vcpus_max);
   put(out, "current_memory_kib", vm.current_memory_kib);
@@ -276,6 +289,7 @@ Vm vm_from_json(const json& in) {
   if (in.contains("shares")) vm.shares = list_from<Share>(in.at("shares"), share_from);
   if (in.contains("usb")) vm.usb = list_from<UsbDevice>(in.at("usb"), usb_from);
   if (in.contains("inputs")) vm.inputs = list_from<InputDevice>(in.at("inputs"), input_from);
+  if (in.contains("mdevs")) vm.mdevs = list_from<MdevDevice>(in.at("mdevs"), mdev_from);
   if (in.contains("cdroms")) vm.cdroms = list_from<Disk>(in.at("cdroms"), disk_from);
   vm.restart = enum_from(in, "restart", kRestartPolicyNames);
   // The config's own bounds: apply adds the timeout to a clock in nanoseconds.

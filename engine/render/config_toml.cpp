@@ -236,6 +236,14 @@ void write_usb(TomlWriter& out, const std::string& table, const UsbDevice& devic
   out.blank();
 }
 
+void write_mdev(TomlWriter& out, const std::string& table, const MdevDevice& device) {
+  out.line("[[" + table + ".mdev]]");
+  out.string("uuid", device.uuid);
+  if (device.model != "vfio-pci") out.string("model", device.model);
+  if (device.display) out.boolean("display", true);
+  out.blank();
+}
+
 void write_input(TomlWriter& out, const std::string& table, const InputDevice& input) {
   out.line("[[" + table + ".input]]");
   out.string("type", input.type);
@@ -281,6 +289,7 @@ void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagn
   for (const Nic& nic : vm.nics) write_nic(out, table, nic);
   for (const PciDevice& device : vm.pci) write_pci(out, table, device);
   for (const UsbDevice& device : vm.usb) write_usb(out, table, device);
+  for (const MdevDevice& device : vm.mdevs) write_mdev(out, table, device);
   for (const InputDevice& input : vm.inputs) write_input(out, table, input);
   for (const Share& share : vm.shares) write_share(out, table, share);
   if (vm.graphics && vm.graphics->type != GraphicsType::none) {

@@ -161,6 +161,12 @@ class Recorder {
     }
   }
 
+  // The mediated devices made (their UUIDs), each as an empty directory's placeholder file.
+  void record_mdevs() {
+    const fs::path devices = "sys/bus/mdev/devices";
+    for (const auto& uuid : list(devices)) placeholder(devices / uuid / "uevent");
+  }
+
   // QEMU's firmware descriptors, and placeholders for the images they name, so firmware =
   // "uefi" resolves offline as it does here.
   void record_firmware() {
@@ -382,6 +388,7 @@ void record_host_files(const HostFileRecording& request) {
   recorder.record_hugepages();
   recorder.record_cpus();
   recorder.record_usb();
+  recorder.record_mdevs();
   recorder.record_firmware();
   for (const auto& directory : request.listings) recorder.record_listing(directory);
   for (const auto& file : request.files) recorder.record_existing(file);

@@ -242,6 +242,23 @@ std::optional<UsbDevice> read_usb(const pugi::xml_node& element, std::string* wh
   return device;
 }
 
+std::optional<MdevDevice> read_mdev(const pugi::xml_node& element, std::string* why_not) {
+  const std::string mode = element.attribute("mode").as_string();
+  const std::string type = element.attribute("type").as_string();
+  MdevDevice device;
+  device.uuid = element.child("source").child("address").attribute("uuid").as_string();
+  std::transform(device.uuid.begin(), device.uuid.end(), device.uuid.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  device.model = element.attribute("model").as_string();
+  device.display = std::string_view(element.attribute("display").as_string()) == "on";
+  if (mode != "subsystem" || type != "mdev" || device.uuid.empty() || element.attribute("ramfb")) {
+    explain(why_not, "hostdev mode='" + mode + "' type='" + type + "'" +
+                         (element.attribute("ramfb") ? " with ramfb" : ""));
+    return std::nullopt;
+  }
+  return device;
+}
+
 std::optional<InputDevice> read_input(const pugi::xml_node& element, std::string* why_not) {
   InputDevice input;
   input.type = element.attribute("type").as_string();
@@ -552,6 +569,26 @@ void update_usb(pugi::xml_node element, const UsbDevice& desired) {
     xml::set_attribute(source, "startupPolicy", "optional");
   else
     source.remove_attribute("startupPolicy");
+}
+
+pugi::xml_node append_mdev(pugi::xml_node parent, const MdevDevice& device) {
+  pugi::xml_node element = parent.append_child("hostdev");
+  element.append_attribute("mode") = "subsystem";
+  element.append_attribute("type") = "mdev";
+  element.append_child("source").append_child("address").append_attribute("uuid") =
+      device.uuid.c_str();
+  update_mdev(element, device);
+  return element;
+}
+
+void update_mdev(pugi::xml_node element, const MdevDevice& desired) {
+  xml::set_attribute(element, "model", desired.model);
+  xml::set_attribute(element, "display", desired.display ? "on" : "off");
+}
+
+bool same_mdev(const pugi::xml_node& element, const MdevDevice& device) {
+  auto live = read_mdev(element);
+  return live && live->uuid == device.uuid;
 }
 
 pugi::xml_node append_input(pugi::xml_node parent, const InputDevice& input) {

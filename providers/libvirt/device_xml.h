@@ -27,6 +27,9 @@ std::optional<PciDevice> read_hostdev(const pugi::xml_node& hostdev,
 // policy or a startup policy the model does not hold).
 std::optional<UsbDevice> read_usb(const pugi::xml_node& hostdev, std::string* why_not = nullptr);
 
+// A mediated <hostdev> by its UUID, or nothing with the reason (one with a ramfb).
+std::optional<MdevDevice> read_mdev(const pugi::xml_node& hostdev, std::string* why_not = nullptr);
+
 // A virtio or USB keyboard, mouse or tablet (not the USB tablet: the tablet row's) or an evdev
 // <input>, or nothing with the reason (PS/2, which libvirt adds itself, and other buses).
 std::optional<InputDevice> read_input(const pugi::xml_node& input, std::string* why_not = nullptr);
@@ -66,6 +69,11 @@ void update_hostdev(pugi::xml_node hostdev, const PciDevice& device);
 pugi::xml_node append_usb(pugi::xml_node parent, const UsbDevice& device);
 // Sets whether the guest starts without it; how it is found is its identity and stays.
 void update_usb(pugi::xml_node hostdev, const UsbDevice& device);
+// Appends a mediated <hostdev>.
+pugi::xml_node append_mdev(pugi::xml_node parent, const MdevDevice& device);
+// Sets its model and display; its UUID is its identity and stays.
+void update_mdev(pugi::xml_node hostdev, const MdevDevice& desired);
+bool same_mdev(const pugi::xml_node& element, const MdevDevice& device);
 // Appends an <input>.
 pugi::xml_node append_input(pugi::xml_node parent, const InputDevice& input);
 // Sets an evdev input's grab, grab toggle and repeat; its identity stays.

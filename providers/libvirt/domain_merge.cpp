@@ -182,6 +182,9 @@ const DeviceCollection<PciDevice> kHostdevs = {
 const DeviceCollection<UsbDevice> kUsb = {"hostdev", device_xml::read_usb,
                                           pair_by_identity<UsbDevice, device_xml::same_usb>,
                                           device_xml::update_usb, device_xml::append_usb};
+const DeviceCollection<MdevDevice> kMdevs = {"hostdev", device_xml::read_mdev,
+                                             pair_by_identity<MdevDevice, device_xml::same_mdev>,
+                                             device_xml::update_mdev, device_xml::append_mdev};
 const DeviceCollection<InputDevice> kInputs = {
     "input", device_xml::read_input, pair_by_identity<InputDevice, device_xml::same_input>,
     device_xml::update_input, device_xml::append_input};
@@ -199,6 +202,7 @@ void merge_devices(pugi::xml_node devices, const Vm& desired) {
   merge_collection(devices, kNics, desired.nics);
   merge_collection(devices, kHostdevs, desired.pci);
   merge_collection(devices, kUsb, desired.usb);
+  merge_collection(devices, kMdevs, desired.mdevs);
   merge_collection(devices, kInputs, desired.inputs);
   merge_collection(devices, kShares, desired.shares);
 }

@@ -63,6 +63,8 @@ constexpr std::array<std::string_view, 7> kHostdevParts = {
 constexpr std::array<std::string_view, 7> kUsbParts = {
     "@mode",         "@type",          "@managed",      "source/@startupPolicy",
     "source/vendor", "source/product", "source/address"};
+constexpr std::array<std::string_view, 6> kMdevParts = {
+    "@mode", "@type", "@managed", "@model", "@display", "source/address/@uuid"};
 constexpr std::array<std::string_view, 2> kInputParts = {"@type", "@bus"};
 constexpr std::array<std::string_view, 5> kEvdevParts = {"@type", "source/@dev", "source/@grab",
                                                          "source/@grabToggle", "source/@repeat"};
@@ -86,6 +88,9 @@ bool is_hostdev(const pugi::xml_node& e) {
 }
 bool is_usb(const pugi::xml_node& e) {
   return device_xml::read_usb(e).has_value();
+}
+bool is_mdev(const pugi::xml_node& e) {
+  return device_xml::read_mdev(e).has_value();
 }
 bool is_emulated_input(const pugi::xml_node& e) {
   const auto input = device_xml::read_input(e);
@@ -207,6 +212,7 @@ std::vector<OwnedElement> make_owned() {
       {"devices/interface", "[[vm.X.nic]]", is_nic, kNicParts},
       {"devices/hostdev", "[[vm.X.pci]]", is_hostdev, kHostdevParts},
       {"devices/hostdev", "[[vm.X.usb]]", is_usb, kUsbParts},
+      {"devices/hostdev", "[[vm.X.mdev]]", is_mdev, kMdevParts},
       {"devices/input", "[[vm.X.input]]", is_emulated_input, kInputParts},
       {"devices/input", "[[vm.X.input]] type = \"evdev\"", is_evdev, kEvdevParts},
       {"devices/filesystem", "[[vm.X.share]]", is_share, kShareParts},
@@ -343,8 +349,11 @@ std::string why_not_owned(const pugi::xml_node& element) {
     device_xml::read_disk(element, &why_not);
   }
   if (name == "interface") device_xml::read_nic(element, &why_not);
-  if (name == "hostdev" && std::string_view(element.attribute("type").as_string()) == "usb") {
+  const std::string_view type = element.attribute("type").as_string();
+  if (name == "hostdev" && type == "usb") {
     device_xml::read_usb(element, &why_not);
+  } else if (name == "hostdev" && type == "mdev") {
+    device_xml::read_mdev(element, &why_not);
   } else if (name == "hostdev") {
     device_xml::read_hostdev(element, &why_not);
   }

@@ -162,6 +162,11 @@ void read_usb(const pugi::xml_node& devices, Vm& vm) {
     if (auto device = device_xml::read_usb(element)) vm.usb.push_back(*device);
 }
 
+void read_mdevs(const pugi::xml_node& devices, Vm& vm) {
+  for (pugi::xml_node element : devices.children("hostdev"))
+    if (auto device = device_xml::read_mdev(element)) vm.mdevs.push_back(*device);
+}
+
 void read_inputs(const pugi::xml_node& devices, Vm& vm) {
   for (pugi::xml_node element : devices.children("input"))
     if (auto input = device_xml::read_input(element)) vm.inputs.push_back(*input);
@@ -241,6 +246,7 @@ LiveDomain parse_domain_xml(const std::string& text, Diagnostics* unexpressed,
   read_nics(devices, vm);
   read_hostdevs(devices, vm);
   read_usb(devices, vm);
+  read_mdevs(devices, vm);
   read_inputs(devices, vm);
   read_shares(devices, vm);
   read_graphics(devices, vm);

@@ -479,6 +479,7 @@ HostDevices read_host_devices(const std::string& root) {
   read_hugepages(base, host);
   read_cpus(base, host);
   read_usb(base, host);
+  for (const auto& uuid : list_dir(base + "/sys/bus/mdev/devices")) host.mdevs.insert(uuid);
   return host;
 }
 

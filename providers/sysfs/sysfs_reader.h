@@ -11,8 +11,9 @@ namespace virtform {
 // Reads under `root`: sys/bus/pci/devices, sys/kernel/iommu_groups, sys/module/vfio_pci,
 // sys/class/iommu, sys/block, dev/disk/by-id, proc/self/mountinfo, proc/swaps,
 // sys/class/net/*/bridge, sys/kernel/mm/hugepages, sys/devices/system/cpu and node, and
-// sys/bus/usb/devices. Missing parts read as empty (a host without an IOMMU has no groups);
-// it never throws for an unreadable attribute. Cheap: a few small reads per device, no processes.
+// sys/bus/usb/devices and sys/bus/mdev/devices. Missing parts read as empty (a host without an
+// IOMMU has no groups); it never throws for an unreadable attribute. Cheap: a few small reads per
+// device, no processes.
 HostDevices read_host_devices(const std::string& root);
 
 }  // namespace virtform

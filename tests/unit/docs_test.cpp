@@ -51,8 +51,8 @@ std::set<std::string> as_set(std::span<const std::string_view> keys) {
 TEST_CASE("docs/configuration.md has a row for each key the loader reads and no other", "[docs]") {
   std::set<std::string> vm_keys = as_set(keys::kVm);
   // Sub-tables have sections of their own.
-  for (const char* table :
-       {"boot", "disk", "nic", "graphics", "serial", "pci", "dsm", "xml", "share", "usb", "input"})
+  for (const char* table : {"boot", "disk", "nic", "graphics", "serial", "pci", "dsm", "xml",
+                            "share", "usb", "input", "mdev"})
     vm_keys.erase(table);
   std::map<std::string, std::set<std::string>> expected = {
       {"loader", as_set(keys::kLoader)}, {"vm", vm_keys},
@@ -61,7 +61,7 @@ TEST_CASE("docs/configuration.md has a row for each key the loader reads and no 
       {"serial", as_set(keys::kSerial)}, {"pci", as_set(keys::kPci)},
       {"dsm", as_set(keys::kDsm)},       {"xml", as_set(keys::kXml)},
       {"share", as_set(keys::kShare)},   {"usb", as_set(keys::kUsb)},
-      {"input", as_set(keys::kInput)}};
+      {"input", as_set(keys::kInput)},   {"mdev", as_set(keys::kMdev)}};
   // The attribute rows' sub-tables ([vm.X.hyperv], ...).
   for (std::string_view table : field_tables()) {
     expected["vm"].erase(std::string(table));

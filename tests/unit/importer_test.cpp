@@ -111,6 +111,8 @@ struct ImportHost {
       if (vm.graphics && vm.graphics->rendernode) add_file(*vm.graphics->rendernode);
       for (const InputDevice& input : vm.inputs)
         if (input.type == "evdev") add_file(input.source);
+      for (const MdevDevice& device : vm.mdevs)
+        fs::create_directories(root + "/sys/bus/mdev/devices/" + device.uuid);
     }
   }
 
@@ -249,11 +251,11 @@ TEST_CASE("each fixture domain imports, adopts with no other change and then pla
   // test-gpu.xml leaves UEFI to libvirt (firmware='efi'), which import keeps. A boot order on a
   // plain disk is not owned, so it is no difference.
   const std::map<std::string, std::set<std::string>> fixtures = {
-      {"test-dsm.xml", {}},      {"test-minimal.xml", {}},  {"test-gpu.xml", {}},
-      {"test-gpu-slot.xml", {}}, {"qemu-extras.xml", {}},   {"qemu-minimal.xml", {}},
-      {"qemu-windows.xml", {}},  {"qemu-shares.xml", {}},   {"qemu-cpu.xml", {}},
-      {"qemu-memory.xml", {}},   {"qemu-usb-host.xml", {}}, {"qemu-virgl.xml", {}},
-      {"qemu-inputs.xml", {}},   {"qemu-usb-redirect.xml", {}},
+      {"test-dsm.xml", {}},      {"test-minimal.xml", {}},      {"test-gpu.xml", {}},
+      {"test-gpu-slot.xml", {}}, {"qemu-extras.xml", {}},       {"qemu-minimal.xml", {}},
+      {"qemu-windows.xml", {}},  {"qemu-shares.xml", {}},       {"qemu-cpu.xml", {}},
+      {"qemu-memory.xml", {}},   {"qemu-usb-host.xml", {}},     {"qemu-virgl.xml", {}},
+      {"qemu-inputs.xml", {}},   {"qemu-usb-redirect.xml", {}}, {"qemu-mdev.xml", {}},
   };
   for (const auto& [name, warned] : fixtures) {
     SECTION(name) {
