@@ -9,6 +9,7 @@
 #include "engine/checks/passthrough.h"
 #include "engine/checks/usb_devices.h"
 #include "engine/config/config.h"
+#include "engine/config/console_password.h"
 #include "engine/graph/resource_graph.h"
 
 namespace virtform {
@@ -24,6 +25,8 @@ Desired check_config(Desired desired, const HostFiles& files, FragmentReader rea
   resolve_firmware(desired, files, diagnostics);
   // What the config names on the host must be there (or be creatable) before a plan relies on it.
   check_host_files(desired, files, diagnostics);
+  // A console's password is read from its file or variable, to be compared and written.
+  resolve_console_passwords(desired, files, diagnostics);
   return desired;
 }
 

@@ -7,6 +7,7 @@
 #include <functional>
 #include <set>
 
+#include "engine/config/console_password.h"
 #include "engine/model/text.h"
 #include "engine/plan/fingerprint.h"
 
@@ -163,8 +164,19 @@ PciDrivers& StepRunner::pci_drivers() {
   return *context_.pci_drivers;
 }
 
+// A saved plan holds where a console's password comes from, never the password: it is read
+// again right before it is written.
+Vm StepRunner::with_console_password(const Vm& desired) const {
+  Vm vm = desired;
+  if (!vm.graphics) return vm;
+  std::string why_not;
+  vm.graphics->password = console_password(*vm.graphics, context_.files, why_not);
+  if (!why_not.empty()) throw SystemError(why_not + ": the console's password comes from there");
+  return vm;
+}
+
 void StepRunner::define(const Change& change, std::unique_lock<std::mutex>& turn) {
-  const Vm& vm = *change.desired;
+  const Vm vm = with_console_password(*change.desired);
   context_.hypervisor.define(vm);
   wrote_definition(turn);
   if (const auto autostart = change.operations.set_autostart)
@@ -177,7 +189,7 @@ void StepRunner::define(const Change& change, std::unique_lock<std::mutex>& turn
 void StepRunner::update(const Change& change, const LiveDomain& live,
                         std::unique_lock<std::mutex>& turn) {
   const VmOperations& operations = change.operations;
-  const Vm& desired = *change.desired;
+  const Vm desired = with_console_password(*change.desired);
   const bool copied = operations.copy_nvram && copy_nvram(*operations.copy_nvram, live);
   if (operations.redefine) {
     // The copy took a moment: checked again right before the define.

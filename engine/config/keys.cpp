@@ -28,8 +28,8 @@ constexpr std::array<std::string_view, 12> kDiskKeys = {
     "device",   "source",     "file", "size",  "format", "bus",
     "readonly", "controller", "unit", "cache", "io",     "boot"};
 constexpr std::array<std::string_view, 4> kNicKeys = {"bridge", "network", "model", "mac"};
-constexpr std::array<std::string_view, 5> kGraphicsKeys = {"type", "listen", "port", "gl",
-                                                           "rendernode"};
+constexpr std::array<std::string_view, 7> kGraphicsKeys = {
+    "type", "listen", "port", "gl", "rendernode", "password_file", "password_env"};
 constexpr std::array<std::string_view, 1> kSerialKeys = {"type"};
 constexpr std::array<std::string_view, 2> kXmlKeys = {"xml", "parent"};
 constexpr std::array<std::string_view, 8> kPciKeys = {

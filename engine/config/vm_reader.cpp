@@ -827,10 +827,21 @@ std::optional<Graphics> read_graphics_table(TableReader& graphics) {
     graphics.error("rendernode",
                    "rendernode picks the GPU of gl = true: set gl = true, or leave "
                    "rendernode out");
+  const auto password_file = graphics.path("password_file");
+  const auto password_env = graphics.string("password_env");
+  if (password_file && password_env)
+    graphics.error("password_env",
+                   "password_file and password_env both give the console's "
+                   "password: keep one");
+  if ((password_file || password_env) && type == GraphicsType::none)
+    graphics.error(password_file ? "password_file" : "password_env",
+                   "a password makes no sense with type = \"none\"");
   if (!type) return std::nullopt;
   Graphics read{*type, listen.value_or(""), port};
   read.gl = gl;
   read.rendernode = rendernode;
+  read.password_file = password_file.value_or("");
+  read.password_env = password_env.value_or("");
   return read;
 }
 

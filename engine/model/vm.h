@@ -223,6 +223,14 @@ struct Graphics {
   // (<gl rendernode>); owned where the config sets them.
   std::optional<bool> gl = std::nullopt;
   std::optional<std::string> rendernode = std::nullopt;
+  // Where the console's password comes from (config only, and saved plans): a file whose first
+  // line it is, or an environment variable; at most one is set, and neither is owned unset.
+  std::string password_file = "";
+  std::string password_env = "";
+  // The password itself (<graphics passwd>): read from its source before a plan or a define, and
+  // read live from the definition libvirt gives with its secrets. Never written to a plan, a
+  // config, or anything shown.
+  std::optional<std::string> password = std::nullopt;
 
   bool operator==(const Graphics&) const = default;
 };

@@ -469,6 +469,24 @@ bool graphics_differ(const Vm& desired, const Vm& live) {
   return describe(desired.graphics) != describe(seen);
 }
 
+// The password is never shown: where it comes from, and whether the live console has one.
+bool owns_console_password(const Vm& vm) {
+  return vm.graphics && (!vm.graphics->password_file.empty() || !vm.graphics->password_env.empty());
+}
+std::optional<std::string> shown_console_password(const Vm& vm) {
+  if (!owns_console_password(vm)) return std::nullopt;
+  return vm.graphics->password_file.empty() ? "from $" + vm.graphics->password_env
+                                            : "from " + vm.graphics->password_file;
+}
+std::string shown_live_console_password(const Vm&, const Vm& live) {
+  return live.graphics && live.graphics->password ? "set" : "none";
+}
+bool console_password_differs(const Vm& desired, const Vm& live) {
+  if (!owns_console_password(desired)) return false;
+  const std::optional<std::string> current = live.graphics ? live.graphics->password : std::nullopt;
+  return desired.graphics->password != current;
+}
+
 std::optional<std::string> shown_serial(const Vm& vm) {
   if (!vm.serial) return std::nullopt;
   return describe(vm.serial);
@@ -478,7 +496,7 @@ bool serial_differs(const Vm& desired, const Vm& live) {
 }
 
 // In the order plans show them.
-constexpr std::array<TypedField, 11> kTypedFields = {{
+constexpr std::array<TypedField, 12> kTypedFields = {{
     {"type", shown_type, "", type_differs, nullptr, nullptr, nullptr},
     {"memory_max", shown_memory_max, "", memory_max_differs, nullptr, memory_max_differs, nullptr,
      shown_live_memory_max},
@@ -491,6 +509,8 @@ constexpr std::array<TypedField, 11> kTypedFields = {{
     {"nvram", shown_nvram, "", nvram_moves, nullptr, nullptr, nvram_copied_to},
     {"kernel", shown_kernel, "none", kernel_differs, nullptr, kernel_differs, nullptr},
     {"graphics", shown_graphics, "none", graphics_differ, nullptr, nullptr, nullptr},
+    {"graphics.password", shown_console_password, "", console_password_differs, nullptr, nullptr,
+     nullptr, shown_live_console_password},
     {"serial", shown_serial, "none", serial_differs, nullptr, nullptr, nullptr},
 }};
 

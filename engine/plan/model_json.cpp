@@ -260,6 +260,11 @@ json vm_to_json(const Vm& vm) {
     put(out["graphics"], "port", vm.graphics->port);
     put(out["graphics"], "gl", vm.graphics->gl);
     put(out["graphics"], "rendernode", vm.graphics->rendernode);
+    // Where the password comes from, never the password.
+    if (!vm.graphics->password_file.empty())
+      out["graphics"]["password_file"] = vm.graphics->password_file;
+    if (!vm.graphics->password_env.empty())
+      out["graphics"]["password_env"] = vm.graphics->password_env;
   }
   if (vm.serial) out["serial"] = {{"type", vm.serial->type}};
   put(out, "autostart", vm.autostart);
@@ -306,10 +311,13 @@ Vm vm_from_json(const json& in) {
   }
   if (in.contains("graphics")) {
     const json& graphics = in.at("graphics");
-    vm.graphics = Graphics{
-        enum_from(graphics, "type", kGraphicsTypeNames), graphics.at("listen").get<std::string>(),
-        get_optional<unsigned>(graphics, "port"), get_optional<bool>(graphics, "gl"),
-        get_optional<std::string>(graphics, "rendernode")};
+    vm.graphics = Graphics{enum_from(graphics, "type", kGraphicsTypeNames),
+                           graphics.at("listen").get<std::string>(),
+                           get_optional<unsigned>(graphics, "port"),
+                           get_optional<bool>(graphics, "gl"),
+                           get_optional<std::string>(graphics, "rendernode"),
+                           graphics.value("password_file", ""),
+                           graphics.value("password_env", "")};
   }
   if (in.contains("serial")) vm.serial = Serial{in.at("serial").at("type").get<std::string>()};
   vm.autostart = get_optional<bool>(in, "autostart");

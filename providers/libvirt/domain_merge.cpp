@@ -232,6 +232,7 @@ void merge_graphics(pugi::xml_node devices, const std::optional<Graphics>& desir
       device_xml::set_graphics_listen(live, desired->listen);
     device_xml::set_graphics_port(live, desired->port);
     device_xml::set_graphics_gl(live, *desired);
+    if (desired->password) xml::set_attribute(live, "passwd", *desired->password);
     return;
   }
   pugi::xml_document fresh;
@@ -242,7 +243,7 @@ void merge_graphics(pugi::xml_node devices, const std::optional<Graphics>& desir
     return;
   }
   for (const char* name : kKeptGraphicsAttributes)
-    if (pugi::xml_attribute kept = live.attribute(name))
+    if (pugi::xml_attribute kept = live.attribute(name); kept && !graphics.attribute(name))
       xml::set_attribute(graphics, name, kept.as_string());
   if (!desired->port)
     device_xml::set_graphics_port(graphics, device_xml::fixed_graphics_port(live));
@@ -271,6 +272,20 @@ std::string mark_start_pending_xml(const std::string& xml) {
   if (!marker) throw SystemError("the domain does not carry virtform's marker");
   xml::set_attribute(marker, "start-pending", "yes");
   return xml::save(document);
+}
+
+std::optional<std::string> take_console_passwords(std::string& xml) {
+  if (xml.find(" passwd=") == std::string::npos) return std::nullopt;
+  pugi::xml_document document = xml::load(xml, "domain definition");
+  std::optional<std::string> first;
+  for (pugi::xml_node graphics : document.child("domain").child("devices").children("graphics")) {
+    if (const pugi::xml_attribute password = graphics.attribute("passwd"); password && !first)
+      first = password.value();
+    graphics.remove_attribute("passwd");
+    graphics.remove_attribute("passwdValidTo");
+  }
+  xml = xml::save(document);
+  return first;
 }
 
 std::string with_console_passwords(const std::string& xml, const std::string& secure_xml) {

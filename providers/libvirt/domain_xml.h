@@ -46,6 +46,9 @@ std::string render_domain_xml(const Vm& vm);
 // Unchanged devices keep their addresses and aliases; new devices get free targets.
 std::string merge_domain_xml(const std::string& live_xml, const Vm& desired);
 
+// Takes the console passwords (<graphics passwd>, passwdValidTo) out of `xml`, as a definition
+// read with VIR_DOMAIN_XML_SECURE has them; returns the first console's.
+std::optional<std::string> take_console_passwords(std::string& xml);
 // `xml` with the console passwords (<graphics passwd>) of `secure_xml`, the same definition as
 // libvirt writes it with VIR_DOMAIN_XML_SECURE: every other read leaves them out, and a
 // definition written back without them would lose a password another tool set.

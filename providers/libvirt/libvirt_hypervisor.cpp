@@ -28,23 +28,35 @@ bool flags_unsupported() {
 
 // A domain's definitions as libvirt sent them, before they are parsed.
 struct FetchedDomain {
-  std::string xml;         // the persistent definition
+  std::string xml;         // the persistent definition, without its console passwords
   std::string booted_xml;  // what a running guest booted with; empty when it is not running
   bool active = false;
   bool autostart = false;
+  std::optional<std::string> console_password;  // of its first console
 };
+
+// The persistent definition with its secrets, where the connection may read them: a console's
+// password is compared with the one the config names.
+std::string persistent_xml(virDomainPtr domain) {
+  std::string xml =
+      take_string(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
+  if (xml.empty() && last_libvirt_error_code() == VIR_ERR_OPERATION_DENIED)
+    xml = take_string(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE));
+  return xml;
+}
 
 // Nothing when the domain went away while the host was being read (another tool undefined it).
 std::optional<FetchedDomain> fetch_domain(virDomainPtr domain, const std::string& name, bool active,
                                           bool autostart) {
   // The persistent definition is what virtform owns; for a transient domain libvirt returns the
   // live one under the same flag.
-  FetchedDomain fetched{take_string(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE)), "",
-                        active, autostart};
+  FetchedDomain fetched{persistent_xml(domain), "", active, autostart, std::nullopt};
   if (fetched.xml.empty() && last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return std::nullopt;
   // `name` comes from the caller: virDomainGetName here would reset the error before it is read.
   if (fetched.xml.empty())
     throw_libvirt_error("cannot read the definition of domain '" + name + "'");
+  // Nothing else ever sees it: the definition goes on without it.
+  fetched.console_password = take_console_passwords(fetched.xml);
   // One more round trip, for running guests only: what the guest is actually running with. A
   // guest that stopped since the listing answers with its inactive definition, so nothing here
   // is a failure to read.
@@ -58,6 +70,7 @@ std::optional<FetchedDomain> fetch_domain(virDomainPtr domain, const std::string
 
 LiveDomain parse_fetched(const FetchedDomain& fetched, UnownedParts unowned) {
   LiveDomain live = parse_domain_xml(fetched.xml, nullptr, unowned);
+  if (live.vm.graphics) live.vm.graphics->password = fetched.console_password;
   live.running = fetched.active;
   // A recorded host (virtform capture) keeps autostart in the metadata: the test driver has none.
   live.vm.autostart = fetched.autostart || recorded_autostart(fetched.xml);

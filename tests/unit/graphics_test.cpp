@@ -5,20 +5,45 @@
 // address, and import.
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 
 #include "engine/import/importer.h"
 #include "engine/render/config_toml.h"
+#include "engine/render/plan_json.h"
+#include "engine/render/plan_text.h"
 #include "providers/host/rooted_files.h"
 #include "providers/libvirt/domain_xml.h"
 #include "support/loaded_config.h"
+#include "support/plan_changes.h"
 #include "support/refusals.h"
 #include "support/temp_dir.h"
+#include "tests/support/pipeline.h"
 
 namespace virtform {
 namespace {
 
+using testing::field_of;
 using testing::formatted;
 using testing::load_vm_a;
+using testing::vm_change;
+
+constexpr char kConsoleGuest[] =
+    "[vm.a]\nname = \"vfpasswordtest\"\ntype = \"qemu\"\nmemory = \"128MiB\"\n"
+    "[vm.a.graphics]\ntype = \"vnc\"\n";
+
+// The demo host with a password file.
+struct PasswordHost : testing::DemoHostCopy {
+  PasswordHost() : DemoHostCopy("virtform-password") { set_password("s3cret\n"); }
+  void set_password(const std::string& text) { dir.write_file("root/etc/virtform/a.vnc", text); }
+  Plan plan_of(const std::string& toml) { return plan(dir.write_file("a.toml", toml)); }
+  // The console's password as libvirt keeps it (read with its secrets), or "".
+  std::string live_password() {
+    const auto domain = hypervisor->read_domain("vfpasswordtest");
+    REQUIRE(domain);
+    REQUIRE(domain->vm.graphics);
+    return domain->vm.graphics->password.value_or("");
+  }
+};
 
 constexpr char kVirgl[] =
     "video = \"virtio\"\nvideo_accel3d = true\n[vm.a.graphics]\ntype = \"spice\"\n"
@@ -110,6 +135,76 @@ TEST_CASE("a console with an address becomes local with gl, and gl = false takes
   CHECK(without.find("<gl") == std::string::npos);
   CHECK(without.find("acceleration") == std::string::npos);
   CHECK(parse_domain_xml(without).vm.attributes.at("video_accel3d") == "false");
+}
+
+TEST_CASE("a console password comes from a file or a variable, one of them", "[graphics]") {
+  testing::check_refusals({
+      {"[vm.a.graphics]\ntype = \"vnc\"\npassword_file = \"/etc/a\"\npassword_env = \"A\"\n", 5,
+       "password_file and password_env both give the console's password: keep one"},
+      {"[vm.a.graphics]\ntype = \"none\"\npassword_env = \"A\"\n", 4,
+       "a password makes no sense with type = \"none\""},
+      {"[vm.a.graphics]\ntype = \"vnc\"\npassword_file = \"etc/a\"\n", 4,
+       "password_file must be an absolute path"},
+  });
+}
+
+TEST_CASE("a console password is written from its file, compared, and never shown", "[graphics]") {
+  PasswordHost host;
+  const std::string config =
+      std::string(kConsoleGuest) + "password_file = \"/etc/virtform/a.vnc\"\n";
+  const Plan created = host.plan_of(config);
+  INFO(formatted(created.diagnostics));
+  REQUIRE_FALSE(has_errors(created.diagnostics));
+  REQUIRE(field_of(vm_change(created), "graphics.password"));
+  CHECK(field_of(vm_change(created), "graphics.password")->after == "from /etc/virtform/a.vnc");
+  // A saved plan holds where it comes from, not the password; apply reads it again.
+  const std::string json = render_plan_json(created);
+  CHECK(json.find("s3cret") == std::string::npos);
+  CHECK(json.find("/etc/virtform/a.vnc") != std::string::npos);
+  CHECK(render_plan_text(created, TextStyle{}).find("s3cret") == std::string::npos);
+  REQUIRE(host.apply(parse_plan_json(json)));
+  CHECK(host.live_password() == "s3cret");
+  CHECK(host.hypervisor->read_domain("vfpasswordtest")->xml.find("s3cret") == std::string::npos);
+
+  const Plan same = host.plan_of(config);
+  INFO(formatted(same.diagnostics));
+  CHECK(vm_change(same).fields.empty());
+
+  // A new password in the file is a change, shown without either password.
+  host.set_password("n3w-one\nignored second line\n");
+  const Plan changed = host.plan_of(config);
+  const FieldChange* field = field_of(vm_change(changed), "graphics.password");
+  REQUIRE(field);
+  CHECK(field->before == "set");
+  CHECK(field->after == "from /etc/virtform/a.vnc");
+  CHECK(render_plan_text(changed, TextStyle{}).find("n3w-one") == std::string::npos);
+  REQUIRE(host.apply(changed));
+  CHECK(host.live_password() == "n3w-one");
+
+  // Another tool's console change keeps the password a config without a source leaves alone.
+  REQUIRE(host.apply(host.plan_of(std::string(kConsoleGuest) + "listen = \"127.0.0.1\"\n")));
+  CHECK(host.live_password() == "n3w-one");
+}
+
+TEST_CASE("a console password from a variable, and a located error without one", "[graphics]") {
+  PasswordHost host;
+  const std::string config = std::string(kConsoleGuest) + "password_env = \"VF_TEST_VNC\"\n";
+  unsetenv("VF_TEST_VNC");
+  const Plan unset = host.plan_of(config);
+  REQUIRE(unset.diagnostics.size() == 1);
+  CHECK(unset.diagnostics[0].message ==
+        "password_env names VF_TEST_VNC, which is not set or empty: the console's password "
+        "comes from there, and a plan never carries it");
+  CHECK(unset.diagnostics[0].where.line == 1);
+  setenv("VF_TEST_VNC", "longer-than-eight", 1);
+  const Plan set = host.plan_of(config);
+  INFO(formatted(set.diagnostics));
+  REQUIRE(set.diagnostics.size() == 1);
+  CHECK(set.diagnostics[0].severity == Severity::warning);
+  CHECK_THAT(set.diagnostics[0].message, Catch::Contains("VNC takes only the first 8"));
+  REQUIRE(host.apply(set));
+  unsetenv("VF_TEST_VNC");
+  CHECK(host.live_password() == "longer-than-eight");
 }
 
 }  // namespace virtform
