@@ -13,7 +13,8 @@ std::optional<std::string> console_password(const Graphics& graphics, const Host
   if (!graphics.password_file.empty()) {
     const auto content = files.read(graphics.password_file);
     if (!content) {
-      why_not = "password_file " + graphics.password_file + " cannot be read";
+      why_not = "password_file " + graphics.password_file +
+                (files.exists(graphics.password_file) ? " cannot be read" : " does not exist");
       return std::nullopt;
     }
     password = content->substr(0, content->find_first_of("\r\n"));
@@ -26,11 +27,19 @@ std::optional<std::string> console_password(const Graphics& graphics, const Host
   if (password.empty()) {
     why_not =
         graphics.password_file.empty()
-            ? "password_env names " + graphics.password_env + ", which is not set or empty"
+            ? "password_env names " + graphics.password_env + ", which is " +
+                  (std::getenv(graphics.password_env.c_str()) ? "empty" : "not set")
             : "password_file " + graphics.password_file + " has no password on its first line";
     return std::nullopt;
   }
   return password;
+}
+
+// A source this host does not have (a recorded host in CI has no secrets, and a shell may lack
+// the variable) leaves the plan unable to compare, which is worth a warning; apply refuses it.
+bool source_missing(const Graphics& graphics, const HostFiles& files) {
+  if (!graphics.password_file.empty()) return !files.exists(graphics.password_file);
+  return !graphics.password_env.empty() && std::getenv(graphics.password_env.c_str()) == nullptr;
 }
 
 void resolve_console_passwords(Desired& desired, const HostFiles& files, Diagnostics& diagnostics) {
@@ -39,7 +48,12 @@ void resolve_console_passwords(Desired& desired, const HostFiles& files, Diagnos
     std::string why_not;
     vm.graphics->password = console_password(*vm.graphics, files, why_not);
     const std::string resource = "vm." + vm.key;
-    if (!why_not.empty()) {
+    if (!why_not.empty() && source_missing(*vm.graphics, files)) {
+      diagnostics.push_back({Severity::warning,
+                             why_not + " here: the plan cannot tell whether the console's "
+                                       "password changes, and apply refuses to write it",
+                             vm.where, resource});
+    } else if (!why_not.empty()) {
       diagnostics.push_back({Severity::error,
                              why_not + ": the console's password comes from there, and a plan "
                                        "never carries it",

@@ -189,13 +189,24 @@ TEST_CASE("a console password is written from its file, compared, and never show
 TEST_CASE("a console password from a variable, and a located error without one", "[graphics]") {
   PasswordHost host;
   const std::string config = std::string(kConsoleGuest) + "password_env = \"VF_TEST_VNC\"\n";
+  // Not set here (a CI job's dry run, say): the plan goes on, and apply refuses to write it.
   unsetenv("VF_TEST_VNC");
   const Plan unset = host.plan_of(config);
   REQUIRE(unset.diagnostics.size() == 1);
+  CHECK(unset.diagnostics[0].severity == Severity::warning);
   CHECK(unset.diagnostics[0].message ==
-        "password_env names VF_TEST_VNC, which is not set or empty: the console's password "
-        "comes from there, and a plan never carries it");
+        "password_env names VF_TEST_VNC, which is not set here: the plan cannot tell whether the "
+        "console's password changes, and apply refuses to write it");
   CHECK(unset.diagnostics[0].where.line == 1);
+  CHECK_FALSE(host.apply(unset));
+  CHECK_FALSE(host.hypervisor->read_domain("vfpasswordtest"));
+  setenv("VF_TEST_VNC", "", 1);
+  const Plan empty = host.plan_of(config);
+  REQUIRE(empty.diagnostics.size() == 1);
+  CHECK(empty.diagnostics[0].severity == Severity::error);
+  CHECK(empty.diagnostics[0].message ==
+        "password_env names VF_TEST_VNC, which is empty: the console's password comes from "
+        "there, and a plan never carries it");
   setenv("VF_TEST_VNC", "longer-than-eight", 1);
   const Plan set = host.plan_of(config);
   INFO(formatted(set.diagnostics));
