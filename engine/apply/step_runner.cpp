@@ -165,18 +165,23 @@ PciDrivers& StepRunner::pci_drivers() {
 }
 
 // A saved plan holds where a console's password comes from, never the password: it is read
-// again right before it is written.
-Vm StepRunner::with_console_password(const Vm& desired) const {
+// again before each define. Without it a new guest is not defined (its console would be open to
+// anyone); an existing one keeps the password its console has.
+Vm StepRunner::with_console_password(const Vm& desired, bool defining) const {
   Vm vm = desired;
   if (!vm.graphics) return vm;
   std::string why_not;
   vm.graphics->password = console_password(*vm.graphics, context_.files, why_not);
-  if (!why_not.empty()) throw SystemError(why_not + ": the console's password comes from there");
+  if (why_not.empty()) return vm;
+  if (defining)
+    throw SystemError(why_not + ": the console's password comes from there, and '" + vm.name +
+                      "' is not defined without it");
+  spdlog::warn("{}: {}: the console keeps the password it has", vm.name, why_not);
   return vm;
 }
 
 void StepRunner::define(const Change& change, std::unique_lock<std::mutex>& turn) {
-  const Vm vm = with_console_password(*change.desired);
+  const Vm vm = with_console_password(*change.desired, true);
   context_.hypervisor.define(vm);
   wrote_definition(turn);
   if (const auto autostart = change.operations.set_autostart)
@@ -189,7 +194,7 @@ void StepRunner::define(const Change& change, std::unique_lock<std::mutex>& turn
 void StepRunner::update(const Change& change, const LiveDomain& live,
                         std::unique_lock<std::mutex>& turn) {
   const VmOperations& operations = change.operations;
-  const Vm desired = with_console_password(*change.desired);
+  const Vm desired = with_console_password(*change.desired, false);
   const bool copied = operations.copy_nvram && copy_nvram(*operations.copy_nvram, live);
   if (operations.redefine) {
     // The copy took a moment: checked again right before the define.

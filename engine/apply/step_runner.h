@@ -38,7 +38,7 @@ class StepRunner {
  private:
   const Change& change_of(const Step& step) const;
   PciDrivers& pci_drivers();
-  Vm with_console_password(const Vm& desired) const;
+  Vm with_console_password(const Vm& desired, bool defining) const;
   void define(const Change& change, std::unique_lock<std::mutex>& turn);
   // Whether it copied the store.
   bool copy_nvram(const NvramCopy& copy, const LiveDomain& live);

@@ -36,7 +36,8 @@ std::optional<std::string> console_password(const Graphics& graphics, const Host
 }
 
 // A source this host does not have (a recorded host in CI has no secrets, and a shell may lack
-// the variable) leaves the plan unable to compare, which is worth a warning; apply refuses it.
+// the variable) leaves the plan unable to compare, which is worth a warning: apply defines no new
+// guest without it, and leaves an existing console's password as it is.
 bool source_missing(const Graphics& graphics, const HostFiles& files) {
   if (!graphics.password_file.empty()) return !files.exists(graphics.password_file);
   return !graphics.password_env.empty() && std::getenv(graphics.password_env.c_str()) == nullptr;
@@ -51,7 +52,8 @@ void resolve_console_passwords(Desired& desired, const HostFiles& files, Diagnos
     if (!why_not.empty() && source_missing(*vm.graphics, files)) {
       diagnostics.push_back({Severity::warning,
                              why_not + " here: the plan cannot tell whether the console's "
-                                       "password changes, and apply refuses to write it",
+                                       "password changes, and apply leaves it as it is (and "
+                                       "defines no new guest without it)",
                              vm.where, resource});
     } else if (!why_not.empty()) {
       diagnostics.push_back({Severity::error,

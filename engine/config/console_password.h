@@ -19,7 +19,8 @@ std::optional<std::string> console_password(const Graphics& graphics, const Host
 
 // Fills each declared console's password from its source: an error at the VM where the source
 // is there and gives none, a warning where this host has no such file or variable (the plan
-// cannot compare; apply refuses), and one for a VNC password longer than the 8 characters VNC
+// cannot compare; apply keeps the console's password, and defines no new guest without one),
+// and one for a VNC password longer than the 8 characters VNC
 // takes.
 void resolve_console_passwords(Desired& desired, const HostFiles& files, Diagnostics& diagnostics);
 

@@ -256,7 +256,8 @@ std::string video_heads_conflict(const Vm& vm, const std::string& value) {
 // QEMU's virgl draws through SPICE's OpenGL; a console the config leaves alone may have it.
 std::string video_accel3d_conflict(const Vm& vm, const std::string& value) {
   if (value != "true") return "";
-  const std::string model = attribute_or(vm, "video", "virtio");
+  const std::string model = attribute_or(vm, "video", "");
+  if (model.empty()) return "video_accel3d = true needs video = \"virtio\" beside it";
   if (model != "virtio")
     return "video_accel3d = true needs video = \"virtio\"; a \"" + model +
            "\" display has no 3D acceleration";

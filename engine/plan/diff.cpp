@@ -1242,8 +1242,10 @@ class Differ {
       if (has_usb(running, device)) operations.unplug_usb.push_back(device);
     for (const UsbDevice& device : delta.usb_added)
       if (!has_usb(running, device)) operations.plug_usb.push_back(device);
-    operations.unplug_inputs = delta.inputs_removed;
-    operations.plug_inputs = delta.inputs_added;
+    for (const InputDevice& input : delta.inputs_removed)
+      if (has_input(running, input)) operations.unplug_inputs.push_back(input);
+    for (const InputDevice& input : delta.inputs_added)
+      if (!has_input(running, input)) operations.plug_inputs.push_back(input);
     for (const VmField& field : vm_fields()) {
       const auto wanted = attribute(vm, field);
       if (wanted && wanted != attribute(running, field) && takes_live(field, *wanted, running))

@@ -95,6 +95,11 @@ void collect_files(const pugi::xml_node& domain, std::set<std::string>& paths) {
   for (pugi::xml_node device : domain.child("devices").children()) {
     add_path(paths, device.child("rom").attribute("file").as_string());
   }
+  // A host input device passed through, and the GPU a SPICE console draws with.
+  for (pugi::xml_node input : domain.child("devices").children("input"))
+    add_path(paths, input.child("source").attribute("dev").as_string());
+  for (pugi::xml_node graphics : domain.child("devices").children("graphics"))
+    add_path(paths, graphics.child("gl").attribute("rendernode").as_string());
 }
 
 // Autostart lives outside the definition, and the test driver has no way to load it: the

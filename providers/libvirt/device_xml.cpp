@@ -459,7 +459,6 @@ void append_graphics(pugi::xml_node parent, const Graphics& graphics) {
   set_graphics_port(element, graphics.port);
   set_graphics_listen(element, graphics.listen);
   set_graphics_gl(element, graphics);
-  if (graphics.password) xml::set_attribute(element, "passwd", *graphics.password);
 }
 
 std::string graphics_listen(const pugi::xml_node& graphics) {

@@ -216,6 +216,14 @@ void drop_spice_audio(pugi::xml_node devices) {
   }
 }
 
+// The password virtform writes replaces the console's, and whatever expiry another tool gave
+// the old one; none leaves both alone.
+void set_console_password(pugi::xml_node graphics, const std::optional<std::string>& password) {
+  if (!password) return;
+  xml::set_attribute(graphics, "passwd", *password);
+  graphics.remove_attribute("passwdValidTo");
+}
+
 // What a console keeps across a change of protocol: VNC and SPICE both take these.
 const char* const kKeptGraphicsAttributes[] = {"passwd", "passwdValidTo", "connected", "keymap"};
 
@@ -232,19 +240,21 @@ void merge_graphics(pugi::xml_node devices, const std::optional<Graphics>& desir
       device_xml::set_graphics_listen(live, desired->listen);
     device_xml::set_graphics_port(live, desired->port);
     device_xml::set_graphics_gl(live, *desired);
-    if (desired->password) xml::set_attribute(live, "passwd", *desired->password);
+    set_console_password(live, desired->password);
     return;
   }
   pugi::xml_document fresh;
   device_xml::append_graphics(fresh, *desired);
   pugi::xml_node graphics = fresh.first_child();
   if (!live) {
+    set_console_password(graphics, desired->password);
     devices.append_copy(graphics);
     return;
   }
   for (const char* name : kKeptGraphicsAttributes)
-    if (pugi::xml_attribute kept = live.attribute(name); kept && !graphics.attribute(name))
+    if (pugi::xml_attribute kept = live.attribute(name))
       xml::set_attribute(graphics, name, kept.as_string());
+  set_console_password(graphics, desired->password);
   if (!desired->port)
     device_xml::set_graphics_port(graphics, device_xml::fixed_graphics_port(live));
   devices.insert_copy_before(graphics, live);
@@ -277,10 +287,11 @@ std::string mark_start_pending_xml(const std::string& xml) {
 std::optional<std::string> take_console_passwords(std::string& xml) {
   if (xml.find(" passwd=") == std::string::npos) return std::nullopt;
   pugi::xml_document document = xml::load(xml, "domain definition");
+  const pugi::xml_node devices = document.child("domain").child("devices");
   std::optional<std::string> first;
-  for (pugi::xml_node graphics : document.child("domain").child("devices").children("graphics")) {
-    if (const pugi::xml_attribute password = graphics.attribute("passwd"); password && !first)
-      first = password.value();
+  if (const pugi::xml_attribute password = devices.child("graphics").attribute("passwd"))
+    first = password.value();
+  for (pugi::xml_node graphics : devices.children("graphics")) {
     graphics.remove_attribute("passwd");
     graphics.remove_attribute("passwdValidTo");
   }

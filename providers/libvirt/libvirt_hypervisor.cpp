@@ -198,12 +198,16 @@ void LibvirtHypervisor::define(const Vm& vm) {
   define_xml(render_domain_xml(vm), vm.name);
 }
 
+std::string LibvirtHypervisor::secure_xml(const std::string& name) const {
+  const std::string xml = persistent_xml(connection_.domain(name).get());
+  if (xml.empty()) throw_libvirt_error("cannot read domain '" + name + "'");
+  return xml;
+}
+
 // The base is the definition plan saw, with the console passwords it could not see.
 void LibvirtHypervisor::redefine(const Vm& desired, const LiveDomain& live) {
-  const std::string secure = take_string(virDomainGetXMLDesc(
-      connection_.domain(desired.name).get(), VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
-  if (secure.empty()) throw_libvirt_error("cannot read domain '" + desired.name + "'");
-  define_xml(merge_domain_xml(with_console_passwords(live.xml, secure), desired), desired.name);
+  define_xml(merge_domain_xml(with_console_passwords(live.xml, secure_xml(desired.name)), desired),
+             desired.name);
 }
 
 void LibvirtHypervisor::undefine(const std::string& name) {
@@ -278,7 +282,7 @@ void LibvirtHypervisor::request_shutdown(const std::string& name) {
 void LibvirtHypervisor::mark_start_pending(const std::string& name) {
   const std::optional<LiveDomain> domain = read_domain(name);
   if (!domain) throw SystemError("domain '" + name + "' is gone");
-  define_xml(mark_start_pending_xml(domain->xml), name);
+  define_xml(mark_start_pending_xml(with_console_passwords(domain->xml, secure_xml(name))), name);
 }
 
 void LibvirtHypervisor::destroy(const std::string& name) {

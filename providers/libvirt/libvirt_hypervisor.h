@@ -57,6 +57,8 @@ class LibvirtHypervisor : public Hypervisor {
   void detach_live(const std::string& name, const UsbDevice& device) override;
   void attach_live(const std::string& name, const InputDevice& input) override;
   void detach_live(const std::string& name, const InputDevice& input) override;
+  // The persistent definition with its console passwords, which every other read leaves out.
+  std::string secure_xml(const std::string& name) const;
   void detach_live(const std::string& name, const Nic& nic) override;
   void set_memory_live(const std::string& name, std::uint64_t kib) override;
   void set_vcpus_live(const std::string& name, unsigned count) override;

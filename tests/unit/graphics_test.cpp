@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <filesystem>
 
 #include "engine/import/importer.h"
 #include "engine/render/config_toml.h"
@@ -63,7 +64,8 @@ TEST_CASE("gl needs a local SPICE console and virgl needs gl on a virtio display
        "port makes no sense with listen = \"none\""},
       {"video = \"qxl\"\nvideo_accel3d = true\n", 3,
        "video_accel3d = true needs video = \"virtio\"; a \"qxl\" display has no 3D"},
-      {"video_accel3d = true\n[vm.a.graphics]\ntype = \"spice\"\n", 2,
+      {"video_accel3d = true\n", 2, "video_accel3d = true needs video = \"virtio\" beside it"},
+      {"video = \"virtio\"\nvideo_accel3d = true\n[vm.a.graphics]\ntype = \"spice\"\n", 3,
        "video_accel3d = true draws through SPICE's OpenGL: set [vm.a.graphics] type = "
        "\"spice\", listen = \"none\" and gl = true"},
   });
@@ -181,22 +183,51 @@ TEST_CASE("a console password is written from its file, compared, and never show
   REQUIRE(host.apply(changed));
   CHECK(host.live_password() == "n3w-one");
 
+  // Without the file here, a change to the console keeps the password it has.
+  std::filesystem::remove(host.root + "/etc/virtform/a.vnc");
+  const Plan blind = host.plan_of(config + "listen = \"127.0.0.1\"\n");
+  INFO(formatted(blind.diagnostics));
+  REQUIRE_FALSE(has_errors(blind.diagnostics));
+  REQUIRE(host.apply(blind));
+  CHECK(host.live_password() == "n3w-one");
+
   // Another tool's console change keeps the password a config without a source leaves alone.
   REQUIRE(host.apply(host.plan_of(std::string(kConsoleGuest) + "listen = \"127.0.0.1\"\n")));
   CHECK(host.live_password() == "n3w-one");
 }
 
+TEST_CASE("the password virtform writes drops the expiry another tool gave the old one",
+          "[graphics]") {
+  Vm vm;
+  vm.name = "a";
+  vm.graphics = Graphics{GraphicsType::vnc, "", std::nullopt};
+  std::string xml = render_domain_xml(vm);
+  xml.replace(xml.find("<graphics type='vnc'"), 20,
+              "<graphics type='vnc' passwd='old' passwdValidTo='2020-01-01T00:00:00'");
+  const std::string kept = merge_domain_xml(xml, vm);
+  CHECK(kept.find("passwdValidTo='2020-01-01T00:00:00'") != std::string::npos);
+  vm.graphics->password = "new";
+  const std::string replaced = merge_domain_xml(xml, vm);
+  CHECK(replaced.find("passwd='new'") != std::string::npos);
+  CHECK(replaced.find("passwdValidTo") == std::string::npos);
+  vm.graphics->type = GraphicsType::spice;
+  const std::string switched = merge_domain_xml(xml, vm);
+  CHECK(switched.find("passwd='new'") != std::string::npos);
+  CHECK(switched.find("passwdValidTo") == std::string::npos);
+}
+
 TEST_CASE("a console password from a variable, and a located error without one", "[graphics]") {
   PasswordHost host;
   const std::string config = std::string(kConsoleGuest) + "password_env = \"VF_TEST_VNC\"\n";
-  // Not set here (a CI job's dry run, say): the plan goes on, and apply refuses to write it.
+  // Not set here (a CI job's dry run, say): the plan goes on, and no guest is defined without it.
   unsetenv("VF_TEST_VNC");
   const Plan unset = host.plan_of(config);
   REQUIRE(unset.diagnostics.size() == 1);
   CHECK(unset.diagnostics[0].severity == Severity::warning);
   CHECK(unset.diagnostics[0].message ==
         "password_env names VF_TEST_VNC, which is not set here: the plan cannot tell whether the "
-        "console's password changes, and apply refuses to write it");
+        "console's password changes, and apply leaves it as it is (and defines no new guest "
+        "without it)");
   CHECK(unset.diagnostics[0].where.line == 1);
   CHECK_FALSE(host.apply(unset));
   CHECK_FALSE(host.hypervisor->read_domain("vfpasswordtest"));

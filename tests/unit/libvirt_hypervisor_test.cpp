@@ -198,6 +198,10 @@ TEST_CASE("a console password another tool set survives a redefine", "[libvirt]"
   hypervisor.redefine(desired, before);
   CHECK(secure_xml().find("passwd='hunter2'") != std::string::npos);
   CHECK(require_domain(hypervisor.read_live(), vm.name).vm.memory_kib == 256ULL * 1024);
+  // So does the mark of a restart that timed out, which is a define too.
+  hypervisor.mark_start_pending(vm.name);
+  CHECK(secure_xml().find("passwd='hunter2'") != std::string::npos);
+  CHECK(require_domain(hypervisor.read_live(), vm.name).start_pending);
   virConnectClose(other);
 }
 

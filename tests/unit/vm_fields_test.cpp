@@ -75,6 +75,7 @@ std::pair<std::string, std::string> sample(const VmField& field) {
 std::string companions(const std::string& key) {
   if (key == "spice_agent") return "\n[vm.a.graphics]\ntype = \"spice\"\n";
   if (key == "watchdog_action") return "watchdog = \"i6300esb\"\n";
+  if (key == "video_accel3d") return "video = \"virtio\"\n";
   if (key == "boot_menu_timeout") return "boot_menu = true\n";
   if (key == "tpm.backend") return "tpm.device = \"/dev/tpm0\"\n";
   if (key == "tpm.version") return "tpm.model = \"tpm-tis\"\n";
