@@ -78,7 +78,7 @@ Plan make_plan(const Desired& desired, const Live& live, const DiffOptions& opti
   // Pins name host CPUs, which must be there and online.
   check_cpu_pinning(desired, live.devices.cpus, diagnostics);
   // A guest's USB devices must be plugged in, each found once and held by one guest.
-  check_usb_devices(desired, live.devices.usb, diagnostics);
+  check_usb_devices(desired, live, diagnostics);
   // What apply must do, per resource: typed operations, display fields and their disruption.
   plan.changes = diff(desired, live, options, diagnostics);
   // A DSM guest's loader must be able to map the disks as the changes lay them out.

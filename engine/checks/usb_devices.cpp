@@ -1,6 +1,7 @@
 #include "engine/checks/usb_devices.h"
 
 #include <map>
+#include <set>
 
 namespace virtform {
 namespace {
@@ -35,6 +36,15 @@ class UsbCheck {
  public:
   UsbCheck(const std::vector<UsbHostDevice>& host, Diagnostics& diagnostics)
       : host_(host), diagnostics_(diagnostics) {}
+
+  // A running guest the config does not declare holds what it runs with.
+  void hold(const LiveDomain& domain) {
+    if (!domain.running || !domain.booted) return;
+    for (const UsbDevice& device : domain.booted->usb) {
+      const std::vector<const UsbHostDevice*> found = matches(device);
+      if (found.size() == 1) others_.emplace(found.front()->port, domain.vm.name);
+    }
+  }
 
   void add(const Vm& vm) {
     for (const UsbDevice& device : vm.usb) {
@@ -84,6 +94,14 @@ class UsbCheck {
   // Only one running guest can hold the device; a guest that is to stay stopped holds nothing.
   void claim(const Vm& vm, const UsbDevice& device, const UsbHostDevice& host_device) {
     if (vm.state == PowerState::stopped) return;
+    if (const auto other = others_.find(host_device.port); other != others_.end()) {
+      report(Severity::error, vm, device,
+             "USB device " + usb_identity(device) + " at " + describe(host_device) +
+                 " is held by running domain '" + other->second +
+                 "', which this config does not declare: libvirt gives a host USB device to one "
+                 "running guest; stop that one, or leave the device to it");
+      return;
+    }
     const auto [holder, fresh] = holders_.emplace(host_device.port, &vm);
     if (fresh) return;
     const std::string who = holder->second == &vm ? "another [[vm." + vm.key + ".usb]] entry"
@@ -101,14 +119,18 @@ class UsbCheck {
 
   const std::vector<UsbHostDevice>& host_;
   Diagnostics& diagnostics_;
-  std::map<std::string, const Vm*> holders_;  // by the host device's port
+  std::map<std::string, const Vm*> holders_;   // by the host device's port
+  std::map<std::string, std::string> others_;  // port -> an undeclared running domain
 };
 
 }  // namespace
 
-void check_usb_devices(const Desired& desired, const std::vector<UsbHostDevice>& host,
-                       Diagnostics& diagnostics) {
-  UsbCheck check(host, diagnostics);
+void check_usb_devices(const Desired& desired, const Live& live, Diagnostics& diagnostics) {
+  UsbCheck check(live.devices.usb, diagnostics);
+  std::set<std::string> declared;
+  for (const Vm& vm : desired.vms) declared.insert(vm.name);
+  for (const LiveDomain& domain : live.domains)
+    if (!declared.count(domain.vm.name)) check.hold(domain);
   for (const Vm& vm : desired.vms) check.add(vm);
 }
 

@@ -13,8 +13,8 @@ namespace virtform {
 
 // For each declared device: an error when the host has none it names (a warning for an
 // optional device, or a VM that is to stay stopped), or several by ids alone; an error when two
-// guests that may run, or two entries of one guest, name the same host device.
-void check_usb_devices(const Desired& desired, const std::vector<UsbHostDevice>& host,
-                       Diagnostics& diagnostics);
+// guests that may run, or two entries of one guest, name the same host device, or a running
+// domain the config does not declare (another project's, one made by hand) has it.
+void check_usb_devices(const Desired& desired, const Live& live, Diagnostics& diagnostics);
 
 }  // namespace virtform

@@ -50,12 +50,16 @@ struct UsbHost : testing::DemoHostCopy {
   Plan plan_of(const std::string& toml) { return plan(dir.write_file("a.toml", toml)); }
 };
 
-Diagnostics checked(const std::string& toml, const std::vector<UsbHostDevice>& host) {
+Diagnostics checked(const std::string& toml, const std::vector<UsbHostDevice>& host,
+                    const std::vector<LiveDomain>& domains = {}) {
   const auto loaded = testing::load_config_from(toml, "a.toml");
   INFO(formatted(loaded.diagnostics));
   REQUIRE_FALSE(has_errors(loaded.diagnostics));
   Diagnostics diagnostics;
-  check_usb_devices(loaded.desired, host, diagnostics);
+  Live live;
+  live.devices.usb = host;
+  live.domains = domains;
+  check_usb_devices(loaded.desired, live, diagnostics);
   return diagnostics;
 }
 
@@ -246,6 +250,25 @@ TEST_CASE("plan checks each USB device against the host's", "[usb]") {
         a + usb("vendor = \"10c4\"\nproduct = \"ea60\"\n") + usb("bus = 1\ndevice = 3\n"), host);
     REQUIRE(twice.size() == 1);
     CHECK_THAT(twice[0].message, Catch::Contains("is given to another [[vm.a.usb]] entry"));
+  }
+  SECTION("one a running domain the config does not declare holds is an error") {
+    LiveDomain other;
+    other.vm.name = "by-hand";
+    other.running = true;
+    other.booted = Vm{};
+    UsbDevice held;
+    held.vendor = "10c4";
+    held.product = "ea60";
+    held.bus = 1;
+    held.device = 3;
+    other.booted->usb = {held};
+    const std::string stick = a + usb("vendor = \"10c4\"\nproduct = \"ea60\"\n");
+    const Diagnostics taken = checked(stick, host, {other});
+    REQUIRE(taken.size() == 1);
+    CHECK_THAT(taken[0].message, Catch::Contains("is held by running domain 'by-hand', which this "
+                                                 "config does not declare"));
+    other.running = false;
+    CHECK(checked(stick, host, {other}).empty());
   }
 }
 
