@@ -199,7 +199,7 @@ void LibvirtHypervisor::define(const Vm& vm) {
 }
 
 std::string LibvirtHypervisor::secure_xml(const std::string& name) const {
-  const std::string xml = persistent_xml(connection_.domain(name).get());
+  std::string xml = persistent_xml(connection_.domain(name).get());
   if (xml.empty()) throw_libvirt_error("cannot read domain '" + name + "'");
   return xml;
 }
