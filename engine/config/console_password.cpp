@@ -3,9 +3,20 @@
 #include <cstdlib>
 
 namespace virtform {
+namespace {
 
 // VNC's authentication takes 8 characters; QEMU ignores the rest.
 constexpr std::size_t kVncPasswordLength = 8;
+
+// A source this host does not have (a recorded host in CI has no secrets, and a shell may lack
+// the variable) leaves the plan unable to compare, which is worth a warning: apply defines no new
+// guest without it, and leaves an existing console's password as it is.
+bool source_missing(const Graphics& graphics, const HostFiles& files) {
+  if (!graphics.password_file.empty()) return !files.exists(graphics.password_file);
+  return !graphics.password_env.empty() && std::getenv(graphics.password_env.c_str()) == nullptr;
+}
+
+}  // namespace
 
 std::optional<std::string> console_password(const Graphics& graphics, const HostFiles& files,
                                             std::string& why_not) {
@@ -33,14 +44,6 @@ std::optional<std::string> console_password(const Graphics& graphics, const Host
     return std::nullopt;
   }
   return password;
-}
-
-// A source this host does not have (a recorded host in CI has no secrets, and a shell may lack
-// the variable) leaves the plan unable to compare, which is worth a warning: apply defines no new
-// guest without it, and leaves an existing console's password as it is.
-bool source_missing(const Graphics& graphics, const HostFiles& files) {
-  if (!graphics.password_file.empty()) return !files.exists(graphics.password_file);
-  return !graphics.password_env.empty() && std::getenv(graphics.password_env.c_str()) == nullptr;
 }
 
 void resolve_console_passwords(Desired& desired, const HostFiles& files, Diagnostics& diagnostics) {

@@ -481,8 +481,10 @@ std::optional<std::string> shown_console_password(const Vm& vm) {
 std::string shown_live_console_password(const Vm&, const Vm& live) {
   return live.graphics && live.graphics->password ? "set" : "none";
 }
+// A password its source did not give here (warned about) is not known to differ: apply leaves
+// the console's as it is.
 bool console_password_differs(const Vm& desired, const Vm& live) {
-  if (!owns_console_password(desired)) return false;
+  if (!owns_console_password(desired) || !desired.graphics->password) return false;
   const std::optional<std::string> current = live.graphics ? live.graphics->password : std::nullopt;
   return desired.graphics->password != current;
 }

@@ -188,6 +188,7 @@ TEST_CASE("a console password is written from its file, compared, and never show
   const Plan blind = host.plan_of(config + "listen = \"127.0.0.1\"\n");
   INFO(formatted(blind.diagnostics));
   REQUIRE_FALSE(has_errors(blind.diagnostics));
+  CHECK_FALSE(field_of(vm_change(blind), "graphics.password"));
   REQUIRE(host.apply(blind));
   CHECK(host.live_password() == "n3w-one");
 
