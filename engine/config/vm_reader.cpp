@@ -687,13 +687,14 @@ std::optional<InputDevice> read_input(TableReader& reader) {
 // `identity` names each, `what` their kind.
 template <typename Item>
 void check_identities(TableReader& reader, const std::vector<Item>& items,
-                      std::string (*identity)(const Item&), const std::string& what) {
+                      std::string (*identity)(const Item&), const std::string& what,
+                      const std::string& fix = "declare it once") {
   for (auto it = items.begin(); it != items.end(); ++it) {
     const auto first = std::find_if(
         items.begin(), it, [&](const Item& other) { return identity(other) == identity(*it); });
     if (first != it)
       reader.error_at(it->where, what + " " + identity(*it) + " is declared at " +
-                                     first->where.str() + " already: declare it once");
+                                     first->where.str() + " already: " + fix);
   }
 }
 
@@ -1001,19 +1002,14 @@ std::optional<Share> read_share(TableReader& reader) {
   return share;
 }
 
+std::string share_tag(const Share& share) {
+  return "tag \"" + share.tag + "\"";
+}
+
 // The guest tells its shares apart by tag alone.
 void read_shares(TableReader& reader, Vm& vm) {
-  for (Share& share : read_each<Share>(reader, "share", read_share)) {
-    const auto same = std::find_if(vm.shares.begin(), vm.shares.end(),
-                                   [&](const Share& other) { return other.tag == share.tag; });
-    if (same == vm.shares.end()) {
-      vm.shares.push_back(std::move(share));
-      continue;
-    }
-    reader.error_at(share.where, "tag \"" + share.tag + "\" is already the tag of the share of " +
-                                     same->source + " at " + same->where.str() +
-                                     ": give each share a tag of its own");
-  }
+  vm.shares = read_each<Share>(reader, "share", read_share);
+  check_identities(reader, vm.shares, share_tag, "the share", "give each share a tag of its own");
 }
 
 // virtiofsd reads and writes the guest's memory itself: QEMU starts such a guest only with its

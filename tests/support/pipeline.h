@@ -28,6 +28,8 @@ struct DemoHostCopy {
 
   Plan plan(const std::string& config) { return plan_in_process(*hypervisor, root, {config}); }
   bool apply(const Plan& plan) { return apply_in_process(*hypervisor, root, plan); }
+  // Plans a config given as text (saved as a.toml in dir, so its locations name that file).
+  Plan plan_of(const std::string& toml) { return plan(dir.write_file("a.toml", toml)); }
 
   TempDir dir;
   std::string root;  // dir/root

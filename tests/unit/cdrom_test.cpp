@@ -39,7 +39,6 @@ struct IsoHost : testing::DemoHostCopy {
       dir.write_file("root" + std::string(iso), "");
     }
   }
-  Plan plan_of(const std::string& toml) { return plan(dir.write_file("a.toml", toml)); }
 };
 
 void check_nothing_to_do(const Plan& plan) {

@@ -36,7 +36,6 @@ constexpr char kConsoleGuest[] =
 struct PasswordHost : testing::DemoHostCopy {
   PasswordHost() : DemoHostCopy("virtform-password") { set_password("s3cret\n"); }
   void set_password(const std::string& text) { dir.write_file("root/etc/virtform/a.vnc", text); }
-  Plan plan_of(const std::string& toml) { return plan(dir.write_file("a.toml", toml)); }
   // The console's password as libvirt keeps it (read with its secrets), or "".
   std::string live_password() {
     const auto domain = hypervisor->read_domain("vfpasswordtest");

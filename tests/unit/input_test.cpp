@@ -36,7 +36,6 @@ struct InputHost : testing::DemoHostCopy {
   InputHost() : DemoHostCopy("virtform-input") {
     dir.write_file(std::string("root") + kKeyboard, "");
   }
-  Plan plan_of(const std::string& toml) { return plan(dir.write_file("a.toml", toml)); }
 };
 
 }  // namespace

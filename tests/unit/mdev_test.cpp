@@ -37,7 +37,6 @@ struct MdevHost : testing::DemoHostCopy {
   MdevHost() : DemoHostCopy("virtform-mdev") {
     std::filesystem::create_directories(root + "/sys/bus/mdev/devices/" + kUuid);
   }
-  Plan plan_of(const std::string& toml) { return plan(dir.write_file("a.toml", toml)); }
 };
 
 }  // namespace

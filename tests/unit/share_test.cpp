@@ -34,7 +34,9 @@ TEST_CASE("a share needs shared memory and a tag of its own", "[share]") {
        "\"memfd\" and access = \"shared\" in [vm.a.memory_backing]"},
       {std::string(kSharedMemory) + "[[vm.a.share]]\nsource = \"/srv\"\ntag = \"srv\"\n" +
            "[[vm.a.share]]\nsource = \"/home\"\ntag = \"srv\"\n",
-       8, "tag \"srv\" is already the tag of the share of /srv at "},
+       8,
+       "the share tag \"srv\" is declared at vm.toml:5:1 already: give each share a tag of its "
+       "own"},
       {std::string(kSharedMemory) + "[[vm.a.share]]\nsource = \"srv\"\ntag = \"srv\"\n", 6,
        "source must be an absolute path on the host"},
       {std::string(kSharedMemory) + "[[vm.a.share]]\nsource = \"/srv\"\n", 5,

@@ -45,11 +45,6 @@ UsbDevice by_ids(const std::string& vendor, const std::string& product) {
 }
 
 // The demo host: its Zigbee stick 10c4:ea60 is at bus 1 device 3, its receiver 046d:c52b at 1.4.
-struct UsbHost : testing::DemoHostCopy {
-  UsbHost() : DemoHostCopy("virtform-usb") {}
-  Plan plan_of(const std::string& toml) { return plan(dir.write_file("a.toml", toml)); }
-};
-
 Diagnostics checked(const std::string& toml, const std::vector<UsbHostDevice>& host,
                     const std::vector<LiveDomain>& domains = {}) {
   const auto loaded = testing::load_config_from(toml, "a.toml");
@@ -274,7 +269,7 @@ TEST_CASE("plan checks each USB device against the host's", "[usb]") {
 
 TEST_CASE("USB devices come and go live on a running guest; optional waits for its next boot",
           "[usb]") {
-  UsbHost host;
+  testing::DemoHostCopy host("virtform-usb");
   const Plan created = host.plan_of(kGuest + usb("vendor = \"10c4\"\nproduct = \"ea60\"\n"));
   INFO(formatted(created.diagnostics));
   REQUIRE_FALSE(has_errors(created.diagnostics));
