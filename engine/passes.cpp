@@ -38,6 +38,30 @@ std::set<std::string> existing_images(const HostFiles& files, const Desired& des
   return existing;
 }
 
+// The checks that need the live state, the diff and the order of its steps.
+Plan plan_changes(const Desired& desired, const Live& live, const DiffOptions& options,
+                  Diagnostics diagnostics) {
+  Plan plan;
+  // What a guest is handed (PCI devices, whole disks) must be safe to take from the host.
+  check_passthrough(desired, live, live.devices, diagnostics);
+  // A guest on huge pages starts only where the host has reserved enough of them.
+  check_hugepages(desired, live, diagnostics);
+  // Pins name host CPUs, which must be there and online.
+  check_cpu_pinning(desired, live.devices.cpus, diagnostics);
+  // A guest's USB devices must be plugged in, each found once and held by one guest.
+  check_usb_devices(desired, live, diagnostics);
+  // What apply must do, per resource: typed operations, display fields and their disruption.
+  plan.changes = diff(desired, live, options, diagnostics);
+  // A DSM guest's loader must be able to map the disks as the changes lay them out.
+  check_dsm_guests(desired, live, plan.changes, diagnostics);
+  // The steps in dependency order (deletes in reverse), only for a plan that can be applied.
+  if (!has_errors(diagnostics)) plan.steps = order_steps(plan.changes, diagnostics);
+  plan.diagnostics = std::move(diagnostics);
+  // Whichever pass found an error, a plan with errors has no steps.
+  if (has_errors(plan.diagnostics)) plan.steps.clear();
+  return plan;
+}
+
 }  // namespace
 
 Desired read_config(const std::vector<std::string>& paths, const HostFiles& files,
@@ -69,25 +93,11 @@ Live observe(Live libvirt, const HostFiles& files, HostDevices devices, const De
 
 Plan make_plan(const Desired& desired, const Live& live, const DiffOptions& options,
                const std::string& uri, Diagnostics diagnostics) {
-  Plan plan;
+  // A USB device found by port or serial is given the bus and device number it has now; the
+  // rest of the passes see it as libvirt will.
+  const std::optional<Desired> placed = place_usb_devices(desired, live.devices.usb, diagnostics);
+  Plan plan = plan_changes(placed ? *placed : desired, live, options, std::move(diagnostics));
   plan.uri = uri;
-  // What a guest is handed (PCI devices, whole disks) must be safe to take from the host.
-  check_passthrough(desired, live, live.devices, diagnostics);
-  // A guest on huge pages starts only where the host has reserved enough of them.
-  check_hugepages(desired, live, diagnostics);
-  // Pins name host CPUs, which must be there and online.
-  check_cpu_pinning(desired, live.devices.cpus, diagnostics);
-  // A guest's USB devices must be plugged in, each found once and held by one guest.
-  check_usb_devices(desired, live, diagnostics);
-  // What apply must do, per resource: typed operations, display fields and their disruption.
-  plan.changes = diff(desired, live, options, diagnostics);
-  // A DSM guest's loader must be able to map the disks as the changes lay them out.
-  check_dsm_guests(desired, live, plan.changes, diagnostics);
-  // The steps in dependency order (deletes in reverse), only for a plan that can be applied.
-  if (!has_errors(diagnostics)) plan.steps = order_steps(plan.changes, diagnostics);
-  plan.diagnostics = std::move(diagnostics);
-  // Whichever pass found an error, a plan with errors has no steps.
-  if (has_errors(plan.diagnostics)) plan.steps.clear();
   return plan;
 }
 

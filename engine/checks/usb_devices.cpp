@@ -1,5 +1,6 @@
 #include "engine/checks/usb_devices.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -123,7 +124,76 @@ class UsbCheck {
   std::map<std::string, std::string> others_;  // port -> an undeclared running domain
 };
 
+// The host's devices a declared port or serial (with its ids) finds.
+std::vector<const UsbHostDevice*> found_by_finders(const UsbDevice& device,
+                                                   const std::vector<UsbHostDevice>& host) {
+  std::vector<const UsbHostDevice*> found;
+  for (const UsbHostDevice& candidate : host) {
+    if (!device.port.empty() && candidate.port != device.port) continue;
+    if (!device.serial.empty() && candidate.serial != device.serial) continue;
+    if (!device.vendor.empty() &&
+        (candidate.vendor != device.vendor || candidate.product != device.product))
+      continue;
+    found.push_back(&candidate);
+  }
+  return found;
+}
+
+// Why a port or serial finds no one device: what the port holds instead, or which devices share
+// the serial.
+std::string why_unplaced(const UsbDevice& device, const std::vector<UsbHostDevice>& host,
+                         const std::vector<const UsbHostDevice*>& found) {
+  const std::string what = usb_declared_as(device);
+  if (found.size() > 1)
+    return "the host has " + std::to_string(found.size()) + " USB devices " + what + ": " +
+           list(found) + "; add port to pick one";
+  const std::string or_optional = ", or set optional = true to let the guest start without it";
+  if (!device.port.empty()) {
+    UsbDevice at_port;
+    at_port.port = device.port;
+    const auto there = found_by_finders(at_port, host);
+    if (there.empty())
+      return "nothing is plugged into USB port " + device.port +
+             ": plug the device in (lsusb -t shows the ports)" + or_optional;
+    return "USB port " + device.port + " holds " + there.front()->vendor + ":" +
+           there.front()->product + " at " + describe(*there.front()) + ", not " + device.vendor +
+           ":" + device.product + ": plug it into that port, or change port" + or_optional;
+  }
+  return "USB device " + what +
+         " is not plugged into the host: plug it in (lsusb -v shows "
+         "serials)" +
+         or_optional;
+}
+
 }  // namespace
+
+std::optional<Desired> place_usb_devices(const Desired& desired,
+                                         const std::vector<UsbHostDevice>& host,
+                                         Diagnostics& diagnostics) {
+  const bool any = std::any_of(desired.vms.begin(), desired.vms.end(), [](const Vm& vm) {
+    return std::any_of(vm.usb.begin(), vm.usb.end(), is_placed_by_host);
+  });
+  if (!any) return std::nullopt;
+  Desired placed = desired;
+  for (Vm& vm : placed.vms) {
+    std::erase_if(vm.usb, [&](UsbDevice& device) {
+      if (!is_placed_by_host(device)) return false;
+      const auto found = found_by_finders(device, host);
+      if (found.size() == 1) {
+        device.bus = found.front()->bus;
+        device.device = found.front()->device;
+        return false;
+      }
+      // Left out, the guest starts without it: fine for one that may, or is to stay stopped.
+      const bool blocks_start =
+          found.size() > 1 || (!device.optional && vm.state != PowerState::stopped);
+      diagnostics.push_back({blocks_start ? Severity::error : Severity::warning,
+                             why_unplaced(device, host, found), device.where, "vm." + vm.key});
+      return true;
+    });
+  }
+  return placed;
+}
 
 void check_usb_devices(const Desired& desired, const Live& live, Diagnostics& diagnostics) {
   UsbCheck check(live.devices.usb, diagnostics);

@@ -34,8 +34,8 @@ constexpr std::array<std::string_view, 1> kSerialKeys = {"type"};
 constexpr std::array<std::string_view, 2> kXmlKeys = {"xml", "parent"};
 constexpr std::array<std::string_view, 8> kPciKeys = {
     "address", "vendor", "device", "rom", "managed", "bind", "rombar", "guest_address"};
-constexpr std::array<std::string_view, 5> kUsbKeys = {"vendor", "product", "bus", "device",
-                                                      "optional"};
+constexpr std::array<std::string_view, 7> kUsbKeys = {"vendor", "product", "bus",     "device",
+                                                      "port",   "serial",  "optional"};
 constexpr std::array<std::string_view, 6> kInputKeys = {"type", "bus",         "source",
                                                         "grab", "grab_toggle", "repeat"};
 constexpr std::array<std::string_view, 3> kMdevKeys = {"uuid", "model", "display"};

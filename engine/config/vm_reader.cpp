@@ -555,7 +555,55 @@ bool set_together(TableReader& reader, std::string_view first, std::string_view 
   return false;
 }
 
-// One [[vm.X.usb]]: a host USB device by vendor and product, by bus and device, or by both.
+// A port as sysfs names it: the root hub's bus, then the port on each hub down ("1-4.2").
+bool is_usb_port(const std::string& text) {
+  const std::size_t dash = text.find('-');
+  if (dash == std::string::npos) return false;
+  auto is_number = [](std::string_view part) {
+    return !part.empty() && part.front() != '0' &&
+           std::all_of(part.begin(), part.end(), [](unsigned char c) { return std::isdigit(c); });
+  };
+  std::string_view hubs = std::string_view(text).substr(dash + 1);
+  if (!is_number(std::string_view(text).substr(0, dash))) return false;
+  for (std::size_t dot; (dot = hubs.find('.')) != std::string_view::npos;
+       hubs.remove_prefix(dot + 1))
+    if (!is_number(hubs.substr(0, dot))) return false;
+  return is_number(hubs);
+}
+
+std::optional<std::string> read_usb_port(TableReader& reader) {
+  auto port = reader.string("port");
+  if (port && !is_usb_port(*port)) {
+    reader.error("port",
+                 "port must be a host USB port as /sys/bus/usb/devices names it, the bus "
+                 "and the port on each hub such as \"1-4\" or \"1-4.2\"; got \"" +
+                     *port + "\"");
+    return std::nullopt;
+  }
+  return port;
+}
+
+// A port or serial finds the bus and device at each plan, so neither is given beside them; a
+// serial tells apart devices of one vendor and product.
+bool check_usb_finders(TableReader& reader) {
+  bool fine = true;
+  for (std::string_view finder : {"port", "serial"}) {
+    if (!reader.has(finder) || !reader.has("bus")) continue;
+    reader.error("bus", "bus and device are found from " + std::string(finder) +
+                            " at each plan: leave them out");
+    fine = false;
+  }
+  if (reader.has("serial") && !reader.has("vendor")) {
+    reader.error("serial",
+                 "serial needs vendor and product beside it: it picks one of the "
+                 "devices that have those ids");
+    fine = false;
+  }
+  return fine;
+}
+
+// One [[vm.X.usb]]: a host USB device by vendor and product, by bus and device, by port, by a
+// serial beside its ids, or by ids and place together.
 std::optional<UsbDevice> read_usb(TableReader& reader) {
   reader.reject_unknown_keys(keys::kUsb);
   UsbDevice device;
@@ -564,22 +612,30 @@ std::optional<UsbDevice> read_usb(TableReader& reader) {
   const auto product = read_id(reader, "product", "c52b");
   device.bus = read_usb_number(reader, "bus", 0xfff);
   device.device = read_usb_number(reader, "device", 127);
+  const auto port = read_usb_port(reader);
+  const auto serial = reader.string("serial");
   device.optional = reader.boolean("optional").value_or(false);
-  // Both pairs are checked, so that both are reported.
+  // Every rule is checked, so that each problem is reported.
   const bool ids_paired = set_together(reader, "vendor", "product");
   const bool place_paired = set_together(reader, "bus", "device");
-  if (!reader.has("vendor") && !reader.has("product") && !reader.has("bus") &&
-      !reader.has("device")) {
+  const bool finders_fine = check_usb_finders(reader);
+  if (finders_fine && !reader.has("vendor") && !reader.has("product") && !reader.has("bus") &&
+      !reader.has("device") && !reader.has("port")) {
     reader.error(
-        "a usb device needs vendor and product (lsusb shows them as ID 046d:c52b), or "
-        "bus and device (where it is plugged in now)");
+        "a usb device needs vendor and product (lsusb shows them as ID 046d:c52b), bus and "
+        "device (where it is plugged in now), or port (the socket it is plugged into)");
     return std::nullopt;
   }
-  if (!ids_paired || !place_paired || (reader.has("vendor") && !(vendor && product)) ||
-      (reader.has("bus") && !(device.bus && device.device)))
+  if (serial && serial->empty()) reader.error("serial", "serial must not be empty");
+  if (!ids_paired || !place_paired || !finders_fine ||
+      (reader.has("vendor") && !(vendor && product)) ||
+      (reader.has("bus") && !(device.bus && device.device)) || (reader.has("port") && !port) ||
+      (serial && serial->empty()))
     return std::nullopt;
   device.vendor = vendor.value_or("");
   device.product = product.value_or("");
+  device.port = port.value_or("");
+  device.serial = serial.value_or("");
   return device;
 }
 
@@ -870,7 +926,7 @@ void read_devices(TableReader& reader, Vm& vm) {
   vm.pci = read_each<PciDevice>(reader, "pci", read_pci);
   place_pci_functions(reader, vm);
   vm.usb = read_each<UsbDevice>(reader, "usb", read_usb);
-  check_identities(reader, vm.usb, usb_identity, "usb device");
+  check_identities(reader, vm.usb, usb_declared_as, "usb device");
   vm.mdevs = read_each<MdevDevice>(reader, "mdev", read_mdev);
   check_identities(reader, vm.mdevs, mdev_identity, "mdev");
   vm.inputs = read_each<InputDevice>(reader, "input", read_input);

@@ -87,6 +87,20 @@ std::string usb_identity(const UsbDevice& device) {
   return ids.empty() ? address : ids + " at " + address;
 }
 
+std::string usb_declared_as(const UsbDevice& device) {
+  if (!is_placed_by_host(device)) return usb_identity(device);
+  std::string finder = device.vendor.empty() ? "" : device.vendor + ":" + device.product;
+  if (!device.serial.empty()) finder += " serial " + device.serial;
+  if (!device.port.empty()) finder += (finder.empty() ? "port " : " at port ") + device.port;
+  if (!device.bus) return finder;
+  return finder + " (bus " + std::to_string(*device.bus) + " device " +
+         std::to_string(*device.device) + ")";
+}
+
+bool is_placed_by_host(const UsbDevice& device) {
+  return !device.port.empty() || !device.serial.empty();
+}
+
 bool names_usb(const UsbDevice& declared, const UsbDevice& seen) {
   return (declared.vendor.empty() ||
           (declared.vendor == seen.vendor && declared.product == seen.product)) &&

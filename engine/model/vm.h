@@ -126,7 +126,7 @@ struct PciDevice {
 
 // A host USB device passed to the guest ([[vm.X.usb]]): found by its ids, by where it sits on
 // the host's buses, or by both, which picks one of several devices with the same ids. The parts
-// it is found by are its identity.
+// libvirt finds it by are its identity.
 struct UsbDevice {
   std::string vendor;              // 4 lower-case hex digits, "046d"; "" when found by address
   std::string product;             //   "c52b"
@@ -134,6 +134,10 @@ struct UsbDevice {
   std::optional<unsigned> device;  //   on it (devnum), which a new one gets at each plug-in
   // The guest starts without it when the host lacks it (startupPolicy='optional').
   bool optional = false;
+  // Config only: the host port ("1-4.2") or the serial number the device is declared by. libvirt
+  // knows neither, so each plan gives bus and device from the device the host has there now.
+  std::string port;
+  std::string serial;
   Location where;  // config only
 
   bool operator==(const UsbDevice&) const = default;
@@ -168,9 +172,16 @@ struct InputDevice {
 // "virtio keyboard", "evdev /dev/input/by-id/...": what tells a guest's inputs apart.
 std::string input_identity(const InputDevice& input);
 
-// "046d:c52b", "bus 1 device 4", "046d:c52b at bus 1 device 4": the parts a USB device is found
-// by, as plans label it.
+// "046d:c52b", "bus 1 device 4", "046d:c52b at bus 1 device 4": the parts libvirt finds a USB
+// device by.
 std::string usb_identity(const UsbDevice& device);
+// The identity, with the port or serial the config declares it by: "port 1-4 (bus 1 device 4)",
+// "046d:c52b serial 0A1B". A device declared by port or serial before its bus and device are
+// known has only these.
+std::string usb_declared_as(const UsbDevice& device);
+// Whether the config finds the device by its port or serial, which plan turns into its bus and
+// device.
+bool is_placed_by_host(const UsbDevice& device);
 // Whether `seen` is the device `declared` names: the same in every part `declared` sets. A
 // running guest's definition adds the bus and device number libvirt found a device by ids at.
 bool names_usb(const UsbDevice& declared, const UsbDevice& seen);

@@ -99,7 +99,7 @@ std::string describe(const PciDevice& device) {
 }
 
 std::string usb_label(const UsbDevice& device) {
-  return "usb[" + usb_identity(device) + "]";
+  return "usb[" + usb_declared_as(device) + "]";
 }
 
 std::string describe(const UsbDevice& device) {

@@ -112,6 +112,8 @@ json usb_json(const UsbDevice& device) {
   if (!device.vendor.empty()) out.update({{"vendor", device.vendor}, {"product", device.product}});
   put(out, "bus", device.bus);
   put(out, "device", device.device);
+  if (!device.port.empty()) out["port"] = device.port;
+  if (!device.serial.empty()) out["serial"] = device.serial;
   if (device.optional) out["optional"] = true;
   return out;
 }
@@ -126,6 +128,8 @@ UsbDevice usb_from(const json& in) {
     device.bus = integer_at<unsigned>(in, "bus");
     device.device = integer_at<unsigned>(in, "device");
   }
+  device.port = in.value("port", "");
+  device.serial = in.value("serial", "");
   device.optional = in.value("optional", false);
   if (device.vendor.empty() && !device.bus)
     throw std::runtime_error("a usb device needs vendor and product, or bus and device");

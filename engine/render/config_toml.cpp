@@ -228,7 +228,10 @@ void write_usb(TomlWriter& out, const std::string& table, const UsbDevice& devic
     out.string("vendor", device.vendor);
     out.string("product", device.product);
   }
-  if (device.bus) {
+  if (!device.port.empty()) out.string("port", device.port);
+  if (!device.serial.empty()) out.string("serial", device.serial);
+  // A port or serial finds the bus and device anew at each plan.
+  if (device.bus && !is_placed_by_host(device)) {
     out.integer("bus", *device.bus);
     out.integer("device", *device.device);
   }

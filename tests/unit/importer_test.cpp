@@ -83,10 +83,14 @@ struct ImportHost {
 
   // A USB device plugged into the host as sysfs lists it, unless the host has it.
   void add_usb_device(const UsbDevice& device) {
-    for (const UsbHostDevice& plugged : read_host_devices(root).usb)
-      if (names_usb(device,
-                    {plugged.vendor, plugged.product, plugged.bus, plugged.device, false, {}}))
-        return;
+    for (const UsbHostDevice& plugged : read_host_devices(root).usb) {
+      UsbDevice there;
+      there.vendor = plugged.vendor;
+      there.product = plugged.product;
+      there.bus = plugged.bus;
+      there.device = plugged.device;
+      if (names_usb(device, there)) return;
+    }
     const fs::path port = root + "/sys/bus/usb/devices/9-" + std::to_string(++usb_ports);
     fs::create_directories(port);
     std::ofstream(port / "idVendor") << device.vendor << "\n";

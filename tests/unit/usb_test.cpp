@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <fstream>
 
 #include "engine/checks/usb_devices.h"
 #include "engine/import/importer.h"
@@ -66,8 +67,8 @@ TEST_CASE("a usb device is found by ids or by bus and device, each given whole",
        "vendor needs product beside it: a USB device is found by both"},
       {usb("device = 3\n"), 3, "device needs bus beside it"},
       {usb("optional = true\n"), 2,
-       "a usb device needs vendor and product (lsusb shows them as ID 046d:c52b), or bus "
-       "and device"},
+       "a usb device needs vendor and product (lsusb shows them as ID 046d:c52b), bus and "
+       "device (where it is plugged in now), or port (the socket it is plugged into)"},
       {usb("vendor = \"10c4x\"\nproduct = \"ea60\"\n"), 3,
        "vendor must be four hex digits such as \"046d\"; got \"10c4x\""},
       {usb("bus = 1\ndevice = 128\n"), 4, "device must be from 1 to 127"},
@@ -75,7 +76,8 @@ TEST_CASE("a usb device is found by ids or by bus and device, each given whole",
       {usb("vendor = \"10c4\"\nproduct = \"ea60\"\n") + usb("vendor = \"10C4\"\nproduct = "
                                                             "\"EA60\"\n"),
        5, "usb device 10c4:ea60 is declared at vm.toml:2"},
-      {usb("vendor = \"10c4\"\nproduct = \"ea60\"\nserial = \"x\"\n"), 5, "unknown key 'serial'"},
+      {usb("vendor = \"10c4\"\nproduct = \"ea60\"\nserial = \"x\"\nrevision = 2\n"), 6,
+       "unknown key 'revision'"},
       {"usb_controller = \"none\"\n" + usb("bus = 1\ndevice = 3\n"), 2,
        "usb_controller = \"none\" leaves the host USB device bus 1 device 3 nowhere to plug "
        "in: keep a controller"},
@@ -93,6 +95,117 @@ TEST_CASE("a usb device is found by ids or by bus and device, each given whole",
   CHECK(devices[0].optional);
   CHECK(usb_identity(devices[1]) == "bus 1 device 4");
   CHECK(usb_identity(devices[2]) == "046d:c52b at bus 3 device 10");
+}
+
+TEST_CASE("a usb device is found by port or by serial beside its ids", "[usb]") {
+  testing::check_refusals({
+      {usb("port = \"1-04\"\n"), 3,
+       "port must be a host USB port as /sys/bus/usb/devices names it, the bus and the port on "
+       "each hub such as \"1-4\" or \"1-4.2\"; got \"1-04\""},
+      {usb("port = \"usb1\"\n"), 3, "got \"usb1\""},
+      {usb("port = \"1-4.\"\n"), 3, "got \"1-4.\""},
+      {usb("port = \"1-4\"\nbus = 1\ndevice = 4\n"), 4,
+       "bus and device are found from port at each plan: leave them out"},
+      {usb("serial = \"AB12\"\n"), 3,
+       "serial needs vendor and product beside it: it picks one of the devices that have those "
+       "ids"},
+      {usb("vendor = \"10c4\"\nproduct = \"ea60\"\nserial = \"\"\n"), 5,
+       "serial must not be empty"},
+      {usb("port = \"1-4.2\"\n") + usb("port = \"1-4.2\"\n"), 4,
+       "usb device port 1-4.2 is declared at vm.toml:2"},
+      {usb("vendor = \"10c4\"\nproduct = \"ea60\"\nserial = \"X\"\n") +
+           usb("vendor = \"10c4\"\nproduct = \"ea60\"\nserial = \"X\"\n"),
+       6, "usb device 10c4:ea60 serial X is declared at vm.toml:2"},
+  });
+
+  const auto loaded = load_vm_a(usb("port = \"1-4.2\"\n") +
+                                usb("vendor = \"10c4\"\nproduct = \"ea60\"\nserial = \"AB\"\n") +
+                                usb("vendor = \"10c4\"\nproduct = \"ea60\"\nport = \"2-1\"\n"));
+  INFO(formatted(loaded.diagnostics));
+  REQUIRE(loaded.diagnostics.empty());
+  const std::vector<UsbDevice>& devices = loaded.vm().usb;
+  REQUIRE(devices.size() == 3);
+  CHECK(usb_declared_as(devices[0]) == "port 1-4.2");
+  CHECK(usb_declared_as(devices[1]) == "10c4:ea60 serial AB");
+  CHECK(usb_declared_as(devices[2]) == "10c4:ea60 at port 2-1");
+  CHECK(is_placed_by_host(devices[2]));
+}
+
+TEST_CASE("a usb device by port or serial is placed at the device the host has there", "[usb]") {
+  const std::vector<UsbHostDevice> host = {
+      {"1-3", "10c4", "ea60", 1, 3, "ITead Sonoff Zigbee", "AAA"},
+      {"1-5", "0403", "6001", 1, 5, "FTDI FT232R", "A1"},
+      {"3-1.2", "0403", "6001", 3, 2, "FTDI FT232R", "A1"},
+  };
+  auto placed = [&](const std::string& toml, Diagnostics& diagnostics) {
+    const auto loaded = testing::load_config_from("[vm.a]\n" + toml, "a.toml");
+    INFO(formatted(loaded.diagnostics));
+    REQUIRE_FALSE(has_errors(loaded.diagnostics));
+    return place_usb_devices(loaded.desired, host, diagnostics);
+  };
+
+  SECTION("a config with none declared so is left as it is") {
+    Diagnostics diagnostics;
+    CHECK_FALSE(placed(usb("vendor = \"10c4\"\nproduct = \"ea60\"\n"), diagnostics));
+    CHECK(diagnostics.empty());
+  }
+  SECTION("by port, by serial and by both, each gets its bus and device") {
+    Diagnostics diagnostics;
+    const auto desired =
+        placed(usb("port = \"3-1.2\"\n") +
+                   usb("vendor = \"10c4\"\nproduct = \"ea60\"\nserial = "
+                       "\"AAA\"\n") +
+                   usb("vendor = \"0403\"\nproduct = \"6001\"\nserial = \"A1\"\nport = \"1-5\"\n"),
+               diagnostics);
+    INFO(formatted(diagnostics));
+    CHECK(diagnostics.empty());
+    REQUIRE(desired);
+    const std::vector<UsbDevice>& devices = desired->vms.at(0).usb;
+    REQUIRE(devices.size() == 3);
+    CHECK(usb_identity(devices[0]) == "bus 3 device 2");
+    CHECK(usb_declared_as(devices[0]) == "port 3-1.2 (bus 3 device 2)");
+    CHECK(usb_identity(devices[1]) == "10c4:ea60 at bus 1 device 3");
+    CHECK(usb_identity(devices[2]) == "0403:6001 at bus 1 device 5");
+    CHECK(usb_declared_as(devices[2]) == "0403:6001 serial A1 at port 1-5 (bus 1 device 5)");
+  }
+  SECTION("an empty port, another device at it, or a shared serial is an error; it is left out") {
+    Diagnostics diagnostics;
+    const auto desired = placed(
+        usb("port = \"1-7\"\n") + usb("vendor = \"046d\"\nproduct = \"c52b\"\nport = \"1-3\"\n") +
+            usb("vendor = \"0403\"\nproduct = \"6001\"\nserial = \"A1\"\n") +
+            usb("port = \"1-5\"\n"),
+        diagnostics);
+    REQUIRE(desired);
+    REQUIRE(desired->vms.at(0).usb.size() == 1);
+    CHECK(usb_identity(desired->vms.at(0).usb[0]) == "bus 1 device 5");
+    REQUIRE(diagnostics.size() == 3);
+    CHECK(diagnostics[0].severity == Severity::error);
+    CHECK(diagnostics[0].where.line == 2);
+    CHECK(diagnostics[0].resource == "vm.a");
+    CHECK(diagnostics[0].message ==
+          "nothing is plugged into USB port 1-7: plug the device in (lsusb -t shows the ports), "
+          "or set optional = true to let the guest start without it");
+    CHECK(diagnostics[1].message ==
+          "USB port 1-3 holds 10c4:ea60 at bus 1 device 3 (port 1-3, ITead Sonoff Zigbee, serial "
+          "AAA), not 046d:c52b: plug it into that port, or change port, or set optional = true "
+          "to let the guest start without it");
+    CHECK(diagnostics[2].message ==
+          "the host has 2 USB devices 0403:6001 serial A1: bus 1 device 5 (port 1-5, FTDI "
+          "FT232R, serial A1); bus 3 device 2 (port 3-1.2, FTDI FT232R, serial A1); add port to "
+          "pick one");
+  }
+  SECTION("one that may be missing, or a stopped VM's, is a warning") {
+    Diagnostics diagnostics;
+    placed(usb("port = \"1-7\"\noptional = true\n"), diagnostics);
+    placed("state = \"stopped\"\n" + usb("vendor = \"046d\"\nproduct = \"c52b\"\nserial = \"Z\"\n"),
+           diagnostics);
+    REQUIRE(diagnostics.size() == 2);
+    CHECK(diagnostics[0].severity == Severity::warning);
+    CHECK(diagnostics[1].severity == Severity::warning);
+    CHECK(diagnostics[1].message ==
+          "USB device 046d:c52b serial Z is not plugged into the host: plug it in (lsusb -v shows "
+          "serials), or set optional = true to let the guest start without it");
+  }
 }
 
 TEST_CASE("USB host devices read back as libvirt 9 writes them, merge unchanged and import",
@@ -308,6 +421,68 @@ TEST_CASE("USB devices come and go live on a running guest; optional waits for i
   CHECK(field_of(relaxed, "usb[10c4:ea60]")->after == "optional");
   CHECK(field_of(relaxed, "usb[10c4:ea60]")->disruption == Disruption::next_boot);
   CHECK(relaxed.operations.plug_usb.empty());
+}
+
+TEST_CASE("a usb device by port follows the device plugged in there, live", "[usb]") {
+  testing::DemoHostCopy host("virtform-usb-port");
+  const std::string config = kGuest + usb("port = \"1-3\"\n");
+  const Plan created = host.plan_of(config);
+  INFO(formatted(created.diagnostics));
+  REQUIRE_FALSE(has_errors(created.diagnostics));
+  REQUIRE(field_of(vm_change(created), "usb[port 1-3 (bus 1 device 3)]"));
+  REQUIRE(host.apply(created));
+  CHECK(vm_change(host.plan_of(config)).fields.empty());
+  const std::optional<LiveDomain> running = host.hypervisor->read_domain("vfusbtest");
+  REQUIRE(running);
+  REQUIRE(running->booted);
+  REQUIRE(running->booted->usb.size() == 1);
+  CHECK(usb_identity(running->booted->usb[0]) == "bus 1 device 3");
+
+  // Plugged in again, the stick has a new number: the running guest is moved to it.
+  std::ofstream(host.root + "/sys/bus/usb/devices/1-3/devnum") << "9\n";
+  const Plan replugged = host.plan_of(config);
+  INFO(formatted(replugged.diagnostics));
+  REQUIRE_FALSE(has_errors(replugged.diagnostics));
+  const Change& moved = vm_change(replugged);
+  CHECK(moved.disruption == Disruption::live);
+  REQUIRE(moved.operations.plug_usb.size() == 1);
+  CHECK(usb_identity(moved.operations.plug_usb[0]) == "bus 1 device 9");
+  REQUIRE(moved.operations.unplug_usb.size() == 1);
+  CHECK(usb_identity(moved.operations.unplug_usb[0]) == "bus 1 device 3");
+  const VmOperations loaded = vm_change(parse_plan_json(render_plan_json(replugged))).operations;
+  REQUIRE(loaded.plug_usb.size() == 1);
+  CHECK(loaded.plug_usb[0].port == "1-3");
+  CHECK(usb_identity(loaded.plug_usb[0]) == "bus 1 device 9");
+
+  // Something else in that port is not the stick: nothing is planned for the guest.
+  std::ofstream(host.root + "/sys/bus/usb/devices/1-3/idProduct") << "ea61\n";
+  const Plan other = host.plan_of(kGuest + usb("vendor = \"10c4\"\nproduct = \"ea60\"\nport = "
+                                               "\"1-3\"\n"));
+  CHECK(other.steps.empty());
+  CHECK_THAT(formatted(other.diagnostics), Catch::Contains("USB port 1-3 holds 10c4:ea61"));
+}
+
+TEST_CASE("the TOML writer keeps a port or serial and leaves out the numbers found from it",
+          "[usb]") {
+  Desired desired;
+  Vm vm;
+  vm.key = vm.name = "ha";
+  UsbDevice stick = by_ids("10c4", "ea60");
+  stick.serial = "AB";
+  stick.bus = 1;
+  stick.device = 3;
+  UsbDevice by_port;
+  by_port.port = "1-4.2";
+  by_port.bus = 1;
+  by_port.device = 7;
+  vm.usb = {stick, by_port};
+  desired.vms.push_back(vm);
+  Diagnostics warnings;
+  const std::string toml = render_config_toml(desired, warnings);
+  INFO(toml);
+  CHECK_THAT(toml, Catch::Contains("[[vm.ha.usb]]\nvendor = \"10c4\"\nproduct = \"ea60\"\nserial = "
+                                   "\"AB\"\n\n[[vm.ha.usb]]\nport = \"1-4.2\"\n") &&
+                       !Catch::Contains("bus ="));
 }
 
 }  // namespace virtform
