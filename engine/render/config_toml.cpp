@@ -69,6 +69,15 @@ void write_firmware(TomlWriter& out, const Firmware& firmware) {
   if (!firmware.nvram.empty()) out.string("nvram", firmware.nvram);
 }
 
+// `key = [items]`, the items already written as TOML values and joined.
+std::string array_line(const std::string& key, const std::string& items) {
+  std::string line = key;
+  line += " = [";
+  line += items;
+  line += ']';
+  return line;
+}
+
 // The attribute rows of `table` ("" for [vm.X] itself) the VM has, but for what a domain has
 // when nothing sets them. Returns whether it wrote any.
 bool write_attribute_rows(TomlWriter& out, const Vm& vm, std::string_view table) {
@@ -84,16 +93,19 @@ bool write_attribute_rows(TomlWriter& out, const Vm& vm, std::string_view table)
       out.line(key + " = " + found->second);
     } else if (field.kind == FieldKind::names) {
       std::string list;
-      for (const std::string& name : names_of(found->second))
-        list += (list.empty() ? "" : ", ") + toml_string(name);
-      out.line(key + " = [" + list + "]");
+      for (const std::string& name : names_of(found->second)) {
+        if (!list.empty()) list += ", ";
+        list += toml_string(name);
+      }
+      out.line(array_line(key, list));
     } else if (field.kind == FieldKind::cpusets) {
       std::string list;
       for (const std::string& set : cpusets_of(found->second)) {
         const bool one_cpu = set.find_first_not_of("0123456789") == std::string::npos;
-        list += (list.empty() ? "" : ", ") + (one_cpu ? set : toml_string(set));
+        if (!list.empty()) list += ", ";
+        list += one_cpu ? set : toml_string(set);
       }
-      out.line(key + " = [" + list + "]");
+      out.line(array_line(key, list));
     } else {
       out.string(key, found->second);
     }
