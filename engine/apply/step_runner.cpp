@@ -203,7 +203,8 @@ void StepRunner::update(const Change& change, const LiveDomain& live,
   }
   if (operations.set_autostart)
     context_.hypervisor.set_autostart(live.vm.name, *operations.set_autostart);
-  const std::vector<std::string> missed = hot_plug(operations, live);
+  const std::vector<std::string> missed =
+      hot_plug(operations, live, desired.graphics ? desired.graphics->password : std::nullopt);
   if (!missed.empty())
     throw SystemError("the definition of '" + live.vm.name +
                       "' is updated, but the running guest did not take " + join(missed, "; ") +
@@ -286,7 +287,8 @@ std::vector<const LiveChange*> not_taken(Hypervisor& hypervisor, Clock& clock,
 // is checked in the guest's live definition: libvirt returns from an unplug before a guest that
 // never acknowledges it has let go. Returns what the guest did not take, with the reason.
 std::vector<std::string> StepRunner::hot_plug(const VmOperations& operations,
-                                              const LiveDomain& live) {
+                                              const LiveDomain& live,
+                                              const std::optional<std::string>& console_password) {
   const std::string& name = live.vm.name;
   Hypervisor& hypervisor = context_.hypervisor;
   const std::optional<LiveDomain> redefined =
@@ -352,6 +354,15 @@ std::vector<std::string> StepRunner::hot_plug(const VmOperations& operations,
            return change.drive < booted.cdroms.size() &&
                   booted.cdroms[change.drive].source == change.media;
          }});
+  // A source this host lacks was warned about: the console keeps its password.
+  if (operations.console_password && console_password)
+    changes.push_back({"the console password",
+                       [&, password = *console_password] {
+                         hypervisor.set_console_password_live(name, password);
+                       },
+                       [password = *console_password](const Vm& booted) {
+                         return booted.graphics && booted.graphics->password == password;
+                       }});
   std::vector<std::string> missed;
   std::vector<const LiveChange*> made;
   // A change refused is tried again once the others are made: libvirt may refuse one for a

@@ -44,7 +44,9 @@ class StepRunner {
   bool copy_nvram(const NvramCopy& copy, const LiveDomain& live);
   void rename(const Step& step, const Change& change);
   void update(const Change& change, const LiveDomain& live, std::unique_lock<std::mutex>& turn);
-  std::vector<std::string> hot_plug(const VmOperations& operations, const LiveDomain& live);
+  // `console_password`: what the console's source gives now, if it gives one.
+  std::vector<std::string> hot_plug(const VmOperations& operations, const LiveDomain& live,
+                                    const std::optional<std::string>& console_password);
   void stop(const Step& step, const Change& change);
   std::string still_running(const Step& step) const;
   std::string restart_later(const Step& step, const std::string& name);

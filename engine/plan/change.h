@@ -89,6 +89,9 @@ struct VmOperations {
   // Set the running guest's balloon to this, up or down: the memory declared below memory_max.
   std::optional<std::uint64_t> current_memory_kib;
   std::vector<MediaChange> media_changes;
+  // Give the running console the password from its source, which apply reads again: the plan
+  // never holds it.
+  bool console_password = false;
   PowerOperation power = PowerOperation::none;
 
   bool empty() const { return *this == VmOperations{}; }

@@ -489,6 +489,13 @@ bool console_password_differs(const Vm& desired, const Vm& live) {
   return desired.graphics->password != current;
 }
 
+// A running console takes a new password at once if it was started with one: libvirt turns
+// the console's password check off for one started without, and QEMU then refuses a password.
+bool console_password_takes_live(const Vm& desired, const Vm&, const Vm& running) {
+  return running.graphics && running.graphics->password &&
+         running.graphics->type == desired.graphics->type;
+}
+
 std::optional<std::string> shown_serial(const Vm& vm) {
   if (!vm.serial) return std::nullopt;
   return describe(vm.serial);
@@ -511,8 +518,8 @@ constexpr std::array<TypedField, 12> kTypedFields = {{
     {"nvram", shown_nvram, "", nvram_moves, nullptr, nullptr, nvram_copied_to},
     {"kernel", shown_kernel, "none", kernel_differs, nullptr, kernel_differs, nullptr},
     {"graphics", shown_graphics, "none", graphics_differ, nullptr, nullptr, nullptr},
-    {"graphics.password", shown_console_password, "", console_password_differs, nullptr, nullptr,
-     nullptr, shown_live_console_password},
+    {"graphics.password", shown_console_password, "", console_password_differs,
+     console_password_takes_live, console_password_differs, nullptr, shown_live_console_password},
     {"serial", shown_serial, "none", serial_differs, nullptr, nullptr, nullptr},
 }};
 
@@ -1260,6 +1267,8 @@ class Differ {
       operations.balloon_kib = vm.memory_kib;
     }
     if (vcpus_plug_live(vm, live.vm, running)) operations.vcpus_live = vm.vcpus;
+    operations.console_password =
+        console_password_differs(vm, live.vm) && console_password_takes_live(vm, live.vm, running);
     for (std::size_t i = 0; i < vm.cdroms.size(); ++i)
       if (const auto media = media_to_change(vm, running, i))
         operations.media_changes.push_back({static_cast<unsigned>(i), *media});

@@ -60,6 +60,7 @@ json operations_json(const VmOperations& operations) {
   if (operations.current_memory_kib) out["current_memory_kib"] = *operations.current_memory_kib;
   for (const MediaChange& change : operations.media_changes)
     out["media_changes"].push_back({{"drive", change.drive}, {"media", change.media}});
+  flag("console_password", operations.console_password);
   if (operations.power != PowerOperation::none) out["power"] = to_string(operations.power);
   return out;
 }
@@ -192,6 +193,8 @@ VmOperations operations_from(const json& in, const std::string& address) {
       for (const json& change : value)
         operations.media_changes.push_back(
             {integer_at<unsigned>(change, "drive"), change.at("media").get<std::string>()});
+    } else if (key == "console_password") {
+      operations.console_password = value.get<bool>();
     } else if (key == "power") {
       const std::string text = value.get<std::string>();
       operations.power = parsed(power_operation_from_string(text), "power operation", text);

@@ -70,6 +70,8 @@ class Hypervisor {
   // 0 in the guest's order of drives.
   virtual void change_media_live(const std::string& name, unsigned drive,
                                  const std::string& media) = 0;
+  // Gives the running guest's console `password` (its first console, as it runs otherwise).
+  virtual void set_console_password_live(const std::string& name, const std::string& password) = 0;
   // Gives the running guest a table-driven attribute whose row is FieldTiming::live.
   virtual void set_attribute_live(const std::string& name, const std::string& key,
                                   const std::string& value) = 0;

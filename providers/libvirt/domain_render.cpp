@@ -149,6 +149,16 @@ std::string cdrom_with_media_xml(const std::string& domain_xml, unsigned drive,
   return "";
 }
 
+std::string console_with_password_xml(const std::string& domain_xml, const std::string& password) {
+  pugi::xml_document domain = xml::load(domain_xml, "domain definition");
+  pugi::xml_node graphics = devices_of(domain).child("graphics");
+  if (!graphics) return "";
+  xml::set_attribute(graphics, "passwd", password);
+  // An expiry another tool set was the old password's.
+  graphics.remove_attribute("passwdValidTo");
+  return xml::save(graphics);
+}
+
 std::string find_device_xml(const std::string& domain_xml, const Nic& nic) {
   pugi::xml_document domain = xml::load(domain_xml, "domain definition");
   std::vector<pugi::xml_node> elements;

@@ -74,5 +74,8 @@ std::string find_device_xml(const std::string& domain_xml, const InputDevice& in
 // with `media` in it ("" empty), for a media change; "" when the domain has no such drive.
 std::string cdrom_with_media_xml(const std::string& domain_xml, unsigned drive,
                                  const std::string& media);
+// The domain's first console (<graphics>) as it is, but with `password` and no expiry, for a
+// password change; "" when the domain has no console.
+std::string console_with_password_xml(const std::string& domain_xml, const std::string& password);
 
 }  // namespace virtform

@@ -32,16 +32,16 @@ struct FetchedDomain {
   std::string booted_xml;  // what a running guest booted with; empty when it is not running
   bool active = false;
   bool autostart = false;
-  std::optional<std::string> console_password;  // of its first console
+  std::optional<std::string> console_password;         // of its first console
+  std::optional<std::string> booted_console_password;  // what the running console asks for
 };
 
-// The persistent definition with its secrets, where the connection may read them: a console's
-// password is compared with the one the config names.
-std::string persistent_xml(virDomainPtr domain) {
-  std::string xml =
-      take_string(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE));
+// A definition (`flags`: inactive or not) with its secrets, where the connection may read them: a
+// console's password is compared with the one the config names.
+std::string xml_with_secrets(virDomainPtr domain, unsigned flags) {
+  std::string xml = take_string(virDomainGetXMLDesc(domain, flags | VIR_DOMAIN_XML_SECURE));
   if (xml.empty() && last_libvirt_error_code() == VIR_ERR_OPERATION_DENIED)
-    xml = take_string(virDomainGetXMLDesc(domain, VIR_DOMAIN_XML_INACTIVE));
+    xml = take_string(virDomainGetXMLDesc(domain, flags));
   return xml;
 }
 
@@ -50,7 +50,10 @@ std::optional<FetchedDomain> fetch_domain(virDomainPtr domain, const std::string
                                           bool autostart) {
   // The persistent definition is what virtform owns; for a transient domain libvirt returns the
   // live one under the same flag.
-  FetchedDomain fetched{persistent_xml(domain), "", active, autostart, std::nullopt};
+  FetchedDomain fetched;
+  fetched.xml = xml_with_secrets(domain, VIR_DOMAIN_XML_INACTIVE);
+  fetched.active = active;
+  fetched.autostart = autostart;
   if (fetched.xml.empty() && last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return std::nullopt;
   // `name` comes from the caller: virDomainGetName here would reset the error before it is read.
   if (fetched.xml.empty())
@@ -60,11 +63,12 @@ std::optional<FetchedDomain> fetch_domain(virDomainPtr domain, const std::string
   // One more round trip, for running guests only: what the guest is actually running with. A
   // guest that stopped since the listing answers with its inactive definition, so nothing here
   // is a failure to read.
-  if (active) fetched.booted_xml = take_string(virDomainGetXMLDesc(domain, 0));
+  if (active) fetched.booted_xml = xml_with_secrets(domain, 0);
   if (active && fetched.booted_xml.empty()) {
     if (last_libvirt_error_code() == VIR_ERR_NO_DOMAIN) return std::nullopt;
     throw_libvirt_error("cannot read the running definition of domain '" + name + "'");
   }
+  fetched.booted_console_password = take_console_passwords(fetched.booted_xml);
   return fetched;
 }
 
@@ -75,8 +79,10 @@ LiveDomain parse_fetched(const FetchedDomain& fetched, UnownedParts unowned) {
   // A recorded host (virtform capture) keeps autostart in the metadata: the test driver has none.
   live.vm.autostart = fetched.autostart || recorded_autostart(fetched.xml);
   live.vm.state = live.running ? PowerState::running : PowerState::stopped;
-  if (!fetched.booted_xml.empty())
+  if (!fetched.booted_xml.empty()) {
     live.booted = parse_domain_xml(fetched.booted_xml, nullptr, UnownedParts::none).vm;
+    if (live.booted->graphics) live.booted->graphics->password = fetched.booted_console_password;
+  }
   return live;
 }
 
@@ -199,7 +205,7 @@ void LibvirtHypervisor::define(const Vm& vm) {
 }
 
 std::string LibvirtHypervisor::secure_xml(const std::string& name) const {
-  std::string xml = persistent_xml(connection_.domain(name).get());
+  std::string xml = xml_with_secrets(connection_.domain(name).get(), VIR_DOMAIN_XML_INACTIVE);
   if (xml.empty()) throw_libvirt_error("cannot read domain '" + name + "'");
   return xml;
 }
@@ -408,6 +414,15 @@ void LibvirtHypervisor::change_media_live(const std::string& name, unsigned driv
                       std::to_string(drive + 1));
   if (virDomainUpdateDeviceFlags(domain.get(), element.c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0)
     throw_libvirt_error("cannot change the CD-ROM media of running domain '" + name + "'");
+}
+
+void LibvirtHypervisor::set_console_password_live(const std::string& name,
+                                                  const std::string& password) {
+  DomainHandle domain = connection_.domain(name);
+  const std::string element = console_with_password_xml(live_xml(domain.get(), name), password);
+  if (element.empty()) throw SystemError("running domain '" + name + "' has no console");
+  if (virDomainUpdateDeviceFlags(domain.get(), element.c_str(), VIR_DOMAIN_AFFECT_LIVE) < 0)
+    throw_libvirt_error("cannot change the console password of running domain '" + name + "'");
 }
 
 void LibvirtHypervisor::set_attribute_live(const std::string& name, const std::string& key,

@@ -63,6 +63,7 @@ class LibvirtHypervisor : public Hypervisor {
   void set_memory_live(const std::string& name, std::uint64_t kib) override;
   void set_vcpus_live(const std::string& name, unsigned count) override;
   void set_balloon(const std::string& name, std::uint64_t kib) override;
+  void set_console_password_live(const std::string& name, const std::string& password) override;
   void change_media_live(const std::string& name, unsigned drive,
                          const std::string& media) override;
   void set_attribute_live(const std::string& name, const std::string& key,

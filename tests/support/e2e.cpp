@@ -215,9 +215,17 @@ int Libvirt::id(const std::string& name) {
 }
 
 std::string Libvirt::xml(const std::string& name, bool inactive) {
+  return xml_with_flags(name, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
+}
+
+std::string Libvirt::xml_with_secrets(const std::string& name, bool inactive) {
+  return xml_with_flags(name, VIR_DOMAIN_XML_SECURE | (inactive ? VIR_DOMAIN_XML_INACTIVE : 0));
+}
+
+std::string Libvirt::xml_with_flags(const std::string& name, unsigned flags) {
   DomainHandle handle{virDomainLookupByName(connection(), name.c_str())};
   if (handle.domain == nullptr) throw std::runtime_error("no domain " + name);
-  char* text = virDomainGetXMLDesc(handle.domain, inactive ? VIR_DOMAIN_XML_INACTIVE : 0);
+  char* text = virDomainGetXMLDesc(handle.domain, flags);
   if (text == nullptr) throw std::runtime_error(last_libvirt_error());
   std::string xml_text = text;
   free(text);

@@ -113,6 +113,8 @@ class Libvirt {
   int id(const std::string& name);
   // The running definition, or with `inactive` the persistent one.
   std::string xml(const std::string& name, bool inactive = false);
+  // The same with its secrets: a console's password (<graphics passwd>).
+  std::string xml_with_secrets(const std::string& name, bool inactive = false);
   // Whether the persistent definition carries virtform's managed marker.
   bool is_managed(const std::string& name);
   // Defines a persistent domain from XML.
@@ -126,6 +128,7 @@ class Libvirt {
   bool has_network(const std::string& network);
 
  private:
+  std::string xml_with_flags(const std::string& name, unsigned flags);
   // The open connection, opened again if libvirtd was restarted since.
   virConnectPtr connection();
 

@@ -32,6 +32,12 @@ constexpr char kConsoleGuest[] =
     "[vm.a]\nname = \"vfpasswordtest\"\ntype = \"qemu\"\nmemory = \"128MiB\"\n"
     "[vm.a.graphics]\ntype = \"vnc\"\n";
 
+// kConsoleGuest, running.
+std::string running_console() {
+  std::string guest = kConsoleGuest;
+  return guest.insert(guest.find("[vm.a.graphics]"), "state = \"running\"\n");
+}
+
 // The demo host with a password file.
 struct PasswordHost : testing::DemoHostCopy {
   PasswordHost() : DemoHostCopy("virtform-password") { set_password("s3cret\n"); }
@@ -214,6 +220,65 @@ TEST_CASE("the password virtform writes drops the expiry another tool gave the o
   const std::string switched = merge_domain_xml(xml, vm);
   CHECK(switched.find("passwd='new'") != std::string::npos);
   CHECK(switched.find("passwdValidTo") == std::string::npos);
+}
+
+TEST_CASE("a running console started with a password takes a new one live", "[graphics]") {
+  PasswordHost host;
+  const std::string config = running_console() + "password_file = \"/etc/virtform/a.vnc\"\n";
+  REQUIRE(host.apply(host.plan_of(config)));
+  REQUIRE(host.hypervisor->read_domain("vfpasswordtest")->running);
+
+  host.set_password("n3w-one\n");
+  const Plan changed = host.plan_of(config);
+  INFO(formatted(changed.diagnostics));
+  const Change& change = vm_change(changed);
+  const FieldChange* field = field_of(change, "graphics.password");
+  REQUIRE(field);
+  CHECK(field->disruption == Disruption::live);
+  CHECK(change.disruption == Disruption::live);
+  CHECK(change.operations.console_password);
+  const std::string json = render_plan_json(changed);
+  CHECK(json.find("n3w-one") == std::string::npos);
+  CHECK(vm_change(parse_plan_json(json)).operations.console_password);
+  // The test driver cannot change a running console (the real libvirtd can: e2e
+  // graphics_test): the definition has the password, and apply says the guest has not.
+  CHECK_FALSE(host.apply(changed));
+  CHECK(host.live_password() == "n3w-one");
+  const Plan pending = host.plan_of(config);
+  INFO(render_plan_text(pending, TextStyle{}));
+  const std::vector<FieldChange>& waiting = vm_change(pending).pending_boot;
+  REQUIRE(waiting.size() == 1);
+  CHECK(waiting[0].field == "graphics.password");
+  CHECK(waiting[0].before == "set");
+  CHECK(waiting[0].after == "from /etc/virtform/a.vnc (pending next boot)");
+}
+
+TEST_CASE("a running console started without a password takes one at its next boot", "[graphics]") {
+  PasswordHost host;
+  const std::string guest = running_console();
+  REQUIRE(host.apply(host.plan_of(guest)));
+  const Plan added = host.plan_of(guest + "password_file = \"/etc/virtform/a.vnc\"\n");
+  const Change& change = vm_change(added);
+  const FieldChange* field = field_of(change, "graphics.password");
+  REQUIRE(field);
+  CHECK(field->before == "none");
+  CHECK(field->disruption != Disruption::live);
+  CHECK_FALSE(change.operations.console_password);
+}
+
+TEST_CASE("a console's new password is its running element with the password and no expiry",
+          "[graphics]") {
+  const std::string running =
+      "<domain type='kvm'><name>a</name><devices><graphics type='vnc' port='5901' "
+      "autoport='yes' listen='127.0.0.1' passwdValidTo='2020-01-01T00:00:00'><listen "
+      "type='address' address='127.0.0.1'/></graphics><graphics type='spice'/></devices>"
+      "</domain>";
+  const std::string element = console_with_password_xml(running, "n3w");
+  CHECK_THAT(element, Catch::StartsWith("<graphics type='vnc' port='5901' autoport='yes' "
+                                        "listen='127.0.0.1' passwd='n3w'>") &&
+                          Catch::Contains("<listen type='address' address='127.0.0.1'") &&
+                          !Catch::Contains("passwdValidTo") && !Catch::Contains("spice"));
+  CHECK(console_with_password_xml("<domain><devices/></domain>", "n3w").empty());
 }
 
 TEST_CASE("a console password from a variable, and a located error without one", "[graphics]") {
