@@ -149,20 +149,18 @@ std::string why_unplaced(const UsbDevice& device, const std::vector<UsbHostDevic
            list(found) + "; add port to pick one";
   const std::string or_optional = ", or set optional = true to let the guest start without it";
   if (!device.port.empty()) {
-    UsbDevice at_port;
-    at_port.port = device.port;
-    const auto there = found_by_finders(at_port, host);
-    if (there.empty())
+    const auto there = std::find_if(host.begin(), host.end(), [&](const UsbHostDevice& plugged) {
+      return plugged.port == device.port;
+    });
+    if (there == host.end())
       return "nothing is plugged into USB port " + device.port +
              ": plug the device in (lsusb -t shows the ports)" + or_optional;
-    return "USB port " + device.port + " holds " + there.front()->vendor + ":" +
-           there.front()->product + " at " + describe(*there.front()) + ", not " + device.vendor +
-           ":" + device.product + ": plug it into that port, or change port" + or_optional;
+    return "USB port " + device.port + " holds " + there->vendor + ":" + there->product + " at " +
+           describe(*there) + ", not " + device.vendor + ":" + device.product +
+           ": plug it into that port, or change port" + or_optional;
   }
   return "USB device " + what +
-         " is not plugged into the host: plug it in (lsusb -v shows "
-         "serials)" +
-         or_optional;
+         " is not plugged into the host: plug it in (lsusb -v shows serials)" + or_optional;
 }
 
 }  // namespace

@@ -79,12 +79,17 @@ std::string input_identity(const InputDevice& input) {
   return input.type == "evdev" ? "evdev " + input.source : input.bus + " " + input.type;
 }
 
+namespace {
+// "bus 1 device 4", for a device whose bus and device are known.
+std::string usb_address(const UsbDevice& device) {
+  return "bus " + std::to_string(*device.bus) + " device " + std::to_string(*device.device);
+}
+}  // namespace
+
 std::string usb_identity(const UsbDevice& device) {
   std::string ids = device.vendor.empty() ? "" : device.vendor + ":" + device.product;
   if (!device.bus) return ids;
-  const std::string address =
-      "bus " + std::to_string(*device.bus) + " device " + std::to_string(*device.device);
-  return ids.empty() ? address : ids + " at " + address;
+  return ids.empty() ? usb_address(device) : ids + " at " + usb_address(device);
 }
 
 std::string usb_declared_as(const UsbDevice& device) {
@@ -93,8 +98,7 @@ std::string usb_declared_as(const UsbDevice& device) {
   if (!device.serial.empty()) finder += " serial " + device.serial;
   if (!device.port.empty()) finder += (finder.empty() ? "port " : " at port ") + device.port;
   if (!device.bus) return finder;
-  return finder + " (bus " + std::to_string(*device.bus) + " device " +
-         std::to_string(*device.device) + ")";
+  return finder + " (" + usb_address(device) + ")";
 }
 
 bool is_placed_by_host(const UsbDevice& device) {
