@@ -132,6 +132,7 @@ class Importer {
     check_disks(vm);
     check_firmware(vm);
     check_serial(vm);
+    check_console_password(vm);
     desired_.vms.push_back(std::move(vm));
   }
 
@@ -309,6 +310,20 @@ class Importer {
   void check_serial(Vm& vm) {
     // The walker names it (domain_ownership.h): not pty, no key owns it.
     if (vm.serial && vm.serial->type != "pty") vm.serial.reset();
+  }
+
+  // A password belongs in no config kept in git: the TOML writer leaves a commented
+  // password_file under the console for the user to fill and uncomment.
+  void check_console_password(const Vm& vm) {
+    if (!vm.graphics || !vm.graphics->password) return;
+    warnings_.push_back({Severity::warning,
+                         "the console has a password, which import keeps out of the config: "
+                         "write it to a file only root reads and name that file in the "
+                         "commented password_file under [vm." +
+                             vm.key +
+                             ".graphics]; until then virtform leaves the password as it is",
+                         {},
+                         "vm." + vm.key});
   }
 
   const HostFiles& files_;

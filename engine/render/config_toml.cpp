@@ -281,6 +281,19 @@ void write_share(TomlWriter& out, const std::string& table, const Share& share) 
   out.blank();
 }
 
+// A source already declared is kept; a password the console has but no source names is left
+// for the user to put in a file, never written here.
+void write_console_password_source(TomlWriter& out, const Vm& vm) {
+  const Graphics& graphics = *vm.graphics;
+  if (!graphics.password_file.empty()) {
+    out.string("password_file", graphics.password_file);
+  } else if (!graphics.password_env.empty()) {
+    out.string("password_env", graphics.password_env);
+  } else if (graphics.password) {
+    out.line("# password_file = " + toml_string("/etc/virtform/" + vm.key + ".console-password"));
+  }
+}
+
 void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagnostics& warnings) {
   const std::string table = "vm." + vm.key;
   out.line("[" + table + "]");
@@ -288,8 +301,8 @@ void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagn
     if (warning.resource != table) continue;
     std::string message = warning.message;
     const std::string prefix = "not expressed in virtform: ";
-    if (message.rfind(prefix, 0) == 0) message.erase(0, prefix.size());
-    out.line("# not expressed: " + message);
+    if (message.rfind(prefix, 0) == 0) message.replace(0, prefix.size(), "not expressed: ");
+    out.line("# " + message);
   }
   write_scalars(out, vm);
   out.blank();
@@ -314,6 +327,7 @@ void write_vm(TomlWriter& out, const Vm& vm, const Desired& desired, const Diagn
     if (vm.graphics->port) out.integer("port", *vm.graphics->port);
     if (vm.graphics->gl.value_or(false)) out.boolean("gl", true);
     if (vm.graphics->rendernode) out.string("rendernode", *vm.graphics->rendernode);
+    write_console_password_source(out, vm);
     out.blank();
   }
   if (vm.serial) {

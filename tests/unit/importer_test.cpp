@@ -613,5 +613,41 @@ TEST_CASE("a model virtform does not offer is named by import, left alone, and p
   CHECK(fields_of(plan.changes.front()) == "managed: no -> yes (adopted)\n");
 }
 
+TEST_CASE("a console password is left out of the import, with a password_file to fill in",
+          "[import]") {
+  ImportHost host({R"(<domain type='qemu'>
+  <name>locked-console</name>
+  <memory unit='MiB'>256</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices><graphics type='vnc' autoport='yes' passwd='s3cret-console'/></devices>
+</domain>)"});
+  Diagnostics warnings;
+  const std::string toml = host.import({"locked-console"}, warnings);
+  INFO(toml);
+  CHECK(toml.find("s3cret") == std::string::npos);
+  const std::string hint = "# password_file = \"/etc/virtform/locked-console.console-password\"";
+  CHECK(toml.find("[vm.locked-console.graphics]\ntype = \"vnc\"\n" + hint) != std::string::npos);
+  CHECK(has_warning(warnings, "vm.locked-console",
+                    "commented password_file under [vm.locked-console.graphics]"));
+  CHECK(toml.find("# the console has a password") != std::string::npos);
+  check_no_changes(host.plan_imported(), true);
+
+  // The user follows the hint: the config now owns the password, which already matches.
+  const fs::path file = host.root + "/etc/virtform/locked-console.console-password";
+  fs::create_directories(file.parent_path());
+  std::ofstream(file) << "s3cret-console\n";
+  std::string owned = toml;
+  replace_all(owned, hint, "password_file = \"/etc/virtform/locked-console.console-password\"");
+  std::ofstream(host.dir / "imported.toml") << owned;
+  check_no_changes(host.plan_imported(), true);
+
+  std::ofstream(file) << "another-one\n";
+  const Plan changed = host.plan_imported();
+  REQUIRE(changed.changes.size() == 1);
+  CHECK(fields_of(changed.changes.front()).find("graphics.password: set -> from /etc/virtform/") !=
+        std::string::npos);
+}
+
 }  // namespace
 }  // namespace virtform
